@@ -1,0 +1,181 @@
+/**
+ * `ohcommodore inbox …`: deliver, list and handle inbox messages.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { parseDuration } from "../duration.ts";
+import { UsageError } from "../errors.ts";
+import { Inbox } from "../inbox/inbox.ts";
+import { type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
+import { receiveDelivery } from "../inbox/protocol.ts";
+import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
+import { send } from "../inbox/send.ts";
+import { age, formatTable, note, oneLine, out, paint, printJson } from "./output.ts";
+
+/** Builds the `inbox` command group. */
+export function inboxCommand(): Command {
+  const inbox = new Command("inbox")
+    .description("Send shell commands to fleet members and handle this member's inbox");
+
+  inbox.command("send")
+    .description(
+      "Deliver a shell command to a member's inbox; its scheduler runs it with bash.\n" +
+        'Use "-" as the command to read it from stdin.',
+    )
+    .argument("<address>", "recipient, e.g. captain@ship-web or commodore@flagship")
+    .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
+    .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
+    .option("-t, --timeout <duration>", "how long the command may run (e.g. 90s, 10m)", "30m")
+    .option("--json", "print the message as JSON")
+    .addHelpText(
+      "after",
+      `\nExamples:\n  ohcommodore inbox send captain@ship-web 'git pull && make test' --wait\n` +
+        `  echo 'uname -a' | ohcommodore inbox send captain@ship-web - --json`,
+    )
+    .action(async (address, command, options) => {
+      const text = command === "-" ? await new Response(Deno.stdin.readable).text() : command;
+      const message = await send(address, text, {
+        timeoutMs: parseDuration(options.timeout),
+        wait: options.wait,
+      });
+      if (options.json) printJson(message);
+      if (!options.wait) {
+        if (!options.json) out(message.id);
+        note(`Delivered ${message.id} to ${message.recipient}`);
+        return;
+      }
+      if (!options.json) {
+        if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
+        if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
+        if (message.status === "error") note(paint("yellow", `${message.id}: ${message.error}`));
+      }
+      Deno.exitCode = message.exitCode ?? 1;
+    });
+
+  inbox.command("list")
+    .description("List messages in this member's inbox, newest first")
+    .addOption(new Option("-s, --status <status>", "only this status").choices(MESSAGE_STATUSES))
+    .option("-n, --limit <count>", "at most this many", parseCount)
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const status = options.status ? parseStatus(options.status) : undefined;
+      const messages = await (await Inbox.open()).list({ status, limit: options.limit });
+      if (options.json) return printJson(messages);
+      if (messages.length === 0) return note(status ? `No ${status} messages` : "No messages");
+      out(formatTable(
+        ["ID", "STATUS", "CREATED", "SENDER", "EXIT", "COMMAND"],
+        messages.map((m) => [
+          m.id,
+          m.status,
+          age(m.createdAt),
+          m.sender ?? "-",
+          m.exitCode === null ? "-" : String(m.exitCode),
+          oneLine(m.command, 60),
+        ]),
+      ));
+    });
+
+  inbox.command("show")
+    .description("Show one message with its output (any unique id prefix works)")
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print JSON")
+    .action(async (id, options) => {
+      const message = await (await Inbox.open()).get(id);
+      if (options.json) return printJson(message);
+      printMessage(message);
+    });
+
+  inbox.command("identity")
+    .description("Print this member's inbox address")
+    .option("--json", "print role, name, address and database as JSON")
+    .action(async (options) => {
+      const inbox = await Inbox.open();
+      if (!options.json) return out(inbox.address);
+      printJson({ ...inbox.identity, address: inbox.address, database: inbox.database });
+    });
+
+  inbox.command("read")
+    .description(
+      "Take a message by hand: mark it pending (the scheduler skips it), print its command",
+    )
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print JSON")
+    .action(async (id, options) => {
+      const message = await (await Inbox.open()).markRead(id);
+      if (options.json) return printJson(message);
+      out(message.command);
+    });
+
+  inbox.command("done")
+    .description("Mark a message done")
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print JSON")
+    .action(async (id, options) => {
+      report(await (await Inbox.open()).markDone(id), "Marked done", options.json);
+    });
+
+  inbox.command("error")
+    .description("Mark a message failed, with a reason")
+    .argument("<id>", "message id or prefix")
+    .argument("<message>", "why it failed")
+    .option("--json", "print JSON")
+    .action(async (id, reason, options) => {
+      report(await (await Inbox.open()).markError(id, reason), "Marked error", options.json);
+    });
+
+  inbox.command("delete")
+    .description("Delete a message")
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print the deleted message as JSON")
+    .action(async (id, options) => {
+      report(await (await Inbox.open()).delete(id), "Deleted", options.json);
+    });
+
+  inbox.command("_deliver", { hidden: true })
+    .description("Accept one delivery: a JSON request on stdin, a JSON reply on stdout")
+    .action(async () => {
+      const reply = await receiveDelivery(await new Response(Deno.stdin.readable).text());
+      printJson(reply);
+      if (!reply.ok) Deno.exitCode = 1;
+    });
+
+  return inbox;
+}
+
+function report(message: Message, what: string, json?: boolean): void {
+  if (json) return printJson(message);
+  note(`${what} ${message.id}`);
+}
+
+function printMessage(m: Message): void {
+  const rows: [string, string][] = [
+    ["id", m.id],
+    ["status", m.status],
+    ["from", m.sender ?? "-"],
+    ["to", m.recipient],
+    ["created", m.createdAt],
+    ["started", m.startedAt ?? "-"],
+    ["finished", m.finishedAt ?? "-"],
+    ["timeout", `${m.timeoutSec}s`],
+    ["exit code", m.exitCode === null ? "-" : String(m.exitCode)],
+    ["error", m.error ?? "-"],
+  ];
+  for (const [key, value] of rows) out(`${key.padEnd(10)} ${value}`);
+  out(`command\n${indent(m.command)}`);
+  if (m.result) out(`stdout (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.result)}`);
+  if (m.stderr) out(`stderr (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.stderr)}`);
+}
+
+function indent(text: string): string {
+  return text.replace(/\n$/, "").split("\n").map((line) => `  ${line}`).join("\n");
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new UsageError(`Invalid count "${value}": give a whole number of at least 1`);
+  }
+  return count;
+}

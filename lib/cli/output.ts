@@ -1,0 +1,60 @@
+/**
+ * Presentation for the CLI: stdout carries data, stderr carries what people read.
+ *
+ * @module
+ */
+
+import { styleText } from "node:util";
+
+const colorOn = () => !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
+
+/** Styles text for stderr when it is a terminal and NO_COLOR is unset. */
+export function paint(style: Parameters<typeof styleText>[0], text: string): string {
+  return colorOn() ? styleText(style, text, { validateStream: false }) : text;
+}
+
+/** Writes a line to stdout (data). */
+export function out(line: string): void {
+  console.log(line);
+}
+
+/** Writes a line to stderr (for people). */
+export function note(line: string): void {
+  console.error(line);
+}
+
+/** Prints a value as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/**
+ * Formats rows as aligned columns with a header.
+ *
+ * @param headers Column titles.
+ * @param rows Cell texts.
+ * @returns The table text.
+ */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i])).join("  ");
+  return [line(headers), ...rows.map(line)].join("\n");
+}
+
+/** Shortens text to one line of at most `max` characters. */
+export function oneLine(text: string, max: number): string {
+  const first = text.split("\n")[0];
+  const more = first !== text || first.length > max;
+  return more ? first.slice(0, max - 1) + "…" : first;
+}
+
+/** Formats an ISO time as a short age, e.g. "3m ago". */
+export function age(iso: string | null, now: number = Date.now()): string {
+  if (!iso) return "-";
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
+}

@@ -1,0 +1,92 @@
+/**
+ * `ohcommodore scheduler …` and the hidden `ohcommodore _scheduler` that runs in the foreground.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { Inbox } from "../inbox/inbox.ts";
+import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
+import {
+  recordSchedulerPid,
+  schedulerState,
+  startSchedulerService,
+  stopSchedulerService,
+} from "../inbox/scheduler_service.ts";
+import { note, oneLine, out, printJson } from "./output.ts";
+import { selfCommand } from "./self.ts";
+
+/** Builds the `scheduler` command group. */
+export function schedulerCommand(): Command {
+  const scheduler = new Command("scheduler")
+    .description("Run, check or stop this member's scheduler, which runs delivered commands");
+
+  scheduler.command("start")
+    .description("Start the scheduler in the background (log: ~/.local/ship/scheduler.log)")
+    .option("--json", "print the state as JSON")
+    .action(async (options) => {
+      const state = await startSchedulerService(await Inbox.open(), selfCommand());
+      if (options.json) return printJson(state);
+      note(`Scheduler running (pid ${state.pid ?? "?"}), log: ${state.log}`);
+    });
+
+  scheduler.command("status")
+    .description("Tell whether the scheduler runs; exits 1 when it does not")
+    .option("--json", "print the state as JSON")
+    .action(async (options) => {
+      const state = await schedulerState(await Inbox.open());
+      if (options.json) printJson(state);
+      else out(state.running ? `running (pid ${state.pid ?? "?"})` : "stopped");
+      if (!state.running) Deno.exitCode = 1;
+    });
+
+  scheduler.command("stop")
+    .description("Stop the scheduler; a running command finishes or times out first")
+    .action(async () => {
+      const stopped = await stopSchedulerService(await Inbox.open());
+      note(stopped ? "Scheduler stopped" : "No scheduler was running");
+    });
+
+  return scheduler;
+}
+
+/** Builds the hidden `_scheduler` command: the scheduler in the foreground, logging to stderr. */
+export function foregroundSchedulerCommand(): Command {
+  return new Command("_scheduler")
+    .description("Run the scheduler in the foreground until SIGTERM or SIGINT")
+    .action(async () => {
+      const inbox = await Inbox.open();
+      const scheduler = await Scheduler.start(inbox, { onEvent: logEvent });
+      await recordSchedulerPid(inbox.database);
+      const stop = () => scheduler.stop();
+      Deno.addSignalListener("SIGTERM", stop);
+      Deno.addSignalListener("SIGINT", stop);
+      try {
+        await scheduler.finished;
+      } finally {
+        Deno.removeSignalListener("SIGTERM", stop);
+        Deno.removeSignalListener("SIGINT", stop);
+      }
+    });
+}
+
+function logEvent(event: SchedulerEvent): void {
+  const line = (() => {
+    switch (event.type) {
+      case "started":
+        return `scheduler for ${event.address} started (pid ${Deno.pid}, ${event.database})`;
+      case "recovered":
+        return `${event.message.id} was running when a scheduler stopped: marked error`;
+      case "running":
+        return `${event.message.id} running from ${event.message.sender ?? "?"}: ` +
+          oneLine(event.message.command, 80);
+      case "finished":
+        return `${event.message.id} ${event.message.status} (exit ${event.message.exitCode})`;
+      case "retrying":
+        return `database busy or failing, retrying: ${event.error.message}`;
+      case "stopping":
+        return "stopping: no new messages will start";
+    }
+  })();
+  console.error(`${new Date().toISOString()} ${line}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The errors ohcommodore throws. Callers catch {@link OhcommodoreError} for any of them and the
+ * subclasses for conditions they handle differently; the CLI maps them to one `error:` line and
+ * an exit code.
+ *
+ * @module
+ */
+
+/** The base of every error ohcommodore throws on purpose. */
+export class OhcommodoreError extends Error {
+  /** Exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+
+  /**
+   * Creates the error.
+   *
+   * @param message Sentence-case description that quotes the offending value.
+   * @param options Standard error options; `cause` keeps the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input from the user: a malformed address, an unknown status, an empty command. */
+export class UsageError extends OhcommodoreError {
+  /** Usage errors exit with 2. */
+  override readonly exitCode: number = 2;
+}
+
+/** Something named does not exist: an unknown message id, an unknown ship. */
+export class NotFoundError extends OhcommodoreError {}
+
+/** SSH itself failed (ssh exited 255): the host is unreachable, refused us, or dropped. */
+export class SshError extends OhcommodoreError {
+  /** The SSH destination that failed. */
+  readonly destination: string;
+  /** True when the failure happened before the remote command could start. */
+  readonly beforeCommand: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param destination The SSH destination.
+   * @param message What went wrong.
+   * @param beforeCommand Whether ssh failed before the remote command started.
+   * @param options Error options with the `cause`.
+   */
+  constructor(
+    destination: string,
+    message: string,
+    beforeCommand: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.destination = destination;
+    this.beforeCommand = beforeCommand;
+  }
+}
+
+/** A remote command ran and failed with a non-zero exit code. */
+export class RemoteCommandError extends OhcommodoreError {
+  /** The SSH destination the command ran on. */
+  readonly destination: string;
+  /** The exit code of the remote command. */
+  readonly remoteExitCode: number;
+  /** The last lines of the command's stderr. */
+  readonly stderrTail: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param destination The SSH destination.
+   * @param remoteExitCode The remote exit code.
+   * @param stderrTail The tail of stderr.
+   * @param message What ran.
+   */
+  constructor(destination: string, remoteExitCode: number, stderrTail: string, message: string) {
+    super(message);
+    this.destination = destination;
+    this.remoteExitCode = remoteExitCode;
+    this.stderrTail = stderrTail;
+  }
+}
+
+/** A step did not finish within its deadline. */
+export class TimeoutError extends OhcommodoreError {
+  /** Timeouts exit with 124, as `timeout(1)` does. */
+  override readonly exitCode: number = 124;
+}
+
+/** The recipient refused a message (wrong address, invalid payload). */
+export class DeliveryRefusedError extends OhcommodoreError {}
+
+/** The inbox database could not be opened or written. */
+export class DatabaseError extends OhcommodoreError {}

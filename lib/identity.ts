@@ -1,0 +1,95 @@
+/**
+ * Who this program is: `~/.ohcommodore/identity.json` gives its role and name. Without the file
+ * it plays `local` under the machine's host name.
+ *
+ * @module
+ */
+
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import { type Address, formatAddress, isRole, type Role } from "./address.ts";
+import { OhcommodoreError } from "./errors.ts";
+import { memberPaths } from "./paths.ts";
+
+/** The role and name of a fleet member, as stored in `identity.json`. */
+export interface Identity {
+  /** The part this member plays. */
+  role: Role;
+  /** The member's name: its VM name once provisioned, the host name until then. */
+  name: string;
+  /** Where commands run; defaults to the cloned repository, else the home directory. */
+  workdir?: string;
+}
+
+/**
+ * Reads a member's identity. A missing file means a `local` member named after the host.
+ *
+ * @example Read the identity of the current user
+ * ```ts
+ * import { identityAddress, readIdentity } from "./identity.ts";
+ * const identity = await readIdentity();
+ * console.log(identityAddress(identity)); // e.g. "local@my-laptop"
+ * ```
+ *
+ * @param home The member's home directory; defaults to `$HOME`.
+ * @returns The identity.
+ * @throws {OhcommodoreError} When the file exists but is not a valid identity.
+ */
+export async function readIdentity(home?: string): Promise<Identity> {
+  const file = memberPaths(home).identityFile;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { role: "local", name: hostname() };
+    throw error;
+  }
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new OhcommodoreError(`Cannot read identity "${file}": it is not valid JSON`, {
+      cause: error,
+    });
+  }
+  if (!isRole(data.role)) {
+    throw new OhcommodoreError(
+      `Cannot read identity "${file}": role "${data.role}" is not local, commodore or captain`,
+    );
+  }
+  const name = typeof data.name === "string" && data.name ? data.name : hostname();
+  const workdir = typeof data.workdir === "string" ? data.workdir : undefined;
+  return { role: data.role, name, ...(workdir ? { workdir } : {}) };
+}
+
+/**
+ * Writes a member's identity, readable only by its owner.
+ *
+ * @param identity The identity to store.
+ * @param home The member's home directory; defaults to `$HOME`.
+ */
+export async function writeIdentity(identity: Identity, home?: string): Promise<void> {
+  const file = memberPaths(home).identityFile;
+  await Deno.mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(file, JSON.stringify(identity, null, 2) + "\n", { mode: 0o600 });
+}
+
+/**
+ * The inbox address of a member.
+ *
+ * @param identity The member's identity.
+ * @returns The address, e.g. `captain@ship-web-a1f3`.
+ */
+export function identityAddress(identity: Identity): string {
+  return formatAddress(identityToAddress(identity));
+}
+
+/**
+ * The identity as an {@link Address}.
+ *
+ * @param identity The member's identity.
+ * @returns Its address.
+ */
+export function identityToAddress(identity: Identity): Address {
+  return { role: identity.role, host: identity.name };
+}

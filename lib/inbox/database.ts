@@ -1,0 +1,112 @@
+/**
+ * Short-lived, serialized access to an inbox database.
+ *
+ * DuckDB lets one process at a time open a file for writing; a second one fails with
+ * `Could not set lock on file`. The scheduler and every delivery are separate processes, so each
+ * opens the database only for the few milliseconds it needs, behind an advisory `flock` on a file
+ * beside it: contenders queue on the lock instead of failing. A process that ignores our lock
+ * (say, someone's `duckdb` shell) is waited out with retries until the deadline.
+ *
+ * @module
+ */
+
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { dirname } from "node:path";
+import pRetry from "p-retry";
+import { DatabaseError, TimeoutError } from "../errors.ts";
+import { SCHEMA_STATEMENTS, SET_IDENTITY_SQL } from "./schema.ts";
+
+/** How long to wait for the database by default before giving up. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/**
+ * Where the advisory lock of a database lives.
+ *
+ * @param database The database file.
+ * @returns The lock file.
+ */
+export function lockPathOf(database: string): string {
+  return `${database}.lock`;
+}
+
+/** Options for {@link withDatabase}. */
+export interface DatabaseAccess {
+  /** Path of the DuckDB file; its directory is created when missing. */
+  path: string;
+  /** The member's address, stored in `config` when the schema is first ensured. */
+  identity: string;
+  /** Deadline for getting the lock and opening the file. */
+  lockTimeoutMs?: number;
+}
+
+const ensuredSchemas = new Set<string>();
+
+/**
+ * Runs `work` with an open connection, holding the database's lock; closes everything after.
+ *
+ * @param access Which database, as whom, and how long to wait for it.
+ * @param work What to do with the connection.
+ * @returns What `work` returns.
+ */
+export async function withDatabase<T>(
+  access: DatabaseAccess,
+  work: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
+  using _lock = await acquireLock(lockPathOf(access.path), deadline);
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const instance = await pRetry(() => DuckDBInstance.create(access.path), {
+    retries: Infinity,
+    minTimeout: 20,
+    maxTimeout: 500,
+    maxRetryTime: Math.max(0, deadline - Date.now()),
+    shouldRetry: ({ error }) => isFileLockConflict(error),
+  }).catch((error) => {
+    throw new DatabaseError(`Cannot open inbox database "${access.path}": ${error.message}`, {
+      cause: error,
+    });
+  });
+  try {
+    const connection = await instance.connect();
+    try {
+      if (!ensuredSchemas.has(access.path)) {
+        for (const statement of SCHEMA_STATEMENTS) await connection.run(statement);
+        await connection.run(SET_IDENTITY_SQL, [access.identity]);
+        ensuredSchemas.add(access.path);
+      }
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+function isFileLockConflict(error: unknown): boolean {
+  return error instanceof Error &&
+    /Could not set lock on file|Conflicting lock/i.test(error.message);
+}
+
+/** An exclusive advisory lock, released when disposed (or by the kernel if we die). */
+async function acquireLock(path: string, deadline: number): Promise<Disposable> {
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  let pause = 1;
+  while (!(await file.tryLock(true))) {
+    if (Date.now() >= deadline) {
+      file.close();
+      throw new TimeoutError(
+        `Timed out waiting for the inbox database lock "${path}": another process holds it`,
+      );
+    }
+    // Short, jittered pauses: holders keep the lock for milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+    pause = Math.min(pause * 2, 16);
+  }
+  return {
+    [Symbol.dispose]() {
+      file.close(); // closing the descriptor releases the flock
+    },
+  };
+}

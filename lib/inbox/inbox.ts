@@ -1,0 +1,482 @@
+/**
+ * The inbox of one fleet member: a DuckDB table that any member delivers commands into and the
+ * member's scheduler runs them from.
+ *
+ * @module
+ */
+
+import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
+import { parseAddress } from "../address.ts";
+import { formatDuration } from "../duration.ts";
+import { DeliveryRefusedError, NotFoundError, TimeoutError, UsageError } from "../errors.ts";
+import { type Identity, identityAddress, readIdentity } from "../identity.ts";
+import { memberPaths } from "../paths.ts";
+import { type DatabaseAccess, withDatabase } from "./database.ts";
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  FINISHED_STATUSES,
+  type Message,
+  type MessageStatus,
+  newMessageId,
+  parseMessageId,
+} from "./message.ts";
+import { FinishListener, wakeScheduler } from "./wake.ts";
+
+/** The largest command an inbox accepts. */
+export const MAX_COMMAND_BYTES = 1024 * 1024;
+
+/** Options for {@link Inbox.open}. */
+export interface InboxOptions {
+  /** The member's home directory; defaults to `$HOME`. */
+  home?: string;
+  /** The database file; defaults to `<home>/.local/ship/data.duckdb`. */
+  database?: string;
+  /** The member's identity; defaults to `<home>/.ohcommodore/identity.json`. */
+  identity?: Identity;
+  /** How long to wait for the database lock; defaults to 30 seconds. */
+  lockTimeoutMs?: number;
+}
+
+/** A message as a sender hands it over. */
+export interface Delivery {
+  /** The command to run with bash. Must not be empty. */
+  command: string;
+  /** The address it is for, e.g. `captain@ship-web`. */
+  recipient: string;
+  /** The sender's address. */
+  sender?: string;
+  /** The id; senders choose it so retries are idempotent. Generated when missing. */
+  id?: string;
+  /** How long the command may run; defaults to 30 minutes. */
+  timeoutMs?: number;
+  /**
+   * Whether the address's host part was resolved to this member by an SSH destination or alias
+   * rather than by name: then only the role must match.
+   */
+  viaDestination?: boolean;
+}
+
+/** What the scheduler reports when a command ends. */
+export interface Outcome {
+  /** `done` for exit 0, else `error`. */
+  status: "done" | "error";
+  /** The exit code (124 for a timeout). */
+  exitCode: number | null;
+  /** Captured stdout. */
+  stdout: string;
+  /** Captured stderr. */
+  stderr: string;
+  /** Why it failed, when it did. */
+  error: string | null;
+}
+
+const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipient, command,
+  exit_code, result, stderr, error, epoch_us(started_at) AS started_us,
+  epoch_us(finished_at) AS finished_us, timeout_sec`;
+
+/**
+ * A member's inbox. Holds no open handle: every call opens the database briefly, so any number
+ * of processes (senders, the scheduler, people) share it.
+ *
+ * @example Deliver a command and wait for the scheduler to run it
+ * ```ts
+ * import { Inbox } from "./inbox.ts";
+ * const inbox = await Inbox.open();
+ * const message = await inbox.deliver({ recipient: inbox.address, command: "uname -a" });
+ * const finished = await inbox.waitFor(message.id, { timeoutMs: 60_000 });
+ * console.log(finished.result);
+ * ```
+ */
+export class Inbox {
+  /** The member's identity. */
+  readonly identity: Identity;
+  /** The member's address, `<role>@<name>`. */
+  readonly address: string;
+  /** The database file. */
+  readonly database: string;
+  /** The member's home directory. */
+  readonly home: string;
+  readonly #lockTimeoutMs?: number;
+
+  private constructor(identity: Identity, database: string, home: string, lockTimeoutMs?: number) {
+    this.identity = identity;
+    this.address = identityAddress(identity);
+    this.database = database;
+    this.home = home;
+    this.#lockTimeoutMs = lockTimeoutMs;
+  }
+
+  /**
+   * Opens the inbox of a member (the current user by default). Does not touch the database yet.
+   *
+   * @param options Where the member lives and who it is.
+   * @returns The inbox.
+   */
+  static async open(options: InboxOptions = {}): Promise<Inbox> {
+    const paths = memberPaths(options.home);
+    const identity = options.identity ?? await readIdentity(paths.home);
+    return new Inbox(
+      identity,
+      options.database ?? paths.database,
+      paths.home,
+      options.lockTimeoutMs,
+    );
+  }
+
+  /**
+   * Accepts a message into this inbox and wakes the scheduler. Delivering the same id twice
+   * stores it once, so a sender may retry a delivery whose answer it never heard.
+   *
+   * @param delivery The message.
+   * @returns The stored message.
+   * @throws {DeliveryRefusedError} When it is addressed to another member or malformed.
+   */
+  async deliver(delivery: Delivery): Promise<Message> {
+    const accepted = this.#accept(delivery);
+    const stored = await this.#use(async (db) => {
+      await db.run(
+        `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
+         VALUES ($1, make_timestamp($2::BIGINT), 'unread', $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING`,
+        [
+          accepted.id,
+          nowMicros(),
+          accepted.sender,
+          this.address,
+          accepted.command,
+          accepted.timeoutSec,
+        ],
+      );
+      return await this.#find(db, accepted.id);
+    });
+    if (!stored || stored.command !== accepted.command || stored.sender !== accepted.sender) {
+      throw new DeliveryRefusedError(
+        `${this.address} refused message "${accepted.id}": another message has that id`,
+      );
+    }
+    await wakeScheduler(this.database);
+    return stored;
+  }
+
+  #accept(delivery: Delivery) {
+    const refuse = (why: string) => new DeliveryRefusedError(`${this.address} refused ${why}`);
+    if (typeof delivery.command !== "string" || delivery.command.trim() === "") {
+      throw refuse("an empty command: give the shell command to run");
+    }
+    if (new TextEncoder().encode(delivery.command).length > MAX_COMMAND_BYTES) {
+      throw refuse(`a command larger than ${MAX_COMMAND_BYTES} bytes`);
+    }
+    const to = parseAddress(String(delivery.recipient));
+    const byName = !delivery.viaDestination || to.host === this.identity.name;
+    if (to.role !== this.identity.role || (byName && to.host !== this.identity.name)) {
+      throw refuse(`a message for "${delivery.recipient}": this member is ${this.address}`);
+    }
+    if (delivery.sender !== undefined) parseAddress(delivery.sender);
+    const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
+    const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw refuse(`a timeout of ${timeoutMs}ms: it must be positive`);
+    return {
+      id,
+      command: delivery.command,
+      sender: delivery.sender ?? null,
+      timeoutSec: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    };
+  }
+
+  /**
+   * Lists messages, newest first.
+   *
+   * @param filter Optional status filter and row limit.
+   * @returns The messages.
+   */
+  list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+    return this.#use(async (db) => {
+      const where = filter.status ? "WHERE status = $1" : "";
+      const params: DuckDBValue[] = filter.status ? [filter.status] : [];
+      const limit = filter.limit ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : "";
+      const reader = await db.runAndReadAll(
+        `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
+        params,
+      );
+      return reader.getRowObjects().map(toMessage);
+    });
+  }
+
+  /**
+   * Gets one message by id or unique id prefix.
+   *
+   * @param id The id or a prefix of it.
+   * @returns The message.
+   * @throws {NotFoundError} When no message, or more than one, matches.
+   */
+  get(id: string): Promise<Message> {
+    return this.#use((db) => this.#resolve(db, id));
+  }
+
+  /**
+   * Marks a message `pending`: a person or agent took it by hand, so the scheduler leaves it.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The updated message.
+   */
+  markRead(id: string): Promise<Message> {
+    return this.#update(id, `status = 'pending'`, []);
+  }
+
+  /**
+   * Marks a message `done`.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The updated message.
+   */
+  markDone(id: string): Promise<Message> {
+    return this.#update(id, `status = 'done', finished_at = make_timestamp($2::BIGINT)`, [
+      nowMicros(),
+    ]);
+  }
+
+  /**
+   * Marks a message `error` with a reason.
+   *
+   * @param id The id or a unique prefix.
+   * @param reason Why it failed.
+   * @returns The updated message.
+   */
+  markError(id: string, reason: string): Promise<Message> {
+    if (!reason.trim()) throw new UsageError('Give a reason for the error, e.g. "tests failed"');
+    return this.#update(
+      id,
+      `status = 'error', error = $2, finished_at = make_timestamp($3::BIGINT)`,
+      [reason, nowMicros()],
+    );
+  }
+
+  /**
+   * Deletes a message.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The message as it was.
+   */
+  delete(id: string): Promise<Message> {
+    return this.#use(async (db) => {
+      const message = await this.#resolve(db, id);
+      await db.run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
+      return message;
+    });
+  }
+
+  /**
+   * Waits until a message is `done` or `error`, listening to the scheduler rather than polling.
+   *
+   * @param id The id or a unique prefix.
+   * @param options `timeoutMs` (default: the message's own timeout plus a minute).
+   * @returns The finished message.
+   * @throws {TimeoutError} When it does not finish in time.
+   * @throws {NoSchedulerError} When no scheduler is running to finish it.
+   */
+  async waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<Message> {
+    // Listen before looking, so a finish between the two is not missed.
+    using listener = await FinishListener.connect(this.database);
+    let message = await this.get(id);
+    const timeoutMs = options.timeoutMs ?? message.timeoutSec * 1000 + 60_000;
+    const deadline = Date.now() + timeoutMs;
+    while (!FINISHED_STATUSES.includes(message.status)) {
+      if (!listener) throw new NoSchedulerError(this.address, message);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(() => resolve("expired"), deadline - Date.now());
+      });
+      const finished = await Promise.race([listener.next(), expired]).finally(() =>
+        clearTimeout(timer)
+      );
+      if (finished === "expired") {
+        throw new TimeoutError(
+          `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
+            `${message.status} on ${this.address}; check it later with "inbox show ${message.id}"`,
+        );
+      }
+      if (finished === undefined) {
+        message = await this.get(message.id);
+        if (FINISHED_STATUSES.includes(message.status)) break;
+        throw new NoSchedulerError(this.address, message);
+      }
+      if (finished === message.id) message = await this.get(message.id);
+    }
+    return message;
+  }
+
+  /**
+   * Claims the oldest unread message for this member and marks it `running`.
+   * For the scheduler; a message is claimed at most once.
+   *
+   * @returns The claimed message, or undefined when there is none.
+   */
+  claimNext(): Promise<Message | undefined> {
+    return this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
+         WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
+                     ORDER BY created_at, id LIMIT 1)
+         RETURNING ${COLUMNS}`,
+        [this.address, nowMicros()],
+      );
+      const row = reader.getRowObjects()[0];
+      return row ? toMessage(row) : undefined;
+    });
+  }
+
+  /**
+   * Stores the outcome of a claimed message.
+   *
+   * @param id The message id.
+   * @param outcome How the command ended.
+   * @returns The finished message.
+   */
+  finish(id: string, outcome: Outcome): Promise<Message> {
+    return this.#use(async (db) => {
+      await db.run(
+        `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5, error = $6,
+           finished_at = make_timestamp($7::BIGINT)
+         WHERE id = $1`,
+        [
+          id,
+          outcome.status,
+          outcome.exitCode,
+          outcome.stdout,
+          outcome.stderr,
+          outcome.error,
+          nowMicros(),
+        ],
+      );
+      return await this.#resolve(db, id);
+    });
+  }
+
+  /**
+   * Marks messages left `running` by a scheduler that died as `error`. They are never re-run:
+   * the command may have had effects.
+   *
+   * @returns The messages marked.
+   */
+  recoverInterrupted(): Promise<Message[]> {
+    return this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
+           finished_at = make_timestamp($1::BIGINT)
+         WHERE status = 'running' RETURNING ${COLUMNS}`,
+        [nowMicros()],
+      );
+      return reader.getRowObjects().map(toMessage);
+    });
+  }
+
+  /**
+   * Reads the fallback poll interval from `config`.
+   *
+   * @returns Milliseconds between polls.
+   */
+  pollIntervalMs(): Promise<number> {
+    return this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
+      );
+      const seconds = Number(reader.getRows()[0]?.[0]);
+      return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000;
+    });
+  }
+
+  #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
+    return this.#use(async (db) => {
+      const message = await this.#resolve(db, id);
+      await db.run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
+      return await this.#resolve(db, message.id);
+    });
+  }
+
+  async #resolve(db: DuckDBConnection, id: string): Promise<Message> {
+    const prefix = parseMessageId(id);
+    const reader = await db.runAndReadAll(
+      `SELECT ${COLUMNS} FROM inbox WHERE starts_with(id, $1) ORDER BY id LIMIT 2`,
+      [prefix],
+    );
+    const rows = reader.getRowObjects().map(toMessage);
+    const exact = rows.find((row) => row.id === prefix);
+    if (exact) return exact;
+    if (rows.length === 0) {
+      throw new NotFoundError(
+        `Cannot find message "${id}" in the inbox of ${this.address}: ` +
+          `list messages with "ohcommodore inbox list"`,
+      );
+    }
+    if (rows.length > 1) {
+      throw new NotFoundError(
+        `Message id "${id}" is ambiguous in the inbox of ${this.address}: type more characters`,
+      );
+    }
+    return rows[0];
+  }
+
+  async #find(db: DuckDBConnection, id: string): Promise<Message | undefined> {
+    const reader = await db.runAndReadAll(`SELECT ${COLUMNS} FROM inbox WHERE id = $1`, [id]);
+    const row = reader.getRowObjects()[0];
+    return row ? toMessage(row) : undefined;
+  }
+
+  #use<T>(work: (db: DuckDBConnection) => Promise<T>): Promise<T> {
+    const access: DatabaseAccess = {
+      path: this.database,
+      identity: this.address,
+      lockTimeoutMs: this.#lockTimeoutMs,
+    };
+    return withDatabase(access, work);
+  }
+}
+
+/** A message waits in an inbox whose scheduler is not running. */
+export class NoSchedulerError extends DeliveryRefusedError {
+  /** The message as it is now. */
+  readonly waiting: Message;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The inbox's address.
+   * @param message The waiting message.
+   */
+  constructor(address: string, message: Message) {
+    super(
+      `Message "${message.id}" is ${message.status} on ${address}, but no scheduler is running ` +
+        `there: start one with "ohcommodore scheduler start", then check "inbox show ${message.id}"`,
+    );
+    this.waiting = message;
+  }
+}
+
+function nowMicros(): bigint {
+  return BigInt(Date.now()) * 1000n;
+}
+
+function iso(micros: DuckDBValue): string | null {
+  return micros === null ? null : new Date(Number(BigInt(micros as bigint) / 1000n)).toISOString();
+}
+
+function toMessage(row: Record<string, DuckDBValue>): Message {
+  const text = (value: DuckDBValue) => value === null ? null : String(value);
+  return {
+    id: String(row.id),
+    createdAt: iso(row.created_us) ?? "",
+    status: String(row.status) as MessageStatus,
+    sender: text(row.sender),
+    recipient: String(row.recipient),
+    command: String(row.command ?? ""),
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    result: text(row.result),
+    stderr: text(row.stderr),
+    error: text(row.error),
+    startedAt: iso(row.started_us),
+    finishedAt: iso(row.finished_us),
+    timeoutSec: row.timeout_sec === null
+      ? DEFAULT_COMMAND_TIMEOUT_MS / 1000
+      : Number(row.timeout_sec),
+  };
+}

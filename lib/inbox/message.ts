@@ -1,0 +1,100 @@
+/**
+ * Messages: what an inbox row looks like to library users.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+/**
+ * Where a message is in its life: `unread → running → done | error`; a person or agent that takes
+ * a message by hand (`inbox read`) marks it `pending`.
+ */
+export type MessageStatus = "unread" | "pending" | "running" | "done" | "error";
+
+/** Every status, in life order. */
+export const MESSAGE_STATUSES: readonly MessageStatus[] = [
+  "unread",
+  "pending",
+  "running",
+  "done",
+  "error",
+];
+
+/** Statuses after which a message will not change on its own. */
+export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
+
+/** The default time a command may run: 30 minutes. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 30 * 60_000;
+
+/** One inbox message and, once it ran, its outcome. */
+export interface Message {
+  /** Unique id chosen by the sender; commands accept any unique prefix. */
+  id: string;
+  /** When the recipient accepted it (ISO 8601). */
+  createdAt: string;
+  /** Where it is in its life. */
+  status: MessageStatus;
+  /** The sender's address, e.g. `local@laptop`. */
+  sender: string | null;
+  /** The recipient's address. */
+  recipient: string;
+  /** The shell command, run with bash. */
+  command: string;
+  /** The command's exit code once it finished. */
+  exitCode: number | null;
+  /** The command's stdout (the tail, when capped). */
+  result: string | null;
+  /** The command's stderr (the tail, when capped). */
+  stderr: string | null;
+  /** Why it ended in `error`: the exit code, a timeout, a stopped scheduler, or a note. */
+  error: string | null;
+  /** When the scheduler started it (ISO 8601). */
+  startedAt: string | null;
+  /** When it finished (ISO 8601). */
+  finishedAt: string | null;
+  /** How long the command may run before its process group is killed. */
+  timeoutSec: number;
+}
+
+/**
+ * Checks a status filter typed by a person.
+ *
+ * @param value The status text.
+ * @returns The status.
+ * @throws {UsageError} When it is not a known status.
+ */
+export function parseStatus(value: string): MessageStatus {
+  if ((MESSAGE_STATUSES as readonly string[]).includes(value)) return value as MessageStatus;
+  throw new UsageError(
+    `Invalid status "${value}": use one of ${MESSAGE_STATUSES.join(", ")}`,
+  );
+}
+
+/**
+ * A new message id: 16 lowercase hex characters. Ids come from the sender, so a retried delivery
+ * carries the same id and cannot be stored twice.
+ *
+ * @returns The id.
+ */
+export function newMessageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const ID_PATTERN = /^[0-9a-z-]{1,64}$/;
+
+/**
+ * Validates a message id or id prefix typed by a person.
+ *
+ * @param id The id.
+ * @returns The id, trimmed and lowercased.
+ * @throws {UsageError} When it has characters an id never has.
+ */
+export function parseMessageId(id: string): string {
+  const normalized = id.trim().toLowerCase();
+  if (!ID_PATTERN.test(normalized)) {
+    throw new UsageError(`Invalid message id "${id}": ids are hex, e.g. 3f9a07c2b1d4e856`);
+  }
+  return normalized;
+}

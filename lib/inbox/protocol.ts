@@ -1,0 +1,134 @@
+/**
+ * The delivery protocol between members. The sender runs the recipient's own program over ssh
+ * (`ohcommodore inbox _deliver`) with one JSON request on stdin; the recipient validates it,
+ * stores it with parameters, optionally waits for the scheduler, and answers with one JSON reply
+ * on stdout. Nothing the user typed ever passes through a shell.
+ *
+ * @module
+ */
+
+import {
+  DeliveryRefusedError,
+  NotFoundError,
+  OhcommodoreError,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
+import { Inbox, type InboxOptions, NoSchedulerError } from "./inbox.ts";
+import type { Message } from "./message.ts";
+
+/** The protocol version; a recipient refuses requests from another one. */
+export const PROTOCOL_VERSION = 1;
+
+/** What the sender puts on stdin. */
+export interface DeliverRequest {
+  /** Protocol version. */
+  version: number;
+  /** Message id chosen by the sender. */
+  id: string;
+  /** The sender's address. */
+  sender: string;
+  /** The address as the sender typed it. */
+  recipient: string;
+  /** Whether the host part reached us as an SSH destination or alias rather than by name. */
+  viaDestination: boolean;
+  /** The command. */
+  command: string;
+  /** Command timeout. */
+  timeoutMs: number;
+  /** Wait this long for the command to finish; absent means do not wait. */
+  waitMs?: number;
+}
+
+/** What the recipient prints on stdout. */
+export type DeliverReply =
+  | { ok: true; message: Message }
+  | { ok: false; error: { name: string; message: string }; message?: Message };
+
+/**
+ * The recipient's side: handles one request and never throws.
+ *
+ * @param input The request text from stdin.
+ * @param options Which inbox (defaults to the current user's).
+ * @returns The reply to print.
+ */
+export async function receiveDelivery(
+  input: string,
+  options: InboxOptions = {},
+): Promise<DeliverReply> {
+  try {
+    const request = parseRequest(input);
+    const inbox = await Inbox.open(options);
+    const message = await inbox.deliver(request);
+    if (request.waitMs === undefined) return { ok: true, message };
+    return { ok: true, message: await inbox.waitFor(message.id, { timeoutMs: request.waitMs }) };
+  } catch (error) {
+    const err = error instanceof Error ? error : new Error(String(error));
+    return {
+      ok: false,
+      error: { name: err.name, message: err.message },
+      ...(error instanceof NoSchedulerError ? { message: error.waiting } : {}),
+    };
+  }
+}
+
+/**
+ * The sender's side: turns a reply into the message or the error it carries.
+ *
+ * @param reply The parsed reply.
+ * @returns The message.
+ * @throws {OhcommodoreError} The recipient's error, as the closest local type.
+ */
+export function unwrapReply(reply: DeliverReply): Message {
+  if (reply.ok) return reply.message;
+  const { name, message } = reply.error;
+  switch (name) {
+    case "UsageError":
+      throw new UsageError(message);
+    case "NotFoundError":
+      throw new NotFoundError(message);
+    case "TimeoutError":
+      throw new TimeoutError(message);
+    case "NoSchedulerError":
+      if (reply.message) throw new NoSchedulerError(reply.message.recipient, reply.message);
+      throw new DeliveryRefusedError(message);
+    case "DeliveryRefusedError":
+      throw new DeliveryRefusedError(message);
+    default:
+      throw new OhcommodoreError(message);
+  }
+}
+
+function parseRequest(input: string): DeliverRequest {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(input);
+  } catch {
+    throw new DeliveryRefusedError("Refused a delivery that is not valid JSON");
+  }
+  if (typeof data !== "object" || data === null) {
+    throw new DeliveryRefusedError("Refused a delivery that is not a JSON object");
+  }
+  if (data.version !== PROTOCOL_VERSION) {
+    throw new DeliveryRefusedError(
+      `Refused a delivery of protocol version ${data.version}; this member speaks ` +
+        `${PROTOCOL_VERSION}: upgrade ohcommodore on both ends`,
+    );
+  }
+  for (const key of ["id", "sender", "recipient", "command"] as const) {
+    if (typeof data[key] !== "string") {
+      throw new DeliveryRefusedError(`Refused a delivery without a "${key}" string`);
+    }
+  }
+  const waitMs = data.waitMs === undefined ? undefined : Number(data.waitMs);
+  return {
+    version: PROTOCOL_VERSION,
+    id: data.id as string,
+    sender: data.sender as string,
+    recipient: data.recipient as string,
+    viaDestination: data.viaDestination === true,
+    command: data.command as string,
+    timeoutMs: Number(data.timeoutMs),
+    ...(waitMs === undefined ? {} : { waitMs }),
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Runs one inbox command with bash in its own process group, with a timeout and capped output.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { formatDuration } from "../duration.ts";
+import type { Outcome } from "./inbox.ts";
+
+/** How much of each output stream is kept: the last 256 KiB. */
+export const OUTPUT_CAP_BYTES = 256 * 1024;
+
+/** Options for {@link runCommand}. */
+export interface RunOptions {
+  /** Directory to run in. */
+  cwd: string;
+  /** Directory for the temporary script file (private to the member). */
+  scratchDir: string;
+  /** Kill the process group after this long. */
+  timeoutMs: number;
+  /** Extra environment for the command. */
+  env?: Record<string, string>;
+  /** Bytes kept per stream; defaults to {@link OUTPUT_CAP_BYTES}. */
+  capBytes?: number;
+  /** Time between SIGTERM and SIGKILL on timeout; defaults to 5 seconds. */
+  killGraceMs?: number;
+}
+
+/**
+ * Runs a command and reports how it ended. The script goes to bash as a private file, not argv,
+ * so its size is not limited by argv and it does not show in `ps`; stdin is empty.
+ *
+ * @param command The bash script.
+ * @param options Where and how long.
+ * @returns The outcome to store.
+ */
+export async function runCommand(command: string, options: RunOptions): Promise<Outcome> {
+  await Deno.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+  const script = join(options.scratchDir, `${crypto.randomUUID()}.sh`);
+  await Deno.writeTextFile(script, command, { mode: 0o600 });
+  try {
+    return await runScript(script, options);
+  } finally {
+    await Deno.remove(script).catch(() => {});
+  }
+}
+
+async function runScript(script: string, options: RunOptions): Promise<Outcome> {
+  const cap = options.capBytes ?? OUTPUT_CAP_BYTES;
+  // detached: a new session and process group, so a timeout kills everything the command started.
+  const child = new Deno.Command("bash", {
+    args: [script],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const stdout = new TailBuffer(cap);
+  const stderr = new TailBuffer(cap);
+  const draining = Promise.all([stdout.drain(child.stdout), stderr.drain(child.stderr)]);
+  let timedOut = false;
+  const killGroup = (signal: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const timeoutTimer = setTimeout(() => {
+    timedOut = true;
+    killGroup("SIGTERM");
+    killTimer = setTimeout(() => killGroup("SIGKILL"), options.killGraceMs ?? 5000);
+  }, options.timeoutMs);
+  const status = await child.status;
+  clearTimeout(timeoutTimer);
+  clearTimeout(killTimer);
+  // Background processes the command left behind may hold its pipes open; give them a moment,
+  // then stop listening rather than wait for them.
+  const drained = await Promise.race([draining.then(() => true), delay(1000).then(() => false)]);
+  if (!drained) {
+    stdout.stop();
+    stderr.stop();
+  }
+  if (timedOut) killGroup("SIGKILL");
+  return outcome(status, timedOut, options.timeoutMs, stdout.text(), stderr.text());
+}
+
+function outcome(
+  status: Deno.CommandStatus,
+  timedOut: boolean,
+  timeoutMs: number,
+  stdout: string,
+  stderr: string,
+): Outcome {
+  if (timedOut) {
+    const error = `timed out after ${formatDuration(timeoutMs)}; its process group was killed`;
+    return { status: "error", exitCode: 124, stdout, stderr, error };
+  }
+  if (status.signal) {
+    const error = `killed by ${status.signal}`;
+    return { status: "error", exitCode: status.code, stdout, stderr, error };
+  }
+  if (status.code !== 0) {
+    const error = `exit code ${status.code}`;
+    return { status: "error", exitCode: status.code, stdout, stderr, error };
+  }
+  return { status: "done", exitCode: 0, stdout, stderr, error: null };
+}
+
+/** Keeps the last `cap` bytes of a stream and says how much was dropped. */
+class TailBuffer {
+  #chunks: Uint8Array[] = [];
+  #kept = 0;
+  #total = 0;
+  #cap: number;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+
+  async drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    this.#reader = stream.getReader();
+    try {
+      while (true) {
+        const { done, value } = await this.#reader.read();
+        if (done) return;
+        this.#push(value);
+      }
+    } catch {
+      // cancelled by stop()
+    }
+  }
+
+  stop(): void {
+    this.#reader?.cancel().catch(() => {});
+  }
+
+  #push(chunk: Uint8Array): void {
+    this.#total += chunk.length;
+    this.#chunks.push(chunk);
+    this.#kept += chunk.length;
+    while (this.#kept - this.#chunks[0].length >= this.#cap) {
+      this.#kept -= this.#chunks.shift()!.length;
+    }
+  }
+
+  text(): string {
+    const all = new Uint8Array(this.#kept);
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    const tail = all.subarray(Math.max(0, all.length - this.#cap));
+    const text = new TextDecoder().decode(tail);
+    const dropped = this.#total - tail.length;
+    if (dropped === 0) return text;
+    return `[ohcommodore: ${dropped} earlier bytes dropped; output is capped at ` +
+      `${this.#cap} bytes per stream, the tail is kept]\n${text}`;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,127 @@
+/**
+ * The scheduler as a background service without systemd: start it detached with its log in the
+ * ship directory, find out whether it runs, stop it.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { OhcommodoreError, TimeoutError } from "../errors.ts";
+import type { Inbox } from "./inbox.ts";
+import { schedulerLockPathOf } from "./scheduler.ts";
+import { FinishListener } from "./wake.ts";
+
+/** Whether a scheduler serves a database, and which process it is. */
+export interface SchedulerState {
+  /** True when its socket answers. */
+  running: boolean;
+  /** Its process id, when known. */
+  pid: number | null;
+  /** Its log file. */
+  log: string;
+}
+
+/**
+ * The scheduler's log file for a database.
+ *
+ * @param database The database file.
+ * @returns The log file.
+ */
+export function schedulerLogOf(database: string): string {
+  return join(dirname(database), "scheduler.log");
+}
+
+function pidFileOf(database: string): string {
+  return `${schedulerLockPathOf(database)}.pid`;
+}
+
+/**
+ * Records the running scheduler's pid, for `scheduler stop` and `status`.
+ *
+ * @param database The database it serves.
+ */
+export async function recordSchedulerPid(database: string): Promise<void> {
+  await Deno.writeTextFile(pidFileOf(database), `${Deno.pid}\n`, { mode: 0o600 });
+}
+
+/**
+ * Tells whether a scheduler is running for an inbox.
+ *
+ * @param inbox The inbox.
+ * @returns Its state.
+ */
+export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
+  const listener = await FinishListener.connect(inbox.database);
+  listener?.[Symbol.dispose]();
+  const pidText = (await Deno.readTextFile(pidFileOf(inbox.database)).catch(() => "")).trim();
+  const pid = listener && /^\d+$/.test(pidText) ? Number(pidText) : null;
+  return { running: listener !== undefined, pid, log: schedulerLogOf(inbox.database) };
+}
+
+/**
+ * Starts a detached scheduler process running `program _scheduler` and waits until it answers.
+ *
+ * @param inbox The inbox to serve.
+ * @param program The argv that runs this CLI.
+ * @returns Its state.
+ */
+export async function startSchedulerService(
+  inbox: Inbox,
+  program: string[],
+): Promise<SchedulerState> {
+  const current = await schedulerState(inbox);
+  if (current.running) return current;
+  const log = schedulerLogOf(inbox.database);
+  await Deno.mkdir(dirname(log), { recursive: true, mode: 0o700 });
+  // The script is constant; the program and log path travel as argv and environment.
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec "$@" >>"$OHCOMMODORE_LOG" 2>&1', "sh", ...program, "_scheduler"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+    env: { HOME: inbox.home, OHCOMMODORE_LOG: log },
+  }).spawn();
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !exited) {
+    const state = await schedulerState(inbox);
+    if (state.running) return state;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const tail = (await Deno.readTextFile(log).catch(() => "")).trim().split("\n").slice(-5);
+  throw new OhcommodoreError(
+    `The scheduler did not start (${exited ? `exit code ${exited.code}` : "no answer in 15s"})` +
+      `; the end of ${log}:\n${tail.join("\n")}`,
+  );
+}
+
+/**
+ * Asks a running scheduler to stop (SIGTERM) and waits for it; its running command may finish.
+ *
+ * @param inbox The inbox.
+ * @param timeoutMs How long to wait.
+ * @returns Whether one was running.
+ */
+export async function stopSchedulerService(inbox: Inbox, timeoutMs = 60_000): Promise<boolean> {
+  const state = await schedulerState(inbox);
+  if (!state.running) return false;
+  if (state.pid === null) {
+    throw new OhcommodoreError(
+      `A scheduler answers for "${inbox.database}" but its pid is unknown`,
+    );
+  }
+  Deno.kill(state.pid, "SIGTERM");
+  const deadline = Date.now() + timeoutMs;
+  while ((await schedulerState(inbox)).running) {
+    if (Date.now() > deadline) {
+      throw new TimeoutError(
+        `The scheduler (pid ${state.pid}) did not stop within ${timeoutMs / 1000}s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}

@@ -1,0 +1,187 @@
+/**
+ * The scheduler's doorbell: a unix socket beside the database. Deliveries ring it so the
+ * scheduler starts within milliseconds instead of at its next poll; waiters stay connected and
+ * hear `finished <id>` lines. A socket that accepts proves a scheduler is alive.
+ *
+ * @module
+ */
+
+/**
+ * The socket path of a database's scheduler.
+ *
+ * @param database The database file.
+ * @returns The socket path.
+ */
+export function socketPathOf(database: string): string {
+  return `${database}.sock`;
+}
+
+/**
+ * Rings the doorbell once.
+ *
+ * @param database The database whose scheduler to wake.
+ * @returns Whether a scheduler answered.
+ */
+export async function wakeScheduler(database: string): Promise<boolean> {
+  const connection = await connectQuietly(socketPathOf(database));
+  if (!connection) return false;
+  try {
+    await connection.write(new TextEncoder().encode("wake\n"));
+  } catch {
+    return false;
+  } finally {
+    connection.close();
+  }
+  return true;
+}
+
+/** A connection that hears which messages the scheduler finishes. */
+export class FinishListener implements Disposable {
+  #connection: Deno.UnixConn;
+  #lines: AsyncIterator<string>;
+
+  private constructor(connection: Deno.UnixConn) {
+    this.#connection = connection;
+    this.#lines = connection.readable.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new LineSplitter(),
+    )[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Connects to a database's scheduler.
+   *
+   * @param database The database.
+   * @returns The listener, or undefined when no scheduler is running.
+   */
+  static async connect(database: string): Promise<FinishListener | undefined> {
+    const connection = await connectQuietly(socketPathOf(database));
+    return connection ? new FinishListener(connection) : undefined;
+  }
+
+  /**
+   * Waits for the next finished message or the connection's end.
+   *
+   * @returns The id of a finished message, or undefined when the scheduler went away.
+   */
+  async next(): Promise<string | undefined> {
+    while (true) {
+      const line = await this.#lines.next().catch(() => ({ done: true, value: "" }));
+      if (line.done) return undefined;
+      const match = /^finished (\S+)$/.exec(line.value);
+      if (match) return match[1];
+    }
+  }
+
+  /** Closes the connection. */
+  [Symbol.dispose](): void {
+    try {
+      this.#connection.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}
+
+/** The scheduler's side: accepts rings and announces finished messages. */
+export class Doorbell implements Disposable {
+  #listener: Deno.UnixListener;
+  #path: string;
+  #clients = new Set<Deno.UnixConn>();
+  #onRing: () => void;
+
+  private constructor(listener: Deno.UnixListener, path: string, onRing: () => void) {
+    this.#listener = listener;
+    this.#path = path;
+    this.#onRing = onRing;
+    this.#accept();
+  }
+
+  /**
+   * Listens on the database's socket, replacing a stale one. Call only while holding the
+   * scheduler lock, so a live scheduler's socket is never removed.
+   *
+   * @param database The database.
+   * @param onRing Called for each ring.
+   * @returns The doorbell.
+   */
+  static listen(database: string, onRing: () => void): Doorbell {
+    const path = socketPathOf(database);
+    try {
+      Deno.removeSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return new Doorbell(Deno.listen({ transport: "unix", path }), path, onRing);
+  }
+
+  /**
+   * Tells every connected waiter that a message finished.
+   *
+   * @param id The message id.
+   */
+  announceFinished(id: string): void {
+    const line = new TextEncoder().encode(`finished ${id}\n`);
+    for (const client of this.#clients) client.write(line).catch(() => this.#drop(client));
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) this.#serve(client);
+    } catch {
+      // listener closed
+    }
+  }
+
+  async #serve(client: Deno.UnixConn): Promise<void> {
+    this.#clients.add(client);
+    try {
+      for await (const _chunk of client.readable) this.#onRing();
+    } catch {
+      // client went away
+    } finally {
+      this.#drop(client);
+    }
+  }
+
+  #drop(client: Deno.UnixConn): void {
+    if (!this.#clients.delete(client)) return;
+    try {
+      client.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Stops listening and disconnects waiters. */
+  [Symbol.dispose](): void {
+    this.#listener.close();
+    for (const client of this.#clients) this.#drop(client);
+    try {
+      Deno.removeSync(this.#path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function connectQuietly(path: string): Promise<Deno.UnixConn | undefined> {
+  try {
+    return await Deno.connect({ transport: "unix", path });
+  } catch {
+    return undefined; // no socket, or a stale one nobody listens on
+  }
+}
+
+class LineSplitter extends TransformStream<string, string> {
+  constructor() {
+    let buffer = "";
+    super({
+      transform(chunk, controller) {
+        buffer += chunk;
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const line of lines) controller.enqueue(line);
+      },
+    });
+  }
+}

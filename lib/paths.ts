@@ -1,0 +1,54 @@
+/**
+ * Where ohcommodore keeps its files. Everything derives from a home directory so that tests,
+ * sandboxes and library users can point a whole member at another directory.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** The files of one fleet member, all below its home directory. */
+export interface MemberPaths {
+  /** The home directory everything else lives under. */
+  home: string;
+  /** `~/.ohcommodore`: identity and local configuration. */
+  configDir: string;
+  /** `~/.ohcommodore/identity.json`: this member's role and name. */
+  identityFile: string;
+  /** `~/.local/ship`: the inbox database and the scheduler's runtime files. */
+  shipDir: string;
+  /** `~/.local/ship/data.duckdb`: the inbox database. */
+  database: string;
+  /** `~/.local/bin/ohcommodore`: the program other members run over SSH. */
+  program: string;
+}
+
+/**
+ * The home directory of the current process: `$HOME`, which tests and sandboxes override.
+ *
+ * @returns The home directory.
+ */
+export function homeDir(): string {
+  const home = Deno.env.get("HOME");
+  if (!home) throw new Error("Cannot find the home directory: HOME is not set");
+  return home;
+}
+
+/**
+ * Computes the paths of a member whose home is `home`.
+ *
+ * @param home The member's home directory; defaults to `$HOME`.
+ * @returns The member's paths.
+ */
+export function memberPaths(home: string = homeDir()): MemberPaths {
+  const shipDir = join(home, ".local", "ship");
+  const configDir = join(home, ".ohcommodore");
+  return {
+    home,
+    configDir,
+    identityFile: join(configDir, "identity.json"),
+    shipDir,
+    database: join(shipDir, "data.duckdb"),
+    program: join(home, ".local", "bin", "ohcommodore"),
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * The one place that builds and runs ssh. Options are arrays, never strings; payloads travel on
+ * stdin; every call has a timeout; exit code 255 (ssh itself failed) becomes an {@link SshError}
+ * and is retried only when the remote command cannot have started, or when the caller says the
+ * command is idempotent.
+ *
+ * @module
+ */
+
+import $ from "dax";
+import { join } from "node:path";
+import pRetry from "p-retry";
+import { formatDuration } from "./duration.ts";
+import { SshError, TimeoutError } from "./errors.ts";
+import { homeDir } from "./paths.ts";
+
+/** How ssh connects. Derive variants with {@link Ssh.with}; instances never change. */
+export interface SshSettings {
+  /** Seconds to wait for the TCP connection and handshake. Default 10. */
+  connectTimeoutSec: number;
+  /** An ssh_config file to use instead of the user's (`-F`). */
+  configFile?: string;
+  /** Share one connection per host between calls (ControlMaster). Default true. */
+  multiplex: boolean;
+  /** Where control sockets live. Default `~/.ohcommodore/ssh`. */
+  controlDir?: string;
+  /** How long an idle shared connection stays open. Default 60 seconds. */
+  controlPersistSec: number;
+  /** Attempts for retriable failures. Default 4. */
+  attempts: number;
+}
+
+/**
+ * When a failed call may be tried again: `connect` only when ssh failed before the remote
+ * command could start; `idempotent` on any ssh failure, because running twice is harmless.
+ */
+export type RetryPolicy = "connect" | "idempotent";
+
+/** Options for one {@link Ssh.run}. */
+export interface RunOptions {
+  /** Text for the remote command's stdin. */
+  stdin?: string;
+  /** Kill ssh after this long. */
+  timeoutMs: number;
+  /** When to retry; default `connect`. */
+  retry?: RetryPolicy;
+}
+
+/** What a remote command printed and returned. */
+export interface SshResult {
+  /** The remote exit code (never 255 from ssh itself: that throws). */
+  code: number;
+  /** Remote stdout. */
+  stdout: string;
+  /** Remote stderr. */
+  stderr: string;
+}
+
+const DEFAULTS: SshSettings = {
+  connectTimeoutSec: 10,
+  multiplex: true,
+  controlPersistSec: 60,
+  attempts: 4,
+};
+
+// ssh's own messages for failures that happen before the remote command starts.
+const BEFORE_COMMAND = [
+  /Could not resolve hostname/i,
+  /Name or service not known/i,
+  /Temporary failure in name resolution/i,
+  /Connection refused/i,
+  /Connection timed out/i,
+  /Operation timed out/i,
+  /No route to host/i,
+  /Network is unreachable/i,
+  /kex_exchange_identification/i,
+  /banner exchange/i,
+  /Connection reset by peer/i,
+  /Connection closed by .* port \d+/i,
+  /Permission denied \(/i,
+  /Host key verification failed/i,
+];
+// Of those, the ones worth another try: the host may come up, or the lobby may stop dropping us.
+const PERMANENT = /Permission denied|Host key verification/;
+const TRANSIENT = BEFORE_COMMAND.filter((pattern) => !PERMANENT.test(pattern.source));
+
+/**
+ * Runs commands on other machines over ssh.
+ *
+ * @example Run a program remotely with a payload on stdin
+ * ```ts
+ * import { Ssh } from "./ssh.ts";
+ * const ssh = new Ssh();
+ * const result = await ssh.run("ship-web.exe.xyz", ["cat"], { stdin: "hello", timeoutMs: 30_000 });
+ * console.log(result.stdout); // "hello"
+ * ```
+ */
+export class Ssh {
+  /** The settings in force. */
+  readonly settings: Readonly<SshSettings>;
+
+  /**
+   * Creates a client.
+   *
+   * @param settings Overrides of the defaults; `OHCOMMODORE_SSH_CONFIG` sets `configFile`.
+   */
+  constructor(settings: Partial<SshSettings> = {}) {
+    const configFile = Deno.env.get("OHCOMMODORE_SSH_CONFIG") || undefined;
+    this.settings = { ...DEFAULTS, ...(configFile ? { configFile } : {}), ...settings };
+  }
+
+  /**
+   * A new client with some settings changed.
+   *
+   * @param settings The settings to change.
+   * @returns The new client.
+   */
+  with(settings: Partial<SshSettings>): Ssh {
+    return new Ssh({ ...this.settings, ...settings });
+  }
+
+  /**
+   * The ssh argv for a destination and an optional remote argv.
+   *
+   * @param destination The SSH destination, used as given.
+   * @param remote The remote program and arguments, quoted here for the remote shell.
+   * @param extra Extra ssh flags, e.g. `["-t"]` or `["-A"]`.
+   * @returns The full argv, starting with "ssh".
+   */
+  argv(
+    destination: string,
+    remote: readonly string[] = [],
+    extra: readonly string[] = [],
+  ): string[] {
+    const s = this.settings;
+    const options = [
+      "BatchMode=yes",
+      `ConnectTimeout=${s.connectTimeoutSec}`,
+      "StrictHostKeyChecking=accept-new",
+      "ServerAliveInterval=15",
+      "ServerAliveCountMax=3",
+      "LogLevel=ERROR",
+      ...this.#multiplexOptions(),
+    ];
+    return [
+      "ssh",
+      ...(s.configFile ? ["-F", s.configFile] : []),
+      ...options.flatMap((option) => ["-o", option]),
+      ...extra,
+      "--",
+      destination,
+      ...(remote.length ? [remoteCommand(remote)] : []),
+    ];
+  }
+
+  /**
+   * Runs a remote command and returns its exit code and output. A non-zero remote exit code is
+   * returned, not thrown; ssh's own failures throw.
+   *
+   * @param destination The SSH destination.
+   * @param remote The remote program and arguments.
+   * @param options Stdin, timeout and retry policy.
+   * @returns The remote result.
+   * @throws {SshError} When ssh itself fails (after retries, where allowed).
+   * @throws {TimeoutError} When the call outlives its timeout.
+   */
+  run(destination: string, remote: readonly string[], options: RunOptions): Promise<SshResult> {
+    const policy = options.retry ?? "connect";
+    return pRetry(() => this.#once(destination, remote, options), {
+      retries: this.settings.attempts - 1,
+      minTimeout: 500,
+      maxTimeout: 5000,
+      randomize: true,
+      shouldRetry: ({ error }) =>
+        error instanceof SshError &&
+        (policy === "idempotent" || (error.beforeCommand && isTransient(error.message))),
+    });
+  }
+
+  async #once(
+    destination: string,
+    remote: readonly string[],
+    options: RunOptions,
+  ): Promise<SshResult> {
+    const [program, ...args] = this.argv(destination, remote);
+    const result = await $`${program} ${args}`
+      .stdinText(options.stdin ?? "")
+      .stdout("piped")
+      .stderr("piped")
+      .timeout(options.timeoutMs)
+      .noThrow();
+    const stderr = result.stderr;
+    if (result.code === 124) {
+      throw new TimeoutError(
+        `ssh to "${destination}" did not finish within ${formatDuration(options.timeoutMs)}`,
+      );
+    }
+    if (result.code === 255) {
+      const beforeCommand = BEFORE_COMMAND.some((pattern) => pattern.test(stderr));
+      const reason = lastLine(stderr) || "ssh exited with 255";
+      throw new SshError(
+        destination,
+        `Cannot reach "${destination}" over ssh: ${reason}`,
+        beforeCommand,
+      );
+    }
+    return { code: result.code, stdout: result.stdout, stderr };
+  }
+
+  #multiplexOptions(): string[] {
+    if (!this.settings.multiplex) return [];
+    const dir = this.settings.controlDir ?? join(homeDir(), ".ohcommodore", "ssh");
+    // Unix socket paths are limited to 108 bytes; %C is 40 hex characters.
+    if (dir.length + 42 > 104) return [];
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return [
+      "ControlMaster=auto",
+      `ControlPath=${join(dir, "%C")}`,
+      `ControlPersist=${this.settings.controlPersistSec}`,
+    ];
+  }
+}
+
+function isTransient(message: string): boolean {
+  return TRANSIENT.some((pattern) => pattern.test(message));
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}
+
+/**
+ * Quotes an argv for the remote POSIX shell. A leading `~/` stays unquoted so the remote shell
+ * expands it to the remote home.
+ *
+ * @param argv The remote program and its arguments.
+ * @returns One command string.
+ */
+export function remoteCommand(argv: readonly string[]): string {
+  return argv
+    .map((arg) => arg.startsWith("~/") ? "~/" + shellQuote(arg.slice(2)) : shellQuote(arg))
+    .join(" ");
+}
+
+/**
+ * Quotes one argument for a POSIX shell.
+ *
+ * @param arg The argument.
+ * @returns The argument, single-quoted when it has anything but safe characters.
+ */
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_\/.,:=+@%-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}

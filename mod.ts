@@ -1,0 +1,78 @@
+/**
+ * ohcommodore manages and coordinates a fleet of Claude Code–enabled Linux VMs over SSH.
+ *
+ * Every fleet member has an **inbox**: a DuckDB table that any other member delivers shell
+ * commands into over SSH. A **scheduler** on the recipient runs them with bash and keeps the exit
+ * code, output and timing. This module is the library; the `ohcommodore` CLI is a thin layer on it.
+ *
+ * @example Send a command to a ship and wait for its outcome
+ * ```ts
+ * import { send } from "@smithclay/ohcommodore";
+ *
+ * const message = await send("captain@ship-web", "cd ~/web && git pull && deno task test", {
+ *   wait: true,
+ *   timeoutMs: 10 * 60_000,
+ * });
+ * console.log(message.status, message.exitCode);
+ * console.log(message.result);
+ * ```
+ *
+ * @example Run an inbox and its scheduler in a directory of your choosing
+ * ```ts
+ * import { Inbox, Scheduler } from "@smithclay/ohcommodore";
+ *
+ * const home = await Deno.makeTempDir();
+ * const inbox = await Inbox.open({ home, identity: { role: "captain", name: "sandbox" } });
+ * const scheduler = await Scheduler.start(inbox);
+ * const message = await inbox.deliver({ recipient: inbox.address, command: "echo hello" });
+ * console.log((await inbox.waitFor(message.id)).result); // "hello\n"
+ * scheduler.stop();
+ * await scheduler.finished;
+ * ```
+ *
+ * @module
+ */
+
+export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./lib/address.ts";
+export { formatDuration, parseDuration } from "./lib/duration.ts";
+export {
+  DatabaseError,
+  DeliveryRefusedError,
+  NotFoundError,
+  OhcommodoreError,
+  RemoteCommandError,
+  SshError,
+  TimeoutError,
+  UsageError,
+} from "./lib/errors.ts";
+export { type Identity, identityAddress, readIdentity, writeIdentity } from "./lib/identity.ts";
+export {
+  type Delivery,
+  Inbox,
+  type InboxOptions,
+  NoSchedulerError,
+  type Outcome,
+} from "./lib/inbox/inbox.ts";
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type Message,
+  MESSAGE_STATUSES,
+  type MessageStatus,
+} from "./lib/inbox/message.ts";
+export { OUTPUT_CAP_BYTES } from "./lib/inbox/run_command.ts";
+export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
+export {
+  type AddressResolver,
+  directResolver,
+  type Route,
+  send,
+  type SendOptions,
+} from "./lib/inbox/send.ts";
+export { type MemberPaths, memberPaths } from "./lib/paths.ts";
+export {
+  type RetryPolicy,
+  type RunOptions,
+  Ssh,
+  type SshResult,
+  type SshSettings,
+} from "./lib/ssh.ts";
