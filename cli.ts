@@ -25,10 +25,8 @@ function program(): Command {
   root.addCommand(schedulerCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });
   // Usage errors anywhere in the tree throw instead of exiting, so main() picks the exit code.
-  const groups = [root, ...root.commands];
-  for (const command of [...groups, ...groups.flatMap((group) => group.commands)]) {
-    command.exitOverride();
-  }
+  const subcommands = root.commands.flatMap((group) => group.commands);
+  for (const command of [root, ...root.commands, ...subcommands]) command.exitOverride();
   return root;
 }
 

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { LocalMember } from "./helpers/local_member.ts";
+
+Deno.test("inbox send --wait to this member prints the output and exits with the command's code", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "solo" });
+  member.spawnScheduler();
+  const command = `echo "it's \${HOME}"; echo oops >&2; exit 3`;
+  const run = await member.cli(["inbox", "send", "captain@solo", command, "--wait"]);
+  assert.equal(run.code, 3, run.stderr);
+  assert.equal(run.stdout, `it's ${member.home}\n`);
+  assert.match(run.stderr, /oops\n/);
+  assert.match(run.stderr, /exit code 3/);
+});
+
+Deno.test("inbox send reads the command from stdin with -", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "solo" });
+  const command = "printf '%s' \"$(echo piped)\"\n# second line";
+  const sent = await member.cli(["inbox", "send", "captain@solo", "-", "--json"], {
+    stdin: command,
+  });
+  assert.equal(sent.code, 0, sent.stderr);
+  const shown = await member.cli(["inbox", "show", JSON.parse(sent.stdout).id, "--json"]);
+  assert.equal(JSON.parse(shown.stdout).command, command);
+});
+
+Deno.test("inbox list, read, done, error and delete work on this member's inbox", async () => {
+  await using member = await LocalMember.create({ role: "commodore", name: "flag" });
+  const id = (await member.cli(["inbox", "send", "commodore@flag", "make deploy"])).stdout.trim();
+  assert.match(id, /^[0-9a-f]{16}$/);
+  const listed = await member.cli(["inbox", "list"]);
+  assert.match(listed.stdout, /^ID\s+STATUS\s+CREATED\s+SENDER\s+EXIT\s+COMMAND\n/);
+  assert.match(listed.stdout, new RegExp(`${id}\\s+unread .*commodore@flag\\s+-\\s+make deploy`));
+  const read = await member.cli(["inbox", "read", id.slice(0, 6)]);
+  assert.equal(read.stdout, "make deploy\n");
+  const pending = await member.cli(["inbox", "list", "--status", "pending", "--json"]);
+  assert.deepEqual(JSON.parse(pending.stdout).map((m: { id: string }) => m.id), [id]);
+  assert.equal((await member.cli(["inbox", "error", id, "disk full"])).code, 0);
+  const shown = JSON.parse((await member.cli(["inbox", "show", id, "--json"])).stdout);
+  assert.equal(shown.status, "error");
+  assert.equal(shown.error, "disk full");
+  assert.equal((await member.cli(["inbox", "done", id])).code, 0);
+  assert.equal((await member.cli(["inbox", "delete", id])).code, 0);
+  const empty = await member.cli(["inbox", "list", "--json"]);
+  assert.deepEqual(JSON.parse(empty.stdout), []);
+});
+
+Deno.test("inbox identity prints the address from identity.json", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "ship-web-a1f3" });
+  assert.equal((await member.cli(["inbox", "identity"])).stdout, "captain@ship-web-a1f3\n");
+  const json = JSON.parse((await member.cli(["inbox", "identity", "--json"])).stdout);
+  assert.equal(json.address, "captain@ship-web-a1f3");
+  assert.equal(json.database, `${member.home}/.local/ship/data.duckdb`);
+});
+
+Deno.test("bad input gets one clear error line and a non-zero exit", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "solo" });
+  const cases: [string[], number, RegExp][] = [
+    [
+      ["inbox", "show", "ffffffff"],
+      1,
+      /^error: Cannot find message "ffffffff" in the inbox of captain@solo/,
+    ],
+    [["inbox", "send", "nobody", "true"], 2, /^error: Invalid address "nobody": expected <role>@/],
+    [["inbox", "send", "captain@solo", "  "], 2, /^error: Cannot send an empty command/],
+    [
+      ["inbox", "list", "--status", "finished"],
+      2,
+      /argument 'finished' is invalid. Allowed choices are unread, pending/,
+    ],
+    [
+      ["inbox", "send", "captain@solo", "true", "--timeout", "soon"],
+      2,
+      /^error: Invalid duration "soon"/,
+    ],
+    [
+      ["inbox", "send", "commodore@solo", "true"],
+      1,
+      /^error: captain@solo refused a message for "commodore@solo"/,
+    ],
+    [["inbox", "error", "abc", ""], 2, /^error: Give a reason/],
+    [["inbox", "frobnicate"], 2, /unknown command 'frobnicate'/],
+  ];
+  for (const [args, code, pattern] of cases) {
+    const run = await member.cli(args);
+    assert.equal(run.code, code, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, pattern, args.join(" "));
+    assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+Deno.test("--wait without a scheduler says the message is queued and how to start one", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "idle" });
+  const run = await member.cli(["inbox", "send", "captain@idle", "true", "--wait"]);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /is unread on captain@idle, but no scheduler is running there: start one with "ohcommodore scheduler start"/,
+  );
+});
+
+Deno.test("scheduler start, status and stop manage a background scheduler", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "bg" });
+  assert.equal((await member.cli(["scheduler", "status"])).code, 1);
+  const started = await member.cli(["scheduler", "start", "--json"]);
+  assert.equal(started.code, 0, started.stderr);
+  assert.equal(JSON.parse(started.stdout).running, true);
+  try {
+    const ran = await member.cli(["inbox", "send", "captain@bg", "echo background", "--wait"]);
+    assert.equal(ran.stdout, "background\n");
+    assert.match((await member.cli(["scheduler", "status"])).stdout, /^running \(pid \d+\)/);
+  } finally {
+    assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  }
+  assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");
+});
+
+Deno.test("--help and --version exit 0", async () => {
+  await using member = await LocalMember.create();
+  const help = await member.cli(["inbox", "send", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Deliver a shell command/);
+  const version = await member.cli(["--version"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});

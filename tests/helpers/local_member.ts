@@ -1,0 +1,100 @@
+/**
+ * A fleet member in a temporary home on this machine, driven through the real CLI as a
+ * subprocess (no ssh): for tests of behaviour that does not cross machines.
+ */
+
+import { fileURLToPath } from "node:url";
+import { type Identity, writeIdentity } from "../../lib/identity.ts";
+
+const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
+
+/** The outcome of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A member with its own home, identity and inbox. */
+export class LocalMember implements AsyncDisposable {
+  readonly home: string;
+  readonly identity: Identity;
+  #children: Deno.ChildProcess[] = [];
+
+  private constructor(home: string, identity: Identity) {
+    this.home = home;
+    this.identity = identity;
+  }
+
+  static async create(identity: Identity = { role: "captain", name: "tester" }) {
+    const home = await Deno.makeTempDir({ prefix: "ohc-member-" });
+    await writeIdentity(identity, home);
+    return new LocalMember(home, identity);
+  }
+
+  get address(): string {
+    return `${this.identity.role}@${this.identity.name}`;
+  }
+
+  /** Runs `ohcommodore ...args` with this member's HOME. */
+  async cli(args: string[], options: { stdin?: string } = {}): Promise<CliResult> {
+    const child = this.#command(args, options.stdin !== undefined).spawn();
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    const output = await child.output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  }
+
+  /** Starts the scheduler in the foreground as a child process; killed on dispose. */
+  spawnScheduler(): Deno.ChildProcess {
+    const child = this.#command(["_scheduler"], false, "null").spawn();
+    this.#children.push(child);
+    return child;
+  }
+
+  #command(args: string[], stdin: boolean, stderr: "piped" | "null" = "piped") {
+    return new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, ...args],
+      env: { HOME: this.home, NO_COLOR: "1", DENO_DIR: denoDir() },
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr,
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const child of this.#children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await child.status;
+    }
+    await Deno.remove(this.home, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Keeps Deno's cache where it was, although HOME changes. */
+function denoDir(): string {
+  return Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+}
+
+/** Polls until `check` returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Timed out after ${timeoutMs}ms waiting for ${what}`);
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
+import { Inbox } from "../lib/inbox/inbox.ts";
+
+async function tempInbox(): Promise<Inbox> {
+  const home = await Deno.makeTempDir({ prefix: "ohc-inbox-" });
+  return await Inbox.open({ home, identity: { role: "captain", name: "ship-a" } });
+}
+
+const AWKWARD =
+  `echo 'single' "double" $HOME \`date\`; x=1 && echo "$x"\nprintf '%s\\n' "ünïcödé ⚓ 🚢"`;
+
+Deno.test("deliver stores awkward and 100 KB commands byte-identical", async () => {
+  const inbox = await tempInbox();
+  const big = "echo " + "x".repeat(100 * 1024);
+  for (const command of [AWKWARD, big]) {
+    const stored = await inbox.deliver({ recipient: "captain@ship-a", command, sender: "local@l" });
+    assert.equal((await inbox.get(stored.id)).command, command);
+    assert.equal(stored.status, "unread");
+    assert.equal(stored.recipient, "captain@ship-a");
+  }
+});
+
+Deno.test("delivering the same id twice stores one message; another command under it is refused", async () => {
+  const inbox = await tempInbox();
+  const delivery = {
+    id: "00aa11bb22cc33dd",
+    recipient: "captain@ship-a",
+    command: "true",
+    sender: "local@l",
+  };
+  await inbox.deliver(delivery);
+  await inbox.deliver(delivery);
+  assert.equal((await inbox.list()).length, 1);
+  await assert.rejects(inbox.deliver({ ...delivery, command: "false" }), DeliveryRefusedError);
+});
+
+Deno.test("deliver refuses messages for another member and empty commands", async () => {
+  const inbox = await tempInbox();
+  await assert.rejects(
+    inbox.deliver({ recipient: "commodore@ship-a", command: "true" }),
+    /captain@ship-a refused a message for "commodore@ship-a"/,
+  );
+  await assert.rejects(
+    inbox.deliver({ recipient: "captain@ship-b", command: "true" }),
+    DeliveryRefusedError,
+  );
+  await assert.rejects(
+    inbox.deliver({ recipient: "captain@ship-a", command: "  \n" }),
+    /empty command/,
+  );
+  // Reached through an SSH alias, only the role must match.
+  const viaAlias = await inbox.deliver({
+    recipient: "captain@alias",
+    command: "true",
+    viaDestination: true,
+  });
+  assert.equal(viaAlias.recipient, "captain@ship-a");
+  assert.equal((await inbox.list()).length, 1);
+});
+
+Deno.test("get finds messages by unique prefix and explains unknown or ambiguous ids", async () => {
+  const inbox = await tempInbox();
+  await inbox.deliver({ id: "abc1000000000000", recipient: "captain@ship-a", command: "true" });
+  await inbox.deliver({ id: "abc2000000000000", recipient: "captain@ship-a", command: "true" });
+  assert.equal((await inbox.get("abc1")).id, "abc1000000000000");
+  await assert.rejects(inbox.get("abc"), /ambiguous/);
+  await assert.rejects(inbox.get("ffff"), NotFoundError);
+  await assert.rejects(inbox.get("no such id!"), /Invalid message id/);
+});
+
+Deno.test("claimNext hands out the oldest unread message exactly once", async () => {
+  const inbox = await tempInbox();
+  const first = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 1" });
+  const second = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 2" });
+  assert.equal((await inbox.claimNext())?.id, first.id);
+  assert.equal((await inbox.claimNext())?.id, second.id);
+  assert.equal(await inbox.claimNext(), undefined);
+  const running = await inbox.list({ status: "running" });
+  assert.deepEqual(running.map((m) => m.id).sort(), [first.id, second.id].sort());
+});
+
+Deno.test("read, done, error and delete move a message through its life", async () => {
+  const inbox = await tempInbox();
+  const { id } = await inbox.deliver({ recipient: "captain@ship-a", command: "make" });
+  assert.equal((await inbox.markRead(id)).status, "pending");
+  assert.equal(await inbox.claimNext(), undefined, "the scheduler skips pending messages");
+  assert.equal((await inbox.markDone(id)).status, "done");
+  const failed = await inbox.markError(id, "tests failed");
+  assert.equal(failed.status, "error");
+  assert.equal(failed.error, "tests failed");
+  assert.equal((await inbox.delete(id)).id, id);
+  await assert.rejects(inbox.get(id), NotFoundError);
+});
+
+Deno.test("recoverInterrupted marks running messages as errors and leaves unread ones", async () => {
+  const inbox = await tempInbox();
+  const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
+  await inbox.claimNext();
+  const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
+  const recovered = await inbox.recoverInterrupted();
+  assert.deepEqual(recovered.map((m) => m.id), [running.id]);
+  const after = await inbox.get(running.id);
+  assert.equal(after.status, "error");
+  assert.equal(after.error, "scheduler stopped while running");
+  assert.equal((await inbox.get(waiting.id)).status, "unread");
+});
+
+Deno.test("the database keeps the original tool's config keys", async () => {
+  const inbox = await tempInbox();
+  assert.equal(await inbox.pollIntervalMs(), 10_000);
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const instance = await DuckDBInstance.create(inbox.database);
+  const connection = await instance.connect();
+  const reader = await connection.runAndReadAll("SELECT key, value FROM config ORDER BY key");
+  connection.closeSync();
+  instance.closeSync();
+  assert.deepEqual(reader.getRows(), [["IDENTITY", "captain@ship-a"], ["POLL_INTERVAL_SEC", "10"]]);
+});

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Inbox } from "../lib/inbox/inbox.ts";
+import { Scheduler } from "../lib/inbox/scheduler.ts";
+import { eventually, LocalMember } from "./helpers/local_member.ts";
+
+async function tempInbox(workdir?: string): Promise<Inbox> {
+  const home = await Deno.makeTempDir({ prefix: "ohc-sched-" });
+  const identity = { role: "captain" as const, name: "s", ...(workdir ? { workdir } : {}) };
+  return await Inbox.open({ home, identity });
+}
+
+async function withScheduler(
+  inbox: Inbox,
+  work: () => Promise<void>,
+  options: { outputCapBytes?: number; killGraceMs?: number } = {},
+) {
+  // A long poll interval proves deliveries wake the scheduler rather than a poll finding them.
+  const scheduler = await Scheduler.start(inbox, { pollIntervalMs: 600_000, ...options });
+  try {
+    await work();
+  } finally {
+    scheduler.stop();
+    await scheduler.finished;
+  }
+}
+
+function statusOf(inbox: Inbox, id: string, wanted: string) {
+  return async () => (await inbox.get(id)).status === wanted || undefined;
+}
+
+Deno.test("the scheduler runs a delivered command in the workdir and stores its outcome", async () => {
+  const workdir = await Deno.makeTempDir();
+  const inbox = await tempInbox(workdir);
+  await withScheduler(inbox, async () => {
+    const ok = await inbox.deliver({
+      recipient: inbox.address,
+      command: "pwd; echo err >&2",
+      sender: "local@l",
+    });
+    const failed = await inbox.deliver({
+      recipient: inbox.address,
+      command: "echo partial; exit 7",
+    });
+    const done = await inbox.waitFor(ok.id, { timeoutMs: 20_000 });
+    assert.equal(done.status, "done");
+    assert.equal(done.exitCode, 0);
+    assert.equal(done.result, `${await Deno.realPath(workdir)}\n`);
+    assert.equal(done.stderr, "err\n");
+    assert.ok(done.startedAt && done.finishedAt && done.finishedAt >= done.startedAt);
+    const error = await inbox.waitFor(failed.id, { timeoutMs: 20_000 });
+    assert.equal(error.status, "error");
+    assert.equal(error.exitCode, 7);
+    assert.equal(error.error, "exit code 7");
+    assert.equal(error.result, "partial\n");
+  });
+});
+
+Deno.test("a command that outlives its timeout has its whole process group killed", async () => {
+  const inbox = await tempInbox();
+  const pidFile = join(inbox.home, "bg.pid");
+  await withScheduler(inbox, async () => {
+    const message = await inbox.deliver({
+      recipient: inbox.address,
+      command: `sleep 300 & echo $! > ${pidFile}; sleep 300`,
+      timeoutMs: 1000,
+    });
+    const finished = await inbox.waitFor(message.id, { timeoutMs: 30_000 });
+    assert.equal(finished.status, "error");
+    assert.equal(finished.exitCode, 124);
+    assert.match(finished.error ?? "", /timed out after 1s; its process group was killed/);
+    const pid = Number(await Deno.readTextFile(pidFile));
+    await eventually(
+      async () => {
+        const alive = await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+        return alive ? undefined : true;
+      },
+      5000,
+      `background process ${pid} to die`,
+    );
+  }, { killGraceMs: 500 });
+});
+
+Deno.test("output beyond the cap keeps the tail and says how much was dropped", async () => {
+  const inbox = await tempInbox();
+  await withScheduler(inbox, async () => {
+    const message = await inbox.deliver({ recipient: inbox.address, command: "seq 1 20000" });
+    const finished = await inbox.waitFor(message.id, { timeoutMs: 20_000 });
+    const text = finished.result ?? "";
+    assert.match(text, /^\[ohcommodore: \d+ earlier bytes dropped; output is capped at 1024 bytes/);
+    assert.ok(text.endsWith("19999\n20000\n"));
+    assert.ok(!text.includes("\n1\n2\n3\n"));
+  }, { outputCapBytes: 1024 });
+});
+
+Deno.test("only one scheduler runs per database", async () => {
+  const inbox = await tempInbox();
+  await withScheduler(inbox, async () => {
+    await assert.rejects(Scheduler.start(inbox), /Another scheduler is already running/);
+  });
+});
+
+Deno.test("after kill -9 mid-command the restarted scheduler marks that message error and runs the rest", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "crashy" });
+  const inbox = await Inbox.open({ home: member.home });
+  const first = member.spawnScheduler();
+  const long = await inbox.deliver({ recipient: inbox.address, command: "sleep 30" });
+  const queued = await inbox.deliver({ recipient: inbox.address, command: "echo after-restart" });
+  await eventually(statusOf(inbox, long.id, "running"), 20_000, "the long command to run");
+  first.kill("SIGKILL");
+  await first.status;
+  assert.equal((await inbox.get(queued.id)).status, "unread");
+  member.spawnScheduler();
+  const recovered = await eventually(
+    async () => {
+      const message = await inbox.get(long.id);
+      return message.status === "error" ? message : undefined;
+    },
+    20_000,
+    "recovery",
+  );
+  assert.equal(recovered.error, "scheduler stopped while running");
+  const ran = await inbox.waitFor(queued.id, { timeoutMs: 20_000 });
+  assert.equal(ran.result, "after-restart\n");
+  assert.equal((await inbox.get(long.id)).status, "error", "never re-run");
+});
+
+Deno.test("SIGTERM lets the running command finish and starts nothing new", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "termy" });
+  const inbox = await Inbox.open({ home: member.home });
+  const scheduler = member.spawnScheduler();
+  const running = await inbox.deliver({
+    recipient: inbox.address,
+    command: "sleep 1; echo finished",
+  });
+  await eventually(statusOf(inbox, running.id, "running"), 20_000, "the command to run");
+  const queued = await inbox.deliver({ recipient: inbox.address, command: "echo should-not-run" });
+  scheduler.kill("SIGTERM");
+  const status = await scheduler.status;
+  assert.equal(status.code, 0);
+  const finished = await inbox.get(running.id);
+  assert.equal(finished.status, "done");
+  assert.equal(finished.result, "finished\n");
+  assert.equal((await inbox.get(queued.id)).status, "unread");
+});
