@@ -1,0 +1,317 @@
+/**
+ * A real sshd on loopback where each Unix user stands in for one VM: its own home, ~/.ssh,
+ * identity, inbox and scheduler. Tests drive the real CLI as those users. Needs root.
+ */
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** One VM of the world. */
+export interface Vm {
+  name: string;
+  user: string;
+  home: string;
+}
+
+/** What a process printed and returned. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for running something as a VM's user. */
+export interface RunAs {
+  stdin?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+const PROJECT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+const APP_FILES = ["cli.ts", "mod.ts", "lib", "deno.json", "deno.lock", "node_modules"];
+// Not under /tmp: sshd's StrictModes refuses keys below a world-writable directory.
+const WORLDS = "/var/lib/ohc-e2e";
+
+/**
+ * Explains why this machine cannot host a world.
+ *
+ * @returns The reason, or undefined when it can.
+ */
+export function sshWorldUnavailable(): string | undefined {
+  if (Deno.uid() !== 0) return "end-to-end tests need root (they create Unix users)";
+  for (const tool of ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/sbin/runuser", "/usr/sbin/useradd"]) {
+    try {
+      Deno.statSync(tool);
+    } catch {
+      return `end-to-end tests need ${tool}: run .ci/run or apt-get install openssh-server`;
+    }
+  }
+  return undefined;
+}
+
+/** sshd plus one user per VM; dispose it to stop everything and remove the world's files. */
+export class SshWorld implements AsyncDisposable {
+  readonly port: number;
+  /** The world's own directory; everything it creates lives below it. */
+  readonly dir: string;
+  #vms: Map<string, Vm>;
+  #sshd: Deno.ChildProcess;
+  #children: Deno.ChildProcess[] = [];
+
+  private constructor(port: number, dir: string, vms: Map<string, Vm>, sshd: Deno.ChildProcess) {
+    this.port = port;
+    this.dir = dir;
+    this.#vms = vms;
+    this.#sshd = sshd;
+  }
+
+  /** Creates the users and starts sshd on a free loopback port. */
+  static async start(options: { vms: string[] }): Promise<SshWorld> {
+    const unavailable = sshWorldUnavailable();
+    if (unavailable) throw new Error(unavailable);
+    await Deno.mkdir(WORLDS, { recursive: true, mode: 0o755 });
+    const dir = await Deno.makeTempDir({ dir: WORLDS, prefix: "world-" });
+    await Deno.chmod(dir, 0o755);
+    const app = await appDir(dir);
+    const port = freePort();
+    const vms = new Map<string, Vm>();
+    for (const name of options.vms) vms.set(name, await createVm(dir, name));
+    const hostKey = join(dir, "host_key");
+    await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+    const hostPublic = (await Deno.readTextFile(`${hostKey}.pub`)).split(" ").slice(0, 2).join(" ");
+    const knownHost = `[127.0.0.1]:${port} ${hostPublic}\n`;
+    const keys = await Promise.all(
+      [...vms.values()].map((vm) => Deno.readTextFile(join(vm.home, ".ssh", "id_ed25519.pub"))),
+    );
+    for (const vm of vms.values()) {
+      await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
+    }
+    await Deno.writeTextFile(join(dir, "sshd_config"), sshdConfig(dir, port, hostKey));
+    await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+    const sshd = new Deno.Command("/usr/sbin/sshd", {
+      args: ["-D", "-e", "-f", join(dir, "sshd_config")],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const world = new SshWorld(port, dir, vms, sshd);
+    await world.#waitForPort();
+    return world;
+  }
+
+  /** The VM with that name. */
+  vm(name: string): Vm {
+    const vm = this.#vms.get(name);
+    if (!vm) throw new Error(`No VM "${name}" in this world`);
+    return vm;
+  }
+
+  /** Runs the real CLI (the VM's ~/.local/bin/ohcommodore) as the VM's user. */
+  cli(name: string, args: string[], options: RunAs = {}): Promise<RunResult> {
+    return this.exec(name, [this.#program(name), ...args], options);
+  }
+
+  /** Runs any program as the VM's user, in a clean environment. */
+  async exec(name: string, argv: string[], options: RunAs = {}): Promise<RunResult> {
+    const child = this.#command(name, argv, options, options.stdin !== undefined).spawn();
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    try {
+      const output = await child.output();
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Starts a long-running CLI process (e.g. `_scheduler`) as the VM's user, logging to logOf. */
+  spawnCli(name: string, args: string[]): Deno.ChildProcess {
+    const argv = ["sh", "-c", 'exec "$@" >>"$WORLD_LOG" 2>&1', "sh", this.#program(name), ...args];
+    const options = { env: { WORLD_LOG: this.logOf(name) } };
+    const child = this.#command(name, argv, options, false).spawn();
+    this.#children.push(child);
+    return child;
+  }
+
+  /** The log file of processes started with {@link spawnCli} for a VM. */
+  logOf(name: string): string {
+    return join(this.vm(name).home, "world.log");
+  }
+
+  /** Writes ~/.ohcommodore/identity.json for a VM, owned by its user, mode 0600. */
+  async writeIdentity(name: string, identity: Record<string, unknown>): Promise<void> {
+    const vm = this.vm(name);
+    const dir = join(vm.home, ".ohcommodore");
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(join(dir, "identity.json"), JSON.stringify(identity), { mode: 0o600 });
+    await run(["chown", "-R", `${vm.user}:${vm.user}`, dir]);
+  }
+
+  #program(name: string): string {
+    return join(this.vm(name).home, ".local/bin/ohcommodore");
+  }
+
+  #command(name: string, argv: string[], options: RunAs, stdin: boolean): Deno.Command {
+    const vm = this.vm(name);
+    const env = {
+      HOME: vm.home,
+      USER: vm.user,
+      LOGNAME: vm.user,
+      SHELL: "/bin/bash",
+      PATH: `${vm.home}/.local/bin:/usr/local/bin:/usr/bin:/bin`,
+      LANG: "C.UTF-8",
+      NO_COLOR: "1",
+      ...options.env,
+    };
+    const assignments = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    return new Deno.Command("runuser", {
+      args: ["-u", vm.user, "--", "env", "-i", ...assignments, ...argv],
+      cwd: vm.home,
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  }
+
+  async #waitForPort(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    this.#sshd.kill();
+    const { stderr } = await this.#sshd.output();
+    throw new Error(`sshd did not listen on ${this.port}: ${new TextDecoder().decode(stderr)}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const child of this.#children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+    }
+    await Promise.all(this.#children.map((child) => child.status));
+    // Detached schedulers, ssh control masters and commands left running.
+    for (const vm of this.#vms.values()) await run(["pkill", "-KILL", "-u", vm.user], true);
+    this.#sshd.kill("SIGTERM");
+    await this.#sshd.output();
+    // Only ever the world's own directory: it holds the homes and any app copy.
+    if (dirname(this.dir) !== WORLDS) throw new Error(`Refusing to remove "${this.dir}"`);
+    if (!Deno.env.get("OHC_KEEP_WORLD")) await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+async function createVm(dir: string, name: string): Promise<Vm> {
+  const user = `ohc-${name}`;
+  const home = join(dir, `home-${name}`);
+  if ((await run(["id", "-u", user], true)).code !== 0) {
+    await run(["useradd", "--no-create-home", "--shell", "/bin/bash", user]);
+  }
+  await run(["pkill", "-KILL", "-u", user], true); // leftovers of an earlier run
+  await run(["usermod", "--home", home, user]);
+  await Deno.mkdir(join(home, ".ssh"), { recursive: true });
+  const key = join(home, ".ssh", "id_ed25519");
+  await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", user, "-f", key]);
+  return { name, user, home };
+}
+
+interface WorldFacts {
+  port: number;
+  keys: string;
+  knownHost: string;
+  app: string;
+}
+
+async function writeVmFiles(vm: Vm, all: Vm[], facts: WorldFacts): Promise<void> {
+  const ssh = join(vm.home, ".ssh");
+  const hosts = all.map((other) =>
+    [
+      `Host ${other.name}`,
+      "  HostName 127.0.0.1",
+      `  Port ${facts.port}`,
+      `  User ${other.user}`,
+      "  IdentityFile ~/.ssh/id_ed25519",
+      "  IdentitiesOnly yes",
+      "",
+    ].join("\n")
+  );
+  await Deno.writeTextFile(join(ssh, "config"), hosts.join("\n"));
+  await Deno.writeTextFile(join(ssh, "authorized_keys"), facts.keys);
+  await Deno.writeTextFile(join(ssh, "known_hosts"), facts.knownHost);
+  const bin = join(vm.home, ".local", "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  // The launcher stands in for the compiled binary; manual node_modules needs no registry.
+  await Deno.writeTextFile(
+    join(bin, "ohcommodore"),
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
+      `${facts.app}/cli.ts "$@"\n`,
+    { mode: 0o755 },
+  );
+  await run(["chown", "-R", `${vm.user}:${vm.user}`, vm.home]);
+  await run(["chmod", "-R", "go-rwx", ssh]);
+  await Deno.chmod(vm.home, 0o755);
+}
+
+function sshdConfig(dir: string, port: number, hostKey: string): string {
+  return [
+    "ListenAddress 127.0.0.1",
+    `Port ${port}`,
+    `HostKey ${hostKey}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "AuthorizedKeysFile .ssh/authorized_keys",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    "AllowUsers ohc-*",
+    "AllowAgentForwarding yes",
+    "MaxStartups 200:30:300",
+    "MaxSessions 200",
+    "LogLevel ERROR",
+    "",
+  ].join("\n");
+}
+
+/** The project as other users can read it: in place when every parent is traversable. */
+async function appDir(worldDir: string): Promise<string> {
+  for (let path = PROJECT; path !== "/"; path = dirname(path)) {
+    if (((await Deno.stat(path)).mode ?? 0) & 0o001) continue;
+    const copy = join(worldDir, "app");
+    await Deno.mkdir(copy);
+    await run(["cp", "-a", ...APP_FILES.map((file) => join(PROJECT, file)), copy]);
+    await run(["chmod", "-R", "a+rX", copy]);
+    return copy;
+  }
+  return PROJECT;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function run(argv: string[], allowFailure = false): Promise<RunResult> {
+  const output = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const result = { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+  if (!allowFailure && result.code !== 0) {
+    throw new Error(`${argv.join(" ")} failed (${result.code}): ${result.stderr}`);
+  }
+  return result;
+}
