@@ -218,7 +218,8 @@ async function createVm(dir: string, name: string): Promise<Vm> {
     await run(["useradd", "--no-create-home", "--shell", "/bin/bash", user]);
   }
   await run(["pkill", "-KILL", "-u", user], true); // leftovers of an earlier run
-  await run(["usermod", "--home", home, user]);
+  // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
+  await run(["usermod", "--home", home, "--password", "*", user]);
   await Deno.mkdir(join(home, ".ssh"), { recursive: true });
   const key = join(home, ".ssh", "id_ed25519");
   await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", user, "-f", key]);
