@@ -7,7 +7,6 @@
  * @module
  */
 
-import $ from "dax";
 import { join } from "node:path";
 import pRetry from "p-retry";
 import { formatDuration } from "./duration.ts";
@@ -183,14 +182,9 @@ export class Ssh {
     options: RunOptions,
   ): Promise<SshResult> {
     const [program, ...args] = this.argv(destination, remote);
-    const result = await $`${program} ${args}`
-      .stdinText(options.stdin ?? "")
-      .stdout("piped")
-      .stderr("piped")
-      .timeout(options.timeoutMs)
-      .noThrow();
+    const result = await spawnWithTimeout(program, args, options);
     const stderr = result.stderr;
-    if (result.code === 124) {
+    if (result.timedOut) {
       throw new TimeoutError(
         `ssh to "${destination}" did not finish within ${formatDuration(options.timeoutMs)}`,
       );
@@ -218,6 +212,40 @@ export class Ssh {
       `ControlPath=${join(dir, "%C")}`,
       `ControlPersist=${this.settings.controlPersistSec}`,
     ];
+  }
+}
+
+/**
+ * Runs ssh with stdin text and a deadline. A failure to write stdin (ssh exited before reading
+ * it, e.g. the host is unreachable) is ignored: ssh's own exit code says what happened.
+ */
+async function spawnWithTimeout(program: string, args: string[], options: RunOptions) {
+  const child = new Deno.Command(program, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, options.timeoutMs);
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(options.stdin ?? ""))
+    .then(() => writer.close())
+    .catch(() => {});
+  try {
+    const output = await child.output();
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return {
+      code: output.code,
+      stdout: text(output.stdout),
+      stderr: text(output.stderr),
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,182 @@
+/**
+ * End to end over real SSH: two Unix users stand in for two VMs, each with its own home,
+ * identity, inbox and scheduler, and the real CLI runs as them.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Message } from "../lib/inbox/message.ts";
+import { eventually } from "./helpers/local_member.ts";
+import { SshWorld, sshWorldUnavailable } from "./helpers/sshd_world.ts";
+
+const unavailable = sshWorldUnavailable();
+if (unavailable) console.error(`skipping end-to-end inbox tests: ${unavailable}`);
+
+async function fleetOfTwo(): Promise<SshWorld> {
+  const world = await SshWorld.start({ vms: ["vm-a", "vm-b"] });
+  await world.writeIdentity("vm-a", { role: "captain", name: "vm-a" });
+  await world.writeIdentity("vm-b", { role: "captain", name: "vm-b" });
+  return world;
+}
+
+async function show(world: SshWorld, vm: string, id: string): Promise<Message> {
+  const run = await world.cli(vm, ["inbox", "show", id, "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+function e2e(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, fn, ignore: unavailable !== undefined, sanitizeResources: false });
+}
+
+e2e("a vm sends a command to another over ssh and --wait prints its output", async () => {
+  await using world = await fleetOfTwo();
+  world.spawnCli("vm-b", ["_scheduler"]);
+  const run = await world.cli("vm-a", [
+    "inbox",
+    "send",
+    "captain@vm-b",
+    "whoami; pwd; echo to-stderr >&2; exit 5",
+    "--wait",
+  ]);
+  assert.equal(run.code, 5, run.stderr);
+  assert.equal(run.stdout, `ohc-vm-b\n${world.vm("vm-b").home}\n`);
+  assert.match(run.stderr, /to-stderr/);
+  const listed = JSON.parse((await world.cli("vm-b", ["inbox", "list", "--json"])).stdout);
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].sender, "captain@vm-a");
+  assert.equal(listed[0].recipient, "captain@vm-b");
+  assert.equal(listed[0].exitCode, 5);
+  const own = JSON.parse((await world.cli("vm-a", ["inbox", "list", "--json"])).stdout);
+  assert.deepEqual(own, [], "nothing lands in the sender's inbox");
+});
+
+e2e(
+  "commands with quotes, $, backticks, newlines, unicode and 100 KB arrive byte-identical",
+  async () => {
+    await using world = await fleetOfTwo();
+    world.spawnCli("vm-b", ["_scheduler"]);
+    const awkward = `printf '%s|' 'single' "double" '$HOME' '\`date\`' 'a;b' "ünïcödé ⚓"\n` +
+      `echo "line two: $((6 * 7))"`;
+    const viaArgv = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", awkward, "--wait"]);
+    assert.equal(viaArgv.code, 0, viaArgv.stderr);
+    assert.equal(viaArgv.stdout, "single|double|$HOME|`date`|a;b|ünïcödé ⚓|line two: 42\n");
+    const big = `cat <<'EOF' | wc -c\n${"0123456789abcdef".repeat(6400)}\nEOF`;
+    const viaStdin = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "-", "--json"], {
+      stdin: big,
+    });
+    assert.equal(viaStdin.code, 0, viaStdin.stderr);
+    const stored = await show(world, "vm-b", JSON.parse(viaStdin.stdout).id);
+    assert.equal(stored.command, big);
+    const ran = await world.cli("vm-b", ["inbox", "send", "captain@vm-b", "true", "--wait"]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal((await show(world, "vm-b", stored.id)).result?.trim(), String(16 * 6400 + 1));
+  },
+);
+
+e2e("the recipient refuses a message addressed to another role", async () => {
+  await using world = await fleetOfTwo();
+  const run = await world.cli("vm-a", ["inbox", "send", "commodore@vm-b", "true"]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^error: captain@vm-b refused a message for "commodore@vm-b"/);
+  const listed = JSON.parse((await world.cli("vm-b", ["inbox", "list", "--json"])).stdout);
+  assert.deepEqual(listed, []);
+});
+
+e2e("an unreachable host is named in one error line, without a stack trace", async () => {
+  await using world = await fleetOfTwo();
+  const run = await world.cli("vm-a", ["inbox", "send", "captain@nowhere.invalid", "true"]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^error: Cannot reach "nowhere.invalid" over ssh: .*nowhere\.invalid/);
+  assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+});
+
+e2e("a command that outlives --timeout ends with exit 124 and says so", async () => {
+  await using world = await fleetOfTwo();
+  world.spawnCli("vm-b", ["_scheduler"]);
+  const run = await world.cli("vm-a", [
+    "inbox",
+    "send",
+    "captain@vm-b",
+    "sleep 20",
+    "--timeout",
+    "1s",
+    "--wait",
+  ]);
+  assert.equal(run.code, 124, run.stderr);
+  assert.match(run.stderr, /timed out after 1s; its process group was killed/);
+});
+
+e2e(
+  "20 concurrent senders x 10 messages during a busy scheduler all land and run once",
+  async () => {
+    await using world = await fleetOfTwo();
+    world.spawnCli("vm-b", ["_scheduler"]);
+    const busy = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "sleep 3"]);
+    assert.equal(busy.code, 0, busy.stderr);
+    // Each sender is one process on vm-a that sends its ten messages one after another.
+    const sender = (n: number) =>
+      world.exec("vm-a", [
+        "bash",
+        "-c",
+        `for i in $(seq 1 10); do
+         ohcommodore inbox send captain@vm-b "echo s${n}-m$i >> ~/ran.log" || exit 1
+       done`,
+      ], { timeoutMs: 300_000 });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, n) => sender(n)));
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      assert.doesNotMatch(result.stderr, /lock/i);
+    }
+    const drained = await eventually(
+      async () => {
+        const run = await world.cli("vm-b", ["inbox", "list", "--json"]);
+        const messages: Message[] = JSON.parse(run.stdout);
+        return messages.length === 201 && messages.every((m) => m.status === "done")
+          ? messages
+          : undefined;
+      },
+      180_000,
+      "all 201 messages to run",
+    );
+    assert.equal(new Set(drained.map((m) => m.id)).size, 201);
+    const ran = (await world.exec("vm-b", ["cat", join(world.vm("vm-b").home, "ran.log")])).stdout;
+    const lines = ran.trim().split("\n");
+    assert.equal(lines.length, 200, "every command ran exactly once");
+    const expected = Array.from({ length: 20 }, (_, n) => n).flatMap((n) =>
+      Array.from({ length: 10 }, (_, i) => `s${n}-m${i + 1}`)
+    );
+    assert.deepEqual([...lines].sort(), expected.sort());
+    assert.doesNotMatch(await Deno.readTextFile(world.logOf("vm-b")), /Could not set lock/);
+  },
+);
+
+e2e("kill -9 of the scheduler mid-command loses nothing and re-runs nothing", async () => {
+  await using world = await fleetOfTwo();
+  const first = world.spawnCli("vm-b", ["_scheduler"]);
+  const long = (await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "sleep 30"])).stdout
+    .trim();
+  const queued = (await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "echo after"])).stdout
+    .trim();
+  await eventually(
+    async () => (await show(world, "vm-b", long)).status === "running" || undefined,
+    30_000,
+    "the long command to start",
+  );
+  await world.exec("vm-b", ["pkill", "-KILL", "-f", "_scheduler"]);
+  await first.status;
+  assert.equal((await show(world, "vm-b", queued)).status, "unread");
+  world.spawnCli("vm-b", ["_scheduler"]);
+  const finished = await eventually(
+    async () => {
+      const message = await show(world, "vm-b", queued);
+      return message.status === "done" ? message : undefined;
+    },
+    30_000,
+    "the queued message to run after the restart",
+  );
+  assert.equal(finished.result, "after\n");
+  const interrupted = await show(world, "vm-b", long);
+  assert.equal(interrupted.status, "error");
+  assert.equal(interrupted.error, "scheduler stopped while running");
+});
