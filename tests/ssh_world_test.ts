@@ -39,17 +39,16 @@ Deno.test("the launcher runs deno as the vm user with the duckdb addon", async (
 Deno.test("dispose stops sshd and the users' processes", async () => {
   await using app = await fakeApp(`setInterval(() => console.log("tick"), 50);`);
   await using world = await SshWorld.start({ vms: [A], appDir: app.dir });
-  const vm = world.vm(A);
   const spawned = world.spawnCli(A, []);
   // A detached process the world did not start itself.
   await world.exec(A, [...SSH, A, "setsid sleep 600 </dev/null >/dev/null 2>&1 &"]);
   await eventually(async () => (await Deno.readTextFile(spawned.logFile)).includes("tick"));
-  assert.ok((await pgrep(vm.user)).length >= 2, "the spawned CLI and sleep run");
+  assert.ok((await world.pids(A)).length >= 2, "the spawned CLI and sleep run");
 
   await world[Symbol.asyncDispose]();
 
   assert.equal((await spawned.child.status).signal, "SIGKILL");
-  assert.deepEqual(await pgrep(vm.user), []);
+  assert.deepEqual(await world.pids(A), []);
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: world.port }));
   await assert.rejects(Deno.stat(world.dir));
 });
@@ -61,11 +60,6 @@ async function fakeApp(source: string): Promise<{ dir: string } & AsyncDisposabl
   await Deno.copyFile(`${PROJECT_DIR}/deno.json`, `${dir}/deno.json`);
   await Deno.symlink(`${PROJECT_DIR}/node_modules`, `${dir}/node_modules`);
   return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
-}
-
-async function pgrep(user: string): Promise<string[]> {
-  const output = await new Deno.Command("pgrep", { args: ["-u", user] }).output();
-  return new TextDecoder().decode(output.stdout).split("\n").filter(Boolean);
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

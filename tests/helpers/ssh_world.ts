@@ -9,7 +9,8 @@
  * ```
  *
  * The users (`ohc-<vm>`) are machine-wide and reused across runs, so one world at a time holds
- * them: a second `start` waits for the first world's dispose.
+ * them: a second `start` waits for the first world's dispose. Set `OHC_KEEP_WORLD=1` to keep the
+ * world's dir (homes, logs) after dispose for a look.
  *
  * @module
  */
@@ -55,6 +56,7 @@ const PROJECT_DIR = fileURLToPath(new URL("../..", import.meta.url));
 // What the launcher needs from the project, copied when other users cannot read the project.
 const APP_FILES = ["cli.ts", "mod.ts", "lib", "deno.json", "deno.lock", "node_modules"];
 const LOCK_FILE = "/tmp/ohcommodore-ssh-world.lock";
+const WORLD_PREFIX = "/tmp/ohcw-";
 const LOCK_WAIT_MS = 180_000;
 const SSHD_START_MS = 10_000;
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -91,10 +93,8 @@ export class SshWorld implements AsyncDisposable {
     const lock = await acquireLock();
     let world: SshWorld;
     try {
-      // Every user must traverse this dir to reach its home.
-      const dir = await Deno.makeTempDir({ prefix: "ohc-world-" });
-      await Deno.chmod(dir, 0o755);
-      world = new SshWorld(lock, dir);
+      await removeStaleWorlds();
+      world = new SshWorld(lock, await makeWorldDir());
     } catch (error) {
       lock.close();
       throw error;
@@ -123,6 +123,11 @@ export class SshWorld implements AsyncDisposable {
     const vm = this.#vms.get(name);
     if (!vm) throw new RangeError(`Unknown VM "${name}": this world has ${[...this.#vms.keys()]}`);
     return vm;
+  }
+
+  /** Pids of that VM user's live processes. */
+  pids(name: string): Promise<number[]> {
+    return livePids(this.vm(name).user);
   }
 
   /** Runs `~/.local/bin/ohcommodore ...args` as that VM's user, in its home. */
@@ -212,7 +217,8 @@ export class SshWorld implements AsyncDisposable {
 
   async #setUp(names: string[], appDir: string): Promise<void> {
     await Deno.mkdir(`${this.dir}/sshd`, { mode: 0o700 });
-    await Deno.mkdir(`${this.dir}/logs`, { mode: 0o755 });
+    await Deno.mkdir(`${this.dir}/logs`);
+    await Deno.chmod(`${this.dir}/logs`, 0o755); // spawnCli's users append to their logs here
     // useradd and usermod lock /etc/passwd, so one user at a time.
     for (const name of names) this.#vms.set(name, await createUser(name, `${this.dir}/${name}`));
     const vms = [...this.#vms.values()];
@@ -245,11 +251,10 @@ export class SshWorld implements AsyncDisposable {
   /** `appDir` if the VM users can read it, else a world-readable copy of what the app needs. */
   async #readableApp(appDir: string, vm: Vm): Promise<string> {
     const deno = Deno.execPath();
-    const canRun = (path: string) => this.exec(vm.name, ["test", "-x", path]);
-    if ((await canRun(deno)).code !== 0) {
+    if ((await this.exec(vm.name, ["test", "-x", deno])).code !== 0) {
       throw new Error(`The VM users cannot execute ${deno}: make it and its parents o+rx`);
     }
-    if ((await canRun(`${appDir}/node_modules`)).code === 0) return appDir;
+    if ((await this.exec(vm.name, ["test", "-r", `${appDir}/deno.json`])).code === 0) return appDir;
     const copy = `${this.dir}/app`;
     await Deno.mkdir(copy);
     const files = APP_FILES.map((file) => `${appDir}/${file}`).filter(exists);
@@ -325,6 +330,30 @@ async function acquireLock(): Promise<Deno.FsFile> {
   return file;
 }
 
+/** Removes what a world whose process died before its dispose left: its sshd and its dir. */
+async function removeStaleWorlds(): Promise<void> {
+  for await (const entry of Deno.readDir("/tmp")) {
+    const dir = `/tmp/${entry.name}`;
+    if (!dir.startsWith(WORLD_PREFIX)) continue;
+    const pid = (await Deno.readTextFile(`${dir}/sshd/sshd.pid`).catch(() => "")).trim();
+    const command = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    // The pid may belong to another process by now; only an sshd with this world's config counts.
+    if (pid && command.includes(`${dir}/sshd/sshd_config`)) Deno.kill(Number(pid), "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * A fresh dir that every user can traverse to reach its home. Its path is short because ssh
+ * control sockets live below the homes, and a socket path may not exceed 107 bytes.
+ */
+async function makeWorldDir(): Promise<string> {
+  const dir = `${WORLD_PREFIX}${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(dir);
+  await Deno.chmod(dir, 0o755); // chmod, not mkdir's mode: the umask may be 077
+  return dir;
+}
+
 /** Creates or reuses `ohc-<name>`, pointed at a fresh `home`. */
 async function createUser(name: string, home: string): Promise<Vm> {
   const user = `ohc-${name}`;
@@ -343,16 +372,23 @@ async function createUser(name: string, home: string): Promise<Vm> {
   return vm;
 }
 
-/** Kills every process of `user` and waits until none is left (zombies aside). */
+/** Kills every process of `user` and waits until none is left alive. */
 async function killAll(user: string): Promise<void> {
   const deadline = Date.now() + 5_000;
-  await succeeds("pkill", "-KILL", "-u", user);
-  // pgrep skips zombies, which this machine's init may never reap.
-  while (await succeeds("pgrep", "-u", user)) {
+  while ((await livePids(user)).length > 0) {
     if (Date.now() > deadline) throw new Error(`Processes of ${user} survive SIGKILL`);
     await succeeds("pkill", "-KILL", "-u", user);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Pids of `user`'s processes, without zombies: this machine's init reaps them a second late. */
+async function livePids(user: string): Promise<number[]> {
+  const output = await new Deno.Command("ps", { args: ["-o", "pid=,stat=", "-u", user] }).output();
+  return new TextDecoder().decode(output.stdout).split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, stat]) => pid && !stat.startsWith("Z"))
+    .map(([pid]) => Number(pid));
 }
 
 function hostBlock(vm: Vm, port: number): string {
@@ -448,14 +484,8 @@ async function must(cmd: string, ...args: string[]): Promise<string> {
 }
 
 async function succeeds(cmd: string, ...args: string[]): Promise<boolean> {
-  const output = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  })
-    .output();
-  return output.success;
+  const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const;
+  return (await new Deno.Command(cmd, { args, ...quiet }).output()).success;
 }
 
 async function readAll(stream: ReadableStream<Uint8Array>, stop: AbortSignal): Promise<string> {
