@@ -7,6 +7,7 @@
  * @module
  */
 
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pRetry from "p-retry";
 import { formatDuration } from "./duration.ts";
@@ -203,16 +204,41 @@ export class Ssh {
 
   #multiplexOptions(): string[] {
     if (!this.settings.multiplex) return [];
-    const dir = this.settings.controlDir ?? join(homeDir(), ".ohcommodore", "ssh");
-    // Unix socket paths are limited to 108 bytes; %C is 40 hex characters.
-    if (dir.length + 42 > 104) return [];
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const dir = controlDir(this.settings.controlDir);
+    if (!dir) return [];
     return [
       "ControlMaster=auto",
       `ControlPath=${join(dir, "%C")}`,
       `ControlPersist=${this.settings.controlPersistSec}`,
     ];
   }
+}
+
+// A control socket path is "<dir>/<40 hex of %C>", and ssh first binds "<path>.<16 random>";
+// unix socket paths hold 107 bytes.
+const SOCKET_NAME_ROOM = 1 + 40 + 17;
+
+/**
+ * A private directory for control sockets whose paths fit: `~/.ohcommodore/ssh`, else (a long
+ * home) `/tmp/ohc-ssh-<uid>`. Undefined when neither is usable; ssh then connects unshared.
+ */
+function controlDir(preferred?: string): string | undefined {
+  const candidates = [
+    preferred ?? join(homeDir(), ".ohcommodore", "ssh"),
+    join(tmpdir(), `ohc-ssh-${Deno.uid()}`),
+  ];
+  for (const dir of candidates) {
+    if (dir.length + SOCKET_NAME_ROOM > 107) continue;
+    try {
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const info = Deno.statSync(dir);
+      // In a shared /tmp, only a directory we own and nobody else can enter is safe.
+      if (info.uid === Deno.uid() && ((info.mode ?? 0) & 0o077) === 0) return dir;
+    } catch {
+      // not creatable here; try the next
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -49,6 +49,13 @@ e2e("a vm sends a command to another over ssh and --wait prints its output", asy
   assert.equal(listed[0].exitCode, 5);
   const own = JSON.parse((await world.cli("vm-a", ["inbox", "list", "--json"])).stdout);
   assert.deepEqual(own, [], "nothing lands in the sender's inbox");
+  // The long test home pushes control sockets to the short private fallback directory.
+  const master = await world.exec("vm-a", ["bash", "-c", 'ls -A "/tmp/ohc-ssh-$(id -u)"']);
+  assert.match(
+    master.stdout,
+    /^[0-9a-f]{40}\n$/,
+    `no shared ssh connection: ${master.stdout}${master.stderr}`,
+  );
 });
 
 e2e(

@@ -202,7 +202,12 @@ export class SshWorld implements AsyncDisposable {
     }
     await Promise.all(this.#children.map((child) => child.status));
     // Detached schedulers, ssh control masters and commands left running.
-    for (const vm of this.#vms.values()) await run(["pkill", "-KILL", "-u", vm.user], true);
+    for (const vm of this.#vms.values()) {
+      await run(["pkill", "-KILL", "-u", vm.user], true);
+      // The users' ssh control sockets, when their homes were too long to hold them.
+      const uid = (await run(["id", "-u", vm.user])).stdout.trim();
+      await Deno.remove(`/tmp/ohc-ssh-${uid}`, { recursive: true }).catch(() => {});
+    }
     this.#sshd.kill("SIGTERM");
     await this.#sshd.output();
     // Only ever the world's own directory: it holds the homes and any app copy.
