@@ -10,6 +10,7 @@
 
 import { fileURLToPath } from "node:url";
 import { Inbox, writeIdentity } from "../mod.ts";
+import { schedulerState } from "../lib/inbox/scheduler_service.ts";
 import { SshWorld } from "../tests/helpers/sshd_world.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -40,7 +41,9 @@ async function localLatencyAndThroughput(): Promise<void> {
     stderr: "null",
   }).spawn();
   try {
-    await inbox.waitFor((await inbox.deliver({ recipient: inbox.address, command: "true" })).id);
+    while (!(await schedulerState(inbox)).running) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const latencies: number[] = [];
     for (let i = 0; i < 200; i++) {
       const message = await inbox.deliver({ recipient: inbox.address, command: "date +%s%3N" });
