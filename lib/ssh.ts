@@ -13,6 +13,7 @@ import pRetry from "p-retry";
 import { formatDuration } from "./duration.ts";
 import { SshError, TimeoutError } from "./errors.ts";
 import { homeDir } from "./paths.ts";
+import { runProcess } from "./process.ts";
 
 /** How ssh connects. Derive variants with {@link Ssh.with}; instances never change. */
 export interface SshSettings {
@@ -183,7 +184,7 @@ export class Ssh {
     options: RunOptions,
   ): Promise<SshResult> {
     const [program, ...args] = this.argv(destination, remote);
-    const result = await spawnWithTimeout(program, args, options);
+    const result = await runProcess(program, args, options);
     const stderr = result.stderr;
     if (result.timedOut) {
       throw new TimeoutError(
@@ -239,40 +240,6 @@ function controlDir(preferred?: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * Runs ssh with stdin text and a deadline. A failure to write stdin (ssh exited before reading
- * it, e.g. the host is unreachable) is ignored: ssh's own exit code says what happened.
- */
-async function spawnWithTimeout(program: string, args: string[], options: RunOptions) {
-  const child = new Deno.Command(program, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, options.timeoutMs);
-  const writer = child.stdin.getWriter();
-  writer.write(new TextEncoder().encode(options.stdin ?? ""))
-    .then(() => writer.close())
-    .catch(() => {});
-  try {
-    const output = await child.output();
-    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return {
-      code: output.code,
-      stdout: text(output.stdout),
-      stderr: text(output.stderr),
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function isTransient(message: string): boolean {

@@ -25,6 +25,11 @@ async function show(world: SshWorld, vm: string, id: string): Promise<Message> {
   return JSON.parse(run.stdout);
 }
 
+/** `ohcommodore inbox send captain@vm-b <args...>`, run on vm-a. */
+function sendToB(world: SshWorld, args: string[], stdin?: string) {
+  return world.cli("vm-a", ["inbox", "send", "captain@vm-b", ...args], { stdin });
+}
+
 function e2e(name: string, fn: () => Promise<void>) {
   Deno.test({ name, fn, ignore: unavailable !== undefined, sanitizeResources: false });
 }
@@ -32,13 +37,7 @@ function e2e(name: string, fn: () => Promise<void>) {
 e2e("a vm sends a command to another over ssh and --wait prints its output", async () => {
   await using world = await fleetOfTwo();
   world.spawnCli("vm-b", ["_scheduler"]);
-  const run = await world.cli("vm-a", [
-    "inbox",
-    "send",
-    "captain@vm-b",
-    "whoami; pwd; echo to-stderr >&2; exit 5",
-    "--wait",
-  ]);
+  const run = await sendToB(world, ["whoami; pwd; echo to-stderr >&2; exit 5", "--wait"]);
   assert.equal(run.code, 5, run.stderr);
   assert.equal(run.stdout, `ohc-vm-b\n${world.vm("vm-b").home}\n`);
   assert.match(run.stderr, /to-stderr/);
@@ -65,13 +64,11 @@ e2e(
     world.spawnCli("vm-b", ["_scheduler"]);
     const awkward = `printf '%s|' 'single' "double" '$HOME' '\`date\`' 'a;b' "ünïcödé ⚓"\n` +
       `echo "line two: $((6 * 7))"`;
-    const viaArgv = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", awkward, "--wait"]);
+    const viaArgv = await sendToB(world, [awkward, "--wait"]);
     assert.equal(viaArgv.code, 0, viaArgv.stderr);
     assert.equal(viaArgv.stdout, "single|double|$HOME|`date`|a;b|ünïcödé ⚓|line two: 42\n");
     const big = `cat <<'EOF' | wc -c\n${"0123456789abcdef".repeat(6400)}\nEOF`;
-    const viaStdin = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "-", "--json"], {
-      stdin: big,
-    });
+    const viaStdin = await sendToB(world, ["-", "--json"], big);
     assert.equal(viaStdin.code, 0, viaStdin.stderr);
     const stored = await show(world, "vm-b", JSON.parse(viaStdin.stdout).id);
     assert.equal(stored.command, big);
@@ -101,15 +98,7 @@ e2e("an unreachable host is named in one error line, without a stack trace", asy
 e2e("a command that outlives --timeout ends with exit 124 and says so", async () => {
   await using world = await fleetOfTwo();
   world.spawnCli("vm-b", ["_scheduler"]);
-  const run = await world.cli("vm-a", [
-    "inbox",
-    "send",
-    "captain@vm-b",
-    "sleep 20",
-    "--timeout",
-    "1s",
-    "--wait",
-  ]);
+  const run = await sendToB(world, ["sleep 20", "--timeout", "1s", "--wait"]);
   assert.equal(run.code, 124, run.stderr);
   assert.match(run.stderr, /timed out after 1s; its process group was killed/);
 });
@@ -119,7 +108,7 @@ e2e(
   async () => {
     await using world = await fleetOfTwo();
     world.spawnCli("vm-b", ["_scheduler"]);
-    const busy = await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "sleep 3"]);
+    const busy = await sendToB(world, ["sleep 3"]);
     assert.equal(busy.code, 0, busy.stderr);
     // Each sender is one process on vm-a that sends its ten messages one after another.
     const sender = (n: number) =>
@@ -161,9 +150,9 @@ e2e(
 e2e("kill -9 of the scheduler mid-command loses nothing and re-runs nothing", async () => {
   await using world = await fleetOfTwo();
   const first = world.spawnCli("vm-b", ["_scheduler"]);
-  const long = (await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "sleep 30"])).stdout
+  const long = (await sendToB(world, ["sleep 30"])).stdout
     .trim();
-  const queued = (await world.cli("vm-a", ["inbox", "send", "captain@vm-b", "echo after"])).stdout
+  const queued = (await sendToB(world, ["echo after"])).stdout
     .trim();
   await eventually(
     async () => (await show(world, "vm-b", long)).status === "running" || undefined,

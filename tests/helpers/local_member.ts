@@ -5,6 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
+import { runProcess } from "../../lib/process.ts";
 
 const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
 
@@ -38,32 +39,29 @@ export class LocalMember implements AsyncDisposable {
 
   /** Runs `ohcommodore ...args` with this member's HOME. */
   async cli(args: string[], options: { stdin?: string } = {}): Promise<CliResult> {
-    const child = this.#command(args, options.stdin !== undefined).spawn();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const output = await child.output();
-    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+    const { code, stdout, stderr } = await runProcess(
+      Deno.execPath(),
+      ["run", "-A", "--quiet", CLI, ...args],
+      { stdin: options.stdin, timeoutMs: 120_000, env: this.#env() },
+    );
+    return { code, stdout, stderr };
   }
 
   /** Starts the scheduler in the foreground as a child process; killed on dispose. */
   spawnScheduler(): Deno.ChildProcess {
-    const child = this.#command(["_scheduler"], false, "null").spawn();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, "_scheduler"],
+      env: this.#env(),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
     this.#children.push(child);
     return child;
   }
 
-  #command(args: string[], stdin: boolean, stderr: "piped" | "null" = "piped") {
-    return new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", CLI, ...args],
-      env: { HOME: this.home, NO_COLOR: "1", DENO_DIR: denoDir() },
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr,
-    });
+  #env(): Record<string, string> {
+    return { HOME: this.home, NO_COLOR: "1", DENO_DIR: denoDir() };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,6 +5,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runProcess } from "../../lib/process.ts";
 
 /** One VM of the world. */
 export interface Vm {
@@ -112,27 +113,29 @@ export class SshWorld implements AsyncDisposable {
 
   /** Runs any program as the VM's user, in a clean environment. */
   async exec(name: string, argv: string[], options: RunAs = {}): Promise<RunResult> {
-    const child = this.#command(name, argv, options, options.stdin !== undefined).spawn();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-    try {
-      const output = await child.output();
-      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-      return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const { code, stdout, stderr } = await runProcess(
+      "runuser",
+      this.#runuserArgs(name, argv, options),
+      {
+        stdin: options.stdin,
+        timeoutMs: options.timeoutMs ?? 120_000,
+        cwd: this.vm(name).home,
+      },
+    );
+    return { code, stdout, stderr };
   }
 
   /** Starts a long-running CLI process (e.g. `_scheduler`) as the VM's user, logging to logOf. */
   spawnCli(name: string, args: string[]): Deno.ChildProcess {
     const argv = ["sh", "-c", 'exec "$@" >>"$WORLD_LOG" 2>&1', "sh", this.#program(name), ...args];
     const options = { env: { WORLD_LOG: this.logOf(name) } };
-    const child = this.#command(name, argv, options, false).spawn();
+    const child = new Deno.Command("runuser", {
+      args: this.#runuserArgs(name, argv, options),
+      cwd: this.vm(name).home,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
     this.#children.push(child);
     return child;
   }
@@ -155,7 +158,7 @@ export class SshWorld implements AsyncDisposable {
     return join(this.vm(name).home, ".local/bin/ohcommodore");
   }
 
-  #command(name: string, argv: string[], options: RunAs, stdin: boolean): Deno.Command {
+  #runuserArgs(name: string, argv: string[], options: RunAs): string[] {
     const vm = this.vm(name);
     const env = {
       HOME: vm.home,
@@ -168,13 +171,7 @@ export class SshWorld implements AsyncDisposable {
       ...options.env,
     };
     const assignments = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    return new Deno.Command("runuser", {
-      args: ["-u", vm.user, "--", "env", "-i", ...assignments, ...argv],
-      cwd: vm.home,
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    });
+    return ["-u", vm.user, "--", "env", "-i", ...assignments, ...argv];
   }
 
   async #waitForPort(): Promise<void> {
@@ -309,15 +306,7 @@ function freePort(): number {
 }
 
 async function run(argv: string[], allowFailure = false): Promise<RunResult> {
-  const output = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  const result = { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
-  if (!allowFailure && result.code !== 0) {
-    throw new Error(`${argv.join(" ")} failed (${result.code}): ${result.stderr}`);
-  }
-  return result;
+  const { code, stdout, stderr } = await runProcess(argv[0], argv.slice(1), { timeoutMs: 60_000 });
+  if (!allowFailure && code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${stderr}`);
+  return { code, stdout, stderr };
 }

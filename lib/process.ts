@@ -1,0 +1,74 @@
+/**
+ * Runs a program to completion with optional stdin text and a deadline, collecting its output.
+ *
+ * @module
+ */
+
+/** Options for {@link runProcess}. */
+export interface ProcessOptions {
+  /** Text for stdin; stdin is empty when absent. */
+  stdin?: string;
+  /** Kill the program (SIGKILL) after this long. */
+  timeoutMs: number;
+  /** Working directory. */
+  cwd?: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+}
+
+/** How a program ended. */
+export interface ProcessResult {
+  /** Exit code (137 when killed for the deadline). */
+  code: number;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+  /** Whether the deadline killed it. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs a program and waits for it. A failure to write stdin (the program exited before reading
+ * it, as ssh does for an unreachable host) is ignored: the exit code says what happened.
+ *
+ * @param program The program.
+ * @param args Its arguments.
+ * @param options Stdin, deadline, directory and environment.
+ * @returns Its exit code and output.
+ */
+export async function runProcess(
+  program: string,
+  args: readonly string[],
+  options: ProcessOptions,
+): Promise<ProcessResult> {
+  const child = new Deno.Command(program, {
+    args: [...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, options.timeoutMs);
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(options.stdin ?? ""))
+    .then(() => writer.close())
+    .catch(() => {});
+  try {
+    const output = await child.output();
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return {
+      code: output.code,
+      stdout: text(output.stdout),
+      stderr: text(output.stderr),
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
