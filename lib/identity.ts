@@ -48,13 +48,17 @@ export async function readIdentity(home?: string): Promise<Identity> {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new OhcommodoreError(`Cannot read identity "${file}": it is not valid JSON`, {
-      cause: error,
-    });
+    throw new OhcommodoreError(
+      `Cannot read identity "${file}": it is not valid JSON; fix or remove it`,
+      {
+        cause: error,
+      },
+    );
   }
   if (!isRole(data.role)) {
     throw new OhcommodoreError(
-      `Cannot read identity "${file}": role "${data.role}" is not local, commodore or captain`,
+      `Cannot read identity "${file}": role "${data.role}" is not local, commodore or captain; ` +
+        `fix its "role" field`,
     );
   }
   const name = typeof data.name === "string" && data.name ? data.name : hostname();

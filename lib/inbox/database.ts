@@ -97,7 +97,8 @@ async function acquireLock(path: string, deadline: number): Promise<Disposable> 
     if (Date.now() >= deadline) {
       file.close();
       throw new TimeoutError(
-        `Timed out waiting for the inbox database lock "${path}": another process holds it`,
+        `Timed out waiting for the inbox database lock "${path}": another process holds it; ` +
+          `see which with "fuser ${path}", then try again`,
       );
     }
     // Short, jittered pauses: holders keep the lock for milliseconds.

@@ -12,6 +12,7 @@ import { DeliveryRefusedError, NotFoundError, TimeoutError, UsageError } from ".
 import { type Identity, identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, withDatabase } from "./database.ts";
+import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   FINISHED_STATUSES,
@@ -381,7 +382,7 @@ export class Inbox {
         `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
       );
       const seconds = Number(reader.getRows()[0]?.[0]);
-      return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000;
+      return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_POLL_INTERVAL_SEC) * 1000;
     });
   }
 

@@ -83,7 +83,10 @@ export class Scheduler {
     const lock = await Deno.open(lockPath, { read: true, write: true, create: true, mode: 0o600 });
     if (!(await lock.tryLock(true))) {
       lock.close();
-      throw new OhcommodoreError(`Another scheduler is already running for "${inbox.database}"`);
+      throw new OhcommodoreError(
+        `Another scheduler is already running for "${inbox.database}": ` +
+          `check it with "ohcommodore scheduler status", stop it with "ohcommodore scheduler stop"`,
+      );
     }
     return new Scheduler(inbox, options, lock);
   }

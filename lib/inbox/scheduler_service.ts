@@ -110,7 +110,8 @@ export async function stopSchedulerService(inbox: Inbox, timeoutMs = 60_000): Pr
   if (!state.running) return false;
   if (state.pid === null) {
     throw new OhcommodoreError(
-      `A scheduler answers for "${inbox.database}" but its pid is unknown`,
+      `A scheduler answers for "${inbox.database}" but its pid is unknown: ` +
+        `find it with "pgrep -af _scheduler" and send it SIGTERM`,
     );
   }
   Deno.kill(state.pid, "SIGTERM");
