@@ -3,7 +3,7 @@
  * identity, inbox and scheduler. Tests drive the real CLI as those users. Needs root.
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runProcess } from "../../lib/process.ts";
 
@@ -30,8 +30,8 @@ export interface RunAs {
 
 const PROJECT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const APP_FILES = ["cli.ts", "mod.ts", "lib", "deno.json", "deno.lock", "node_modules"];
-// Not under /tmp: sshd's StrictModes refuses keys below a world-writable directory.
-const WORLDS = "/var/lib/ohc-e2e";
+/** Where worlds live. Not under /tmp: sshd's StrictModes refuses keys below a world-writable directory. */
+export const WORLDS = "/var/lib/ohc-e2e";
 
 /**
  * Explains why this machine cannot host a world.
@@ -70,33 +70,20 @@ export class SshWorld implements AsyncDisposable {
   static async start(options: { vms: string[] }): Promise<SshWorld> {
     const unavailable = sshWorldUnavailable();
     if (unavailable) throw new Error(unavailable);
-    await Deno.mkdir(WORLDS, { recursive: true, mode: 0o755 });
-    const dir = await Deno.makeTempDir({ dir: WORLDS, prefix: "world-" });
-    await Deno.chmod(dir, 0o755);
+    const dir = await makeWorldDir();
     const app = await appDir(dir);
     const port = freePort();
     const vms = new Map<string, Vm>();
     for (const name of options.vms) vms.set(name, await createVm(dir, name));
-    const hostKey = join(dir, "host_key");
-    await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
-    const hostPublic = (await Deno.readTextFile(`${hostKey}.pub`)).split(" ").slice(0, 2).join(" ");
-    const knownHost = `[127.0.0.1]:${port} ${hostPublic}\n`;
+    const { hostKey, knownHost } = await makeHostKey(dir, port);
     const keys = await Promise.all(
       [...vms.values()].map((vm) => Deno.readTextFile(join(vm.home, ".ssh", "id_ed25519.pub"))),
     );
     for (const vm of vms.values()) {
       await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
     }
-    await Deno.writeTextFile(join(dir, "sshd_config"), sshdConfig(dir, port, hostKey));
-    await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-    const sshd = new Deno.Command("/usr/sbin/sshd", {
-      args: ["-D", "-e", "-f", join(dir, "sshd_config")],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const world = new SshWorld(port, dir, vms, sshd);
-    await world.#waitForPort();
-    return world;
+    const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey));
+    return new SshWorld(port, dir, vms, sshd);
   }
 
   /** The VM with that name. */
@@ -160,33 +147,7 @@ export class SshWorld implements AsyncDisposable {
 
   #runuserArgs(name: string, argv: string[], options: RunAs): string[] {
     const vm = this.vm(name);
-    const env = {
-      HOME: vm.home,
-      USER: vm.user,
-      LOGNAME: vm.user,
-      SHELL: "/bin/bash",
-      PATH: `${vm.home}/.local/bin:/usr/local/bin:/usr/bin:/bin`,
-      LANG: "C.UTF-8",
-      NO_COLOR: "1",
-      ...options.env,
-    };
-    const assignments = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-    return ["-u", vm.user, "--", "env", "-i", ...assignments, ...argv];
-  }
-
-  async #waitForPort(): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    this.#sshd.kill();
-    const { stderr } = await this.#sshd.output();
-    throw new Error(`sshd did not listen on ${this.port}: ${new TextDecoder().decode(stderr)}`);
+    return runuserArgs(vm.user, vm.home, argv, options.env);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -207,9 +168,7 @@ export class SshWorld implements AsyncDisposable {
     }
     this.#sshd.kill("SIGTERM");
     await this.#sshd.output();
-    // Only ever the world's own directory: it holds the homes and any app copy.
-    if (dirname(this.dir) !== WORLDS) throw new Error(`Refusing to remove "${this.dir}"`);
-    if (!Deno.env.get("OHC_KEEP_WORLD")) await Deno.remove(this.dir, { recursive: true });
+    await removeWorldDir(this.dir);
   }
 }
 
@@ -217,11 +176,11 @@ async function createVm(dir: string, name: string): Promise<Vm> {
   const user = `ohc-${name}`;
   const home = join(dir, `home-${name}`);
   if ((await run(["id", "-u", user], true)).code !== 0) {
-    await run(["useradd", "--no-create-home", "--shell", "/bin/bash", user]);
+    await runUserDb(["useradd", "--no-create-home", "--shell", "/bin/bash", user]);
   }
   await run(["pkill", "-KILL", "-u", user], true); // leftovers of an earlier run
   // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
-  await run(["usermod", "--home", home, "--password", "*", user]);
+  await runUserDb(["usermod", "--home", home, "--password", "*", user]);
   await Deno.mkdir(join(home, ".ssh"), { recursive: true });
   const key = join(home, ".ssh", "id_ed25519");
   await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", user, "-f", key]);
@@ -254,18 +213,27 @@ async function writeVmFiles(vm: Vm, all: Vm[], facts: WorldFacts): Promise<void>
   const bin = join(vm.home, ".local", "bin");
   await Deno.mkdir(bin, { recursive: true });
   // The launcher stands in for the compiled binary; manual node_modules needs no registry.
-  await Deno.writeTextFile(
-    join(bin, "ohcommodore"),
-    `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
-      `${facts.app}/cli.ts "$@"\n`,
-    { mode: 0o755 },
-  );
+  await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(facts.app), { mode: 0o755 });
   await run(["chown", "-R", `${vm.user}:${vm.user}`, vm.home]);
   await run(["chmod", "-R", "go-rwx", ssh]);
   await Deno.chmod(vm.home, 0o755);
 }
 
-function sshdConfig(dir: string, port: number, hostKey: string): string {
+/** Variations of the world's sshd_config. */
+export interface SshdOptions {
+  /** The `AllowUsers` pattern; default `ohc-*` (SshWorld's users). */
+  allowUsers?: string;
+  /** More lines, e.g. `ExposeAuthInfo yes`. */
+  extra?: string[];
+}
+
+/** An sshd_config for a loopback sshd that only knows keys: generous limits, agent forwarding. */
+export function sshdConfig(
+  dir: string,
+  port: number,
+  hostKey: string,
+  options: SshdOptions = {},
+): string {
   return [
     "ListenAddress 127.0.0.1",
     `Port ${port}`,
@@ -276,17 +244,104 @@ function sshdConfig(dir: string, port: number, hostKey: string): string {
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     "UsePAM no",
-    "AllowUsers ohc-*",
+    `AllowUsers ${options.allowUsers ?? "ohc-*"}`,
     "AllowAgentForwarding yes",
     "MaxStartups 200:30:300",
     "MaxSessions 200",
     "LogLevel ERROR",
+    ...(options.extra ?? []),
     "",
   ].join("\n");
 }
 
+/** Makes a new world directory below {@link WORLDS}, mode 0755 all the way down (StrictModes). */
+export async function makeWorldDir(): Promise<string> {
+  await Deno.mkdir(WORLDS, { recursive: true, mode: 0o755 });
+  await Deno.chmod(WORLDS, 0o755);
+  const dir = await Deno.makeTempDir({ dir: WORLDS, prefix: "world-" });
+  await Deno.chmod(dir, 0o755);
+  return dir;
+}
+
+/**
+ * Removes a world directory unless `OHC_KEEP_WORLD` is set; refuses anything that is not
+ * directly below {@link WORLDS}.
+ */
+export async function removeWorldDir(dir: string): Promise<void> {
+  // Only ever the world's own directory: it holds the homes and any app copy.
+  if (dirname(dir) !== WORLDS || !/^world-/.test(basename(dir))) {
+    throw new Error(`Refusing to remove "${dir}"`);
+  }
+  if (!Deno.env.get("OHC_KEEP_WORLD")) await Deno.remove(dir, { recursive: true });
+}
+
+/** Generates the sshd host key in the world dir and the known_hosts line clients need. */
+export async function makeHostKey(
+  dir: string,
+  port: number,
+): Promise<{ hostKey: string; knownHost: string }> {
+  const hostKey = join(dir, "host_key");
+  await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  const hostPublic = (await Deno.readTextFile(`${hostKey}.pub`)).split(" ").slice(0, 2).join(" ");
+  return { hostKey, knownHost: `[127.0.0.1]:${port} ${hostPublic}\n` };
+}
+
+/** Writes `<dir>/sshd_config`, starts sshd in the foreground and waits until it listens. */
+export async function startSshd(
+  dir: string,
+  port: number,
+  config: string,
+): Promise<Deno.ChildProcess> {
+  await Deno.writeTextFile(join(dir, "sshd_config"), config);
+  await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+  const sshd = new Deno.Command("/usr/sbin/sshd", {
+    args: ["-D", "-e", "-f", join(dir, "sshd_config")],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return sshd;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  sshd.kill();
+  const { stderr } = await sshd.output();
+  throw new Error(`sshd did not listen on ${port}: ${new TextDecoder().decode(stderr)}`);
+}
+
+/** The launcher that stands in for the compiled binary; manual node_modules needs no registry. */
+export function launcherScript(app: string): string {
+  return `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
+    `${app}/cli.ts "$@"\n`;
+}
+
+/** `runuser` arguments that run argv as a user in a clean environment (`env -i`). */
+export function runuserArgs(
+  user: string,
+  home: string,
+  argv: string[],
+  env: Record<string, string> = {},
+): string[] {
+  const clean = {
+    HOME: home,
+    USER: user,
+    LOGNAME: user,
+    SHELL: "/bin/bash",
+    PATH: `${home}/.local/bin:/usr/local/bin:/usr/bin:/bin`,
+    LANG: "C.UTF-8",
+    NO_COLOR: "1",
+    ...env,
+  };
+  const assignments = Object.entries(clean).map(([key, value]) => `${key}=${value}`);
+  return ["-u", user, "--", "env", "-i", ...assignments, ...argv];
+}
+
 /** The project as other users can read it: in place when every parent is traversable. */
-async function appDir(worldDir: string): Promise<string> {
+export async function appDir(worldDir: string): Promise<string> {
   for (let path = PROJECT; path !== "/"; path = dirname(path)) {
     if (((await Deno.stat(path)).mode ?? 0) & 0o001) continue;
     const copy = join(worldDir, "app");
@@ -298,15 +353,34 @@ async function appDir(worldDir: string): Promise<string> {
   return PROJECT;
 }
 
-function freePort(): number {
+/** A loopback TCP port that was free a moment ago. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
 
-async function run(argv: string[], allowFailure = false): Promise<RunResult> {
+/** Runs a program as root; throws on a non-zero exit unless allowFailure. */
+export async function run(argv: string[], allowFailure = false): Promise<RunResult> {
   const { code, stdout, stderr } = await runProcess(argv[0], argv.slice(1), { timeoutMs: 60_000 });
   if (!allowFailure && code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${stderr}`);
   return { code, stdout, stderr };
+}
+
+/**
+ * Runs useradd, usermod or userdel, retrying while another process (a concurrent world) holds
+ * the lock on /etc/passwd or /etc/group.
+ */
+export async function runUserDb(argv: string[], allowFailure = false): Promise<RunResult> {
+  for (let attempt = 1;; attempt++) {
+    const result = await run(argv, true);
+    if (result.code === 0) return result;
+    if (attempt < 50 && /lock|try again/i.test(result.stderr)) {
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+      continue;
+    }
+    if (allowFailure) return result;
+    throw new Error(`${argv.join(" ")} failed (${result.code}): ${result.stderr}`);
+  }
 }

@@ -1,0 +1,431 @@
+/**
+ * A laptop, the exe.dev lobby and its VMs on one loopback sshd, for tests that drive a whole fleet
+ * (`init`, `ship create`, …) the way a person would. Unix users stand in for the laptop, the lobby
+ * and every VM; `ssh exe.dev <command>` reaches the lobby user, whose forced command forwards the
+ * command to an {@link ExeDevLobby} running inside the test process (root), which makes and removes
+ * VM users. Needs root. Every name is unique per world, so worlds can run side by side.
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runProcess } from "../../lib/process.ts";
+import { ExeDevLobby, type LobbyCall, type LobbyVm } from "./exedev_lobby.ts";
+import {
+  appDir,
+  freePort,
+  launcherScript,
+  makeHostKey,
+  makeWorldDir,
+  removeWorldDir,
+  run,
+  type RunAs,
+  type RunResult,
+  runuserArgs,
+  runUserDb,
+  sshdConfig,
+  sshWorldUnavailable,
+  startSshd,
+} from "./sshd_world.ts";
+
+export type { LobbyCall, LobbyVm } from "./exedev_lobby.ts";
+export type { RunAs, RunResult } from "./sshd_world.ts";
+
+/** A Unix user of the world and its home. */
+export interface WorldUser {
+  user: string;
+  home: string;
+}
+
+/** Options of {@link FleetWorld.start}. */
+export interface FleetWorldOptions {
+  /** How long after `new` a VM accepts SSH (its authorized_keys appear). Default 0. */
+  bootDelayMs?: number;
+}
+
+const CLIENT = fileURLToPath(new URL("./exedev_lobby_client.ts", import.meta.url));
+const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** sshd, a laptop user, the lobby and its VMs; dispose it to remove every user and file. */
+export class FleetWorld implements AsyncDisposable {
+  /** The world's own directory below /var/lib/ohc-e2e. */
+  readonly dir: string;
+  /** The loopback port of sshd. */
+  readonly port: number;
+  /** Four lowercase letters or digits in every Unix user name of this world: `ohc<tag>-…`. */
+  readonly tag: string;
+  /** What `whoami` prints. */
+  readonly email: string;
+  /** A world-readable launcher of the CLI, for `OHCOMMODORE_SHIP_BIN`. */
+  readonly shipBin: string;
+  #bootDelayMs: number;
+  #app = "";
+  #knownHost = "";
+  #laptop: WorldUser;
+  #lobby: WorldUser;
+  #socket: string;
+  #clientCopy: string;
+  #daemon?: ExeDevLobby;
+  #sshd?: Deno.ChildProcess;
+  /** Every user created and not yet removed, with its uid and gid. */
+  #users = new Map<string, { uid: number; gid: number }>();
+  #vmCount = 0;
+  #disposed = false;
+
+  private constructor(dir: string, port: number, tag: string, bootDelayMs: number) {
+    this.dir = dir;
+    this.port = port;
+    this.tag = tag;
+    this.email = `fleet-${tag}@example.test`;
+    this.shipBin = join(dir, "ship-bin");
+    this.#bootDelayMs = bootDelayMs;
+    this.#laptop = { user: `ohc${tag}-l`, home: join(dir, "home-laptop") };
+    this.#lobby = { user: `ohc${tag}-x`, home: join(dir, "home-lobby") };
+    this.#socket = join(dir, "lobby", "lobby.sock");
+    this.#clientCopy = join(dir, "lobby", "client.ts");
+  }
+
+  /** Creates the laptop and lobby users, starts the lobby daemon and sshd. */
+  static async start(options: FleetWorldOptions = {}): Promise<FleetWorld> {
+    const unavailable = sshWorldUnavailable();
+    if (unavailable) throw new Error(unavailable);
+    const dir = await makeWorldDir();
+    const world = new FleetWorld(dir, freePort(), await freeTag(), options.bootDelayMs ?? 0);
+    try {
+      await world.#setUp();
+    } catch (error) {
+      await world[Symbol.asyncDispose]().catch(() => {});
+      throw error;
+    }
+    return world;
+  }
+
+  /** The laptop's Unix user and home. */
+  get laptop(): WorldUser {
+    return { ...this.#laptop };
+  }
+
+  /** The lobby's Unix user and home. */
+  get lobby(): WorldUser {
+    return { ...this.#lobby };
+  }
+
+  /** Runs the laptop's `~/.local/bin/ohcommodore` as the laptop user, in a clean environment. */
+  cli(args: string[], options: RunAs = {}): Promise<RunResult> {
+    const env = { OHCOMMODORE_SHIP_BIN: this.shipBin, ...options.env };
+    const program = join(this.#laptop.home, ".local", "bin", "ohcommodore");
+    return this.execAs(this.#laptop.user, [program, ...args], { ...options, env });
+  }
+
+  /** Runs a program as a user of this world (laptop, lobby or VM) in a clean environment. */
+  async execAs(user: string, argv: string[], options: RunAs = {}): Promise<RunResult> {
+    const home = this.#homeOf(user);
+    const { code, stdout, stderr } = await runProcess(
+      "runuser",
+      runuserArgs(user, home, argv, options.env),
+      { stdin: options.stdin, timeoutMs: options.timeoutMs ?? 120_000, cwd: home },
+    );
+    return { code, stdout, stderr };
+  }
+
+  /** The Unix user behind a VM of the lobby. */
+  vmUser(vmName: string): string {
+    return this.#vm(vmName).user;
+  }
+
+  /** The home of a VM of the lobby. */
+  vmHome(vmName: string): string {
+    return this.#vm(vmName).home;
+  }
+
+  /** The lobby's VMs: names, users, homes, `--env` pairs, whether booted. */
+  lobbyVms(): LobbyVm[] {
+    return this.#daemon?.vms() ?? [];
+  }
+
+  /** The public keys registered with the account. */
+  lobbyKeys(): string[] {
+    return this.#daemon?.keys() ?? [];
+  }
+
+  /** Every command the lobby received, in order. */
+  lobbyCalls(): LobbyCall[] {
+    return this.#daemon?.calls() ?? [];
+  }
+
+  /**
+   * Creates a bare git repository with one commit (a README) that every user can clone: it is
+   * root's, so every user of the world trusts all repositories (`safe.directory = *` in
+   * `~/.config/git/config`).
+   *
+   * @returns Its `file://` URL.
+   */
+  async bareRepo(name: string): Promise<string> {
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`Bad repository name "${name}"`);
+    const repos = join(this.dir, "repos");
+    await Deno.mkdir(repos, { recursive: true, mode: 0o755 });
+    const work = await Deno.makeTempDir({ dir: repos, prefix: ".work-" });
+    const bare = join(repos, `${name}.git`);
+    const git = [
+      "git",
+      "-c",
+      "user.name=Fleet World",
+      "-c",
+      "user.email=fleet@example.test",
+      "-c",
+      "init.defaultBranch=main",
+      "-c",
+      "commit.gpgsign=false",
+    ];
+    try {
+      await run([...git, "init", "-q", work]);
+      await Deno.writeTextFile(join(work, "README.md"), `# ${name}\n\nA fixture repository.\n`);
+      await run([...git, "-C", work, "add", "README.md"]);
+      await run([...git, "-C", work, "commit", "-q", "-m", "Initial commit"]);
+      await run([...git, "clone", "-q", "--bare", work, bare]);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+    await run(["chmod", "-R", "a+rX", bare]);
+    return `file://${bare}`;
+  }
+
+  async #setUp(): Promise<void> {
+    this.#app = await appDir(this.dir);
+    const { hostKey, knownHost } = await makeHostKey(this.dir, this.port);
+    this.#knownHost = knownHost;
+    await Deno.mkdir(join(this.dir, "vms"), { mode: 0o755 });
+    await Deno.mkdir(join(this.dir, "lobby"), { mode: 0o755 });
+    await Deno.copyFile(CLIENT, this.#clientCopy);
+    await Deno.chmod(this.#clientCopy, 0o644);
+    await Deno.writeTextFile(this.shipBin, launcherScript(this.#app), { mode: 0o755 });
+    await Deno.chmod(this.shipBin, 0o755);
+
+    await this.#addUser(this.#lobby.user, this.#lobby.home);
+    await this.#addUser(this.#laptop.user, this.#laptop.home);
+    const ssh = join(this.#laptop.home, ".ssh");
+    await run([
+      "ssh-keygen",
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      this.#laptop.user,
+      "-f",
+      join(
+        ssh,
+        "id_ed25519",
+      ),
+    ]);
+    await Deno.writeTextFile(join(ssh, "config"), this.#laptopSshConfig());
+    await Deno.writeTextFile(join(ssh, "known_hosts"), knownHost);
+    const bin = join(this.#laptop.home, ".local", "bin");
+    await Deno.mkdir(bin, { recursive: true });
+    await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(this.#app), { mode: 0o755 });
+    await this.#fixOwnership(this.#laptop.user, this.#laptop.home);
+
+    const daemon = new ExeDevLobby({
+      createVm: (name) => this.#createVm(name),
+      authorizeVm: (vm, keys) => this.#authorize(vm.user, vm.home, keys),
+      removeVm: (vm) => this.#removeVm(vm),
+      authorizeLobby: (keys) => this.#authorizeLobby(keys),
+    }, { email: this.email, bootDelayMs: this.#bootDelayMs });
+    this.#daemon = daemon;
+    daemon.serve(this.#socket);
+    const lobbyIds = this.#users.get(this.#lobby.user)!;
+    await Deno.chown(this.#socket, lobbyIds.uid, lobbyIds.gid);
+    await Deno.chmod(this.#socket, 0o600);
+    await daemon.register(await Deno.readTextFile(join(ssh, "id_ed25519.pub")));
+
+    const config = sshdConfig(this.dir, this.port, hostKey, {
+      allowUsers: `ohc${this.tag}-*`,
+      extra: ["ExposeAuthInfo yes"],
+    });
+    this.#sshd = await startSshd(this.dir, this.port, config);
+  }
+
+  #laptopSshConfig(): string {
+    return [
+      "Host exe.dev",
+      "  HostName 127.0.0.1",
+      `  Port ${this.port}`,
+      `  User ${this.#lobby.user}`,
+      "  IdentityFile ~/.ssh/id_ed25519",
+      "  IdentitiesOnly yes",
+      "",
+      "Host *.exe.xyz",
+      "  HostName 127.0.0.1",
+      `  Port ${this.port}`,
+      "",
+    ].join("\n");
+  }
+
+  #vmSshConfig(): string {
+    return [
+      "Host *.exe.xyz",
+      "  HostName 127.0.0.1",
+      `  Port ${this.port}`,
+      "",
+      "Host exe.dev",
+      "  HostName 127.0.0.1",
+      `  Port ${this.port}`,
+      `  User ${this.#lobby.user}`,
+      "",
+    ].join("\n");
+  }
+
+  /** useradd (no password, not locked), an empty ~/.ssh, home 0755 owned by the user. */
+  async #addUser(user: string, home: string): Promise<void> {
+    // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
+    await runUserDb([
+      "useradd",
+      "--no-create-home",
+      "--home-dir",
+      home,
+      "--shell",
+      "/bin/bash",
+      "--password",
+      "*",
+      user,
+    ]);
+    const uid = Number((await run(["id", "-u", user])).stdout.trim());
+    const gid = Number((await run(["id", "-g", user])).stdout.trim());
+    this.#users.set(user, { uid, gid });
+    await Deno.mkdir(join(home, ".ssh"), { recursive: true });
+    // The world's repositories (bareRepo) belong to root; git refuses repositories owned by
+    // others unless told to trust them. The XDG file leaves ~/.gitconfig to the program.
+    await Deno.mkdir(join(home, ".config", "git"), { recursive: true });
+    await Deno.writeTextFile(join(home, ".config", "git", "config"), "[safe]\n\tdirectory = *\n");
+    await this.#fixOwnership(user, home);
+  }
+
+  async #fixOwnership(user: string, home: string): Promise<void> {
+    await run(["chown", "-R", `${user}:${user}`, home]);
+    await run(["chmod", "-R", "go-rwx", join(home, ".ssh")]);
+    await Deno.chmod(home, 0o755);
+  }
+
+  async #createVm(name: string): Promise<{ user: string; home: string }> {
+    const user = `ohc${this.tag}-${++this.#vmCount}`;
+    const home = join(this.dir, "vms", name);
+    await this.#addUser(user, home);
+    const ssh = join(home, ".ssh");
+    await Deno.writeTextFile(join(ssh, "config"), this.#vmSshConfig());
+    await Deno.writeTextFile(join(ssh, "known_hosts"), this.#knownHost);
+    await Deno.writeTextFile(join(ssh, "authorized_keys"), "");
+    await this.#fixOwnership(user, home);
+    return { user, home };
+  }
+
+  async #authorizeLobby(keys: string[]): Promise<void> {
+    const command = [
+      "DENO_NO_UPDATE_CHECK=1",
+      "exec",
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--no-config",
+      "--no-lock",
+      "--allow-read",
+      `--allow-write=${this.#socket}`,
+      `--allow-net=unix:${this.#socket}`,
+      "--allow-env=SSH_ORIGINAL_COMMAND,SSH_USER_AUTH",
+      this.#clientCopy,
+      this.#socket,
+    ].join(" ");
+    const lines = keys.map((key) => `command="${command}",restrict ${key}`);
+    await this.#authorize(this.#lobby.user, this.#lobby.home, lines);
+  }
+
+  /** Replaces ~/.ssh/authorized_keys at once (written aside, then renamed). */
+  async #authorize(user: string, home: string, lines: string[]): Promise<void> {
+    const ids = this.#users.get(user);
+    if (!ids) throw new Error(`No user ${user} in this world`);
+    const ssh = join(home, ".ssh");
+    await Deno.mkdir(ssh, { recursive: true, mode: 0o700 });
+    const next = join(ssh, ".authorized_keys.next");
+    await Deno.writeTextFile(next, lines.map((line) => `${line}\n`).join(""), { mode: 0o600 });
+    await Deno.chmod(next, 0o600);
+    await Deno.chown(next, ids.uid, ids.gid);
+    await Deno.rename(next, join(ssh, "authorized_keys"));
+  }
+
+  async #removeVm(vm: LobbyVm): Promise<void> {
+    if (!vm.home.startsWith(join(this.dir, "vms") + "/")) {
+      throw new Error(`Refusing to remove "${vm.home}"`);
+    }
+    await this.#deleteUser(vm.user);
+    await Deno.remove(vm.home, { recursive: true });
+  }
+
+  /** Kills the user's processes, removes its ssh control sockets and the user itself. */
+  async #deleteUser(user: string): Promise<void> {
+    const ids = this.#users.get(user);
+    if (!ids) return;
+    for (let attempt = 1;; attempt++) {
+      await run(["pkill", "-KILL", "-u", String(ids.uid)], true);
+      const result = await runUserDb(["userdel", user], true);
+      if (result.code === 0 || result.code === 6) break; // 6: no such user
+      if (attempt >= 40) {
+        throw new Error(`userdel ${user} failed (${result.code}): ${result.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.#users.delete(user);
+    // lib/ssh.ts falls back to /tmp/ohc-ssh-<uid> for control sockets when homes are long.
+    await Deno.remove(`/tmp/ohc-ssh-${ids.uid}`, { recursive: true }).catch(() => {});
+  }
+
+  #homeOf(user: string): string {
+    if (user === this.#laptop.user) return this.#laptop.home;
+    if (user === this.#lobby.user) return this.#lobby.home;
+    const vm = this.lobbyVms().find((vm) => vm.user === user);
+    if (!vm) throw new Error(`No user "${user}" in this world`);
+    return vm.home;
+  }
+
+  #vm(name: string): LobbyVm {
+    const vm = this.lobbyVms().find((vm) => vm.name === name);
+    if (!vm) throw new Error(`No VM "${name}" in this world's lobby`);
+    return vm;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const errors: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    await attempt(async () => await this.#daemon?.close());
+    // Kill first, so that nothing of this world is still logged in when the users go.
+    for (const { uid } of this.#users.values()) {
+      await attempt(() => run(["pkill", "-KILL", "-u", String(uid)], true));
+    }
+    if (this.#sshd) {
+      const sshd = this.#sshd;
+      await attempt(async () => {
+        sshd.kill("SIGTERM");
+        await sshd.output();
+      });
+    }
+    for (const user of [...this.#users.keys()]) await attempt(() => this.#deleteUser(user));
+    await attempt(() => removeWorldDir(this.dir));
+    if (errors.length) throw new AggregateError(errors, `Cleaning up ${this.dir} failed`);
+  }
+}
+
+/** A tag no existing user name starts with (`ohc<tag>-`). */
+async function freeTag(): Promise<string> {
+  const passwd = await Deno.readTextFile("/etc/passwd");
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint8Array(4));
+    const tag = [...bytes].map((byte) => ALNUM[byte % ALNUM.length]).join("");
+    if (!passwd.split("\n").some((line) => line.startsWith(`ohc${tag}-`))) return tag;
+  }
+}
