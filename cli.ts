@@ -5,14 +5,13 @@
  */
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
-import denoJson from "./deno.json" with { type: "json" };
 import { inboxCommand } from "./lib/cli/inbox_command.ts";
 import { note, paint } from "./lib/cli/output.ts";
 import { foregroundSchedulerCommand, schedulerCommand } from "./lib/cli/scheduler_command.ts";
 import { OhcommodoreError } from "./lib/errors.ts";
+import { VERSION } from "./lib/version.ts";
 
-/** The version of this program. */
-export const VERSION: string = denoJson.version;
+export { VERSION };
 
 function program(): Command {
   const root = new Command("ohcommodore")

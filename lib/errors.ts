@@ -32,6 +32,9 @@ export class UsageError extends OhcommodoreError {
 /** Something named does not exist: an unknown message id, an unknown ship. */
 export class NotFoundError extends OhcommodoreError {}
 
+/** A name prefix matches more than one thing. */
+export class AmbiguousNameError extends UsageError {}
+
 /** SSH itself failed (ssh exited 255): the host is unreachable, refused us, or dropped. */
 export class SshError extends OhcommodoreError {
   /** The SSH destination that failed. */

@@ -19,6 +19,8 @@ export interface Identity {
   name: string;
   /** Where commands run; defaults to the cloned repository, else the home directory. */
   workdir?: string;
+  /** For a ship: its flagship's VM name and destination, so it can reach the fleet. */
+  flagship?: { name: string; destination: string };
 }
 
 /**
@@ -63,7 +65,17 @@ export async function readIdentity(home?: string): Promise<Identity> {
   }
   const name = typeof data.name === "string" && data.name ? data.name : hostname();
   const workdir = typeof data.workdir === "string" ? data.workdir : undefined;
-  return { role: data.role, name, ...(workdir ? { workdir } : {}) };
+  const flagship = data.flagship as Identity["flagship"] | undefined;
+  const hasFlagship = typeof flagship?.name === "string" &&
+    typeof flagship?.destination === "string";
+  return {
+    role: data.role,
+    name,
+    ...(workdir ? { workdir } : {}),
+    ...(hasFlagship
+      ? { flagship: { name: flagship!.name, destination: flagship!.destination } }
+      : {}),
+  };
 }
 
 /**

@@ -6,14 +6,16 @@
 
 /** Options for {@link runProcess}. */
 export interface ProcessOptions {
-  /** Text for stdin; stdin is empty when absent. */
-  stdin?: string;
+  /** Text or bytes for stdin; stdin is empty when absent. */
+  stdin?: string | Uint8Array;
   /** Kill the program (SIGKILL) after this long. */
   timeoutMs: number;
   /** Working directory. */
   cwd?: string;
   /** Extra environment. */
   env?: Record<string, string>;
+  /** Let stderr through to ours (progress a person should see live) instead of collecting it. */
+  passStderr?: boolean;
 }
 
 /** How a program ended. */
@@ -48,7 +50,7 @@ export async function runProcess(
     env: options.env,
     stdin: "piped",
     stdout: "piped",
-    stderr: "piped",
+    stderr: options.passStderr ? "inherit" : "piped",
   }).spawn();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -56,7 +58,8 @@ export async function runProcess(
     child.kill("SIGKILL");
   }, options.timeoutMs);
   const writer = child.stdin.getWriter();
-  writer.write(new TextEncoder().encode(options.stdin ?? ""))
+  const input = options.stdin ?? "";
+  writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input)
     .then(() => writer.close())
     .catch(() => {});
   try {
@@ -65,7 +68,7 @@ export async function runProcess(
     return {
       code: output.code,
       stdout: text(output.stdout),
-      stderr: text(output.stderr),
+      stderr: options.passStderr ? "" : text(output.stderr),
       timedOut,
     };
   } finally {

@@ -39,12 +39,16 @@ export type RetryPolicy = "connect" | "idempotent";
 
 /** Options for one {@link Ssh.run}. */
 export interface RunOptions {
-  /** Text for the remote command's stdin. */
-  stdin?: string;
+  /** Text or bytes for the remote command's stdin. */
+  stdin?: string | Uint8Array;
   /** Kill ssh after this long. */
   timeoutMs: number;
   /** When to retry; default `connect`. */
   retry?: RetryPolicy;
+  /** Let the remote stderr through to ours; ssh failures then cannot be told apart. */
+  passStderr?: boolean;
+  /** Extra ssh flags, e.g. `["-A"]` to forward the agent. */
+  sshFlags?: readonly string[];
 }
 
 /** What a remote command printed and returned. */
@@ -178,12 +182,36 @@ export class Ssh {
     });
   }
 
+  /**
+   * Runs ssh with the terminal attached (a login shell, a confirmation prompt) and returns its
+   * exit code. Nothing is retried: a person is on the other end.
+   *
+   * @param destination The SSH destination.
+   * @param remote The remote program and arguments; empty for a login shell.
+   * @param extra Extra ssh flags, e.g. `["-t", "-A"]`.
+   * @returns ssh's exit code (255 when ssh itself failed).
+   */
+  async interactive(
+    destination: string,
+    remote: readonly string[] = [],
+    extra: readonly string[] = [],
+  ): Promise<number> {
+    const [program, ...args] = this.argv(destination, remote, extra);
+    const child = new Deno.Command(program, {
+      args,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return (await child.status).code;
+  }
+
   async #once(
     destination: string,
     remote: readonly string[],
     options: RunOptions,
   ): Promise<SshResult> {
-    const [program, ...args] = this.argv(destination, remote);
+    const [program, ...args] = this.argv(destination, remote, options.sshFlags);
     const result = await runProcess(program, args, options);
     const stderr = result.stderr;
     if (result.timedOut) {

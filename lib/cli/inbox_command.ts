@@ -4,6 +4,7 @@
  * @module
  */
 
+import { fleetResolver } from "../fleet/resolver.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
@@ -39,6 +40,7 @@ export function inboxCommand(): Command {
       const message = await send(address, text, {
         timeoutMs: parseDuration(options.timeout),
         wait: options.wait,
+        resolve: await fleetResolver(),
       });
       if (options.json) printJson(message);
       if (!options.wait) {

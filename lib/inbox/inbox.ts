@@ -17,6 +17,7 @@ import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   FINISHED_STATUSES,
   type Message,
+  MESSAGE_STATUSES,
   type MessageStatus,
   newMessageId,
   parseMessageId,
@@ -391,6 +392,22 @@ export class Inbox {
       const message = await this.#resolve(db, id);
       await db.run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
       return await this.#resolve(db, message.id);
+    });
+  }
+
+  /**
+   * How many messages are in each status.
+   *
+   * @returns A count for every status (zero when none).
+   */
+  counts(): Promise<Record<MessageStatus, number>> {
+    return this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `SELECT status, count(*)::INTEGER FROM inbox GROUP BY status`,
+      );
+      const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
+      for (const [status, count] of reader.getRows()) counts[String(status)] = Number(count);
+      return counts as Record<MessageStatus, number>;
     });
   }
 

@@ -7,6 +7,7 @@
 import { type Address, formatAddress, parseAddress } from "../address.ts";
 import { DeliveryRefusedError, RemoteCommandError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
+import { channelFor } from "../channel.ts";
 import { Ssh } from "../ssh.ts";
 import { Inbox } from "./inbox.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "./message.ts";
@@ -19,7 +20,7 @@ import {
 
 /** Where an address leads. */
 export interface Route {
-  /** The SSH destination, or null when the address is this member. */
+  /** The SSH destination (or a local sandbox's home), or null when the address is this member. */
   destination: string | null;
   /** True when the destination came from the host part itself (an alias), not from a name. */
   viaDestination: boolean;
@@ -120,7 +121,7 @@ async function deliverOverSsh(
 ): Promise<Message> {
   // The request carries its id, so the recipient stores a repeated delivery once: retrying
   // after any ssh failure is safe.
-  const result = await ssh.run(destination, [REMOTE_PROGRAM, "inbox", "_deliver"], {
+  const result = await channelFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
     stdin: JSON.stringify(request),
     timeoutMs: (request.waitMs ?? 0) + 60_000,
     retry: "idempotent",

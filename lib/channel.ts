@@ -1,0 +1,115 @@
+/**
+ * How this program reaches another fleet member to run something there: over ssh for a VM, or
+ * directly for a sandbox on this machine (the `local` provider). Everything above this layer
+ * (delivery, provisioning, proxying, status) is the same for both.
+ *
+ * A destination that is an absolute path is a sandbox's home directory; anything else is an SSH
+ * destination, used as given.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { formatDuration } from "./duration.ts";
+import { TimeoutError } from "./errors.ts";
+import { runProcess } from "./process.ts";
+import { type RunOptions, Ssh, type SshResult } from "./ssh.ts";
+
+/** A way to run programs on one member. Remote paths may start with `~/` (its home). */
+export interface Channel {
+  /** The member's destination: an SSH destination or a sandbox home. */
+  readonly destination: string;
+  /** Runs a program there and collects its output (see {@link Ssh.run}). */
+  run(remote: readonly string[], options: RunOptions): Promise<SshResult>;
+  /** Runs a program there with the terminal attached; returns its exit code. */
+  interactive(remote: readonly string[], options?: { agent?: boolean }): Promise<number>;
+}
+
+/**
+ * The channel for a destination.
+ *
+ * @param destination An SSH destination, or the absolute home of a local sandbox.
+ * @param ssh The ssh client for SSH destinations.
+ * @returns The channel.
+ */
+export function channelFor(destination: string, ssh: Ssh = new Ssh()): Channel {
+  return destination.startsWith("/")
+    ? new SandboxChannel(destination)
+    : new SshChannel(destination, ssh);
+}
+
+/** A member reached over ssh. */
+export class SshChannel implements Channel {
+  /** The SSH destination. */
+  readonly destination: string;
+  readonly #ssh: Ssh;
+
+  /**
+   * @param destination The SSH destination.
+   * @param ssh The client.
+   */
+  constructor(destination: string, ssh: Ssh) {
+    this.destination = destination;
+    this.#ssh = ssh;
+  }
+
+  /** Runs a remote program. */
+  run(remote: readonly string[], options: RunOptions): Promise<SshResult> {
+    return this.#ssh.run(this.destination, remote, options);
+  }
+
+  /** Runs a remote program (or a login shell) on a terminal. */
+  interactive(remote: readonly string[], options: { agent?: boolean } = {}): Promise<number> {
+    const flags = [...(options.agent ? ["-A"] : []), ...(Deno.stdin.isTerminal() ? ["-t"] : [])];
+    return this.#ssh.interactive(this.destination, remote, flags);
+  }
+}
+
+/** A sandbox on this machine: programs run as this user with HOME set to the sandbox. */
+export class SandboxChannel implements Channel {
+  /** The sandbox's home directory. */
+  readonly destination: string;
+
+  /** @param home The sandbox's home directory (absolute). */
+  constructor(home: string) {
+    this.destination = home;
+  }
+
+  /** Runs a program in the sandbox. */
+  async run(remote: readonly string[], options: RunOptions): Promise<SshResult> {
+    const [program, ...args] = this.#argv(remote);
+    const result = await runProcess(program, args, { ...options, ...this.#where() });
+    if (result.timedOut) {
+      throw new TimeoutError(
+        `"${program}" in sandbox ${this.destination} did not finish within ` +
+          formatDuration(options.timeoutMs),
+      );
+    }
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Runs a program (or bash, for a login shell) in the sandbox on this terminal. */
+  async interactive(remote: readonly string[]): Promise<number> {
+    const [program, ...args] = remote.length ? this.#argv(remote) : ["bash", "-l"];
+    const child = new Deno.Command(program, {
+      args,
+      ...this.#where(),
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return (await child.status).code;
+  }
+
+  #argv(remote: readonly string[]): string[] {
+    return remote.map((arg) => arg.startsWith("~/") ? join(this.destination, arg.slice(2)) : arg);
+  }
+
+  #where(): { cwd: string; env: Record<string, string> } {
+    const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+    return {
+      cwd: this.destination,
+      env: { HOME: this.destination, PATH: `${join(this.destination, ".local/bin")}:${path}` },
+    };
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The fleet's files: the laptop's `~/.ohcommodore/config.json` (where its flagship is), the
+ * flagship's `~/.ohcommodore/fleet.json` (the fleet's tag and provider), and the settings a
+ * person gives through the environment or a `.env` file.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseEnv } from "node:util";
+import { OhcommodoreError, UsageError } from "../errors.ts";
+import { memberPaths } from "../paths.ts";
+import { PROVIDER_KINDS, type ProviderKind } from "../providers/provider.ts";
+import { checkFleetTag } from "./names.ts";
+
+/** What a fleet is: written on the flagship, mirrored in the laptop's config. */
+export interface FleetFacts {
+  /** The fleet tag carried by every VM name. */
+  tag: string;
+  /** Where its VMs come from. */
+  provider: ProviderKind;
+  /** For the local provider: the directory holding the sandboxes. */
+  localRoot?: string;
+  /** The flagship's VM name. */
+  flagshipVm: string;
+  /** The flagship's destination. */
+  flagship: string;
+  /** When the fleet was created (ISO). */
+  createdAt: string;
+}
+
+/** The laptop's `config.json`: the fleet it commands, plus the flagship's key to revoke later. */
+export interface LocalConfig extends FleetFacts {
+  /** The flagship's public key, registered with the provider. */
+  flagshipPublicKey?: string;
+}
+
+/** The settings that shape new VMs (see cloudinit/README.md). */
+export const SETTING_NAMES = [
+  "GH_TOKEN",
+  "CLAUDE_CODE_OAUTH_TOKEN",
+  "ANTHROPIC_API_KEY",
+  "DOTFILES_PATH",
+  "DOTFILES_URL",
+  "SKIP_STEPS",
+  "INIT_PATH",
+  "INIT_URL",
+  "OHCOMMODORE_SHIP_BIN",
+] as const;
+
+/** One of {@link SETTING_NAMES}. */
+export type SettingName = typeof SETTING_NAMES[number];
+
+/** Settings by name; absent when not set. */
+export type Settings = Partial<Record<SettingName, string>>;
+
+/** The settings that are secrets: never in argv, logs or readable files. */
+export const SECRET_SETTINGS: readonly SettingName[] = [
+  "GH_TOKEN",
+  "CLAUDE_CODE_OAUTH_TOKEN",
+  "ANTHROPIC_API_KEY",
+];
+
+/**
+ * Reads settings from `.env` files and the environment; the environment wins, then the files
+ * in the order given.
+ *
+ * @param envFiles `.env` files to read, most important first; missing ones are skipped.
+ * @returns The settings that are set and not empty.
+ */
+export async function loadSettings(envFiles: readonly string[] = [".env"]): Promise<Settings> {
+  const settings: Settings = {};
+  for (const file of [...envFiles].reverse()) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    const values = parseEnv(text);
+    for (const name of SETTING_NAMES) if (values[name]) settings[name] = values[name];
+  }
+  for (const name of SETTING_NAMES) {
+    const value = Deno.env.get(name);
+    if (value) settings[name] = value;
+  }
+  return settings;
+}
+
+/**
+ * Formats variables as a `.env` file that both bash (`set -a; . file`) and dotenv parsers read
+ * the same way: `KEY='value'`.
+ *
+ * @param values The variables.
+ * @returns The file text.
+ * @throws {UsageError} When a value holds a quote or a newline (named by key, never by value).
+ */
+export function formatEnvFile(values: Record<string, string | undefined>): string {
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    if (/['\n\r\0]/.test(value)) {
+      throw new UsageError(`${key} contains a quote or a line break, which cannot be passed on`);
+    }
+    lines.push(`${key}='${value}'`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * The path of the laptop's fleet config.
+ *
+ * @param home The home directory.
+ * @returns `~/.ohcommodore/config.json`.
+ */
+export function localConfigPath(home?: string): string {
+  return join(memberPaths(home).configDir, "config.json");
+}
+
+/**
+ * The path of the flagship's fleet facts.
+ *
+ * @param home The home directory.
+ * @returns `~/.ohcommodore/fleet.json`.
+ */
+export function fleetFactsPath(home?: string): string {
+  return join(memberPaths(home).configDir, "fleet.json");
+}
+
+/**
+ * Reads the laptop's config.
+ *
+ * @param home The home directory.
+ * @returns The config, or null when there is no fleet.
+ */
+export async function readLocalConfig(home?: string): Promise<LocalConfig | null> {
+  const data = await readJson(localConfigPath(home));
+  if (data === null) return null;
+  return {
+    ...checkFacts(data, localConfigPath(home)),
+    ...(typeof data.flagship_public_key === "string"
+      ? { flagshipPublicKey: data.flagship_public_key }
+      : {}),
+  };
+}
+
+/**
+ * Writes the laptop's config (snake_case keys, as the original tool's file), readable only by
+ * its owner.
+ *
+ * @param config The config.
+ * @param home The home directory.
+ */
+export async function writeLocalConfig(config: LocalConfig, home?: string): Promise<void> {
+  await writeJson(localConfigPath(home), {
+    flagship: config.flagship,
+    flagship_vm: config.flagshipVm,
+    created_at: config.createdAt,
+    provider: config.provider,
+    tag: config.tag,
+    ...(config.localRoot ? { local_root: config.localRoot } : {}),
+    ...(config.flagshipPublicKey ? { flagship_public_key: config.flagshipPublicKey } : {}),
+  });
+}
+
+/**
+ * Reads the flagship's fleet facts.
+ *
+ * @param home The home directory.
+ * @returns The facts, or null when this member is no flagship.
+ */
+export async function readFleetFacts(home?: string): Promise<FleetFacts | null> {
+  const data = await readJson(fleetFactsPath(home));
+  return data === null ? null : checkFacts(data, fleetFactsPath(home));
+}
+
+/**
+ * The fleet facts as the file text written on the flagship.
+ *
+ * @param facts The facts.
+ * @returns JSON text.
+ */
+export function formatFleetFacts(facts: FleetFacts): string {
+  return JSON.stringify(
+    {
+      flagship: facts.flagship,
+      flagship_vm: facts.flagshipVm,
+      created_at: facts.createdAt,
+      provider: facts.provider,
+      tag: facts.tag,
+      ...(facts.localRoot ? { local_root: facts.localRoot } : {}),
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+function checkFacts(data: Record<string, unknown>, file: string): FleetFacts {
+  const provider = data.provider ?? "exedev";
+  if (
+    typeof data.flagship !== "string" || typeof data.flagship_vm !== "string" ||
+    !PROVIDER_KINDS.includes(provider as ProviderKind)
+  ) {
+    throw new OhcommodoreError(
+      `"${file}" is not a fleet config (needs flagship, flagship_vm, provider): fix or remove it`,
+    );
+  }
+  return {
+    tag: checkFleetTag(data.tag ?? (data.flagship_vm as string).replace(/^flagship-/, "")),
+    provider: provider as ProviderKind,
+    ...(typeof data.local_root === "string" ? { localRoot: data.local_root } : {}),
+    flagshipVm: data.flagship_vm,
+    flagship: data.flagship,
+    createdAt: typeof data.created_at === "string" ? data.created_at : "",
+  };
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  try {
+    const data = JSON.parse(text);
+    if (data && typeof data === "object" && !Array.isArray(data)) return data;
+  } catch {
+    // reported below
+  }
+  throw new OhcommodoreError(`"${file}" is not a JSON object: fix or remove it`);
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await Deno.mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
+  const part = `${file}.part`;
+  await Deno.writeTextFile(part, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
+  await Deno.rename(part, file);
+}
+
+/**
+ * Removes the laptop's config (after a scuttle).
+ *
+ * @param home The home directory.
+ */
+export async function removeLocalConfig(home?: string): Promise<void> {
+  await Deno.remove(localConfigPath(home)).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}

@@ -1,0 +1,459 @@
+/**
+ * What the flagship does for its fleet: create ships (bounded in parallel), destroy them, sink
+ * the fleet, report on it, and tell members where each other live. Runs on the flagship, or
+ * in-process for a library user there; the laptop reaches it through {@link Fleet}.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { type Channel, channelFor } from "../channel.ts";
+import { OhcommodoreError, UsageError } from "../errors.ts";
+import { memberPaths } from "../paths.ts";
+import { runProcess } from "../process.ts";
+import { ExeDevProvider } from "../providers/exedev.ts";
+import { LocalProvider } from "../providers/local.ts";
+import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
+import { Ssh } from "../ssh.ts";
+import { initScriptText, programFor } from "./artifacts.ts";
+import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
+import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
+import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
+import { provision, ProvisionError, type ProvisionStep } from "./provision.ts";
+import { Registry, type ShipRecord } from "./registry.ts";
+
+/** Progress of a long fleet operation, for the CLI to show. */
+export interface FleetProgress {
+  /** The VM concerned. */
+  vm: string;
+  /** What is happening to it. */
+  step: ProvisionStep | "destroy" | "ready";
+}
+
+/** Options for {@link Flagship.createShips}. */
+export interface CreateShipsOptions {
+  /** How many ships; default 1, at most {@link MAX_SHIPS_PER_CREATE}. */
+  count?: number;
+  /** Settings that override the flagship's own (e.g. from the laptop). */
+  settings?: Settings;
+  /** Called as each ship moves through its steps. */
+  onProgress?: (progress: FleetProgress) => void;
+}
+
+/** The most ships one `ship create` makes. */
+export const MAX_SHIPS_PER_CREATE = 20;
+// The lobby drops bursts of new connections: a few creations at a time.
+const CREATE_CONCURRENCY = 4;
+// Status calls go to the ships themselves, not the lobby.
+const STATUS_CONCURRENCY = 16;
+const REACH_TIMEOUT_MS = 5 * 60_000;
+
+/** Some ships of a `ship create --count` failed; the others were made. */
+export class CreateShipsError extends OhcommodoreError {
+  /** The ships that were made. */
+  readonly created: ShipRecord[];
+  /** Why the others failed. */
+  readonly failures: Error[];
+
+  /**
+   * @param created The ships made.
+   * @param failures The errors of the others.
+   */
+  constructor(created: ShipRecord[], failures: Error[]) {
+    const made = created.length ? ` (made: ${created.map((ship) => ship.name).join(", ")})` : "";
+    super(
+      failures.length === 1
+        ? failures[0].message + made
+        : `${failures.length} ships failed${made}:\n` +
+          failures.map((error) => `  ${error.message}`).join("\n"),
+    );
+    this.created = created;
+    this.failures = failures;
+  }
+}
+
+/** One ship in a fleet report. */
+export interface ShipStatus extends ShipRecord {
+  /** The provider's state of the VM, or `missing` when the provider has no such VM. */
+  vmStatus: string;
+  /** Whether its key is registered with the provider; null when the provider has no keys. */
+  keyRegistered: boolean | null;
+  /** What the ship says about itself, or null when it could not be asked. */
+  report: MemberReport | null;
+  /** Why it could not be asked. */
+  problem?: string;
+}
+
+/** The whole fleet at a glance. */
+export interface FleetStatus {
+  /** The flagship. */
+  flagship: {
+    name: string;
+    destination: string;
+    provider: string;
+    report: MemberReport;
+  };
+  /** Every recorded ship. */
+  ships: ShipStatus[];
+  /** VMs named like this fleet's ships that the registry does not know. */
+  orphans: VmInfo[];
+}
+
+/** What a sink did. */
+export interface SinkReport {
+  /** Recorded ships destroyed. */
+  destroyed: string[];
+  /** Unrecorded VMs of this fleet destroyed. */
+  orphans: string[];
+  /** Ships that could not be destroyed, with why. */
+  failed: { name: string; error: string }[];
+}
+
+/** Where a member name leads. */
+export interface Resolved {
+  /** The VM name. */
+  name: string;
+  /** Its destination. */
+  destination: string;
+}
+
+/**
+ * Builds the provider a fleet uses.
+ *
+ * @param facts The fleet.
+ * @param ssh The ssh client.
+ * @returns The provider.
+ */
+export function providerOf(facts: FleetFacts, ssh: Ssh): VmProvider {
+  if (facts.provider === "local") {
+    if (!facts.localRoot) throw new OhcommodoreError("A local fleet needs its local_root");
+    return new LocalProvider(facts.localRoot);
+  }
+  return new ExeDevProvider(ssh);
+}
+
+/** The flagship's side of the fleet. */
+export class Flagship {
+  /** The fleet. */
+  readonly facts: FleetFacts;
+  readonly #home: string;
+  readonly #ssh: Ssh;
+  readonly #provider: VmProvider;
+
+  /**
+   * @param facts The fleet (from `~/.ohcommodore/fleet.json`).
+   * @param home The flagship's home.
+   * @param ssh The ssh client.
+   */
+  constructor(facts: FleetFacts, home: string, ssh: Ssh = new Ssh()) {
+    this.facts = facts;
+    this.#home = home;
+    this.#ssh = ssh;
+    this.#provider = providerOf(facts, ssh);
+  }
+
+  /** The ship registry. */
+  registry(): Promise<Registry> {
+    return Registry.open(this.#home);
+  }
+
+  /**
+   * Creates ships for a repository (or none), in parallel up to a small bound.
+   *
+   * @param specText `owner/repo`, a git URL or a plain name.
+   * @param options Count, settings and progress.
+   * @returns The ships, ready.
+   * @throws {CreateShipsError} When any failed (the others are kept and listed).
+   */
+  async createShips(specText: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
+    const spec = parseShipSpec(specText);
+    const count = options.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
+      throw new UsageError(`--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}`);
+    }
+    const paths = memberPaths(this.#home);
+    const settings = expandHome({
+      ...await loadSettings([join(paths.configDir, ".env")]),
+      ...options.settings,
+    }, this.#home);
+    const program = await programFor(channelFor(this.#home), settings, true);
+    const initScript = settings.INIT_PATH || settings.INIT_URL
+      ? await initScriptText(settings)
+      : await Deno.readTextFile(join(paths.configDir, "init.sh"))
+        .catch(() => initScriptText(settings));
+    const registry = await this.registry();
+    const limit = pLimit(CREATE_CONCURRENCY);
+    const outcomes = await Promise.allSettled(
+      Array.from(
+        { length: count },
+        () =>
+          limit(() =>
+            this.#createShip(spec, { registry, settings, program, initScript, ...options })
+          ),
+      ),
+    );
+    const created = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
+    const failures = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason as Error] : []);
+    if (failures.length) throw new CreateShipsError(created, failures);
+    return created;
+  }
+
+  async #createShip(
+    spec: ShipSpec,
+    context: {
+      registry: Registry;
+      settings: Settings;
+      program: Uint8Array;
+      initScript: string;
+      onProgress?: (progress: FleetProgress) => void;
+    },
+  ): Promise<ShipRecord> {
+    const name = newShipVmName(spec.name, this.facts.tag);
+    const report = (step: FleetProgress["step"]) => context.onProgress?.({ vm: name, step });
+    const undo: (() => Promise<void>)[] = [];
+    let current: ProvisionStep = "key";
+    try {
+      report("key");
+      const key = await this.#newKey(name);
+      undo.push(() => this.#forgetKey(name));
+      if (this.#provider.managesKeys) {
+        await this.#provider.addKey(key.publicKey);
+        undo.push(() => this.#provider.removeKey(key.publicKey));
+      }
+      current = "create";
+      report("create");
+      const vm = await this.#provider.create(name);
+      undo.push(() => this.#provider.remove([name]));
+      const record = {
+        name,
+        repo: spec.repo,
+        destination: vm.destination,
+        publicKey: key.publicKey,
+        status: "provisioning",
+      };
+      await context.registry.add(record);
+      undo.push(() => context.registry.remove(name));
+      current = "reach";
+      report("reach");
+      const channel = await this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS });
+      const env = {
+        ...vmSettings(context.settings, this.#provider),
+        ROLE: "captain",
+        VM_NAME: name,
+        TARGET_REPO: spec.repo ?? undefined,
+        FLAGSHIP_NAME: this.facts.flagshipVm,
+        FLAGSHIP_DEST: this.facts.flagship,
+      };
+      await provision(channel, {
+        vm: name,
+        program: context.program,
+        initScript: context.initScript,
+        files: [
+          { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
+          { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
+          { path: "~/.ssh/id_ed25519.pub", data: key.publicKey + "\n", mode: 0o644 },
+        ],
+        onStep: (step) => {
+          current = step;
+          report(step);
+        },
+      });
+      current = "key";
+      if (this.#provider.managesKeys) await this.#provider.activateKey(channel);
+      current = "record";
+      await context.registry.setStatus(name, "ready");
+      report("ready");
+      return { ...record, status: "ready", createdAt: new Date().toISOString() };
+    } catch (error) {
+      // Leave nothing behind: no VM, no key, no record. Undo in reverse, each step on its own.
+      for (const step of undo.reverse()) await step().catch(() => {});
+      throw error instanceof ProvisionError ? error : new ProvisionError(name, current, error);
+    }
+  }
+
+  /**
+   * Destroys a ship: its VM, its key and its record.
+   *
+   * @param prefix The ship's name or a unique prefix of it.
+   * @returns The ship as it was recorded.
+   */
+  async destroyShip(prefix: string): Promise<ShipRecord> {
+    const registry = await this.registry();
+    const ship = await registry.find(prefix);
+    await this.#destroy(ship.name, ship.publicKey, registry);
+    return ship;
+  }
+
+  async #destroy(name: string, publicKey: string | null, registry: Registry): Promise<void> {
+    await this.#provider.remove([name]);
+    if (publicKey && this.#provider.managesKeys) await this.#provider.removeKey(publicKey);
+    await registry.remove(name);
+    await this.#forgetKey(name);
+  }
+
+  /**
+   * Destroys every ship, and VMs of this fleet that the registry lost. Never the flagship.
+   *
+   * @param onProgress Called as each ship goes.
+   * @returns What was destroyed and what could not be.
+   */
+  async sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport> {
+    const registry = await this.registry();
+    const [ships, vms] = await Promise.all([registry.list(), this.#provider.list()]);
+    const known = new Set(ships.map((ship) => ship.name));
+    const orphans = vms.filter((vm) =>
+      isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name)
+    );
+    const keys = new Map(ships.map((ship) => [ship.name, ship.publicKey]));
+    const report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    const limit = pLimit(CREATE_CONCURRENCY);
+    await Promise.all(
+      [...ships.map((ship) => ship.name), ...orphans.map((vm) => vm.name)].map((name) =>
+        limit(async () => {
+          onProgress?.({ vm: name, step: "destroy" });
+          try {
+            await this.#destroy(name, keys.get(name) ?? null, registry);
+            (known.has(name) ? report.destroyed : report.orphans).push(name);
+          } catch (error) {
+            report.failed.push({ name, error: (error as Error).message });
+          }
+        })
+      ),
+    );
+    return report;
+  }
+
+  /**
+   * Reports on the flagship and every ship, asking them in parallel.
+   *
+   * @returns The fleet's status.
+   */
+  async status(): Promise<FleetStatus> {
+    const registry = await this.registry();
+    const [ships, vms, keys, own] = await Promise.all([
+      registry.list(),
+      this.#provider.list(),
+      this.#provider.managesKeys ? this.#provider.listKeys() : Promise.resolve(null),
+      memberReport(this.#home),
+    ]);
+    const vmByName = new Map(vms.map((vm) => [vm.name, vm]));
+    const limit = pLimit(STATUS_CONCURRENCY);
+    const shipStatuses = await Promise.all(
+      ships.map((ship) =>
+        limit(async (): Promise<ShipStatus> => {
+          const vm = vmByName.get(ship.name);
+          const base = {
+            ...ship,
+            vmStatus: vm?.status ?? "missing",
+            keyRegistered: keys ? keys.includes(keyIdentity(ship.publicKey)) : null,
+          };
+          if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
+          try {
+            return { ...base, report: await fetchReport(this.#channel(ship.destination), 30_000) };
+          } catch (error) {
+            return { ...base, report: null, problem: (error as Error).message };
+          }
+        })
+      ),
+    );
+    const known = new Set(ships.map((ship) => ship.name));
+    return {
+      flagship: {
+        name: this.facts.flagshipVm,
+        destination: this.facts.flagship,
+        provider: this.facts.provider,
+        report: own,
+      },
+      ships: shipStatuses,
+      orphans: vms.filter((vm) => isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name)),
+    };
+  }
+
+  /**
+   * Where a member lives: the flagship itself or a recorded ship.
+   *
+   * @param name The exact VM name (`prefix` allows a unique prefix).
+   * @param prefix Whether a unique prefix will do.
+   * @returns The member, or null when the fleet has none by that name.
+   */
+  async resolve(name: string, prefix = false): Promise<Resolved | null> {
+    if (name === this.facts.flagshipVm) {
+      return { name, destination: this.facts.flagship };
+    }
+    const registry = await this.registry();
+    if (prefix) {
+      const ship = await registry.find(name);
+      return { name: ship.name, destination: ship.destination };
+    }
+    const ship = (await registry.list()).find((ship) => ship.name === name);
+    return ship ? { name: ship.name, destination: ship.destination } : null;
+  }
+
+  #channel(destination: string): Channel {
+    return channelFor(destination, this.#ssh);
+  }
+
+  #keyPath(name: string): string {
+    return join(memberPaths(this.#home).configDir, "keys", name);
+  }
+
+  async #newKey(name: string): Promise<{ privateKey: string; publicKey: string }> {
+    const path = this.#keyPath(name);
+    await Deno.mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
+    const result = await runProcess(
+      "ssh-keygen",
+      ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path],
+      { timeoutMs: 30_000 },
+    );
+    if (result.code !== 0) {
+      throw new OhcommodoreError(`ssh-keygen failed: ${result.stderr.trim()}`);
+    }
+    return {
+      privateKey: await Deno.readTextFile(path),
+      publicKey: (await Deno.readTextFile(`${path}.pub`)).trim(),
+    };
+  }
+
+  async #forgetKey(name: string): Promise<void> {
+    for (const file of [this.#keyPath(name), `${this.#keyPath(name)}.pub`]) {
+      await Deno.remove(file).catch(() => {});
+    }
+  }
+}
+
+/**
+ * The settings a new VM gets in its `.env`: the secrets and setup choices, with the provider's
+ * host-changing steps added to SKIP_STEPS.
+ *
+ * @param settings The person's settings.
+ * @param provider The provider.
+ * @returns Variables for the VM's `.env`.
+ */
+export function vmSettings(
+  settings: Settings,
+  provider: VmProvider,
+): Record<string, string | undefined> {
+  const skip = [
+    ...(settings.SKIP_STEPS ?? "").split(",").map((step) => step.trim()).filter(Boolean),
+    ...provider.skippedSteps,
+  ];
+  return {
+    GH_TOKEN: settings.GH_TOKEN,
+    CLAUDE_CODE_OAUTH_TOKEN: settings.CLAUDE_CODE_OAUTH_TOKEN,
+    ANTHROPIC_API_KEY: settings.ANTHROPIC_API_KEY,
+    DOTFILES_PATH: settings.DOTFILES_PATH,
+    DOTFILES_URL: settings.DOTFILES_URL,
+    SKIP_STEPS: skip.length ? [...new Set(skip)].join(",") : undefined,
+  };
+}
+
+// Paths the laptop placed on the flagship arrive as "~/…".
+function expandHome(settings: Settings, home: string): Settings {
+  const expanded = { ...settings };
+  for (const name of ["INIT_PATH", "OHCOMMODORE_SHIP_BIN"] as const) {
+    const value = expanded[name];
+    if (value?.startsWith("~/")) expanded[name] = join(home, value.slice(2));
+  }
+  return expanded;
+}

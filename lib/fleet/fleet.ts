@@ -1,0 +1,423 @@
+/**
+ * The fleet as its commander sees it: create it (`init`), then create, list, reach and destroy
+ * ships, and sink it all. The same API works on the laptop, where calls travel to the flagship
+ * (`ssh -A <flagship> ~/.local/bin/ohcommodore …`, JSON back), and on the flagship itself.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { formatAddress } from "../address.ts";
+import { type Channel, channelFor } from "../channel.ts";
+import { OhcommodoreError, UsageError } from "../errors.ts";
+import { readIdentity } from "../identity.ts";
+import type { Message } from "../inbox/message.ts";
+import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
+import { memberPaths } from "../paths.ts";
+import type { ProviderKind } from "../providers/provider.ts";
+import { Ssh } from "../ssh.ts";
+import { upload } from "./provision.ts";
+import {
+  type FleetFacts,
+  loadSettings,
+  type LocalConfig,
+  readFleetFacts,
+  readLocalConfig,
+  removeLocalConfig,
+  SECRET_SETTINGS,
+  type Settings,
+} from "./config.ts";
+import {
+  type CreateShipsOptions,
+  Flagship,
+  type FleetProgress,
+  type FleetStatus,
+  providerOf,
+  type Resolved,
+  type SinkReport,
+} from "./flagship.ts";
+import { launchFlagship } from "./launch.ts";
+import { isShipOfFleet } from "./names.ts";
+import type { ShipRecord } from "./registry.ts";
+
+/** Options shared by fleet calls. */
+export interface FleetOptions {
+  /** The home directory of this member; defaults to `$HOME`. */
+  home?: string;
+  /** The ssh client. */
+  ssh?: Ssh;
+}
+
+/** Options for {@link Fleet.init}. */
+export interface InitOptions extends FleetOptions {
+  /** Where VMs come from; default `exedev`. */
+  provider?: ProviderKind;
+  /** For `local`: where sandboxes live; default `~/.ohcommodore/sandboxes`. */
+  localRoot?: string;
+  /** Settings; default from the environment and `./.env`. */
+  settings?: Settings;
+  /** Progress of the flagship's creation. */
+  onProgress?: (progress: FleetProgress) => void;
+}
+
+/** Options for {@link Fleet.sink}. */
+export interface SinkOptions {
+  /** Also destroy the flagship and forget the fleet (laptop only). */
+  scuttle?: boolean;
+  /** Progress per VM. */
+  onProgress?: (progress: FleetProgress) => void;
+}
+
+/** What a sink did, and whether the flagship went too. */
+export interface SinkResult extends SinkReport {
+  /** True when the flagship was destroyed and the local config removed. */
+  scuttled: boolean;
+}
+
+// Settings the laptop hands to the flagship for the ships it creates.
+const FORWARDED: readonly (keyof Settings)[] = [
+  ...SECRET_SETTINGS,
+  "DOTFILES_PATH",
+  "DOTFILES_URL",
+  "SKIP_STEPS",
+];
+const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
+const PROXY_TIMEOUT_MS = 3 * 60 * 60_000;
+
+/**
+ * A fleet: a flagship and its ships.
+ *
+ * @example Create a ship, run a command on it, and destroy it
+ * ```ts
+ * import { Fleet } from "./fleet.ts";
+ * const fleet = await Fleet.open();
+ * const [record] = await fleet.createShips("denoland/std");
+ * const ship = await fleet.ship(record.name);
+ * const message = await ship.send("deno task test", { wait: true });
+ * console.log(message.exitCode);
+ * await fleet.destroyShip(record.name);
+ * ```
+ */
+export class Fleet {
+  /** The fleet's tag, provider and flagship. */
+  readonly facts: FleetFacts;
+  readonly #home: string;
+  readonly #ssh: Ssh;
+  readonly #flagship: Flagship | null;
+  readonly #config: LocalConfig | null;
+
+  private constructor(
+    facts: FleetFacts,
+    home: string,
+    ssh: Ssh,
+    flagship: Flagship | null,
+    config: LocalConfig | null,
+  ) {
+    this.facts = facts;
+    this.#home = home;
+    this.#ssh = ssh;
+    this.#flagship = flagship;
+    this.#config = config;
+  }
+
+  /**
+   * Creates a fleet from the laptop: the flagship VM, its key, program, setup and scheduler,
+   * then `~/.ohcommodore/config.json`. Nothing is left behind when a step fails.
+   *
+   * @param options Provider, settings, progress.
+   * @returns The new fleet.
+   * @throws {UsageError} On a VM, or when a fleet already exists.
+   */
+  static async init(options: InitOptions = {}): Promise<Fleet> {
+    const home = options.home ?? memberPaths().home;
+    const identity = await readIdentity(home);
+    if (identity.role !== "local") {
+      throw new UsageError(
+        `"init" runs on your laptop; this machine is the fleet's ${identity.role} ` +
+          `(${identity.name})`,
+      );
+    }
+    const existing = await readLocalConfig(home);
+    if (existing) {
+      throw new UsageError(
+        `A fleet already exists (flagship ${existing.flagshipVm}): sink it with ` +
+          `"ohcommodore fleet sink --scuttle" first, or delete ${join(home, ".ohcommodore")}` +
+          `/config.json if that fleet is gone`,
+      );
+    }
+    const ssh = options.ssh ?? new Ssh();
+    const provider = options.provider ?? "exedev";
+    const config = await launchFlagship({
+      home,
+      ssh,
+      provider,
+      localRoot: provider === "local"
+        ? options.localRoot ?? join(memberPaths(home).configDir, "sandboxes")
+        : undefined,
+      settings: options.settings ?? await loadSettings(),
+      onProgress: options.onProgress,
+    });
+    return new Fleet(config, home, ssh, null, config);
+  }
+
+  /**
+   * Opens the fleet this member belongs to: on the laptop from its config, on the flagship
+   * from its fleet facts.
+   *
+   * @param options Home and ssh client.
+   * @returns The fleet.
+   * @throws {UsageError} On a ship, or on a laptop without a fleet.
+   */
+  static async open(options: FleetOptions = {}): Promise<Fleet> {
+    const home = options.home ?? memberPaths().home;
+    const ssh = options.ssh ?? new Ssh();
+    const identity = await readIdentity(home);
+    if (identity.role === "captain") {
+      throw new UsageError(
+        `This is a ship (${identity.name}); fleet commands run on your laptop or the flagship` +
+          (identity.flagship ? ` (${identity.flagship.name})` : ""),
+      );
+    }
+    if (identity.role === "commodore") {
+      const facts = await readFleetFacts(home);
+      if (!facts) {
+        throw new OhcommodoreError(
+          `This flagship has no ${join(home, ".ohcommodore", "fleet.json")}; recreate the fleet`,
+        );
+      }
+      return new Fleet(facts, home, ssh, new Flagship(facts, home, ssh), null);
+    }
+    const config = await readLocalConfig(home);
+    if (!config) {
+      throw new UsageError(`No fleet yet: create one with "ohcommodore init"`);
+    }
+    return new Fleet(config, home, ssh, null, config);
+  }
+
+  /** True when this process runs on the flagship. */
+  get onFlagship(): boolean {
+    return this.#flagship !== null;
+  }
+
+  /** The flagship and every ship, each asked in parallel. */
+  async status(): Promise<FleetStatus> {
+    if (this.#flagship) return await this.#flagship.status();
+    return await this.#proxy<FleetStatus>(["fleet", "status", "--json"]);
+  }
+
+  /**
+   * Creates ships (see {@link Flagship.createShips}). From the laptop, the settings it has
+   * (tokens, dotfiles, SKIP_STEPS, INIT_PATH/INIT_URL, OHCOMMODORE_SHIP_BIN) go along.
+   *
+   * @param spec `owner/repo`, a git URL or a plain name.
+   * @param options Count, settings and progress.
+   * @returns The ships.
+   */
+  async createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
+    if (this.#flagship) return await this.#flagship.createShips(spec, options);
+    const settings = { ...await loadSettings(), ...options.settings };
+    const forwarded: Settings = {};
+    for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
+    const flagship = this.#flagshipChannel();
+    if (settings.INIT_PATH || settings.INIT_URL) {
+      const { initScriptText } = await import("./artifacts.ts");
+      await upload(flagship, {
+        path: "~/.local/share/ohcommodore/init.sh",
+        data: await initScriptText(settings),
+        mode: 0o600,
+      });
+      forwarded.INIT_PATH = "~/.local/share/ohcommodore/init.sh";
+    }
+    if (settings.OHCOMMODORE_SHIP_BIN) {
+      await upload(flagship, {
+        path: SHIP_BIN_ON_FLAGSHIP,
+        data: await Deno.readFile(settings.OHCOMMODORE_SHIP_BIN),
+        mode: 0o755,
+      });
+      forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
+    }
+    const args = ["ship", "create", spec, "--count", String(options.count ?? 1), "--json"];
+    return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
+      stdin: JSON.stringify(forwarded),
+    });
+  }
+
+  /**
+   * Destroys a ship: VM, key and record.
+   *
+   * @param prefix Its name or a unique prefix.
+   * @returns The ship as it was.
+   */
+  async destroyShip(prefix: string): Promise<ShipRecord> {
+    if (this.#flagship) return await this.#flagship.destroyShip(prefix);
+    return await this.#proxy<ShipRecord>(["ship", "destroy", prefix, "--json"]);
+  }
+
+  /**
+   * Destroys every ship (and lost VMs of this fleet); with `scuttle`, from the laptop, also the
+   * flagship and the local config.
+   *
+   * @param options Scuttle and progress.
+   * @returns What was destroyed.
+   */
+  async sink(options: SinkOptions = {}): Promise<SinkResult> {
+    if (this.#flagship) {
+      if (options.scuttle) {
+        throw new UsageError(
+          `--scuttle destroys the flagship, so it runs from your laptop, not on the flagship`,
+        );
+      }
+      return { ...await this.#flagship.sink(options.onProgress), scuttled: false };
+    }
+    if (!options.scuttle) {
+      return {
+        ...await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"]),
+        scuttled: false,
+      };
+    }
+    return await this.#scuttle(options);
+  }
+
+  async #scuttle(options: SinkOptions): Promise<SinkResult> {
+    let report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    try {
+      report = await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"]);
+    } catch (error) {
+      // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
+      report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
+    }
+    const provider = providerOf(this.facts, this.#ssh);
+    const leftovers = (await provider.list())
+      .filter((vm) => isShipOfFleet(vm.name, this.facts.tag))
+      .map((vm) => vm.name);
+    for (const name of leftovers) options.onProgress?.({ vm: name, step: "destroy" });
+    await provider.remove(leftovers);
+    report.orphans.push(...leftovers);
+    report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
+    options.onProgress?.({ vm: this.facts.flagshipVm, step: "destroy" });
+    await provider.remove([this.facts.flagshipVm]);
+    if (this.#config?.flagshipPublicKey && provider.managesKeys) {
+      await provider.removeKey(this.#config.flagshipPublicKey);
+    }
+    await removeLocalConfig(this.#home);
+    report.failed = report.failed.filter((failure) => failure.name !== this.facts.flagshipVm);
+    return { ...report, scuttled: true };
+  }
+
+  /**
+   * Where a member lives.
+   *
+   * @param name A VM name (or, with `prefix`, a unique prefix of a ship's).
+   * @param prefix Whether a unique prefix will do.
+   * @returns The member, or null when the fleet has none by that name.
+   */
+  async resolve(name: string, prefix = false): Promise<Resolved | null> {
+    if (this.#flagship) return await this.#flagship.resolve(name, prefix);
+    if (name === this.facts.flagshipVm) return { name, destination: this.facts.flagship };
+    const args = ["fleet", "_resolve", name, ...(prefix ? ["--prefix"] : [])];
+    return await this.#proxy<Resolved | null>(args);
+  }
+
+  /**
+   * A ship, by name or unique prefix.
+   *
+   * @param prefix The name or a unique prefix.
+   * @returns The ship.
+   */
+  async ship(prefix: string): Promise<Ship> {
+    const found = await this.resolve(prefix, true);
+    if (!found) throw new OhcommodoreError(`No ship matches "${prefix}"`);
+    return new Ship(found, this.#ssh, this.#home);
+  }
+
+  #flagshipChannel(): Channel {
+    return channelFor(this.facts.flagship, this.#ssh);
+  }
+
+  // Runs the same command on the flagship; its progress (stderr) shows here, its JSON returns.
+  async #proxy<T>(args: string[], options: { stdin?: string } = {}): Promise<T> {
+    const result = await this.#flagshipChannel().run([REMOTE_PROGRAM, ...args], {
+      stdin: options.stdin,
+      timeoutMs: PROXY_TIMEOUT_MS,
+      passStderr: true,
+      sshFlags: ["-A"],
+    });
+    if (result.code !== 0) throw new FlagshipError(this.facts.flagshipVm, args, result.code);
+    try {
+      return JSON.parse(result.stdout) as T;
+    } catch {
+      throw new OhcommodoreError(
+        `The flagship answered "${args.slice(0, 2).join(" ")}" with something other than JSON; ` +
+          `is it running another ohcommodore version? See "ohcommodore fleet status"`,
+      );
+    }
+  }
+}
+
+/** A command proxied to the flagship failed there (its message was shown as it happened). */
+export class FlagshipError extends OhcommodoreError {
+  /** The flagship's exit code. */
+  override readonly exitCode: number;
+
+  /**
+   * @param flagship The flagship's name.
+   * @param args The command.
+   * @param code Its exit code.
+   */
+  constructor(flagship: string, args: string[], code: number) {
+    super(`"${args.slice(0, 2).join(" ")}" failed on the flagship ${flagship} (exit ${code})`);
+    this.exitCode = code === 255 ? 1 : code;
+  }
+}
+
+/** One ship: send it work, log into it. */
+export class Ship {
+  /** Its VM name. */
+  readonly name: string;
+  /** Where it lives. */
+  readonly destination: string;
+  readonly #ssh: Ssh;
+  readonly #home?: string;
+
+  /**
+   * @param where The ship's name and destination.
+   * @param ssh The ssh client.
+   * @param home The sender's home.
+   */
+  constructor(where: Resolved, ssh: Ssh = new Ssh(), home?: string) {
+    this.name = where.name;
+    this.destination = where.destination;
+    this.#ssh = ssh;
+    this.#home = home;
+  }
+
+  /** The ship's inbox address. */
+  get address(): string {
+    return formatAddress({ role: "captain", host: this.name });
+  }
+
+  /**
+   * Delivers a command to the ship's inbox.
+   *
+   * @param command The shell command.
+   * @param options Timeout and waiting.
+   * @returns The message.
+   */
+  send(command: string, options: Omit<SendOptions, "resolve" | "ssh"> = {}): Promise<Message> {
+    return send(this.address, command, {
+      home: this.#home,
+      ...options,
+      ssh: this.#ssh,
+      resolve: () => Promise.resolve({ destination: this.destination, viaDestination: false }),
+    });
+  }
+
+  /**
+   * Opens a login shell on the ship on this terminal, with agent forwarding.
+   *
+   * @returns The session's exit code.
+   */
+  ssh(): Promise<number> {
+    return channelFor(this.destination, this.#ssh).interactive([], { agent: true });
+  }
+}

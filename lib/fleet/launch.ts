@@ -1,0 +1,123 @@
+/**
+ * `init` from the laptop: create the flagship VM, give it its own key, the program, its
+ * settings and the fleet's facts, run its setup, and only then write the local config. A failed
+ * step removes what the earlier ones made.
+ *
+ * @module
+ */
+
+import type { Ssh } from "../ssh.ts";
+import type { ProviderKind, VmInfo } from "../providers/provider.ts";
+import { OhcommodoreError } from "../errors.ts";
+import { initScriptText, programFor } from "./artifacts.ts";
+import {
+  type FleetFacts,
+  formatEnvFile,
+  formatFleetFacts,
+  type LocalConfig,
+  type Settings,
+  writeLocalConfig,
+} from "./config.ts";
+import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
+import { flagshipVmName, newFleetTag } from "./names.ts";
+import { provision, ProvisionError, type ProvisionStep } from "./provision.ts";
+
+/** What {@link launchFlagship} needs. */
+export interface LaunchOptions {
+  /** The laptop's home. */
+  home: string;
+  /** The ssh client. */
+  ssh: Ssh;
+  /** Where VMs come from. */
+  provider: ProviderKind;
+  /** For `local`: the sandbox directory. */
+  localRoot?: string;
+  /** The person's settings. */
+  settings: Settings;
+  /** Progress. */
+  onProgress?: (progress: FleetProgress) => void;
+}
+
+// Made on the flagship, so its private key never travels.
+const KEYGEN_SCRIPT = 'set -e; umask 077; mkdir -p "$HOME/.ssh"; ' +
+  '[ -f "$HOME/.ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -C "$1" ' +
+  '-f "$HOME/.ssh/id_ed25519"; cat "$HOME/.ssh/id_ed25519.pub"';
+
+/**
+ * Creates and sets up the flagship, then writes the laptop's config.
+ *
+ * @param options Where, how and with what.
+ * @returns The config written.
+ * @throws {ProvisionError} Naming the step that failed; nothing is left behind.
+ */
+export async function launchFlagship(options: LaunchOptions): Promise<LocalConfig> {
+  const tag = newFleetTag();
+  const name = flagshipVmName(tag);
+  const facts0 = {
+    tag,
+    provider: options.provider,
+    ...(options.localRoot ? { localRoot: options.localRoot } : {}),
+  };
+  const provider = providerOf(
+    { ...facts0, flagshipVm: name, flagship: "", createdAt: "" },
+    options.ssh,
+  );
+  const report = (step: FleetProgress["step"]) => options.onProgress?.({ vm: name, step });
+  const undo: (() => Promise<void>)[] = [];
+  let current: ProvisionStep = "create";
+  try {
+    // Read before anything is created: a bad INIT_PATH or SHIP_BIN fails fast and costs nothing.
+    const initScript = await initScriptText(options.settings);
+    report("create");
+    const vm: VmInfo = await provider.create(name);
+    undo.push(() => provider.remove([name]));
+    current = "reach";
+    report("reach");
+    const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000 });
+    let publicKey: string | undefined;
+    if (provider.managesKeys) {
+      current = "key";
+      report("key");
+      const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
+        timeoutMs: 60_000,
+      });
+      if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
+      const key = keygen.stdout.trim();
+      await provider.addKey(key);
+      publicKey = key;
+      undo.push(() => provider.removeKey(key));
+      await provider.activateKey(channel);
+    }
+    const facts: FleetFacts = {
+      ...facts0,
+      flagshipVm: name,
+      flagship: vm.destination,
+      createdAt: new Date().toISOString(),
+    };
+    const env = { ...vmSettings(options.settings, provider), ROLE: "commodore", VM_NAME: name };
+    await provision(channel, {
+      vm: name,
+      program: await programFor(channel, options.settings),
+      initScript,
+      files: [
+        { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
+        { path: "~/.ohcommodore/fleet.json", data: formatFleetFacts(facts), mode: 0o600 },
+      ],
+      onStep: (step) => {
+        current = step;
+        report(step);
+      },
+    });
+    current = "record";
+    const config: LocalConfig = {
+      ...facts,
+      ...(publicKey ? { flagshipPublicKey: publicKey } : {}),
+    };
+    await writeLocalConfig(config, options.home);
+    report("ready");
+    return config;
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    throw error instanceof ProvisionError ? error : new ProvisionError(name, current, error);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Names in a fleet: the fleet's tag, VM names that carry it (so two fleets share an account and
+ * a lost VM is still recognisably ours), and the `ship create` argument.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+/** What `ship create` was asked for. */
+export interface ShipSpec {
+  /** The short name in the VM name, e.g. `web` in `ship-web-k3f9a1b2`. */
+  name: string;
+  /** The repository: `owner/repo` on GitHub or a git URL; null for a ship without one. */
+  repo: string | null;
+}
+
+const HEX = "0123456789abcdef";
+const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+const MAX_NAME = 20;
+
+function randomFrom(alphabet: string, length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((byte) => alphabet[byte % alphabet.length]).join("");
+}
+
+/**
+ * A new fleet tag: a letter and three hex digits, e.g. `k3f9`. Starting with a letter keeps
+ * every suffix that begins with it from being all digits, which exe.dev refuses.
+ *
+ * @returns The tag.
+ */
+export function newFleetTag(): string {
+  return randomFrom(LETTERS, 1) + randomFrom(HEX, 3);
+}
+
+/**
+ * The flagship's VM name.
+ *
+ * @param tag The fleet tag.
+ * @returns `flagship-<tag>`.
+ */
+export function flagshipVmName(tag: string): string {
+  return `flagship-${tag}`;
+}
+
+/**
+ * A new ship VM name: `ship-<name>-<tag><4 hex>`.
+ *
+ * @param name The ship's short name.
+ * @param tag The fleet tag.
+ * @returns The VM name.
+ */
+export function newShipVmName(name: string, tag: string): string {
+  return `ship-${name}-${tag}${randomFrom(HEX, 4)}`;
+}
+
+/**
+ * Tells whether a VM name belongs to a fleet's ships (registered or lost).
+ *
+ * @param vmName The VM name.
+ * @param tag The fleet tag.
+ * @returns True for `ship-<name>-<tag><4 hex>`.
+ */
+export function isShipOfFleet(vmName: string, tag: string): boolean {
+  return new RegExp(`^ship-[a-z0-9-]+-${tag}[0-9a-f]{4}$`).test(vmName);
+}
+
+/**
+ * Checks a fleet tag read from a file.
+ *
+ * @param tag The tag.
+ * @returns The tag.
+ */
+export function checkFleetTag(tag: unknown): string {
+  if (typeof tag !== "string" || !/^[a-z][0-9a-f]{3}$/.test(tag)) {
+    throw new UsageError(`Fleet tag ${JSON.stringify(tag)} is not a letter and three hex digits`);
+  }
+  return tag;
+}
+
+const GIT_URL = /^(?:(?:https?|ssh|git|file):\/\/\S+|[\w.-]+@[\w.-]+:\S+)$/;
+const OWNER_REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * Parses the argument of `ship create`: `owner/repo`, a git URL, or a bare name.
+ *
+ * @param spec What the user typed.
+ * @returns The short name and repository.
+ * @throws {UsageError} When it is none of those.
+ */
+export function parseShipSpec(spec: string): ShipSpec {
+  const text = spec.trim();
+  let repo: string | null = null;
+  let base: string;
+  if (GIT_URL.test(text)) {
+    repo = text;
+    base = text.replace(/\/+$/, "").split(/[/:]/).at(-1) ?? "";
+  } else if (OWNER_REPO.test(text) && !text.startsWith(".")) {
+    repo = text;
+    base = text.split("/")[1];
+  } else if (PLAIN_NAME.test(text)) {
+    base = text;
+  } else {
+    throw new UsageError(
+      `Cannot make a ship from ${JSON.stringify(spec)}: give owner/repo (e.g. denoland/std), ` +
+        `a git URL (https://…, ssh://…, git@host:path, file://…) or a plain name (e.g. scratch)`,
+    );
+  }
+  const name = base.replace(/\.git$/, "").toLowerCase().replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "").slice(0, MAX_NAME).replace(/-+$/, "");
+  if (!name) {
+    throw new UsageError(`Cannot derive a ship name from ${JSON.stringify(spec)}: use letters`);
+  }
+  return { name, repo };
+}

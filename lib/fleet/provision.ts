@@ -1,0 +1,148 @@
+/**
+ * Making a fresh VM a fleet member: put the program on it, hand it its files (settings, keys,
+ * the setup script) over stdin, and run `cloudinit/init.sh`, which ends with the member's
+ * identity, inbox and scheduler.
+ *
+ * @module
+ */
+
+import type { Channel } from "../channel.ts";
+import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
+import { REMOTE_PROGRAM } from "../inbox/send.ts";
+
+/** A step of provisioning, for progress and for saying which one failed. */
+export type ProvisionStep =
+  | "create"
+  | "key"
+  | "reach"
+  | "program"
+  | "files"
+  | "init.sh"
+  | "record";
+
+/** A step failed: says which, and keeps the cause. */
+export class ProvisionError extends OhcommodoreError {
+  /** The VM being provisioned. */
+  readonly vm: string;
+  /** The step that failed. */
+  readonly step: ProvisionStep;
+
+  /**
+   * @param vm The VM.
+   * @param step The failed step.
+   * @param cause What went wrong.
+   */
+  constructor(vm: string, step: ProvisionStep, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`Setting up ${vm} failed at step "${step}": ${reason}`, { cause });
+    this.vm = vm;
+    this.step = step;
+  }
+}
+
+/** A file to place on the member. */
+export interface RemoteFile {
+  /** Path on the member; `~/` is its home. */
+  path: string;
+  /** Contents. */
+  data: string | Uint8Array;
+  /** Permission bits, e.g. 0o600. */
+  mode: number;
+}
+
+// Written to a side file and renamed, so a broken transfer never leaves half a program; umask
+// 077 keeps secrets private from the first byte.
+const UPLOAD_SCRIPT = 'set -e; umask 077; mkdir -p "$(dirname "$1")"; cat >"$1.part"; ' +
+  'chmod "$2" "$1.part"; mv -f "$1.part" "$1"';
+
+/**
+ * Writes a file on a member from our stdin (never argv).
+ *
+ * @param channel The member.
+ * @param file What to write where.
+ */
+export async function upload(channel: Channel, file: RemoteFile): Promise<void> {
+  const mode = file.mode.toString(8);
+  const result = await channel.run(["sh", "-c", UPLOAD_SCRIPT, "sh", file.path, mode], {
+    stdin: file.data,
+    timeoutMs: 300_000,
+    retry: "idempotent", // rewriting the same file is harmless
+  });
+  if (result.code !== 0) {
+    throw new RemoteCommandError(
+      channel.destination,
+      result.code,
+      result.stderr.trim(),
+      `Cannot write ${file.path} on ${channel.destination}: ${result.stderr.trim()}`,
+    );
+  }
+}
+
+/** What a new member gets. */
+export interface ProvisionPlan {
+  /** The VM's name. */
+  vm: string;
+  /** The executable to install as `~/.local/bin/ohcommodore`. */
+  program: Uint8Array;
+  /** The setup script. */
+  initScript: string;
+  /** Other files: `.env`, keys, fleet facts. */
+  files: RemoteFile[];
+  /** Called as each step starts. */
+  onStep?: (step: ProvisionStep) => void;
+}
+
+/** How long init.sh may take: it installs toolchains on a real VM. */
+export const INIT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Installs the program and files and runs init.sh, whose output is kept in
+ * `~/.ohcommodore/init.log` on the member.
+ *
+ * @param channel The member.
+ * @param plan What to install.
+ * @throws {ProvisionError} Naming the failed step (for init.sh, the script's own step).
+ */
+export async function provision(channel: Channel, plan: ProvisionPlan): Promise<void> {
+  const step = async (name: ProvisionStep, work: () => Promise<void>) => {
+    plan.onStep?.(name);
+    try {
+      await work();
+    } catch (error) {
+      throw error instanceof ProvisionError ? error : new ProvisionError(plan.vm, name, error);
+    }
+  };
+  await step("program", async () => {
+    await upload(channel, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 });
+    const version = await channel.run([REMOTE_PROGRAM, "--version"], { timeoutMs: 120_000 });
+    if (version.code !== 0) {
+      throw new OhcommodoreError(
+        `the installed program does not run: ${version.stderr.trim() || `exit ${version.code}`}`,
+      );
+    }
+  });
+  await step("files", async () => {
+    for (const file of plan.files) await upload(channel, file);
+    await upload(channel, { path: INIT_SCRIPT_PATH, data: plan.initScript, mode: 0o700 });
+  });
+  await step("init.sh", async () => {
+    const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
+      timeoutMs: INIT_TIMEOUT_MS,
+    });
+    if (result.code !== 0) {
+      const lines = result.stdout.trim().split("\n");
+      const failed = lines.findLast((line) => /step \S+ failed/.test(line));
+      throw new OhcommodoreError(
+        `${failed ?? `init.sh exited with ${result.code}`}; the end of ~/.ohcommodore/init.log ` +
+          `on ${plan.vm}:\n${lines.slice(-8).join("\n")}`,
+      );
+    }
+  });
+}
+
+/** Where the setup script lives on a member. */
+export const INIT_SCRIPT_PATH = "~/.ohcommodore/init.sh";
+
+// pipefail: the script's exit code, not tee's, decides.
+const RUN_INIT_SCRIPT = 'set -o pipefail; cd "$HOME" && ' +
+  'bash "$HOME/.ohcommodore/init.sh" 2>&1 | tee "$HOME/.ohcommodore/init.log"';

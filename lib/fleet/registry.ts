@@ -1,0 +1,150 @@
+/**
+ * The flagship's record of its ships: the `fleet` table in its DuckDB file, beside the inbox.
+ * A ship is recorded (`provisioning`) as soon as its VM exists, so a crash mid-create leaves a
+ * trace that `fleet sink` finds.
+ *
+ * @module
+ */
+
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { AmbiguousNameError, NotFoundError } from "../errors.ts";
+import { identityAddress, readIdentity } from "../identity.ts";
+import { memberPaths } from "../paths.ts";
+import { withDatabase } from "../inbox/database.ts";
+
+/** A ship as the flagship knows it. */
+export interface ShipRecord {
+  /** The VM name, e.g. `ship-web-k3f9a1b2`. */
+  name: string;
+  /** Its repository (`owner/repo` or a git URL), or null. */
+  repo: string | null;
+  /** How to reach it. */
+  destination: string;
+  /** The ship's own public key, registered with the provider. */
+  publicKey: string;
+  /** `provisioning` while being created, then `ready`. */
+  status: string;
+  /** When it was recorded (ISO). */
+  createdAt: string;
+}
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
+  name TEXT PRIMARY KEY,
+  repo TEXT,
+  ssh_dest TEXT NOT NULL,
+  pubkey TEXT,
+  status TEXT DEFAULT 'provisioning',
+  created_at TIMESTAMP DEFAULT current_timestamp
+)`;
+
+/** The flagship's ship registry. Holds no open handle. */
+export class Registry {
+  readonly #database: string;
+  readonly #identity: string;
+
+  private constructor(database: string, identity: string) {
+    this.#database = database;
+    this.#identity = identity;
+  }
+
+  /**
+   * Opens the registry of the member at `home` (the flagship).
+   *
+   * @param home Its home directory.
+   * @returns The registry.
+   */
+  static async open(home?: string): Promise<Registry> {
+    const identity = await readIdentity(home);
+    return new Registry(memberPaths(home).database, identityAddress(identity));
+  }
+
+  /** Creates the table (idempotent). */
+  async ensure(): Promise<void> {
+    await this.#use(() => Promise.resolve());
+  }
+
+  /** Records a new ship. */
+  async add(record: Omit<ShipRecord, "createdAt">): Promise<void> {
+    await this.#use((db) =>
+      db.run(
+        `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status) VALUES ($1, $2, $3, $4, $5)`,
+        [record.name, record.repo, record.destination, record.publicKey, record.status],
+      )
+    );
+  }
+
+  /** Changes a ship's status. */
+  async setStatus(name: string, status: string): Promise<void> {
+    await this.#use((db) => db.run(`UPDATE fleet SET status = $2 WHERE name = $1`, [name, status]));
+  }
+
+  /** Forgets a ship. */
+  async remove(name: string): Promise<void> {
+    await this.#use((db) => db.run(`DELETE FROM fleet WHERE name = $1`, [name]));
+  }
+
+  /** Every recorded ship, oldest first. */
+  async list(): Promise<ShipRecord[]> {
+    return await this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `SELECT name, repo, ssh_dest, pubkey, status, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ')
+         FROM fleet ORDER BY created_at, name`,
+      );
+      return reader.getRows().map(([name, repo, destination, publicKey, status, createdAt]) => ({
+        name: String(name),
+        repo: repo === null ? null : String(repo),
+        destination: String(destination),
+        publicKey: String(publicKey ?? ""),
+        status: String(status),
+        createdAt: String(createdAt),
+      }));
+    });
+  }
+
+  /**
+   * The ship whose name is, or uniquely starts with, `prefix`.
+   *
+   * @param prefix A name or the start of one.
+   * @returns The ship.
+   * @throws {NotFoundError} When none matches.
+   * @throws {AmbiguousNameError} When several match.
+   */
+  async find(prefix: string): Promise<ShipRecord> {
+    return matchByPrefix(await this.list(), prefix);
+  }
+
+  async #use<T>(work: (db: DuckDBConnection) => Promise<T>): Promise<T> {
+    return await withDatabase({ path: this.#database, identity: this.#identity }, async (db) => {
+      await db.run(SCHEMA);
+      return await work(db);
+    });
+  }
+}
+
+/**
+ * Picks the ship whose name equals `prefix`, else the only one starting with it.
+ *
+ * @param ships The candidates.
+ * @param prefix A name or the start of one.
+ * @returns The ship.
+ */
+export function matchByPrefix<T extends { name: string }>(ships: readonly T[], prefix: string): T {
+  const exact = ships.find((ship) => ship.name === prefix);
+  if (exact) return exact;
+  // "web" finds "ship-web-…" too: people think of ships by their short name.
+  const matches = ships.filter((ship) =>
+    ship.name.startsWith(prefix) || ship.name.startsWith(`ship-${prefix}`)
+  );
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    const known = ships.map((ship) => ship.name).join(", ") || "none";
+    throw new NotFoundError(
+      `No ship matches "${prefix}" (ships: ${known}); see "ohcommodore fleet status"`,
+    );
+  }
+  throw new AmbiguousNameError(
+    `"${prefix}" matches ${matches.length} ships (${
+      matches.map((ship) => ship.name).join(", ")
+    }): give more of the name`,
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * Inbox addresses across the fleet: `captain@<ship>` and `commodore@<flagship>` by name, from
+ * the laptop, the flagship or any ship. The flagship's registry is the one source of truth;
+ * ships and the laptop ask it. A name the fleet does not know is used as an SSH destination or
+ * alias, as the original tool did.
+ *
+ * @module
+ */
+
+import { channelFor } from "../channel.ts";
+import { readIdentity } from "../identity.ts";
+import { type AddressResolver, directResolver, REMOTE_PROGRAM } from "../inbox/send.ts";
+import { Ssh } from "../ssh.ts";
+import { readFleetFacts, readLocalConfig } from "./config.ts";
+import { Flagship, type Resolved } from "./flagship.ts";
+
+/**
+ * The resolver for this member.
+ *
+ * @param home The member's home; defaults to `$HOME`.
+ * @param ssh The ssh client.
+ * @returns A resolver that knows the fleet's names.
+ */
+export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promise<AddressResolver> {
+  const identity = await readIdentity(home);
+  const direct = directResolver({ role: identity.role, host: identity.name });
+  let lookup: (name: string) => Promise<Resolved | null>;
+  if (identity.role === "commodore") {
+    const facts = await readFleetFacts(home);
+    if (!facts) return direct;
+    const flagship = new Flagship(facts, home ?? Deno.env.get("HOME") ?? "", ssh);
+    lookup = (name) => flagship.resolve(name);
+  } else {
+    const config = identity.role === "local" ? await readLocalConfig(home) : null;
+    const flagship = identity.flagship ??
+      (config ? { name: config.flagshipVm, destination: config.flagship } : null);
+    if (!flagship) return direct;
+    lookup = (name) =>
+      name === flagship.name
+        ? Promise.resolve({ name, destination: flagship.destination })
+        : askFlagship(flagship.destination, name, ssh);
+  }
+  return async (address) => {
+    if (address.host === identity.name) return await direct(address);
+    const found = await lookup(address.host);
+    return found
+      ? { destination: found.destination, viaDestination: false }
+      : await direct(address);
+  };
+}
+
+async function askFlagship(destination: string, name: string, ssh: Ssh): Promise<Resolved | null> {
+  const result = await channelFor(destination, ssh).run(
+    [REMOTE_PROGRAM, "fleet", "_resolve", name],
+    { timeoutMs: 60_000 },
+  );
+  if (result.code !== 0) return null;
+  try {
+    return JSON.parse(result.stdout) as Resolved | null;
+  } catch {
+    return null;
+  }
+}

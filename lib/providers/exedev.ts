@@ -1,0 +1,186 @@
+/**
+ * exe.dev: VMs from an API that is SSH itself (`ssh exe.dev <command>`, "the lobby"). The lobby
+ * runs no shell, answers in JSON, and drops bursts of new connections, so calls share one
+ * multiplexed connection and connection failures are retried by {@link Ssh}.
+ *
+ * @module
+ */
+
+import { type Channel, SshChannel } from "../channel.ts";
+import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
+import { Ssh } from "../ssh.ts";
+import { keyIdentity, type VmInfo, type VmProvider, type WaitOptions } from "./provider.ts";
+
+/** A lobby command failed or answered with an error. */
+export class ProviderError extends OhcommodoreError {}
+
+const LOBBY_TIMEOUT_MS = 120_000;
+
+/** The exe.dev provider. */
+export class ExeDevProvider implements VmProvider {
+  /** Always `exedev`. */
+  readonly kind = "exedev" as const;
+  /** Keys registered with the account enter its VMs and the lobby. */
+  readonly managesKeys = true;
+  /** exe.dev VMs are whole machines: every step applies. */
+  readonly skippedSteps: readonly string[] = [];
+  readonly #ssh: Ssh;
+  readonly #lobby: string;
+
+  /**
+   * @param ssh The ssh client.
+   * @param lobby The lobby's SSH destination; `exe.dev` unless `OHCOMMODORE_LOBBY` says otherwise.
+   */
+  constructor(ssh: Ssh = new Ssh(), lobby = Deno.env.get("OHCOMMODORE_LOBBY") || "exe.dev") {
+    this.#ssh = ssh;
+    this.#lobby = lobby;
+  }
+
+  /** `ssh exe.dev new --json --name=<vm> --no-email`. */
+  async create(name: string): Promise<VmInfo> {
+    const argv = ["new", "--json", `--name=${name}`, "--no-email"];
+    let result;
+    try {
+      result = await this.#call(argv);
+    } catch (error) {
+      // The lobby may have created it before the connection broke: look before giving up,
+      // never ask twice.
+      if (error instanceof SshError && !error.beforeCommand) {
+        const made = (await this.list()).find((vm) => vm.name === name);
+        if (made) return made;
+      }
+      throw error;
+    }
+    const data = parseJson(result.stdout, "new");
+    if (typeof data.error === "string" || result.code !== 0) {
+      throw new ProviderError(
+        `exe.dev refused to create VM "${name}": ${data.error ?? lastLine(result.stderr)}`,
+      );
+    }
+    return toVmInfo(data, "new");
+  }
+
+  /** `ssh exe.dev ls --json`. */
+  async list(): Promise<VmInfo[]> {
+    const result = await this.#call(["ls", "--json"], true);
+    const text = result.stdout.trim();
+    if (text === "" || /^No VMs found/i.test(text)) return [];
+    const data = parseJson(text, "ls");
+    if (!Array.isArray(data.vms)) throw new ProviderError(`exe.dev "ls" answered without "vms"`);
+    return data.vms.map((vm: unknown) => toVmInfo(vm, "ls"));
+  }
+
+  /** `ssh exe.dev rm <vm>...`, for the ones that exist. */
+  async remove(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const existing = new Set((await this.list()).map((vm) => vm.name));
+    const present = names.filter((name) => existing.has(name));
+    if (present.length === 0) return;
+    // Removing twice is harmless, so a broken connection may retry.
+    await this.#call(["rm", ...present], true);
+  }
+
+  /** Polls the VM with `true` until it answers (DNS and sshd come up after `new`). */
+  async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel> {
+    const channel = new SshChannel(vm.destination, this.#ssh.with({ attempts: 1 }));
+    const deadline = Date.now() + options.timeoutMs;
+    let pause = 250;
+    let last = "";
+    while (Date.now() < deadline) {
+      try {
+        const left = Math.max(1000, deadline - Date.now());
+        await channel.run(["true"], { timeoutMs: Math.min(30_000, left) });
+        return new SshChannel(vm.destination, this.#ssh);
+      } catch (error) {
+        if (!(error instanceof SshError) && !(error instanceof TimeoutError)) throw error;
+        last = error.message;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 3000);
+    }
+    throw new TimeoutError(
+      `VM "${vm.name}" (${vm.destination}) did not answer over ssh within ` +
+        `${Math.round(options.timeoutMs / 1000)}s: ${last}`,
+    );
+  }
+
+  /** `ssh exe.dev ssh-key add "<key>"`. */
+  async addKey(publicKey: string): Promise<void> {
+    const result = await this.#call(["ssh-key", "add", publicKey.trim()], true);
+    if (result.code !== 0 && !/already/i.test(result.stdout + result.stderr)) {
+      throw new ProviderError(`exe.dev refused the SSH key: ${lastLine(result.stderr)}`);
+    }
+  }
+
+  /** `ssh exe.dev ssh-key remove "<key>"`, when it is registered. */
+  async removeKey(publicKey: string): Promise<void> {
+    const keys = await this.listKeys();
+    if (!keys.includes(keyIdentity(publicKey))) return;
+    await this.#call(["ssh-key", "remove", publicKey.trim()], true);
+  }
+
+  /** `ssh exe.dev ssh-key list --json`. */
+  async listKeys(): Promise<string[]> {
+    const result = await this.#call(["ssh-key", "list", "--json"], true);
+    const data = parseJson(result.stdout, "ssh-key list");
+    if (!Array.isArray(data.ssh_keys)) {
+      throw new ProviderError(`exe.dev "ssh-key list" answered without "ssh_keys"`);
+    }
+    return data.ssh_keys.map((key: { public_key?: string }) => keyIdentity(key.public_key ?? ""));
+  }
+
+  /** Runs `ssh exe.dev whoami` from the member, which completes its key's registration. */
+  async activateKey(channel: Channel): Promise<void> {
+    const argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
+    const result = await channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000 });
+    if (result.code !== 0) {
+      throw new ProviderError(
+        `${channel.destination} cannot reach exe.dev with its new key: ${lastLine(result.stderr)}`,
+      );
+    }
+  }
+
+  async #call(argv: string[], idempotent = false) {
+    const result = await this.#ssh.run(this.#lobby, argv, {
+      timeoutMs: LOBBY_TIMEOUT_MS,
+      retry: idempotent ? "idempotent" : "connect",
+    });
+    if (result.code !== 0 && !result.stdout.trim().startsWith("{")) {
+      throw new ProviderError(
+        `exe.dev "${argv.slice(0, 2).join(" ")}" failed (exit ${result.code}): ` +
+          (lastLine(result.stderr) || lastLine(result.stdout)),
+      );
+    }
+    return result;
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+function parseJson(text: string, command: string): Record<string, any> {
+  try {
+    const data = JSON.parse(text);
+    if (data && typeof data === "object") return data;
+  } catch {
+    // reported below
+  }
+  throw new ProviderError(
+    `exe.dev "${command}" answered with something other than JSON: ` +
+      JSON.stringify(text.slice(0, 200)),
+  );
+}
+
+function toVmInfo(value: unknown, command: string): VmInfo {
+  const vm = value as Record<string, unknown>;
+  if (typeof vm?.vm_name !== "string" || typeof vm.ssh_dest !== "string") {
+    throw new ProviderError(`exe.dev "${command}" answered without vm_name and ssh_dest`);
+  }
+  return {
+    name: vm.vm_name,
+    destination: vm.ssh_dest,
+    status: typeof vm.status === "string" ? vm.status : "unknown",
+  };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}

@@ -1,0 +1,67 @@
+/**
+ * Where VMs come from. A provider creates, lists and removes machines and manages the SSH keys
+ * allowed into them; everything else (provisioning, the inbox) goes through a {@link Channel}.
+ * New providers (plain SSH hosts, other clouds) implement this interface.
+ *
+ * @module
+ */
+
+import type { Channel } from "../channel.ts";
+
+/** The provider kinds this version knows. */
+export const PROVIDER_KINDS = ["exedev", "local"] as const;
+
+/** A provider kind. */
+export type ProviderKind = typeof PROVIDER_KINDS[number];
+
+/** A machine as its provider reports it. */
+export interface VmInfo {
+  /** The VM's name, unique in the account. */
+  name: string;
+  /** How to reach it: an SSH destination, used as given, or a sandbox's home. */
+  destination: string;
+  /** The provider's word for its state, e.g. `running`. */
+  status: string;
+}
+
+/** Options for {@link VmProvider.waitUntilReachable}. */
+export interface WaitOptions {
+  /** Give up after this long. */
+  timeoutMs: number;
+}
+
+/** A source of VMs. */
+export interface VmProvider {
+  /** Which provider this is. */
+  readonly kind: ProviderKind;
+  /** Whether VMs are entered with keys registered here (else the key methods do nothing). */
+  readonly managesKeys: boolean;
+  /** Steps of `cloudinit/init.sh` that make no sense on this provider (they touch the host). */
+  readonly skippedSteps: readonly string[];
+  /** Creates a VM. Throws when the name is taken or refused. */
+  create(name: string): Promise<VmInfo>;
+  /** Every VM of the account (of every fleet). */
+  list(): Promise<VmInfo[]>;
+  /** Removes VMs; names that do not exist are ignored. */
+  remove(names: readonly string[]): Promise<void>;
+  /** Waits until the VM answers a command, and returns the channel to it. */
+  waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel>;
+  /** Allows a public key into the account's VMs (and its API). */
+  addKey(publicKey: string): Promise<void>;
+  /** Revokes a public key; an unknown key is ignored. */
+  removeKey(publicKey: string): Promise<void>;
+  /** The registered public keys (`type base64`), or null when the provider has no keys. */
+  listKeys(): Promise<string[] | null>;
+  /** Finishes registering a member's own key, from that member (exe.dev needs one `whoami`). */
+  activateKey(channel: Channel): Promise<void>;
+}
+
+/**
+ * The `type base64` part of a public key line, without its comment, for comparing keys.
+ *
+ * @param publicKey An OpenSSH public key line.
+ * @returns The key without its comment.
+ */
+export function keyIdentity(publicKey: string): string {
+  return publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
+}
