@@ -5,7 +5,11 @@
  */
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { fleetCommand } from "./lib/cli/fleet_command.ts";
 import { inboxCommand } from "./lib/cli/inbox_command.ts";
+import { initCommand } from "./lib/cli/init_command.ts";
+import { setupCommand, statusCommand } from "./lib/cli/member_command.ts";
+import { shipCommand } from "./lib/cli/ship_command.ts";
 import { note, paint } from "./lib/cli/output.ts";
 import { foregroundSchedulerCommand, schedulerCommand } from "./lib/cli/scheduler_command.ts";
 import { OhcommodoreError } from "./lib/errors.ts";
@@ -20,9 +24,14 @@ function program(): Command {
     .option("-v, --verbose", "show the cause chain of errors")
     .showSuggestionAfterError()
     .configureOutput({ outputError: (text, write) => write(paint("red", text)) });
+  root.addCommand(initCommand());
+  root.addCommand(shipCommand());
+  root.addCommand(fleetCommand());
   root.addCommand(inboxCommand());
   root.addCommand(schedulerCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });
+  root.addCommand(setupCommand(), { hidden: true });
+  root.addCommand(statusCommand(), { hidden: true });
   // Usage errors anywhere in the tree throw instead of exiting, so main() picks the exit code.
   const subcommands = root.commands.flatMap((group) => group.commands);
   for (const command of [root, ...root.commands, ...subcommands]) command.exitOverride();

@@ -58,3 +58,20 @@ export function age(iso: string | null, now: number = Date.now()): string {
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
   return `${Math.floor(seconds / 86400)}d ago`;
 }
+
+const STEP_TEXT: Record<string, string> = {
+  key: "registering its SSH key",
+  create: "creating the VM",
+  reach: "waiting for it to answer",
+  program: "installing ohcommodore",
+  files: "sending settings and keys",
+  "init.sh": "running cloudinit/init.sh",
+  record: "recording it",
+  ready: "ready",
+  destroy: "destroying",
+};
+
+/** Prints one progress step of a fleet operation on stderr. */
+export function showProgress(progress: { vm: string; step: string }): void {
+  note(`  ${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`);
+}

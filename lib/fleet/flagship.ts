@@ -212,12 +212,13 @@ export class Flagship {
     const name = newShipVmName(spec.name, this.facts.tag);
     const report = (step: FleetProgress["step"]) => context.onProgress?.({ vm: name, step });
     const undo: (() => Promise<void>)[] = [];
-    let current: ProvisionStep = "key";
+    let current: ProvisionStep = "create";
     try {
-      report("key");
-      const key = await this.#newKey(name);
-      undo.push(() => this.#forgetKey(name));
-      if (this.#provider.managesKeys) {
+      // Sandboxes are entered directly; VMs get a key of their own, registered first.
+      const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
+      if (key) {
+        report("key");
+        undo.push(() => this.#forgetKey(name));
         await this.#provider.addKey(key.publicKey);
         undo.push(() => this.#provider.removeKey(key.publicKey));
       }
@@ -229,7 +230,7 @@ export class Flagship {
         name,
         repo: spec.repo,
         destination: vm.destination,
-        publicKey: key.publicKey,
+        publicKey: key?.publicKey ?? "",
         status: "provisioning",
       };
       await context.registry.add(record);
@@ -251,8 +252,12 @@ export class Flagship {
         initScript: context.initScript,
         files: [
           { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
-          { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
-          { path: "~/.ssh/id_ed25519.pub", data: key.publicKey + "\n", mode: 0o644 },
+          ...(key
+            ? [
+              { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
+              { path: "~/.ssh/id_ed25519.pub", data: key.publicKey + "\n", mode: 0o644 },
+            ]
+            : []),
         ],
         onStep: (step) => {
           current = step;
@@ -260,7 +265,7 @@ export class Flagship {
         },
       });
       current = "key";
-      if (this.#provider.managesKeys) await this.#provider.activateKey(channel);
+      if (key) await this.#provider.activateKey(channel);
       current = "record";
       await context.registry.setStatus(name, "ready");
       report("ready");

@@ -1,0 +1,113 @@
+/**
+ * `ohcommodore fleet …`: see the whole fleet, sink it.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { UsageError } from "../errors.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import type { FleetStatus } from "../fleet/flagship.ts";
+import { VERSION } from "../version.ts";
+import { formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
+
+/** Builds the `fleet` command group. */
+export function fleetCommand(): Command {
+  const fleet = new Command("fleet").description("See or sink the whole fleet");
+
+  fleet.command("status")
+    .description("Show the flagship and every ship: reachability, scheduler, inbox, version")
+    .option("--json", "print the status as JSON")
+    .action(async (options) => {
+      const status = await (await Fleet.open()).status();
+      if (options.json) return printJson(status);
+      printStatus(status);
+    });
+
+  fleet.command("sink")
+    .description('Destroy every ship (asks you to type "sink" unless --force)')
+    .option("--force", "do not ask")
+    .option("--scuttle", "also destroy the flagship and forget the fleet (from the laptop only)")
+    .option("--json", "print what was destroyed as JSON")
+    .action(async (options) => {
+      const opened = await Fleet.open();
+      if (!options.force) await confirm(opened, Boolean(options.scuttle));
+      const result = await opened.sink({ scuttle: options.scuttle, onProgress: showProgress });
+      if (options.json) printJson(result);
+      else {
+        const gone = [...result.destroyed, ...result.orphans];
+        note(
+          `Sank ${gone.length} ship(s)${
+            result.orphans.length ? ` (${result.orphans.length} unrecorded)` : ""
+          }` +
+            (result.scuttled ? ` and the flagship ${opened.facts.flagshipVm}` : ""),
+        );
+      }
+      if (result.failed.length) {
+        for (const failure of result.failed) {
+          note(paint("red", `  ${failure.name}: ${failure.error}`));
+        }
+        throw new UsageError(
+          `${result.failed.length} VM(s) could not be destroyed; run sink again`,
+        );
+      }
+    });
+
+  fleet.command("_resolve")
+    .description("Print where a fleet member lives, as JSON (null when unknown)")
+    .argument("<name>", "a VM name")
+    .option("--prefix", "accept a unique prefix of a ship's name")
+    .action(async (name, options) => {
+      printJson(await (await Fleet.open()).resolve(name, options.prefix));
+    });
+
+  return fleet;
+}
+
+async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(`Sinking asks you to type "sink" on a terminal; use --force in scripts`);
+  }
+  const what = scuttle ? `every ship AND the flagship ${fleet.facts.flagshipVm}` : "every ship";
+  const answer = prompt(
+    `This destroys ${what} of fleet ${fleet.facts.tag}. Type "sink" to confirm:`,
+  );
+  if (answer?.trim() !== "sink") throw new UsageError("Not confirmed: nothing was destroyed");
+}
+
+function printStatus(status: FleetStatus): void {
+  const own = status.flagship.report;
+  out(
+    `Flagship ${status.flagship.name} (${status.flagship.destination}, ${status.flagship.provider})` +
+      `  scheduler ${own.schedulerRunning ? "running" : "STOPPED"}  unread ${own.counts.unread}` +
+      `  running ${own.counts.running}  version ${own.version}`,
+  );
+  if (own.version !== VERSION) {
+    note(paint("yellow", `The flagship runs ${own.version}, this program ${VERSION}`));
+  }
+  if (status.ships.length === 0) {
+    out("No ships. Create one with: ohcommodore ship create <owner/repo>");
+  } else {
+    const rows = status.ships.map((ship) => [
+      ship.name,
+      ship.repo ?? "-",
+      ship.destination,
+      ship.status === "ready" ? ship.vmStatus : `${ship.status}/${ship.vmStatus}`,
+      ship.keyRegistered === null ? "n/a" : ship.keyRegistered ? "yes" : "NO",
+      ship.report ? (ship.report.schedulerRunning ? "running" : "STOPPED") : "?",
+      String(ship.report?.counts.unread ?? "?"),
+      String(ship.report?.counts.running ?? "?"),
+      ship.report?.version ?? "?",
+    ]);
+    out(formatTable(
+      ["SHIP", "REPO", "DESTINATION", "VM", "KEY", "SCHEDULER", "UNREAD", "RUNNING", "VERSION"],
+      rows,
+    ));
+    for (const ship of status.ships) {
+      if (ship.problem) note(paint("yellow", `${ship.name}: ${ship.problem}`));
+    }
+  }
+  for (const orphan of status.orphans) {
+    note(paint("yellow", `Unrecorded VM of this fleet: ${orphan.name} ("fleet sink" removes it)`));
+  }
+}

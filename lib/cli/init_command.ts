@@ -1,0 +1,41 @@
+/**
+ * `ohcommodore init`: create the fleet's flagship from the laptop.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { Fleet } from "../fleet/fleet.ts";
+import { PROVIDER_KINDS } from "../providers/provider.ts";
+import { note, paint, printJson, showProgress } from "./output.ts";
+
+/** Builds the `init` command. */
+export function initCommand(): Command {
+  return new Command("init")
+    .summary("Create a fleet: its flagship VM")
+    .description(
+      "Create a fleet: its flagship VM, with ohcommodore, an SSH key, an inbox and a scheduler.\n" +
+        "Reads GH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY, DOTFILES_PATH/URL,\n" +
+        "SKIP_STEPS, INIT_PATH/INIT_URL and OHCOMMODORE_SHIP_BIN from the environment or ./.env.",
+    )
+    .addOption(
+      new Option("--provider <provider>", "where VMs come from (local: sandboxes on this machine)")
+        .choices(PROVIDER_KINDS).default("exedev" as const),
+    )
+    .option("--local-root <dir>", "for --provider local: where sandboxes live")
+    .option("--json", "print the fleet as JSON")
+    .action(async (options) => {
+      note(`Creating the flagship (${options.provider})…`);
+      const fleet = await Fleet.init({
+        provider: options.provider,
+        localRoot: options.localRoot,
+        onProgress: showProgress,
+      });
+      if (options.json) return printJson(fleet.facts);
+      note(
+        paint("green", `Flagship ${fleet.facts.flagshipVm} is ready`) +
+          ` (${fleet.facts.flagship})`,
+      );
+      note(`Next: ohcommodore ship create <owner/repo>`);
+    });
+}

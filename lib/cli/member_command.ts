@@ -1,0 +1,61 @@
+/**
+ * Hidden commands other members (and init.sh) run on this one: `_setup` makes it a fleet member,
+ * `_status` reports on it.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { ROLES } from "../address.ts";
+import { UsageError } from "../errors.ts";
+import { type Identity, writeIdentity } from "../identity.ts";
+import { Inbox } from "../inbox/inbox.ts";
+import { memberReport } from "../fleet/member_status.ts";
+import { Registry } from "../fleet/registry.ts";
+import { printJson } from "./output.ts";
+
+const VM_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Builds `_setup`: identity, inbox tables and (on a flagship) the registry. */
+export function setupCommand(): Command {
+  return new Command("_setup")
+    .description("Make this machine a fleet member (run by cloudinit/init.sh)")
+    .addOption(
+      new Option("--role <role>", "commodore or captain").choices(ROLES).makeOptionMandatory(),
+    )
+    .requiredOption("--name <vm>", "this VM's name")
+    .option("--workdir <dir>", "where commands run (the cloned repository)")
+    .option("--flagship-name <vm>", "the flagship's VM name (ships)")
+    .option("--flagship-dest <destination>", "the flagship's destination (ships)")
+    .action(async (options) => {
+      if (options.role === "local") {
+        throw new UsageError(`_setup is for VMs: "local" is the laptop's role`);
+      }
+      if (!VM_NAME.test(options.name)) {
+        throw new UsageError(`"${options.name}" is not a VM name (lowercase letters, digits, -)`);
+      }
+      if (Boolean(options.flagshipName) !== Boolean(options.flagshipDest)) {
+        throw new UsageError(`Give both --flagship-name and --flagship-dest, or neither`);
+      }
+      const identity: Identity = {
+        role: options.role,
+        name: options.name,
+        ...(options.workdir ? { workdir: options.workdir } : {}),
+        ...(options.flagshipName && options.flagshipDest
+          ? { flagship: { name: options.flagshipName, destination: options.flagshipDest } }
+          : {}),
+      };
+      await writeIdentity(identity);
+      // Creating the tables now means the scheduler never starts before them.
+      await (await Inbox.open({ identity })).counts();
+      if (identity.role === "commodore") await (await Registry.open()).ensure();
+      printJson(identity);
+    });
+}
+
+/** Builds `_status`: this member's report as JSON. */
+export function statusCommand(): Command {
+  return new Command("_status")
+    .description("Print this member's version, scheduler state and inbox counts as JSON")
+    .action(async () => printJson(await memberReport()));
+}

@@ -1,0 +1,67 @@
+/**
+ * `ohcommodore ship …`: create, enter and destroy ships.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { UsageError } from "../errors.ts";
+import type { Settings } from "../fleet/config.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import { MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { note, out, paint, printJson, showProgress } from "./output.ts";
+
+/** Builds the `ship` command group. */
+export function shipCommand(): Command {
+  const ship = new Command("ship").description("Create, enter or destroy ships");
+
+  ship.command("create")
+    .description(
+      "Create ship VMs named ship-<name>-<suffix>, each with the repository cloned and a scheduler",
+    )
+    .argument("<repo>", "owner/repo (GitHub), a git URL, or a plain name for a ship without a repo")
+    .option("-n, --count <n>", `how many ships (1-${MAX_SHIPS_PER_CREATE}, made in parallel)`, "1")
+    .option("--json", "print the ships as JSON")
+    .addOption(
+      new Option("--settings-stdin", "settings as JSON on stdin (from the laptop)").hideHelp(),
+    )
+    .action(async (repo, options) => {
+      const count = Number(options.count);
+      if (!/^\d+$/.test(options.count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
+        throw new UsageError(`--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}`);
+      }
+      const settings: Settings = options.settingsStdin
+        ? JSON.parse(await new Response(Deno.stdin.readable).text())
+        : {};
+      const fleet = await Fleet.open();
+      if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
+      const ships = await fleet.createShips(repo, { count, settings, onProgress: showProgress });
+      if (options.json) return printJson(ships);
+      for (const made of ships) out(made.name);
+      note(
+        paint("green", `${ships.length} ship(s) ready`) +
+          `; send work with: ohcommodore inbox send captain@${ships[0].name} '<command>'`,
+      );
+    });
+
+  ship.command("ssh")
+    .description("Open a shell on a ship (by name or unique prefix), with agent forwarding")
+    .argument("<name>", "the ship's name or a unique prefix")
+    .action(async (name) => {
+      const found = await (await Fleet.open()).ship(name);
+      note(`Connecting to ${found.name} (${found.destination})…`);
+      Deno.exitCode = await found.ssh();
+    });
+
+  ship.command("destroy")
+    .description("Destroy a ship: its VM, its SSH key and its record")
+    .argument("<name>", "the ship's name or a unique prefix")
+    .option("--json", "print the destroyed ship as JSON")
+    .action(async (name, options) => {
+      const gone = await (await Fleet.open()).destroyShip(name);
+      if (options.json) return printJson(gone);
+      note(`Destroyed ${gone.name}`);
+    });
+
+  return ship;
+}
