@@ -34,8 +34,10 @@
  */
 
 export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./lib/address.ts";
+export { type Channel, channelFor } from "./lib/channel.ts";
 export { formatDuration, parseDuration } from "./lib/duration.ts";
 export {
+  AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
   NotFoundError,
@@ -45,6 +47,45 @@ export {
   TimeoutError,
   UsageError,
 } from "./lib/errors.ts";
+export {
+  type FleetFacts,
+  loadSettings,
+  readLocalConfig,
+  SETTING_NAMES,
+  type Settings,
+} from "./lib/fleet/config.ts";
+export {
+  CreateShipsError,
+  type CreateShipsOptions,
+  type FleetProgress,
+  type FleetStatus,
+  type Resolved,
+  type ShipStatus,
+  type SinkReport,
+} from "./lib/fleet/flagship.ts";
+export {
+  FlagshipError,
+  Fleet,
+  type FleetOptions,
+  type InitOptions,
+  Ship,
+  type SinkOptions,
+  type SinkResult,
+} from "./lib/fleet/fleet.ts";
+export { type MemberReport } from "./lib/fleet/member_status.ts";
+export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
+export { ProvisionError, type ProvisionStep } from "./lib/fleet/provision.ts";
+export { type ShipRecord } from "./lib/fleet/registry.ts";
+export { fleetResolver } from "./lib/fleet/resolver.ts";
+export { ExeDevProvider, ProviderError } from "./lib/providers/exedev.ts";
+export { LocalProvider } from "./lib/providers/local.ts";
+export {
+  PROVIDER_KINDS,
+  type ProviderKind,
+  type VmInfo,
+  type VmProvider,
+  type WaitOptions,
+} from "./lib/providers/provider.ts";
 export { type Identity, identityAddress, readIdentity, writeIdentity } from "./lib/identity.ts";
 export {
   type Delivery,
@@ -69,6 +110,7 @@ export {
   type SendOptions,
 } from "./lib/inbox/send.ts";
 export { type MemberPaths, memberPaths } from "./lib/paths.ts";
+export { VERSION } from "./lib/version.ts";
 export {
   type RetryPolicy,
   type RunOptions,

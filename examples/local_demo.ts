@@ -1,49 +1,99 @@
 /**
- * The local demo: a fleet member in a temporary home, its scheduler, and a few commands sent to
- * its inbox through the library, with the results shown. Run it with `deno task demo`.
+ * The local demo: a whole fleet on this machine with the `local` provider (each VM a sandbox
+ * directory with its own home, inbox and scheduler). It creates the flagship, two ships with a
+ * repository cloned, sends commands between them, shows the fleet's status, and sinks it all.
+ * Run it with `deno task demo`.
  *
  * @module
  */
 
-import { Inbox, Scheduler, send, writeIdentity } from "../mod.ts";
+import { Fleet, fleetResolver, send } from "../mod.ts";
 
 const home = await Deno.makeTempDir({ prefix: "ohcommodore-demo-" });
-await writeIdentity({ role: "captain", name: "demo-ship" }, home);
-const inbox = await Inbox.open({ home });
-const scheduler = await Scheduler.start(inbox, {
-  onEvent: (event) => {
-    if (event.type === "running") console.error(`  ▶ running ${event.message.id}`);
-  },
-});
-console.error(`⚓ ${inbox.address} has an inbox at ${inbox.database}\n`);
+const step = (text: string) => console.error(`\n⚓ ${text}`);
+const progress = ({ vm, step }: { vm: string; step: string }) => console.error(`   ${vm}: ${step}`);
 
-const commands = [
-  `echo "hello from $(hostname), it's $(date -u +%H:%M:%S) UTC"`,
-  `echo 'quotes, $dollars and \`backticks\` arrive intact'`,
-  "ls /definitely/not/here",
-  "sleep 5",
-];
+// A repository for the ships to clone, standing in for github.com/you/web.
+const repo = `${home}/web.git`;
+await git(["init", "--quiet", "--bare", repo]);
+await git(["clone", "--quiet", repo, `${home}/web`]);
+await Deno.writeTextFile(`${home}/web/README.md`, "# web\nA repository the ships clone.\n");
+await git(["-C", `${home}/web`, "add", "README.md"]);
+await git([
+  "-C",
+  `${home}/web`,
+  "-c",
+  "user.name=demo",
+  "-c",
+  "user.email=demo@example.com",
+  "commit",
+  "--quiet",
+  "-m",
+  "first",
+]);
+await git(["-C", `${home}/web`, "push", "--quiet", "origin", "HEAD"]);
+
+let fleet: Fleet | undefined;
 try {
-  for (const command of commands) {
-    console.error(`→ send ${inbox.address} ${JSON.stringify(command)}`);
-    const message = await send(inbox.address, command, {
-      home,
+  step(`ohcommodore init --provider local   (home: ${home})`);
+  fleet = await Fleet.init({ home, provider: "local", settings: {}, onProgress: progress });
+
+  step(`ohcommodore ship create file://${repo} --count 2`);
+  const [a, b] = await fleet.createShips(`file://${repo}`, { count: 2 });
+
+  step(`${a.name} sends work to ${b.name}`);
+  const fromA = await send(
+    `captain@${b.name}`,
+    'echo "$OHCOMMODORE_SENDER asked $(pwd) to run this"; ls',
+    {
+      home: a.destination,
+      resolve: await fleetResolver(a.destination),
       wait: true,
-      timeoutMs: command.startsWith("sleep") ? 1000 : 60_000,
-    });
-    const output = (message.result || message.stderr || "").trimEnd();
-    const mark = message.status === "done" ? "✔" : "✘";
-    const why = message.error ? ` (${message.error})` : "";
-    console.error(`  ${mark} ${message.status}, exit ${message.exitCode}${why}`);
-    if (output) console.error(output.split("\n").map((line) => `    ${line}`).join("\n"));
-    console.error();
-  }
-  console.error("The inbox now holds:");
-  for (const message of await inbox.list()) {
-    console.log(`${message.id}  ${message.status.padEnd(5)}  ${message.command}`);
+    },
+  );
+  console.log(fromA.result?.trim());
+
+  step(`${b.name} reports to the flagship ${fleet.facts.flagshipVm}`);
+  const report = await send(
+    `commodore@${fleet.facts.flagshipVm}`,
+    "echo received by $OHCOMMODORE_ADDRESS",
+    {
+      home: b.destination,
+      resolve: await fleetResolver(b.destination),
+      wait: true,
+    },
+  );
+  console.log(report.result?.trim());
+
+  step("the laptop runs a failing command on a ship");
+  const ship = await fleet.ship(a.name);
+  const failed = await ship.send("git -C ~/web log --oneline && exit 3", { home, wait: true });
+  console.log(`${failed.status}, exit code ${failed.exitCode}: ${failed.result?.trim()}`);
+
+  step("ohcommodore fleet status");
+  const status = await fleet.status();
+  for (
+    const s of [
+      { name: status.flagship.name, report: status.flagship.report },
+      ...status.ships,
+    ]
+  ) {
+    const r = s.report;
+    console.log(
+      `${s.name.padEnd(22)} scheduler ${r?.schedulerRunning ? "running" : "stopped"}  ` +
+        `done ${r?.counts.done ?? "?"}  error ${r?.counts.error ?? "?"}  version ${r?.version}`,
+    );
   }
 } finally {
-  scheduler.stop();
-  await scheduler.finished;
+  if (fleet) {
+    step("ohcommodore fleet sink --scuttle --force");
+    const sunk = await fleet.sink({ scuttle: true, onProgress: progress });
+    console.error(`   sank ${sunk.destroyed.length} ship(s) and the flagship`);
+  }
   await Deno.remove(home, { recursive: true });
+}
+
+async function git(args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command("git", { args, stdout: "null" }).output();
+  if (code !== 0) throw new Error(`git ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
 }

@@ -31,7 +31,7 @@ export function fleetCommand(): Command {
     .option("--json", "print what was destroyed as JSON")
     .action(async (options) => {
       const opened = await Fleet.open();
-      if (!options.force) await confirm(opened, Boolean(options.scuttle));
+      if (!options.force) confirm(opened, Boolean(options.scuttle));
       const result = await opened.sink({ scuttle: options.scuttle, onProgress: showProgress });
       if (options.json) printJson(result);
       else {
@@ -64,7 +64,7 @@ export function fleetCommand(): Command {
   return fleet;
 }
 
-async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
+function confirm(fleet: Fleet, scuttle: boolean): void {
   if (!Deno.stdin.isTerminal()) {
     throw new UsageError(`Sinking asks you to type "sink" on a terminal; use --force in scripts`);
   }
