@@ -29,7 +29,15 @@ export interface RunAs {
 }
 
 const PROJECT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
-const APP_FILES = ["cli.ts", "mod.ts", "lib", "deno.json", "deno.lock", "node_modules"];
+const APP_FILES = [
+  "cli.ts",
+  "mod.ts",
+  "lib",
+  "cloudinit",
+  "deno.json",
+  "deno.lock",
+  "node_modules",
+];
 /** Where worlds live. Not under /tmp: sshd's StrictModes refuses keys below a world-writable directory. */
 export const WORLDS = "/var/lib/ohc-e2e";
 

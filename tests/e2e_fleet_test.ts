@@ -1,0 +1,305 @@
+/**
+ * The fleet end to end: the real CLI as a "laptop" user, against a fixture exe.dev lobby over
+ * real SSH, where every VM is a Unix user with its own home, inbox and scheduler.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { withDatabase } from "../lib/inbox/database.ts";
+import { FleetWorld } from "./helpers/fleet_world.ts";
+import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
+
+const ignore = sshWorldUnavailable() !== undefined;
+// The network steps cannot work offline; `sshconfig` and the essential ones run for real.
+const SKIP_STEPS = "zsh,gh,zellij,rustup,ohmyzsh,chezmoi,duckdb,shell";
+const GH_TOKEN = "ghp_e2eSecretTokenValue123";
+const env = { SKIP_STEPS, GH_TOKEN };
+
+interface StatusJson {
+  flagship: { name: string; report: { schedulerRunning: boolean; version: string } };
+  ships: {
+    name: string;
+    repo: string | null;
+    status: string;
+    vmStatus: string;
+    keyRegistered: boolean | null;
+    report: { schedulerRunning: boolean; version: string; counts: Record<string, number> } | null;
+  }[];
+  orphans: { name: string }[];
+}
+
+function keyOf(line: string): string {
+  return line.trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+Deno.test({
+  name: "fleet: init, create ships, status, send between ships, destroy, sink --scuttle",
+  ignore,
+  async fn(t) {
+    await using world = await FleetWorld.start({ bootDelayMs: 300 });
+    const laptopKey = keyOf(world.lobbyKeys()[0]);
+    const cli = (args: string[], stdin?: string) => world.cli(args, { env, stdin });
+    let flagship = "";
+
+    await t.step("init creates the flagship and the local config", async () => {
+      const result = await cli(["init"]);
+      assert.equal(result.code, 0, result.stderr);
+      const config = JSON.parse(
+        await Deno.readTextFile(join(world.laptop.home, ".ohcommodore/config.json")),
+      );
+      flagship = config.flagship_vm;
+      assert.match(flagship, /^flagship-[a-z][0-9a-f]{3}$/);
+      assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
+      assert.equal(
+        config.flagship,
+        world.lobbyVms()[0].name === flagship
+          ? `${world.vmUser(flagship)}@${flagship}.exe.xyz`
+          : "",
+        "the destination is the lobby's ssh_dest, as given",
+      );
+      const mode = (await Deno.stat(join(world.laptop.home, ".ohcommodore/config.json"))).mode;
+      assert.equal(mode! & 0o777, 0o600);
+      // The flagship registered a key of its own, and runs as commodore with a scheduler.
+      assert.equal(world.lobbyKeys().length, 2);
+      const identity = JSON.parse(
+        await Deno.readTextFile(join(world.vmHome(flagship), ".ohcommodore/identity.json")),
+      );
+      assert.deepEqual(identity, { role: "commodore", name: flagship });
+    });
+
+    await t.step("a second init refuses", async () => {
+      const result = await cli(["init"]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /A fleet already exists \(flagship flagship-/);
+      assert.equal(world.lobbyVms().length, 1);
+    });
+
+    const repo = await world.bareRepo("web");
+    let ships: string[] = [];
+    await t.step("ship create --count 2 clones the repo on two ships", async () => {
+      const result = await cli(["ship", "create", repo, "--count", "2"]);
+      assert.equal(result.code, 0, result.stderr);
+      ships = result.stdout.trim().split("\n");
+      assert.equal(ships.length, 2);
+      for (const ship of ships) {
+        assert.match(ship, /^ship-web-[a-z][0-9a-f]{7}$/);
+        assert.ok(!/-\d+$/.test(ship), "exe.dev refuses names ending in -digits");
+        const readme = await Deno.readTextFile(join(world.vmHome(ship), "web/README.md"));
+        assert.ok(readme.length > 0);
+        // Secrets land only in owner-only files.
+        const envFile = join(world.vmHome(ship), ".ohcommodore/.env");
+        assert.equal((await Deno.stat(envFile)).mode! & 0o077, 0);
+        assert.match(await Deno.readTextFile(envFile), new RegExp(GH_TOKEN));
+      }
+      assert.match(result.stderr, /running cloudinit\/init\.sh/, "progress is shown");
+      assert.equal(world.lobbyVms().length, 3);
+      assert.equal(world.lobbyKeys().length, 4, "each ship has its own key");
+      const calls = world.lobbyCalls().map((call) => call.command).join("\n");
+      assert.ok(!calls.includes(GH_TOKEN), "no secret on a lobby command line");
+    });
+
+    await t.step("fleet status shows both ships, live, with keys and versions", async () => {
+      const result = await cli(["fleet", "status", "--json"]);
+      assert.equal(result.code, 0, result.stderr);
+      const status: StatusJson = JSON.parse(result.stdout);
+      assert.equal(status.flagship.name, flagship);
+      assert.equal(status.flagship.report.schedulerRunning, true);
+      assert.deepEqual(status.ships.map((ship) => ship.name).sort(), [...ships].sort());
+      for (const ship of status.ships) {
+        assert.equal(ship.repo, repo);
+        assert.equal(ship.status, "ready");
+        assert.equal(ship.vmStatus, "running");
+        assert.equal(ship.keyRegistered, true);
+        assert.equal(ship.report?.schedulerRunning, true);
+        assert.match(ship.report?.version ?? "", /^\d+\.\d+\.\d+/);
+      }
+      const table = await cli(["fleet", "status"]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /SHIP\s+REPO\s+DESTINATION/);
+      for (const ship of ships) assert.match(table.stdout, new RegExp(ship));
+    });
+
+    await t.step("a ship sends to another ship and to the flagship by name", async () => {
+      const [a, b] = ships;
+      const program = join(world.vmHome(a), ".local/bin/ohcommodore");
+      const toShip = await world.execAs(world.vmUser(a), [
+        program,
+        "inbox",
+        "send",
+        `captain@${b}`,
+        'echo "$OHCOMMODORE_SENDER in $(basename "$PWD")"',
+        "--wait",
+      ]);
+      assert.equal(toShip.code, 0, toShip.stderr);
+      assert.equal(toShip.stdout, `captain@${a} in web\n`);
+      const toFlagship = await world.execAs(world.vmUser(b), [
+        program.replace(world.vmHome(a), world.vmHome(b)),
+        "inbox",
+        "send",
+        `commodore@${flagship}`,
+        "whoami",
+        "--wait",
+      ]);
+      assert.equal(toFlagship.code, 0, toFlagship.stderr);
+      assert.equal(toFlagship.stdout.trim(), world.vmUser(flagship));
+    });
+
+    await t.step("the laptop sends to a ship by name", async () => {
+      const result = await cli([
+        "inbox",
+        "send",
+        `captain@${ships[0]}`,
+        "git log --oneline | wc -l",
+        "--wait",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), "1");
+    });
+
+    await t.step("destroy needs a unique prefix, then removes VM, key and record", async () => {
+      const ambiguous = await cli(["ship", "destroy", "web"]);
+      assert.equal(ambiguous.code, 2);
+      assert.match(ambiguous.stderr, /matches 2 ships/);
+      const unknown = await cli(["ship", "destroy", "nope"]);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /No ship matches "nope"/);
+      const shipKey = keyOf(
+        await Deno.readTextFile(join(world.vmHome(ships[1]), ".ssh/id_ed25519.pub")),
+      );
+      const result = await cli(["ship", "destroy", ships[1]]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(world.lobbyVms().map((vm) => vm.name).sort(), [flagship, ships[0]].sort());
+      assert.ok(!world.lobbyKeys().map(keyOf).includes(shipKey), "its key is revoked");
+      const status: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+      assert.deepEqual(status.ships.map((ship) => ship.name), [ships[0]]);
+    });
+
+    await t.step("sink without --force asks on a terminal, and refuses without one", async () => {
+      const result = await cli(["fleet", "sink", "--scuttle"]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /type "sink".*--force/);
+      assert.equal(world.lobbyVms().length, 2);
+    });
+
+    await t.step("scuttling from the flagship itself is refused", async () => {
+      const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
+      const result = await world.execAs(world.vmUser(flagship), [
+        program,
+        "fleet",
+        "sink",
+        "--scuttle",
+        "--force",
+      ]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /runs from your laptop/);
+    });
+
+    await t.step("sink --scuttle --force removes every VM, key and the config", async () => {
+      const result = await cli(["fleet", "sink", "--scuttle", "--force"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(world.lobbyVms(), []);
+      assert.deepEqual(world.lobbyKeys().map(keyOf), [laptopKey]);
+      await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
+      const after = await cli(["fleet", "status"]);
+      assert.equal(after.code, 2);
+      assert.match(after.stderr, /No fleet yet: create one with "ohcommodore init"/);
+    });
+  },
+});
+
+Deno.test({
+  name: "fleet: a failed ship create leaves nothing behind; bad input and wrong roles are refused",
+  ignore,
+  async fn(t) {
+    await using world = await FleetWorld.start();
+    const cli = (args: string[]) => world.cli(args, { env });
+    const init = await cli(["init"]);
+    assert.equal(init.code, 0, init.stderr);
+    const flagship = world.lobbyVms()[0].name;
+    const keysBefore = world.lobbyKeys().length;
+
+    await t.step(
+      "a repository that does not exist fails at step repo and is cleaned up",
+      async () => {
+        const result = await cli(["ship", "create", "file:///nonexistent/repo.git"]);
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, /failed at step "init\.sh": init\.sh: step repo failed/);
+        assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship], "no VM left");
+        assert.equal(world.lobbyKeys().length, keysBefore, "no key left");
+        const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+        assert.deepEqual(status.ships, [], "no record left");
+        const keys = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
+        assert.deepEqual(keys, [], "no key file left on the flagship");
+      },
+    );
+
+    await t.step("bad specs and counts are usage errors", async () => {
+      for (
+        const [args, pattern] of [
+          [["ship", "create", "bad name!"], /Cannot make a ship from "bad name!"/],
+          [["ship", "create", "web", "--count", "0"], /--count must be a whole number/],
+          [["ship", "create", "web", "--count", "many"], /--count must be a whole number/],
+          [["init", "--provider", "aws"], /Allowed choices are exedev, local/],
+        ] as const
+      ) {
+        const result = await cli([...args]);
+        assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+        assert.match(result.stderr, pattern);
+      }
+      assert.equal(world.lobbyVms().length, 1);
+    });
+
+    await t.step(
+      "roles: fleet commands refuse on a ship-less flagship's ships, init on a VM",
+      async () => {
+        const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
+        const initThere = await world.execAs(world.vmUser(flagship), [program, "init"]);
+        assert.equal(initThere.code, 2);
+        assert.match(
+          initThere.stderr,
+          /"init" runs on your laptop; this machine is the fleet's commodore/,
+        );
+      },
+    );
+
+    await t.step(
+      "a plain name makes a ship without a repo; fleet status refuses on it",
+      async () => {
+        const made = await cli(["ship", "create", "scratch"]);
+        assert.equal(made.code, 0, made.stderr);
+        const ship = made.stdout.trim();
+        assert.match(ship, /^ship-scratch-/);
+        const program = join(world.vmHome(ship), ".local/bin/ohcommodore");
+        const status = await world.execAs(world.vmUser(ship), [program, "fleet", "status"]);
+        assert.equal(status.code, 2);
+        assert.match(
+          status.stderr,
+          /This is a ship \(ship-scratch-.*\); fleet commands run on your laptop/,
+        );
+      },
+    );
+
+    await t.step("sink finds VMs of this fleet that the registry lost", async () => {
+      // Lose a record: delete it from the flagship's registry behind its back.
+      const lost = world.lobbyVms().find((vm) => vm.name.startsWith("ship-scratch-"))!.name;
+      const shipDir = join(world.vmHome(flagship), ".local/ship");
+      await withDatabase(
+        { path: join(shipDir, "data.duckdb"), identity: `commodore@${flagship}` },
+        (db) => db.run("DELETE FROM fleet WHERE name = $1", [lost]),
+      );
+      await new Deno.Command("chown", {
+        args: ["-R", `${world.vmUser(flagship)}:${world.vmUser(flagship)}`, shipDir],
+      }).output();
+      const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+      assert.deepEqual(status.orphans.map((vm: { name: string }) => vm.name), [lost]);
+      const sink = await cli(["fleet", "sink", "--force", "--json"]);
+      assert.equal(sink.code, 0, sink.stderr);
+      assert.deepEqual(JSON.parse(sink.stdout).orphans, [lost]);
+      assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
+    });
+
+    const scuttle = await cli(["fleet", "sink", "--scuttle", "--force"]);
+    assert.equal(scuttle.code, 0, scuttle.stderr);
+    assert.deepEqual(world.lobbyVms(), []);
+  },
+});
