@@ -143,3 +143,22 @@ Deno.test("SIGTERM lets the running command finish and starts nothing new", asyn
   assert.equal(finished.result, "finished\n");
   assert.equal((await inbox.get(queued.id)).status, "unread");
 });
+
+Deno.test("commands get the credentials from a private ~/.ohcommodore/.env, not a readable one", async () => {
+  const inbox = await tempInbox();
+  const envFile = join(inbox.home, ".ohcommodore", ".env");
+  await Deno.mkdir(join(inbox.home, ".ohcommodore"), { recursive: true });
+  await Deno.writeTextFile(envFile, "CLAUDE_CODE_OAUTH_TOKEN='tok-123'\nOTHER='x'\n", {
+    mode: 0o600,
+  });
+  const command = 'echo "${CLAUDE_CODE_OAUTH_TOKEN:-none} ${OTHER:-none}"';
+  await withScheduler(inbox, async () => {
+    const message = await inbox.deliver({ recipient: inbox.address, command });
+    assert.equal((await inbox.waitFor(message.id, { timeoutMs: 20_000 })).result, "tok-123 none\n");
+  });
+  await Deno.chmod(envFile, 0o644);
+  await withScheduler(inbox, async () => {
+    const message = await inbox.deliver({ recipient: inbox.address, command });
+    assert.equal((await inbox.waitFor(message.id, { timeoutMs: 20_000 })).result, "none none\n");
+  });
+});

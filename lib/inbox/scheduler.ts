@@ -6,6 +6,7 @@
 
 import { dirname, join } from "node:path";
 import { OhcommodoreError } from "../errors.ts";
+import { commandCredentials } from "../member_env.ts";
 import type { Inbox } from "./inbox.ts";
 import type { Message } from "./message.ts";
 import { runCommand } from "./run_command.ts";
@@ -125,6 +126,7 @@ export class Scheduler {
         capBytes: this.#options.outputCapBytes,
         killGraceMs: this.#options.killGraceMs,
         env: {
+          ...await commandCredentials(this.#inbox.home),
           OHCOMMODORE_MESSAGE_ID: message.id,
           OHCOMMODORE_SENDER: message.sender ?? "",
           OHCOMMODORE_ADDRESS: this.#inbox.address,
