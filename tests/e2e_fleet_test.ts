@@ -151,6 +151,14 @@ Deno.test({
       assert.equal(result.stdout.trim(), "1");
     });
 
+    await t.step("ship ssh opens a shell on the ship named by a unique prefix", async () => {
+      const prefix = ships[0].slice(0, -2);
+      const result = await cli(["ship", "ssh", prefix], "whoami\npwd\nexit 3\n");
+      assert.equal(result.code, 3, result.stderr);
+      assert.equal(result.stdout, `${world.vmUser(ships[0])}\n${world.vmHome(ships[0])}\n`);
+      assert.match(result.stderr, new RegExp(`Connecting to ${ships[0]}`));
+    });
+
     await t.step("destroy needs a unique prefix, then removes VM, key and record", async () => {
       const ambiguous = await cli(["ship", "destroy", "web"]);
       assert.equal(ambiguous.code, 2);
