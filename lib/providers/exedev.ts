@@ -31,7 +31,10 @@ export class ExeDevProvider implements VmProvider {
    * @param ssh The ssh client.
    * @param lobby The lobby's SSH destination; `exe.dev` unless `OHCOMMODORE_LOBBY` says otherwise.
    */
-  constructor(ssh: Ssh = new Ssh(), lobby = Deno.env.get("OHCOMMODORE_LOBBY") || "exe.dev") {
+  constructor(
+    ssh: Ssh = new Ssh(),
+    lobby: string = Deno.env.get("OHCOMMODORE_LOBBY") || "exe.dev",
+  ) {
     this.#ssh = ssh;
     this.#lobby = lobby;
   }

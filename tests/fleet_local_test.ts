@@ -1,0 +1,117 @@
+/**
+ * The fleet on the local provider through the real CLI: sandboxes on this machine, no SSH.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { LocalMember } from "./helpers/local_member.ts";
+
+async function bareRepo(dir: string): Promise<string> {
+  const git = async (...args: string[]) => {
+    const { code, stderr } = await new Deno.Command("git", { args, stdout: "null" }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+  };
+  const repo = join(dir, "tools.git");
+  await git("init", "--quiet", "--bare", repo);
+  await git("clone", "--quiet", repo, join(dir, "work"));
+  await Deno.writeTextFile(join(dir, "work", "README.md"), "tools\n");
+  await git("-C", join(dir, "work"), "add", ".");
+  await git(
+    "-C",
+    join(dir, "work"),
+    "-c",
+    "user.name=t",
+    "-c",
+    "user.email=t@t",
+    "commit",
+    "-qm",
+    "1",
+  );
+  await git("-C", join(dir, "work"), "push", "--quiet", "origin", "HEAD");
+  return `file://${repo}`;
+}
+
+// A zombie is dead too: this machine's PID 1 reaps orphans slowly.
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, scuttle", async (t) => {
+  await using laptop = await LocalMember.create({ role: "local", name: "laptop" });
+  const sandboxes = join(laptop.home, ".ohcommodore", "sandboxes");
+  const repo = await bareRepo(laptop.home);
+  const schedulerPids: number[] = [];
+  let ships: string[] = [];
+
+  await t.step("init makes a flagship sandbox with a running scheduler", async () => {
+    const result = await laptop.cli(["init", "--provider", "local", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const facts = JSON.parse(result.stdout);
+    assert.equal(facts.provider, "local");
+    assert.equal(facts.flagship, join(sandboxes, facts.flagshipVm));
+  });
+
+  await t.step("ship create clones the repository into each sandbox", async () => {
+    const result = await laptop.cli(["ship", "create", repo, "--count", "2", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    ships = JSON.parse(result.stdout).map((ship: { name: string }) => ship.name);
+    assert.equal(ships.length, 2);
+    for (const ship of ships) {
+      assert.equal(await Deno.readTextFile(join(sandboxes, ship, "tools", "README.md")), "tools\n");
+    }
+  });
+
+  await t.step("status reports every member with a live scheduler", async () => {
+    const result = await laptop.cli(["fleet", "status", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.flagship.report.schedulerRunning, true);
+    assert.deepEqual(status.ships.map((s: { name: string }) => s.name).sort(), [...ships].sort());
+    for (const ship of status.ships) {
+      assert.equal(ship.report.schedulerRunning, true);
+      assert.equal(ship.keyRegistered, null, "sandboxes have no keys");
+    }
+    for (const member of [status.flagship.name, ...ships]) {
+      const pidFile = join(sandboxes, member, ".local/ship/data.duckdb.scheduler.lock.pid");
+      schedulerPids.push(Number((await Deno.readTextFile(pidFile)).trim()));
+    }
+  });
+
+  await t.step("the laptop sends to a ship by name; the command runs in its clone", async () => {
+    const result = await laptop.cli(["inbox", "send", `captain@${ships[0]}`, "ls", "--wait"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "README.md\n");
+  });
+
+  await t.step("a bad repository fails at step repo and leaves no sandbox or record", async () => {
+    const result = await laptop.cli(["ship", "create", `file://${laptop.home}/missing.git`]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /step repo failed/);
+    const left = [...Deno.readDirSync(sandboxes)].map((entry) => entry.name);
+    assert.equal(left.filter((name) => name.startsWith("ship-missing")).length, 0);
+    const status = JSON.parse((await laptop.cli(["fleet", "status", "--json"])).stdout);
+    assert.equal(status.ships.length, 2);
+  });
+
+  await t.step("destroy removes the sandbox and stops its scheduler", async () => {
+    const result = await laptop.cli(["ship", "destroy", ships[1], "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).name, ships[1]);
+    await assert.rejects(Deno.stat(join(sandboxes, ships[1])));
+    assert.equal(alive(schedulerPids[2]), false);
+  });
+
+  await t.step("sink --scuttle removes everything and stops every scheduler", async () => {
+    const result = await laptop.cli(["fleet", "sink", "--scuttle", "--force", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout).destroyed, [ships[0]]);
+    assert.deepEqual([...Deno.readDirSync(sandboxes)], []);
+    await assert.rejects(Deno.stat(join(laptop.home, ".ohcommodore", "config.json")));
+    for (const pid of schedulerPids) assert.equal(alive(pid), false, `scheduler ${pid} stopped`);
+  });
+});

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { UsageError } from "../lib/errors.ts";
+import { formatEnvFile, loadSettings } from "../lib/fleet/config.ts";
+import { isShipOfFleet, newFleetTag, newShipVmName, parseShipSpec } from "../lib/fleet/names.ts";
+import { matchByPrefix } from "../lib/fleet/registry.ts";
+
+Deno.test("ship specs: owner/repo, git URLs and plain names", () => {
+  assert.deepEqual(parseShipSpec("denoland/std"), { name: "std", repo: "denoland/std" });
+  assert.deepEqual(parseShipSpec("git@github.com:me/My_App.git"), {
+    name: "my-app",
+    repo: "git@github.com:me/My_App.git",
+  });
+  assert.deepEqual(parseShipSpec("file:///srv/git/web.git"), {
+    name: "web",
+    repo: "file:///srv/git/web.git",
+  });
+  assert.deepEqual(parseShipSpec("https://example.com/a/b/"), {
+    name: "b",
+    repo: "https://example.com/a/b/",
+  });
+  assert.deepEqual(parseShipSpec("scratch"), { name: "scratch", repo: null });
+  for (const bad of ["", "a b", "../x", "owner/repo/extra", "-rf", "x;rm"]) {
+    assert.throws(() => parseShipSpec(bad), UsageError, bad);
+  }
+});
+
+Deno.test("VM names carry the fleet tag and never end in digits only", () => {
+  for (let i = 0; i < 200; i++) {
+    const tag = newFleetTag();
+    assert.match(tag, /^[a-z][0-9a-f]{3}$/);
+    const name = newShipVmName("web", tag);
+    assert.match(name, /^ship-web-[a-z][0-9a-f]{7}$/);
+    assert.ok(!/-\d+$/.test(name));
+    assert.ok(isShipOfFleet(name, tag));
+    assert.ok(!isShipOfFleet(name, tag === "a000" ? "b000" : "a000"));
+  }
+  assert.ok(!isShipOfFleet("flagship-k3f9", "k3f9"));
+});
+
+Deno.test("prefix matching: exact, unique prefix, short name, none, ambiguous", () => {
+  const ships = [{ name: "ship-web-k3f9aaaa" }, { name: "ship-web-k3f9bbbb" }, {
+    name: "ship-api-k3f9cccc",
+  }];
+  assert.equal(matchByPrefix(ships, "ship-web-k3f9aaaa").name, "ship-web-k3f9aaaa");
+  assert.equal(matchByPrefix(ships, "ship-web-k3f9b").name, "ship-web-k3f9bbbb");
+  assert.equal(matchByPrefix(ships, "api").name, "ship-api-k3f9cccc");
+  assert.throws(() => matchByPrefix(ships, "web"), /matches 2 ships/);
+  assert.throws(() => matchByPrefix(ships, "db"), /No ship matches "db"/);
+});
+
+Deno.test(".env files: written quoted, refused with quotes, read under the environment", async () => {
+  assert.equal(formatEnvFile({ A: "x y", B: undefined, C: "$HOME" }), "A='x y'\nC='$HOME'\n");
+  assert.throws(() => formatEnvFile({ GH_TOKEN: "a'b" }), /GH_TOKEN contains a quote/);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      join(dir, ".env"),
+      "DOTFILES_URL='https://x/d'\nSKIP_STEPS=zsh\nFOO=1\n",
+    );
+    Deno.env.set("SKIP_STEPS", "rustup");
+    const settings = await loadSettings([join(dir, ".env")]);
+    assert.equal(settings.DOTFILES_URL, "https://x/d");
+    assert.equal(settings.SKIP_STEPS, "rustup", "the environment wins");
+    assert.ok(!("FOO" in settings));
+  } finally {
+    Deno.env.delete("SKIP_STEPS");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
