@@ -50,8 +50,10 @@ export {
 export {
   type FleetFacts,
   loadSettings,
+  type LocalConfig,
   readLocalConfig,
   SETTING_NAMES,
+  type SettingName,
   type Settings,
 } from "./lib/fleet/config.ts";
 export {

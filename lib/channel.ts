@@ -45,6 +45,8 @@ export class SshChannel implements Channel {
   readonly #ssh: Ssh;
 
   /**
+   * A channel to an SSH destination.
+   *
    * @param destination The SSH destination.
    * @param ssh The client.
    */
@@ -70,7 +72,11 @@ export class SandboxChannel implements Channel {
   /** The sandbox's home directory. */
   readonly destination: string;
 
-  /** @param home The sandbox's home directory (absolute). */
+  /**
+   * A channel into a sandbox.
+   *
+   * @param home The sandbox's home directory (absolute).
+   */
   constructor(home: string) {
     this.destination = home;
   }

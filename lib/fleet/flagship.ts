@@ -57,6 +57,8 @@ export class CreateShipsError extends OhcommodoreError {
   readonly failures: Error[];
 
   /**
+   * Creates the error.
+   *
    * @param created The ships made.
    * @param failures The errors of the others.
    */
@@ -142,6 +144,8 @@ export class Flagship {
   readonly #provider: VmProvider;
 
   /**
+   * The flagship of a fleet.
+   *
    * @param facts The fleet (from `~/.ohcommodore/fleet.json`).
    * @param home The flagship's home.
    * @param ssh The ssh client.

@@ -360,6 +360,8 @@ export class FlagshipError extends OhcommodoreError {
   override readonly exitCode: number;
 
   /**
+   * Creates the error.
+   *
    * @param flagship The flagship's name.
    * @param args The command.
    * @param code Its exit code.
@@ -380,6 +382,8 @@ export class Ship {
   readonly #home?: string;
 
   /**
+   * A ship at a known destination.
+   *
    * @param where The ship's name and destination.
    * @param ssh The ssh client.
    * @param home The sender's home.

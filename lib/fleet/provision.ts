@@ -28,6 +28,8 @@ export class ProvisionError extends OhcommodoreError {
   readonly step: ProvisionStep;
 
   /**
+   * Creates the error.
+   *
    * @param vm The VM.
    * @param step The failed step.
    * @param cause What went wrong.

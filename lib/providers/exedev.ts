@@ -28,6 +28,8 @@ export class ExeDevProvider implements VmProvider {
   readonly #lobby: string;
 
   /**
+   * A provider talking to the lobby.
+   *
    * @param ssh The ssh client.
    * @param lobby The lobby's SSH destination; `exe.dev` unless `OHCOMMODORE_LOBBY` says otherwise.
    */

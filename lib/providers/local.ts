@@ -37,7 +37,11 @@ export class LocalProvider implements VmProvider {
   /** The directory holding the sandboxes. */
   readonly root: string;
 
-  /** @param root The directory holding the sandboxes (absolute). */
+  /**
+   * A provider keeping sandboxes under `root`.
+   *
+   * @param root The directory holding the sandboxes (absolute).
+   */
   constructor(root: string) {
     this.root = root;
   }
