@@ -67,6 +67,9 @@ export class SshChannel implements Channel {
   }
 }
 
+// What a sandbox inherits from this process's environment.
+const SANDBOX_ENV = ["PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "DENO_DIR"];
+
 /** A sandbox on this machine: programs run as this user with HOME set to the sandbox. */
 export class SandboxChannel implements Channel {
   /** The sandbox's home directory. */
@@ -111,11 +114,23 @@ export class SandboxChannel implements Channel {
     return remote.map((arg) => arg.startsWith("~/") ? join(this.destination, arg.slice(2)) : arg);
   }
 
-  #where(): { cwd: string; env: Record<string, string> } {
-    const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+  // A clean environment, as a fresh VM has: the laptop's settings (SKIP_STEPS, TARGET_REPO,
+  // its systemd session) must not leak into a sandbox's setup.
+  #where(): { cwd: string; env: Record<string, string>; clearEnv: true } {
+    const env: Record<string, string> = {};
+    for (const name of SANDBOX_ENV) {
+      const value = Deno.env.get(name);
+      if (value) env[name] = value;
+    }
+    const path = env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
     return {
       cwd: this.destination,
-      env: { HOME: this.destination, PATH: `${join(this.destination, ".local/bin")}:${path}` },
+      clearEnv: true,
+      env: {
+        ...env,
+        HOME: this.destination,
+        PATH: `${join(this.destination, ".local/bin")}:${path}`,
+      },
     };
   }
 }

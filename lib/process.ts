@@ -14,6 +14,8 @@ export interface ProcessOptions {
   cwd?: string;
   /** Extra environment. */
   env?: Record<string, string>;
+  /** Start from an empty environment instead of this process's. */
+  clearEnv?: boolean;
   /** Let stderr through to ours (progress a person should see live) instead of collecting it. */
   passStderr?: boolean;
 }
@@ -48,6 +50,7 @@ export async function runProcess(
     args: [...args],
     cwd: options.cwd,
     env: options.env,
+    clearEnv: options.clearEnv,
     stdin: "piped",
     stdout: "piped",
     stderr: options.passStderr ? "inherit" : "piped",

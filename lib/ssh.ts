@@ -196,7 +196,8 @@ export class Ssh {
     remote: readonly string[] = [],
     extra: readonly string[] = [],
   ): Promise<number> {
-    const [program, ...args] = this.argv(destination, remote, extra);
+    // Unshared: a session riding an existing master would silently lose -A.
+    const [program, ...args] = this.with({ multiplex: false }).argv(destination, remote, extra);
     const child = new Deno.Command(program, {
       args,
       stdin: "inherit",

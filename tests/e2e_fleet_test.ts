@@ -216,6 +216,10 @@ Deno.test({
   async fn(t) {
     await using world = await FleetWorld.start();
     const cli = (args: string[]) => world.cli(args, { env });
+    const noToken = await world.cli(["init"], { env: { SKIP_STEPS } });
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.stderr, /init needs GH_TOKEN/);
+    assert.deepEqual(world.lobbyVms(), [], "nothing was created");
     const init = await cli(["init"]);
     assert.equal(init.code, 0, init.stderr);
     const flagship = world.lobbyVms()[0].name;

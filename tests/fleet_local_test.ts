@@ -49,7 +49,11 @@ Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, sc
   let ships: string[] = [];
 
   await t.step("init makes a flagship sandbox with a running scheduler", async () => {
-    const result = await laptop.cli(["init", "--provider", "local", "--json"]);
+    // The laptop's own settings must not leak into a sandbox's setup: a TARGET_REPO in its
+    // environment would make the flagship clone, a SKIP_STEPS would undo the provider's.
+    const result = await laptop.cli(["init", "--provider", "local", "--json"], {
+      env: { TARGET_REPO: "file:///nonexistent.git", SKIP_STEPS: "rustup" },
+    });
     assert.equal(result.code, 0, result.stderr);
     const facts = JSON.parse(result.stdout);
     assert.equal(facts.provider, "local");
@@ -96,6 +100,12 @@ Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, sc
     assert.equal(left.filter((name) => name.startsWith("ship-missing")).length, 0);
     const status = JSON.parse((await laptop.cli(["fleet", "status", "--json"])).stdout);
     assert.equal(status.ships.length, 2);
+  });
+
+  await t.step("destroy refuses an empty name", async () => {
+    const result = await laptop.cli(["ship", "destroy", ""]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Give a ship's name/);
   });
 
   await t.step("destroy removes the sandbox and stops its scheduler", async () => {

@@ -5,11 +5,11 @@
  */
 
 import { Command } from "@commander-js/extra-typings";
-import { UsageError } from "../errors.ts";
+import { OhcommodoreError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
-import { formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
+import { ask, formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `fleet` command group. */
 export function fleetCommand(): Command {
@@ -31,7 +31,7 @@ export function fleetCommand(): Command {
     .option("--json", "print what was destroyed as JSON")
     .action(async (options) => {
       const opened = await Fleet.open();
-      if (!options.force) confirm(opened, Boolean(options.scuttle));
+      if (!options.force) await confirm(opened, Boolean(options.scuttle));
       const result = await opened.sink({ scuttle: options.scuttle, onProgress: showProgress });
       if (options.json) printJson(result);
       else {
@@ -47,8 +47,8 @@ export function fleetCommand(): Command {
         for (const failure of result.failed) {
           note(paint("red", `  ${failure.name}: ${failure.error}`));
         }
-        throw new UsageError(
-          `${result.failed.length} VM(s) could not be destroyed; run sink again`,
+        throw new OhcommodoreError(
+          `${result.failed.length} VM(s) could not be destroyed; run "ohcommodore fleet sink" again`,
         );
       }
     });
@@ -64,12 +64,12 @@ export function fleetCommand(): Command {
   return fleet;
 }
 
-function confirm(fleet: Fleet, scuttle: boolean): void {
+async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
   if (!Deno.stdin.isTerminal()) {
     throw new UsageError(`Sinking asks you to type "sink" on a terminal; use --force in scripts`);
   }
   const what = scuttle ? `every ship AND the flagship ${fleet.facts.flagshipVm}` : "every ship";
-  const answer = prompt(
+  const answer = await ask(
     `This destroys ${what} of fleet ${fleet.facts.tag}. Type "sink" to confirm:`,
   );
   if (answer?.trim() !== "sink") throw new UsageError("Not confirmed: nothing was destroyed");

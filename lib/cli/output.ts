@@ -75,3 +75,17 @@ const STEP_TEXT: Record<string, string> = {
 export function showProgress(progress: { vm: string; step: string }): void {
   note(`  ${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`);
 }
+
+/**
+ * Asks a question on stderr (stdout stays data) and reads one line of the answer from stdin.
+ *
+ * @param question The question.
+ * @returns The answer without its line end; empty at end of input.
+ */
+export async function ask(question: string): Promise<string> {
+  Deno.stderr.writeSync(new TextEncoder().encode(question));
+  const buffer = new Uint8Array(1);
+  const bytes: number[] = [];
+  while ((await Deno.stdin.read(buffer)) === 1 && buffer[0] !== 10) bytes.push(buffer[0]);
+  return new TextDecoder().decode(new Uint8Array(bytes)).replace(/\r$/, "");
+}

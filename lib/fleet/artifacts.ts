@@ -29,18 +29,20 @@ const TARGETS: Record<string, string> = {
  *
  * @param channel The member (its platform is asked for when needed).
  * @param settings The person's settings.
- * @param fromFlagship True when a flagship provisions a ship.
+ * @param flagshipHome The flagship's home, when a flagship provisions a ship.
  * @returns The executable's bytes.
  */
 export async function programFor(
   channel: Channel,
   settings: Settings,
-  fromFlagship = false,
+  flagshipHome?: string,
 ): Promise<Uint8Array> {
   if (settings.OHCOMMODORE_SHIP_BIN) {
     return await readProgram(settings.OHCOMMODORE_SHIP_BIN, "OHCOMMODORE_SHIP_BIN");
   }
-  if (fromFlagship) return await readProgram(memberPaths().program, "the flagship's program");
+  if (flagshipHome) {
+    return await readProgram(memberPaths(flagshipHome).program, "the flagship's program");
+  }
   if (channel instanceof SandboxChannel) return new TextEncoder().encode(launcher());
   const target = await remoteTarget(channel);
   const self = Deno.execPath();

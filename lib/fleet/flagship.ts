@@ -20,7 +20,7 @@ import { initScriptText, programFor } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import { provision, ProvisionError, type ProvisionStep } from "./provision.ts";
+import { provision, ProvisionError, type ProvisionStep, undoAll } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
 
 /** Progress of a long fleet operation, for the CLI to show. */
@@ -181,7 +181,7 @@ export class Flagship {
       ...await loadSettings([join(paths.configDir, ".env")]),
       ...options.settings,
     }, this.#home);
-    const program = await programFor(channelFor(this.#home), settings, true);
+    const program = await programFor(channelFor(this.#home), settings, this.#home);
     const initScript = settings.INIT_PATH || settings.INIT_URL
       ? await initScriptText(settings)
       : await Deno.readTextFile(join(paths.configDir, "init.sh"))
@@ -215,9 +215,18 @@ export class Flagship {
   ): Promise<ShipRecord> {
     const name = newShipVmName(spec.name, this.facts.tag);
     const report = (step: FleetProgress["step"]) => context.onProgress?.({ vm: name, step });
-    const undo: (() => Promise<void>)[] = [];
-    let current: ProvisionStep = "create";
+    const undo: (() => Promise<unknown>)[] = [];
+    let current: ProvisionStep = "key";
     try {
+      // Checked before anything is paid for: a value .env cannot carry fails here.
+      const envFile = formatEnvFile({
+        ...vmSettings(context.settings, this.#provider),
+        ROLE: "captain",
+        VM_NAME: name,
+        TARGET_REPO: spec.repo ?? undefined,
+        FLAGSHIP_NAME: this.facts.flagshipVm,
+        FLAGSHIP_DEST: this.facts.flagship,
+      });
       // Sandboxes are entered directly; VMs get a key of their own, registered first.
       const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
@@ -228,8 +237,12 @@ export class Flagship {
       }
       current = "create";
       report("create");
+      // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
+      undo.push(async () => {
+        await this.#provider.remove([name]);
+        await context.registry.remove(name);
+      });
       const vm = await this.#provider.create(name);
-      undo.push(() => this.#provider.remove([name]));
       const record = {
         name,
         repo: spec.repo,
@@ -238,24 +251,15 @@ export class Flagship {
         status: "provisioning",
       };
       await context.registry.add(record);
-      undo.push(() => context.registry.remove(name));
       current = "reach";
       report("reach");
       const channel = await this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS });
-      const env = {
-        ...vmSettings(context.settings, this.#provider),
-        ROLE: "captain",
-        VM_NAME: name,
-        TARGET_REPO: spec.repo ?? undefined,
-        FLAGSHIP_NAME: this.facts.flagshipVm,
-        FLAGSHIP_DEST: this.facts.flagship,
-      };
       await provision(channel, {
         vm: name,
         program: context.program,
         initScript: context.initScript,
         files: [
-          { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
+          { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
           ...(key
             ? [
               { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
@@ -272,12 +276,21 @@ export class Flagship {
       if (key) await this.#provider.activateKey(channel);
       current = "record";
       await context.registry.setStatus(name, "ready");
+      // The ship has its key now; the flagship keeps only the public half, to revoke it.
+      await Deno.remove(this.#keyPath(name)).catch(() => {});
       report("ready");
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
-      // Leave nothing behind: no VM, no key, no record. Undo in reverse, each step on its own.
-      for (const step of undo.reverse()) await step().catch(() => {});
-      throw error instanceof ProvisionError ? error : new ProvisionError(name, current, error);
+      // Leave nothing behind: no VM, no key, no record.
+      const failed = error instanceof ProvisionError
+        ? error
+        : new ProvisionError(name, current, error);
+      const left = await undoAll(undo);
+      if (left.length) {
+        failed.message += `\nCleaning up ${name} failed too (${left.join("; ")}); ` +
+          `"ohcommodore fleet sink" removes what is left`;
+      }
+      throw failed;
     }
   }
 
@@ -322,7 +335,7 @@ export class Flagship {
         limit(async () => {
           onProgress?.({ vm: name, step: "destroy" });
           try {
-            await this.#destroy(name, keys.get(name) ?? null, registry);
+            await this.#destroy(name, keys.get(name) ?? await this.#keptPublicKey(name), registry);
             (known.has(name) ? report.destroyed : report.orphans).push(name);
           } catch (error) {
             report.failed.push({ name, error: (error as Error).message });
@@ -422,6 +435,10 @@ export class Flagship {
       privateKey: await Deno.readTextFile(path),
       publicKey: (await Deno.readTextFile(`${path}.pub`)).trim(),
     };
+  }
+
+  async #keptPublicKey(name: string): Promise<string | null> {
+    return await Deno.readTextFile(`${this.#keyPath(name)}.pub`).catch(() => null);
   }
 
   async #forgetKey(name: string): Promise<void> {

@@ -82,7 +82,9 @@ const FORWARDED: readonly (keyof Settings)[] = [
   "SKIP_STEPS",
 ];
 const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
-const PROXY_TIMEOUT_MS = 3 * 60 * 60_000;
+// Creating ships runs init.sh (toolchains) on each; everything else is quick.
+const LONG_PROXY_MS = 3 * 60 * 60_000;
+const SHORT_PROXY_MS = 5 * 60_000;
 
 /**
  * A fleet: a flagship and its ships.
@@ -202,7 +204,7 @@ export class Fleet {
   /** The flagship and every ship, each asked in parallel. */
   async status(): Promise<FleetStatus> {
     if (this.#flagship) return await this.#flagship.status();
-    return await this.#proxy<FleetStatus>(["fleet", "status", "--json"]);
+    return await this.#proxy<FleetStatus>(["fleet", "status", "--json"], { readOnly: true });
   }
 
   /**
@@ -239,6 +241,7 @@ export class Fleet {
     const args = ["ship", "create", spec, "--count", String(options.count ?? 1), "--json"];
     return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
       stdin: JSON.stringify(forwarded),
+      long: true,
     });
   }
 
@@ -271,7 +274,7 @@ export class Fleet {
     }
     if (!options.scuttle) {
       return {
-        ...await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"]),
+        ...await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"], { long: true }),
         scuttled: false,
       };
     }
@@ -281,7 +284,9 @@ export class Fleet {
   async #scuttle(options: SinkOptions): Promise<SinkResult> {
     let report: SinkReport = { destroyed: [], orphans: [], failed: [] };
     try {
-      report = await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"]);
+      report = await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"], {
+        long: true,
+      });
     } catch (error) {
       // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
       report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
@@ -315,7 +320,7 @@ export class Fleet {
     if (this.#flagship) return await this.#flagship.resolve(name, prefix);
     if (name === this.facts.flagshipVm) return { name, destination: this.facts.flagship };
     const args = ["fleet", "_resolve", name, ...(prefix ? ["--prefix"] : [])];
-    return await this.#proxy<Resolved | null>(args);
+    return await this.#proxy<Resolved | null>(args, { readOnly: true });
   }
 
   /**
@@ -335,12 +340,19 @@ export class Fleet {
   }
 
   // Runs the same command on the flagship; its progress (stderr) shows here, its JSON returns.
-  async #proxy<T>(args: string[], options: { stdin?: string } = {}): Promise<T> {
-    const result = await this.#flagshipChannel().run([REMOTE_PROGRAM, ...args], {
+  async #proxy<T>(
+    args: string[],
+    options: { stdin?: string; long?: boolean; readOnly?: boolean } = {},
+  ): Promise<T> {
+    // Unshared, so -A (the original's agent forwarding) really applies to this session.
+    const channel = channelFor(this.facts.flagship, this.#ssh.with({ multiplex: false }));
+    const result = await channel.run([REMOTE_PROGRAM, ...args], {
       stdin: options.stdin,
-      timeoutMs: PROXY_TIMEOUT_MS,
+      timeoutMs: options.long ? LONG_PROXY_MS : SHORT_PROXY_MS,
       passStderr: true,
       sshFlags: ["-A"],
+      // Reading twice is harmless; changing the fleet twice is not.
+      retry: options.readOnly ? "idempotent" : "connect",
     });
     if (result.code !== 0) throw new FlagshipError(this.facts.flagshipVm, args, result.code);
     try {

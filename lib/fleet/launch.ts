@@ -8,19 +8,21 @@
 
 import type { Ssh } from "../ssh.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
-import { OhcommodoreError } from "../errors.ts";
+import { SandboxChannel } from "../channel.ts";
+import { OhcommodoreError, UsageError } from "../errors.ts";
 import { initScriptText, programFor } from "./artifacts.ts";
 import {
   type FleetFacts,
   formatEnvFile,
   formatFleetFacts,
   type LocalConfig,
+  removeLocalConfig,
   type Settings,
   writeLocalConfig,
 } from "./config.ts";
 import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import { provision, ProvisionError, type ProvisionStep } from "./provision.ts";
+import { provision, ProvisionError, type ProvisionStep, undoAll } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {
@@ -63,14 +65,33 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     options.ssh,
   );
   const report = (step: FleetProgress["step"]) => options.onProgress?.({ vm: name, step });
-  const undo: (() => Promise<void>)[] = [];
+  const undo: (() => Promise<unknown>)[] = [];
   let current: ProvisionStep = "create";
+  // Checked before anything is paid for.
+  if (options.provider === "exedev" && !options.settings.GH_TOKEN) {
+    throw new UsageError(
+      `init needs GH_TOKEN (ships clone through GitHub with it): set it in the environment ` +
+        `or in ./.env`,
+    );
+  }
+  const initScript = await initScriptText(options.settings);
+  const shipBin = options.settings.OHCOMMODORE_SHIP_BIN
+    ? await programFor(new SandboxChannel(options.home), options.settings)
+    : undefined;
+  // Written first, so a crash at any later point leaves a fleet "fleet sink --scuttle" can find.
+  const pending: LocalConfig = {
+    ...facts0,
+    flagshipVm: name,
+    flagship: "",
+    createdAt: new Date().toISOString(),
+  };
+  await writeLocalConfig(pending, options.home);
+  undo.push(() => removeLocalConfig(options.home));
   try {
-    // Read before anything is created: a bad INIT_PATH or SHIP_BIN fails fast and costs nothing.
-    const initScript = await initScriptText(options.settings);
     report("create");
+    undo.push(() => provider.remove([name])); // harmless when it was never made
     const vm: VmInfo = await provider.create(name);
-    undo.push(() => provider.remove([name]));
+    await writeLocalConfig({ ...pending, flagship: vm.destination }, options.home);
     current = "reach";
     report("reach");
     const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000 });
@@ -97,7 +118,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     const env = { ...vmSettings(options.settings, provider), ROLE: "commodore", VM_NAME: name };
     await provision(channel, {
       vm: name,
-      program: await programFor(channel, options.settings),
+      program: shipBin ?? await programFor(channel, options.settings),
       initScript,
       files: [
         { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
@@ -117,7 +138,14 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     report("ready");
     return config;
   } catch (error) {
-    for (const step of undo.reverse()) await step().catch(() => {});
-    throw error instanceof ProvisionError ? error : new ProvisionError(name, current, error);
+    const failed = error instanceof ProvisionError
+      ? error
+      : new ProvisionError(name, current, error);
+    const left = await undoAll(undo);
+    if (left.length) {
+      failed.message += `\nCleaning up failed too (${left.join("; ")}); ` +
+        `run "ohcommodore fleet sink --scuttle" to remove what is left`;
+    }
+    throw failed;
   }
 }

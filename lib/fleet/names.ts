@@ -79,7 +79,9 @@ export function checkFleetTag(tag: unknown): string {
   return tag;
 }
 
-const GIT_URL = /^(?:(?:https?|ssh|git|file):\/\/\S+|[\w.-]+@[\w.-]+:\S+)$/;
+// No quotes, backslashes or shell metacharacters: the URL travels through a .env file.
+const GIT_URL =
+  /^(?:(?:https?|ssh|git|file):\/\/[^\s'"\\`$;|&<>]+|[\w.-]+@[\w.-]+:[^\s'"\\`$;|&<>]+)$/;
 const OWNER_REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

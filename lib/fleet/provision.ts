@@ -148,3 +148,17 @@ export const INIT_SCRIPT_PATH = "~/.ohcommodore/init.sh";
 // pipefail: the script's exit code, not tee's, decides.
 const RUN_INIT_SCRIPT = 'set -o pipefail; cd "$HOME" && ' +
   'bash "$HOME/.ohcommodore/init.sh" 2>&1 | tee "$HOME/.ohcommodore/init.log"';
+
+/**
+ * Runs cleanup steps, newest first, each on its own: one failing does not stop the others.
+ *
+ * @param steps The cleanup steps, in the order their work was done.
+ * @returns What could not be undone.
+ */
+export async function undoAll(steps: (() => Promise<unknown>)[]): Promise<string[]> {
+  const failures: string[] = [];
+  for (const step of [...steps].reverse()) {
+    await step().catch((error) => failures.push((error as Error).message));
+  }
+  return failures;
+}

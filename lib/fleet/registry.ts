@@ -7,7 +7,7 @@
  */
 
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { AmbiguousNameError, NotFoundError } from "../errors.ts";
+import { AmbiguousNameError, NotFoundError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { withDatabase } from "../inbox/database.ts";
@@ -129,6 +129,7 @@ export class Registry {
  * @returns The ship.
  */
 export function matchByPrefix<T extends { name: string }>(ships: readonly T[], prefix: string): T {
+  if (prefix.trim() === "") throw new UsageError("Give a ship's name or the start of it");
   const exact = ships.find((ship) => ship.name === prefix);
   if (exact) return exact;
   // "web" finds "ship-web-…" too: people think of ships by their short name.

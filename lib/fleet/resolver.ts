@@ -11,7 +11,9 @@ import { channelFor } from "../channel.ts";
 import { readIdentity } from "../identity.ts";
 import { type AddressResolver, directResolver, REMOTE_PROGRAM } from "../inbox/send.ts";
 import { Ssh } from "../ssh.ts";
+import { OhcommodoreError } from "../errors.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
+import { isShipOfFleet } from "./names.ts";
 import { Flagship, type Resolved } from "./flagship.ts";
 
 /**
@@ -35,10 +37,14 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
     const flagship = identity.flagship ??
       (config ? { name: config.flagshipVm, destination: config.flagship } : null);
     if (!flagship) return direct;
+    const tag = flagship.name.replace(/^flagship-/, "");
+    // Only names shaped like this fleet's ships cost a round trip to the flagship.
     lookup = (name) =>
       name === flagship.name
         ? Promise.resolve({ name, destination: flagship.destination })
-        : askFlagship(flagship.destination, name, ssh);
+        : isShipOfFleet(name, tag)
+        ? askFlagship(flagship.destination, name, ssh)
+        : Promise.resolve(null);
   }
   return async (address) => {
     if (address.host === identity.name) return await direct(address);
@@ -54,10 +60,13 @@ async function askFlagship(destination: string, name: string, ssh: Ssh): Promise
     [REMOTE_PROGRAM, "fleet", "_resolve", name],
     { timeoutMs: 60_000 },
   );
-  if (result.code !== 0) return null;
   try {
-    return JSON.parse(result.stdout) as Resolved | null;
+    if (result.code === 0) return JSON.parse(result.stdout) as Resolved | null;
   } catch {
-    return null;
+    // reported below
   }
+  throw new OhcommodoreError(
+    `The flagship (${destination}) could not look up "${name}": ` +
+      (result.stderr.trim().split("\n").at(-1) || `exit ${result.code}`),
+  );
 }

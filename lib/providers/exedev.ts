@@ -44,30 +44,31 @@ export class ExeDevProvider implements VmProvider {
   /** `ssh exe.dev new --json --name=<vm> --no-email`. */
   async create(name: string): Promise<VmInfo> {
     const argv = ["new", "--json", `--name=${name}`, "--no-email"];
-    let result;
     try {
-      result = await this.#call(argv);
-    } catch (error) {
-      // The lobby may have created it before the connection broke: look before giving up,
-      // never ask twice.
-      if (error instanceof SshError && !error.beforeCommand) {
-        const made = (await this.list()).find((vm) => vm.name === name);
-        if (made) return made;
+      // Never sent twice: ssh cannot always tell whether the lobby started it.
+      const result = await this.#call(argv, { attempts: 1 });
+      const data = parseJson(result.stdout, "new");
+      if (typeof data.error === "string" || result.code !== 0) {
+        throw new ProviderError(
+          `exe.dev refused to create VM "${name}": ${data.error ?? lastLine(result.stderr)}`,
+        );
       }
+      return toVmInfo(data, "new");
+    } catch (error) {
+      // Whatever went wrong, the VM may exist now: look, so it is used (and later removed)
+      // rather than left running unseen.
+      const made = await this.list().then(
+        (vms) => vms.find((vm) => vm.name === name),
+        () => undefined,
+      );
+      if (made) return made;
       throw error;
     }
-    const data = parseJson(result.stdout, "new");
-    if (typeof data.error === "string" || result.code !== 0) {
-      throw new ProviderError(
-        `exe.dev refused to create VM "${name}": ${data.error ?? lastLine(result.stderr)}`,
-      );
-    }
-    return toVmInfo(data, "new");
   }
 
   /** `ssh exe.dev ls --json`. */
   async list(): Promise<VmInfo[]> {
-    const result = await this.#call(["ls", "--json"], true);
+    const result = await this.#call(["ls", "--json"], { idempotent: true });
     const text = result.stdout.trim();
     if (text === "" || /^No VMs found/i.test(text)) return [];
     const data = parseJson(text, "ls");
@@ -82,7 +83,16 @@ export class ExeDevProvider implements VmProvider {
     const present = names.filter((name) => existing.has(name));
     if (present.length === 0) return;
     // Removing twice is harmless, so a broken connection may retry.
-    await this.#call(["rm", ...present], true);
+    const result = await this.#call(["rm", ...present], { idempotent: true });
+    if (result.code !== 0) {
+      const left = (await this.list()).filter((vm) => present.includes(vm.name));
+      if (left.length) {
+        throw new ProviderError(
+          `exe.dev did not remove ${left.map((vm) => vm.name).join(", ")}: ` +
+            `${lastLine(result.stderr) || lastLine(result.stdout)}; try again`,
+        );
+      }
+    }
   }
 
   /** Polls the VM with `true` until it answers (DNS and sshd come up after `new`). */
@@ -111,7 +121,7 @@ export class ExeDevProvider implements VmProvider {
 
   /** `ssh exe.dev ssh-key add "<key>"`. */
   async addKey(publicKey: string): Promise<void> {
-    const result = await this.#call(["ssh-key", "add", publicKey.trim()], true);
+    const result = await this.#call(["ssh-key", "add", publicKey.trim()], { idempotent: true });
     if (result.code !== 0 && !/already/i.test(result.stdout + result.stderr)) {
       throw new ProviderError(`exe.dev refused the SSH key: ${lastLine(result.stderr)}`);
     }
@@ -121,12 +131,15 @@ export class ExeDevProvider implements VmProvider {
   async removeKey(publicKey: string): Promise<void> {
     const keys = await this.listKeys();
     if (!keys.includes(keyIdentity(publicKey))) return;
-    await this.#call(["ssh-key", "remove", publicKey.trim()], true);
+    const result = await this.#call(["ssh-key", "remove", publicKey.trim()], { idempotent: true });
+    if (result.code !== 0 && (await this.listKeys()).includes(keyIdentity(publicKey))) {
+      throw new ProviderError(`exe.dev did not remove the SSH key: ${lastLine(result.stderr)}`);
+    }
   }
 
   /** `ssh exe.dev ssh-key list --json`. */
   async listKeys(): Promise<string[]> {
-    const result = await this.#call(["ssh-key", "list", "--json"], true);
+    const result = await this.#call(["ssh-key", "list", "--json"], { idempotent: true });
     const data = parseJson(result.stdout, "ssh-key list");
     if (!Array.isArray(data.ssh_keys)) {
       throw new ProviderError(`exe.dev "ssh-key list" answered without "ssh_keys"`);
@@ -145,10 +158,11 @@ export class ExeDevProvider implements VmProvider {
     }
   }
 
-  async #call(argv: string[], idempotent = false) {
-    const result = await this.#ssh.run(this.#lobby, argv, {
+  async #call(argv: string[], options: { idempotent?: boolean; attempts?: number } = {}) {
+    const ssh = options.attempts ? this.#ssh.with({ attempts: options.attempts }) : this.#ssh;
+    const result = await ssh.run(this.#lobby, argv, {
       timeoutMs: LOBBY_TIMEOUT_MS,
-      retry: idempotent ? "idempotent" : "connect",
+      retry: options.idempotent ? "idempotent" : "connect",
     });
     if (result.code !== 0 && !result.stdout.trim().startsWith("{")) {
       throw new ProviderError(

@@ -38,11 +38,14 @@ export class LocalMember implements AsyncDisposable {
   }
 
   /** Runs `ohcommodore ...args` with this member's HOME. */
-  async cli(args: string[], options: { stdin?: string } = {}): Promise<CliResult> {
+  async cli(
+    args: string[],
+    options: { stdin?: string; env?: Record<string, string> } = {},
+  ): Promise<CliResult> {
     const { code, stdout, stderr } = await runProcess(
       Deno.execPath(),
       ["run", "-A", "--quiet", CLI, ...args],
-      { stdin: options.stdin, timeoutMs: 120_000, env: this.#env() },
+      { stdin: options.stdin, timeoutMs: 120_000, env: { ...this.#env(), ...options.env } },
     );
     return { code, stdout, stderr };
   }
