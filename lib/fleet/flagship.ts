@@ -43,10 +43,10 @@ export interface CreateShipsOptions {
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
-// The lobby drops bursts of new connections: a few creations at a time.
-const CREATE_CONCURRENCY = 4;
+// Ships are set up side by side; the provider bounds its own API calls (exe.dev drops bursts).
+const CREATE_CONCURRENCY = MAX_SHIPS_PER_CREATE;
 // Status calls go to the ships themselves, not the lobby.
-const STATUS_CONCURRENCY = 16;
+const STATUS_CONCURRENCY = 32;
 const REACH_TIMEOUT_MS = 5 * 60_000;
 
 /** Some ships of a `ship create --count` failed; the others were made. */
@@ -309,6 +309,11 @@ export class Flagship {
 
   async #destroy(name: string, publicKey: string | null, registry: Registry): Promise<void> {
     await this.#provider.remove([name]);
+    await this.#forget(name, publicKey, registry);
+  }
+
+  // After its VM is gone: its key, its record, its key file.
+  async #forget(name: string, publicKey: string | null, registry: Registry): Promise<void> {
     if (publicKey && this.#provider.managesKeys) await this.#provider.removeKey(publicKey);
     await registry.remove(name);
     await this.#forgetKey(name);
@@ -329,20 +334,26 @@ export class Flagship {
     );
     const keys = new Map(ships.map((ship) => [ship.name, ship.publicKey]));
     const report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    const names = [...ships.map((ship) => ship.name), ...orphans.map((vm) => vm.name)];
+    for (const name of names) onProgress?.({ vm: name, step: "destroy" });
+    try {
+      await this.#provider.remove(names); // one call for the whole fleet
+    } catch (error) {
+      report.failed = names.map((name) => ({ name, error: (error as Error).message }));
+      return report;
+    }
     const limit = pLimit(CREATE_CONCURRENCY);
-    await Promise.all(
-      [...ships.map((ship) => ship.name), ...orphans.map((vm) => vm.name)].map((name) =>
-        limit(async () => {
-          onProgress?.({ vm: name, step: "destroy" });
-          try {
-            await this.#destroy(name, keys.get(name) ?? await this.#keptPublicKey(name), registry);
-            (known.has(name) ? report.destroyed : report.orphans).push(name);
-          } catch (error) {
-            report.failed.push({ name, error: (error as Error).message });
-          }
-        })
-      ),
-    );
+    await Promise.all(names.map((name) =>
+      limit(async () => {
+        try {
+          const publicKey = keys.get(name) || await this.#keptPublicKey(name);
+          await this.#forget(name, publicKey, registry);
+          (known.has(name) ? report.destroyed : report.orphans).push(name);
+        } catch (error) {
+          report.failed.push({ name, error: (error as Error).message });
+        }
+      })
+    ));
     return report;
   }
 

@@ -344,13 +344,14 @@ export class Fleet {
     args: string[],
     options: { stdin?: string; long?: boolean; readOnly?: boolean } = {},
   ): Promise<T> {
-    // Unshared, so -A (the original's agent forwarding) really applies to this session.
-    const channel = channelFor(this.facts.flagship, this.#ssh.with({ multiplex: false }));
-    const result = await channel.run([REMOTE_PROGRAM, ...args], {
+    // Commands that change the fleet forward the agent (as the original's `ssh -A`) on an
+    // unshared session, where -A really applies; reads ride the shared connection.
+    const ssh = options.readOnly ? this.#ssh : this.#ssh.with({ multiplex: false });
+    const result = await channelFor(this.facts.flagship, ssh).run([REMOTE_PROGRAM, ...args], {
       stdin: options.stdin,
       timeoutMs: options.long ? LONG_PROXY_MS : SHORT_PROXY_MS,
       passStderr: true,
-      sshFlags: ["-A"],
+      sshFlags: options.readOnly ? [] : ["-A"],
       // Reading twice is harmless; changing the fleet twice is not.
       retry: options.readOnly ? "idempotent" : "connect",
     });

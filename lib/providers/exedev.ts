@@ -6,6 +6,7 @@
  * @module
  */
 
+import pLimit from "p-limit";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { Ssh } from "../ssh.ts";
@@ -15,6 +16,7 @@ import { keyIdentity, type VmInfo, type VmProvider, type WaitOptions } from "./p
 export class ProviderError extends OhcommodoreError {}
 
 const LOBBY_TIMEOUT_MS = 120_000;
+const LOBBY_CONCURRENCY = 4;
 
 /** The exe.dev provider. */
 export class ExeDevProvider implements VmProvider {
@@ -26,6 +28,8 @@ export class ExeDevProvider implements VmProvider {
   readonly skippedSteps: readonly string[] = [];
   readonly #ssh: Ssh;
   readonly #lobby: string;
+  // The lobby drops bursts of new connections: a few calls at a time, however many ships.
+  readonly #lobbyLimit = pLimit(LOBBY_CONCURRENCY);
 
   /**
    * A provider talking to the lobby.
@@ -129,8 +133,7 @@ export class ExeDevProvider implements VmProvider {
 
   /** `ssh exe.dev ssh-key remove "<key>"`, when it is registered. */
   async removeKey(publicKey: string): Promise<void> {
-    const keys = await this.listKeys();
-    if (!keys.includes(keyIdentity(publicKey))) return;
+    // One call in the usual case; the list is consulted only when the lobby objects.
     const result = await this.#call(["ssh-key", "remove", publicKey.trim()], { idempotent: true });
     if (result.code !== 0 && (await this.listKeys()).includes(keyIdentity(publicKey))) {
       throw new ProviderError(`exe.dev did not remove the SSH key: ${lastLine(result.stderr)}`);
@@ -150,7 +153,9 @@ export class ExeDevProvider implements VmProvider {
   /** Runs `ssh exe.dev whoami` from the member, which completes its key's registration. */
   async activateKey(channel: Channel): Promise<void> {
     const argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
-    const result = await channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000 });
+    const result = await this.#lobbyLimit(() =>
+      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000 })
+    );
     if (result.code !== 0) {
       throw new ProviderError(
         `${channel.destination} cannot reach exe.dev with its new key: ${lastLine(result.stderr)}`,
@@ -160,10 +165,12 @@ export class ExeDevProvider implements VmProvider {
 
   async #call(argv: string[], options: { idempotent?: boolean; attempts?: number } = {}) {
     const ssh = options.attempts ? this.#ssh.with({ attempts: options.attempts }) : this.#ssh;
-    const result = await ssh.run(this.#lobby, argv, {
-      timeoutMs: LOBBY_TIMEOUT_MS,
-      retry: options.idempotent ? "idempotent" : "connect",
-    });
+    const result = await this.#lobbyLimit(() =>
+      ssh.run(this.#lobby, argv, {
+        timeoutMs: LOBBY_TIMEOUT_MS,
+        retry: options.idempotent ? "idempotent" : "connect",
+      })
+    );
     if (result.code !== 0 && !result.stdout.trim().startsWith("{")) {
       throw new ProviderError(
         `exe.dev "${argv.slice(0, 2).join(" ")}" failed (exit ${result.code}): ` +

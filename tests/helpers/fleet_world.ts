@@ -40,6 +40,12 @@ export interface WorldUser {
 export interface FleetWorldOptions {
   /** How long after `new` a VM accepts SSH (its authorized_keys appear). Default 0. */
   bootDelayMs?: number;
+  /**
+   * Log for measurements (default off): sshd runs with `LogLevel VERBOSE` into
+   * {@link FleetWorld.sshdLog} (a line per connection, authentication and session), and every
+   * start of the program, on the laptop or a VM, appends a line to {@link FleetWorld.launchLog}.
+   */
+  logs?: boolean;
 }
 
 const CLIENT = fileURLToPath(new URL("./exedev_lobby_client.ts", import.meta.url));
@@ -57,7 +63,12 @@ export class FleetWorld implements AsyncDisposable {
   readonly email: string;
   /** A world-readable launcher of the CLI, for `OHCOMMODORE_SHIP_BIN`. */
   readonly shipBin: string;
+  /** sshd's log file when started with `logs` (it does not exist otherwise). */
+  readonly sshdLog: string;
+  /** With `logs`: one line per start of the program, `<user> <first two arguments>`. */
+  readonly launchLog: string;
   #bootDelayMs: number;
+  #logs: boolean;
   #app = "";
   #knownHost = "";
   #laptop: WorldUser;
@@ -71,13 +82,22 @@ export class FleetWorld implements AsyncDisposable {
   #vmCount = 0;
   #disposed = false;
 
-  private constructor(dir: string, port: number, tag: string, bootDelayMs: number) {
+  private constructor(
+    dir: string,
+    port: number,
+    tag: string,
+    bootDelayMs: number,
+    logs: boolean,
+  ) {
     this.dir = dir;
     this.port = port;
     this.tag = tag;
     this.email = `fleet-${tag}@example.test`;
     this.shipBin = join(dir, "ship-bin");
+    this.sshdLog = join(dir, "sshd.log");
+    this.launchLog = join(dir, "launches.log");
     this.#bootDelayMs = bootDelayMs;
+    this.#logs = logs;
     this.#laptop = { user: `ohc${tag}-l`, home: join(dir, "home-laptop") };
     this.#lobby = { user: `ohc${tag}-x`, home: join(dir, "home-lobby") };
     this.#socket = join(dir, "lobby", "lobby.sock");
@@ -89,7 +109,13 @@ export class FleetWorld implements AsyncDisposable {
     const unavailable = sshWorldUnavailable();
     if (unavailable) throw new Error(unavailable);
     const dir = await makeWorldDir();
-    const world = new FleetWorld(dir, freePort(), await freeTag(), options.bootDelayMs ?? 0);
+    const world = new FleetWorld(
+      dir,
+      freePort(),
+      await freeTag(),
+      options.bootDelayMs ?? 0,
+      options.logs ?? false,
+    );
     try {
       await world.#setUp();
     } catch (error) {
@@ -197,7 +223,12 @@ export class FleetWorld implements AsyncDisposable {
     await Deno.mkdir(join(this.dir, "lobby"), { mode: 0o755 });
     await Deno.copyFile(CLIENT, this.#clientCopy);
     await Deno.chmod(this.#clientCopy, 0o644);
-    await Deno.writeTextFile(this.shipBin, launcherScript(this.#app), { mode: 0o755 });
+    const launchLog = this.#logs ? this.launchLog : undefined;
+    if (launchLog) {
+      await Deno.writeTextFile(launchLog, "");
+      await Deno.chmod(launchLog, 0o666); // every VM user appends to it
+    }
+    await Deno.writeTextFile(this.shipBin, launcherScript(this.#app, launchLog), { mode: 0o755 });
     await Deno.chmod(this.shipBin, 0o755);
 
     await this.#addUser(this.#lobby.user, this.#lobby.home);
@@ -222,7 +253,9 @@ export class FleetWorld implements AsyncDisposable {
     await Deno.writeTextFile(join(ssh, "known_hosts"), knownHost);
     const bin = join(this.#laptop.home, ".local", "bin");
     await Deno.mkdir(bin, { recursive: true });
-    await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(this.#app), { mode: 0o755 });
+    await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(this.#app, launchLog), {
+      mode: 0o755,
+    });
     await this.#fixOwnership(this.#laptop.user, this.#laptop.home);
 
     const daemon = new ExeDevLobby({
@@ -241,8 +274,14 @@ export class FleetWorld implements AsyncDisposable {
     const config = sshdConfig(this.dir, this.port, hostKey, {
       allowUsers: `ohc${this.tag}-*`,
       extra: ["ExposeAuthInfo yes"],
+      ...(this.#logs ? { logLevel: "VERBOSE" } : {}),
     });
-    this.#sshd = await startSshd(this.dir, this.port, config);
+    this.#sshd = await startSshd(
+      this.dir,
+      this.port,
+      config,
+      this.#logs ? this.sshdLog : undefined,
+    );
   }
 
   #laptopSshConfig(): string {

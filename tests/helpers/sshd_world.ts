@@ -233,6 +233,8 @@ export interface SshdOptions {
   allowUsers?: string;
   /** More lines, e.g. `ExposeAuthInfo yes`. */
   extra?: string[];
+  /** sshd's `LogLevel`; default `ERROR`. `VERBOSE` logs every authentication and session. */
+  logLevel?: string;
 }
 
 /** An sshd_config for a loopback sshd that only knows keys: generous limits, agent forwarding. */
@@ -256,7 +258,7 @@ export function sshdConfig(
     "AllowAgentForwarding yes",
     "MaxStartups 200:30:300",
     "MaxSessions 200",
-    "LogLevel ERROR",
+    `LogLevel ${options.logLevel ?? "ERROR"}`,
     ...(options.extra ?? []),
     "",
   ].join("\n");
@@ -294,16 +296,22 @@ export async function makeHostKey(
   return { hostKey, knownHost: `[127.0.0.1]:${port} ${hostPublic}\n` };
 }
 
-/** Writes `<dir>/sshd_config`, starts sshd in the foreground and waits until it listens. */
+/**
+ * Writes `<dir>/sshd_config`, starts sshd in the foreground and waits until it listens.
+ *
+ * @param logFile Where sshd appends its log (`-E`) instead of stderr; needed for chatty log
+ *   levels, since nothing reads sshd's stderr until it exits.
+ */
 export async function startSshd(
   dir: string,
   port: number,
   config: string,
+  logFile?: string,
 ): Promise<Deno.ChildProcess> {
   await Deno.writeTextFile(join(dir, "sshd_config"), config);
   await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   const sshd = new Deno.Command("/usr/sbin/sshd", {
-    args: ["-D", "-e", "-f", join(dir, "sshd_config")],
+    args: ["-D", "-e", ...(logFile ? ["-E", logFile] : []), "-f", join(dir, "sshd_config")],
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -321,9 +329,15 @@ export async function startSshd(
   throw new Error(`sshd did not listen on ${port}: ${new TextDecoder().decode(stderr)}`);
 }
 
-/** The launcher that stands in for the compiled binary; manual node_modules needs no registry. */
-export function launcherScript(app: string): string {
-  return `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
+/**
+ * The launcher that stands in for the compiled binary; manual node_modules needs no registry.
+ *
+ * @param logFile When given, every start appends `<user> <first two arguments>` to this file
+ *   (which must be writable by every user that runs the launcher).
+ */
+export function launcherScript(app: string, logFile?: string): string {
+  const log = logFile ? `printf '%s %s %s\\n' "\${USER:-?}" "$1" "$2" >>${logFile}\n` : "";
+  return `#!/bin/sh\n${log}exec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
     `${app}/cli.ts "$@"\n`;
 }
 
