@@ -5,10 +5,9 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { UsageError } from "../errors.ts";
 import type { Settings } from "../fleet/config.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { checkShipCount, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import { note, out, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `ship` command group. */
@@ -26,10 +25,7 @@ export function shipCommand(): Command {
       new Option("--settings-stdin", "settings as JSON on stdin (from the laptop)").hideHelp(),
     )
     .action(async (repo, options) => {
-      const count = Number(options.count);
-      if (!/^\d+$/.test(options.count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
-        throw new UsageError(`--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}`);
-      }
+      const count = checkShipCount(options.count);
       const settings: Settings = options.settingsStdin
         ? JSON.parse(await new Response(Deno.stdin.readable).text())
         : {};

@@ -23,26 +23,39 @@ const TARGETS: Record<string, string> = {
 };
 
 /**
- * The executable for a new member: `OHCOMMODORE_SHIP_BIN` when set; on a sandbox, a launcher
- * for this very program; on a flagship, its own installed executable; else this compiled binary
- * when the platforms match; else `deno compile --target` of this version.
+ * The executable `OHCOMMODORE_SHIP_BIN` names, if it is set.
+ *
+ * @param settings The person's settings.
+ * @returns Its bytes, or undefined when unset.
+ * @throws {UsageError} When it cannot be read.
+ */
+export async function shipBinOf(settings: Settings): Promise<Uint8Array | undefined> {
+  const path = settings.OHCOMMODORE_SHIP_BIN;
+  return path ? await readProgram(path, "OHCOMMODORE_SHIP_BIN") : undefined;
+}
+
+/**
+ * A member's own installed executable, which a flagship gives its ships.
+ *
+ * @param home The member's home.
+ * @returns Its bytes.
+ */
+export function installedProgram(home: string): Promise<Uint8Array> {
+  return readProgram(memberPaths(home).program, "the installed program");
+}
+
+/**
+ * The executable for a member created from the laptop: `OHCOMMODORE_SHIP_BIN` when set; on a
+ * sandbox, a launcher for this very program; else this compiled binary when the platforms
+ * match; else `deno compile --target` of this version.
  *
  * @param channel The member (its platform is asked for when needed).
  * @param settings The person's settings.
- * @param flagshipHome The flagship's home, when a flagship provisions a ship.
  * @returns The executable's bytes.
  */
-export async function programFor(
-  channel: Channel,
-  settings: Settings,
-  flagshipHome?: string,
-): Promise<Uint8Array> {
-  if (settings.OHCOMMODORE_SHIP_BIN) {
-    return await readProgram(settings.OHCOMMODORE_SHIP_BIN, "OHCOMMODORE_SHIP_BIN");
-  }
-  if (flagshipHome) {
-    return await readProgram(memberPaths(flagshipHome).program, "the flagship's program");
-  }
+export async function programFor(channel: Channel, settings: Settings): Promise<Uint8Array> {
+  const shipBin = await shipBinOf(settings);
+  if (shipBin) return shipBin;
   if (channel instanceof SandboxChannel) return new TextEncoder().encode(launcher());
   const target = await remoteTarget(channel);
   const self = Deno.execPath();

@@ -16,11 +16,11 @@ import { ExeDevProvider } from "../providers/exedev.ts";
 import { LocalProvider } from "../providers/local.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
-import { initScriptText, programFor } from "./artifacts.ts";
+import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import { provision, ProvisionError, type ProvisionStep, undoAll } from "./provision.ts";
+import { cleanUpAfter, provision, type ProvisionStep } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
 
 /** Progress of a long fleet operation, for the CLI to show. */
@@ -43,8 +43,23 @@ export interface CreateShipsOptions {
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
-// Ships are set up side by side; the provider bounds its own API calls (exe.dev drops bursts).
-const CREATE_CONCURRENCY = MAX_SHIPS_PER_CREATE;
+
+/**
+ * Checks a ship count.
+ *
+ * @param asked How many ships were asked for, as a number or as typed.
+ * @returns The count.
+ * @throws {UsageError} Unless it is a whole number from 1 to {@link MAX_SHIPS_PER_CREATE}.
+ */
+export function checkShipCount(asked: number | string): number {
+  const count = typeof asked === "string" ? (/^\d+$/.test(asked) ? Number(asked) : NaN) : asked;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
+    throw new UsageError(
+      `--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}, not "${asked}"`,
+    );
+  }
+  return count;
+}
 // Status calls go to the ships themselves, not the lobby.
 const STATUS_CONCURRENCY = 32;
 const REACH_TIMEOUT_MS = 5 * 60_000;
@@ -163,7 +178,7 @@ export class Flagship {
   }
 
   /**
-   * Creates ships for a repository (or none), in parallel up to a small bound.
+   * Creates ships for a repository (or none), in parallel.
    *
    * @param specText `owner/repo`, a git URL or a plain name.
    * @param options Count, settings and progress.
@@ -172,29 +187,23 @@ export class Flagship {
    */
   async createShips(specText: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
     const spec = parseShipSpec(specText);
-    const count = options.count ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
-      throw new UsageError(`--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}`);
-    }
+    const count = checkShipCount(options.count ?? 1);
     const paths = memberPaths(this.#home);
     const settings = expandHome({
       ...await loadSettings([join(paths.configDir, ".env")]),
       ...options.settings,
     }, this.#home);
-    const program = await programFor(channelFor(this.#home), settings, this.#home);
+    const program = await shipBinOf(settings) ?? await installedProgram(this.#home);
     const initScript = settings.INIT_PATH || settings.INIT_URL
       ? await initScriptText(settings)
       : await Deno.readTextFile(join(paths.configDir, "init.sh"))
         .catch(() => initScriptText(settings));
     const registry = await this.registry();
-    const limit = pLimit(CREATE_CONCURRENCY);
+    // Side by side: the provider bounds its own API calls (exe.dev drops bursts).
     const outcomes = await Promise.allSettled(
       Array.from(
         { length: count },
-        () =>
-          limit(() =>
-            this.#createShip(spec, { registry, settings, program, initScript, ...options })
-          ),
+        () => this.#createShip(spec, { registry, settings, program, initScript, ...options }),
       ),
     );
     const created = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
@@ -282,15 +291,7 @@ export class Flagship {
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
       // Leave nothing behind: no VM, no key, no record.
-      const failed = error instanceof ProvisionError
-        ? error
-        : new ProvisionError(name, current, error);
-      const left = await undoAll(undo);
-      if (left.length) {
-        failed.message += `\nCleaning up ${name} failed too (${left.join("; ")}); ` +
-          `"ohcommodore fleet sink" removes what is left`;
-      }
-      throw failed;
+      throw await cleanUpAfter(error, name, current, undo, "ohcommodore fleet sink");
     }
   }
 
@@ -342,18 +343,15 @@ export class Flagship {
       report.failed = names.map((name) => ({ name, error: (error as Error).message }));
       return report;
     }
-    const limit = pLimit(CREATE_CONCURRENCY);
-    await Promise.all(names.map((name) =>
-      limit(async () => {
-        try {
-          const publicKey = keys.get(name) || await this.#keptPublicKey(name);
-          await this.#forget(name, publicKey, registry);
-          (known.has(name) ? report.destroyed : report.orphans).push(name);
-        } catch (error) {
-          report.failed.push({ name, error: (error as Error).message });
-        }
-      })
-    ));
+    await Promise.all(names.map(async (name) => {
+      try {
+        const publicKey = keys.get(name) || await this.#keptPublicKey(name);
+        await this.#forget(name, publicKey, registry);
+        (known.has(name) ? report.destroyed : report.orphans).push(name);
+      } catch (error) {
+        report.failed.push({ name, error: (error as Error).message });
+      }
+    }));
     return report;
   }
 

@@ -16,6 +16,7 @@ import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
 import type { ProviderKind } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
+import { initScriptText, shipBinOf } from "./artifacts.ts";
 import { upload } from "./provision.ts";
 import {
   type FleetFacts,
@@ -28,6 +29,7 @@ import {
   type Settings,
 } from "./config.ts";
 import {
+  checkShipCount,
   type CreateShipsOptions,
   Flagship,
   type FleetProgress,
@@ -37,7 +39,7 @@ import {
   type SinkReport,
 } from "./flagship.ts";
 import { launchFlagship } from "./launch.ts";
-import { isShipOfFleet } from "./names.ts";
+import { isShipOfFleet, parseShipSpec } from "./names.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** Options shared by fleet calls. */
@@ -81,7 +83,9 @@ const FORWARDED: readonly (keyof Settings)[] = [
   "DOTFILES_URL",
   "SKIP_STEPS",
 ];
+// Where the laptop's own choices of executable and setup script wait on the flagship.
 const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
+const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
 // Creating ships runs init.sh (toolchains) on each; everything else is quick.
 const LONG_PROXY_MS = 3 * 60 * 60_000;
 const SHORT_PROXY_MS = 5 * 60_000;
@@ -217,28 +221,24 @@ export class Fleet {
    */
   async createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
     if (this.#flagship) return await this.#flagship.createShips(spec, options);
+    // Bad input fails here, before any round trip to the flagship.
+    parseShipSpec(spec);
+    const count = checkShipCount(options.count ?? 1);
     const settings = { ...await loadSettings(), ...options.settings };
     const forwarded: Settings = {};
     for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
     const flagship = this.#flagshipChannel();
     if (settings.INIT_PATH || settings.INIT_URL) {
-      const { initScriptText } = await import("./artifacts.ts");
-      await upload(flagship, {
-        path: "~/.local/share/ohcommodore/init.sh",
-        data: await initScriptText(settings),
-        mode: 0o600,
-      });
-      forwarded.INIT_PATH = "~/.local/share/ohcommodore/init.sh";
+      const data = await initScriptText(settings);
+      await upload(flagship, { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 });
+      forwarded.INIT_PATH = INIT_SCRIPT_ON_FLAGSHIP;
     }
-    if (settings.OHCOMMODORE_SHIP_BIN) {
-      await upload(flagship, {
-        path: SHIP_BIN_ON_FLAGSHIP,
-        data: await Deno.readFile(settings.OHCOMMODORE_SHIP_BIN),
-        mode: 0o755,
-      });
+    const shipBin = await shipBinOf(settings);
+    if (shipBin) {
+      await upload(flagship, { path: SHIP_BIN_ON_FLAGSHIP, data: shipBin, mode: 0o755 });
       forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
     }
-    const args = ["ship", "create", spec, "--count", String(options.count ?? 1), "--json"];
+    const args = ["ship", "create", spec, "--count", String(count), "--json"];
     return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
       stdin: JSON.stringify(forwarded),
       long: true,

@@ -8,9 +8,8 @@
 
 import type { Ssh } from "../ssh.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
-import { SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
-import { initScriptText, programFor } from "./artifacts.ts";
+import { initScriptText, programFor, shipBinOf } from "./artifacts.ts";
 import {
   type FleetFacts,
   formatEnvFile,
@@ -22,7 +21,7 @@ import {
 } from "./config.ts";
 import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import { provision, ProvisionError, type ProvisionStep, undoAll } from "./provision.ts";
+import { cleanUpAfter, provision, type ProvisionStep } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {
@@ -55,18 +54,17 @@ const KEYGEN_SCRIPT = 'set -e; umask 077; mkdir -p "$HOME/.ssh"; ' +
 export async function launchFlagship(options: LaunchOptions): Promise<LocalConfig> {
   const tag = newFleetTag();
   const name = flagshipVmName(tag);
-  const facts0 = {
+  // Known before the VM exists but for its destination; written first (below), so a crash at
+  // any later point leaves a fleet "fleet sink --scuttle" can find.
+  let facts: FleetFacts = {
     tag,
     provider: options.provider,
     ...(options.localRoot ? { localRoot: options.localRoot } : {}),
+    flagshipVm: name,
+    flagship: "",
+    createdAt: new Date().toISOString(),
   };
-  const provider = providerOf(
-    { ...facts0, flagshipVm: name, flagship: "", createdAt: "" },
-    options.ssh,
-  );
-  const report = (step: FleetProgress["step"]) => options.onProgress?.({ vm: name, step });
-  const undo: (() => Promise<unknown>)[] = [];
-  let current: ProvisionStep = "create";
+  const provider = providerOf(facts, options.ssh);
   // Checked before anything is paid for.
   if (options.provider === "exedev" && !options.settings.GH_TOKEN) {
     throw new UsageError(
@@ -74,24 +72,24 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         `or in ./.env`,
     );
   }
+  const envFile = formatEnvFile({
+    ...vmSettings(options.settings, provider),
+    ROLE: "commodore",
+    VM_NAME: name,
+  });
   const initScript = await initScriptText(options.settings);
-  const shipBin = options.settings.OHCOMMODORE_SHIP_BIN
-    ? await programFor(new SandboxChannel(options.home), options.settings)
-    : undefined;
-  // Written first, so a crash at any later point leaves a fleet "fleet sink --scuttle" can find.
-  const pending: LocalConfig = {
-    ...facts0,
-    flagshipVm: name,
-    flagship: "",
-    createdAt: new Date().toISOString(),
-  };
-  await writeLocalConfig(pending, options.home);
+  const shipBin = await shipBinOf(options.settings);
+  const report = (step: FleetProgress["step"]) => options.onProgress?.({ vm: name, step });
+  const undo: (() => Promise<unknown>)[] = [];
+  let current: ProvisionStep = "create";
+  await writeLocalConfig(facts, options.home);
   undo.push(() => removeLocalConfig(options.home));
   try {
     report("create");
     undo.push(() => provider.remove([name])); // harmless when it was never made
     const vm: VmInfo = await provider.create(name);
-    await writeLocalConfig({ ...pending, flagship: vm.destination }, options.home);
+    facts = { ...facts, flagship: vm.destination };
+    await writeLocalConfig(facts, options.home);
     current = "reach";
     report("reach");
     const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000 });
@@ -109,19 +107,12 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
       undo.push(() => provider.removeKey(key));
       await provider.activateKey(channel);
     }
-    const facts: FleetFacts = {
-      ...facts0,
-      flagshipVm: name,
-      flagship: vm.destination,
-      createdAt: new Date().toISOString(),
-    };
-    const env = { ...vmSettings(options.settings, provider), ROLE: "commodore", VM_NAME: name };
     await provision(channel, {
       vm: name,
       program: shipBin ?? await programFor(channel, options.settings),
       initScript,
       files: [
-        { path: "~/.ohcommodore/.env", data: formatEnvFile(env), mode: 0o600 },
+        { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
         { path: "~/.ohcommodore/fleet.json", data: formatFleetFacts(facts), mode: 0o600 },
       ],
       onStep: (step) => {
@@ -138,14 +129,6 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     report("ready");
     return config;
   } catch (error) {
-    const failed = error instanceof ProvisionError
-      ? error
-      : new ProvisionError(name, current, error);
-    const left = await undoAll(undo);
-    if (left.length) {
-      failed.message += `\nCleaning up failed too (${left.join("; ")}); ` +
-        `run "ohcommodore fleet sink --scuttle" to remove what is left`;
-    }
-    throw failed;
+    throw await cleanUpAfter(error, name, current, undo, "ohcommodore fleet sink --scuttle");
   }
 }

@@ -146,15 +146,32 @@ const RUN_INIT_SCRIPT = 'set -o pipefail; cd "$HOME" && ' +
   'bash "$HOME/.ohcommodore/init.sh" 2>&1 | tee "$HOME/.ohcommodore/init.log"';
 
 /**
- * Runs cleanup steps, newest first, each on its own: one failing does not stop the others.
+ * Undoes what a failed creation made, newest first and each step on its own (one failing does
+ * not stop the others), and returns the error to throw: which step failed, plus what could not
+ * be undone and how to finish the job.
  *
- * @param steps The cleanup steps, in the order their work was done.
- * @returns What could not be undone.
+ * @param error What went wrong.
+ * @param vm The VM being created.
+ * @param step The step that was running.
+ * @param undo Cleanup steps, in the order their work was done.
+ * @param recovery The command that removes leftovers.
+ * @returns The error, naming the step.
  */
-export async function undoAll(steps: (() => Promise<unknown>)[]): Promise<string[]> {
-  const failures: string[] = [];
-  for (const step of [...steps].reverse()) {
-    await step().catch((error) => failures.push((error as Error).message));
+export async function cleanUpAfter(
+  error: unknown,
+  vm: string,
+  step: ProvisionStep,
+  undo: (() => Promise<unknown>)[],
+  recovery: string,
+): Promise<ProvisionError> {
+  const failed = error instanceof ProvisionError ? error : new ProvisionError(vm, step, error);
+  const left: string[] = [];
+  for (const cleanup of [...undo].reverse()) {
+    await cleanup().catch((reason) => left.push((reason as Error).message));
   }
-  return failures;
+  if (left.length) {
+    failed.message += `\nCleaning up ${vm} failed too (${left.join("; ")}); ` +
+      `run "${recovery}" to remove what is left`;
+  }
+  return failed;
 }

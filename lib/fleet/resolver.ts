@@ -10,6 +10,7 @@
 import { channelFor } from "../channel.ts";
 import { readIdentity } from "../identity.ts";
 import { type AddressResolver, directResolver, REMOTE_PROGRAM } from "../inbox/send.ts";
+import { memberPaths } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
@@ -30,7 +31,7 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
   if (identity.role === "commodore") {
     const facts = await readFleetFacts(home);
     if (!facts) return direct;
-    const flagship = new Flagship(facts, home ?? Deno.env.get("HOME") ?? "", ssh);
+    const flagship = new Flagship(facts, memberPaths(home).home, ssh);
     lookup = (name) => flagship.resolve(name);
   } else {
     const config = identity.role === "local" ? await readLocalConfig(home) : null;

@@ -115,6 +115,7 @@ export class LocalProvider implements VmProvider {
 }
 
 async function stopScheduler(home: string): Promise<void> {
+  // Only the database path matters here; the sandbox's identity may be half-written.
   const inbox = await Inbox.open({ home, identity: { role: "captain", name: "sandbox" } });
   try {
     await stopSchedulerService(inbox, 10_000);
