@@ -72,7 +72,9 @@ async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
   const answer = await ask(
     `This destroys ${what} of fleet ${fleet.facts.tag}. Type "sink" to confirm:`,
   );
-  if (answer?.trim() !== "sink") throw new UsageError("Not confirmed: nothing was destroyed");
+  if (answer.trim() !== "sink") {
+    throw new UsageError(`Not confirmed ("${answer.trim()}" is not "sink"): nothing was destroyed`);
+  }
 }
 
 function printStatus(status: FleetStatus): void {

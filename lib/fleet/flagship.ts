@@ -144,7 +144,12 @@ export interface Resolved {
  */
 export function providerOf(facts: FleetFacts, ssh: Ssh): VmProvider {
   if (facts.provider === "local") {
-    if (!facts.localRoot) throw new OhcommodoreError("A local fleet needs its local_root");
+    if (!facts.localRoot) {
+      throw new OhcommodoreError(
+        `Fleet ${facts.tag} uses the local provider but its config has no "local_root": ` +
+          `add the sandbox directory there, or sink the fleet and run init again`,
+      );
+    }
     return new LocalProvider(facts.localRoot);
   }
   return new ExeDevProvider(ssh);
@@ -438,7 +443,10 @@ export class Flagship {
       { timeoutMs: 30_000 },
     );
     if (result.code !== 0) {
-      throw new OhcommodoreError(`ssh-keygen failed: ${result.stderr.trim()}`);
+      throw new OhcommodoreError(
+        `ssh-keygen could not make a key for ${name}: ${result.stderr.trim()} ` +
+          `(is openssh-client installed on the flagship?)`,
+      );
     }
     return {
       privateKey: await Deno.readTextFile(path),

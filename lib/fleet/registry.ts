@@ -129,7 +129,11 @@ export class Registry {
  * @returns The ship.
  */
 export function matchByPrefix<T extends { name: string }>(ships: readonly T[], prefix: string): T {
-  if (prefix.trim() === "") throw new UsageError("Give a ship's name or the start of it");
+  if (prefix.trim() === "") {
+    throw new UsageError(
+      `Give a ship's name or the start of it; "ohcommodore fleet status" lists them`,
+    );
+  }
   const exact = ships.find((ship) => ship.name === prefix);
   if (exact) return exact;
   // "web" finds "ship-web-…" too: people think of ships by their short name.
