@@ -74,7 +74,7 @@ export {
   type SinkOptions,
   type SinkResult,
 } from "./lib/fleet/fleet.ts";
-export { type MemberReport } from "./lib/fleet/member_status.ts";
+export { type MemberReport } from "./lib/inbox/report.ts";
 export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
 export { ProvisionError, type ProvisionStep } from "./lib/fleet/provision.ts";
 export { type ShipRecord } from "./lib/fleet/registry.ts";

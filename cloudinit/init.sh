@@ -487,11 +487,10 @@ step_secrets() {
   [[ $CHANGED -eq 1 ]] || STEP_RESULT="already done"
 }
 
+# Only checked here: starting the program costs a runtime start per VM, and the next two steps
+# start it anyway (a program that cannot run fails "identity" with its own error).
 step_program() {
-  [[ -x $PROGRAM ]] || { STEP_WHY="$PROGRAM is missing or not executable"; return 1; }
-  local version
-  version=$(timeout 120 "$PROGRAM" --version) || { STEP_WHY="$PROGRAM --version failed"; return 1; }
-  STEP_RESULT="ok (version $version)"
+  [[ -x $PROGRAM && -s $PROGRAM ]] || { STEP_WHY="$PROGRAM is missing, empty or not executable"; return 1; }
 }
 
 step_identity() {
@@ -500,7 +499,8 @@ step_identity() {
   if [[ $ROLE == captain && -n ${FLAGSHIP_NAME:-} && -n ${FLAGSHIP_DEST:-} ]]; then
     args+=(--flagship-name "$FLAGSHIP_NAME" --flagship-dest "$FLAGSHIP_DEST")
   fi
-  timeout 300 "$PROGRAM" "${args[@]}" </dev/null || { STEP_WHY="ohcommodore _setup failed"; return 1; }
+  timeout 300 "$PROGRAM" "${args[@]}" </dev/null >/dev/null ||
+    { STEP_WHY="ohcommodore _setup failed (does $PROGRAM run on this machine?)"; return 1; }
 }
 
 readonly UNIT_NAME=ohcommodore-scheduler.service
@@ -536,16 +536,20 @@ without_inputs() {
 }
 
 scheduler_answers() { timeout 60 "$PROGRAM" scheduler status >/dev/null 2>&1; }
+# Running, and the version of the program now installed (an upgrade needs a restart).
+scheduler_current() { timeout 60 "$PROGRAM" scheduler status --this-version >/dev/null 2>&1; }
 
 step_scheduler() {
   if ! timeout 30 systemctl --user show-environment >/dev/null 2>&1; then
-    # No systemd user session (containers): a detached process; `start` is idempotent.
-    if scheduler_answers; then
-      STEP_RESULT="already done (running, no systemd user session)"
-      return 0
-    fi
-    without_inputs timeout 120 "$PROGRAM" scheduler start </dev/null || { STEP_WHY="ohcommodore scheduler start failed"; return 1; }
-    STEP_RESULT="ok (detached process; no systemd user session)"
+    # No systemd user session (containers): a detached process. `start` leaves a scheduler of
+    # this version running and restarts one of another version; it says which it did.
+    local said
+    said=$(without_inputs timeout 120 "$PROGRAM" scheduler start </dev/null) ||
+      { STEP_WHY="ohcommodore scheduler start failed"; return 1; }
+    case $said in
+      "already running"*) STEP_RESULT="already done (running, no systemd user session)" ;;
+      *) STEP_RESULT="ok (${said%%,*}, detached process; no systemd user session)" ;;
+    esac
     return 0
   fi
   local changed=0
@@ -558,8 +562,11 @@ step_scheduler() {
   fi
   if [[ $changed -eq 0 ]] && systemctl --user is-active --quiet "$UNIT_NAME" &&
     systemctl --user is-enabled --quiet "$UNIT_NAME"; then
-    STEP_RESULT="already done (systemd user unit active)"
-    return 0
+    if scheduler_current; then
+      STEP_RESULT="already done (systemd user unit active)"
+      return 0
+    fi
+    changed=1 # it runs an older program: the restart below replaces it
   fi
   # A detached scheduler from an earlier run without systemd would hold the lock.
   if ! systemctl --user is-active --quiet "$UNIT_NAME" && scheduler_answers; then
@@ -638,7 +645,7 @@ run_step chezmoi "apply dotfiles with chezmoi"
 run_step duckdb "install the DuckDB CLI"
 run_step sshconfig "let SSH reach other fleet members"
 run_step secrets "give login shells the Claude Code credentials"
-run_step program "check ~/.local/bin/ohcommodore --version"
+run_step program "check ~/.local/bin/ohcommodore is installed"
 run_step identity "write identity.json and create the inbox tables"
 run_step scheduler "run the scheduler"
 run_step shell "make zsh the login shell"

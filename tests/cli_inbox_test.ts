@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { VERSION } from "../lib/version.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 
 Deno.test("inbox send --wait to this member prints the output and exits with the command's code", async () => {
   await using member = await LocalMember.create({ role: "captain", name: "solo" });
   member.spawnScheduler();
+  await member.schedulerAnswers();
   const command = `echo "it's \${HOME}"; echo oops >&2; exit 3`;
   const run = await member.cli(["inbox", "send", "captain@solo", command, "--wait"]);
   assert.equal(run.code, 3, run.stderr);
@@ -107,11 +110,43 @@ Deno.test("scheduler start, status and stop manage a background scheduler", asyn
   try {
     const ran = await member.cli(["inbox", "send", "captain@bg", "echo background", "--wait"]);
     assert.equal(ran.stdout, "background\n");
-    assert.match((await member.cli(["scheduler", "status"])).stdout, /^running \(pid \d+\)/);
+    const status = await member.cli(["scheduler", "status", "--this-version"]);
+    assert.match(status.stdout, /^running \(pid \d+, version \d+\.\d+\.\d+\)\n$/);
+    assert.equal(status.code, 0);
   } finally {
     assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
   }
   assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");
+});
+
+Deno.test("scheduler start keeps a scheduler of this version and restarts one of another", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "upgraded" });
+  const pidOf = (text: string) => Number(text.match(/\(pid (\d+)/)?.[1]);
+  const first = await member.cli(["scheduler", "start"]);
+  assert.match(first.stdout, /^started \(pid \d+, version /, first.stderr);
+  try {
+    const again = await member.cli(["scheduler", "start"]);
+    assert.match(again.stdout, /^already running /);
+    assert.equal(pidOf(again.stdout), pidOf(first.stdout));
+    // What an upgrade leaves behind: a scheduler whose report names an older version.
+    const reportFile = join(member.home, ".local/ship/data.duckdb.report.json");
+    const report = JSON.parse(await Deno.readTextFile(reportFile));
+    assert.equal(report.version, VERSION);
+    await Deno.writeTextFile(reportFile, JSON.stringify({ ...report, version: "0.0.1-old" }));
+    const stale = await member.cli(["scheduler", "status", "--this-version"]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stdout, /version 0\.0\.1-old; this program is .*scheduler start/);
+    assert.equal((await member.cli(["scheduler", "status"])).code, 0, "running is running");
+    const restarted = await member.cli(["scheduler", "start"]);
+    assert.match(restarted.stdout, /^restarted \(pid \d+, version /, restarted.stderr);
+    assert.notEqual(pidOf(restarted.stdout), pidOf(first.stdout));
+    assert.equal(JSON.parse(await Deno.readTextFile(reportFile)).version, VERSION);
+  } finally {
+    assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  }
+  const gone = await Deno.stat(join(member.home, ".local/ship/data.duckdb.report.json"))
+    .catch(() => null);
+  assert.equal(gone, null, "a stopped scheduler leaves no report to trust");
 });
 
 Deno.test("--help and --version exit 0", async () => {

@@ -36,7 +36,7 @@ Deno.test({
   name: "fleet: init, create ships, status, send between ships, destroy, sink --scuttle",
   ignore,
   async fn(t) {
-    await using world = await FleetWorld.start({ bootDelayMs: 300 });
+    await using world = await FleetWorld.start({ bootDelayMs: 300, logs: true });
     const laptopKey = keyOf(world.lobbyKeys()[0]);
     const cli = (args: string[], stdin?: string) => world.cli(args, { env, stdin });
     let flagship = "";
@@ -150,6 +150,37 @@ Deno.test({
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.trim(), "1");
     });
+
+    await t.step(
+      "status counts from the schedulers' reports, and asks a ship whose scheduler is down",
+      async () => {
+        const launches = async () => (await Deno.readTextFile(world.launchLog)).split("\n");
+        const before = (await launches()).length;
+        const counted: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+        const byName = new Map(counted.ships.map((ship) => [ship.name, ship]));
+        // ships[0] ran the laptop's command, ships[1] the one from ships[0].
+        assert.equal(byName.get(ships[0])?.report?.counts.done, 1);
+        assert.equal(byName.get(ships[1])?.report?.counts.done, 1);
+        const shipUsers = ships.map((ship) => world.vmUser(ship));
+        const started = (await launches()).slice(before - 1).filter((line) =>
+          shipUsers.includes(line.split(" ")[0])
+        );
+        assert.deepEqual(started, [], "no program started on a ship to report on it");
+
+        const program = join(world.vmHome(ships[1]), ".local/bin/ohcommodore");
+        const stop = await world.execAs(world.vmUser(ships[1]), [program, "scheduler", "stop"]);
+        assert.equal(stop.code, 0, stop.stderr);
+        try {
+          const down: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+          const ship = down.ships.find((ship) => ship.name === ships[1]);
+          assert.equal(ship?.report?.schedulerRunning, false);
+          assert.equal(ship?.report?.counts.done, 1, "counted from its database instead");
+        } finally {
+          const start = await world.execAs(world.vmUser(ships[1]), [program, "scheduler", "start"]);
+          assert.equal(start.code, 0, start.stderr);
+        }
+      },
+    );
 
     await t.step("ship ssh opens a shell on the ship named by a unique prefix", async () => {
       const prefix = ships[0].slice(0, -2);

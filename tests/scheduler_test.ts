@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
+import { readReportFile } from "../lib/inbox/report.ts";
 import { Scheduler } from "../lib/inbox/scheduler.ts";
+import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
 
 async function tempInbox(workdir?: string): Promise<Inbox> {
@@ -91,6 +93,53 @@ Deno.test("output beyond the cap keeps the tail and says how much was dropped", 
     assert.ok(text.endsWith("19999\n20000\n"));
     assert.ok(!text.includes("\n1\n2\n3\n"));
   }, { outputCapBytes: 1024 });
+});
+
+Deno.test("the running scheduler keeps its report up to date, and removes it when it stops", async () => {
+  const inbox = await tempInbox();
+  const countsOf = async () => (await readReportFile(inbox.database))?.counts;
+  await withScheduler(inbox, async () => {
+    const initial = await readReportFile(inbox.database);
+    assert.equal(initial?.address, "captain@s");
+    assert.equal(initial?.version, VERSION);
+    assert.equal(initial?.schedulerRunning, true);
+    assert.equal(initial?.counts.unread, 0);
+    const marker = join(inbox.home, "go");
+    const blocker = await inbox.deliver({
+      recipient: inbox.address,
+      command: `while [ ! -e '${marker}' ]; do sleep 0.05; done`,
+    });
+    try {
+      await eventually(statusOf(inbox, blocker.id, "running"), 20_000, "the blocker to run");
+      // Delivered while a command runs: the report counts it without waiting for that command.
+      const queued = await inbox.deliver({ recipient: inbox.address, command: "true" });
+      const reported = await eventually(
+        async () => {
+          const counts = await countsOf();
+          return counts?.unread === 1 && counts.running === 1 ? counts : undefined;
+        },
+        10_000,
+        "the report to count the queued message",
+      );
+      assert.deepEqual(reported, await inbox.counts());
+      await inbox.markRead(queued.id); // a change made by hand, not by the scheduler
+      await eventually(
+        async () => (await countsOf())?.pending === 1 || undefined,
+        10_000,
+        "the report to see the message marked read",
+      );
+    } finally {
+      await Deno.writeTextFile(marker, ""); // lets the blocker end, even when a check failed
+    }
+    await inbox.waitFor(blocker.id, { timeoutMs: 20_000 });
+    await eventually(
+      async () => (await countsOf())?.done === 1 || undefined,
+      10_000,
+      "the report to count the finished command",
+    );
+    assert.deepEqual(await countsOf(), await inbox.counts());
+  });
+  assert.equal(await readReportFile(inbox.database), null);
 });
 
 Deno.test("only one scheduler runs per database", async () => {

@@ -13,6 +13,7 @@ import {
   startSchedulerService,
   stopSchedulerService,
 } from "../inbox/scheduler_service.ts";
+import { VERSION } from "../version.ts";
 import { note, oneLine, out, printJson } from "./output.ts";
 import { selfCommand } from "./self.ts";
 
@@ -22,22 +23,33 @@ export function schedulerCommand(): Command {
     .description("Run, check or stop this member's scheduler, which runs delivered commands");
 
   scheduler.command("start")
-    .description("Start the scheduler in the background (log: ~/.local/ship/scheduler.log)")
+    .description(
+      "Start the scheduler in the background (log: ~/.local/ship/scheduler.log); one of another " +
+        "version is restarted, one of this version is left running",
+    )
     .option("--json", "print the state as JSON")
     .action(async (options) => {
       const state = await startSchedulerService(await Inbox.open(), selfCommand());
       if (options.json) return printJson(state);
-      note(`Scheduler running (pid ${state.pid ?? "?"}), log: ${state.log}`);
+      out(`${state.action} (pid ${state.pid ?? "?"}, version ${VERSION}), log: ${state.log}`);
     });
 
   scheduler.command("status")
     .description("Tell whether the scheduler runs; exits 1 when it does not")
     .option("--json", "print the state as JSON")
+    .option("--this-version", "also exit 1 when it runs another version than this program")
     .action(async (options) => {
       const state = await schedulerState(await Inbox.open());
+      const current = state.running && (!options.thisVersion || state.version === VERSION);
       if (options.json) printJson(state);
-      else out(state.running ? `running (pid ${state.pid ?? "?"})` : "stopped");
-      if (!state.running) Deno.exitCode = 1;
+      else if (!state.running) out("stopped");
+      else {
+        const other = state.version === VERSION
+          ? ""
+          : `; this program is ${VERSION}: "ohcommodore scheduler start" restarts it`;
+        out(`running (pid ${state.pid ?? "?"}, version ${state.version ?? "unknown"}${other})`);
+      }
+      if (!current) Deno.exitCode = 1;
     });
 
   scheduler.command("stop")
@@ -82,6 +94,9 @@ function logEvent(event: SchedulerEvent): void {
           oneLine(event.message.command, 80);
       case "finished":
         return `${event.message.id} ${event.message.status} (exit ${event.message.exitCode})`;
+      case "reportFailed":
+        return `could not update the status report (readers will ask the program): ` +
+          event.error.message;
       case "retrying":
         return `database busy or failing, retrying: ${event.error.message}`;
       case "stopping":

@@ -386,7 +386,9 @@ export class Flagship {
           };
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {
-            return { ...base, report: await fetchReport(this.#channel(ship.destination), 30_000) };
+            const channel = this.#channel(ship.destination);
+            const report = await fetchReport(channel, { vm: ship.name, timeoutMs: 30_000 });
+            return { ...base, report };
           } catch (error) {
             return { ...base, report: null, problem: (error as Error).message };
           }

@@ -1,33 +1,26 @@
 /**
- * One member's own account of itself (`ohcommodore _status`): version, identity, scheduler and
- * inbox counts. `fleet status` gathers these from every member in parallel.
+ * One member's own account of itself (`ohcommodore _status`), and asking a member for it. The
+ * running scheduler keeps a copy beside its database; reading that costs a `cat`, where starting
+ * the program costs a runtime and DuckDB, which is what `fleet status` over many ships adds up.
  *
  * @module
  */
 
+import { relative } from "node:path";
 import type { Channel } from "../channel.ts";
 import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import type { MessageStatus } from "../inbox/message.ts";
-import { schedulerState } from "../inbox/scheduler_service.ts";
+import { type MemberReport, reportPathOf } from "../inbox/report.ts";
+import { schedulerPidPathOf, schedulerState } from "../inbox/scheduler_service.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
+import { memberPaths } from "../paths.ts";
 import { VERSION } from "../version.ts";
 
-/** What a member says about itself. */
-export interface MemberReport {
-  /** Its address, e.g. `captain@ship-web-k3f9a1b2`. */
-  address: string;
-  /** The version of its program. */
-  version: string;
-  /** Whether its scheduler answers. */
-  schedulerRunning: boolean;
-  /** Messages per status. */
-  counts: Record<MessageStatus, number>;
-}
+export type { MemberReport } from "../inbox/report.ts";
 
 /**
- * This member's report.
+ * This member's report, from its database.
  *
  * @param home Its home directory; defaults to `$HOME`.
  * @returns The report.
@@ -43,24 +36,55 @@ export async function memberReport(home?: string): Promise<MemberReport> {
   };
 }
 
+// Prints the scheduler's report only while the process named in its pid file is alive and is
+// a scheduler; otherwise exits 3 and the program is asked instead. $1 and $2 are the pid file
+// and the report, relative to $HOME.
+const REPORT_SCRIPT = 'pid=$(cat "$HOME/$1" 2>/dev/null) || exit 3; ' +
+  'case $pid in ""|*[!0-9]*) exit 3 ;; esac; ' +
+  'kill -0 "$pid" 2>/dev/null && grep -qa _scheduler "/proc/$pid/cmdline" || exit 3; ' +
+  'exec cat "$HOME/$2"';
+
+const HOME_LAYOUT = memberPaths("/home");
+const REPORT_ARGS = [
+  relative(HOME_LAYOUT.home, schedulerPidPathOf(HOME_LAYOUT.database)),
+  relative(HOME_LAYOUT.home, reportPathOf(HOME_LAYOUT.database)),
+];
+
 /**
- * Asks a member for its report.
+ * Asks a member for its report: the running scheduler's copy when there is one, else the
+ * program (`ohcommodore _status`), which also answers when the scheduler is down.
  *
  * @param channel The member.
- * @param timeoutMs How long to wait.
+ * @param options `vm`, its name, to check the copy is this member's; `timeoutMs`, per request.
  * @returns The report.
  */
-export async function fetchReport(channel: Channel, timeoutMs = 60_000): Promise<MemberReport> {
+export async function fetchReport(
+  channel: Channel,
+  options: { vm?: string; timeoutMs?: number } = {},
+): Promise<MemberReport> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const kept = await channel.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], { timeoutMs });
+  if (kept.code === 0) {
+    const report = parseReport(kept.stdout);
+    if (report && (!options.vm || report.address.endsWith(`@${options.vm}`))) return report;
+  }
   const result = await channel.run([REMOTE_PROGRAM, "_status"], { timeoutMs });
+  const report = parseReport(result.stdout);
+  if (report) return report;
+  const tail = result.stderr.trim().split("\n").at(-1) ?? "";
+  throw new RemoteCommandError(
+    channel.destination,
+    result.code,
+    tail,
+    `${channel.destination} gave no status (exit ${result.code}): ${tail}`,
+  );
+}
+
+function parseReport(text: string): MemberReport | null {
   try {
-    return JSON.parse(result.stdout) as MemberReport;
+    const report = JSON.parse(text) as MemberReport;
+    return typeof report?.address === "string" && typeof report.counts === "object" ? report : null;
   } catch {
-    const tail = result.stderr.trim().split("\n").at(-1) ?? "";
-    throw new RemoteCommandError(
-      channel.destination,
-      result.code,
-      tail,
-      `${channel.destination} gave no status (exit ${result.code}): ${tail}`,
-    );
+    return null;
   }
 }

@@ -259,12 +259,14 @@ export class Inbox {
    * @param id The id or a unique prefix.
    * @returns The message as it was.
    */
-  delete(id: string): Promise<Message> {
-    return this.#use(async (db) => {
+  async delete(id: string): Promise<Message> {
+    const deleted = await this.#use(async (db) => {
       const message = await this.#resolve(db, id);
       await db.run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
       return message;
     });
+    await wakeScheduler(this.database); // its report counts messages by status
+    return deleted;
   }
 
   /**
@@ -387,12 +389,14 @@ export class Inbox {
     });
   }
 
-  #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
-    return this.#use(async (db) => {
+  async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
+    const updated = await this.#use(async (db) => {
       const message = await this.#resolve(db, id);
       await db.run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
       return await this.#resolve(db, message.id);
     });
+    await wakeScheduler(this.database); // its report counts messages by status
+    return updated;
   }
 
   /**

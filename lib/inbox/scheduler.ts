@@ -7,8 +7,10 @@
 import { dirname, join } from "node:path";
 import { OhcommodoreError } from "../errors.ts";
 import { commandCredentials } from "../member_env.ts";
+import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
 import type { Message } from "./message.ts";
+import { removeReportFile, writeReportFile } from "./report.ts";
 import { runCommand } from "./run_command.ts";
 import { Doorbell } from "./wake.ts";
 
@@ -19,6 +21,7 @@ export type SchedulerEvent =
   | { type: "running"; message: Message }
   | { type: "finished"; message: Message }
   | { type: "retrying"; error: Error }
+  | { type: "reportFailed"; error: Error }
   | { type: "stopping" };
 
 /** Options for {@link Scheduler.start}. */
@@ -62,16 +65,25 @@ export class Scheduler {
   #stopping = false;
   #rung = false;
   #wakeUp: () => void = () => {};
+  #reporting: Promise<void> = Promise.resolve();
+  #reportQueued = false;
+  #reportClosed = false;
 
-  private constructor(inbox: Inbox, options: SchedulerOptions, lock: Deno.FsFile) {
+  private constructor(
+    inbox: Inbox,
+    options: SchedulerOptions,
+    lock: Deno.FsFile,
+    pollMs: number,
+  ) {
     this.#inbox = inbox;
     this.#options = options;
-    this.finished = this.#run(lock);
+    this.finished = this.#run(lock, pollMs);
   }
 
   /**
    * Takes the database's scheduler lock, marks commands a dead scheduler left running as
-   * `error`, and starts running the inbox.
+   * `error`, writes its report and starts running the inbox. Once this resolves, deliveries
+   * wake it and `scheduler status` sees it.
    *
    * @param inbox The inbox to serve.
    * @param options Event callback and tuning.
@@ -89,7 +101,16 @@ export class Scheduler {
           `check it with "ohcommodore scheduler status", stop it with "ohcommodore scheduler stop"`,
       );
     }
-    return new Scheduler(inbox, options, lock);
+    const emit = options.onEvent ?? (() => {});
+    for (const message of await persist(() => inbox.recoverInterrupted(), emit)) {
+      emit({ type: "recovered", message });
+    }
+    const pollMs = options.pollIntervalMs ?? await persist(() => inbox.pollIntervalMs(), emit);
+    // The report exists before the doorbell answers: whoever sees this scheduler running can
+    // also read which version it is.
+    const failure = await writeReport(inbox);
+    if (failure) emit({ type: "reportFailed", error: failure });
+    return new Scheduler(inbox, options, lock, pollMs);
   }
 
   /** Stops claiming messages; the running command finishes or times out first. */
@@ -100,46 +121,64 @@ export class Scheduler {
     this.#wakeUp();
   }
 
-  async #run(lock: Deno.FsFile): Promise<void> {
+  async #run(lock: Deno.FsFile, pollMs: number): Promise<void> {
     const emit = this.#options.onEvent ?? (() => {});
     using _lock = lock;
     using doorbell = Doorbell.listen(this.#inbox.database, () => this.#ring());
-    for (const message of await this.#persist(() => this.#inbox.recoverInterrupted())) {
-      emit({ type: "recovered", message });
-    }
-    const pollMs = this.#options.pollIntervalMs ??
-      await this.#persist(() => this.#inbox.pollIntervalMs());
     emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
-    while (!this.#stopping) {
-      this.#rung = false;
-      const message = await this.#persist(() => this.#inbox.claimNext());
-      if (!message) {
-        // Checked in the same tick as the sleep begins, so a ring or stop() is never lost.
-        if (!this.#rung && !this.#stopping) await this.#sleep(pollMs);
-        continue;
+    try {
+      while (!this.#stopping) {
+        this.#rung = false;
+        const message = await this.#persist(() => this.#inbox.claimNext());
+        if (!message) {
+          // Checked in the same tick as the sleep begins, so a ring or stop() is never lost.
+          if (!this.#rung && !this.#stopping) await this.#sleep(pollMs);
+          continue;
+        }
+        this.#report();
+        emit({ type: "running", message });
+        const outcome = await runCommand(message.command, {
+          cwd: await this.#workdir(),
+          scratchDir: join(dirname(this.#inbox.database), "run"),
+          timeoutMs: message.timeoutSec * 1000,
+          capBytes: this.#options.outputCapBytes,
+          killGraceMs: this.#options.killGraceMs,
+          env: {
+            ...await commandCredentials(this.#inbox.home),
+            OHCOMMODORE_MESSAGE_ID: message.id,
+            OHCOMMODORE_SENDER: message.sender ?? "",
+            OHCOMMODORE_ADDRESS: this.#inbox.address,
+          },
+        });
+        const finished = await this.#persist(() => this.#inbox.finish(message.id, outcome));
+        this.#report();
+        emit({ type: "finished", message: finished });
+        doorbell.announceFinished(finished.id);
       }
-      emit({ type: "running", message });
-      const outcome = await runCommand(message.command, {
-        cwd: await this.#workdir(),
-        scratchDir: join(dirname(this.#inbox.database), "run"),
-        timeoutMs: message.timeoutSec * 1000,
-        capBytes: this.#options.outputCapBytes,
-        killGraceMs: this.#options.killGraceMs,
-        env: {
-          ...await commandCredentials(this.#inbox.home),
-          OHCOMMODORE_MESSAGE_ID: message.id,
-          OHCOMMODORE_SENDER: message.sender ?? "",
-          OHCOMMODORE_ADDRESS: this.#inbox.address,
-        },
-      });
-      const finished = await this.#persist(() => this.#inbox.finish(message.id, outcome));
-      emit({ type: "finished", message: finished });
-      doorbell.announceFinished(finished.id);
+    } finally {
+      this.#reportClosed = true;
+      await this.#reporting;
+      await removeReportFile(this.#inbox.database);
     }
+  }
+
+  /**
+   * Rewrites the report file (counts change with every claim, finish and delivery). Requests
+   * made while one is queued share it, so a burst of deliveries costs one query.
+   */
+  #report(): void {
+    if (this.#reportQueued || this.#reportClosed) return;
+    this.#reportQueued = true;
+    this.#reporting = this.#reporting.then(async () => {
+      this.#reportQueued = false;
+      const failure = await writeReport(this.#inbox);
+      if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
+    });
   }
 
   #ring(): void {
     this.#rung = true;
+    this.#report(); // a delivery or a change made by hand
     this.#wakeUp();
   }
 
@@ -153,16 +192,8 @@ export class Scheduler {
     });
   }
 
-  /** Retries a database step until it succeeds: an outcome must never be dropped. */
-  async #persist<T>(step: () => Promise<T>): Promise<T> {
-    for (let pause = 100;; pause = Math.min(pause * 2, 5000)) {
-      try {
-        return await step();
-      } catch (error) {
-        this.#options.onEvent?.({ type: "retrying", error: error as Error });
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
-    }
+  #persist<T>(step: () => Promise<T>): Promise<T> {
+    return persist(step, this.#options.onEvent ?? (() => {}));
   }
 
   async #workdir(): Promise<string> {
@@ -172,5 +203,41 @@ export class Scheduler {
       if (info?.isDirectory) return candidate;
     }
     return this.#inbox.home;
+  }
+}
+
+/** Retries a database step until it succeeds: an outcome must never be dropped. */
+async function persist<T>(
+  step: () => Promise<T>,
+  emit: (event: SchedulerEvent) => void,
+): Promise<T> {
+  for (let pause = 100;; pause = Math.min(pause * 2, 5000)) {
+    try {
+      return await step();
+    } catch (error) {
+      emit({ type: "retrying", error: error as Error });
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+/**
+ * Rewrites an inbox's report file from its database.
+ *
+ * @returns Why it could not, or null.
+ */
+async function writeReport(inbox: Inbox): Promise<Error | null> {
+  try {
+    await writeReportFile(inbox.database, {
+      address: inbox.address,
+      version: VERSION,
+      schedulerRunning: true,
+      counts: await inbox.counts(),
+    });
+    return null;
+  } catch (error) {
+    // A stale report is worse than none: without one, readers ask the program instead.
+    await removeReportFile(inbox.database);
+    return error as Error;
   }
 }

@@ -7,7 +7,9 @@
 
 import { dirname, join } from "node:path";
 import { OhcommodoreError, TimeoutError } from "../errors.ts";
+import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
+import { readReportFile } from "./report.ts";
 import { schedulerLockPathOf } from "./scheduler.ts";
 import { FinishListener } from "./wake.ts";
 
@@ -19,6 +21,14 @@ export interface SchedulerState {
   pid: number | null;
   /** Its log file. */
   log: string;
+  /** The version of the running scheduler, from its report; null when unknown. */
+  version: string | null;
+}
+
+/** What {@link startSchedulerService} did. */
+export interface SchedulerStart extends SchedulerState {
+  /** `restarted` replaced a scheduler of another version (say, before an upgrade). */
+  action: "started" | "already running" | "restarted";
 }
 
 /**
@@ -31,7 +41,13 @@ export function schedulerLogOf(database: string): string {
   return join(dirname(database), "scheduler.log");
 }
 
-function pidFileOf(database: string): string {
+/**
+ * Where the running scheduler records its process id.
+ *
+ * @param database The database it serves.
+ * @returns The pid file.
+ */
+export function schedulerPidPathOf(database: string): string {
   return `${schedulerLockPathOf(database)}.pid`;
 }
 
@@ -41,7 +57,7 @@ function pidFileOf(database: string): string {
  * @param database The database it serves.
  */
 export async function recordSchedulerPid(database: string): Promise<void> {
-  await Deno.writeTextFile(pidFileOf(database), `${Deno.pid}\n`, { mode: 0o600 });
+  await Deno.writeTextFile(schedulerPidPathOf(database), `${Deno.pid}\n`, { mode: 0o600 });
 }
 
 /**
@@ -53,24 +69,32 @@ export async function recordSchedulerPid(database: string): Promise<void> {
 export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
   const listener = await FinishListener.connect(inbox.database);
   listener?.[Symbol.dispose]();
-  const pidText = (await Deno.readTextFile(pidFileOf(inbox.database)).catch(() => "")).trim();
+  const pidText = (await Deno.readTextFile(schedulerPidPathOf(inbox.database)).catch(() => ""))
+    .trim();
   const pid = listener && /^\d+$/.test(pidText) ? Number(pidText) : null;
-  return { running: listener !== undefined, pid, log: schedulerLogOf(inbox.database) };
+  const version = listener ? (await readReportFile(inbox.database))?.version ?? null : null;
+  return { running: listener !== undefined, pid, log: schedulerLogOf(inbox.database), version };
 }
 
 /**
- * Starts a detached scheduler process running `program _scheduler` and waits until it answers.
+ * Makes sure a scheduler of this version serves the inbox: starts a detached process running
+ * `program _scheduler` and waits until it answers, unless one already runs. One of another
+ * version (an upgrade replaced the program under it) is stopped first.
  *
  * @param inbox The inbox to serve.
  * @param program The argv that runs this CLI.
- * @returns Its state.
+ * @returns Its state and what was done.
  */
 export async function startSchedulerService(
   inbox: Inbox,
   program: string[],
-): Promise<SchedulerState> {
+): Promise<SchedulerStart> {
   const current = await schedulerState(inbox);
-  if (current.running) return current;
+  if (current.running && current.version === VERSION) {
+    return { ...current, action: "already running" };
+  }
+  if (current.running) await stopSchedulerService(inbox);
+  const action = current.running ? "restarted" : "started";
   const log = schedulerLogOf(inbox.database);
   await Deno.mkdir(dirname(log), { recursive: true, mode: 0o700 });
   // The script is constant; the program and log path travel as argv and environment.
@@ -88,7 +112,7 @@ export async function startSchedulerService(
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && !exited) {
     const state = await schedulerState(inbox);
-    if (state.running) return state;
+    if (state.running) return { ...state, action };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const tail = (await Deno.readTextFile(log).catch(() => "")).trim().split("\n").slice(-5);

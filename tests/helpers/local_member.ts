@@ -5,6 +5,8 @@
 
 import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
+import { Inbox } from "../../lib/inbox/inbox.ts";
+import { schedulerState } from "../../lib/inbox/scheduler_service.ts";
 import { runProcess } from "../../lib/process.ts";
 
 const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
@@ -61,6 +63,16 @@ export class LocalMember implements AsyncDisposable {
     }).spawn();
     this.#children.push(child);
     return child;
+  }
+
+  /** Waits until this member's scheduler answers on its socket. */
+  async schedulerAnswers(timeoutMs = 20_000): Promise<void> {
+    const inbox = await Inbox.open({ home: this.home });
+    await eventually(
+      async () => (await schedulerState(inbox)).running || undefined,
+      timeoutMs,
+      "the scheduler to answer",
+    );
   }
 
   #env(): Record<string, string> {
