@@ -646,7 +646,7 @@ run_step duckdb "install the DuckDB CLI"
 run_step sshconfig "let SSH reach other fleet members"
 run_step secrets "give login shells the Claude Code credentials"
 run_step program "check ~/.local/bin/ohcommodore is installed"
-run_step identity "write identity.json and create the inbox tables"
+run_step identity "write identity.json (and the flagship's tables)"
 run_step scheduler "run the scheduler"
 run_step shell "make zsh the login shell"
 

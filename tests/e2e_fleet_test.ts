@@ -271,6 +271,52 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "a --count where one ship fails keeps the other and reports both",
+      async () => {
+        // A setup script that lets only the first ship to run it live: mkdir is atomic.
+        const marker = `/tmp/ohc-partial-${crypto.randomUUID()}`;
+        const script = join(world.laptop.home, "one-only.sh");
+        await Deno.writeTextFile(
+          script,
+          [
+            "#!/usr/bin/env bash",
+            "set -euo pipefail",
+            '. "$HOME/.ohcommodore/.env"',
+            `mkdir '${marker}' 2>/dev/null || { echo "init: only one ship may live"; exit 1; }`,
+            '"$HOME/.local/bin/ohcommodore" _setup --role "$ROLE" --name "$VM_NAME"',
+            '"$HOME/.local/bin/ohcommodore" scheduler start',
+          ].join("\n") + "\n",
+        );
+        await Deno.chmod(script, 0o644);
+        try {
+          const result = await world.cli(
+            ["ship", "create", "part", "--count", "2", "--json"],
+            { env: { ...env, INIT_PATH: script } },
+          );
+          assert.equal(result.code, 1, result.stderr);
+          const answer = JSON.parse(result.stdout);
+          assert.equal(answer.created.length, 1);
+          const made = answer.created[0].name;
+          assert.match(made, /^ship-part-/);
+          assert.equal(answer.failures.length, 1);
+          assert.match(answer.failures[0], /failed at step "init\.sh".*only one ship may live/s);
+          assert.match(
+            result.stderr,
+            new RegExp(`1 of 2 ship\\(s\\) failed on ${flagship}; made: ${made}`),
+          );
+          assert.deepEqual(world.lobbyVms().map((vm) => vm.name).sort(), [flagship, made].sort());
+          const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+          assert.deepEqual(status.ships.map((ship: { name: string }) => ship.name), [made]);
+        } finally {
+          await Deno.remove(marker).catch(() => {});
+          for (const vm of world.lobbyVms().filter((vm) => vm.name.startsWith("ship-part-"))) {
+            assert.equal((await cli(["ship", "destroy", vm.name])).code, 0);
+          }
+        }
+      },
+    );
+
     await t.step("bad specs and counts are usage errors", async () => {
       for (
         const [args, pattern] of [

@@ -16,7 +16,7 @@ import { printJson } from "./output.ts";
 
 const VM_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Builds `_setup`: identity, inbox tables and (on a flagship) the registry. */
+/** Builds `_setup`: identity, and on a flagship its inbox tables and registry. */
 export function setupCommand(): Command {
   return new Command("_setup")
     .description("Make this machine a fleet member (run by cloudinit/init.sh)")
@@ -46,9 +46,12 @@ export function setupCommand(): Command {
           : {}),
       };
       await writeIdentity(identity);
-      // Creating the tables now means the scheduler never starts before them.
-      await (await Inbox.open({ identity })).counts();
-      if (identity.role === "commodore") await (await Registry.open()).ensure();
+      // A ship's inbox tables are made by its scheduler before it serves anything, which
+      // spares every new ship a DuckDB start here; the flagship needs its registry now.
+      if (identity.role === "commodore") {
+        await (await Inbox.open({ identity })).counts();
+        await (await Registry.open()).ensure();
+      }
       printJson(identity);
     });
 }

@@ -7,7 +7,8 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Settings } from "../fleet/config.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { checkShipCount, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import type { ShipRecord } from "../fleet/registry.ts";
 import { note, out, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `ship` command group. */
@@ -31,7 +32,29 @@ export function shipCommand(): Command {
         : {};
       const fleet = await Fleet.open();
       if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
-      const ships = await fleet.createShips(repo, { count, settings, onProgress: showProgress });
+      let ships: ShipRecord[];
+      try {
+        ships = await fleet.createShips(repo, { count, settings, onProgress: showProgress });
+      } catch (error) {
+        if (!(error instanceof CreateShipsError)) throw error;
+        // The ships that were made are data too: scripts (and the laptop) must learn of them.
+        if (options.json) {
+          printJson({
+            created: error.created,
+            failures: error.failures.map((failure) => failure.message),
+          });
+        } else for (const made of error.created) out(made.name);
+        if (fleet.onFlagship) throw error;
+        // The flagship has already printed why each failed.
+        const made = error.created.map((ship) => ship.name).join(", ");
+        note(
+          paint("red", "error: ") +
+            `${error.failures.length} of ${count} ship(s) failed on ${fleet.facts.flagshipVm}` +
+            (made ? `; made: ${made}` : ""),
+        );
+        Deno.exitCode = error.exitCode;
+        return;
+      }
       if (options.json) return printJson(ships);
       for (const made of ships) out(made.name);
       note(

@@ -30,6 +30,7 @@ import {
 } from "./config.ts";
 import {
   checkShipCount,
+  CreateShipsError,
   type CreateShipsOptions,
   Flagship,
   type FleetProgress,
@@ -218,6 +219,7 @@ export class Fleet {
    * @param spec `owner/repo`, a git URL or a plain name.
    * @param options Count, settings and progress.
    * @returns The ships.
+   * @throws {CreateShipsError} When some failed: `.created` lists the ships that were made.
    */
   async createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
     if (this.#flagship) return await this.#flagship.createShips(spec, options);
@@ -242,6 +244,14 @@ export class Fleet {
     return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
       stdin: JSON.stringify(forwarded),
       long: true,
+      failure: (answer) => {
+        const { created, failures } = (answer ?? {}) as {
+          created?: ShipRecord[];
+          failures?: string[];
+        };
+        if (!Array.isArray(created) || !Array.isArray(failures)) return undefined;
+        return new CreateShipsError(created, failures.map((text) => new OhcommodoreError(text)));
+      },
     });
   }
 
@@ -340,9 +350,15 @@ export class Fleet {
   }
 
   // Runs the same command on the flagship; its progress (stderr) shows here, its JSON returns.
+  // `failure` turns the JSON a failed command printed into the error it stands for.
   async #proxy<T>(
     args: string[],
-    options: { stdin?: string; long?: boolean; readOnly?: boolean } = {},
+    options: {
+      stdin?: string;
+      long?: boolean;
+      readOnly?: boolean;
+      failure?: (answer: unknown) => Error | undefined;
+    } = {},
   ): Promise<T> {
     // Commands that change the fleet forward the agent (as the original's `ssh -A`) on an
     // unshared session, where -A really applies; reads ride the shared connection.
@@ -355,15 +371,28 @@ export class Fleet {
       // Reading twice is harmless; changing the fleet twice is not.
       retry: options.readOnly ? "idempotent" : "connect",
     });
-    if (result.code !== 0) throw new FlagshipError(this.facts.flagshipVm, args, result.code);
-    try {
-      return JSON.parse(result.stdout) as T;
-    } catch {
+    if (result.code !== 0) {
+      const answer = parseJson(result.stdout);
+      const relayed = answer === undefined ? undefined : options.failure?.(answer);
+      throw relayed ?? new FlagshipError(this.facts.flagshipVm, args, result.code);
+    }
+    const answer = parseJson(result.stdout);
+    if (answer === undefined) {
       throw new OhcommodoreError(
         `The flagship answered "${args.slice(0, 2).join(" ")}" with something other than JSON; ` +
           `is it running another ohcommodore version? See "ohcommodore fleet status"`,
       );
     }
+    return answer as T;
+  }
+}
+
+// undefined when the text is not JSON (`null` is an answer).
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
