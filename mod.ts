@@ -40,6 +40,7 @@ export {
   AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
+  InterruptedError,
   NotFoundError,
   OhcommodoreError,
   RemoteCommandError,

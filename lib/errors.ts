@@ -98,3 +98,9 @@ export class DeliveryRefusedError extends OhcommodoreError {}
 
 /** The inbox database could not be opened or written. */
 export class DatabaseError extends OhcommodoreError {}
+
+/** A person or the system asked us to stop (SIGINT, SIGTERM, SIGHUP) part way through. */
+export class InterruptedError extends OhcommodoreError {
+  /** Interrupted commands exit with 130, as a shell reports Ctrl-C. */
+  override readonly exitCode: number = 130;
+}

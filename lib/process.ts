@@ -18,6 +18,8 @@ export interface ProcessOptions {
   clearEnv?: boolean;
   /** Let stderr through to ours (progress a person should see live) instead of collecting it. */
   passStderr?: boolean;
+  /** Stop the program (SIGTERM) when this aborts; the call then throws the abort's reason. */
+  signal?: AbortSignal;
 }
 
 /** How a program ended. */
@@ -40,12 +42,14 @@ export interface ProcessResult {
  * @param args Its arguments.
  * @param options Stdin, deadline, directory and environment.
  * @returns Its exit code and output.
+ * @throws The reason of `signal` when it aborted.
  */
 export async function runProcess(
   program: string,
   args: readonly string[],
   options: ProcessOptions,
 ): Promise<ProcessResult> {
+  options.signal?.throwIfAborted();
   const child = new Deno.Command(program, {
     args: [...args],
     cwd: options.cwd,
@@ -58,8 +62,10 @@ export async function runProcess(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill("SIGKILL");
+    kill(child, "SIGKILL");
   }, options.timeoutMs);
+  const stop = () => kill(child, "SIGTERM");
+  options.signal?.addEventListener("abort", stop, { once: true });
   const writer = child.stdin.getWriter();
   const input = options.stdin ?? "";
   writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input)
@@ -67,6 +73,7 @@ export async function runProcess(
     .catch(() => {});
   try {
     const output = await child.output();
+    options.signal?.throwIfAborted();
     const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
     return {
       code: output.code,
@@ -76,5 +83,15 @@ export async function runProcess(
     };
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener("abort", stop);
+  }
+}
+
+// A child that has just exited cannot be signalled; that is no error here.
+function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
   }
 }

@@ -49,6 +49,8 @@ export interface RunOptions {
   passStderr?: boolean;
   /** Extra ssh flags, e.g. `["-A"]` to forward the agent. */
   sshFlags?: readonly string[];
+  /** Stops ssh (and further attempts) when this aborts; the call throws its reason. */
+  signal?: AbortSignal;
 }
 
 /** What a remote command printed and returned. */
@@ -176,6 +178,7 @@ export class Ssh {
       minTimeout: 500,
       maxTimeout: 5000,
       randomize: true,
+      signal: options.signal,
       shouldRetry: ({ error }) =>
         error instanceof SshError &&
         (policy === "idempotent" || (error.beforeCommand && isTransient(error.message))),

@@ -387,3 +387,124 @@ Deno.test({
     assert.deepEqual(world.lobbyVms(), []);
   },
 });
+
+/** Collects a stream's text as it arrives, so a test can wait for a line. */
+function watch(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  return {
+    async until(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${text}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async all(): Promise<string> {
+      await done;
+      return text;
+    },
+  };
+}
+
+/** Runs a program in the world, sends its process group SIGINT once `pattern` shows on stderr. */
+async function interruptAt(
+  world: FleetWorld,
+  user: string,
+  argv: string[],
+  pattern: RegExp,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = world.spawnAs(user, argv, { env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin } });
+  const stdout = new Response(child.stdout).text();
+  const stderr = watch(child.stderr);
+  try {
+    await stderr.until(pattern);
+  } finally {
+    Deno.kill(-child.pid, "SIGINT"); // the whole group, as a terminal does
+  }
+  const { code } = await child.status;
+  return { code, stdout: await stdout, stderr: await stderr.all() };
+}
+
+Deno.test({
+  name: "fleet: Ctrl-C during init or ship create removes what was half made",
+  ignore,
+  async fn(t) {
+    // VMs take a while to answer, so the operations are caught waiting for them.
+    await using world = await FleetWorld.start({ bootDelayMs: 2000 });
+    const laptop = join(world.laptop.home, ".local/bin/ohcommodore");
+    const keysBefore = world.lobbyKeys().length;
+
+    await t.step("init: no VM, key or config is left", async () => {
+      const result = await interruptAt(
+        world,
+        world.laptop.user,
+        [laptop, "init"],
+        /flagship-\w+: waiting for it to answer/,
+      );
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stderr, /Interrupted \(SIGINT\)/);
+      assert.match(result.stderr, /interrupted by SIGINT; what it had made is removed/);
+      assert.deepEqual(world.lobbyVms(), []);
+      assert.equal(world.lobbyKeys().length, keysBefore);
+      await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
+    });
+
+    await t.step(
+      "ship create on the flagship: no VM, key, record or key file is left",
+      async () => {
+        const init = await world.cli(["init"], { env });
+        assert.equal(init.code, 0, init.stderr);
+        const flagship = world.lobbyVms()[0].name;
+        const keys = world.lobbyKeys().length;
+        const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
+        const result = await interruptAt(
+          world,
+          world.vmUser(flagship),
+          [program, "ship", "create", "box", "--count", "2"],
+          /ship-box-\w+: waiting for it to answer/,
+        );
+        assert.equal(result.code, 130, result.stderr);
+        assert.match(result.stderr, /interrupted by SIGINT; what it had made is removed/);
+        assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
+        assert.equal(world.lobbyKeys().length, keys);
+        const status = JSON.parse((await world.cli(["fleet", "status", "--json"], { env })).stdout);
+        assert.deepEqual(status.ships, []);
+        const keyFiles = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
+        assert.deepEqual(keyFiles, []);
+      },
+    );
+
+    await t.step(
+      "ship create from the laptop: the flagship finishes the ship it started",
+      async () => {
+        const result = await interruptAt(
+          world,
+          world.laptop.user,
+          [laptop, "ship", "create", "late"],
+          /ship-late-\w+: waiting for it to answer/,
+        );
+        assert.equal(result.code, 130, result.stderr);
+        assert.match(result.stderr, /carries on with the ships it started/);
+        const ship = await eventuallyReady(world);
+        assert.match(ship, /^ship-late-/);
+      },
+    );
+  },
+});
+
+/** Waits until the fleet has a ready ship, and returns its name. */
+async function eventuallyReady(world: FleetWorld): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const result = await world.cli(["fleet", "status", "--json"], { env });
+    const ready = JSON.parse(result.stdout).ships.find((ship: { status: string }) =>
+      ship.status === "ready"
+    );
+    if (ready) return ready.name;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error("no ship became ready after the laptop let go");
+}

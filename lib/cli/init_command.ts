@@ -7,6 +7,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { Fleet } from "../fleet/fleet.ts";
 import { PROVIDER_KINDS } from "../providers/provider.ts";
+import { listenForInterruption } from "./interrupt.ts";
 import { note, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `init` command. */
@@ -26,10 +27,12 @@ export function initCommand(): Command {
     .option("--json", "print the fleet as JSON")
     .action(async (options) => {
       note(`Creating the flagship (${options.provider})…`);
+      using interruption = listenForInterruption(`run "ohcommodore fleet sink --scuttle"`);
       const fleet = await Fleet.init({
         provider: options.provider,
         localRoot: options.localRoot,
         onProgress: showProgress,
+        signal: interruption.signal,
       });
       if (options.json) return printJson(fleet.facts);
       note(

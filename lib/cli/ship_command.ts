@@ -9,6 +9,7 @@ import type { Settings } from "../fleet/config.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
+import { listenForInterruption } from "./interrupt.ts";
 import { note, out, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `ship` command group. */
@@ -32,9 +33,15 @@ export function shipCommand(): Command {
         : {};
       const fleet = await Fleet.open();
       if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
+      using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
       let ships: ShipRecord[];
       try {
-        ships = await fleet.createShips(repo, { count, settings, onProgress: showProgress });
+        ships = await fleet.createShips(repo, {
+          count,
+          settings,
+          onProgress: showProgress,
+          signal: interruption.signal,
+        });
       } catch (error) {
         if (!(error instanceof CreateShipsError)) throw error;
         // The ships that were made are data too: scripts (and the laptop) must learn of them.

@@ -39,6 +39,8 @@ export interface CreateShipsOptions {
   settings?: Settings;
   /** Called as each ship moves through its steps. */
   onProgress?: (progress: FleetProgress) => void;
+  /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
+  signal?: AbortSignal;
 }
 
 /** The most ships one `ship create` makes. */
@@ -70,6 +72,8 @@ export class CreateShipsError extends OhcommodoreError {
   readonly created: ShipRecord[];
   /** Why the others failed. */
   readonly failures: Error[];
+  /** 130 when they were interrupted, else 1. */
+  override readonly exitCode: number = 1;
 
   /**
    * Creates the error.
@@ -87,6 +91,9 @@ export class CreateShipsError extends OhcommodoreError {
     );
     this.created = created;
     this.failures = failures;
+    if (failures.some((failure) => (failure as OhcommodoreError).exitCode === 130)) {
+      this.exitCode = 130;
+    }
   }
 }
 
@@ -225,10 +232,16 @@ export class Flagship {
       program: Uint8Array;
       initScript: string;
       onProgress?: (progress: FleetProgress) => void;
+      signal?: AbortSignal;
     },
   ): Promise<ShipRecord> {
     const name = newShipVmName(spec.name, this.facts.tag);
-    const report = (step: FleetProgress["step"]) => context.onProgress?.({ vm: name, step });
+    const signal = context.signal;
+    // Every step begins here, so an interruption stops at the next one.
+    const report = (step: FleetProgress["step"]) => {
+      signal?.throwIfAborted();
+      context.onProgress?.({ vm: name, step });
+    };
     const undo: (() => Promise<unknown>)[] = [];
     let current: ProvisionStep = "key";
     try {
@@ -244,8 +257,8 @@ export class Flagship {
       // Sandboxes are entered directly; VMs get a key of their own, registered first.
       const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
-        report("key");
         undo.push(() => this.#forgetKey(name));
+        report("key");
         await this.#provider.addKey(key.publicKey);
         undo.push(() => this.#provider.removeKey(key.publicKey));
       }
@@ -267,7 +280,10 @@ export class Flagship {
       await context.registry.add(record);
       current = "reach";
       report("reach");
-      const channel = await this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS });
+      const channel = await this.#provider.waitUntilReachable(vm, {
+        timeoutMs: REACH_TIMEOUT_MS,
+        signal,
+      });
       await provision(channel, {
         vm: name,
         program: context.program,
@@ -285,18 +301,22 @@ export class Flagship {
           current = step;
           report(step);
         },
+        signal,
       });
       current = "key";
       if (key) await this.#provider.activateKey(channel);
       current = "record";
+      signal?.throwIfAborted();
       await context.registry.setStatus(name, "ready");
       // The ship has its key now; the flagship keeps only the public half, to revoke it.
       await Deno.remove(this.#keyPath(name)).catch(() => {});
       report("ready");
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
-      // Leave nothing behind: no VM, no key, no record.
-      throw await cleanUpAfter(error, name, current, undo, "ohcommodore fleet sink");
+      // Leave nothing behind: no VM, no key, no record. (A killed ssh can fail a step before
+      // we hear the signal that killed it.)
+      const cause = signal?.aborted ? signal.reason : error;
+      throw await cleanUpAfter(cause, name, current, undo, "ohcommodore fleet sink");
     }
   }
 

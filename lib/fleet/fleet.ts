@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { formatAddress } from "../address.ts";
 import { type Channel, channelFor } from "../channel.ts";
-import { OhcommodoreError, UsageError } from "../errors.ts";
+import { InterruptedError, OhcommodoreError, UsageError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import type { Message } from "../inbox/message.ts";
 import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
@@ -61,6 +61,8 @@ export interface InitOptions extends FleetOptions {
   settings?: Settings;
   /** Progress of the flagship's creation. */
   onProgress?: (progress: FleetProgress) => void;
+  /** Stops the creation and removes what it made (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Options for {@link Fleet.sink}. */
@@ -163,6 +165,7 @@ export class Fleet {
         : undefined,
       settings: options.settings ?? await loadSettings(),
       onProgress: options.onProgress,
+      signal: options.signal,
     });
     return new Fleet(config, home, ssh, null, config);
   }
@@ -244,6 +247,11 @@ export class Fleet {
     return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
       stdin: JSON.stringify(forwarded),
       long: true,
+      // The flagship does not hear that we stopped listening: it finishes what it started.
+      signal: options.signal,
+      interrupted: `the flagship ${this.facts.flagshipVm} carries on with the ships it ` +
+        `started: see them with "ohcommodore fleet status", remove them with ` +
+        `"ohcommodore ship destroy <name>"`,
       failure: (answer) => {
         const { created, failures } = (answer ?? {}) as {
           created?: ShipRecord[];
@@ -358,6 +366,8 @@ export class Fleet {
       long?: boolean;
       readOnly?: boolean;
       failure?: (answer: unknown) => Error | undefined;
+      signal?: AbortSignal;
+      interrupted?: string;
     } = {},
   ): Promise<T> {
     // Commands that change the fleet forward the agent (as the original's `ssh -A`) on an
@@ -370,6 +380,10 @@ export class Fleet {
       sshFlags: options.readOnly ? [] : ["-A"],
       // Reading twice is harmless; changing the fleet twice is not.
       retry: options.readOnly ? "idempotent" : "connect",
+      signal: options.signal,
+    }).catch((error) => {
+      if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
+      throw new InterruptedError(`${error.message}; ${options.interrupted}`);
     });
     if (result.code !== 0) {
       const answer = parseJson(result.stdout);

@@ -37,6 +37,8 @@ export interface LaunchOptions {
   settings: Settings;
   /** Progress. */
   onProgress?: (progress: FleetProgress) => void;
+  /** Stops the launch and removes what it made (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 // Made on the flagship, so its private key never travels.
@@ -79,7 +81,12 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
   });
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
-  const report = (step: FleetProgress["step"]) => options.onProgress?.({ vm: name, step });
+  const signal = options.signal;
+  // Every step begins here, so an interruption stops at the next one.
+  const report = (step: FleetProgress["step"]) => {
+    signal?.throwIfAborted();
+    options.onProgress?.({ vm: name, step });
+  };
   const undo: (() => Promise<unknown>)[] = [];
   let current: ProvisionStep = "create";
   await writeLocalConfig(facts, options.home);
@@ -92,13 +99,14 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     await writeLocalConfig(facts, options.home);
     current = "reach";
     report("reach");
-    const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000 });
+    const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal });
     let publicKey: string | undefined;
     if (provider.managesKeys) {
       current = "key";
       report("key");
       const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
         timeoutMs: 60_000,
+        signal,
       });
       if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
       const key = keygen.stdout.trim();
@@ -119,8 +127,10 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         current = step;
         report(step);
       },
+      signal,
     });
     current = "record";
+    signal?.throwIfAborted();
     const config: LocalConfig = {
       ...facts,
       ...(publicKey ? { flagshipPublicKey: publicKey } : {}),
@@ -129,6 +139,8 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     report("ready");
     return config;
   } catch (error) {
-    throw await cleanUpAfter(error, name, current, undo, "ohcommodore fleet sink --scuttle");
+    // A killed ssh can fail a step before we hear the signal that killed it.
+    const cause = signal?.aborted ? signal.reason : error;
+    throw await cleanUpAfter(cause, name, current, undo, "ohcommodore fleet sink --scuttle");
   }
 }

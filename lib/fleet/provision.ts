@@ -7,7 +7,7 @@
  */
 
 import type { Channel } from "../channel.ts";
-import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
+import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
 
 /** A step of provisioning, for progress and for saying which one failed. */
@@ -26,6 +26,8 @@ export class ProvisionError extends OhcommodoreError {
   readonly vm: string;
   /** The step that failed. */
   readonly step: ProvisionStep;
+  /** 130 when it was interrupted, else 1. */
+  override readonly exitCode: number = 1;
 
   /**
    * Creates the error.
@@ -39,6 +41,7 @@ export class ProvisionError extends OhcommodoreError {
     super(`Setting up ${vm} failed at step "${step}": ${reason}`, { cause });
     this.vm = vm;
     this.step = step;
+    if (cause instanceof InterruptedError) this.exitCode = cause.exitCode;
   }
 }
 
@@ -62,10 +65,16 @@ const UPLOAD_SCRIPT = 'set -e; umask 077; mkdir -p "$(dirname "$1")"; cat >"$1.p
  *
  * @param channel The member.
  * @param file What to write where.
+ * @param signal Stops the transfer (the file is then left as it was).
  */
-export async function upload(channel: Channel, file: RemoteFile): Promise<void> {
+export async function upload(
+  channel: Channel,
+  file: RemoteFile,
+  signal?: AbortSignal,
+): Promise<void> {
   const mode = file.mode.toString(8);
   const result = await channel.run(["sh", "-c", UPLOAD_SCRIPT, "sh", file.path, mode], {
+    signal,
     stdin: file.data,
     timeoutMs: 300_000,
     retry: "idempotent", // rewriting the same file is harmless
@@ -92,6 +101,8 @@ export interface ProvisionPlan {
   files: RemoteFile[];
   /** Called as each step starts. */
   onStep?: (step: ProvisionStep) => void;
+  /** Stops provisioning (an interrupted person); the step then fails with its reason. */
+  signal?: AbortSignal;
 }
 
 /** How long init.sh may take: it installs toolchains on a real VM. */
@@ -106,8 +117,10 @@ export const INIT_TIMEOUT_MS = 30 * 60_000;
  * @throws {ProvisionError} Naming the failed step (for init.sh, the script's own step).
  */
 export async function provision(channel: Channel, plan: ProvisionPlan): Promise<void> {
+  const signal = plan.signal;
   const step = async (name: ProvisionStep, work: () => Promise<void>) => {
     plan.onStep?.(name);
+    signal?.throwIfAborted();
     try {
       await work();
     } catch (error) {
@@ -117,15 +130,17 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
   // init.sh's essential "program" step checks that it runs.
   await step(
     "program",
-    () => upload(channel, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 }),
+    () => upload(channel, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 }, signal),
   );
   await step("files", async () => {
-    for (const file of plan.files) await upload(channel, file);
-    await upload(channel, { path: INIT_SCRIPT_PATH, data: plan.initScript, mode: 0o700 });
+    for (const file of plan.files) await upload(channel, file, signal);
+    const script = { path: INIT_SCRIPT_PATH, data: plan.initScript, mode: 0o700 };
+    await upload(channel, script, signal);
   });
   await step("init.sh", async () => {
     const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
       timeoutMs: INIT_TIMEOUT_MS,
+      signal,
     });
     if (result.code !== 0) {
       const lines = result.stdout.trim().split("\n");
@@ -172,6 +187,8 @@ export async function cleanUpAfter(
   if (left.length) {
     failed.message += `\nCleaning up ${vm} failed too (${left.join("; ")}); ` +
       `run "${recovery}" to remove what is left`;
+  } else if (failed.exitCode === 130) {
+    failed.message += `; what it had made is removed`;
   }
   return failed;
 }

@@ -106,9 +106,10 @@ export class ExeDevProvider implements VmProvider {
     let pause = 250;
     let last = "";
     while (Date.now() < deadline) {
+      options.signal?.throwIfAborted();
       try {
         const left = Math.max(1000, deadline - Date.now());
-        await channel.run(["true"], { timeoutMs: Math.min(30_000, left) });
+        await channel.run(["true"], { timeoutMs: Math.min(30_000, left), signal: options.signal });
         return new SshChannel(vm.destination, this.#ssh);
       } catch (error) {
         if (!(error instanceof SshError) && !(error instanceof TimeoutError)) throw error;

@@ -28,6 +28,8 @@ export interface VmInfo {
 export interface WaitOptions {
   /** Give up after this long. */
   timeoutMs: number;
+  /** Give up when this aborts (throwing its reason). */
+  signal?: AbortSignal;
 }
 
 /** A source of VMs. */

@@ -142,6 +142,22 @@ export class FleetWorld implements AsyncDisposable {
     return this.execAs(this.#laptop.user, [program, ...args], { ...options, env });
   }
 
+  /**
+   * Starts a program as a user of this world without waiting, as the leader of its own process
+   * group, so a test can signal the whole group the way a terminal's Ctrl-C does.
+   */
+  spawnAs(user: string, argv: string[], options: { env?: Record<string, string> } = {}) {
+    const home = this.#homeOf(user);
+    return new Deno.Command("runuser", {
+      args: runuserArgs(user, home, argv, options.env),
+      cwd: home,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  }
+
   /** Runs a program as a user of this world (laptop, lobby or VM) in a clean environment. */
   async execAs(user: string, argv: string[], options: RunAs = {}): Promise<RunResult> {
     const home = this.#homeOf(user);

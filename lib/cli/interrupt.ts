@@ -1,0 +1,47 @@
+/**
+ * Ctrl-C (or SIGTERM, SIGHUP) during a long fleet operation. The first asks the operation to stop
+ * and remove what it started, so no paid VM is left half made; a second stops at once.
+ *
+ * @module
+ */
+
+import { InterruptedError } from "../errors.ts";
+import { note } from "./output.ts";
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** An operation's way to hear that it should stop. */
+export interface Interruption extends Disposable {
+  /** Aborts, with an {@link InterruptedError} as its reason, at the first signal. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Listens for interruptions until disposed.
+ *
+ * @param leftovers What a person should run when a second signal stops everything at once.
+ * @returns The signal to pass to the operation.
+ */
+export function listenForInterruption(leftovers: string): Interruption {
+  const controller = new AbortController();
+  const listeners = SIGNALS.map((name) => {
+    const listener = () => {
+      if (controller.signal.aborted) {
+        note(`Stopped at once; whatever was half made is left: ${leftovers}`);
+        Deno.exit(130);
+      }
+      note(
+        `Interrupted (${name}): stopping… (once more to stop at once, leaving things half made)`,
+      );
+      controller.abort(new InterruptedError(`interrupted by ${name}`));
+    };
+    Deno.addSignalListener(name, listener);
+    return [name, listener] as const;
+  });
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]() {
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+    },
+  };
+}
