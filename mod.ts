@@ -85,6 +85,7 @@ export { LocalProvider } from "./lib/providers/local.ts";
 export {
   PROVIDER_KINDS,
   type ProviderKind,
+  type RegisteredKey,
   type VmInfo,
   type VmProvider,
   type WaitOptions,

@@ -18,7 +18,10 @@ export interface ProcessOptions {
   clearEnv?: boolean;
   /** Let stderr through to ours (progress a person should see live) instead of collecting it. */
   passStderr?: boolean;
-  /** Stop the program (SIGTERM) when this aborts; the call then throws the abort's reason. */
+  /**
+   * Stop the program (SIGTERM) when this aborts; the call then throws the abort's reason. The
+   * program then runs in its own process group, out of reach of the terminal's Ctrl-C.
+   */
   signal?: AbortSignal;
 }
 
@@ -58,6 +61,9 @@ export async function runProcess(
     stdin: "piped",
     stdout: "piped",
     stderr: options.passStderr ? "inherit" : "piped",
+    // An interruptible program gets its own process group, so a terminal's Ctrl-C reaches only
+    // us and we decide when it stops (and know that it was stopped, not failed).
+    detached: options.signal !== undefined,
   }).spawn();
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { withDatabase } from "../lib/inbox/database.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
-import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
+import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
 
 const ignore = sshWorldUnavailable() !== undefined;
 // The network steps cannot work offline; `sshconfig` and the essential ones run for real.
@@ -382,9 +382,23 @@ Deno.test({
       assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
     });
 
-    const scuttle = await cli(["fleet", "sink", "--scuttle", "--force"]);
-    assert.equal(scuttle.code, 0, scuttle.stderr);
-    assert.deepEqual(world.lobbyVms(), []);
+    await t.step(
+      "scuttle with an unreachable flagship still removes every VM and the fleet's keys",
+      async () => {
+        const made = await cli(["ship", "create", "spare"]);
+        assert.equal(made.code, 0, made.stderr);
+        assert.equal(world.lobbyKeys().length, keysBefore + 1);
+        // sshd refuses a locked account; close the laptop's shared connections too.
+        await run(["usermod", "--lock", world.vmUser(flagship)]);
+        await run(["pkill", "-u", world.laptop.user, "-x", "ssh"], true);
+        const scuttle = await cli(["fleet", "sink", "--scuttle", "--force"]);
+        assert.equal(scuttle.code, 0, scuttle.stderr);
+        assert.match(scuttle.stderr, /Permission denied/, "the flagship really was unreachable");
+        assert.deepEqual(world.lobbyVms(), []);
+        assert.equal(world.lobbyKeys().length, 1, "only the laptop's own key is left");
+        await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
+      },
+    );
   },
 });
 

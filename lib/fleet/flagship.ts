@@ -402,7 +402,9 @@ export class Flagship {
           const base = {
             ...ship,
             vmStatus: vm?.status ?? "missing",
-            keyRegistered: keys ? keys.includes(keyIdentity(ship.publicKey)) : null,
+            keyRegistered: keys
+              ? keys.some((entry) => entry.key === keyIdentity(ship.publicKey))
+              : null,
           };
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {

@@ -14,7 +14,7 @@ import { readIdentity } from "../identity.ts";
 import type { Message } from "../inbox/message.ts";
 import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
-import type { ProviderKind } from "../providers/provider.ts";
+import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
 import { upload } from "./provision.ts";
@@ -319,12 +319,25 @@ export class Fleet {
     report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
     options.onProgress?.({ vm: this.facts.flagshipVm, step: "destroy" });
     await provider.remove([this.facts.flagshipVm]);
-    if (this.#config?.flagshipPublicKey && provider.managesKeys) {
-      await provider.removeKey(this.#config.flagshipPublicKey);
-    }
+    if (provider.managesKeys) await this.#revokeFleetKeys(provider);
     await removeLocalConfig(this.#home);
     report.failed = report.failed.filter((failure) => failure.name !== this.facts.flagshipVm);
     return { ...report, scuttled: true };
+  }
+
+  // The flagship's key, and any ship key it could not revoke itself (say it was unreachable):
+  // the keys ohcommodore makes carry their VM's name as comment.
+  async #revokeFleetKeys(provider: VmProvider): Promise<void> {
+    const keys = new Set(
+      (await provider.listKeys() ?? [])
+        .filter(({ comment }) =>
+          comment === this.facts.flagshipVm || isShipOfFleet(comment, this.facts.tag)
+        )
+        .map(({ key }) => key),
+    );
+    const flagshipKey = this.#config?.flagshipPublicKey;
+    if (flagshipKey) keys.add(keyIdentity(flagshipKey));
+    for (const key of keys) await provider.removeKey(key);
   }
 
   /**

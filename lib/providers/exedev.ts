@@ -10,7 +10,13 @@ import pLimit from "p-limit";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { Ssh } from "../ssh.ts";
-import { keyIdentity, type VmInfo, type VmProvider, type WaitOptions } from "./provider.ts";
+import {
+  keyIdentity,
+  type RegisteredKey,
+  type VmInfo,
+  type VmProvider,
+  type WaitOptions,
+} from "./provider.ts";
 
 /** A lobby command failed or answered with an error. */
 export class ProviderError extends OhcommodoreError {}
@@ -136,19 +142,25 @@ export class ExeDevProvider implements VmProvider {
   async removeKey(publicKey: string): Promise<void> {
     // One call in the usual case; the list is consulted only when the lobby objects.
     const result = await this.#call(["ssh-key", "remove", publicKey.trim()], { idempotent: true });
-    if (result.code !== 0 && (await this.listKeys()).includes(keyIdentity(publicKey))) {
+    const registered = async () =>
+      (await this.listKeys()).some((entry) => entry.key === keyIdentity(publicKey));
+    if (result.code !== 0 && await registered()) {
       throw new ProviderError(`exe.dev did not remove the SSH key: ${lastLine(result.stderr)}`);
     }
   }
 
   /** `ssh exe.dev ssh-key list --json`. */
-  async listKeys(): Promise<string[]> {
+  async listKeys(): Promise<RegisteredKey[]> {
     const result = await this.#call(["ssh-key", "list", "--json"], { idempotent: true });
     const data = parseJson(result.stdout, "ssh-key list");
     if (!Array.isArray(data.ssh_keys)) {
       throw new ProviderError(`exe.dev "ssh-key list" answered without "ssh_keys"`);
     }
-    return data.ssh_keys.map((key: { public_key?: string }) => keyIdentity(key.public_key ?? ""));
+    return data.ssh_keys.map((entry: { public_key?: string; comment?: string }) => ({
+      key: keyIdentity(entry.public_key ?? ""),
+      // The comment travels in its own field, or at the end of the key line.
+      comment: entry.comment ?? (entry.public_key ?? "").trim().split(/\s+/).slice(2).join(" "),
+    }));
   }
 
   /** Runs `ssh exe.dev whoami` from the member, which completes its key's registration. */

@@ -32,6 +32,14 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** A public key registered with a provider. */
+export interface RegisteredKey {
+  /** The key as `type base64` (see {@link keyIdentity}). */
+  key: string;
+  /** Its comment: for keys ohcommodore made, the VM it belongs to. */
+  comment: string;
+}
+
 /** A source of VMs. */
 export interface VmProvider {
   /** Which provider this is. */
@@ -52,8 +60,8 @@ export interface VmProvider {
   addKey(publicKey: string): Promise<void>;
   /** Revokes a public key; an unknown key is ignored. */
   removeKey(publicKey: string): Promise<void>;
-  /** The registered public keys (`type base64`), or null when the provider has no keys. */
-  listKeys(): Promise<string[] | null>;
+  /** The registered public keys, or null when the provider has no keys. */
+  listKeys(): Promise<RegisteredKey[] | null>;
   /** Finishes registering a member's own key, from that member (exe.dev needs one `whoami`). */
   activateKey(channel: Channel): Promise<void>;
 }

@@ -148,8 +148,10 @@ export class FleetWorld implements AsyncDisposable {
    */
   spawnAs(user: string, argv: string[], options: { env?: Record<string, string> } = {}) {
     const home = this.#homeOf(user);
-    return new Deno.Command("runuser", {
-      args: runuserArgs(user, home, argv, options.env),
+    // setpriv execs in place; runuser would stay as the parent and turn one SIGINT into two.
+    const [, , , ...asUser] = runuserArgs(user, home, argv, options.env); // drops "-u user --"
+    return new Deno.Command("setpriv", {
+      args: ["--reuid", user, "--regid", user, "--init-groups", "--", ...asUser],
       cwd: home,
       stdin: "null",
       stdout: "piped",
