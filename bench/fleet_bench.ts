@@ -379,9 +379,13 @@ const PHASES: [string, string, string][] = [
   ["key", "create", "lobby ssh-key add"],
   ["create", "reach", "lobby new; registry add (DuckDB)"],
   ["reach", "program", "first ssh to the ship (new connection)"],
-  ["program", "files", "upload program; ship: ohcommodore --version"],
+  ["program", "files", "upload the program"],
   ["files", "init.sh", "4 uploads (.env, 2 key files, init.sh)"],
-  ["init.sh", "ready", "init.sh (clone, 4 program starts); whoami via lobby; registry"],
+  [
+    "init.sh",
+    "ready",
+    "init.sh (clone, _setup, scheduler start + the scheduler); whoami via lobby; registry",
+  ],
   ["ready", "end", "after the last ship: flagship exits, laptop prints"],
 ];
 

@@ -24,6 +24,9 @@ export type SchedulerEvent =
   | { type: "reportFailed"; error: Error }
   | { type: "stopping" };
 
+// How stale the report may get: status readers see a change after at most this (plus a query).
+const REPORT_DELAY_MS = 200;
+
 /** Options for {@link Scheduler.start}. */
 export interface SchedulerOptions {
   /** Called for every event; the library never prints. */
@@ -66,7 +69,7 @@ export class Scheduler {
   #rung = false;
   #wakeUp: () => void = () => {};
   #reporting: Promise<void> = Promise.resolve();
-  #reportQueued = false;
+  #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #reportClosed = false;
 
   private constructor(
@@ -157,23 +160,26 @@ export class Scheduler {
       }
     } finally {
       this.#reportClosed = true;
+      clearTimeout(this.#reportTimer);
       await this.#reporting;
       await removeReportFile(this.#inbox.database);
     }
   }
 
   /**
-   * Rewrites the report file (counts change with every claim, finish and delivery). Requests
-   * made while one is queued share it, so a burst of deliveries costs one query.
+   * Rewrites the report file soon (counts change with every claim, finish and delivery). The
+   * short wait lets a burst of changes share one query, and keeps the query out of the way of
+   * the claim a delivery has just set off.
    */
   #report(): void {
-    if (this.#reportQueued || this.#reportClosed) return;
-    this.#reportQueued = true;
-    this.#reporting = this.#reporting.then(async () => {
-      this.#reportQueued = false;
-      const failure = await writeReport(this.#inbox);
-      if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
-    });
+    if (this.#reportTimer !== undefined || this.#reportClosed) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#reporting = this.#reporting.then(async () => {
+        const failure = await writeReport(this.#inbox);
+        if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
+      });
+    }, REPORT_DELAY_MS);
   }
 
   #ring(): void {
