@@ -65,12 +65,14 @@ export async function runProcess(
     // us and we decide when it stops (and know that it was stopped, not failed).
     detached: options.signal !== undefined,
   }).spawn();
+  // Its own group is signalled whole: a shell's children (init.sh | tee) must stop with it.
+  const group = options.signal !== undefined;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    kill(child, "SIGKILL");
+    kill(child, "SIGKILL", group);
   }, options.timeoutMs);
-  const stop = () => kill(child, "SIGTERM");
+  const stop = () => kill(child, "SIGTERM", group);
   options.signal?.addEventListener("abort", stop, { once: true });
   const writer = child.stdin.getWriter();
   const input = options.stdin ?? "";
@@ -94,9 +96,10 @@ export async function runProcess(
 }
 
 // A child that has just exited cannot be signalled; that is no error here.
-function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+function kill(child: Deno.ChildProcess, signal: Deno.Signal, group: boolean): void {
   try {
-    child.kill(signal);
+    if (group) Deno.kill(-child.pid, signal);
+    else child.kill(signal);
   } catch {
     // already gone
   }

@@ -27,13 +27,14 @@ export function listenForInterruption(leftovers: string): Interruption {
   const listeners = SIGNALS.map((name) => {
     const listener = () => {
       if (controller.signal.aborted) {
-        note(`Stopped at once; whatever was half made is left: ${leftovers}`);
+        tell(`Stopped at once; whatever was half made is left: ${leftovers}`);
         Deno.exit(130);
       }
-      note(
+      // Abort first: after SIGHUP the terminal may be gone, and writing to it may fail.
+      controller.abort(new InterruptedError(`interrupted by ${name}`));
+      tell(
         `Interrupted (${name}): stopping… (once more to stop at once, leaving things half made)`,
       );
-      controller.abort(new InterruptedError(`interrupted by ${name}`));
     };
     Deno.addSignalListener(name, listener);
     return [name, listener] as const;
@@ -44,4 +45,12 @@ export function listenForInterruption(leftovers: string): Interruption {
       for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
     },
   };
+}
+
+function tell(line: string): void {
+  try {
+    note(line);
+  } catch {
+    // no terminal to tell
+  }
 }

@@ -46,7 +46,8 @@ export function schedulerCommand(): Command {
       else {
         const other = state.version === VERSION
           ? ""
-          : `; this program is ${VERSION}: "ohcommodore scheduler start" restarts it`;
+          : `; this program is ${VERSION}: restart it with "ohcommodore scheduler start", or ` +
+            `"systemctl --user restart ohcommodore-scheduler" where systemd runs it`;
         out(`running (pid ${state.pid ?? "?"}, version ${state.version ?? "unknown"}${other})`);
       }
       if (!current) Deno.exitCode = 1;

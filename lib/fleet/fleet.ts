@@ -235,12 +235,14 @@ export class Fleet {
     const flagship = this.#flagshipChannel();
     if (settings.INIT_PATH || settings.INIT_URL) {
       const data = await initScriptText(settings);
-      await upload(flagship, { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 });
+      const file = { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 };
+      await upload(flagship, file, options.signal);
       forwarded.INIT_PATH = INIT_SCRIPT_ON_FLAGSHIP;
     }
     const shipBin = await shipBinOf(settings);
     if (shipBin) {
-      await upload(flagship, { path: SHIP_BIN_ON_FLAGSHIP, data: shipBin, mode: 0o755 });
+      const file = { path: SHIP_BIN_ON_FLAGSHIP, data: shipBin, mode: 0o755 };
+      await upload(flagship, file, options.signal);
       forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
     }
     const args = ["ship", "create", spec, "--count", String(count), "--json"];
@@ -319,25 +321,35 @@ export class Fleet {
     report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
     options.onProgress?.({ vm: this.facts.flagshipVm, step: "destroy" });
     await provider.remove([this.facts.flagshipVm]);
-    if (provider.managesKeys) await this.#revokeFleetKeys(provider);
-    await removeLocalConfig(this.#home);
     report.failed = report.failed.filter((failure) => failure.name !== this.facts.flagshipVm);
+    if (provider.managesKeys) report.failed.push(...await this.#revokeFleetKeys(provider));
+    await removeLocalConfig(this.#home);
     return { ...report, scuttled: true };
   }
 
   // The flagship's key, and any ship key it could not revoke itself (say it was unreachable):
-  // the keys ohcommodore makes carry their VM's name as comment.
-  async #revokeFleetKeys(provider: VmProvider): Promise<void> {
-    const keys = new Set(
-      (await provider.listKeys() ?? [])
-        .filter(({ comment }) =>
-          comment === this.facts.flagshipVm || isShipOfFleet(comment, this.facts.tag)
-        )
-        .map(({ key }) => key),
-    );
+  // the keys ohcommodore makes carry their VM's name as comment. Best effort, key by key: the
+  // VMs are gone already, and what could not be revoked is reported.
+  async #revokeFleetKeys(provider: VmProvider): Promise<SinkReport["failed"]> {
+    const failed: SinkReport["failed"] = [];
+    const keys = new Map<string, string>(); // key → the VM it belongs to
     const flagshipKey = this.#config?.flagshipPublicKey;
-    if (flagshipKey) keys.add(keyIdentity(flagshipKey));
-    for (const key of keys) await provider.removeKey(key);
+    if (flagshipKey) keys.set(keyIdentity(flagshipKey), this.facts.flagshipVm);
+    try {
+      for (const { key, comment } of await provider.listKeys() ?? []) {
+        if (comment === this.facts.flagshipVm || isShipOfFleet(comment, this.facts.tag)) {
+          keys.set(key, comment);
+        }
+      }
+    } catch (error) {
+      failed.push({ name: "ssh keys", error: `cannot list them: ${(error as Error).message}` });
+    }
+    for (const [key, name] of keys) {
+      await provider.removeKey(key).catch((error) =>
+        failed.push({ name, error: `key not revoked: ${(error as Error).message}` })
+      );
+    }
+    return failed;
   }
 
   /**
