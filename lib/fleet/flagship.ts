@@ -20,7 +20,7 @@ import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep } from "./provision.ts";
+import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
 
 /** Progress of a long fleet operation, for the CLI to show. */
@@ -237,11 +237,7 @@ export class Flagship {
   ): Promise<ShipRecord> {
     const name = newShipVmName(spec.name, this.facts.tag);
     const signal = context.signal;
-    // Every step begins here, so an interruption stops at the next one.
-    const report = (step: FleetProgress["step"]) => {
-      signal?.throwIfAborted();
-      context.onProgress?.({ vm: name, step });
-    };
+    const report = stepReporter(name, context.onProgress, signal);
     const undo: (() => Promise<unknown>)[] = [];
     let current: ProvisionStep = "key";
     try {
@@ -313,10 +309,9 @@ export class Flagship {
       report("ready");
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
-      // Leave nothing behind: no VM, no key, no record. (A killed ssh can fail a step before
-      // we hear the signal that killed it.)
-      const cause = signal?.aborted ? signal.reason : error;
-      throw await cleanUpAfter(cause, name, current, undo, "ohcommodore fleet sink");
+      // Leave nothing behind: no VM, no key, no record.
+      const recovery = "ohcommodore fleet sink";
+      throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
     }
   }
 

@@ -21,7 +21,7 @@ import {
 } from "./config.ts";
 import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep } from "./provision.ts";
+import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {
@@ -82,11 +82,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
   const signal = options.signal;
-  // Every step begins here, so an interruption stops at the next one.
-  const report = (step: FleetProgress["step"]) => {
-    signal?.throwIfAborted();
-    options.onProgress?.({ vm: name, step });
-  };
+  const report = stepReporter(name, options.onProgress, signal);
   const undo: (() => Promise<unknown>)[] = [];
   let current: ProvisionStep = "create";
   await writeLocalConfig(facts, options.home);
@@ -139,8 +135,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     report("ready");
     return config;
   } catch (error) {
-    // A killed ssh can fail a step before we hear the signal that killed it.
-    const cause = signal?.aborted ? signal.reason : error;
-    throw await cleanUpAfter(cause, name, current, undo, "ohcommodore fleet sink --scuttle");
+    const recovery = "ohcommodore fleet sink --scuttle";
+    throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
   }
 }

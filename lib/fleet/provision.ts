@@ -9,6 +9,7 @@
 import type { Channel } from "../channel.ts";
 import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
+import type { FleetProgress } from "./flagship.ts";
 
 /** A step of provisioning, for progress and for saying which one failed. */
 export type ProvisionStep =
@@ -161,25 +162,52 @@ const RUN_INIT_SCRIPT = 'set -o pipefail; cd "$HOME" && ' +
   'bash "$HOME/.ohcommodore/init.sh" 2>&1 | tee "$HOME/.ohcommodore/init.log"';
 
 /**
+ * Tells of a creation's steps. Every step begins here, so an interruption stops at the next.
+ *
+ * @param vm The VM being created.
+ * @param onProgress Where progress goes.
+ * @param signal The creation's interruption signal.
+ * @returns The function each step calls as it begins.
+ */
+export function stepReporter(
+  vm: string,
+  onProgress?: (progress: FleetProgress) => void,
+  signal?: AbortSignal,
+): (step: FleetProgress["step"]) => void {
+  return (step) => {
+    signal?.throwIfAborted();
+    onProgress?.({ vm, step });
+  };
+}
+
+/** A creation under way, as {@link cleanUpAfter} needs it. */
+export interface Creation {
+  /** The VM being created. */
+  vm: string;
+  /** The step that was running. */
+  step: ProvisionStep;
+  /** Cleanup steps, in the order their work was done. */
+  undo: (() => Promise<unknown>)[];
+  /** The command that removes leftovers. */
+  recovery: string;
+  /** The creation's interruption signal. */
+  signal?: AbortSignal;
+}
+
+/**
  * Undoes what a failed creation made, newest first and each step on its own (one failing does
  * not stop the others), and returns the error to throw: which step failed, plus what could not
  * be undone and how to finish the job.
  *
  * @param error What went wrong.
- * @param vm The VM being created.
- * @param step The step that was running.
- * @param undo Cleanup steps, in the order their work was done.
- * @param recovery The command that removes leftovers.
+ * @param creation The VM, its step, its undo steps and how to recover.
  * @returns The error, naming the step.
  */
-export async function cleanUpAfter(
-  error: unknown,
-  vm: string,
-  step: ProvisionStep,
-  undo: (() => Promise<unknown>)[],
-  recovery: string,
-): Promise<ProvisionError> {
-  const failed = error instanceof ProvisionError ? error : new ProvisionError(vm, step, error);
+export async function cleanUpAfter(error: unknown, creation: Creation): Promise<ProvisionError> {
+  const { vm, step, undo, recovery, signal } = creation;
+  // A killed ssh can fail a step before we hear the signal that killed it.
+  const cause = signal?.aborted ? signal.reason : error;
+  const failed = cause instanceof ProvisionError ? cause : new ProvisionError(vm, step, cause);
   const left: string[] = [];
   for (const cleanup of [...undo].reverse()) {
     await cleanup().catch((reason) => left.push((reason as Error).message));
