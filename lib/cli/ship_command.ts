@@ -45,12 +45,8 @@ export function shipCommand(): Command {
       } catch (error) {
         if (!(error instanceof CreateShipsError)) throw error;
         // The ships that were made are data too: scripts (and the laptop) must learn of them.
-        if (options.json) {
-          printJson({
-            created: error.created,
-            failures: error.failures.map((failure) => failure.message),
-          });
-        } else for (const made of error.created) out(made.name);
+        if (options.json) printJson(error.toJSON());
+        else for (const made of error.created) out(made.name);
         if (fleet.onFlagship) throw error;
         // The flagship has already printed why each failed.
         const made = error.created.map((ship) => ship.name).join(", ");

@@ -95,6 +95,30 @@ export class CreateShipsError extends OhcommodoreError {
       this.exitCode = 130;
     }
   }
+
+  /**
+   * The error as data (`--json` prints it; the laptop reads it back with {@link fromJSON}).
+   *
+   * @returns The ships made and why the others failed.
+   */
+  toJSON(): { created: ShipRecord[]; failures: string[] } {
+    return { created: this.created, failures: this.failures.map((failure) => failure.message) };
+  }
+
+  /**
+   * Reads the error back from {@link toJSON}'s shape.
+   *
+   * @param answer Parsed JSON.
+   * @returns The error, or undefined when the JSON is not one.
+   */
+  static fromJSON(answer: unknown): CreateShipsError | undefined {
+    const { created, failures } = (answer ?? {}) as { created?: unknown; failures?: unknown };
+    if (!Array.isArray(created) || !Array.isArray(failures)) return undefined;
+    return new CreateShipsError(
+      created as ShipRecord[],
+      failures.map((text) => new OhcommodoreError(String(text))),
+    );
+  }
 }
 
 /** One ship in a fleet report. */

@@ -254,14 +254,7 @@ export class Fleet {
       interrupted: `the flagship ${this.facts.flagshipVm} carries on with the ships it ` +
         `started: see them with "ohcommodore fleet status", remove them with ` +
         `"ohcommodore ship destroy <name>"`,
-      failure: (answer) => {
-        const { created, failures } = (answer ?? {}) as {
-          created?: ShipRecord[];
-          failures?: string[];
-        };
-        if (!Array.isArray(created) || !Array.isArray(failures)) return undefined;
-        return new CreateShipsError(created, failures.map((text) => new OhcommodoreError(text)));
-      },
+      failure: CreateShipsError.fromJSON,
     });
   }
 
