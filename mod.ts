@@ -97,6 +97,7 @@ export {
   type InboxOptions,
   NoSchedulerError,
   type Outcome,
+  type SchedulingStart,
 } from "./lib/inbox/inbox.ts";
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,

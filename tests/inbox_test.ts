@@ -93,13 +93,15 @@ Deno.test("read, done, error and delete move a message through its life", async 
   await assert.rejects(inbox.get(id), NotFoundError);
 });
 
-Deno.test("recoverInterrupted marks running messages as errors and leaves unread ones", async () => {
+Deno.test("startScheduling marks running messages as errors and leaves unread ones", async () => {
   const inbox = await tempInbox();
   const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
   await inbox.claimNext();
   const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
-  const recovered = await inbox.recoverInterrupted();
-  assert.deepEqual(recovered.map((m) => m.id), [running.id]);
+  const start = await inbox.startScheduling();
+  assert.deepEqual(start.recovered.map((m) => m.id), [running.id]);
+  assert.equal(start.counts.error, 1);
+  assert.equal(start.counts.unread, 1);
   const after = await inbox.get(running.id);
   assert.equal(after.status, "error");
   assert.equal(after.error, "scheduler stopped while running");
@@ -108,7 +110,7 @@ Deno.test("recoverInterrupted marks running messages as errors and leaves unread
 
 Deno.test("the database keeps the original tool's config keys", async () => {
   const inbox = await tempInbox();
-  assert.equal(await inbox.pollIntervalMs(), 10_000);
+  assert.equal((await inbox.startScheduling()).pollIntervalMs, 10_000);
   const { DuckDBInstance } = await import("@duckdb/node-api");
   const instance = await DuckDBInstance.create(inbox.database);
   const connection = await instance.connect();

@@ -72,6 +72,16 @@ export interface Outcome {
   error: string | null;
 }
 
+/** What {@link Inbox.startScheduling} found. */
+export interface SchedulingStart {
+  /** Messages a dead scheduler left running, now `error`. */
+  recovered: Message[];
+  /** The fallback poll interval from `config`. */
+  pollIntervalMs: number;
+  /** How many messages are in each status, for the scheduler's report. */
+  counts: Record<MessageStatus, number>;
+}
+
 const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipient, command,
   exit_code, result, stderr, error, epoch_us(started_at) AS started_us,
   epoch_us(finished_at) AS finished_us, timeout_sec`;
@@ -357,12 +367,13 @@ export class Inbox {
   }
 
   /**
-   * Marks messages left `running` by a scheduler that died as `error`. They are never re-run:
-   * the command may have had effects.
+   * Readies the inbox for a starting scheduler, in one database session: messages a scheduler
+   * that died left `running` are marked `error` (never re-run: the command may have had
+   * effects), and the poll interval and the counts for its first report are read.
    *
-   * @returns The messages marked.
+   * @returns The messages marked, the fallback poll interval and the counts.
    */
-  recoverInterrupted(): Promise<Message[]> {
+  startScheduling(): Promise<SchedulingStart> {
     return this.#use(async (db) => {
       const reader = await db.runAndReadAll(
         `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
@@ -370,22 +381,15 @@ export class Inbox {
          WHERE status = 'running' RETURNING ${COLUMNS}`,
         [nowMicros()],
       );
-      return reader.getRowObjects().map(toMessage);
-    });
-  }
-
-  /**
-   * Reads the fallback poll interval from `config`.
-   *
-   * @returns Milliseconds between polls.
-   */
-  pollIntervalMs(): Promise<number> {
-    return this.#use(async (db) => {
-      const reader = await db.runAndReadAll(
+      const recovered = reader.getRowObjects().map(toMessage);
+      const config = await db.runAndReadAll(
         `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
       );
-      const seconds = Number(reader.getRows()[0]?.[0]);
-      return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_POLL_INTERVAL_SEC) * 1000;
+      const seconds = Number(config.getRows()[0]?.[0]);
+      const pollSeconds = Number.isFinite(seconds) && seconds > 0
+        ? seconds
+        : DEFAULT_POLL_INTERVAL_SEC;
+      return { recovered, pollIntervalMs: pollSeconds * 1000, counts: await countsIn(db) };
     });
   }
 
@@ -405,14 +409,7 @@ export class Inbox {
    * @returns A count for every status (zero when none).
    */
   counts(): Promise<Record<MessageStatus, number>> {
-    return this.#use(async (db) => {
-      const reader = await db.runAndReadAll(
-        `SELECT status, count(*)::INTEGER FROM inbox GROUP BY status`,
-      );
-      const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
-      for (const [status, count] of reader.getRows()) counts[String(status)] = Number(count);
-      return counts as Record<MessageStatus, number>;
-    });
+    return this.#use(countsIn);
   }
 
   async #resolve(db: DuckDBConnection, id: string): Promise<Message> {
@@ -501,4 +498,13 @@ function toMessage(row: Record<string, DuckDBValue>): Message {
       ? DEFAULT_COMMAND_TIMEOUT_MS / 1000
       : Number(row.timeout_sec),
   };
+}
+
+async function countsIn(db: DuckDBConnection): Promise<Record<MessageStatus, number>> {
+  const reader = await db.runAndReadAll(
+    `SELECT status, count(*)::INTEGER FROM inbox GROUP BY status`,
+  );
+  const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
+  for (const [status, count] of reader.getRows()) counts[String(status)] = Number(count);
+  return counts as Record<MessageStatus, number>;
 }

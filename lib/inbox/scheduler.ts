@@ -9,7 +9,7 @@ import { OhcommodoreError } from "../errors.ts";
 import { commandCredentials } from "../member_env.ts";
 import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
-import type { Message } from "./message.ts";
+import type { Message, MessageStatus } from "./message.ts";
 import { removeReportFile, writeReportFile } from "./report.ts";
 import { runCommand } from "./run_command.ts";
 import { Doorbell } from "./wake.ts";
@@ -105,15 +105,13 @@ export class Scheduler {
       );
     }
     const emit = options.onEvent ?? (() => {});
-    for (const message of await persist(() => inbox.recoverInterrupted(), emit)) {
-      emit({ type: "recovered", message });
-    }
-    const pollMs = options.pollIntervalMs ?? await persist(() => inbox.pollIntervalMs(), emit);
+    const start = await persist(() => inbox.startScheduling(), emit);
+    for (const message of start.recovered) emit({ type: "recovered", message });
     // The report exists before the doorbell answers: whoever sees this scheduler running can
     // also read which version it is.
-    const failure = await writeReport(inbox);
+    const failure = await writeReport(inbox, start.counts);
     if (failure) emit({ type: "reportFailed", error: failure });
-    return new Scheduler(inbox, options, lock, pollMs);
+    return new Scheduler(inbox, options, lock, options.pollIntervalMs ?? start.pollIntervalMs);
   }
 
   /** Stops claiming messages; the running command finishes or times out first. */
@@ -228,17 +226,21 @@ async function persist<T>(
 }
 
 /**
- * Rewrites an inbox's report file from its database.
+ * Rewrites an inbox's report file.
  *
+ * @param counts The counts when just read, else they are read from the database.
  * @returns Why it could not, or null.
  */
-async function writeReport(inbox: Inbox): Promise<Error | null> {
+async function writeReport(
+  inbox: Inbox,
+  counts?: Record<MessageStatus, number>,
+): Promise<Error | null> {
   try {
     await writeReportFile(inbox.database, {
       address: inbox.address,
       version: VERSION,
       schedulerRunning: true,
-      counts: await inbox.counts(),
+      counts: counts ?? await inbox.counts(),
     });
     return null;
   } catch (error) {

@@ -11,11 +11,11 @@ import { fileURLToPath } from "node:url";
 import { runProcess } from "../../lib/process.ts";
 import { ExeDevLobby, type LobbyCall, type LobbyVm } from "./exedev_lobby.ts";
 import {
-  appDir,
   freePort,
   launcherScript,
   makeHostKey,
   makeWorldDir,
+  prepareApp,
   removeWorldDir,
   run,
   type RunAs,
@@ -25,6 +25,7 @@ import {
   sshdConfig,
   sshWorldUnavailable,
   startSshd,
+  type WorldApp,
 } from "./sshd_world.ts";
 
 export type { LobbyCall, LobbyVm } from "./exedev_lobby.ts";
@@ -69,7 +70,7 @@ export class FleetWorld implements AsyncDisposable {
   readonly launchLog: string;
   #bootDelayMs: number;
   #logs: boolean;
-  #app = "";
+  #app: WorldApp = { dir: "", denoDir: "" };
   #knownHost = "";
   #laptop: WorldUser;
   #lobby: WorldUser;
@@ -234,7 +235,7 @@ export class FleetWorld implements AsyncDisposable {
   }
 
   async #setUp(): Promise<void> {
-    this.#app = await appDir(this.dir);
+    this.#app = await prepareApp(this.dir);
     const { hostKey, knownHost } = await makeHostKey(this.dir, this.port);
     this.#knownHost = knownHost;
     await Deno.mkdir(join(this.dir, "vms"), { mode: 0o755 });

@@ -79,7 +79,7 @@ export class SshWorld implements AsyncDisposable {
     const unavailable = sshWorldUnavailable();
     if (unavailable) throw new Error(unavailable);
     const dir = await makeWorldDir();
-    const app = await appDir(dir);
+    const app = await prepareApp(dir);
     const port = freePort();
     const vms = new Map<string, Vm>();
     for (const name of options.vms) vms.set(name, await createVm(dir, name));
@@ -199,7 +199,7 @@ interface WorldFacts {
   port: number;
   keys: string;
   knownHost: string;
-  app: string;
+  app: WorldApp;
 }
 
 async function writeVmFiles(vm: Vm, all: Vm[], facts: WorldFacts): Promise<void> {
@@ -329,16 +329,40 @@ export async function startSshd(
   throw new Error(`sshd did not listen on ${port}: ${new TextDecoder().decode(stderr)}`);
 }
 
+/** The project as other users run it: where its files are, and what a compile would carry. */
+export interface WorldApp {
+  /** The project directory (or a readable copy of it). */
+  dir: string;
+  /**
+   * A `DENO_DIR` holding the transpiled CLI and its npm modules' export analysis, readable by
+   * everyone; each user's first start copies it.
+   */
+  denoDir: string;
+}
+
 /**
  * The launcher that stands in for the compiled binary; manual node_modules needs no registry.
+ * A compiled binary carries its transpiled code and builds its V8 code cache on each machine's
+ * first run, so the launcher starts every user from the world's prepared cache (once, atomically:
+ * its analysis databases copied, its transpiled modules shared) and lets the user's own runs add
+ * the code cache.
  *
  * @param logFile When given, every start appends `<user> <first two arguments>` to this file
  *   (which must be writable by every user that runs the launcher).
  */
-export function launcherScript(app: string, logFile?: string): string {
+export function launcherScript(app: WorldApp, logFile?: string): string {
   const log = logFile ? `printf '%s %s %s\\n' "\${USER:-?}" "$1" "$2" >>${logFile}\n` : "";
-  return `#!/bin/sh\n${log}exec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
-    `${app}/cli.ts "$@"\n`;
+  return [
+    "#!/bin/sh",
+    `${log}cache="$HOME/.cache/ohcommodore-deno"`,
+    'if [ ! -d "$cache" ] && mkdir -p "$HOME/.cache" && seed=$(mktemp -d "$cache.XXXXXX"); then',
+    `  { cp ${app.denoDir}/*_cache_* "$seed" && ln -s ${app.denoDir}/gen "$seed/gen" &&`,
+    '    mv -T "$seed" "$cache"; } 2>/dev/null || rm -rf "$seed"',
+    "fi",
+    `DENO_DIR="$cache" exec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
+    `${app.dir}/cli.ts "$@"`,
+    "",
+  ].join("\n");
 }
 
 /** `runuser` arguments that run argv as a user in a clean environment (`env -i`). */
@@ -362,8 +386,43 @@ export function runuserArgs(
   return ["-u", user, "--", "env", "-i", ...assignments, ...argv];
 }
 
-/** The project as other users can read it: in place when every parent is traversable. */
-export async function appDir(worldDir: string): Promise<string> {
+/**
+ * The project as other users can run it (in place when every parent is traversable, else a
+ * copy), with what `deno compile` would do ahead of time done once: the transpiled CLI and the
+ * export analysis of its npm modules, DuckDB's included. The V8 code cache is left out: a
+ * compiled binary builds that on each machine.
+ */
+export async function prepareApp(worldDir: string): Promise<WorldApp> {
+  const dir = await readableProject(worldDir);
+  const denoDir = join(worldDir, "deno-cache");
+  const scratchHome = join(worldDir, "deno-cache-home");
+  const deno = (args: string[]) =>
+    runProcess(Deno.execPath(), [...args], {
+      timeoutMs: 120_000,
+      env: { DENO_DIR: denoDir, HOME: scratchHome },
+    }).then(({ code, stderr }) => {
+      if (code !== 0) throw new Error(`deno ${args.join(" ")} failed (${code}): ${stderr}`);
+    });
+  await deno(["cache", "--quiet", "--node-modules-dir=manual", `${dir}/cli.ts`]);
+  // One command that opens an inbox, so DuckDB's modules are analysed too.
+  await deno([
+    "run",
+    "-A",
+    "--quiet",
+    "--node-modules-dir=manual",
+    `${dir}/cli.ts`,
+    "inbox",
+    "list",
+  ]);
+  await Deno.remove(scratchHome, { recursive: true });
+  for await (const entry of Deno.readDir(denoDir)) {
+    if (entry.name.startsWith("v8_code_cache")) await Deno.remove(join(denoDir, entry.name));
+  }
+  await run(["chmod", "-R", "a+rX,go-w", denoDir]);
+  return { dir, denoDir };
+}
+
+async function readableProject(worldDir: string): Promise<string> {
   for (let path = PROJECT; path !== "/"; path = dirname(path)) {
     if (((await Deno.stat(path)).mode ?? 0) & 0o001) continue;
     const copy = join(worldDir, "app");
