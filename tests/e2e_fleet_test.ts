@@ -85,6 +85,11 @@ Deno.test({
         const envFile = join(world.vmHome(ship), ".ohcommodore/.env");
         assert.equal((await Deno.stat(envFile)).mode! & 0o077, 0);
         assert.match(await Deno.readTextFile(envFile), new RegExp(GH_TOKEN));
+        // The ship finished its key's registration itself (while its init.sh ran).
+        const publicKey = await Deno.readTextFile(join(world.vmHome(ship), ".ssh/id_ed25519.pub"));
+        const key = publicKey.split(" ").slice(0, 2).join(" ");
+        const whoami = world.lobbyCalls().filter((call) => call.command === "whoami");
+        assert.ok(whoami.some((call) => call.key === key && call.code === 0), `${ship} whoami`);
       }
       assert.match(result.stderr, /running cloudinit\/init\.sh/, "progress is shown");
       assert.equal(world.lobbyVms().length, 3);
@@ -268,6 +273,20 @@ Deno.test({
         assert.deepEqual(status.ships, [], "no record left");
         const keys = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
         assert.deepEqual(keys, [], "no key file left on the flagship");
+      },
+    );
+
+    await t.step(
+      "a ship whose new key the lobby will not activate fails at step key and is cleaned up",
+      async () => {
+        world.refuseNextLobbyCall("whoami", "key activation is down");
+        const result = await cli(["ship", "create", "keyless"]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /failed at step "key".*key activation is down/s);
+        assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship], "no VM left");
+        assert.equal(world.lobbyKeys().length, keysBefore, "no key left");
+        const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+        assert.deepEqual(status.ships, [], "no record left");
       },
     );
 

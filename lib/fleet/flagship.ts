@@ -317,14 +317,16 @@ export class Flagship {
             ]
             : []),
         ],
+        // The new key's registration needs the key file on the ship, not init.sh.
+        alongsideInit: key
+          ? { step: "key", run: () => this.#provider.activateKey(channel) }
+          : undefined,
         onStep: (step) => {
           current = step;
           report(step);
         },
         signal,
       });
-      current = "key";
-      if (key) await this.#provider.activateKey(channel);
       current = "record";
       signal?.throwIfAborted();
       await context.registry.setStatus(name, "ready");

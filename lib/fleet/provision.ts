@@ -100,6 +100,11 @@ export interface ProvisionPlan {
   initScript: string;
   /** Other files: `.env`, keys, fleet facts. */
   files: RemoteFile[];
+  /**
+   * Work that needs the uploaded files but not init.sh (a ship activating its new key), run
+   * while init.sh runs: it costs the creation no time of its own. Its failure fails `step`.
+   */
+  alongsideInit?: { step: ProvisionStep; run: () => Promise<void> };
   /** Called as each step starts. */
   onStep?: (step: ProvisionStep) => void;
   /** Stops provisioning (an interrupted person); the step then fails with its reason. */
@@ -139,10 +144,12 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
     await upload(channel, script, signal);
   });
   await step("init.sh", async () => {
+    const alongside = plan.alongsideInit?.run().then(() => null, (error: unknown) => ({ error }));
+    // Waited for whatever init.sh does: nothing is left running when provisioning ends.
     const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
       timeoutMs: INIT_TIMEOUT_MS,
       signal,
-    });
+    }).finally(() => alongside);
     if (result.code !== 0) {
       const lines = result.stdout.trim().split("\n");
       const failed = lines.findLast((line) => /step \S+ failed/.test(line));
@@ -151,6 +158,8 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
           `on ${plan.vm}:\n${lines.slice(-8).join("\n")}`,
       );
     }
+    const failure = await alongside;
+    if (failure) throw new ProvisionError(plan.vm, plan.alongsideInit!.step, failure.error);
   });
 }
 

@@ -97,6 +97,7 @@ export class ExeDevLobby {
   #vms = new Map<string, LobbyVm>();
   #keys: LobbyKey[] = [];
   #calls: LobbyCall[] = [];
+  #refusals = new Map<string, string>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #queue: Promise<unknown> = Promise.resolve();
   #listener?: Deno.Listener;
@@ -123,6 +124,16 @@ export class ExeDevLobby {
     return this.#calls.map((call) => ({ ...call, argv: [...call.argv] }));
   }
 
+  /**
+   * Makes the next command of a verb fail with a message: a fault a test injects.
+   *
+   * @param verb `new`, `whoami`, `ssh-key`, …
+   * @param message What the lobby answers on stderr.
+   */
+  refuseNext(verb: string, message: string): void {
+    this.#refusals.set(verb, message);
+  }
+
   /** Registers a key without a command (the account's first key). */
   async register(publicKey: string): Promise<void> {
     const reply = await this.handle(`ssh-key add ${quote(publicKey)}`, "", false);
@@ -143,7 +154,9 @@ export class ExeDevLobby {
       let reply: LobbyReply;
       try {
         argv = splitCommand(command);
-        reply = await this.#dispatch(argv, key);
+        const refusal = this.#refusals.get(argv[0]);
+        this.#refusals.delete(argv[0]);
+        reply = refusal === undefined ? await this.#dispatch(argv, key) : fail(refusal);
       } catch (error) {
         reply = fail(`${error instanceof Error ? error.message : error}`);
       }

@@ -192,6 +192,12 @@ export class FleetWorld implements AsyncDisposable {
     return this.#daemon?.keys() ?? [];
   }
 
+  /** Makes the lobby's next command of a verb fail with a message (see ExeDevLobby). */
+  refuseNextLobbyCall(verb: string, message: string): void {
+    if (!this.#daemon) throw new Error("The lobby is not running");
+    this.#daemon.refuseNext(verb, message);
+  }
+
   /** Every command the lobby received, in order. */
   lobbyCalls(): LobbyCall[] {
     return this.#daemon?.calls() ?? [];
