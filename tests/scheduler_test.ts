@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
 import { readReportFile } from "../lib/inbox/report.ts";
-import { Scheduler } from "../lib/inbox/scheduler.ts";
+import { Scheduler, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { FinishListener } from "../lib/inbox/wake.ts";
 import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
 
@@ -147,6 +148,19 @@ Deno.test("only one scheduler runs per database", async () => {
   await withScheduler(inbox, async () => {
     await assert.rejects(Scheduler.start(inbox), /Another scheduler is already running/);
   });
+});
+
+Deno.test("the pid file names the scheduler as soon as it answers, and goes when it stops", async () => {
+  const inbox = await tempInbox();
+  const pidFile = schedulerPidPathOf(inbox.database);
+  await withScheduler(inbox, async () => {
+    // Checked with the first answer: `scheduler stop` must never find an older pid here.
+    const listener = await FinishListener.connect(inbox.database);
+    assert.ok(listener, "the doorbell answers");
+    listener[Symbol.dispose]();
+    assert.equal((await Deno.readTextFile(pidFile)).trim(), String(Deno.pid));
+  });
+  await assert.rejects(Deno.stat(pidFile), Deno.errors.NotFound);
 });
 
 Deno.test("after kill -9 mid-command the restarted scheduler marks that message error and runs the rest", async () => {

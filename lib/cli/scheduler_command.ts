@@ -8,7 +8,6 @@ import { Command } from "@commander-js/extra-typings";
 import { Inbox } from "../inbox/inbox.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
-  recordSchedulerPid,
   schedulerState,
   startSchedulerService,
   stopSchedulerService,
@@ -70,7 +69,6 @@ export function foregroundSchedulerCommand(): Command {
     .action(async () => {
       const inbox = await Inbox.open();
       const scheduler = await Scheduler.start(inbox, { onEvent: logEvent });
-      await recordSchedulerPid(inbox.database);
       const stop = () => scheduler.stop();
       Deno.addSignalListener("SIGTERM", stop);
       Deno.addSignalListener("SIGINT", stop);

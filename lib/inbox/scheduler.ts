@@ -50,6 +50,16 @@ export function schedulerLockPathOf(database: string): string {
 }
 
 /**
+ * Where the scheduler holding a database's lock records its process id (for `scheduler stop`).
+ *
+ * @param database The database it serves.
+ * @returns The pid file.
+ */
+export function schedulerPidPathOf(database: string): string {
+  return `${schedulerLockPathOf(database)}.pid`;
+}
+
+/**
  * Runs the commands delivered to one inbox. Only one scheduler runs per database.
  *
  * @example Run a scheduler until SIGTERM
@@ -84,8 +94,8 @@ export class Scheduler {
   }
 
   /**
-   * Takes the database's scheduler lock, marks commands a dead scheduler left running as
-   * `error`, writes its report and starts running the inbox. Once this resolves, deliveries
+   * Takes the database's scheduler lock, records its pid, marks commands a dead scheduler left
+   * running as `error`, writes its report and starts running the inbox. Once this resolves, deliveries
    * wake it and `scheduler status` sees it.
    *
    * @param inbox The inbox to serve.
@@ -104,6 +114,13 @@ export class Scheduler {
           `check it with "ohcommodore scheduler status", stop it with "ohcommodore scheduler stop"`,
       );
     }
+    // Written under the lock and before the doorbell answers, removed after it stops answering:
+    // whenever a scheduler answers, this file names it.
+    await Deno.writeTextFile(schedulerPidPathOf(inbox.database), `${Deno.pid}\n`, { mode: 0o600 })
+      .catch((error) => {
+        lock.close();
+        throw error;
+      });
     const emit = options.onEvent ?? (() => {});
     const start = await persist(() => inbox.startScheduling(), emit);
     for (const message of start.recovered) emit({ type: "recovered", message });
@@ -123,8 +140,16 @@ export class Scheduler {
   }
 
   async #run(lock: Deno.FsFile, pollMs: number): Promise<void> {
+    using _lock = lock; // released last
+    try {
+      await this.#serve(pollMs);
+    } finally {
+      await Deno.remove(schedulerPidPathOf(this.#inbox.database)).catch(() => {});
+    }
+  }
+
+  async #serve(pollMs: number): Promise<void> {
     const emit = this.#options.onEvent ?? (() => {});
-    using _lock = lock;
     using doorbell = Doorbell.listen(this.#inbox.database, () => this.#ring());
     emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
     try {

@@ -10,7 +10,7 @@ import { OhcommodoreError, TimeoutError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
 import { readReportFile } from "./report.ts";
-import { schedulerLockPathOf } from "./scheduler.ts";
+import { schedulerPidPathOf } from "./scheduler.ts";
 import { FinishListener } from "./wake.ts";
 
 /** Whether a scheduler serves a database, and which process it is. */
@@ -39,25 +39,6 @@ export interface SchedulerStart extends SchedulerState {
  */
 export function schedulerLogOf(database: string): string {
   return join(dirname(database), "scheduler.log");
-}
-
-/**
- * Where the running scheduler records its process id.
- *
- * @param database The database it serves.
- * @returns The pid file.
- */
-export function schedulerPidPathOf(database: string): string {
-  return `${schedulerLockPathOf(database)}.pid`;
-}
-
-/**
- * Records the running scheduler's pid, for `scheduler stop` and `status`.
- *
- * @param database The database it serves.
- */
-export async function recordSchedulerPid(database: string): Promise<void> {
-  await Deno.writeTextFile(schedulerPidPathOf(database), `${Deno.pid}\n`, { mode: 0o600 });
 }
 
 /**
