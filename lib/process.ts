@@ -23,6 +23,12 @@ export interface ProcessOptions {
    * program then runs in its own process group, out of reach of the terminal's Ctrl-C.
    */
   signal?: AbortSignal;
+  /**
+   * Run in its own process group even without a signal: the terminal's Ctrl-C does not reach
+   * it, so it finishes (or meets its deadline) and its effect is known. For steps that must not
+   * be cut short, such as asking a provider to create a VM or register a key.
+   */
+  shielded?: boolean;
 }
 
 /** How a program ended. */
@@ -53,6 +59,8 @@ export async function runProcess(
   options: ProcessOptions,
 ): Promise<ProcessResult> {
   options.signal?.throwIfAborted();
+  // Its own group is signalled whole: a shell's children (init.sh | tee) must stop with it.
+  const group = options.signal !== undefined || options.shielded === true;
   const child = new Deno.Command(program, {
     args: [...args],
     cwd: options.cwd,
@@ -61,12 +69,10 @@ export async function runProcess(
     stdin: "piped",
     stdout: "piped",
     stderr: options.passStderr ? "inherit" : "piped",
-    // An interruptible program gets its own process group, so a terminal's Ctrl-C reaches only
-    // us and we decide when it stops (and know that it was stopped, not failed).
-    detached: options.signal !== undefined,
+    // An interruptible or shielded program gets its own process group, so a terminal's Ctrl-C
+    // reaches only us and we decide when it stops (and know that it was stopped, not failed).
+    detached: group,
   }).spawn();
-  // Its own group is signalled whole: a shell's children (init.sh | tee) must stop with it.
-  const group = options.signal !== undefined;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

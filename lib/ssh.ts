@@ -51,6 +51,8 @@ export interface RunOptions {
   sshFlags?: readonly string[];
   /** Stops ssh (and further attempts) when this aborts; the call throws its reason. */
   signal?: AbortSignal;
+  /** Keep the terminal's Ctrl-C from killing ssh mid-call (see ProcessOptions). */
+  shielded?: boolean;
 }
 
 /** What a remote command printed and returned. */

@@ -442,18 +442,21 @@ function watch(stream: ReadableStream<Uint8Array>) {
   };
 }
 
-/** Runs a program in the world, sends its process group SIGINT once `pattern` shows on stderr. */
+/**
+ * Runs a program in the world and sends its process group SIGINT once `when` shows on stderr
+ * (a pattern) or happens (a promise).
+ */
 async function interruptAt(
   world: FleetWorld,
   user: string,
   argv: string[],
-  pattern: RegExp,
+  when: RegExp | Promise<unknown>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = world.spawnAs(user, argv, { env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin } });
   const stdout = new Response(child.stdout).text();
   const stderr = watch(child.stderr);
   try {
-    await stderr.until(pattern);
+    await (when instanceof RegExp ? stderr.until(when) : when);
   } finally {
     Deno.kill(-child.pid, "SIGINT"); // the whole group, as a terminal does
   }
@@ -469,6 +472,20 @@ Deno.test({
     await using world = await FleetWorld.start({ bootDelayMs: 2000 });
     const laptop = join(world.laptop.home, ".local/bin/ohcommodore");
     const keysBefore = world.lobbyKeys().length;
+
+    await t.step("init: a key being registered when Ctrl-C comes is revoked too", async () => {
+      const adding = world.holdNextLobbyCall("ssh-key", 1500);
+      const result = await interruptAt(world, world.laptop.user, [laptop, "init"], adding);
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stderr, /interrupted by SIGINT; what it had made is removed/);
+      const add = world.lobbyCalls().find((call) =>
+        call.argv.slice(0, 2).join(" ") === "ssh-key add"
+      );
+      assert.equal(add?.code, 0, "the lobby registered the key");
+      assert.deepEqual(world.lobbyVms(), []);
+      assert.equal(world.lobbyKeys().length, keysBefore, "and it was revoked");
+      await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
+    });
 
     await t.step("init: no VM, key or config is left", async () => {
       const result = await interruptAt(

@@ -279,8 +279,8 @@ export class Flagship {
       if (key) {
         undo.push(() => this.#forgetKey(name));
         report("key");
+        undo.push(() => this.#provider.removeKey(key.publicKey)); // an add may fail after it took
         await this.#provider.addKey(key.publicKey);
-        undo.push(() => this.#provider.removeKey(key.publicKey));
       }
       current = "create";
       report("create");

@@ -106,9 +106,9 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
       });
       if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
       const key = keygen.stdout.trim();
+      undo.push(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
-      undo.push(() => provider.removeKey(key));
       await provider.activateKey(channel);
     }
     await provision(channel, {

@@ -167,7 +167,7 @@ export class ExeDevProvider implements VmProvider {
   async activateKey(channel: Channel): Promise<void> {
     const argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
     const result = await this.#lobbyLimit(() =>
-      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000 })
+      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000, shielded: true })
     );
     if (result.code !== 0) {
       throw new ProviderError(
@@ -182,6 +182,9 @@ export class ExeDevProvider implements VmProvider {
       ssh.run(this.#lobby, argv, {
         timeoutMs: LOBBY_TIMEOUT_MS,
         retry: options.idempotent ? "idempotent" : "connect",
+        // A Ctrl-C must not cut a lobby call short: what it made (a VM, a key) is then unknown.
+        // The call finishes, and the creation stops at its next step and undoes it.
+        shielded: true,
       })
     );
     if (result.code !== 0 && !result.stdout.trim().startsWith("{")) {

@@ -98,6 +98,7 @@ export class ExeDevLobby {
   #keys: LobbyKey[] = [];
   #calls: LobbyCall[] = [];
   #refusals = new Map<string, string>();
+  #holds = new Map<string, { ms: number; arrived: () => void }>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #queue: Promise<unknown> = Promise.resolve();
   #listener?: Deno.Listener;
@@ -134,6 +135,18 @@ export class ExeDevLobby {
     this.#refusals.set(verb, message);
   }
 
+  /**
+   * Makes the next command of a verb take longer before it does its work, so a test can catch
+   * a caller in the middle of it.
+   *
+   * @param verb `new`, `ssh-key`, …
+   * @param ms How much longer.
+   * @returns Resolves when that command arrives (and begins its wait).
+   */
+  holdNext(verb: string, ms: number): Promise<void> {
+    return new Promise((arrived) => this.#holds.set(verb, { ms, arrived }));
+  }
+
   /** Registers a key without a command (the account's first key). */
   async register(publicKey: string): Promise<void> {
     const reply = await this.handle(`ssh-key add ${quote(publicKey)}`, "", false);
@@ -154,6 +167,12 @@ export class ExeDevLobby {
       let reply: LobbyReply;
       try {
         argv = splitCommand(command);
+        const hold = this.#holds.get(argv[0]);
+        this.#holds.delete(argv[0]);
+        if (hold) {
+          hold.arrived();
+          await new Promise((resolve) => setTimeout(resolve, hold.ms));
+        }
         const refusal = this.#refusals.get(argv[0]);
         this.#refusals.delete(argv[0]);
         reply = refusal === undefined ? await this.#dispatch(argv, key) : fail(refusal);

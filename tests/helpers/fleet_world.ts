@@ -198,6 +198,12 @@ export class FleetWorld implements AsyncDisposable {
     this.#daemon.refuseNext(verb, message);
   }
 
+  /** Makes the lobby's next command of a verb take longer; resolves when it arrives. */
+  holdNextLobbyCall(verb: string, ms: number): Promise<void> {
+    if (!this.#daemon) throw new Error("The lobby is not running");
+    return this.#daemon.holdNext(verb, ms);
+  }
+
   /** Every command the lobby received, in order. */
   lobbyCalls(): LobbyCall[] {
     return this.#daemon?.calls() ?? [];
