@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
-import { readReportFile } from "../lib/inbox/report.ts";
+import { readReportFile, writeReportFile } from "../lib/inbox/report.ts";
+import { writeIdentity } from "../lib/identity.ts";
+import { memberReport } from "../lib/fleet/member_status.ts";
 import { Scheduler, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
 import { FinishListener } from "../lib/inbox/wake.ts";
 import { VERSION } from "../lib/version.ts";
@@ -141,6 +143,33 @@ Deno.test("the running scheduler keeps its report up to date, and removes it whe
     assert.deepEqual(await countsOf(), await inbox.counts());
   });
   assert.equal(await readReportFile(inbox.database), null);
+});
+
+Deno.test("a member's own report is its running scheduler's copy, else read from the database", async () => {
+  const home = await Deno.makeTempDir({ prefix: "ohc-sched-" });
+  const identity = { role: "captain" as const, name: "s" };
+  await writeIdentity(identity, home);
+  const inbox = await Inbox.open({ home });
+  await inbox.deliver({ recipient: inbox.address, command: "true" });
+  await withScheduler(inbox, async () => {
+    // Once the scheduler has reported the finished command, it has nothing more to rewrite.
+    const kept = await eventually(
+      async () => {
+        const report = await readReportFile(inbox.database);
+        return report?.counts.done === 1 ? report : undefined;
+      },
+      20_000,
+      "the report to count the finished command",
+    );
+    // A copy that differs from the database shows which one was read.
+    const copy = { ...kept, version: "9.9.9" };
+    await writeReportFile(inbox.database, copy);
+    assert.deepEqual(await memberReport(home), copy);
+  });
+  const report = await memberReport(home);
+  assert.equal(report.version, VERSION);
+  assert.equal(report.schedulerRunning, false);
+  assert.equal(report.counts.done, 1);
 });
 
 Deno.test("only one scheduler runs per database", async () => {

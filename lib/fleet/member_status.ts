@@ -11,7 +11,7 @@ import type { Channel } from "../channel.ts";
 import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { type MemberReport, reportPathOf } from "../inbox/report.ts";
+import { type MemberReport, readReportFile, reportPathOf } from "../inbox/report.ts";
 import { schedulerPidPathOf } from "../inbox/scheduler.ts";
 import { schedulerState } from "../inbox/scheduler_service.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
@@ -21,20 +21,21 @@ import { VERSION } from "../version.ts";
 export type { MemberReport } from "../inbox/report.ts";
 
 /**
- * This member's report, from its database.
+ * This member's report: its running scheduler's copy, else made from its database.
  *
  * @param home Its home directory; defaults to `$HOME`.
  * @returns The report.
  */
 export async function memberReport(home?: string): Promise<MemberReport> {
   const inbox = await Inbox.open({ home });
-  const [state, counts] = await Promise.all([schedulerState(inbox), inbox.counts()]);
-  return {
-    address: identityAddress(inbox.identity),
-    version: VERSION,
-    schedulerRunning: state.running,
-    counts,
-  };
+  const address = identityAddress(inbox.identity);
+  const state = await schedulerState(inbox);
+  if (state.running) {
+    const kept = await readReportFile(inbox.database);
+    if (kept?.address === address) return kept;
+  }
+  const counts = await inbox.counts();
+  return { address, version: VERSION, schedulerRunning: state.running, counts };
 }
 
 // Prints the scheduler's report only while the process named in its pid file is alive and is
