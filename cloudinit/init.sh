@@ -539,18 +539,36 @@ scheduler_answers() { timeout 60 "$PROGRAM" scheduler status >/dev/null 2>&1; }
 # Running, and the version of the program now installed (an upgrade needs a restart).
 scheduler_current() { timeout 60 "$PROGRAM" scheduler status --this-version >/dev/null 2>&1; }
 
+# User units run only while their user has a session, unless the user lingers: without it the
+# scheduler would stop when the ssh session that runs this script ends.
+lingers() { [[ $(loginctl show-user "$(id -un)" --property=Linger --value 2>/dev/null) == yes ]]; }
+ensure_linger() {
+  lingers && return 0
+  timeout 30 loginctl enable-linger "$(id -un)" >/dev/null 2>&1 && lingers && return 0
+  timeout 30 sudo -n loginctl enable-linger "$(id -un)" >/dev/null 2>&1 && lingers
+}
+
+# A detached process: `start` leaves a scheduler of this version running and restarts one of
+# another version; it says which it did. $1 says why there is no systemd unit.
+detached_scheduler() {
+  local said
+  said=$(without_inputs timeout 120 "$PROGRAM" scheduler start </dev/null) ||
+    { STEP_WHY="ohcommodore scheduler start failed"; return 1; }
+  case $said in
+    "already running"*) STEP_RESULT="already done (running, $1)" ;;
+    *) STEP_RESULT="ok (${said%%,*}, detached process; $1)" ;;
+  esac
+}
+
 step_scheduler() {
   if ! timeout 30 systemctl --user show-environment >/dev/null 2>&1; then
-    # No systemd user session (containers): a detached process. `start` leaves a scheduler of
-    # this version running and restarts one of another version; it says which it did.
-    local said
-    said=$(without_inputs timeout 120 "$PROGRAM" scheduler start </dev/null) ||
-      { STEP_WHY="ohcommodore scheduler start failed"; return 1; }
-    case $said in
-      "already running"*) STEP_RESULT="already done (running, no systemd user session)" ;;
-      *) STEP_RESULT="ok (${said%%,*}, detached process; no systemd user session)" ;;
-    esac
-    return 0
+    detached_scheduler "no systemd user session" # containers
+    return
+  fi
+  if ! ensure_linger; then
+    say "    cannot enable lingering for $(id -un) (loginctl enable-linger): a user unit would stop at logout"
+    detached_scheduler "no lingering for user units"
+    return
   fi
   local changed=0
   if ! unit_text | cmp -s - "$UNIT_FILE"; then

@@ -326,13 +326,8 @@ Deno.test("init.sh runs essential steps even when SKIP_STEPS names them", async 
   assert.equal((await vm.cli(["inbox", "identity"])).stdout, "commodore@flagship-d4e6\n");
 });
 
-Deno.test("init.sh installs the scheduler as a systemd user unit when user sessions work", async () => {
-  await using vm = await VmHome.create();
-  await vm.writeDotEnv({ ROLE: "commodore", VM_NAME: "flagship-e5f7" });
-  // A fake systemctl: "enable --now" starts the scheduler the way the unit's ExecStart would.
-  await vm.fake(
-    "systemctl",
-    `echo "$*" >>"$HOME/systemctl.log"
+// A fake systemctl: "enable --now" starts the scheduler the way the unit's ExecStart would.
+const FAKE_SYSTEMCTL = `echo "$*" >>"$HOME/systemctl.log"
 case "$*" in
   "--user show-environment" | "--user daemon-reload" | "--user restart "*) exit 0 ;;
   "--user enable --now "*) touch "$HOME/unit.enabled"; exec ohcommodore scheduler start >/dev/null 2>&1 ;;
@@ -340,8 +335,24 @@ case "$*" in
   "--user is-enabled --quiet "*) test -f "$HOME/unit.enabled" ;;
   *) exit 1 ;;
 esac
-`,
-  );
+`;
+
+// A fake loginctl whose lingering can be turned on when `allowed` is "yes".
+function fakeLoginctl(allowed: "yes" | "no"): string {
+  return `echo "$*" >>"$HOME/loginctl.log"
+case "$1" in
+  show-user) if [ -f "$HOME/lingers" ]; then echo yes; else echo no; fi ;;
+  enable-linger) [ ${allowed} = yes ] && touch "$HOME/lingers" ;;
+  *) exit 1 ;;
+esac
+`;
+}
+
+Deno.test("init.sh installs the scheduler as a systemd user unit when user sessions work", async () => {
+  await using vm = await VmHome.create();
+  await vm.writeDotEnv({ ROLE: "commodore", VM_NAME: "flagship-e5f7" });
+  await vm.fake("systemctl", FAKE_SYSTEMCTL);
+  await vm.fake("loginctl", fakeLoginctl("yes"));
   const first = await vm.init({ SKIP_STEPS: OFFLINE });
   assert.equal(first.code, 0, first.output);
   assertStep(first.output, "scheduler", "ok");
@@ -354,9 +365,26 @@ esac
   assert.match(calls, /--user daemon-reload\n--user enable --now ohcommodore-scheduler\.service\n/);
   assert.equal((await vm.cli(["scheduler", "status"])).code, 0);
 
+  // Without lingering the user's units would stop when init.sh's ssh session ends.
+  assert.match(await vm.read("loginctl.log"), /^enable-linger \S+$/m);
+
   const second = await vm.init({ SKIP_STEPS: OFFLINE });
   assert.equal(second.code, 0, second.output);
   assertStep(second.output, "scheduler", "already done (systemd user unit active)");
+});
+
+Deno.test("init.sh runs a detached scheduler when user units could not outlive the session", async () => {
+  await using vm = await VmHome.create();
+  await vm.writeDotEnv({ ROLE: "commodore", VM_NAME: "flagship-f6a8" });
+  await vm.fake("systemctl", FAKE_SYSTEMCTL);
+  await vm.fake("loginctl", fakeLoginctl("no"));
+  await vm.fake("sudo", "exit 1\n");
+  const run = await vm.init({ SKIP_STEPS: OFFLINE });
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /cannot enable lingering/);
+  assertStep(run.output, "scheduler", /ok \(started \(pid \d+.*; no lingering for user units\)/);
+  assert.doesNotMatch(await vm.read("systemctl.log"), /enable --now/);
+  assert.equal((await vm.cli(["scheduler", "status"])).code, 0);
 });
 
 Deno.test("init.sh applies dotfiles from the dotfiles/ folder of DOTFILES_URL with chezmoi", async () => {
