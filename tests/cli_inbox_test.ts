@@ -149,6 +149,51 @@ Deno.test("scheduler start keeps a scheduler of this version and restarts one of
   assert.equal(gone, null, "a stopped scheduler leaves no report to trust");
 });
 
+Deno.test("scheduler start and stop go through systemctl where init.sh installed the unit", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "unit" });
+  const unitDir = join(member.home, ".config/systemd/user");
+  await Deno.mkdir(unitDir, { recursive: true });
+  await Deno.writeTextFile(join(unitDir, "ohcommodore-scheduler.service"), "[Service]\n");
+  // A fake systemctl: "start" runs the scheduler as the unit's ExecStart would, "stop" ends it.
+  const bin = join(member.home, "bin");
+  await Deno.mkdir(bin);
+  const pidFile = join(member.home, ".local/ship/data.duckdb.scheduler.lock.pid");
+  await Deno.writeTextFile(
+    join(bin, "systemctl"),
+    `#!/bin/sh
+echo "$*" >>"$HOME/systemctl.log"
+case "$*" in
+  "--user is-enabled --quiet ohcommodore-scheduler.service") exit 0 ;;
+  "--user start ohcommodore-scheduler.service")
+    "$FAKE_DENO" run -A --quiet "$FAKE_CLI" _scheduler </dev/null >/dev/null 2>&1 & ;;
+  "--user stop ohcommodore-scheduler.service")
+    pid=$(cat '${pidFile}') && kill "$pid" && while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done ;;
+  *) exit 1 ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const env = {
+    PATH: `${bin}:${Deno.env.get("PATH")}`,
+    FAKE_DENO: Deno.execPath(),
+    FAKE_CLI: new URL("../cli.ts", import.meta.url).pathname,
+  };
+  const started = await member.cli(["scheduler", "start"], { env });
+  assert.equal(started.code, 0, started.stderr);
+  assert.match(started.stdout, /^started \(pid \d+, .*log: journalctl --user -u ohcommodore-sch/);
+  try {
+    const ran = await member.cli(["inbox", "send", "captain@unit", "echo by systemd", "--wait"]);
+    assert.equal(ran.stdout, "by systemd\n");
+  } finally {
+    const stopped = await member.cli(["scheduler", "stop"], { env });
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+  assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");
+  const calls = await Deno.readTextFile(join(member.home, "systemctl.log"));
+  assert.match(calls, /^--user start ohcommodore-scheduler\.service$/m);
+  assert.match(calls, /^--user stop ohcommodore-scheduler\.service$/m);
+});
+
 Deno.test("--help and --version exit 0", async () => {
   await using member = await LocalMember.create();
   const help = await member.cli(["inbox", "send", "--help"]);

@@ -326,11 +326,15 @@ Deno.test("init.sh runs essential steps even when SKIP_STEPS names them", async 
   assert.equal((await vm.cli(["inbox", "identity"])).stdout, "commodore@flagship-d4e6\n");
 });
 
-// A fake systemctl: "enable --now" starts the scheduler the way the unit's ExecStart would.
+// A fake systemctl: "enable --now" and "start" run the scheduler the way the unit's ExecStart
+// would, "stop" ends it.
 const FAKE_SYSTEMCTL = `echo "$*" >>"$HOME/systemctl.log"
 case "$*" in
   "--user show-environment" | "--user daemon-reload" | "--user restart "*) exit 0 ;;
-  "--user enable --now "*) touch "$HOME/unit.enabled"; exec ohcommodore scheduler start >/dev/null 2>&1 ;;
+  "--user enable --now "*) touch "$HOME/unit.enabled"; ohcommodore _scheduler </dev/null >/dev/null 2>&1 & ;;
+  "--user start "*) ohcommodore _scheduler </dev/null >/dev/null 2>&1 & ;;
+  "--user stop "*) pid=$(cat "$HOME/.local/ship/data.duckdb.scheduler.lock.pid") && kill "$pid" &&
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done ;;
   "--user is-active --quiet "*) exec ohcommodore scheduler status >/dev/null 2>&1 ;;
   "--user is-enabled --quiet "*) test -f "$HOME/unit.enabled" ;;
   *) exit 1 ;;

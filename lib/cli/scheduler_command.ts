@@ -12,6 +12,7 @@ import {
   startSchedulerService,
   stopSchedulerService,
 } from "../inbox/scheduler_service.ts";
+import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
 import { note, oneLine, out, printJson } from "./output.ts";
 import { selfCommand } from "./self.ts";
@@ -23,14 +24,16 @@ export function schedulerCommand(): Command {
 
   scheduler.command("start")
     .description(
-      "Start the scheduler in the background (log: ~/.local/ship/scheduler.log); one of another " +
-        "version is restarted, one of this version is left running",
+      "Start the scheduler in the background (through its systemd user unit where init.sh " +
+        "installed one, else detached with its log in ~/.local/ship/scheduler.log); one of " +
+        "another version is restarted, one of this version is left running",
     )
     .option("--json", "print the state as JSON")
     .action(async (options) => {
       const state = await startSchedulerService(await Inbox.open(), selfCommand());
       if (options.json) return printJson(state);
-      out(`${state.action} (pid ${state.pid ?? "?"}, version ${VERSION}), log: ${state.log}`);
+      const log = state.systemd ? `${SCHEDULER_UNIT_LOG} (systemd user unit)` : state.log;
+      out(`${state.action} (pid ${state.pid ?? "?"}, version ${VERSION}), log: ${log}`);
     });
 
   scheduler.command("status")
@@ -45,15 +48,17 @@ export function schedulerCommand(): Command {
       else {
         const other = state.version === VERSION
           ? ""
-          : `; this program is ${VERSION}: restart it with "ohcommodore scheduler start", or ` +
-            `"systemctl --user restart ohcommodore-scheduler" where systemd runs it`;
+          : `; this program is ${VERSION}: restart it with "ohcommodore scheduler start"`;
         out(`running (pid ${state.pid ?? "?"}, version ${state.version ?? "unknown"}${other})`);
       }
       if (!current) Deno.exitCode = 1;
     });
 
   scheduler.command("stop")
-    .description("Stop the scheduler; a running command finishes or times out first")
+    .description(
+      "Stop the scheduler (through systemctl where systemd runs it); a running command " +
+        "finishes or times out first",
+    )
     .action(async () => {
       const stopped = await stopSchedulerService(await Inbox.open());
       note(stopped ? "Scheduler stopped" : "No scheduler was running");

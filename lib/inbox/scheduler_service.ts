@@ -1,6 +1,7 @@
 /**
- * The scheduler as a background service without systemd: start it detached with its log in the
- * ship directory, find out whether it runs, stop it.
+ * The scheduler as a background service: start it (through its systemd user unit where init.sh
+ * installed one, else detached with its log in the ship directory), find out whether it runs,
+ * stop it.
  *
  * @module
  */
@@ -11,6 +12,11 @@ import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
 import { readReportFile } from "./report.ts";
 import { schedulerPidPathOf } from "./scheduler.ts";
+import {
+  controlSchedulerUnit,
+  SCHEDULER_UNIT_LOG,
+  schedulerUnitEnabled,
+} from "./scheduler_unit.ts";
 import { FinishListener } from "./wake.ts";
 
 /** Whether a scheduler serves a database, and which process it is. */
@@ -29,6 +35,8 @@ export interface SchedulerState {
 export interface SchedulerStart extends SchedulerState {
   /** `restarted` replaced a scheduler of another version (say, before an upgrade). */
   action: "started" | "already running" | "restarted";
+  /** Whether systemd started it (its user unit; the log is then in the journal). */
+  systemd: boolean;
 }
 
 /**
@@ -58,9 +66,10 @@ export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
 }
 
 /**
- * Makes sure a scheduler of this version serves the inbox: starts a detached process running
- * `program _scheduler` and waits until it answers, unless one already runs. One of another
- * version (an upgrade replaced the program under it) is stopped first.
+ * Makes sure a scheduler of this version serves the inbox, unless one already runs: through
+ * systemd where init.sh installed its user unit, else as a detached process running
+ * `program _scheduler`; then waits until it answers. One of another version (an upgrade replaced
+ * the program under it) is stopped first.
  *
  * @param inbox The inbox to serve.
  * @param program The argv that runs this CLI.
@@ -72,10 +81,19 @@ export async function startSchedulerService(
 ): Promise<SchedulerStart> {
   const current = await schedulerState(inbox);
   if (current.running && current.version === VERSION) {
-    return { ...current, action: "already running" };
+    return { ...current, action: "already running", systemd: false };
   }
   if (current.running) await stopSchedulerService(inbox);
   const action = current.running ? "restarted" : "started";
+  if (await schedulerUnitEnabled(inbox.home)) {
+    await controlSchedulerUnit("start");
+    const state = await untilAnswering(
+      inbox,
+      () => undefined,
+      async () => `see "${SCHEDULER_UNIT_LOG}"`,
+    );
+    return { ...state, action, systemd: true };
+  }
   const log = schedulerLogOf(inbox.database);
   await Deno.mkdir(dirname(log), { recursive: true, mode: 0o700 });
   // The script is constant; the program and log path travel as argv and environment.
@@ -90,29 +108,48 @@ export async function startSchedulerService(
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);
   child.unref();
+  const state = await untilAnswering(inbox, () => exited, async () => {
+    const tail = (await Deno.readTextFile(log).catch(() => "")).trim().split("\n").slice(-5);
+    return `the end of ${log}:\n${tail.join("\n")}`;
+  });
+  return { ...state, action, systemd: false };
+}
+
+/** Waits up to 15 s for a starting scheduler to answer, or for its process to exit. */
+async function untilAnswering(
+  inbox: Inbox,
+  exited: () => Deno.CommandStatus | undefined,
+  whereToLook: () => Promise<string>,
+): Promise<SchedulerState> {
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && !exited()) {
     const state = await schedulerState(inbox);
-    if (state.running) return { ...state, action };
+    if (state.running) return state;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const tail = (await Deno.readTextFile(log).catch(() => "")).trim().split("\n").slice(-5);
+  const status = exited();
   throw new OhcommodoreError(
-    `The scheduler did not start (${exited ? `exit code ${exited.code}` : "no answer in 15s"})` +
-      `; the end of ${log}:\n${tail.join("\n")}`,
+    `The scheduler did not start (${status ? `exit code ${status.code}` : "no answer in 15s"})` +
+      `; ${await whereToLook()}`,
   );
 }
 
 /**
- * Asks a running scheduler to stop (SIGTERM) and waits for it; its running command may finish.
+ * Asks a running scheduler to stop and waits for it; its running command may finish. Where
+ * systemd runs it, systemd is asked, so that the unit is not left thinking it still runs.
  *
  * @param inbox The inbox.
  * @param timeoutMs How long to wait.
  * @returns Whether one was running.
  */
 export async function stopSchedulerService(inbox: Inbox, timeoutMs = 60_000): Promise<boolean> {
+  if (!(await schedulerState(inbox)).running) return false;
+  if (await schedulerUnitEnabled(inbox.home)) {
+    await controlSchedulerUnit("stop");
+  }
+  // Still answering after that: a scheduler systemd does not know about.
   const state = await schedulerState(inbox);
-  if (!state.running) return false;
+  if (!state.running) return true;
   if (state.pid === null) {
     throw new OhcommodoreError(
       `A scheduler answers for "${inbox.database}" but its pid is unknown: ` +
