@@ -380,7 +380,7 @@ const PHASES: [string, string, string][] = [
   ["create", "reach", "lobby new; registry add (DuckDB)"],
   ["reach", "program", "first ssh to the ship (new connection)"],
   ["program", "files", "upload the program"],
-  ["files", "init.sh", "4 uploads (.env, 2 key files, init.sh)"],
+  ["files", "init.sh", ".env, 2 key files and init.sh in one upload session"],
   [
     "init.sh",
     "ready",

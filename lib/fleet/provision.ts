@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { Channel } from "../channel.ts";
 import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
@@ -90,6 +91,49 @@ export async function upload(
   }
 }
 
+// Several small files in one session: a line each, `<path>\t<mode>\t<base64 contents>`, paths
+// relative to the home directory; each is written beside and renamed, as by UPLOAD_SCRIPT.
+const UPLOAD_FILES_SCRIPT = 'set -e; umask 077; cd "$HOME"; tab=$(printf "\\t"); ' +
+  'while IFS=$tab read -r path mode data; do mkdir -p "$(dirname "$path")"; ' +
+  'printf "%s" "$data" | base64 -d >"$path.part"; chmod "$mode" "$path.part"; ' +
+  'mv -f "$path.part" "$path"; done';
+
+/**
+ * Writes several small files on a member in one session (one round trip, not one each), from
+ * our stdin (never argv). For the program, which may be large, use {@link upload}.
+ *
+ * @param channel The member.
+ * @param files What to write where; paths start with `~/` or are absolute.
+ * @param signal Stops the transfer (files not yet renamed are left as they were).
+ */
+export async function uploadFiles(
+  channel: Channel,
+  files: readonly RemoteFile[],
+  signal?: AbortSignal,
+): Promise<void> {
+  const lines = files.map((file) => {
+    const path = file.path.startsWith("~/") ? file.path.slice(2) : file.path;
+    if (!path || /[\t\n]/.test(path)) throw new OhcommodoreError(`Bad remote path "${file.path}"`);
+    const data = Buffer.from(file.data).toString("base64");
+    return `${path}\t${file.mode.toString(8)}\t${data}\n`;
+  });
+  const result = await channel.run(["sh", "-c", UPLOAD_FILES_SCRIPT], {
+    signal,
+    stdin: lines.join(""),
+    timeoutMs: 300_000,
+    retry: "idempotent", // rewriting the same files is harmless
+  });
+  if (result.code !== 0) {
+    const names = files.map((file) => file.path).join(", ");
+    throw new RemoteCommandError(
+      channel.destination,
+      result.code,
+      result.stderr.trim(),
+      `Cannot write ${names} on ${channel.destination}: ${result.stderr.trim()}`,
+    );
+  }
+}
+
 /** What a new member gets. */
 export interface ProvisionPlan {
   /** The VM's name. */
@@ -139,9 +183,8 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
     () => upload(channel, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 }, signal),
   );
   await step("files", async () => {
-    for (const file of plan.files) await upload(channel, file, signal);
     const script = { path: INIT_SCRIPT_PATH, data: plan.initScript, mode: 0o700 };
-    await upload(channel, script, signal);
+    await uploadFiles(channel, [...plan.files, script], signal);
   });
   await step("init.sh", async () => {
     const alongside = plan.alongsideInit?.run().then(() => null, (error: unknown) => ({ error }));

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SandboxChannel } from "../lib/channel.ts";
+import { upload, uploadFiles } from "../lib/fleet/provision.ts";
+
+Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one session", async () => {
+  const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
+  try {
+    const channel = new SandboxChannel(home);
+    const binary = new Uint8Array(70_000).map((_, i) => (i * 7) % 256); // every byte value
+    await Deno.mkdir(join(home, ".ohcommodore"));
+    await Deno.writeTextFile(join(home, ".ohcommodore/.env"), "OLD=1\n");
+    await uploadFiles(channel, [
+      { path: "~/.ohcommodore/.env", data: "GH_TOKEN='x y'\n", mode: 0o600 },
+      { path: "~/deep/er/dir with space/blob", data: binary, mode: 0o640 },
+      { path: "~/.ssh/empty", data: "", mode: 0o644 },
+      { path: "~/.ohcommodore/init.sh", data: "#!/bin/bash\necho 'tab\there'\n", mode: 0o700 },
+    ]);
+    assert.equal(await Deno.readTextFile(join(home, ".ohcommodore/.env")), "GH_TOKEN='x y'\n");
+    assert.deepEqual(await Deno.readFile(join(home, "deep/er/dir with space/blob")), binary);
+    assert.equal(await Deno.readTextFile(join(home, ".ssh/empty")), "");
+    const script = join(home, ".ohcommodore/init.sh");
+    assert.equal(await Deno.readTextFile(script), "#!/bin/bash\necho 'tab\there'\n");
+    const modes = await Promise.all(
+      [".ohcommodore/.env", "deep/er/dir with space/blob", ".ssh/empty", ".ohcommodore/init.sh"]
+        .map(async (path) => (await Deno.stat(join(home, path))).mode! & 0o777),
+    );
+    assert.deepEqual(modes, [0o600, 0o640, 0o644, 0o700]);
+    const parts = [...Deno.readDirSync(join(home, ".ohcommodore"))].filter((e) =>
+      e.name.endsWith(".part")
+    );
+    assert.deepEqual(parts, [], "nothing half written is left");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("uploadFiles refuses a path that would break its framing; upload writes one file", async () => {
+  const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
+  try {
+    const channel = new SandboxChannel(home);
+    await assert.rejects(
+      uploadFiles(channel, [{ path: "~/a\tb", data: "x", mode: 0o600 }]),
+      /Bad remote path/,
+    );
+    await upload(channel, { path: "~/single", data: "one", mode: 0o600 });
+    assert.equal(await Deno.readTextFile(join(home, "single")), "one");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
