@@ -291,6 +291,19 @@ Deno.test({
     );
 
     await t.step(
+      "a key the lobby refuses fails at step key, with nothing to clean up",
+      async () => {
+        world.refuseNextLobbyCall("ssh-key add", "key quota reached");
+        const result = await cli(["ship", "create", "refused"]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /failed at step "key".*key quota reached/s);
+        assert.doesNotMatch(result.stderr, /Cleaning up/, "removing a key never added is no error");
+        assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship], "no VM was made");
+        assert.equal(world.lobbyKeys().length, keysBefore);
+      },
+    );
+
+    await t.step(
       "a --count where one ship fails keeps the other and reports both",
       async () => {
         // A setup script that lets only the first ship to run it live: mkdir is atomic.
@@ -474,7 +487,7 @@ Deno.test({
     const keysBefore = world.lobbyKeys().length;
 
     await t.step("init: a key being registered when Ctrl-C comes is revoked too", async () => {
-      const adding = world.holdNextLobbyCall("ssh-key", 1500);
+      const adding = world.holdNextLobbyCall("ssh-key add", 1500);
       const result = await interruptAt(world, world.laptop.user, [laptop, "init"], adding);
       assert.equal(result.code, 130, result.stderr);
       assert.match(result.stderr, /interrupted by SIGINT; what it had made is removed/);

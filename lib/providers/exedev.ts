@@ -93,7 +93,7 @@ export class ExeDevProvider implements VmProvider {
     const present = names.filter((name) => existing.has(name));
     if (present.length === 0) return;
     // Removing twice is harmless, so a broken connection may retry.
-    const result = await this.#call(["rm", ...present], { idempotent: true });
+    const result = await this.#call(["rm", ...present], { idempotent: true, judged: true });
     if (result.code !== 0) {
       const left = (await this.list()).filter((vm) => present.includes(vm.name));
       if (left.length) {
@@ -132,7 +132,10 @@ export class ExeDevProvider implements VmProvider {
 
   /** `ssh exe.dev ssh-key add "<key>"`. */
   async addKey(publicKey: string): Promise<void> {
-    const result = await this.#call(["ssh-key", "add", publicKey.trim()], { idempotent: true });
+    const result = await this.#call(["ssh-key", "add", publicKey.trim()], {
+      idempotent: true,
+      judged: true,
+    });
     if (result.code !== 0 && !/already/i.test(result.stdout + result.stderr)) {
       throw new ProviderError(`exe.dev refused the SSH key: ${lastLine(result.stderr)}`);
     }
@@ -141,7 +144,10 @@ export class ExeDevProvider implements VmProvider {
   /** `ssh exe.dev ssh-key remove "<key>"`, when it is registered. */
   async removeKey(publicKey: string): Promise<void> {
     // One call in the usual case; the list is consulted only when the lobby objects.
-    const result = await this.#call(["ssh-key", "remove", publicKey.trim()], { idempotent: true });
+    const result = await this.#call(["ssh-key", "remove", publicKey.trim()], {
+      idempotent: true,
+      judged: true,
+    });
     const registered = async () =>
       (await this.listKeys()).some((entry) => entry.key === keyIdentity(publicKey));
     if (result.code !== 0 && await registered()) {
@@ -176,7 +182,14 @@ export class ExeDevProvider implements VmProvider {
     }
   }
 
-  async #call(argv: string[], options: { idempotent?: boolean; attempts?: number } = {}) {
+  /**
+   * One lobby command. A non-zero exit without a JSON answer throws, unless `judged`: the
+   * caller then reads the answer itself (a key that is already there, or already gone).
+   */
+  async #call(
+    argv: string[],
+    options: { idempotent?: boolean; attempts?: number; judged?: boolean } = {},
+  ) {
     const ssh = options.attempts ? this.#ssh.with({ attempts: options.attempts }) : this.#ssh;
     const result = await this.#lobbyLimit(() =>
       ssh.run(this.#lobby, argv, {
@@ -187,7 +200,7 @@ export class ExeDevProvider implements VmProvider {
         shielded: true,
       })
     );
-    if (result.code !== 0 && !result.stdout.trim().startsWith("{")) {
+    if (result.code !== 0 && !options.judged && !result.stdout.trim().startsWith("{")) {
       throw new ProviderError(
         `exe.dev "${argv.slice(0, 2).join(" ")}" failed (exit ${result.code}): ` +
           (lastLine(result.stderr) || lastLine(result.stdout)),

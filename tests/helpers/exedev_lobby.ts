@@ -126,9 +126,10 @@ export class ExeDevLobby {
   }
 
   /**
-   * Makes the next command of a verb fail with a message: a fault a test injects.
+   * Makes the next command that starts with these words fail with a message: a fault a test
+   * injects.
    *
-   * @param verb `new`, `whoami`, `ssh-key`, …
+   * @param verb `new`, `whoami`, `ssh-key add`, …
    * @param message What the lobby answers on stderr.
    */
   refuseNext(verb: string, message: string): void {
@@ -136,10 +137,10 @@ export class ExeDevLobby {
   }
 
   /**
-   * Makes the next command of a verb take longer before it does its work, so a test can catch
-   * a caller in the middle of it.
+   * Makes the next command that starts with these words take longer before it does its work,
+   * so a test can catch a caller in the middle of it.
    *
-   * @param verb `new`, `ssh-key`, …
+   * @param verb `new`, `ssh-key add`, …
    * @param ms How much longer.
    * @returns Resolves when that command arrives (and begins its wait).
    */
@@ -167,14 +168,12 @@ export class ExeDevLobby {
       let reply: LobbyReply;
       try {
         argv = splitCommand(command);
-        const hold = this.#holds.get(argv[0]);
-        this.#holds.delete(argv[0]);
+        const hold = takeFirstMatch(this.#holds, argv);
         if (hold) {
           hold.arrived();
           await new Promise((resolve) => setTimeout(resolve, hold.ms));
         }
-        const refusal = this.#refusals.get(argv[0]);
-        this.#refusals.delete(argv[0]);
+        const refusal = takeFirstMatch(this.#refusals, argv);
         reply = refusal === undefined ? await this.#dispatch(argv, key) : fail(refusal);
       } catch (error) {
         reply = fail(`${error instanceof Error ? error.message : error}`);
@@ -533,4 +532,15 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** Removes and returns the entry whose key (words) the command starts with. */
+function takeFirstMatch<T>(entries: Map<string, T>, argv: string[]): T | undefined {
+  for (const [words, value] of entries) {
+    if (words.split(" ").every((word, i) => argv[i] === word)) {
+      entries.delete(words);
+      return value;
+    }
+  }
+  return undefined;
 }

@@ -192,13 +192,13 @@ export class FleetWorld implements AsyncDisposable {
     return this.#daemon?.keys() ?? [];
   }
 
-  /** Makes the lobby's next command of a verb fail with a message (see ExeDevLobby). */
+  /** Makes the lobby's next command starting with these words fail (see ExeDevLobby). */
   refuseNextLobbyCall(verb: string, message: string): void {
     if (!this.#daemon) throw new Error("The lobby is not running");
     this.#daemon.refuseNext(verb, message);
   }
 
-  /** Makes the lobby's next command of a verb take longer; resolves when it arrives. */
+  /** Makes the lobby's next command starting with these words take longer; resolves on arrival. */
   holdNextLobbyCall(verb: string, ms: number): Promise<void> {
     if (!this.#daemon) throw new Error("The lobby is not running");
     return this.#daemon.holdNext(verb, ms);
