@@ -411,7 +411,9 @@ step_duckdb() {
 
 step_sshconfig() {
   local dir="$HOME/.ssh" config="$HOME/.ssh/config"
-  if ! mkdir -p "$dir" || ! chmod 700 "$dir" || ! touch "$config" || ! chmod 600 "$config"; then
+  # Created private: ssh refuses a group-writable config, and other ssh calls may run meanwhile.
+  if ! mkdir -p "$dir" || ! chmod 700 "$dir" || ! (umask 077 && touch "$config") ||
+    ! chmod 600 "$config"; then
     STEP_WHY="cannot prepare $config"
     return 1
   fi
@@ -508,7 +510,8 @@ readonly UNIT_FILE="$HOME/.config/systemd/user/$UNIT_NAME"
 
 # %h is the home directory. PATH includes ~/.local/bin, where the program and the tools live
 # (the scheduler itself gives commands the credentials from ~/.ohcommodore/.env).
-# KillMode=mixed: on stop only the scheduler gets SIGTERM, so it can let a running command finish.
+# KillMode=mixed: on stop only the scheduler gets SIGTERM, so it can let a running command finish;
+# TimeoutStopSec=infinity: systemd's 90 s default would SIGKILL that command (each has a timeout).
 unit_text() {
   cat <<'EOF'
 [Unit]
@@ -521,6 +524,7 @@ ExecStart=%h/.local/bin/ohcommodore _scheduler
 Restart=on-failure
 RestartSec=5
 KillMode=mixed
+TimeoutStopSec=infinity
 
 [Install]
 WantedBy=default.target
@@ -541,7 +545,7 @@ scheduler_current() { timeout 60 "$PROGRAM" scheduler status --this-version >/de
 
 # User units run only while their user has a session, unless the user lingers: without it the
 # scheduler would stop when the ssh session that runs this script ends.
-lingers() { [[ $(loginctl show-user "$(id -un)" --property=Linger --value 2>/dev/null) == yes ]]; }
+lingers() { [[ $(timeout 30 loginctl show-user "$(id -un)" --property=Linger --value 2>/dev/null) == yes ]]; }
 ensure_linger() {
   lingers && return 0
   timeout 30 loginctl enable-linger "$(id -un)" >/dev/null 2>&1 && lingers && return 0
@@ -567,6 +571,12 @@ step_scheduler() {
   fi
   if ! ensure_linger; then
     say "    cannot enable lingering for $(id -un) (loginctl enable-linger): a user unit would stop at logout"
+    # A unit from an earlier run would be started again at the next login, and `scheduler start`
+    # would go through it: take it away.
+    if [[ -f $UNIT_FILE ]]; then
+      timeout 120 systemctl --user disable --now "$UNIT_NAME" >/dev/null 2>&1 || true
+      rm -f "$UNIT_FILE"
+    fi
     detached_scheduler "no lingering for user units"
     return
   fi

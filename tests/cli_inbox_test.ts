@@ -166,8 +166,8 @@ case "$*" in
   "--user is-enabled --quiet ohcommodore-scheduler.service") exit 0 ;;
   "--user start ohcommodore-scheduler.service")
     "$FAKE_DENO" run -A --quiet "$FAKE_CLI" _scheduler </dev/null >/dev/null 2>&1 & ;;
-  "--user stop ohcommodore-scheduler.service")
-    pid=$(cat '${pidFile}') && kill "$pid" && while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done ;;
+  "--user show --property=MainPID --value ohcommodore-scheduler.service") cat '${pidFile}' ;;
+  "--user stop --no-block ohcommodore-scheduler.service") kill "$(cat '${pidFile}')" ;;
   *) exit 1 ;;
 esac
 `,
@@ -178,10 +178,12 @@ esac
     FAKE_DENO: Deno.execPath(),
     FAKE_CLI: new URL("../cli.ts", import.meta.url).pathname,
   };
-  const started = await member.cli(["scheduler", "start"], { env });
-  assert.equal(started.code, 0, started.stderr);
-  assert.match(started.stdout, /^started \(pid \d+, .*log: journalctl --user -u ohcommodore-sch/);
   try {
+    const started = await member.cli(["scheduler", "start"], { env });
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout, /^started \(pid \d+, .*log: journalctl --user -u ohcommodore-s/);
+    const again = await member.cli(["scheduler", "start"], { env });
+    assert.match(again.stdout, /^already running .*log: journalctl/);
     const ran = await member.cli(["inbox", "send", "captain@unit", "echo by systemd", "--wait"]);
     assert.equal(ran.stdout, "by systemd\n");
   } finally {
@@ -191,7 +193,7 @@ esac
   assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");
   const calls = await Deno.readTextFile(join(member.home, "systemctl.log"));
   assert.match(calls, /^--user start ohcommodore-scheduler\.service$/m);
-  assert.match(calls, /^--user stop ohcommodore-scheduler\.service$/m);
+  assert.match(calls, /^--user stop --no-block ohcommodore-scheduler\.service$/m);
 });
 
 Deno.test("--help and --version exit 0", async () => {

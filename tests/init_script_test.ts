@@ -333,10 +333,11 @@ case "$*" in
   "--user show-environment" | "--user daemon-reload" | "--user restart "*) exit 0 ;;
   "--user enable --now "*) touch "$HOME/unit.enabled"; ohcommodore _scheduler </dev/null >/dev/null 2>&1 & ;;
   "--user start "*) ohcommodore _scheduler </dev/null >/dev/null 2>&1 & ;;
-  "--user stop "*) pid=$(cat "$HOME/.local/ship/data.duckdb.scheduler.lock.pid") && kill "$pid" &&
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done ;;
+  "--user show "*) cat "$HOME/.local/ship/data.duckdb.scheduler.lock.pid" ;;
+  "--user stop --no-block "*) kill "$(cat "$HOME/.local/ship/data.duckdb.scheduler.lock.pid")" ;;
   "--user is-active --quiet "*) exec ohcommodore scheduler status >/dev/null 2>&1 ;;
   "--user is-enabled --quiet "*) test -f "$HOME/unit.enabled" ;;
+  "--user disable --now "*) rm -f "$HOME/unit.enabled" ;;
   *) exit 1 ;;
 esac
 `;
@@ -364,6 +365,7 @@ Deno.test("init.sh installs the scheduler as a systemd user unit when user sessi
   assert.match(unit, /^ExecStart=%h\/\.local\/bin\/ohcommodore _scheduler$/m);
   assert.match(unit, /^Environment=PATH=%h\/\.local\/bin:.*\/usr\/bin:\/bin$/m);
   assert.match(unit, /^Restart=on-failure$/m);
+  assert.match(unit, /^TimeoutStopSec=infinity$/m, "a stop lets the running command finish");
   assert.match(unit, /^WantedBy=default\.target$/m);
   const calls = await vm.read("systemctl.log");
   assert.match(calls, /--user daemon-reload\n--user enable --now ohcommodore-scheduler\.service\n/);
@@ -383,11 +385,19 @@ Deno.test("init.sh runs a detached scheduler when user units could not outlive t
   await vm.fake("systemctl", FAKE_SYSTEMCTL);
   await vm.fake("loginctl", fakeLoginctl("no"));
   await vm.fake("sudo", "exit 1\n");
+  // A unit an earlier run enabled (when lingering still worked) is taken away.
+  const unitFile = join(vm.home, ".config/systemd/user/ohcommodore-scheduler.service");
+  await Deno.mkdir(join(vm.home, ".config/systemd/user"), { recursive: true });
+  await Deno.writeTextFile(unitFile, "[Service]\n");
+  await Deno.writeTextFile(join(vm.home, "unit.enabled"), "");
   const run = await vm.init({ SKIP_STEPS: OFFLINE });
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /cannot enable lingering/);
   assertStep(run.output, "scheduler", /ok \(started \(pid \d+.*; no lingering for user units\)/);
-  assert.doesNotMatch(await vm.read("systemctl.log"), /enable --now/);
+  const calls = await vm.read("systemctl.log");
+  assert.match(calls, /^--user disable --now ohcommodore-scheduler\.service$/m);
+  assert.doesNotMatch(calls, /enable --now|--user start/);
+  await assert.rejects(Deno.stat(unitFile), Deno.errors.NotFound);
   assert.equal((await vm.cli(["scheduler", "status"])).code, 0);
 });
 

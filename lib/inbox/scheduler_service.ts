@@ -13,9 +13,10 @@ import type { Inbox } from "./inbox.ts";
 import { readReportFile } from "./report.ts";
 import { schedulerPidPathOf } from "./scheduler.ts";
 import {
-  controlSchedulerUnit,
   SCHEDULER_UNIT_LOG,
   schedulerUnitEnabled,
+  startSchedulerUnit,
+  stopSchedulerUnit,
 } from "./scheduler_unit.ts";
 import { FinishListener } from "./wake.ts";
 
@@ -80,13 +81,14 @@ export async function startSchedulerService(
   program: string[],
 ): Promise<SchedulerStart> {
   const current = await schedulerState(inbox);
+  const unit = await schedulerUnitEnabled(inbox.home);
   if (current.running && current.version === VERSION) {
-    return { ...current, action: "already running", systemd: false };
+    return { ...current, action: "already running", systemd: unit };
   }
   if (current.running) await stopSchedulerService(inbox);
   const action = current.running ? "restarted" : "started";
-  if (await schedulerUnitEnabled(inbox.home)) {
-    await controlSchedulerUnit("start");
+  if (unit) {
+    await startSchedulerUnit();
     const state = await untilAnswering(
       inbox,
       () => undefined,
@@ -136,28 +138,26 @@ async function untilAnswering(
 
 /**
  * Asks a running scheduler to stop and waits for it; its running command may finish. Where
- * systemd runs it, systemd is asked, so that the unit is not left thinking it still runs.
+ * systemd runs it, systemd is asked, so that the unit is not left thinking it still runs (and
+ * does not start it again).
  *
  * @param inbox The inbox.
  * @param timeoutMs How long to wait.
  * @returns Whether one was running.
  */
 export async function stopSchedulerService(inbox: Inbox, timeoutMs = 60_000): Promise<boolean> {
-  if (!(await schedulerState(inbox)).running) return false;
-  if (await schedulerUnitEnabled(inbox.home)) {
-    await controlSchedulerUnit("stop");
-  }
-  // Still answering after that: a scheduler systemd does not know about.
+  const deadline = Date.now() + timeoutMs;
   const state = await schedulerState(inbox);
-  if (!state.running) return true;
+  // Asked even when none answers: systemd may be about to start one again.
+  const unitPid = await schedulerUnitEnabled(inbox.home) ? await stopSchedulerUnit() : null;
+  if (!state.running) return false;
   if (state.pid === null) {
     throw new OhcommodoreError(
       `A scheduler answers for "${inbox.database}" but its pid is unknown: ` +
         `find it with "pgrep -af _scheduler" and send it SIGTERM`,
     );
   }
-  Deno.kill(state.pid, "SIGTERM");
-  const deadline = Date.now() + timeoutMs;
+  if (state.pid !== unitPid) Deno.kill(state.pid, "SIGTERM"); // one systemd does not know
   while ((await schedulerState(inbox)).running) {
     if (Date.now() > deadline) {
       throw new TimeoutError(

@@ -25,30 +25,41 @@ export const SCHEDULER_UNIT_LOG = `journalctl --user -u ${SCHEDULER_UNIT}`;
 export async function schedulerUnitEnabled(home: string): Promise<boolean> {
   const file = join(home, ".config", "systemd", "user", SCHEDULER_UNIT);
   if (!(await Deno.stat(file).then(() => true, () => false))) return false;
-  try {
-    return (await systemctl(["is-enabled", "--quiet", SCHEDULER_UNIT])).code === 0;
-  } catch {
-    return false; // no systemctl here
-  }
+  // Fails without systemctl (containers) or a user manager, and when the unit is disabled.
+  return await systemctl(["is-enabled", "--quiet", SCHEDULER_UNIT]).then(() => true, () => false);
 }
 
 /**
- * Asks systemd to start or stop the unit, and waits for its answer.
+ * Asks systemd to start the unit, and waits for its answer (not for the scheduler's).
  *
- * @param verb `start` or `stop`.
  * @throws {OhcommodoreError} When systemctl fails, with what it said.
  */
-export async function controlSchedulerUnit(verb: "start" | "stop"): Promise<void> {
-  const result = await systemctl([verb, SCHEDULER_UNIT]);
+export async function startSchedulerUnit(): Promise<void> {
+  await systemctl(["start", SCHEDULER_UNIT]);
+}
+
+/**
+ * Asks systemd to stop the unit without waiting for it (a running command may take a while to
+ * finish; the caller waits with its own deadline).
+ *
+ * @returns The pid of the unit's process before the stop, or null when it had none.
+ * @throws {OhcommodoreError} When systemctl fails, with what it said.
+ */
+export async function stopSchedulerUnit(): Promise<number | null> {
+  const shown = await systemctl(["show", "--property=MainPID", "--value", SCHEDULER_UNIT])
+    .catch(() => "");
+  await systemctl(["stop", "--no-block", SCHEDULER_UNIT]);
+  const pid = Number(shown.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+async function systemctl(args: string[]): Promise<string> {
+  const result = await runProcess("systemctl", ["--user", ...args], { timeoutMs: 60_000 });
   if (result.code !== 0) {
     throw new OhcommodoreError(
-      `systemctl --user ${verb} ${SCHEDULER_UNIT} failed (exit ${result.code}): ` +
+      `systemctl --user ${args.join(" ")} failed (exit ${result.code}): ` +
         `${result.stderr.trim() || "no message"}; see "${SCHEDULER_UNIT_LOG}"`,
     );
   }
-}
-
-function systemctl(args: string[]) {
-  // A stop waits for the running command to finish, which may take a while.
-  return runProcess("systemctl", ["--user", ...args], { timeoutMs: 120_000 });
+  return result.stdout;
 }
