@@ -85,20 +85,63 @@ export async function runProcess(
   writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input)
     .then(() => writer.close())
     .catch(() => {});
+  const stdout = collect(child.stdout);
+  const stderr = options.passStderr ? null : collect(child.stderr);
   try {
-    const output = await child.output();
+    const { code } = await child.status;
+    if (timedOut || options.signal?.aborted) {
+      // A killed ssh may have handed our pipes to its control master, which keeps them open
+      // until the remote command ends: what was said so far is all we wait for.
+      stdout.stopSoon();
+      stderr?.stopSoon();
+    }
+    const [out, err] = await Promise.all([stdout.text, stderr?.text ?? ""]);
     options.signal?.throwIfAborted();
-    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return {
-      code: output.code,
-      stdout: text(output.stdout),
-      stderr: options.passStderr ? "" : text(output.stderr),
-      timedOut,
-    };
+    return { code, stdout: out, stderr: err, timedOut };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", stop);
   }
+}
+
+// How long a killed program's pipes may take to close before we stop reading them.
+const PIPE_GRACE_MS = 200;
+
+/** Reads a stream to its end as text, or until told to stop soon. */
+function collect(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const text = (async () => {
+    const chunks: Uint8Array[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+      }
+    } catch {
+      // cancelled: keep what came
+    } finally {
+      clearTimeout(timer);
+    }
+    return new TextDecoder().decode(concat(chunks));
+  })();
+  return {
+    text,
+    stopSoon(): void {
+      timer = setTimeout(() => reader.cancel().catch(() => {}), PIPE_GRACE_MS);
+    },
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
 }
 
 // A child that has just exited cannot be signalled; that is no error here.

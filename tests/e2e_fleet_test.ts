@@ -277,12 +277,20 @@ Deno.test({
     );
 
     await t.step(
-      "a ship whose new key the lobby will not activate fails at step key and is cleaned up",
+      "a ship whose new key the lobby will not activate fails at step key, without waiting for init.sh",
       async () => {
         world.refuseNextLobbyCall("whoami", "key activation is down");
-        const result = await cli(["ship", "create", "keyless"]);
+        // A setup script that would take a minute: the failed activation stops it.
+        const script = join(world.laptop.home, "slow.sh");
+        await Deno.writeTextFile(script, "#!/usr/bin/env bash\nsleep 60\n");
+        await Deno.chmod(script, 0o644);
+        const started = performance.now();
+        const result = await world.cli(["ship", "create", "keyless"], {
+          env: { ...env, INIT_PATH: script },
+        });
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /failed at step "key".*key activation is down/s);
+        assert.ok(performance.now() - started < 30_000, "init.sh was stopped, not waited for");
         assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship], "no VM left");
         assert.equal(world.lobbyKeys().length, keysBefore, "no key left");
         const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
@@ -464,8 +472,11 @@ async function interruptAt(
   user: string,
   argv: string[],
   when: RegExp | Promise<unknown>,
+  extraEnv: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = world.spawnAs(user, argv, { env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin } });
+  const child = world.spawnAs(user, argv, {
+    env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin, ...extraEnv },
+  });
   const stdout = new Response(child.stdout).text();
   const stderr = watch(child.stderr);
   try {
@@ -537,6 +548,29 @@ Deno.test({
         assert.deepEqual(status.ships, []);
         const keyFiles = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
         assert.deepEqual(keyFiles, []);
+      },
+    );
+
+    await t.step(
+      "ship create on the flagship: Ctrl-C during init.sh stops it at once and removes the ship",
+      async () => {
+        const flagship = world.lobbyVms()[0].name;
+        const slow = join(world.vmHome(flagship), "slow-init.sh");
+        await Deno.writeTextFile(slow, "#!/usr/bin/env bash\nsleep 60\n");
+        await Deno.chmod(slow, 0o644);
+        const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
+        const started = performance.now();
+        const result = await interruptAt(
+          world,
+          world.vmUser(flagship),
+          [program, "ship", "create", "slow"],
+          /ship-slow-\w+: running cloudinit\/init\.sh/,
+          { INIT_PATH: slow },
+        );
+        assert.equal(result.code, 130, result.stderr);
+        assert.match(result.stderr, /failed at step "init\.sh": interrupted by SIGINT/);
+        assert.ok(performance.now() - started < 45_000, "the remote init.sh was not waited for");
+        assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
       },
     );
 

@@ -1,8 +1,8 @@
 /**
  * Ctrl-C (or SIGTERM, SIGHUP) during a long fleet operation. The first asks the operation to stop
  * and remove what it started, so no paid VM is left half made; a second stops at once. Programs
- * of the running step are stopped, except a call to the provider that has begun: it finishes, so
- * that whatever it made (a VM, a key) is known and undone.
+ * of the running step are stopped, except a request to the provider to make or remove something
+ * (a VM, a key): it finishes, so that what it made is known and undone.
  *
  * @module
  */

@@ -319,7 +319,7 @@ export class Flagship {
         ],
         // The new key's registration needs the key file on the ship, not init.sh.
         alongsideInit: key
-          ? { step: "key", run: () => this.#provider.activateKey(channel) }
+          ? { step: "key", run: () => this.#provider.activateKey(channel, signal) }
           : undefined,
         onStep: (step) => {
           current = step;

@@ -109,7 +109,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
       undo.push(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
-      await provider.activateKey(channel);
+      await provider.activateKey(channel, signal);
     }
     await provision(channel, {
       vm: name,

@@ -146,7 +146,8 @@ export interface ProvisionPlan {
   files: RemoteFile[];
   /**
    * Work that needs the uploaded files but not init.sh (a ship activating its new key), run
-   * while init.sh runs: it costs the creation no time of its own. Its failure fails `step`.
+   * while init.sh runs: it costs the creation no time of its own. Its failure fails `step` and
+   * stops init.sh.
    */
   alongsideInit?: { step: ProvisionStep; run: () => Promise<void> };
   /** Called as each step starts. */
@@ -187,11 +188,20 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
     await uploadFiles(channel, [...plan.files, script], signal);
   });
   await step("init.sh", async () => {
-    const alongside = plan.alongsideInit?.run().then(() => null, (error: unknown) => ({ error }));
+    // When the work alongside fails, the member fails: init.sh is stopped rather than waited for.
+    const alongsideFailed = new AbortController();
+    const alongside = plan.alongsideInit?.run().then(() => null, (error: unknown) => {
+      const failure = new ProvisionError(plan.vm, plan.alongsideInit!.step, error);
+      alongsideFailed.abort(failure);
+      return failure;
+    });
+    const stop = signal
+      ? AbortSignal.any([signal, alongsideFailed.signal])
+      : alongsideFailed.signal;
     // Waited for whatever init.sh does: nothing is left running when provisioning ends.
     const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
       timeoutMs: INIT_TIMEOUT_MS,
-      signal,
+      signal: stop,
     }).finally(() => alongside);
     if (result.code !== 0) {
       const lines = result.stdout.trim().split("\n");
@@ -202,7 +212,7 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
       );
     }
     const failure = await alongside;
-    if (failure) throw new ProvisionError(plan.vm, plan.alongsideInit!.step, failure.error);
+    if (failure) throw failure;
   });
 }
 

@@ -170,10 +170,10 @@ export class ExeDevProvider implements VmProvider {
   }
 
   /** Runs `ssh exe.dev whoami` from the member, which completes its key's registration. */
-  async activateKey(channel: Channel): Promise<void> {
+  async activateKey(channel: Channel, signal?: AbortSignal): Promise<void> {
     const argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
     const result = await this.#lobbyLimit(() =>
-      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000, shielded: true })
+      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000, signal })
     );
     if (result.code !== 0) {
       throw new ProviderError(

@@ -63,7 +63,7 @@ export interface VmProvider {
   /** The registered public keys, or null when the provider has no keys. */
   listKeys(): Promise<RegisteredKey[] | null>;
   /** Finishes registering a member's own key, from that member (exe.dev needs one `whoami`). */
-  activateKey(channel: Channel): Promise<void>;
+  activateKey(channel: Channel, signal?: AbortSignal): Promise<void>;
 }
 
 /**
