@@ -39,10 +39,12 @@ Deno.test("uploadFiles refuses a path that would break its framing; upload write
   const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
   try {
     const channel = new SandboxChannel(home);
-    await assert.rejects(
-      uploadFiles(channel, [{ path: "~/a\tb", data: "x", mode: 0o600 }]),
-      /Bad remote path/,
-    );
+    for (const path of ["~/a\tb", "~/a\nb", "-rf"]) {
+      await assert.rejects(
+        uploadFiles(channel, [{ path, data: "x", mode: 0o600 }]),
+        /Bad remote path/,
+      );
+    }
     await upload(channel, { path: "~/single", data: "one", mode: 0o600 });
     assert.equal(await Deno.readTextFile(join(home, "single")), "one");
   } finally {

@@ -11,7 +11,7 @@ import type { Channel } from "../channel.ts";
 import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { type MemberReport, readReportFile, reportPathOf } from "../inbox/report.ts";
+import { type MemberReport, parseReport, readReportFile, reportPathOf } from "../inbox/report.ts";
 import { schedulerPidPathOf } from "../inbox/scheduler.ts";
 import { schedulerState } from "../inbox/scheduler_service.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
@@ -81,13 +81,4 @@ export async function fetchReport(
     `${channel.destination} gave no status (exit ${result.code}): ${tail}; look at it with ` +
       `"ohcommodore ship ssh ${options.vm ?? channel.destination}"`,
   );
-}
-
-function parseReport(text: string): MemberReport | null {
-  try {
-    const report = JSON.parse(text) as MemberReport;
-    return typeof report?.address === "string" && typeof report.counts === "object" ? report : null;
-  } catch {
-    return null;
-  }
 }

@@ -113,7 +113,10 @@ export async function uploadFiles(
 ): Promise<void> {
   const lines = files.map((file) => {
     const path = file.path.startsWith("~/") ? file.path.slice(2) : file.path;
-    if (!path || /[\t\n]/.test(path)) throw new OhcommodoreError(`Bad remote path "${file.path}"`);
+    // A tab or newline would break the framing; a leading "-" would read as an option.
+    if (!path || /[\t\n]|^-/.test(path)) {
+      throw new OhcommodoreError(`Bad remote path "${file.path}"`);
+    }
     const data = Buffer.from(file.data).toString("base64");
     return `${path}\t${file.mode.toString(8)}\t${data}\n`;
   });

@@ -374,22 +374,32 @@ export class Inbox {
    * @returns The messages marked, the fallback poll interval and the counts.
    */
   startScheduling(): Promise<SchedulingStart> {
+    // One transaction: when a later query fails, the marking is undone too, and the retry
+    // reports the same messages instead of none.
     return this.#use(async (db) => {
-      const reader = await db.runAndReadAll(
-        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
-           finished_at = make_timestamp($1::BIGINT)
-         WHERE status = 'running' RETURNING ${COLUMNS}`,
-        [nowMicros()],
-      );
-      const recovered = reader.getRowObjects().map(toMessage);
-      const config = await db.runAndReadAll(
-        `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
-      );
-      const seconds = Number(config.getRows()[0]?.[0]);
-      const pollSeconds = Number.isFinite(seconds) && seconds > 0
-        ? seconds
-        : DEFAULT_POLL_INTERVAL_SEC;
-      return { recovered, pollIntervalMs: pollSeconds * 1000, counts: await countsIn(db) };
+      await db.run("BEGIN TRANSACTION");
+      try {
+        const reader = await db.runAndReadAll(
+          `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
+             finished_at = make_timestamp($1::BIGINT)
+           WHERE status = 'running' RETURNING ${COLUMNS}`,
+          [nowMicros()],
+        );
+        const recovered = reader.getRowObjects().map(toMessage);
+        const config = await db.runAndReadAll(
+          `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
+        );
+        const seconds = Number(config.getRows()[0]?.[0]);
+        const pollSeconds = Number.isFinite(seconds) && seconds > 0
+          ? seconds
+          : DEFAULT_POLL_INTERVAL_SEC;
+        const counts = await countsIn(db);
+        await db.run("COMMIT");
+        return { recovered, pollIntervalMs: pollSeconds * 1000, counts };
+      } catch (error) {
+        await db.run("ROLLBACK").catch(() => {});
+        throw error;
+      }
     });
   }
 

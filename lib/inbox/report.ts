@@ -56,11 +56,25 @@ export async function removeReportFile(database: string): Promise<void> {
  * Reads the report file.
  *
  * @param database The database the report is about.
- * @returns The report, or null when there is none (or it is unreadable).
+ * @returns The report, or null when there is none (or it is not a report).
  */
 export async function readReportFile(database: string): Promise<MemberReport | null> {
+  return parseReport(await Deno.readTextFile(reportPathOf(database)).catch(() => ""));
+}
+
+/**
+ * Reads a report from its JSON text.
+ *
+ * @param text What a scheduler wrote or `ohcommodore _status` printed.
+ * @returns The report, or null when the text is not one.
+ */
+export function parseReport(text: string): MemberReport | null {
   try {
-    return JSON.parse(await Deno.readTextFile(reportPathOf(database))) as MemberReport;
+    const report = JSON.parse(text) as MemberReport;
+    const counts = report?.counts;
+    return typeof report?.address === "string" && typeof counts === "object" && counts !== null
+      ? report
+      : null;
   } catch {
     return null;
   }
