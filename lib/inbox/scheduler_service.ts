@@ -92,7 +92,7 @@ export async function startSchedulerService(
     const state = await untilAnswering(
       inbox,
       () => undefined,
-      async () => `see "${SCHEDULER_UNIT_LOG}"`,
+      () => Promise.resolve(`see "${SCHEDULER_UNIT_LOG}"`),
     );
     return { ...state, action, systemd: true };
   }
