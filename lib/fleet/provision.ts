@@ -201,7 +201,7 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
     const stop = signal
       ? AbortSignal.any([signal, alongsideFailed.signal])
       : alongsideFailed.signal;
-    // Waited for whatever init.sh does: nothing is left running when provisioning ends.
+    // The work alongside is waited for however init.sh ends: nothing outlives provisioning.
     const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
       timeoutMs: INIT_TIMEOUT_MS,
       signal: stop,

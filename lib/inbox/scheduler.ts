@@ -95,8 +95,8 @@ export class Scheduler {
 
   /**
    * Takes the database's scheduler lock, records its pid, marks commands a dead scheduler left
-   * running as `error`, writes its report and starts running the inbox. Once this resolves, deliveries
-   * wake it and `scheduler status` sees it.
+   * running as `error`, writes its report and starts running the inbox. Once this resolves,
+   * deliveries wake it and `scheduler status` sees it.
    *
    * @param inbox The inbox to serve.
    * @param options Event callback and tuning.
