@@ -153,3 +153,13 @@ function kill(child: Deno.ChildProcess, signal: Deno.Signal, group: boolean): vo
     // already gone
   }
 }
+
+/**
+ * The last non-empty line of a program's output: usually the line that says what went wrong.
+ *
+ * @param text Its stdout or stderr.
+ * @returns That line, trimmed ("" when there is none).
+ */
+export function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}

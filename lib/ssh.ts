@@ -13,7 +13,7 @@ import pRetry from "p-retry";
 import { formatDuration } from "./duration.ts";
 import { SshError, TimeoutError } from "./errors.ts";
 import { homeDir } from "./paths.ts";
-import { runProcess } from "./process.ts";
+import { lastLine, runProcess } from "./process.ts";
 
 /** How ssh connects. Derive variants with {@link Ssh.with}; instances never change. */
 export interface SshSettings {
@@ -278,10 +278,6 @@ function controlDir(preferred?: string): string | undefined {
 
 function isTransient(message: string): boolean {
   return TRANSIENT.some((pattern) => pattern.test(message));
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").at(-1)?.trim() ?? "";
 }
 
 /**

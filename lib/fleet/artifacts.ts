@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { type Channel, SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
-import { runProcess } from "../process.ts";
+import { lastLine, runProcess } from "../process.ts";
 import { selfCommand } from "../cli/self.ts";
 import { shellQuote } from "../ssh.ts";
 import type { Settings } from "./config.ts";
@@ -114,7 +114,7 @@ async function compileFor(target: string): Promise<Uint8Array> {
     if (result.code !== 0) {
       throw new OhcommodoreError(
         `Cannot build the program for ${target} with "deno compile" ` +
-          `(${result.stderr.trim().split("\n").at(-1)}): set OHCOMMODORE_SHIP_BIN to a ` +
+          `(${lastLine(result.stderr)}): set OHCOMMODORE_SHIP_BIN to a ` +
           `ohcommodore executable for that platform (see the release page)`,
       );
     }

@@ -16,6 +16,7 @@ import { schedulerPidPathOf } from "../inbox/scheduler.ts";
 import { schedulerState } from "../inbox/scheduler_service.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
+import { lastLine } from "../process.ts";
 import { VERSION } from "../version.ts";
 
 export type { MemberReport } from "../inbox/report.ts";
@@ -73,7 +74,7 @@ export async function fetchReport(
   const result = await channel.run([REMOTE_PROGRAM, "_status"], { timeoutMs });
   const report = parseReport(result.stdout);
   if (report) return report;
-  const tail = result.stderr.trim().split("\n").at(-1) ?? "";
+  const tail = lastLine(result.stderr);
   throw new RemoteCommandError(
     channel.destination,
     result.code,

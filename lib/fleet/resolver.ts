@@ -11,6 +11,7 @@ import { channelFor } from "../channel.ts";
 import { readIdentity } from "../identity.ts";
 import { type AddressResolver, directResolver, REMOTE_PROGRAM } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
+import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
@@ -68,6 +69,6 @@ async function askFlagship(destination: string, name: string, ssh: Ssh): Promise
   }
   throw new OhcommodoreError(
     `The flagship (${destination}) could not look up "${name}": ` +
-      (result.stderr.trim().split("\n").at(-1) || `exit ${result.code}`),
+      (lastLine(result.stderr) || `exit ${result.code}`),
   );
 }

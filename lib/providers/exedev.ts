@@ -9,6 +9,7 @@
 import pLimit from "p-limit";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
+import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import {
   keyIdentity,
@@ -234,8 +235,4 @@ function toVmInfo(value: unknown, command: string): VmInfo {
     destination: vm.ssh_dest,
     status: typeof vm.status === "string" ? vm.status : "unknown",
   };
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").at(-1)?.trim() ?? "";
 }
