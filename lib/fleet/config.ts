@@ -11,7 +11,7 @@ import { parseEnv } from "node:util";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { PROVIDER_KINDS, type ProviderKind } from "../providers/provider.ts";
-import { checkFleetTag } from "./names.ts";
+import { checkFleetTag, tagOfFlagship } from "./names.ts";
 
 /** What a fleet is: written on the flagship, mirrored in the laptop's config. */
 export interface FleetFacts {
@@ -154,12 +154,7 @@ export async function readLocalConfig(home?: string): Promise<LocalConfig | null
  */
 export async function writeLocalConfig(config: LocalConfig, home?: string): Promise<void> {
   await writeJson(localConfigPath(home), {
-    flagship: config.flagship,
-    flagship_vm: config.flagshipVm,
-    created_at: config.createdAt,
-    provider: config.provider,
-    tag: config.tag,
-    ...(config.localRoot ? { local_root: config.localRoot } : {}),
+    ...factsOnDisk(config),
     ...(config.flagshipPublicKey ? { flagship_public_key: config.flagshipPublicKey } : {}),
   });
 }
@@ -182,18 +177,19 @@ export async function readFleetFacts(home?: string): Promise<FleetFacts | null> 
  * @returns JSON text.
  */
 export function formatFleetFacts(facts: FleetFacts): string {
-  return JSON.stringify(
-    {
-      flagship: facts.flagship,
-      flagship_vm: facts.flagshipVm,
-      created_at: facts.createdAt,
-      provider: facts.provider,
-      tag: facts.tag,
-      ...(facts.localRoot ? { local_root: facts.localRoot } : {}),
-    },
-    null,
-    2,
-  ) + "\n";
+  return JSON.stringify(factsOnDisk(facts), null, 2) + "\n";
+}
+
+// The facts as both files store them: snake_case keys, as the original tool's config.
+function factsOnDisk(facts: FleetFacts): Record<string, string> {
+  return {
+    flagship: facts.flagship,
+    flagship_vm: facts.flagshipVm,
+    created_at: facts.createdAt,
+    provider: facts.provider,
+    tag: facts.tag,
+    ...(facts.localRoot ? { local_root: facts.localRoot } : {}),
+  };
 }
 
 function checkFacts(data: Record<string, unknown>, file: string): FleetFacts {
@@ -207,7 +203,7 @@ function checkFacts(data: Record<string, unknown>, file: string): FleetFacts {
     );
   }
   return {
-    tag: checkFleetTag(data.tag ?? (data.flagship_vm as string).replace(/^flagship-/, "")),
+    tag: checkFleetTag(data.tag ?? tagOfFlagship(data.flagship_vm as string)),
     provider: provider as ProviderKind,
     ...(typeof data.local_root === "string" ? { localRoot: data.local_root } : {}),
     flagshipVm: data.flagship_vm,

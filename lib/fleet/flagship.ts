@@ -375,10 +375,7 @@ export class Flagship {
   async sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport> {
     const registry = await this.registry();
     const [ships, vms] = await Promise.all([registry.list(), this.#provider.list()]);
-    const known = new Set(ships.map((ship) => ship.name));
-    const orphans = vms.filter((vm) =>
-      isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name)
-    );
+    const orphans = this.#orphansAmong(vms, ships);
     const keys = new Map(ships.map((ship) => [ship.name, ship.publicKey]));
     const report: SinkReport = { destroyed: [], orphans: [], failed: [] };
     const names = [...ships.map((ship) => ship.name), ...orphans.map((vm) => vm.name)];
@@ -393,7 +390,7 @@ export class Flagship {
       try {
         const publicKey = keys.get(name) || await this.#keptPublicKey(name);
         await this.#forget(name, publicKey, registry);
-        (known.has(name) ? report.destroyed : report.orphans).push(name);
+        (keys.has(name) ? report.destroyed : report.orphans).push(name);
       } catch (error) {
         report.failed.push({ name, error: (error as Error).message });
       }
@@ -438,7 +435,6 @@ export class Flagship {
         })
       ),
     );
-    const known = new Set(ships.map((ship) => ship.name));
     return {
       flagship: {
         name: this.facts.flagshipVm,
@@ -447,7 +443,7 @@ export class Flagship {
         report: own,
       },
       ships: shipStatuses,
-      orphans: vms.filter((vm) => isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name)),
+      orphans: this.#orphansAmong(vms, ships),
     };
   }
 
@@ -469,6 +465,12 @@ export class Flagship {
     }
     const ship = (await registry.list()).find((ship) => ship.name === name);
     return ship ? { name: ship.name, destination: ship.destination } : null;
+  }
+
+  // VMs named like this fleet's ships that the registry does not know.
+  #orphansAmong(vms: VmInfo[], ships: ShipRecord[]): VmInfo[] {
+    const known = new Set(ships.map((ship) => ship.name));
+    return vms.filter((vm) => isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name));
   }
 
   #channel(destination: string): Channel {

@@ -45,6 +45,16 @@ export function flagshipVmName(tag: string): string {
 }
 
 /**
+ * The fleet tag in a flagship's VM name (the inverse of {@link flagshipVmName}).
+ *
+ * @param vmName The flagship's VM name.
+ * @returns The tag (checked by {@link checkFleetTag} where it matters).
+ */
+export function tagOfFlagship(vmName: string): string {
+  return vmName.replace(/^flagship-/, "");
+}
+
+/**
  * A new ship VM name: `ship-<name>-<tag><4 hex>`.
  *
  * @param name The ship's short name.

@@ -15,7 +15,7 @@ import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
-import { isShipOfFleet } from "./names.ts";
+import { isShipOfFleet, tagOfFlagship } from "./names.ts";
 import { Flagship, type Resolved } from "./flagship.ts";
 
 /**
@@ -39,7 +39,7 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
     const flagship = identity.flagship ??
       (config ? { name: config.flagshipVm, destination: config.flagship } : null);
     if (!flagship) return direct;
-    const tag = flagship.name.replace(/^flagship-/, "");
+    const tag = tagOfFlagship(flagship.name);
     // Only names shaped like this fleet's ships cost a round trip to the flagship.
     lookup = (name) =>
       name === flagship.name
