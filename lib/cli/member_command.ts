@@ -9,7 +9,6 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { ROLES } from "../address.ts";
 import { UsageError } from "../errors.ts";
 import { type Identity, writeIdentity } from "../identity.ts";
-import { Inbox } from "../inbox/inbox.ts";
 import { memberReport } from "../fleet/member_status.ts";
 import { Registry } from "../fleet/registry.ts";
 import { printJson } from "./output.ts";
@@ -47,11 +46,9 @@ export function setupCommand(): Command {
       };
       await writeIdentity(identity);
       // A ship's inbox tables are made by its scheduler before it serves anything, which
-      // spares every new ship a DuckDB start here; the flagship needs its registry now.
-      if (identity.role === "commodore") {
-        await (await Inbox.open({ identity })).counts();
-        await (await Registry.open()).ensure();
-      }
+      // spares every new ship a DuckDB start here; the flagship needs its registry now (its
+      // first session also makes the inbox tables beside it).
+      if (identity.role === "commodore") await (await Registry.open()).ensure();
       printJson(identity);
     });
 }

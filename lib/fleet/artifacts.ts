@@ -45,21 +45,18 @@ export function installedProgram(home: string): Promise<Uint8Array> {
 }
 
 /**
- * The executable for a member created from the laptop: `OHCOMMODORE_SHIP_BIN` when set; on a
- * sandbox, a launcher for this very program; else this compiled binary when the platforms
- * match; else `deno compile --target` of this version.
+ * The executable for a member created from the laptop when `OHCOMMODORE_SHIP_BIN` is not set
+ * (see {@link shipBinOf}): on a sandbox, a launcher for this very program; else this compiled
+ * binary when the platforms match; else `deno compile --target` of this version.
  *
  * @param channel The member (its platform is asked for when needed).
- * @param settings The person's settings.
  * @returns The executable's bytes.
  */
-export async function programFor(channel: Channel, settings: Settings): Promise<Uint8Array> {
-  const shipBin = await shipBinOf(settings);
-  if (shipBin) return shipBin;
+export async function programFor(channel: Channel): Promise<Uint8Array> {
   if (channel instanceof SandboxChannel) return new TextEncoder().encode(launcher());
   const target = await remoteTarget(channel);
   const self = Deno.execPath();
-  if (!/^deno(\.exe)?$/.test(basename(self)) && target === localTarget()) {
+  if (!/^deno(\.exe)?$/.test(basename(self)) && target === Deno.build.target) {
     return await Deno.readFile(self);
   }
   return await compileFor(target);
@@ -83,14 +80,11 @@ async function remoteTarget(channel: Channel): Promise<string> {
   const target = TARGETS[result.stdout.trim()];
   if (!target) {
     throw new OhcommodoreError(
-      `${channel.destination} runs "${result.stdout.trim()}", which ohcommodore has no build for`,
+      `${channel.destination} runs "${result.stdout.trim()}", which ohcommodore has no build ` +
+        `for: set OHCOMMODORE_SHIP_BIN to an ohcommodore executable that runs there`,
     );
   }
   return target;
-}
-
-function localTarget(): string {
-  return Deno.build.target;
 }
 
 async function compileFor(target: string): Promise<Uint8Array> {

@@ -367,7 +367,9 @@ export class Fleet {
    */
   async ship(prefix: string): Promise<Ship> {
     const found = await this.resolve(prefix, true);
-    if (!found) throw new OhcommodoreError(`No ship matches "${prefix}"`);
+    if (!found) {
+      throw new OhcommodoreError(`No ship matches "${prefix}"; see "ohcommodore fleet status"`);
+    }
     return new Ship(found, this.#ssh, this.#home);
   }
 

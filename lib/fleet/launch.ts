@@ -113,7 +113,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     }
     await provision(channel, {
       vm: name,
-      program: shipBin ?? await programFor(channel, options.settings),
+      program: shipBin ?? await programFor(channel),
       initScript,
       files: [
         { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
