@@ -91,7 +91,12 @@ load_env_file() {
     add_warning env
     return 0
   fi
-  mode=$(stat -c '%a' -- "$file") || return 0
+  # GNU stat, else BSD stat (a Mac running the local provider).
+  if ! mode=$(stat -c '%a' -- "$file" 2>/dev/null || stat -f '%Lp' -- "$file" 2>/dev/null); then
+    warn "ignoring $file: cannot read its mode"
+    add_warning env
+    return 0
+  fi
   if (((8#$mode & 8#022) != 0)); then
     warn "ignoring $file: it is writable by group or others (mode $mode); chmod 600 it"
     add_warning env
@@ -207,7 +212,7 @@ step_zsh() {
 
 # gh refuses to store a token while GH_TOKEN is set, so its login runs without it; the token
 # travels on stdin (a here-string), never on a command line where ps would show it.
-gh_stored() { env -u GH_TOKEN -u GITHUB_TOKEN gh "$@"; }
+gh_stored() { env -u GH_TOKEN -u GITHUB_TOKEN timeout 120 gh "$@"; }
 
 step_gh() {
   if [[ -z ${GH_TOKEN:-} ]]; then
@@ -223,8 +228,7 @@ step_gh() {
     return 0
   fi
   if [[ $stored != "$GH_TOKEN" ]]; then
-    timeout 120 env -u GH_TOKEN -u GITHUB_TOKEN gh auth login --hostname github.com \
-      --git-protocol https --with-token <<<"$GH_TOKEN" ||
+    gh_stored auth login --hostname github.com --git-protocol https --with-token <<<"$GH_TOKEN" ||
       { STEP_WHY="gh auth login failed (token invalid or no network?)"; return 1; }
   fi
   gh_stored auth setup-git --hostname github.com || { STEP_WHY="gh auth setup-git failed"; return 1; }
@@ -321,8 +325,9 @@ step_rustup() {
   fi
   download https://sh.rustup.rs "$SCRATCH/rustup-init.sh" ||
     { STEP_WHY="download of https://sh.rustup.rs failed"; return 1; }
-  # -y: no questions; it adds ~/.cargo/env to the shell profiles.
-  timeout 1200 sh "$SCRATCH/rustup-init.sh" -y </dev/null ||
+  # -y: no questions; it adds ~/.cargo/env to the shell profiles. Downloaded installers run
+  # without this script's inputs: they need no tokens.
+  without_inputs timeout 1200 sh "$SCRATCH/rustup-init.sh" -y </dev/null ||
     { STEP_WHY="rustup-init failed"; return 1; }
 }
 
@@ -335,7 +340,8 @@ step_ohmyzsh() {
   local url=https://raw.githubusercontent.com/ohmyzsh/ohmyzsh/master/tools/install.sh
   download "$url" "$SCRATCH/ohmyzsh.sh" || { STEP_WHY="download of $url failed"; return 1; }
   # Unattended: no shell change (step shell does that), no zsh started, an existing .zshrc kept.
-  RUNZSH=no CHSH=no KEEP_ZSHRC=yes timeout 600 sh "$SCRATCH/ohmyzsh.sh" --unattended </dev/null ||
+  without_inputs env RUNZSH=no CHSH=no KEEP_ZSHRC=yes timeout 600 sh "$SCRATCH/ohmyzsh.sh" \
+    --unattended </dev/null ||
     { STEP_WHY="the Oh My Zsh installer failed"; return 1; }
 }
 
@@ -360,12 +366,12 @@ dotfiles_source() {
     local url
     url=$(repo_url "$DOTFILES_URL")
     if ! mkdir -p "$(dirname "$DOTFILES_CLONE")" || ! git_net 600 clone --quiet -- "$url" "$DOTFILES_CLONE"; then
-      STEP_WHY="git clone of DOTFILES_URL failed"
+      STEP_WHY="git clone of DOTFILES_URL ($DOTFILES_URL) failed"
       return 1
     fi
   fi
   DOTFILES_SOURCE="$DOTFILES_CLONE/dotfiles"
-  [[ -d $DOTFILES_SOURCE ]] || { STEP_WHY="DOTFILES_URL has no dotfiles/ folder"; return 1; }
+  [[ -d $DOTFILES_SOURCE ]] || { STEP_WHY="DOTFILES_URL ($DOTFILES_URL) has no dotfiles/ folder"; return 1; }
 }
 
 step_chezmoi() {
@@ -376,11 +382,11 @@ step_chezmoi() {
   if ! have chezmoi; then
     download https://get.chezmoi.io "$SCRATCH/chezmoi.sh" ||
       { STEP_WHY="download of https://get.chezmoi.io failed"; return 1; }
-    timeout 300 sh "$SCRATCH/chezmoi.sh" -b "$HOME/.local/bin" </dev/null ||
+    without_inputs timeout 300 sh "$SCRATCH/chezmoi.sh" -b "$HOME/.local/bin" </dev/null ||
       { STEP_WHY="the chezmoi installer failed"; return 1; }
   fi
   dotfiles_source || return 1
-  if chezmoi verify --source "$DOTFILES_SOURCE" --no-tty >/dev/null 2>&1; then
+  if timeout 300 chezmoi verify --source "$DOTFILES_SOURCE" --no-tty </dev/null >/dev/null 2>&1; then
     STEP_RESULT="already done"
     return 0
   fi
@@ -540,6 +546,7 @@ without_inputs() {
 }
 
 scheduler_answers() { timeout 60 "$PROGRAM" scheduler status >/dev/null 2>&1; }
+unit_active() { timeout 30 systemctl --user is-active --quiet "$UNIT_NAME"; }
 # Running, and the version of the program now installed (an upgrade needs a restart).
 scheduler_current() { timeout 60 "$PROGRAM" scheduler status --this-version >/dev/null 2>&1; }
 
@@ -570,7 +577,8 @@ step_scheduler() {
     return
   fi
   if ! ensure_linger; then
-    say "    cannot enable lingering for $(id -un) (loginctl enable-linger): a user unit would stop at logout"
+    warn "cannot enable lingering for $(id -un) (loginctl enable-linger): a user unit would stop at logout, so the scheduler runs detached and does not come back after a reboot"
+    add_warning scheduler
     # A unit from an earlier run would be started again at the next login, and `scheduler start`
     # would go through it: take it away.
     if [[ -f $UNIT_FILE ]]; then
@@ -588,8 +596,7 @@ step_scheduler() {
     fi
     changed=1
   fi
-  if [[ $changed -eq 0 ]] && systemctl --user is-active --quiet "$UNIT_NAME" &&
-    systemctl --user is-enabled --quiet "$UNIT_NAME"; then
+  if [[ $changed -eq 0 ]] && unit_active && timeout 30 systemctl --user is-enabled --quiet "$UNIT_NAME"; then
     if scheduler_current; then
       STEP_RESULT="already done (systemd user unit active)"
       return 0
@@ -597,20 +604,24 @@ step_scheduler() {
     changed=1 # it runs an older program: the restart below replaces it
   fi
   # A detached scheduler from an earlier run without systemd would hold the lock.
-  if ! systemctl --user is-active --quiet "$UNIT_NAME" && scheduler_answers; then
+  if ! unit_active && scheduler_answers; then
     timeout 120 "$PROGRAM" scheduler stop </dev/null || true
   fi
+  local logs="journalctl --user -u $UNIT_NAME"
+  # Only a unit that was already running needs a restart: enable --now starts a stopped one.
+  local was_active=0
+  unit_active && was_active=1
   timeout 60 systemctl --user daemon-reload || { STEP_WHY="systemctl --user daemon-reload failed"; return 1; }
-  timeout 60 systemctl --user enable --now "$UNIT_NAME" || { STEP_WHY="systemctl --user enable --now failed"; return 1; }
-  if [[ $changed -eq 1 ]]; then
-    timeout 60 systemctl --user restart "$UNIT_NAME" || { STEP_WHY="systemctl --user restart failed"; return 1; }
+  timeout 60 systemctl --user enable --now "$UNIT_NAME" || { STEP_WHY="systemctl --user enable --now failed ($logs)"; return 1; }
+  if [[ $changed -eq 1 && $was_active -eq 1 ]]; then
+    timeout 60 systemctl --user restart "$UNIT_NAME" || { STEP_WHY="systemctl --user restart failed ($logs)"; return 1; }
   fi
   # Started is not serving: wait until it answers on its socket.
   for _ in $(seq 1 30); do
     scheduler_answers && return 0
     sleep 1
   done
-  STEP_WHY="the unit started but the scheduler does not answer (journalctl --user -u $UNIT_NAME)"
+  STEP_WHY="the unit started but the scheduler does not answer ($logs)"
   return 1
 }
 

@@ -295,6 +295,22 @@ Deno.test("init.sh warns about a failed optional step and carries on", async () 
   assert.match(run.lastLine, /^init\.sh: done in \d+s \(warnings: SKIP_STEPS, zellij\)$/);
 });
 
+Deno.test("init.sh runs downloaded installers without its tokens", async () => {
+  await using vm = await VmHome.create();
+  await vm.writeDotEnv({ ROLE: "captain", VM_NAME: "ship-inst-d4e6", GH_TOKEN: "ghp_secret" });
+  // A fake download whose "installer" records what it was given.
+  await vm.fake(
+    "curl",
+    `while [ "$1" != -o ]; do shift; done
+printf '%s\\n' 'echo "GH_TOKEN=\${GH_TOKEN:-unset}" >"$HOME/installer.env"' >"$2"
+`,
+  );
+  const run = await vm.init({ SKIP_STEPS: OFFLINE.replace("rustup,", "") });
+  assert.equal(run.code, 0, run.output);
+  assertStep(run.output, "rustup", "ok");
+  assert.equal(await vm.read("installer.env"), "GH_TOKEN=unset\n");
+});
+
 Deno.test("init.sh refuses to run without ROLE, and ignores a .env others can write", async () => {
   await using vm = await VmHome.create();
   await vm.writeDotEnv({ ROLE: "captain", VM_NAME: "ship-x" }, 0o666);
