@@ -3,7 +3,20 @@
  *
  * Every fleet member has an **inbox**: a DuckDB table that any other member delivers shell
  * commands into over SSH. A **scheduler** on the recipient runs them with bash and keeps the exit
- * code, output and timing. This module is the library; the `ohcommodore` CLI is a thin layer on it.
+ * code, output and timing. This module is the library (`Fleet` and `Ship` for the fleet; `Inbox`,
+ * `Scheduler` and `send` for inboxes); the `ohcommodore` CLI is a thin layer on it.
+ *
+ * @example Create a ship for a repository, give it work, and destroy it
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ *
+ * const fleet = await Fleet.open(); // the fleet `ohcommodore init` made
+ * const [made] = await fleet.createShips("denoland/std", { onProgress: console.error });
+ * const ship = await fleet.ship(made.name);
+ * const message = await ship.send("deno task test", { wait: true });
+ * console.log(message.status, message.exitCode);
+ * await fleet.destroyShip(made.name);
+ * ```
  *
  * @example Send a command to a ship and wait for its outcome
  * ```ts
