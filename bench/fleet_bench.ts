@@ -23,6 +23,7 @@
  */
 
 import { join } from "node:path";
+import { fingerprint } from "../tests/helpers/exedev_lobby.ts";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
 import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
@@ -217,19 +218,13 @@ class Accounting {
     }
     for (const [file, role] of keyFiles) {
       const text = await Deno.readTextFile(file).catch(() => "");
-      const blob = text.trim().split(/\s+/)[1];
-      if (blob) this.#keyRoles.set(await fingerprint(blob), role);
+      const [type, blob] = text.trim().split(/\s+/);
+      if (blob) this.#keyRoles.set(await fingerprint({ type, blob, comment: "" }), role);
     }
   }
 }
 
 /** OpenSSH's `SHA256:<base64 without padding>` of a key blob. */
-async function fingerprint(blob: string): Promise<string> {
-  const bytes = Uint8Array.from(atob(blob), (char) => char.charCodeAt(0));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return "SHA256:" + btoa(String.fromCharCode(...digest)).replace(/=+$/, "");
-}
-
 async function readFrom(path: string, offset: number): Promise<string> {
   return new TextDecoder().decode((await Deno.readFile(path)).subarray(offset));
 }
@@ -422,7 +417,9 @@ function phaseTable(runs: Measured[]): string[][] {
     const firstKey = Math.min(...[...timeline.ships.values()].map((steps) => steps.get("key")!));
     add("creating", firstKey - timeline.creating);
     for (const steps of timeline.ships.values()) {
-      for (const [from, to] of PHASES.slice(2, 8).map(([from, to]) => [from, to])) {
+      // Per ship: every phase from its key step to its ready (the first two and the last are
+      // the run's, added above and below).
+      for (const [from, to] of PHASES.slice(2, -1)) {
         add(from, steps.get(to)! - steps.get(from)!);
       }
     }

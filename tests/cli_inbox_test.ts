@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { memberPaths } from "../lib/paths.ts";
 import { VERSION } from "../lib/version.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 
@@ -157,7 +159,7 @@ Deno.test("scheduler start and stop go through systemctl where init.sh installed
   // A fake systemctl: "start" runs the scheduler as the unit's ExecStart would, "stop" ends it.
   const bin = join(member.home, "bin");
   await Deno.mkdir(bin);
-  const pidFile = join(member.home, ".local/ship/data.duckdb.scheduler.lock.pid");
+  const pidFile = schedulerPidPathOf(memberPaths(member.home).database);
   await Deno.writeTextFile(
     join(bin, "systemctl"),
     `#!/bin/sh

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { withDatabase } from "../lib/inbox/database.ts";
+import { keyIdentity } from "../lib/providers/provider.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
+import { eventually } from "./helpers/local_member.ts";
 import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
 
 const ignore = sshWorldUnavailable() !== undefined;
@@ -28,16 +30,12 @@ interface StatusJson {
   orphans: { name: string }[];
 }
 
-function keyOf(line: string): string {
-  return line.trim().split(/\s+/).slice(0, 2).join(" ");
-}
-
 Deno.test({
   name: "fleet: init, create ships, status, send between ships, destroy, sink --scuttle",
   ignore,
   async fn(t) {
     await using world = await FleetWorld.start({ bootDelayMs: 300, logs: true });
-    const laptopKey = keyOf(world.lobbyKeys()[0]);
+    const laptopKey = keyIdentity(world.lobbyKeys()[0]);
     const cli = (args: string[], stdin?: string) => world.cli(args, { env, stdin });
     let flagship = "";
 
@@ -87,7 +85,7 @@ Deno.test({
         assert.match(await Deno.readTextFile(envFile), new RegExp(GH_TOKEN));
         // The ship finished its key's registration itself (while its init.sh ran).
         const publicKey = await Deno.readTextFile(join(world.vmHome(ship), ".ssh/id_ed25519.pub"));
-        const key = publicKey.split(" ").slice(0, 2).join(" ");
+        const key = keyIdentity(publicKey);
         const whoami = world.lobbyCalls().filter((call) => call.command === "whoami");
         assert.ok(whoami.some((call) => call.key === key && call.code === 0), `${ship} whoami`);
       }
@@ -202,13 +200,13 @@ Deno.test({
       const unknown = await cli(["ship", "destroy", "nope"]);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /No ship matches "nope"/);
-      const shipKey = keyOf(
+      const shipKey = keyIdentity(
         await Deno.readTextFile(join(world.vmHome(ships[1]), ".ssh/id_ed25519.pub")),
       );
       const result = await cli(["ship", "destroy", ships[1]]);
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(world.lobbyVms().map((vm) => vm.name).sort(), [flagship, ships[0]].sort());
-      assert.ok(!world.lobbyKeys().map(keyOf).includes(shipKey), "its key is revoked");
+      assert.ok(!world.lobbyKeys().map(keyIdentity).includes(shipKey), "its key is revoked");
       const status: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
       assert.deepEqual(status.ships.map((ship) => ship.name), [ships[0]]);
     });
@@ -237,7 +235,7 @@ Deno.test({
       const result = await cli(["fleet", "sink", "--scuttle", "--force"]);
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(world.lobbyVms(), []);
-      assert.deepEqual(world.lobbyKeys().map(keyOf), [laptopKey]);
+      assert.deepEqual(world.lobbyKeys().map(keyIdentity), [laptopKey]);
       await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
       const after = await cli(["fleet", "status"]);
       assert.equal(after.code, 2);
@@ -411,9 +409,7 @@ Deno.test({
         { path: join(shipDir, "data.duckdb"), identity: `commodore@${flagship}` },
         (db) => db.run("DELETE FROM fleet WHERE name = $1", [lost]),
       );
-      await new Deno.Command("chown", {
-        args: ["-R", `${world.vmUser(flagship)}:${world.vmUser(flagship)}`, shipDir],
-      }).output();
+      await run(["chown", "-R", `${world.vmUser(flagship)}:${world.vmUser(flagship)}`, shipDir]);
       const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
       assert.deepEqual(status.orphans.map((vm: { name: string }) => vm.name), [lost]);
       const sink = await cli(["fleet", "sink", "--force", "--json"]);
@@ -480,7 +476,7 @@ async function interruptAt(
   const stdout = new Response(child.stdout).text();
   const stderr = watch(child.stderr);
   try {
-    await (when instanceof RegExp ? stderr.until(when) : when);
+    await (when instanceof RegExp ? stderr.until(when) : within(when, 60_000, "held lobby call"));
   } finally {
     Deno.kill(-child.pid, "SIGINT"); // the whole group, as a terminal does
   }
@@ -592,16 +588,28 @@ Deno.test({
   },
 });
 
-/** Waits until the fleet has a ready ship, and returns its name. */
-async function eventuallyReady(world: FleetWorld): Promise<string> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const result = await world.cli(["fleet", "status", "--json"], { env });
-    const ready = JSON.parse(result.stdout).ships.find((ship: { status: string }) =>
-      ship.status === "ready"
-    );
-    if (ready) return ready.name;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+/** Waits for a promise, failing after `ms` instead of hanging the test. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
-  throw new Error("no ship became ready after the laptop let go");
+}
+
+/** Waits until the fleet has a ready ship, and returns its name. */
+function eventuallyReady(world: FleetWorld): Promise<string> {
+  return eventually(
+    async () => {
+      const result = await world.cli(["fleet", "status", "--json"], { env });
+      const ships: { name: string; status: string }[] = JSON.parse(result.stdout).ships;
+      return ships.find((ship) => ship.status === "ready")?.name;
+    },
+    60_000,
+    "a ready ship after the laptop let go",
+  );
 }

@@ -4,6 +4,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { memberPaths } from "../lib/paths.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 
 async function bareRepo(dir: string): Promise<string> {
@@ -81,7 +83,7 @@ Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, sc
       assert.equal(ship.keyRegistered, null, "sandboxes have no keys");
     }
     for (const member of [status.flagship.name, ...ships]) {
-      const pidFile = join(sandboxes, member, ".local/ship/data.duckdb.scheduler.lock.pid");
+      const pidFile = schedulerPidPathOf(memberPaths(join(sandboxes, member)).database);
       schedulerPids.push(Number((await Deno.readTextFile(pidFile)).trim()));
     }
   });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parsePublicKey, splitCommand } from "./helpers/exedev_lobby.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
-import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
+import { keygenArgs, sshWorldUnavailable } from "./helpers/sshd_world.ts";
 
 const unavailable = sshWorldUnavailable();
 if (unavailable) console.error(`skipping fleet world tests: ${unavailable}`);
@@ -154,18 +154,10 @@ e2e("ssh-key add lets a new key reach the lobby and the VMs; remove revokes it",
   const laptop = world.laptop.user;
   const created: NewVm = await lobbyJson(world, ["new", "--json", "--name=box", "--no-email"]);
   const home = world.laptop.home;
-  const keygen = await world.execAs(laptop, [
-    "ssh-keygen",
-    "-q",
-    "-t",
-    "ed25519",
-    "-N",
-    "",
-    "-C",
-    "fresh key, with spaces",
-    "-f",
-    join(home, "fresh"),
-  ]);
+  const keygen = await world.execAs(
+    laptop,
+    keygenArgs(join(home, "fresh"), "fresh key, with spaces"),
+  );
   assert.equal(keygen.code, 0, keygen.stderr);
   const fresh = (await Deno.readTextFile(join(home, "fresh.pub"))).trim();
   const [type, blob] = fresh.split(" ");
@@ -230,7 +222,7 @@ e2e("ssh-key add lets a new key reach the lobby and the VMs; remove revokes it",
 });
 
 e2e("two worlds run side by side; a booting VM is not reachable at once", async () => {
-  const worlds = await Promise.all([FleetWorld.start(), FleetWorld.start({ bootDelayMs: 1500 })]);
+  const worlds = await Promise.all([FleetWorld.start(), FleetWorld.start({ bootDelayMs: 3000 })]);
   await using a = worlds[0];
   await using b = worlds[1];
   assert.notEqual(a.tag, b.tag);
@@ -239,14 +231,13 @@ e2e("two worlds run side by side; a booting VM is not reachable at once", async 
   const [inA, inB]: NewVm[] = await Promise.all(
     [a, b].map((world) => lobbyJson(world, ["new", "--json", "--name=vm-one", "--no-email"])),
   );
-  assert.notEqual(a.vmUser("vm-one"), b.vmUser("vm-one"));
-  assert.deepEqual(await lobbyJson(a, ["ls", "--json"]), { vms: [inA] });
-  assert.deepEqual(await lobbyJson(b, ["ls", "--json"]), { vms: [inB] });
-
-  // b's VM boots late; a's at once.
+  // b's VM boots late; a's at once. Checked first, while b's boot delay surely runs.
   assert.equal(b.lobbyVms()[0].booted, false);
   assert.equal((await ssh(b, b.laptop.user, [inB.ssh_dest, "true"])).code, 255);
   assert.equal((await ssh(a, a.laptop.user, [inA.ssh_dest, "true"])).code, 0);
+  assert.notEqual(a.vmUser("vm-one"), b.vmUser("vm-one"));
+  assert.deepEqual(await lobbyJson(a, ["ls", "--json"]), { vms: [inA] });
+  assert.deepEqual(await lobbyJson(b, ["ls", "--json"]), { vms: [inB] });
   const deadline = Date.now() + 10_000;
   let reached = await ssh(b, b.laptop.user, [inB.ssh_dest, "whoami"]);
   while (reached.code !== 0 && Date.now() < deadline) {

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SandboxChannel } from "../lib/channel.ts";
+import { type Channel, SandboxChannel } from "../lib/channel.ts";
 import { upload, uploadFiles } from "../lib/fleet/provision.ts";
 
 Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one session", async () => {
   const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
   try {
-    const channel = new SandboxChannel(home);
+    const sandbox = new SandboxChannel(home);
+    let sessions = 0;
+    const channel: Channel = {
+      destination: home,
+      run: (remote, options) => (sessions++, sandbox.run(remote, options)),
+      interactive: (remote) => sandbox.interactive(remote),
+    };
     const binary = new Uint8Array(70_000).map((_, i) => (i * 7) % 256); // every byte value
     await Deno.mkdir(join(home, ".ohcommodore"));
     await Deno.writeTextFile(join(home, ".ohcommodore/.env"), "OLD=1\n");
@@ -16,6 +22,7 @@ Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one s
       { path: "~/.ssh/empty", data: "", mode: 0o644 },
       { path: "~/.ohcommodore/init.sh", data: "#!/bin/bash\necho 'tab\there'\n", mode: 0o700 },
     ]);
+    assert.equal(sessions, 1, "one session for all four files");
     assert.equal(await Deno.readTextFile(join(home, ".ohcommodore/.env")), "GH_TOKEN='x y'\n");
     assert.deepEqual(await Deno.readFile(join(home, "deep/er/dir with space/blob")), binary);
     assert.equal(await Deno.readTextFile(join(home, ".ssh/empty")), "");

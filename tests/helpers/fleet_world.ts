@@ -12,6 +12,7 @@ import { runProcess } from "../../lib/process.ts";
 import { ExeDevLobby, type LobbyCall, type LobbyVm } from "./exedev_lobby.ts";
 import {
   freePort,
+  keygenArgs,
   launcherScript,
   makeHostKey,
   makeWorldDir,
@@ -263,31 +264,16 @@ export class FleetWorld implements AsyncDisposable {
     await Deno.chmod(this.shipBin, 0o755);
 
     await this.#addUser(this.#lobby.user, this.#lobby.home);
-    await this.#addUser(this.#laptop.user, this.#laptop.home);
-    const ssh = join(this.#laptop.home, ".ssh");
-    await run([
-      "ssh-keygen",
-      "-q",
-      "-t",
-      "ed25519",
-      "-N",
-      "",
-      "-C",
-      this.#laptop.user,
-      "-f",
-      join(
-        ssh,
-        "id_ed25519",
-      ),
-    ]);
-    await Deno.writeTextFile(join(ssh, "config"), this.#laptopSshConfig());
-    await Deno.writeTextFile(join(ssh, "known_hosts"), knownHost);
-    const bin = join(this.#laptop.home, ".local", "bin");
-    await Deno.mkdir(bin, { recursive: true });
-    await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(this.#app, launchLog), {
-      mode: 0o755,
+    await this.#addUser(this.#laptop.user, this.#laptop.home, async (ssh) => {
+      await run(keygenArgs(join(ssh, "id_ed25519"), this.#laptop.user));
+      await Deno.writeTextFile(join(ssh, "config"), this.#laptopSshConfig());
+      await Deno.writeTextFile(join(ssh, "known_hosts"), knownHost);
+      const bin = join(this.#laptop.home, ".local", "bin");
+      await Deno.mkdir(bin, { recursive: true });
+      await Deno.writeTextFile(join(bin, "ohcommodore"), launcherScript(this.#app, launchLog), {
+        mode: 0o755,
+      });
     });
-    await this.#fixOwnership(this.#laptop.user, this.#laptop.home);
 
     const daemon = new ExeDevLobby({
       createVm: (name) => this.#createVm(name),
@@ -300,7 +286,8 @@ export class FleetWorld implements AsyncDisposable {
     const lobbyIds = this.#users.get(this.#lobby.user)!;
     await Deno.chown(this.#socket, lobbyIds.uid, lobbyIds.gid);
     await Deno.chmod(this.#socket, 0o600);
-    await daemon.register(await Deno.readTextFile(join(ssh, "id_ed25519.pub")));
+    const laptopKey = join(this.#laptop.home, ".ssh", "id_ed25519.pub");
+    await daemon.register(await Deno.readTextFile(laptopKey));
 
     const config = sshdConfig(this.dir, this.port, hostKey, {
       allowUsers: `ohc${this.tag}-*`,
@@ -345,8 +332,15 @@ export class FleetWorld implements AsyncDisposable {
     ].join("\n");
   }
 
-  /** useradd (no password, not locked), an empty ~/.ssh, home 0755 owned by the user. */
-  async #addUser(user: string, home: string): Promise<void> {
+  /**
+   * useradd (no password, not locked), a ~/.ssh that `prepare` may fill, home 0755 owned by the
+   * user.
+   */
+  async #addUser(
+    user: string,
+    home: string,
+    prepare: (ssh: string) => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
     await runUserDb([
       "useradd",
@@ -367,10 +361,7 @@ export class FleetWorld implements AsyncDisposable {
     // others unless told to trust them. The XDG file leaves ~/.gitconfig to the program.
     await Deno.mkdir(join(home, ".config", "git"), { recursive: true });
     await Deno.writeTextFile(join(home, ".config", "git", "config"), "[safe]\n\tdirectory = *\n");
-    await this.#fixOwnership(user, home);
-  }
-
-  async #fixOwnership(user: string, home: string): Promise<void> {
+    await prepare(join(home, ".ssh"));
     await run(["chown", "-R", `${user}:${user}`, home]);
     await run(["chmod", "-R", "go-rwx", join(home, ".ssh")]);
     await Deno.chmod(home, 0o755);
@@ -379,12 +370,11 @@ export class FleetWorld implements AsyncDisposable {
   async #createVm(name: string): Promise<{ user: string; home: string }> {
     const user = `ohc${this.tag}-${++this.#vmCount}`;
     const home = join(this.dir, "vms", name);
-    await this.#addUser(user, home);
-    const ssh = join(home, ".ssh");
-    await Deno.writeTextFile(join(ssh, "config"), this.#vmSshConfig());
-    await Deno.writeTextFile(join(ssh, "known_hosts"), this.#knownHost);
-    await Deno.writeTextFile(join(ssh, "authorized_keys"), "");
-    await this.#fixOwnership(user, home);
+    await this.#addUser(user, home, async (ssh) => {
+      await Deno.writeTextFile(join(ssh, "config"), this.#vmSshConfig());
+      await Deno.writeTextFile(join(ssh, "known_hosts"), this.#knownHost);
+      await Deno.writeTextFile(join(ssh, "authorized_keys"), "");
+    });
     return { user, home };
   }
 

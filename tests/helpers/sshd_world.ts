@@ -39,7 +39,7 @@ const APP_FILES = [
   "node_modules",
 ];
 /** Where worlds live. Not under /tmp: sshd's StrictModes refuses keys below a world-writable directory. */
-export const WORLDS = "/var/lib/ohc-e2e";
+const WORLDS = "/var/lib/ohc-e2e";
 
 /**
  * Explains why this machine cannot host a world.
@@ -190,8 +190,7 @@ async function createVm(dir: string, name: string): Promise<Vm> {
   // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
   await runUserDb(["usermod", "--home", home, "--password", "*", user]);
   await Deno.mkdir(join(home, ".ssh"), { recursive: true });
-  const key = join(home, ".ssh", "id_ed25519");
-  await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", user, "-f", key]);
+  await run(keygenArgs(join(home, ".ssh", "id_ed25519"), user));
   return { name, user, home };
 }
 
@@ -291,7 +290,7 @@ export async function makeHostKey(
   port: number,
 ): Promise<{ hostKey: string; knownHost: string }> {
   const hostKey = join(dir, "host_key");
-  await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  await run(keygenArgs(hostKey, ""));
   const hostPublic = (await Deno.readTextFile(`${hostKey}.pub`)).split(" ").slice(0, 2).join(" ");
   return { hostKey, knownHost: `[127.0.0.1]:${port} ${hostPublic}\n` };
 }
@@ -363,6 +362,16 @@ export function launcherScript(app: WorldApp, logFile?: string): string {
     `${app.dir}/cli.ts "$@"`,
     "",
   ].join("\n");
+}
+
+/**
+ * The ssh-keygen command that makes an unencrypted ed25519 key.
+ *
+ * @param file Where the private key goes (the public one beside it, `.pub`).
+ * @param comment The key's comment.
+ */
+export function keygenArgs(file: string, comment: string): string[] {
+  return ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file];
 }
 
 /** `runuser` arguments that run argv as a user in a clean environment (`env -i`). */
