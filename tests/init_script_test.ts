@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runProcess } from "../lib/process.ts";
+import { lastLine, runProcess } from "../lib/process.ts";
 
 const PROJECT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const SCRIPT = join(PROJECT, "cloudinit", "init.sh");
@@ -76,24 +76,14 @@ class VmHome implements AsyncDisposable {
 
   /** Runs `bash init.sh` from the home directory, as the orchestrator does over ssh. */
   async init(extra: Record<string, string>): Promise<Run> {
-    const child = new Deno.Command("bash", {
-      args: [SCRIPT],
+    const result = await runProcess("bash", [SCRIPT], {
       cwd: this.home,
       clearEnv: true,
       env: this.env(extra),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    try {
-      const result = await child.output();
-      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-      const output = decode(result.stdout) + decode(result.stderr);
-      return { code: result.code, output, lastLine: output.trimEnd().split("\n").at(-1) ?? "" };
-    } finally {
-      clearTimeout(timer);
-    }
+      timeoutMs: 120_000,
+    });
+    const output = result.stdout + result.stderr;
+    return { code: result.code, output, lastLine: lastLine(output) };
   }
 
   /** Runs the installed program as this VM's user. */
