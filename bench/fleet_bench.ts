@@ -661,7 +661,9 @@ async function main(): Promise<void> {
     `  --count 19 (onto 1 existing ship): ${s(create19.wallMs)}, CPU ` +
       `${create19.cpu.seconds.toFixed(2)} s (${(create19.cpu.utilization * 100).toFixed(0)}%)`,
   );
-  console.log(`  where a ship's time goes (mean per ship over the ${RUNS} runs):`);
+  console.log(
+    `  where a ship's time goes (mean over the ${RUNS} runs; key → ready per ship, the rest per run):`,
+  );
   const phases1 = phaseTable(c1.warm);
   const phases5 = phaseTable(c5.warm);
   const phaseRows = phases1.map((row, i) => [row[0], row[1], phases5[i][1], row[2]]);
