@@ -24,9 +24,12 @@ export PATH="$HOME/.local/bin:$HOME/.cargo/bin:$PATH"
 readonly PROGRAM="$HOME/.local/bin/ohcommodore"
 readonly OHC_DIR="$HOME/.ohcommodore"
 readonly OHC_ENV="$OHC_DIR/.env"
-readonly STEPS=(zsh gh repo zellij rustup ohmyzsh chezmoi duckdb sshconfig secrets program identity scheduler shell)
-readonly INPUTS=(ROLE VM_NAME GH_TOKEN TARGET_REPO DOTFILES_PATH DOTFILES_URL SKIP_STEPS
+# Written for bash 3.2 too (a Mac's /bin/bash runs it for the local provider): no associative
+# arrays, and a possibly empty array is expanded as ${a[@]+"${a[@]}"} (set -u).
+STEPS=(zsh gh repo zellij rustup ohmyzsh chezmoi duckdb sshconfig secrets program identity scheduler shell)
+INPUTS=(ROLE VM_NAME GH_TOKEN TARGET_REPO DOTFILES_PATH DOTFILES_URL SKIP_STEPS
   FLAGSHIP_NAME FLAGSHIP_DEST CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY)
+readonly STEPS INPUTS
 
 WARNINGS=()
 STEP_RESULT="ok" # what a step reports on success: ok, already done, skipped (...)
@@ -45,7 +48,7 @@ warn() {
 # Remembers a warning for the summary line, once per name.
 add_warning() {
   local name
-  for name in "${WARNINGS[@]}"; do [[ $name == "$1" ]] && return 0; done
+  for name in ${WARNINGS[@]+"${WARNINGS[@]}"}; do [[ $name == "$1" ]] && return 0; done
   WARNINGS+=("$1")
 }
 
@@ -62,6 +65,23 @@ download() {
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# `timeout SECONDS COMMAND...` is GNU coreutils; a Mac has none. There, perl's alarm does the
+# same for one program (SIGALRM ends it; the exit code is then 142, not 124).
+if ! have timeout; then
+  if have perl; then
+    timeout() { perl -e 'alarm shift @ARGV; exec @ARGV or die "timeout: cannot run $ARGV[0]: $!\n"' "$@"; }
+  else
+    say "init.sh: neither timeout nor perl is installed: commands run without time limits"
+    timeout() { shift && "$@"; }
+  fi
+fi
+
+# `"${WITHOUT_INPUTS[@]}" COMMAND...` runs a command without this script's inputs (ROLE,
+# GH_TOKEN, ...): downloaded installers and the detached scheduler need none of them.
+WITHOUT_INPUTS=(env)
+for input in "${INPUTS[@]}"; do WITHOUT_INPUTS+=(-u "$input"); done
+readonly WITHOUT_INPUTS
 
 # git over the network, bounded in time and never asking: no credential prompt, no host key
 # question (BatchMode), a new host key accepted once. Set per call, not exported, so the
@@ -114,16 +134,20 @@ load_env_file() {
 # Precedence: the environment, then ~/.ohcommodore/.env, then ./.env (the original read .env).
 # Files load lowest first; values the environment already had are put back afterwards.
 load_inputs() {
-  local name
-  local -A from_env=()
+  local name saved given=()
   for name in "${INPUTS[@]}"; do
-    if [[ -n ${!name:-} ]]; then from_env[$name]=${!name}; fi
+    if [[ -n ${!name:-} ]]; then
+      given+=("$name")
+      printf -v "ENV_GIVEN_$name" '%s' "${!name}"
+    fi
   done
   if [[ -f .env && ! .env -ef $OHC_ENV ]]; then load_env_file "$PWD/.env"; fi
   load_env_file "$OHC_ENV"
-  for name in "${!from_env[@]}"; do
-    printf -v "$name" '%s' "${from_env[$name]}"
+  for name in ${given[@]+"${given[@]}"}; do
+    saved="ENV_GIVEN_$name"
+    printf -v "$name" '%s' "${!saved}"
     export "${name?}"
+    unset "$saved"
   done
 }
 
@@ -137,7 +161,7 @@ is_essential() {
 
 is_skipped() {
   local name
-  for name in "${SKIP_LIST[@]}"; do
+  for name in ${SKIP_LIST[@]+"${SKIP_LIST[@]}"}; do
     [[ $name == "$1" ]] && return 0
   done
   return 1
@@ -212,7 +236,7 @@ step_zsh() {
 
 # gh refuses to store a token while GH_TOKEN is set, so its login runs without it; the token
 # travels on stdin (a here-string), never on a command line where ps would show it.
-gh_stored() { env -u GH_TOKEN -u GITHUB_TOKEN timeout 120 gh "$@"; }
+gh_stored() { timeout 120 env -u GH_TOKEN -u GITHUB_TOKEN gh "$@"; }
 
 step_gh() {
   if [[ -z ${GH_TOKEN:-} ]]; then
@@ -327,7 +351,7 @@ step_rustup() {
     { STEP_WHY="download of https://sh.rustup.rs failed"; return 1; }
   # -y: no questions; it adds ~/.cargo/env to the shell profiles. Downloaded installers run
   # without this script's inputs: they need no tokens.
-  without_inputs timeout 1200 sh "$SCRATCH/rustup-init.sh" -y </dev/null ||
+  timeout 1200 "${WITHOUT_INPUTS[@]}" sh "$SCRATCH/rustup-init.sh" -y </dev/null ||
     { STEP_WHY="rustup-init failed"; return 1; }
 }
 
@@ -340,7 +364,7 @@ step_ohmyzsh() {
   local url=https://raw.githubusercontent.com/ohmyzsh/ohmyzsh/master/tools/install.sh
   download "$url" "$SCRATCH/ohmyzsh.sh" || { STEP_WHY="download of $url failed"; return 1; }
   # Unattended: no shell change (step shell does that), no zsh started, an existing .zshrc kept.
-  without_inputs env RUNZSH=no CHSH=no KEEP_ZSHRC=yes timeout 600 sh "$SCRATCH/ohmyzsh.sh" \
+  timeout 600 "${WITHOUT_INPUTS[@]}" RUNZSH=no CHSH=no KEEP_ZSHRC=yes sh "$SCRATCH/ohmyzsh.sh" \
     --unattended </dev/null ||
     { STEP_WHY="the Oh My Zsh installer failed"; return 1; }
 }
@@ -382,7 +406,7 @@ step_chezmoi() {
   if ! have chezmoi; then
     download https://get.chezmoi.io "$SCRATCH/chezmoi.sh" ||
       { STEP_WHY="download of https://get.chezmoi.io failed"; return 1; }
-    without_inputs timeout 300 sh "$SCRATCH/chezmoi.sh" -b "$HOME/.local/bin" </dev/null ||
+    timeout 300 "${WITHOUT_INPUTS[@]}" sh "$SCRATCH/chezmoi.sh" -b "$HOME/.local/bin" </dev/null ||
       { STEP_WHY="the chezmoi installer failed"; return 1; }
   fi
   dotfiles_source || return 1
@@ -537,14 +561,6 @@ WantedBy=default.target
 EOF
 }
 
-# The detached scheduler must not inherit this script's inputs (ROLE, GH_TOKEN, ...): it reads
-# what it needs from identity.json and the .env itself.
-without_inputs() {
-  local unset=() name
-  for name in "${INPUTS[@]}"; do unset+=(-u "$name"); done
-  env "${unset[@]}" "$@"
-}
-
 scheduler_answers() { timeout 60 "$PROGRAM" scheduler status >/dev/null 2>&1; }
 unit_active() { timeout 30 systemctl --user is-active --quiet "$UNIT_NAME"; }
 # Running, and the version of the program now installed (an upgrade needs a restart).
@@ -563,7 +579,8 @@ ensure_linger() {
 # another version; it says which it did. $1 says why there is no systemd unit.
 detached_scheduler() {
   local said
-  said=$(without_inputs timeout 120 "$PROGRAM" scheduler start </dev/null) ||
+  # It reads what it needs from identity.json and the .env itself.
+  said=$(timeout 120 "${WITHOUT_INPUTS[@]}" "$PROGRAM" scheduler start </dev/null) ||
     { STEP_WHY="ohcommodore scheduler start failed"; return 1; }
   case $said in
     "already running"*) STEP_RESULT="already done (running, $1)" ;;
@@ -660,8 +677,9 @@ if [[ -z ${VM_NAME:-} ]]; then
 fi
 
 SKIP_LIST=()
+raw_skips=()
 IFS=, read -r -a raw_skips <<<"${SKIP_STEPS:-}"
-for skip in "${raw_skips[@]}"; do
+for skip in ${raw_skips[@]+"${raw_skips[@]}"}; do
   skip=${skip//[[:space:]]/}
   [[ -n $skip ]] || continue
   if [[ " ${STEPS[*]} " != *" $skip "* ]]; then

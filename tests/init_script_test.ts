@@ -446,3 +446,77 @@ esac
   assert.equal(second.code, 0, second.output);
   assertStep(second.output, "chezmoi", "already done");
 });
+
+/** A bin directory with every program of this machine but those named: a Mac has no GNU timeout. */
+async function binWithout(root: string, missing: string[]): Promise<string> {
+  const bin = join(root, "bin-without");
+  await Deno.mkdir(bin);
+  for (const dir of ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
+    const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
+    for (const entry of entries) {
+      if (missing.includes(entry.name)) continue;
+      await Deno.symlink(join(dir, entry.name), join(bin, entry.name)).catch((error) => {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      });
+    }
+  }
+  return bin;
+}
+
+Deno.test("init.sh sets up a captain where there is no GNU timeout (a Mac), and still limits time", async () => {
+  await using vm = await VmHome.create();
+  const repo = await bareRepo(vm.root);
+  const bin = await binWithout(vm.root, ["timeout"]);
+  const path = `${vm.fakeBin}:${vm.home}/.local/bin:${bin}`;
+  // The environment beats the .env, as everywhere.
+  await vm.writeDotEnv({ VM_NAME: "ship-from-file", TARGET_REPO: repo });
+  const run = await vm.init({
+    PATH: path,
+    ROLE: "captain",
+    VM_NAME: "ship-web-c3d5",
+    SKIP_STEPS: OFFLINE,
+  });
+  assert.equal(run.code, 0, run.output);
+  assertStep(run.output, "repo", "ok (cloned into ~/web)");
+  assertStep(run.output, "identity", "ok");
+  assertStep(run.output, "scheduler", /ok \(started/);
+  assert.equal(JSON.parse(await vm.read(".ohcommodore/identity.json")).name, "ship-web-c3d5");
+  assert.equal((await vm.cli(["scheduler", "status"])).code, 0);
+
+  // The stand-in (the script's own lines, taken from it) stops a program that overruns.
+  const standIn =
+    `eval "$(sed -n -e '/^have()/p' -e '/^if ! have timeout/,/^fi$/p' '${SCRIPT}')"; ` +
+    'timeout 1 sleep 30; echo "code $? $(type -t timeout)"';
+  const limited = await runProcess("bash", ["-c", standIn], {
+    clearEnv: true,
+    env: { PATH: bin },
+    timeoutMs: 15_000,
+  });
+  assert.equal(limited.stdout, "code 142 function\n", limited.stderr);
+});
+
+Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it for the local provider)", async () => {
+  const code = (await Deno.readTextFile(SCRIPT)).split("\n")
+    .map((line, index) => ({ line, number: index + 1 }))
+    .filter(({ line }) => !line.trimStart().startsWith("#"));
+  const newer: [RegExp, string][] = [
+    [/\b(local|declare|typeset)\s+-\w*[An]/, "associative arrays or namerefs (bash 4)"],
+    [/\b(mapfile|readarray|coproc)\b/, "mapfile, readarray or coproc (bash 4)"],
+    [/\$\{[^}]*(,,|\^\^)/, "case conversion (bash 4)"],
+    [/;;&|;&|\|&|&>>/, ";;&, ;&, |& or &>> (bash 4)"],
+    [
+      /\[\[ -v |\bwait -n\b|\[-\d+\]\}|\{\w+\}[<>]/,
+      "[[ -v ]], wait -n, a[-1] or {fd}> (bash 4.1+)",
+    ],
+    // Before bash 4.4, "${a[@]}" of an empty array is an unbound variable under set -u. These
+    // arrays are never empty; any other needs ${a[@]+"${a[@]}"}.
+    [/"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEPS|install|args|names)\[)\w+\[@\]\}"/, `"\${a[@]}"`],
+  ];
+  const found = code.flatMap(({ line, number }) =>
+    newer.filter(([pattern]) =>
+      pattern.test(line.replace(/\$\{(\w+)\[@\]\+"\$\{\1\[@\]\}"\}/g, ""))
+    )
+      .map(([, what]) => `line ${number}: ${what}: ${line.trim()}`)
+  );
+  assert.deepEqual(found, []);
+});

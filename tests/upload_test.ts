@@ -58,3 +58,29 @@ Deno.test("uploadFiles refuses a path that would break its framing; upload write
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("uploadFiles decodes with -D where base64 knows no -d (older Macs)", async () => {
+  const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
+  try {
+    const bin = join(home, "old-mac-bin");
+    await Deno.mkdir(bin);
+    const real = await Deno.realPath("/usr/bin/base64");
+    await Deno.writeTextFile(
+      join(bin, "base64"),
+      `#!/bin/sh\ncase "$1" in\n  -D) exec '${real}' -d ;;\n` +
+        `  -d) echo "base64: invalid option -- d" >&2; exit 64 ;;\nesac\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const sandbox = new SandboxChannel(home);
+    const channel: Channel = {
+      destination: home,
+      run: (remote, options) =>
+        sandbox.run(["env", `PATH=${bin}:${Deno.env.get("PATH")}`, ...remote], options),
+      interactive: (remote) => sandbox.interactive(remote),
+    };
+    await uploadFiles(channel, [{ path: "~/a/b", data: "on a Mac\n", mode: 0o600 }]);
+    assert.equal(await Deno.readTextFile(join(home, "a/b")), "on a Mac\n");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

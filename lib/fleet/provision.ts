@@ -93,9 +93,11 @@ export async function upload(
 
 // Several small files in one session: a line each, `<path>\t<mode>\t<base64 contents>`, paths
 // relative to the home directory; each is written beside and renamed, as by UPLOAD_SCRIPT.
-const UPLOAD_FILES_SCRIPT = 'set -e; umask 077; cd "$HOME"; tab=$(printf "\\t"); ' +
+// GNU and newer Macs decode with -d; older Macs only with -D.
+const UPLOAD_FILES_SCRIPT = 'set -e; umask 077; cd "$HOME"; tab=$(printf "\\t"); decode=-d; ' +
+  '[ "$(printf eA== | base64 -d 2>/dev/null)" = x ] || decode=-D; ' +
   'while IFS=$tab read -r path mode data; do mkdir -p "$(dirname "$path")"; ' +
-  'printf "%s" "$data" | base64 -d >"$path.part"; chmod "$mode" "$path.part"; ' +
+  'printf "%s" "$data" | base64 "$decode" >"$path.part"; chmod "$mode" "$path.part"; ' +
   'mv -f "$path.part" "$path"; done';
 
 /**
