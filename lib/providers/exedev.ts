@@ -110,6 +110,8 @@ export class ExeDevProvider implements VmProvider {
   async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel> {
     const channel = new SshChannel(vm.destination, this.#ssh.with({ attempts: 1 }));
     const deadline = Date.now() + options.timeoutMs;
+    // A VM that has not booted fails fast (no DNS name yet, or sshd not listening), so asking
+    // about once a second costs little and finds it ready within a second of its boot.
     let pause = 250;
     let last = "";
     while (Date.now() < deadline) {
@@ -123,7 +125,7 @@ export class ExeDevProvider implements VmProvider {
         last = error.message;
       }
       await new Promise((resolve) => setTimeout(resolve, pause));
-      pause = Math.min(pause * 2, 3000);
+      pause = Math.min(pause * 1.5, 1000);
     }
     throw new TimeoutError(
       `VM "${vm.name}" (${vm.destination}) did not answer over ssh within ` +

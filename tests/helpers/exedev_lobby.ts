@@ -120,6 +120,11 @@ export class ExeDevLobby {
     return this.#keys.map(keyLine);
   }
 
+  /** How long after `new` a VM's authorized_keys appear, for the VMs made from now on. */
+  set bootDelayMs(ms: number) {
+    this.#options.bootDelayMs = ms;
+  }
+
   /** Every command received so far (copies). */
   calls(): LobbyCall[] {
     return this.#calls.map((call) => ({ ...call, argv: [...call.argv] }));

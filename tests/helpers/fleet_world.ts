@@ -83,6 +83,10 @@ export class FleetWorld implements AsyncDisposable {
   #users = new Map<string, { uid: number; gid: number }>();
   #vmCount = 0;
   #disposed = false;
+  /** ssh config naming the VMs that have booted: only those get sshd's port. */
+  #answeringConfig: string;
+  #answering = new Set<string>();
+  #answeringWrites: Promise<void> = Promise.resolve();
 
   private constructor(
     dir: string,
@@ -104,6 +108,7 @@ export class FleetWorld implements AsyncDisposable {
     this.#lobby = { user: `ohc${tag}-x`, home: join(dir, "home-lobby") };
     this.#socket = join(dir, "lobby", "lobby.sock");
     this.#clientCopy = join(dir, "lobby", "client.ts");
+    this.#answeringConfig = join(dir, "answering.conf");
   }
 
   /** Creates the laptop and lobby users, starts the lobby daemon and sshd. */
@@ -181,6 +186,12 @@ export class FleetWorld implements AsyncDisposable {
   /** The home of a VM of the lobby. */
   vmHome(vmName: string): string {
     return this.#vm(vmName).home;
+  }
+
+  /** Changes how long VMs made from now on refuse ssh after `new`. */
+  setBootDelay(ms: number): void {
+    this.#bootDelayMs = ms;
+    if (this.#daemon) this.#daemon.bootDelayMs = ms;
   }
 
   /** The lobby's VMs: names, users, homes, `--env` pairs, whether booted. */
@@ -262,6 +273,7 @@ export class FleetWorld implements AsyncDisposable {
     }
     await Deno.writeTextFile(this.shipBin, launcherScript(this.#app, launchLog), { mode: 0o755 });
     await Deno.chmod(this.shipBin, 0o755);
+    await this.#writeAnswering();
 
     await this.#addUser(this.#lobby.user, this.#lobby.home);
     await this.#addUser(this.#laptop.user, this.#laptop.home, async (ssh) => {
@@ -277,7 +289,10 @@ export class FleetWorld implements AsyncDisposable {
 
     const daemon = new ExeDevLobby({
       createVm: (name) => this.#createVm(name),
-      authorizeVm: (vm, keys) => this.#authorize(vm.user, vm.home, keys),
+      authorizeVm: async (vm, keys) => {
+        await this.#authorize(vm.user, vm.home, keys);
+        if (vm.booted) await this.#answer(`${vm.name}.exe.xyz`, true);
+      },
       removeVm: (vm) => this.#removeVm(vm),
       authorizeLobby: (keys) => this.#authorizeLobby(keys),
     }, { email: this.email, bootDelayMs: this.#bootDelayMs });
@@ -302,8 +317,12 @@ export class FleetWorld implements AsyncDisposable {
     );
   }
 
+  // A VM that has not booted refuses connections, as exe.dev's do until DNS and sshd answer:
+  // port 1 (nothing listens there), until the lobby boots it and the Include gives it sshd's.
   #laptopSshConfig(): string {
     return [
+      `Include ${this.#answeringConfig}`,
+      "",
       "Host exe.dev",
       "  HostName 127.0.0.1",
       `  Port ${this.port}`,
@@ -313,16 +332,18 @@ export class FleetWorld implements AsyncDisposable {
       "",
       "Host *.exe.xyz",
       "  HostName 127.0.0.1",
-      `  Port ${this.port}`,
+      "  Port 1",
       "",
     ].join("\n");
   }
 
   #vmSshConfig(): string {
     return [
+      `Include ${this.#answeringConfig}`,
+      "",
       "Host *.exe.xyz",
       "  HostName 127.0.0.1",
-      `  Port ${this.port}`,
+      "  Port 1",
       "",
       "Host exe.dev",
       "  HostName 127.0.0.1",
@@ -411,10 +432,28 @@ export class FleetWorld implements AsyncDisposable {
     await Deno.rename(next, join(ssh, "authorized_keys"));
   }
 
+  /** Lets a VM's name reach sshd, or stops it (the file is rewritten whole, one at a time). */
+  #answer(host: string, answers: boolean): Promise<void> {
+    if (this.#answering.has(host) === answers) return this.#answeringWrites;
+    if (answers) this.#answering.add(host);
+    else this.#answering.delete(host);
+    return this.#answeringWrites = this.#answeringWrites.then(() => this.#writeAnswering());
+  }
+
+  async #writeAnswering(): Promise<void> {
+    const hosts = [...this.#answering];
+    const text = hosts.length ? `Host ${hosts.join(" ")}\n  Port ${this.port}\n` : "";
+    const next = `${this.#answeringConfig}.next`;
+    await Deno.writeTextFile(next, text, { mode: 0o644 });
+    await Deno.chmod(next, 0o644);
+    await Deno.rename(next, this.#answeringConfig);
+  }
+
   async #removeVm(vm: LobbyVm): Promise<void> {
     if (!vm.home.startsWith(join(this.dir, "vms") + "/")) {
       throw new Error(`Refusing to remove "${vm.home}"`);
     }
+    await this.#answer(`${vm.name}.exe.xyz`, false);
     await this.#deleteUser(vm.user);
     await Deno.remove(vm.home, { recursive: true });
   }
