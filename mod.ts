@@ -73,6 +73,7 @@ export {
 export {
   CreateShipsError,
   type CreateShipsOptions,
+  describeProgress,
   type FleetProgress,
   type FleetStatus,
   type Resolved,

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { Fleet, fleetResolver, send } from "../mod.ts";
+import { describeProgress, Fleet, type FleetProgress, fleetResolver, send } from "../mod.ts";
 
 const home = await Deno.makeTempDir({ prefix: "ohcommodore-demo-" });
 const step = (text: string) => console.error(`\n⚓ ${text}`);
-const progress = ({ vm, step }: { vm: string; step: string }) => console.error(`   ${vm}: ${step}`);
+const progress = (progress: FleetProgress) => console.error(`  ${describeProgress(progress)}`);
 
 // A repository for the ships to clone, standing in for github.com/you/web.
 const repo = `${home}/web.git`;
@@ -88,7 +88,7 @@ try {
   if (fleet) {
     step("ohcommodore fleet sink --scuttle --force");
     const sunk = await fleet.sink({ scuttle: true, onProgress: progress });
-    console.error(`   sank ${sunk.destroyed.length} ship(s) and the flagship`);
+    console.error(`  sank ${sunk.destroyed.length} ship(s) and the flagship`);
   }
   await Deno.remove(home, { recursive: true });
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lastLine, runProcess } from "../lib/process.ts";
+import { binWithout } from "./helpers/bin_without.ts";
 
 const PROJECT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const SCRIPT = join(PROJECT, "cloudinit", "init.sh");
@@ -446,22 +447,6 @@ esac
   assert.equal(second.code, 0, second.output);
   assertStep(second.output, "chezmoi", "already done");
 });
-
-/** A bin directory with every program of this machine but those named: a Mac has no GNU timeout. */
-async function binWithout(root: string, missing: string[]): Promise<string> {
-  const bin = join(root, "bin-without");
-  await Deno.mkdir(bin);
-  for (const dir of ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
-    const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
-    for (const entry of entries) {
-      if (missing.includes(entry.name)) continue;
-      await Deno.symlink(join(dir, entry.name), join(bin, entry.name)).catch((error) => {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      });
-    }
-  }
-  return bin;
-}
 
 Deno.test("init.sh sets up a captain where there is no GNU timeout (a Mac), and still limits time", async () => {
   await using vm = await VmHome.create();

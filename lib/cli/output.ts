@@ -5,6 +5,7 @@
  */
 
 import { styleText } from "node:util";
+import { describeProgress, type FleetProgress } from "../fleet/flagship.ts";
 
 const colorOn = () => !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
 
@@ -59,21 +60,9 @@ export function age(iso: string | null, now: number = Date.now()): string {
   return `${Math.floor(seconds / 86400)}d ago`;
 }
 
-const STEP_TEXT: Record<string, string> = {
-  key: "registering its SSH key",
-  create: "creating the VM",
-  reach: "waiting for it to answer",
-  program: "installing ohcommodore",
-  files: "sending settings and keys",
-  "init.sh": "running cloudinit/init.sh",
-  record: "recording it",
-  ready: "ready",
-  destroy: "destroying",
-};
-
 /** Prints one progress step of a fleet operation on stderr. */
-export function showProgress(progress: { vm: string; step: string }): void {
-  note(`  ${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`);
+export function showProgress(progress: FleetProgress): void {
+  note(`  ${describeProgress(progress)}`);
 }
 
 /**

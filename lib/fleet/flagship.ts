@@ -31,6 +31,28 @@ export interface FleetProgress {
   step: ProvisionStep | "destroy" | "ready";
 }
 
+const STEP_TEXT: Record<FleetProgress["step"], string> = {
+  key: "registering its SSH key",
+  create: "creating the VM",
+  reach: "waiting for it to answer",
+  program: "installing ohcommodore",
+  files: "sending settings and keys",
+  "init.sh": "running cloudinit/init.sh",
+  record: "recording it",
+  ready: "ready",
+  destroy: "destroying",
+};
+
+/**
+ * Says a progress step in words, as the CLI prints it.
+ *
+ * @param progress The step.
+ * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
+ */
+export function describeProgress(progress: FleetProgress): string {
+  return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
+}
+
 /** Options for {@link Flagship.createShips}. */
 export interface CreateShipsOptions {
   /** How many ships; default 1, at most {@link MAX_SHIPS_PER_CREATE}. */
