@@ -66,13 +66,31 @@ download() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# `timeout SECONDS COMMAND...` is GNU coreutils; a Mac has none. There, perl's alarm does the
-# same for one program (SIGALRM ends it; the exit code is then 142, not 124).
+# `timeout SECONDS COMMAND...` is GNU coreutils; a Mac has none. There perl does what it does:
+# the command runs in its own process group, which the limit stops whole (exit 124), and a
+# TERM, INT or HUP sent to us is passed on to that group.
+# shellcheck disable=SC2016 # perl's variables, not the shell's
+readonly TIMEOUT_PERL='
+  my $limit = shift @ARGV;
+  my $pid = fork() // die "timeout: cannot fork: $!\n";
+  if ($pid == 0) {
+    setpgrp(0, 0);
+    exec { $ARGV[0] } @ARGV or die "timeout: cannot run $ARGV[0]: $!\n";
+  }
+  setpgrp($pid, $pid);
+  $SIG{$_} = sub { kill $_[0], -$pid } for qw(TERM INT HUP);
+  $SIG{ALRM} = sub { kill "TERM", -$pid; waitpid($pid, 0); exit 124 };
+  alarm $limit;
+  my $done;
+  do { $done = waitpid($pid, 0) } until $done == $pid || ($done == -1 && !$!{EINTR});
+  exit($? & 127 ? 128 + ($? & 127) : $? >> 8);
+'
 if ! have timeout; then
   if have perl; then
-    timeout() { perl -e 'alarm shift @ARGV; exec @ARGV or die "timeout: cannot run $ARGV[0]: $!\n"' "$@"; }
+    timeout() { perl -e "$TIMEOUT_PERL" "$@"; }
   else
-    say "init.sh: neither timeout nor perl is installed: commands run without time limits"
+    warn "neither timeout nor perl is installed: commands run without time limits"
+    add_warning timeout
     timeout() { shift && "$@"; }
   fi
 fi
@@ -138,13 +156,13 @@ load_inputs() {
   for name in "${INPUTS[@]}"; do
     if [[ -n ${!name:-} ]]; then
       given+=("$name")
-      printf -v "ENV_GIVEN_$name" '%s' "${!name}"
+      printf -v "OHC_INIT_GIVEN_$name" '%s' "${!name}"
     fi
   done
   if [[ -f .env && ! .env -ef $OHC_ENV ]]; then load_env_file "$PWD/.env"; fi
   load_env_file "$OHC_ENV"
   for name in ${given[@]+"${given[@]}"}; do
-    saved="ENV_GIVEN_$name"
+    saved="OHC_INIT_GIVEN_$name"
     printf -v "$name" '%s' "${!saved}"
     export "${name?}"
     unset "$saved"

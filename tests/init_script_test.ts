@@ -468,16 +468,40 @@ Deno.test("init.sh sets up a captain where there is no GNU timeout (a Mac), and 
   assert.equal(JSON.parse(await vm.read(".ohcommodore/identity.json")).name, "ship-web-c3d5");
   assert.equal((await vm.cli(["scheduler", "status"])).code, 0);
 
-  // The stand-in (the script's own lines, taken from it) stops a program that overruns.
-  const standIn =
-    `eval "$(sed -n -e '/^have()/p' -e '/^if ! have timeout/,/^fi$/p' '${SCRIPT}')"; ` +
-    'timeout 1 sleep 30; echo "code $? $(type -t timeout)"';
-  const limited = await runProcess("bash", ["-c", standIn], {
+  // The stand-in (the script's own lines, taken from it) behaves as GNU timeout: the limit
+  // stops the command and what it started (even with SIGALRM ignored) with 124; otherwise the
+  // command's exit code and stdin pass through.
+  const helpers = ["-e '/^say()/p'", "-e '/^warn()/,/^}/p'", "-e '/^have()/p'"];
+  const standIn = [
+    '-e "/^readonly TIMEOUT_PERL=/,/^\'$/p"',
+    "-e '/^if ! have timeout/,/^fi$/p'",
+  ];
+  const script = `eval "$(sed -n ${[...helpers, ...standIn].join(" ")} '${SCRIPT}')"
+type -t timeout
+timeout 1 sleep 30; echo "limit $?"
+timeout 1 sh -c 'sleep 30 & echo $! >"$1"; wait' sh "$1"; echo "with a child $?"
+(trap '' ALRM; timeout 1 sleep 30; echo "ALRM ignored $?")
+timeout 5 sh -c 'exit 7'; echo "exit $?"
+timeout 5 cat <<<"stdin passes"`;
+  const childFile = join(vm.root, "child.pid");
+  const started = Date.now();
+  const limited = await runProcess("bash", ["-c", script, "bash", childFile], {
     clearEnv: true,
     env: { PATH: bin },
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
   });
-  assert.equal(limited.stdout, "code 142 function\n", limited.stderr);
+  assert.equal(
+    limited.stdout,
+    "function\nlimit 124\nwith a child 124\nALRM ignored 124\nexit 7\nstdin passes\n",
+    limited.stderr,
+  );
+  assert.ok(Date.now() - started < 15_000, "every limit took effect");
+  const child = (await Deno.readTextFile(childFile)).trim();
+  const state = await Deno.readTextFile(`/proc/${child}/stat`).then(
+    (stat) => stat.slice(stat.lastIndexOf(")") + 2)[0],
+    () => "gone",
+  );
+  assert.ok(state === "Z" || state === "gone", `the command's child is ${state}`);
 });
 
 Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it for the local provider)", async () => {
@@ -485,7 +509,11 @@ Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it f
     .map((line, index) => ({ line, number: index + 1 }))
     .filter(({ line }) => !line.trimStart().startsWith("#"));
   const newer: [RegExp, string][] = [
-    [/\b(local|declare|typeset)\s+-\w*[An]/, "associative arrays or namerefs (bash 4)"],
+    [/\b(local|declare|typeset)\s+-\w*[Anglu]/, "declare -A, -n, -g, -l or -u (bash 4)"],
+    [
+      /\$\{\w+@[QEPAaUuLK]\}|\$\{?(BASHPID|EPOCHSECONDS|EPOCHREALTIME)\b|%\(/,
+      "${x@Q}, $BASHPID, $EPOCHSECONDS or printf %(...)T (bash 4+)",
+    ],
     [/\b(mapfile|readarray|coproc)\b/, "mapfile, readarray or coproc (bash 4)"],
     [/\$\{[^}]*(,,|\^\^)/, "case conversion (bash 4)"],
     [/;;&|;&|\|&|&>>/, ";;&, ;&, |& or &>> (bash 4)"],
@@ -496,6 +524,8 @@ Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it f
     // Before bash 4.4, "${a[@]}" of an empty array is an unbound variable under set -u. These
     // arrays are never empty; any other needs ${a[@]+"${a[@]}"}.
     [/"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEPS|install|args|names)\[)\w+\[@\]\}"/, `"\${a[@]}"`],
+    // WARNINGS is joined only after its count is checked.
+    [/\$\{(?!(STEPS|WARNINGS)\[)\w+\[\*\]\}/, `\${a[*]}`],
   ];
   const found = code.flatMap(({ line, number }) =>
     newer.filter(([pattern]) =>

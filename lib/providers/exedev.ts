@@ -110,8 +110,8 @@ export class ExeDevProvider implements VmProvider {
   async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel> {
     const channel = new SshChannel(vm.destination, this.#ssh.with({ attempts: 1 }));
     const deadline = Date.now() + options.timeoutMs;
-    // A VM that has not booted fails fast (no DNS name yet, or sshd not listening), so asking
-    // about once a second costs little and finds it ready within a second of its boot.
+    // A VM that has not booted usually fails fast (no DNS name yet, or sshd not listening), so
+    // asking about once a second costs little and finds it ready soon after its boot.
     let pause = 250;
     let last = "";
     while (Date.now() < deadline) {

@@ -437,7 +437,10 @@ export class FleetWorld implements AsyncDisposable {
     if (this.#answering.has(host) === answers) return this.#answeringWrites;
     if (answers) this.#answering.add(host);
     else this.#answering.delete(host);
-    return this.#answeringWrites = this.#answeringWrites.then(() => this.#writeAnswering());
+    // One failed write must not stop the ones after it.
+    return this.#answeringWrites = this.#answeringWrites.catch(() => {}).then(() =>
+      this.#writeAnswering()
+    );
   }
 
   async #writeAnswering(): Promise<void> {
