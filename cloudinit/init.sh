@@ -26,10 +26,28 @@ readonly OHC_DIR="$HOME/.ohcommodore"
 readonly OHC_ENV="$OHC_DIR/.env"
 # Written for bash 3.2 too (a Mac's /bin/bash runs it for the local provider): no associative
 # arrays, and a possibly empty array is expanded as ${a[@]+"${a[@]}"} (set -u).
-STEPS=(zsh gh repo zellij rustup ohmyzsh chezmoi duckdb sshconfig secrets program identity scheduler shell)
+# The steps in the order they run, each `<name>:<what it does>`; step_<name> does it.
+STEP_TABLE=(
+  "zsh:install the Z shell"
+  "gh:sign gh and git in to GitHub"
+  "repo:clone or update TARGET_REPO"
+  "zellij:install zellij"
+  "rustup:install Rust with rustup"
+  "ohmyzsh:install Oh My Zsh"
+  "chezmoi:apply dotfiles with chezmoi"
+  "duckdb:install the DuckDB CLI"
+  "sshconfig:let SSH reach other fleet members"
+  "secrets:give login shells the Claude Code credentials"
+  "program:check ~/.local/bin/ohcommodore is installed"
+  "identity:write identity.json (and the flagship's tables)"
+  "scheduler:run the scheduler"
+  "shell:make zsh the login shell"
+)
+STEPS=()
+for entry in "${STEP_TABLE[@]}"; do STEPS+=("${entry%%:*}"); done
 INPUTS=(ROLE VM_NAME GH_TOKEN TARGET_REPO DOTFILES_PATH DOTFILES_URL SKIP_STEPS
   FLAGSHIP_NAME FLAGSHIP_DEST CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY)
-readonly STEPS INPUTS
+readonly STEP_TABLE STEPS INPUTS
 
 WARNINGS=()
 STEP_RESULT="ok" # what a step reports on success: ok, already done, skipped (...)
@@ -710,20 +728,7 @@ done
 
 say "init.sh: setting up $ROLE@$VM_NAME"
 
-run_step zsh "install the Z shell"
-run_step gh "sign gh and git in to GitHub"
-run_step repo "clone or update TARGET_REPO"
-run_step zellij "install zellij"
-run_step rustup "install Rust with rustup"
-run_step ohmyzsh "install Oh My Zsh"
-run_step chezmoi "apply dotfiles with chezmoi"
-run_step duckdb "install the DuckDB CLI"
-run_step sshconfig "let SSH reach other fleet members"
-run_step secrets "give login shells the Claude Code credentials"
-run_step program "check ~/.local/bin/ohcommodore is installed"
-run_step identity "write identity.json (and the flagship's tables)"
-run_step scheduler "run the scheduler"
-run_step shell "make zsh the login shell"
+for entry in "${STEP_TABLE[@]}"; do run_step "${entry%%:*}" "${entry#*:}"; done
 
 if [[ ${#WARNINGS[@]} -eq 0 ]]; then
   say "init.sh: done in ${SECONDS}s (no warnings)"

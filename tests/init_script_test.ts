@@ -523,7 +523,7 @@ Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it f
     ],
     // Before bash 4.4, "${a[@]}" of an empty array is an unbound variable under set -u. These
     // arrays are never empty; any other needs ${a[@]+"${a[@]}"}.
-    [/"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEPS|install|args|names)\[)\w+\[@\]\}"/, `"\${a[@]}"`],
+    [/"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEP_TABLE|STEPS|install|args|names)\[)\w+\[@\]\}"/, `"\${a[@]}"`],
     // WARNINGS is joined only after its count is checked.
     [/\$\{(?!(STEPS|WARNINGS)\[)\w+\[\*\]\}/, `\${a[*]}`],
   ];
