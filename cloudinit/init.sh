@@ -250,6 +250,16 @@ arch_deb() {
   esac
 }
 
+# Puts a downloaded executable into ~/.local/bin under its own name.
+install_tool() {
+  local target
+  target="$HOME/.local/bin/$(basename "$1")"
+  if ! mkdir -p "$HOME/.local/bin" || ! install -m 0755 "$1" "$target"; then
+    STEP_WHY="cannot install $target"
+    return 1
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Steps
 
@@ -372,10 +382,7 @@ step_zellij() {
     STEP_WHY="the zellij archive has no zellij binary"
     return 1
   fi
-  if ! mkdir -p "$HOME/.local/bin" || ! install -m 0755 "$SCRATCH/zellij/zellij" "$HOME/.local/bin/zellij"; then
-    STEP_WHY="cannot install $HOME/.local/bin/zellij"
-    return 1
-  fi
+  install_tool "$SCRATCH/zellij/zellij"
 }
 
 step_rustup() {
@@ -469,10 +476,7 @@ step_duckdb() {
   else
     python3 -m zipfile -e "$SCRATCH/duckdb.zip" "$SCRATCH"
   fi || { STEP_WHY="cannot unpack $url"; return 1; }
-  if ! mkdir -p "$HOME/.local/bin" || ! install -m 0755 "$SCRATCH/duckdb" "$HOME/.local/bin/duckdb"; then
-    STEP_WHY="cannot install $HOME/.local/bin/duckdb"
-    return 1
-  fi
+  install_tool "$SCRATCH/duckdb"
 }
 
 step_sshconfig() {

@@ -286,6 +286,39 @@ Deno.test("init.sh warns about a failed optional step and carries on", async () 
   assert.match(run.lastLine, /^init\.sh: done in \d+s \(warnings: SKIP_STEPS, zellij\)$/);
 });
 
+Deno.test("init.sh installs a downloaded tool into ~/.local/bin, once", async () => {
+  await using vm = await VmHome.create();
+  // The release archive curl "downloads": a zellij that says its name.
+  const archive = join(vm.root, "zellij-archive");
+  await Deno.mkdir(archive);
+  await Deno.writeTextFile(join(archive, "zellij"), "#!/bin/sh\necho zellij 0.0\n");
+  const tarball = join(vm.root, "zellij.tar.gz");
+  const tar = await runProcess("tar", ["-czf", tarball, "-C", archive, "zellij"], {
+    timeoutMs: 10_000,
+  });
+  assert.equal(tar.code, 0, tar.stderr);
+  await vm.fake(
+    "curl",
+    `while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; *) url=$1; shift ;; esac; done
+case $url in *zellij*) cp '${tarball}' "$out" ;; *) exit 22 ;; esac
+`,
+  );
+  const env = {
+    ROLE: "captain",
+    VM_NAME: "ship-tool-e5f7",
+    SKIP_STEPS: OFFLINE.replace("zellij,", ""),
+  };
+  const first = await vm.init(env);
+  assert.equal(first.code, 0, first.output);
+  assertStep(first.output, "zellij", "ok");
+  const installed = join(vm.home, ".local", "bin", "zellij");
+  assert.equal((await Deno.stat(installed)).mode! & 0o777, 0o755);
+  const ran = await runProcess(installed, [], { timeoutMs: 10_000 });
+  assert.equal(ran.stdout, "zellij 0.0\n");
+  const second = await vm.init(env);
+  assertStep(second.output, "zellij", "already done");
+});
+
 Deno.test("init.sh runs downloaded installers without its tokens", async () => {
   await using vm = await VmHome.create();
   await vm.writeDotEnv({ ROLE: "captain", VM_NAME: "ship-inst-d4e6", GH_TOKEN: "ghp_secret" });
@@ -523,7 +556,10 @@ Deno.test("init.sh uses nothing newer than bash 3.2 (a Mac's /bin/bash runs it f
     ],
     // Before bash 4.4, "${a[@]}" of an empty array is an unbound variable under set -u. These
     // arrays are never empty; any other needs ${a[@]+"${a[@]}"}.
-    [/"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEP_TABLE|STEPS|install|args|names)\[)\w+\[@\]\}"/, `"\${a[@]}"`],
+    [
+      /"\$\{(?!(INPUTS|WITHOUT_INPUTS|STEP_TABLE|STEPS|install|args|names)\[)\w+\[@\]\}"/,
+      `"\${a[@]}"`,
+    ],
     // WARNINGS is joined only after its count is checked.
     [/\$\{(?!(STEPS|WARNINGS)\[)\w+\[\*\]\}/, `\${a[*]}`],
   ];
