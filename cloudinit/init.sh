@@ -26,6 +26,7 @@ readonly OHC_DIR="$HOME/.ohcommodore"
 readonly OHC_ENV="$OHC_DIR/.env"
 # Written for bash 3.2 too (a Mac's /bin/bash runs it for the local provider): no associative
 # arrays, and a possibly empty array is expanded as ${a[@]+"${a[@]}"} (set -u).
+
 # The steps in the order they run, each `<name>:<what it does>`; step_<name> does it.
 STEP_TABLE=(
   "zsh:install the Z shell"
@@ -84,7 +85,7 @@ download() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# `timeout SECONDS COMMAND...` is GNU coreutils; a Mac has none. There perl does what it does:
+# `timeout SECONDS COMMAND...` is GNU coreutils; a Mac has none. There perl stands in for it:
 # the command runs in its own process group, which the limit stops whole (exit 124), and a
 # TERM, INT or HUP sent to us is passed on to that group.
 # shellcheck disable=SC2016 # perl's variables, not the shell's
