@@ -112,19 +112,20 @@ function collect(stream: ReadableStream<Uint8Array>) {
   const reader = stream.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const text = (async () => {
-    const chunks: Uint8Array[] = [];
+    const decoder = new TextDecoder();
+    let text = "";
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        chunks.push(value);
+        text += decoder.decode(value, { stream: true });
       }
     } catch {
       // cancelled: keep what came
     } finally {
       clearTimeout(timer);
     }
-    return new TextDecoder().decode(concat(chunks));
+    return text + decoder.decode();
   })();
   return {
     text,
@@ -132,16 +133,6 @@ function collect(stream: ReadableStream<Uint8Array>) {
       timer = setTimeout(() => reader.cancel().catch(() => {}), PIPE_GRACE_MS);
     },
   };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
 }
 
 // A child that has just exited cannot be signalled; that is no error here.
