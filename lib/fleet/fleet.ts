@@ -308,13 +308,14 @@ export class Fleet {
     const leftovers = (await provider.list())
       .filter((vm) => isShipOfFleet(vm.name, this.facts.tag))
       .map((vm) => vm.name);
-    for (const name of leftovers) options.onProgress?.({ vm: name, step: "destroy" });
-    await provider.remove(leftovers);
+    const flagship = this.facts.flagshipVm;
+    for (const vm of [...leftovers, flagship]) options.onProgress?.({ vm, step: "destroy" });
+    // One request for the ships the flagship left and the flagship itself.
+    await provider.remove([...leftovers, flagship]);
     report.orphans.push(...leftovers);
-    report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
-    options.onProgress?.({ vm: this.facts.flagshipVm, step: "destroy" });
-    await provider.remove([this.facts.flagshipVm]);
-    report.failed = report.failed.filter((failure) => failure.name !== this.facts.flagshipVm);
+    report.failed = report.failed.filter((failure) =>
+      failure.name !== flagship && !leftovers.includes(failure.name)
+    );
     if (provider.managesKeys) report.failed.push(...await this.#revokeFleetKeys(provider));
     await removeLocalConfig(this.#home);
     return { ...report, scuttled: true };
