@@ -12,7 +12,7 @@ import { setupCommand, statusCommand } from "./lib/cli/member_command.ts";
 import { shipCommand } from "./lib/cli/ship_command.ts";
 import { note, paint } from "./lib/cli/output.ts";
 import { foregroundSchedulerCommand, schedulerCommand } from "./lib/cli/scheduler_command.ts";
-import { OhcommodoreError } from "./lib/errors.ts";
+import { errorToData, OhcommodoreError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 
 export { VERSION };
@@ -56,6 +56,8 @@ export async function main(args: string[]): Promise<number> {
     }
     note(paint("red", "error: ") + messageOf(error));
     if (verbose) printCauses(error);
+    // Scripts (and other members reading this one's inbox) get the error as data too.
+    if (args.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));
     return error instanceof OhcommodoreError ? error.exitCode : 1;
   }
 }

@@ -53,9 +53,13 @@ export {
   AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
+  type ErrorData,
+  errorFromData,
+  errorToData,
   InterruptedError,
   NotFoundError,
   OhcommodoreError,
+  registerErrorClass,
   RemoteCommandError,
   SshError,
   TimeoutError,
@@ -81,14 +85,31 @@ export {
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
 export {
-  FlagshipError,
   Fleet,
   type FleetOptions,
   type InitOptions,
-  Ship,
   type SinkOptions,
   type SinkResult,
 } from "./lib/fleet/fleet.ts";
+export { FlagshipError } from "./lib/fleet/flagship_client.ts";
+export {
+  CommandFailedError,
+  type CommandOutcome,
+  Member,
+  MemberCommand,
+  type MemberSendOptions,
+  Ship,
+} from "./lib/fleet/member.ts";
+export {
+  type ExecOptions,
+  type ExecProgress,
+  type ExecResult,
+  ExecResults,
+  type ExecStatus,
+  FleetExecError,
+} from "./lib/fleet/exec.ts";
+export { type InboxView, RemoteInbox } from "./lib/inbox/remote_inbox.ts";
+export { SentMessage } from "./lib/inbox/sent_message.ts";
 export { type MemberReport } from "./lib/inbox/report.ts";
 export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
 export { ProvisionError, type ProvisionStep } from "./lib/fleet/provision.ts";
@@ -106,6 +127,7 @@ export {
 } from "./lib/providers/provider.ts";
 export { type Identity, identityAddress, readIdentity, writeIdentity } from "./lib/identity.ts";
 export {
+  type Cancellation,
   type Delivery,
   Inbox,
   type InboxOptions,
@@ -115,11 +137,13 @@ export {
 } from "./lib/inbox/inbox.ts";
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,
+  type FinishedMessage,
+  isFinished,
   type Message,
   MESSAGE_STATUSES,
   type MessageStatus,
+  type OpenMessage,
 } from "./lib/inbox/message.ts";
-export { OUTPUT_CAP_BYTES } from "./lib/inbox/run_command.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export {
   type AddressResolver,

@@ -39,7 +39,7 @@ try {
   fleet = await Fleet.init({ home, provider: "local", settings: {}, onProgress: progress });
 
   step(`ohcommodore ship create file://${repo} --count 2`);
-  const [a, b] = await fleet.createShips(`file://${repo}`, { count: 2 });
+  const [a, b] = await fleet.createShips(`file://${repo}`, { count: 2, onProgress: progress });
 
   step(`${a.name} sends work to ${b.name}`);
   const fromA = await send(
@@ -67,7 +67,8 @@ try {
 
   step("the laptop runs a failing command on a ship");
   const ship = await fleet.ship(a.name);
-  const failed = await ship.send("git -C ~/web log --oneline && exit 3", { home, wait: true });
+  const sent = await ship.send("git -C ~/web log --oneline && exit 3");
+  const failed = await sent.wait();
   console.log(`${failed.status}, exit code ${failed.exitCode}: ${failed.result?.trim()}`);
 
   step("ohcommodore fleet status");

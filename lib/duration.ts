@@ -47,9 +47,11 @@ function positive(text: string, ms: number): number {
  */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1000);
+  // Whole seconds read best; a wait of 1.5s is said as 1.5s, not rounded to 2s.
+  const tenths = Math.round(ms / 100);
+  const s = Math.floor(tenths / 10);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  const rest = s % 60;
+  const rest = s % 60 + (tenths % 10) / 10;
   return [h ? `${h}h` : "", m ? `${m}m` : "", rest || (!h && !m) ? `${rest}s` : ""].join("");
 }

@@ -30,10 +30,41 @@ export class UsageError extends OhcommodoreError {
 }
 
 /** Something named does not exist: an unknown message id, an unknown ship. */
-export class NotFoundError extends OhcommodoreError {}
+export class NotFoundError extends OhcommodoreError {
+  /** What was looked for, as given (a ship name or prefix, a message id). */
+  readonly query?: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What was not found, and how to find what exists.
+   * @param fields What was looked for.
+   */
+  constructor(message: string, fields: { query?: string } = {}) {
+    super(message);
+    if (fields.query !== undefined) this.query = fields.query;
+  }
+}
 
 /** A name prefix matches more than one thing. */
-export class AmbiguousNameError extends UsageError {}
+export class AmbiguousNameError extends UsageError {
+  /** The prefix as given. */
+  readonly query: string;
+  /** Every name it matches. */
+  readonly matches: string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param message Which names match, and what to do.
+   * @param fields The prefix and what it matches.
+   */
+  constructor(message: string, fields: { query: string; matches: string[] }) {
+    super(message);
+    this.query = fields.query;
+    this.matches = fields.matches;
+  }
+}
 
 /** SSH itself failed (ssh exited 255): the host is unreachable, refused us, or dropped. */
 export class SshError extends OhcommodoreError {
@@ -91,6 +122,22 @@ export class RemoteCommandError extends OhcommodoreError {
 export class TimeoutError extends OhcommodoreError {
   /** Timeouts exit with 124, as `timeout(1)` does. */
   override readonly exitCode: number = 124;
+  /** The message waited for, when the wait was for one. */
+  readonly messageId?: string;
+  /** That message's status when the wait gave up. */
+  readonly status?: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What did not finish, and how long it was given.
+   * @param fields The message waited for and its status when the wait gave up.
+   */
+  constructor(message: string, fields: { messageId?: string; status?: string } = {}) {
+    super(message);
+    if (fields.messageId !== undefined) this.messageId = fields.messageId;
+    if (fields.status !== undefined) this.status = fields.status;
+  }
 }
 
 /** The recipient refused a message (wrong address, invalid payload). */
@@ -103,4 +150,126 @@ export class DatabaseError extends OhcommodoreError {}
 export class InterruptedError extends OhcommodoreError {
   /** Interrupted commands exit with 130, as a shell reports Ctrl-C. */
   override readonly exitCode: number = 130;
+}
+
+/** An error as data, to cross a process boundary (the flagship's answer to the laptop). */
+export interface ErrorData {
+  /** The class name, e.g. `NotFoundError`. */
+  name: string;
+  /** The message. */
+  message: string;
+  /** The exit code the CLI uses for it. */
+  exitCode: number;
+  /** Its structured fields (`query`, `matches`, `messageId`, …); nested errors as data too. */
+  fields: Record<string, unknown>;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+// Classes that come back as themselves; others come back as OhcommodoreError with their name.
+const KNOWN_ERRORS = new Map<string, ErrorClass>();
+
+/**
+ * Lets errors of a class come back as that class from {@link errorFromData}. Modules that
+ * define an error call it once, beside the class.
+ *
+ * @example Register an error class
+ * ```ts
+ * import { OhcommodoreError, registerErrorClass } from "@smithclay/ohcommodore";
+ * class QuotaError extends OhcommodoreError {}
+ * registerErrorClass(QuotaError);
+ * ```
+ *
+ * @param errorClass The class; its `name` is the key.
+ */
+export function registerErrorClass(errorClass: ErrorClass): void {
+  KNOWN_ERRORS.set(errorClass.name, errorClass);
+}
+
+for (
+  const errorClass of [
+    OhcommodoreError,
+    UsageError,
+    NotFoundError,
+    AmbiguousNameError,
+    SshError,
+    RemoteCommandError,
+    TimeoutError,
+    DeliveryRefusedError,
+    DatabaseError,
+    InterruptedError,
+  ]
+) registerErrorClass(errorClass);
+
+const NOT_FIELDS = new Set(["name", "message", "stack", "cause", "exitCode"]);
+
+/**
+ * An error as data: its class name, message, exit code and own fields.
+ *
+ * @example Send an error across a pipe and get it back
+ * ```ts
+ * import { errorFromData, errorToData, NotFoundError } from "@smithclay/ohcommodore";
+ * const data = errorToData(new NotFoundError(`No ship matches "web"`, { query: "web" }));
+ * const back = errorFromData(JSON.parse(JSON.stringify(data)));
+ * console.log(back instanceof NotFoundError, (back as NotFoundError).query); // true "web"
+ * ```
+ *
+ * @param error Any thrown value.
+ * @returns The data.
+ */
+export function errorToData(error: unknown): ErrorData {
+  if (!(error instanceof Error)) {
+    return { name: "Error", message: String(error), exitCode: 1, fields: {} };
+  }
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (!NOT_FIELDS.has(key)) fields[key] = fieldToData(value);
+  }
+  const exitCode = error instanceof OhcommodoreError ? error.exitCode : 1;
+  return { name: error.name, message: error.message, exitCode, fields };
+}
+
+/**
+ * The error that {@link errorToData} described, as its own class where that class is known.
+ *
+ * @param data The data.
+ * @returns The error (not thrown).
+ */
+export function errorFromData(data: ErrorData): OhcommodoreError {
+  const known = KNOWN_ERRORS.get(data.name);
+  const errorClass = known && known.prototype instanceof Error ? known : OhcommodoreError;
+  // Built without its constructor (whose parameters differ by class): the fields say it all.
+  const error = Reflect.construct(Error, [String(data.message)], errorClass) as OhcommodoreError;
+  const own = (key: string, value: unknown) =>
+    Object.defineProperty(error, key, { value, enumerable: true, writable: true });
+  Object.defineProperty(error, "name", { value: String(data.name), writable: true });
+  own("exitCode", Number.isInteger(data.exitCode) ? data.exitCode : 1);
+  for (const [key, value] of Object.entries(data.fields ?? {})) {
+    if (!NOT_FIELDS.has(key)) own(key, fieldFromData(value));
+  }
+  return error;
+}
+
+/**
+ * Whether a value has the shape of {@link ErrorData}.
+ *
+ * @param value Parsed JSON.
+ * @returns True for an error's data.
+ */
+export function isErrorData(value: unknown): value is ErrorData {
+  const data = value as ErrorData;
+  return typeof data === "object" && data !== null && typeof data.name === "string" &&
+    typeof data.message === "string";
+}
+
+function fieldToData(value: unknown): unknown {
+  if (value instanceof Error) return { $error: errorToData(value) };
+  if (Array.isArray(value)) return value.map(fieldToData);
+  return value;
+}
+
+function fieldFromData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fieldFromData);
+  const nested = (value as { $error?: unknown } | null)?.$error;
+  return isErrorData(nested) ? errorFromData(nested) : value;
 }

@@ -29,6 +29,8 @@ export interface ProcessOptions {
    * be cut short, such as asking a provider to create a VM or register a key.
    */
   shielded?: boolean;
+  /** Called with stdout's text as it arrives (it is collected all the same). */
+  onStdout?: (text: string) => void;
 }
 
 /** How a program ended. */
@@ -85,7 +87,7 @@ export async function runProcess(
   writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input)
     .then(() => writer.close())
     .catch(() => {});
-  const stdout = collect(child.stdout);
+  const stdout = collect(child.stdout, options.onStdout);
   const stderr = options.passStderr ? null : collect(child.stderr);
   try {
     const { code } = await child.status;
@@ -108,7 +110,7 @@ export async function runProcess(
 const PIPE_GRACE_MS = 200;
 
 /** Reads a stream to its end as text, or until told to stop soon. */
-function collect(stream: ReadableStream<Uint8Array>) {
+function collect(stream: ReadableStream<Uint8Array>, onText?: (text: string) => void) {
   const reader = stream.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const text = (async () => {
@@ -118,7 +120,9 @@ function collect(stream: ReadableStream<Uint8Array>) {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        text += decoder.decode(value, { stream: true });
+        const chunk = decoder.decode(value, { stream: true });
+        text += chunk;
+        if (chunk) onText?.(chunk);
       }
     } catch {
       // cancelled: keep what came

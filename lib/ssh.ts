@@ -53,6 +53,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep the terminal's Ctrl-C from killing ssh mid-call (see ProcessOptions). */
   shielded?: boolean;
+  /** Called with the remote stdout's text as it arrives (it is returned all the same). */
+  onStdout?: (text: string) => void;
 }
 
 /** What a remote command printed and returned. */
@@ -107,6 +109,8 @@ const TRANSIENT = BEFORE_COMMAND.filter((pattern) => !PERMANENT.test(pattern.sou
 export class Ssh {
   /** The settings in force. */
   readonly settings: Readonly<SshSettings>;
+  // Destinations reached over a shared connection, by this client and those derived from it.
+  #shared: Set<string> = new Set();
 
   /**
    * Creates a client.
@@ -125,7 +129,22 @@ export class Ssh {
    * @returns The new client.
    */
   with(settings: Partial<SshSettings>): Ssh {
-    return new Ssh({ ...this.settings, ...settings });
+    const derived = new Ssh({ ...this.settings, ...settings });
+    derived.#shared = this.#shared;
+    return derived;
+  }
+
+  /**
+   * Closes the shared connections this client (and those derived from it) opened, instead of
+   * leaving them to close when idle.
+   */
+  async closeShared(): Promise<void> {
+    const destinations = [...this.#shared];
+    this.#shared.clear();
+    await Promise.all(destinations.map(async (destination) => {
+      const [program, ...args] = this.argv(destination, [], ["-O", "exit"]);
+      await runProcess(program, args, { timeoutMs: 10_000 }).catch(() => {});
+    }));
   }
 
   /**
@@ -218,6 +237,7 @@ export class Ssh {
     options: RunOptions,
   ): Promise<SshResult> {
     const [program, ...args] = this.argv(destination, remote, options.sshFlags);
+    if (this.settings.multiplex) this.#shared.add(destination);
     const result = await runProcess(program, args, options);
     const stderr = result.stderr;
     if (result.timedOut) {

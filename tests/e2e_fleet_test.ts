@@ -333,15 +333,22 @@ Deno.test({
             { env: { ...env, INIT_PATH: script } },
           );
           assert.equal(result.code, 1, result.stderr);
-          const answer = JSON.parse(result.stdout);
-          assert.equal(answer.created.length, 1);
-          const made = answer.created[0].name;
+          // The error comes back from the flagship as data: its class, the ships made, why.
+          const { error } = JSON.parse(result.stdout);
+          assert.equal(error.name, "CreateShipsError");
+          assert.equal(error.fields.created.length, 1);
+          const made = error.fields.created[0].name;
           assert.match(made, /^ship-part-/);
-          assert.equal(answer.failures.length, 1);
-          assert.match(answer.failures[0], /failed at step "init\.sh".*only one ship may live/s);
+          assert.equal(error.fields.failures.length, 1);
+          assert.match(
+            error.fields.failures[0].$error.message,
+            /failed at step "init\.sh".*only one ship may live/s,
+          );
+          // One error line, saying why and what was made.
+          assert.equal(result.stderr.match(/error:/g)?.length, 1, result.stderr);
           assert.match(
             result.stderr,
-            new RegExp(`1 of 2 ship\\(s\\) failed on ${flagship}; made: ${made}`),
+            new RegExp(`only one ship may live.*\\(made: ${made}\\)`, "s"),
           );
           assert.deepEqual(world.lobbyVms().map((vm) => vm.name).sort(), [flagship, made].sort());
           const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);

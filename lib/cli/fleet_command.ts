@@ -6,7 +6,8 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { OhcommodoreError, UsageError } from "../errors.ts";
-import { Fleet } from "../fleet/fleet.ts";
+import { Fleet, openFlagship } from "../fleet/fleet.ts";
+import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
 import { ask, formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
@@ -59,6 +60,18 @@ export function fleetCommand(): Command {
     .option("--prefix", "accept a unique prefix of a ship's name")
     .action(async (name, options) => {
       printJson(await (await Fleet.open()).resolve(name, options.prefix));
+    });
+
+  fleet.command("_call")
+    .description("Answer one fleet call from the laptop: JSON on stdin, JSON lines on stdout")
+    .action(async () => {
+      const input = await new Response(Deno.stdin.readable).text();
+      const encoder = new TextEncoder();
+      Deno.exitCode = await serveFleetCall(
+        input,
+        () => openFlagship(),
+        (line) => Deno.stdout.writeSync(encoder.encode(line + "\n")),
+      );
     });
 
   return fleet;

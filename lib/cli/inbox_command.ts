@@ -48,11 +48,7 @@ export function inboxCommand(): Command {
         note(`Delivered ${message.id} to ${message.recipient}`);
         return;
       }
-      if (!options.json) {
-        if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
-        if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
-        if (message.status === "error") note(paint("yellow", `${message.id}: ${message.error}`));
-      }
+      if (!options.json) printOutcome(message);
       Deno.exitCode = message.exitCode ?? 1;
     });
 
@@ -135,6 +131,50 @@ export function inboxCommand(): Command {
       report(await (await Inbox.open()).delete(id), "Deleted", options.json);
     });
 
+  inbox.command("wait")
+    .description("Wait for a message to finish; print its output and exit with its exit code")
+    .argument("<id>", "message id or prefix")
+    .option("-t, --timeout <duration>", "how long to wait (default: its timeout plus a minute)")
+    .option("--json", "print the finished message as JSON")
+    .action(async (id, options) => {
+      const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
+      const message = await (await Inbox.open()).waitFor(id, { timeoutMs });
+      if (options.json) printJson(message);
+      else printOutcome(message);
+      Deno.exitCode = message.exitCode;
+    });
+
+  inbox.command("cancel")
+    .description(
+      "Cancel a message: remove it if it has not started, stop its process group if it runs",
+    )
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print what happened and the message as JSON")
+    .action(async (id, options) => {
+      const cancellation = await (await Inbox.open()).cancel(id);
+      if (options.json) return printJson(cancellation);
+      const said = {
+        removed: "Removed (it had not started)",
+        stopped: "Stopped",
+        finished: "Already finished:",
+      };
+      note(`${said[cancellation.outcome]} ${cancellation.message.id}`);
+    });
+
+  inbox.command("next")
+    .description("Wait for the next message to arrive in this inbox; print its id")
+    .option("--from <address>", "only a message from this sender, e.g. captain@ship-web")
+    .option("-t, --timeout <duration>", "how long to wait", "10m")
+    .option("--json", "print the message as JSON")
+    .action(async (options) => {
+      const message = await (await Inbox.open()).next({
+        from: options.from,
+        timeoutMs: parseDuration(options.timeout),
+      });
+      if (options.json) return printJson(message);
+      out(message.id);
+    });
+
   inbox.command("_deliver", { hidden: true })
     .description("Accept one delivery: a JSON request on stdin, a JSON reply on stdout")
     .action(async () => {
@@ -144,6 +184,13 @@ export function inboxCommand(): Command {
     });
 
   return inbox;
+}
+
+// The command's own output on our stdout and stderr, as if it had run here.
+function printOutcome(message: Message): void {
+  if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
+  if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
+  if (message.status === "error") note(paint("yellow", `${message.id}: ${message.error}`));
 }
 
 function report(message: Message, what: string, json?: boolean): void {

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
-import type { Settings } from "../fleet/config.ts";
+import { Command } from "@commander-js/extra-typings";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
@@ -22,15 +21,9 @@ export function shipCommand(): Command {
     )
     .argument("<repo>", "owner/repo (GitHub), a git URL, or a plain name for a ship without a repo")
     .option("-n, --count <n>", `how many ships (1-${MAX_SHIPS_PER_CREATE}, made in parallel)`, "1")
-    .option("--json", "print the ships as JSON")
-    .addOption(
-      new Option("--settings-stdin", "settings as JSON on stdin (from the laptop)").hideHelp(),
-    )
+    .option("--json", "print the ships as JSON (on failure: the error, with the ships made)")
     .action(async (repo, options) => {
       const count = checkShipCount(options.count);
-      const settings: Settings = options.settingsStdin
-        ? JSON.parse(await new Response(Deno.stdin.readable).text())
-        : {};
       const fleet = await Fleet.open();
       if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
       using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
@@ -38,25 +31,15 @@ export function shipCommand(): Command {
       try {
         ships = await fleet.createShips(repo, {
           count,
-          settings,
           onProgress: showProgress,
           signal: interruption.signal,
         });
       } catch (error) {
-        if (!(error instanceof CreateShipsError)) throw error;
-        // The ships that were made are data too: scripts (and the laptop) must learn of them.
-        if (options.json) printJson(error.toJSON());
-        else for (const made of error.created) out(made.name);
-        if (fleet.onFlagship) throw error;
-        // The flagship has already printed why each failed.
-        const made = error.created.map((ship) => ship.name).join(", ");
-        note(
-          paint("red", "error: ") +
-            `${error.failures.length} of ${count} ship(s) failed on ${fleet.facts.flagshipVm}` +
-            (made ? `; made: ${made}` : ""),
-        );
-        Deno.exitCode = error.exitCode;
-        return;
+        // The ships that were made are data too (with --json they are in the error's fields).
+        if (error instanceof CreateShipsError && !options.json) {
+          for (const made of error.created) out(made.name);
+        }
+        throw error;
       }
       if (options.json) return printJson(ships);
       for (const made of ships) out(made.name);

@@ -9,13 +9,14 @@
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { type Channel, channelFor } from "../channel.ts";
-import { OhcommodoreError, UsageError } from "../errors.ts";
+import { OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
 import { ExeDevProvider } from "../providers/exedev.ts";
 import { LocalProvider } from "../providers/local.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
+import type { FleetBackend } from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
@@ -208,8 +209,8 @@ export function providerOf(facts: FleetFacts, ssh: Ssh): VmProvider {
   return new ExeDevProvider(ssh);
 }
 
-/** The flagship's side of the fleet. */
-export class Flagship {
+/** The flagship's side of the fleet, in process. */
+export class Flagship implements FleetBackend {
   /** The fleet. */
   readonly facts: FleetFacts;
   readonly #home: string;
@@ -233,6 +234,15 @@ export class Flagship {
   /** The ship registry. */
   registry(): Promise<Registry> {
     return Registry.open(this.#home);
+  }
+
+  /**
+   * Every recorded ship, from the registry alone.
+   *
+   * @returns The ships.
+   */
+  async ships(): Promise<ShipRecord[]> {
+    return await (await this.registry()).list();
   }
 
   /**
@@ -569,3 +579,6 @@ function expandHome(settings: Settings, home: string): Settings {
   }
   return expanded;
 }
+
+// It crosses from the flagship to the laptop as data and comes back as itself.
+registerErrorClass(CreateShipsError);

@@ -1,23 +1,19 @@
 /**
- * The fleet as its commander sees it: create it (`init`), then create, list, reach and destroy
- * ships, and sink it all. The same API works on the laptop, where calls travel to the flagship
- * (`ssh -A <flagship> ~/.local/bin/ohcommodore …`, JSON back), and on the flagship itself.
+ * The fleet as its commander sees it: create it (`init`), then create, list, reach, command and
+ * destroy ships, and sink it all. The same API works on the laptop, where each call travels to
+ * the flagship and comes back as the same values, progress and errors, and on the flagship
+ * itself, where it runs in process: one {@link FleetBackend} of two, chosen when the fleet opens.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { formatAddress } from "../address.ts";
-import { type Channel, channelFor } from "../channel.ts";
-import { InterruptedError, OhcommodoreError, UsageError } from "../errors.ts";
+import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
-import type { Message } from "../inbox/message.ts";
-import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
-import { initScriptText, shipBinOf } from "./artifacts.ts";
-import { upload } from "./provision.ts";
+import type { FleetBackend } from "./backend.ts";
 import {
   type FleetFacts,
   loadSettings,
@@ -25,12 +21,10 @@ import {
   readFleetFacts,
   readLocalConfig,
   removeLocalConfig,
-  SECRET_SETTINGS,
   type Settings,
 } from "./config.ts";
+import { execOnShips, type ExecOptions, type ExecResults } from "./exec.ts";
 import {
-  checkShipCount,
-  CreateShipsError,
   type CreateShipsOptions,
   Flagship,
   type FleetProgress,
@@ -39,8 +33,10 @@ import {
   type Resolved,
   type SinkReport,
 } from "./flagship.ts";
+import { FlagshipClient } from "./flagship_client.ts";
 import { launchFlagship } from "./launch.ts";
-import { isShipOfFleet, parseShipSpec } from "./names.ts";
+import { Member, Ship } from "./member.ts";
+import { isShipOfFleet } from "./names.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** Options shared by fleet calls. */
@@ -79,53 +75,39 @@ export interface SinkResult extends SinkReport {
   scuttled: boolean;
 }
 
-// Settings the laptop hands to the flagship for the ships it creates.
-const FORWARDED: readonly (keyof Settings)[] = [
-  ...SECRET_SETTINGS,
-  "DOTFILES_PATH",
-  "DOTFILES_URL",
-  "SKIP_STEPS",
-];
-// Where the laptop's own choices of executable and setup script wait on the flagship.
-const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
-const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
-// Creating ships runs init.sh (toolchains) on each; everything else is quick.
-const LONG_PROXY_MS = 3 * 60 * 60_000;
-const SHORT_PROXY_MS = 5 * 60_000;
-
 /**
  * A fleet: a flagship and its ships.
  *
  * @example Create a ship, run a command on it, and destroy it
  * ```ts
- * import { Fleet } from "./fleet.ts";
- * const fleet = await Fleet.open();
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
  * const [record] = await fleet.createShips("denoland/std");
  * const ship = await fleet.ship(record.name);
- * const message = await ship.send("deno task test", { wait: true });
- * console.log(message.exitCode);
+ * const sent = await ship.send("deno task test");
+ * console.log((await sent.wait()).exitCode);
  * await fleet.destroyShip(record.name);
  * ```
  */
-export class Fleet {
+export class Fleet implements AsyncDisposable {
   /** The fleet's tag, provider and flagship. */
   readonly facts: FleetFacts;
   readonly #home: string;
   readonly #ssh: Ssh;
-  readonly #flagship: Flagship | null;
+  readonly #backend: FleetBackend;
   readonly #config: LocalConfig | null;
 
   private constructor(
     facts: FleetFacts,
     home: string,
     ssh: Ssh,
-    flagship: Flagship | null,
+    backend: FleetBackend,
     config: LocalConfig | null,
   ) {
     this.facts = facts;
     this.#home = home;
     this.#ssh = ssh;
-    this.#flagship = flagship;
+    this.#backend = backend;
     this.#config = config;
   }
 
@@ -167,7 +149,7 @@ export class Fleet {
       onProgress: options.onProgress,
       signal: options.signal,
     });
-    return new Fleet(config, home, ssh, null, config);
+    return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
   }
 
   /**
@@ -182,37 +164,50 @@ export class Fleet {
     const home = options.home ?? memberPaths().home;
     const ssh = options.ssh ?? new Ssh();
     const identity = await readIdentity(home);
+    if (identity.role === "commodore") {
+      const flagship = await openFlagship(home, ssh);
+      return new Fleet(flagship.facts, home, ssh, flagship, null);
+    }
     if (identity.role === "captain") {
       throw new UsageError(
         `This is a ship (${identity.name}); fleet commands run on your laptop or the flagship` +
           (identity.flagship ? ` (${identity.flagship.name})` : ""),
       );
     }
-    if (identity.role === "commodore") {
-      const facts = await readFleetFacts(home);
-      if (!facts) {
-        throw new OhcommodoreError(
-          `This flagship has no ${join(home, ".ohcommodore", "fleet.json")}; recreate the fleet`,
-        );
-      }
-      return new Fleet(facts, home, ssh, new Flagship(facts, home, ssh), null);
-    }
     const config = await readLocalConfig(home);
     if (!config) {
       throw new UsageError(`No fleet yet: create one with "ohcommodore init"`);
     }
-    return new Fleet(config, home, ssh, null, config);
+    return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
   }
 
   /** True when this process runs on the flagship. */
   get onFlagship(): boolean {
-    return this.#flagship !== null;
+    return this.#backend instanceof Flagship;
   }
 
-  /** The flagship and every ship, each asked in parallel. */
-  async status(): Promise<FleetStatus> {
-    if (this.#flagship) return await this.#flagship.status();
-    return await this.#proxy<FleetStatus>(["fleet", "status", "--json"], { readOnly: true });
+  /** The flagship as a member: its inbox, commands to it. */
+  get flagship(): Member {
+    const where = { name: this.facts.flagshipVm, destination: this.facts.flagship };
+    return new Member("commodore", where, this.#memberContext(this.onFlagship));
+  }
+
+  /**
+   * The flagship and every ship, each asked in parallel.
+   *
+   * @returns The fleet's status.
+   */
+  status(): Promise<FleetStatus> {
+    return this.#backend.status();
+  }
+
+  /**
+   * Every ship, as handles, from one look at the flagship's registry.
+   *
+   * @returns The ships.
+   */
+  async ships(): Promise<Ship[]> {
+    return (await this.#backend.ships()).map((record) => this.#shipOf(record));
   }
 
   /**
@@ -224,38 +219,8 @@ export class Fleet {
    * @returns The ships.
    * @throws {CreateShipsError} When some failed: `.created` lists the ships that were made.
    */
-  async createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
-    if (this.#flagship) return await this.#flagship.createShips(spec, options);
-    // Bad input fails here, before any round trip to the flagship.
-    parseShipSpec(spec);
-    const count = checkShipCount(options.count ?? 1);
-    const settings = { ...await loadSettings(), ...options.settings };
-    const forwarded: Settings = {};
-    for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
-    const flagship = this.#flagshipChannel();
-    if (settings.INIT_PATH || settings.INIT_URL) {
-      const data = await initScriptText(settings);
-      const file = { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 };
-      await upload(flagship, file, options.signal);
-      forwarded.INIT_PATH = INIT_SCRIPT_ON_FLAGSHIP;
-    }
-    const shipBin = await shipBinOf(settings);
-    if (shipBin) {
-      const file = { path: SHIP_BIN_ON_FLAGSHIP, data: shipBin, mode: 0o755 };
-      await upload(flagship, file, options.signal);
-      forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
-    }
-    const args = ["ship", "create", spec, "--count", String(count), "--json"];
-    return await this.#proxy<ShipRecord[]>([...args, "--settings-stdin"], {
-      stdin: JSON.stringify(forwarded),
-      long: true,
-      // The flagship does not hear that we stopped listening: it finishes what it started.
-      signal: options.signal,
-      interrupted: `the flagship ${this.facts.flagshipVm} carries on with the ships it ` +
-        `started: see them with "ohcommodore fleet status", remove them with ` +
-        `"ohcommodore ship destroy <name>"`,
-      failure: CreateShipsError.fromJSON,
-    });
+  createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
+    return this.#backend.createShips(spec, options);
   }
 
   /**
@@ -263,10 +228,11 @@ export class Fleet {
    *
    * @param prefix Its name or a unique prefix.
    * @returns The ship as it was.
+   * @throws {NotFoundError} When no ship matches.
+   * @throws {AmbiguousNameError} When several do.
    */
-  async destroyShip(prefix: string): Promise<ShipRecord> {
-    if (this.#flagship) return await this.#flagship.destroyShip(prefix);
-    return await this.#proxy<ShipRecord>(["ship", "destroy", prefix, "--json"]);
+  destroyShip(prefix: string): Promise<ShipRecord> {
+    return this.#backend.destroyShip(prefix);
   }
 
   /**
@@ -277,29 +243,49 @@ export class Fleet {
    * @returns What was destroyed.
    */
   async sink(options: SinkOptions = {}): Promise<SinkResult> {
-    if (this.#flagship) {
-      if (options.scuttle) {
-        throw new UsageError(
-          `--scuttle destroys the flagship, so it runs from your laptop, not on the flagship`,
-        );
-      }
-      return { ...await this.#flagship.sink(options.onProgress), scuttled: false };
+    if (options.scuttle && this.onFlagship) {
+      throw new UsageError(
+        `--scuttle destroys the flagship, so it runs from your laptop, not on the flagship`,
+      );
     }
     if (!options.scuttle) {
-      return {
-        ...await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"], { long: true }),
-        scuttled: false,
-      };
+      return { ...await this.#backend.sink(options.onProgress), scuttled: false };
     }
     return await this.#scuttle(options);
+  }
+
+  /**
+   * Runs one command on many ships at once and returns one result per ship: an unreachable
+   * ship or a failed command is a result, never a throw. From the laptop, the ships'
+   * destinations come from one call to the flagship, and each ship is reached directly.
+   *
+   * @example Run the tests everywhere and list the ships where they failed
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * const results = await fleet.exec("cd ~/web && deno task test", { timeoutMs: 600_000 });
+   * for (const failed of results.failed) console.log(failed.ship, failed.exitCode, failed.error);
+   * ```
+   *
+   * @param command The shell command (bash).
+   * @param options Which ships, timeout, concurrency, cancellation, progress.
+   * @returns The results, in the order of the ships.
+   * @throws {NotFoundError} When a name in `ships` matches no ship (nothing is sent then).
+   */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResults> {
+    if (command.trim() === "") {
+      throw new UsageError(`Give the shell command to run on the ships`);
+    }
+    return await execOnShips(await this.ships(), command, options, {
+      ssh: this.#ssh,
+      home: this.#home,
+    });
   }
 
   async #scuttle(options: SinkOptions): Promise<SinkResult> {
     let report: SinkReport = { destroyed: [], orphans: [], failed: [] };
     try {
-      report = await this.#proxy<SinkReport>(["fleet", "sink", "--force", "--json"], {
-        long: true,
-      });
+      report = await this.#backend.sink(options.onProgress);
     } catch (error) {
       // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
       report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
@@ -352,12 +338,11 @@ export class Fleet {
    * @param name A VM name (or, with `prefix`, a unique prefix of a ship's).
    * @param prefix Whether a unique prefix will do.
    * @returns The member, or null when the fleet has none by that name.
+   * @throws {NotFoundError} With `prefix`, when no ship matches.
+   * @throws {AmbiguousNameError} With `prefix`, when several do.
    */
-  async resolve(name: string, prefix = false): Promise<Resolved | null> {
-    if (this.#flagship) return await this.#flagship.resolve(name, prefix);
-    if (name === this.facts.flagshipVm) return { name, destination: this.facts.flagship };
-    const args = ["fleet", "_resolve", name, ...(prefix ? ["--prefix"] : [])];
-    return await this.#proxy<Resolved | null>(args, { readOnly: true });
+  resolve(name: string, prefix = false): Promise<Resolved | null> {
+    return this.#backend.resolve(name, prefix);
   }
 
   /**
@@ -365,140 +350,56 @@ export class Fleet {
    *
    * @param prefix The name or a unique prefix.
    * @returns The ship.
+   * @throws {NotFoundError} When no ship matches.
+   * @throws {AmbiguousNameError} When several do.
    */
   async ship(prefix: string): Promise<Ship> {
     const found = await this.resolve(prefix, true);
     if (!found) {
-      throw new OhcommodoreError(`No ship matches "${prefix}"; see "ohcommodore fleet status"`);
+      throw new NotFoundError(`No ship matches "${prefix}"; see "ohcommodore fleet status"`, {
+        query: prefix,
+      });
     }
-    return new Ship(found, this.#ssh, this.#home);
+    return this.#shipOf(found);
   }
 
-  #flagshipChannel(): Channel {
-    return channelFor(this.facts.flagship, this.#ssh);
+  /** Closes the shared ssh connections this fleet opened. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#ssh.closeShared();
   }
 
-  // Runs the same command on the flagship; its progress (stderr) shows here, its JSON returns.
-  // `failure` turns the JSON a failed command printed into the error it stands for.
-  async #proxy<T>(
-    args: string[],
-    options: {
-      stdin?: string;
-      long?: boolean;
-      readOnly?: boolean;
-      failure?: (answer: unknown) => Error | undefined;
-      signal?: AbortSignal;
-      interrupted?: string;
-    } = {},
-  ): Promise<T> {
-    // Commands that change the fleet forward the agent (as the original's `ssh -A`) on an
-    // unshared session, where -A really applies; reads ride the shared connection.
-    const ssh = options.readOnly ? this.#ssh : this.#ssh.with({ multiplex: false });
-    const result = await channelFor(this.facts.flagship, ssh).run([REMOTE_PROGRAM, ...args], {
-      stdin: options.stdin,
-      timeoutMs: options.long ? LONG_PROXY_MS : SHORT_PROXY_MS,
-      passStderr: true,
-      sshFlags: options.readOnly ? [] : ["-A"],
-      // Reading twice is harmless; changing the fleet twice is not.
-      retry: options.readOnly ? "idempotent" : "connect",
-      signal: options.signal,
-    }).catch((error) => {
-      if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
-      throw new InterruptedError(`${error.message}; ${options.interrupted}`);
-    });
-    if (result.code !== 0) {
-      const answer = parseJson(result.stdout);
-      const relayed = answer === undefined ? undefined : options.failure?.(answer);
-      throw relayed ?? new FlagshipError(this.facts.flagshipVm, args, result.code);
-    }
-    const answer = parseJson(result.stdout);
-    if (answer === undefined) {
-      throw new OhcommodoreError(
-        `The flagship answered "${args.slice(0, 2).join(" ")}" with something other than JSON; ` +
-          `is it running another ohcommodore version? See "ohcommodore fleet status"`,
-      );
-    }
-    return answer as T;
+  #shipOf(where: Resolved): Ship {
+    return new Ship(where, this.#memberContext(false));
+  }
+
+  #memberContext(self: boolean) {
+    return { ssh: this.#ssh, home: this.#home, self };
   }
 }
 
-// undefined when the text is not JSON (`null` is an answer).
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+/**
+ * The flagship's own side of its fleet, for a process running on the flagship.
+ *
+ * @param home The flagship's home; defaults to `$HOME`.
+ * @param ssh The ssh client.
+ * @returns The flagship.
+ * @throws {UsageError} When this member is not a flagship.
+ */
+export async function openFlagship(
+  home: string = memberPaths().home,
+  ssh: Ssh = new Ssh(),
+): Promise<Flagship> {
+  const identity = await readIdentity(home);
+  if (identity.role !== "commodore") {
+    throw new UsageError(
+      `This member is the fleet's ${identity.role} (${identity.name}), not its flagship`,
+    );
   }
-}
-
-/** A command proxied to the flagship failed there (its message was shown as it happened). */
-export class FlagshipError extends OhcommodoreError {
-  /** The flagship's exit code. */
-  override readonly exitCode: number;
-
-  /**
-   * Creates the error.
-   *
-   * @param flagship The flagship's name.
-   * @param args The command.
-   * @param code Its exit code.
-   */
-  constructor(flagship: string, args: string[], code: number) {
-    super(`"${args.slice(0, 2).join(" ")}" failed on the flagship ${flagship} (exit ${code})`);
-    this.exitCode = code === 255 ? 1 : code;
+  const facts = await readFleetFacts(home);
+  if (!facts) {
+    throw new OhcommodoreError(
+      `This flagship has no ${join(home, ".ohcommodore", "fleet.json")}; recreate the fleet`,
+    );
   }
-}
-
-/** One ship: send it work, log into it. */
-export class Ship {
-  /** Its VM name. */
-  readonly name: string;
-  /** Where it lives. */
-  readonly destination: string;
-  readonly #ssh: Ssh;
-  readonly #home?: string;
-
-  /**
-   * A ship at a known destination.
-   *
-   * @param where The ship's name and destination.
-   * @param ssh The ssh client.
-   * @param home The sender's home.
-   */
-  constructor(where: Resolved, ssh: Ssh = new Ssh(), home?: string) {
-    this.name = where.name;
-    this.destination = where.destination;
-    this.#ssh = ssh;
-    this.#home = home;
-  }
-
-  /** The ship's inbox address. */
-  get address(): string {
-    return formatAddress({ role: "captain", host: this.name });
-  }
-
-  /**
-   * Delivers a command to the ship's inbox.
-   *
-   * @param command The shell command.
-   * @param options Timeout and waiting.
-   * @returns The message.
-   */
-  send(command: string, options: Omit<SendOptions, "resolve" | "ssh"> = {}): Promise<Message> {
-    return send(this.address, command, {
-      home: this.#home,
-      ...options,
-      ssh: this.#ssh,
-      resolve: () => Promise.resolve({ destination: this.destination, viaDestination: false }),
-    });
-  }
-
-  /**
-   * Opens a login shell on the ship on this terminal, with agent forwarding.
-   *
-   * @returns The session's exit code.
-   */
-  ssh(): Promise<number> {
-    return channelFor(this.destination, this.#ssh).interactive([], { agent: true });
-  }
+  return new Flagship(facts, home, ssh);
 }

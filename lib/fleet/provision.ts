@@ -8,7 +8,12 @@
 
 import { Buffer } from "node:buffer";
 import type { Channel } from "../channel.ts";
-import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
+import {
+  InterruptedError,
+  OhcommodoreError,
+  registerErrorClass,
+  RemoteCommandError,
+} from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
 import type { FleetProgress } from "./flagship.ts";
 
@@ -287,3 +292,6 @@ export async function cleanUpAfter(error: unknown, creation: Creation): Promise<
   }
   return failed;
 }
+
+// It crosses from the flagship to the laptop as data and comes back as itself.
+registerErrorClass(ProvisionError);

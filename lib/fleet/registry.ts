@@ -145,11 +145,13 @@ export function matchByPrefix<T extends { name: string }>(ships: readonly T[], p
     const known = ships.map((ship) => ship.name).join(", ") || "none";
     throw new NotFoundError(
       `No ship matches "${prefix}" (ships: ${known}); see "ohcommodore fleet status"`,
+      { query: prefix },
     );
   }
   throw new AmbiguousNameError(
     `"${prefix}" matches ${matches.length} ships (${
       matches.map((ship) => ship.name).join(", ")
     }): give more of the name`,
+    { query: prefix, matches: matches.map((ship) => ship.name) },
   );
 }

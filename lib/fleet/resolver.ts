@@ -7,16 +7,15 @@
  * @module
  */
 
-import { channelFor } from "../channel.ts";
 import { readIdentity } from "../identity.ts";
-import { type AddressResolver, directResolver, REMOTE_PROGRAM } from "../inbox/send.ts";
+import { type AddressResolver, directResolver } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
-import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
-import { OhcommodoreError } from "../errors.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
 import { isShipOfFleet, tagOfFlagship } from "./names.ts";
-import { Flagship, type Resolved } from "./flagship.ts";
+import type { Resolved } from "./flagship.ts";
+import { FlagshipClient } from "./flagship_client.ts";
+import { openFlagship } from "./fleet.ts";
 
 /**
  * The resolver for this member.
@@ -30,9 +29,8 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
   const direct = directResolver({ role: identity.role, host: identity.name });
   let lookup: (name: string) => Promise<Resolved | null>;
   if (identity.role === "commodore") {
-    const facts = await readFleetFacts(home);
-    if (!facts) return direct;
-    const flagship = new Flagship(facts, memberPaths(home).home, ssh);
+    if (!await readFleetFacts(home)) return direct;
+    const flagship = await openFlagship(memberPaths(home).home, ssh);
     lookup = (name) => flagship.resolve(name);
   } else {
     const config = identity.role === "local" ? await readLocalConfig(home) : null;
@@ -40,12 +38,16 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
       (config ? { name: config.flagshipVm, destination: config.flagship } : null);
     if (!flagship) return direct;
     const tag = tagOfFlagship(flagship.name);
+    const client = new FlagshipClient(
+      { flagshipVm: flagship.name, flagship: flagship.destination },
+      ssh,
+    );
     // Only names shaped like this fleet's ships cost a round trip to the flagship.
     lookup = (name) =>
       name === flagship.name
         ? Promise.resolve({ name, destination: flagship.destination })
         : isShipOfFleet(name, tag)
-        ? askFlagship(flagship.destination, name, ssh)
+        ? client.resolve(name)
         : Promise.resolve(null);
   }
   return async (address) => {
@@ -55,20 +57,4 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
       ? { destination: found.destination, viaDestination: false }
       : await direct(address);
   };
-}
-
-async function askFlagship(destination: string, name: string, ssh: Ssh): Promise<Resolved | null> {
-  const result = await channelFor(destination, ssh).run(
-    [REMOTE_PROGRAM, "fleet", "_resolve", name],
-    { timeoutMs: 60_000 },
-  );
-  try {
-    if (result.code === 0) return JSON.parse(result.stdout) as Resolved | null;
-  } catch {
-    // reported below
-  }
-  throw new OhcommodoreError(
-    `The flagship (${destination}) could not look up "${name}": ` +
-      (lastLine(result.stderr) || `exit ${result.code}`),
-  );
 }

@@ -8,7 +8,13 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { parseAddress } from "../address.ts";
 import { formatDuration } from "../duration.ts";
-import { DeliveryRefusedError, NotFoundError, TimeoutError, UsageError } from "../errors.ts";
+import {
+  DeliveryRefusedError,
+  NotFoundError,
+  registerErrorClass,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
 import { type Identity, identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, withDatabase } from "./database.ts";
@@ -16,6 +22,7 @@ import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   FINISHED_STATUSES,
+  type FinishedMessage,
   type Message,
   MESSAGE_STATUSES,
   type MessageStatus,
@@ -23,6 +30,9 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { FinishListener, wakeScheduler } from "./wake.ts";
+
+// The longest delay setTimeout honours; a longer one fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The largest command an inbox accepts. */
 export const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -242,9 +252,14 @@ export class Inbox {
    * @returns The updated message.
    */
   markDone(id: string): Promise<Message> {
-    return this.#update(id, `status = 'done', finished_at = make_timestamp($2::BIGINT)`, [
-      nowMicros(),
-    ]);
+    return this.#update(
+      id,
+      `status = 'done', exit_code = coalesce(exit_code, 0),
+      finished_at = make_timestamp($2::BIGINT)`,
+      [
+        nowMicros(),
+      ],
+    );
   }
 
   /**
@@ -258,7 +273,9 @@ export class Inbox {
     if (!reason.trim()) throw new UsageError('Give a reason for the error, e.g. "tests failed"');
     return this.#update(
       id,
-      `status = 'error', error = $2, finished_at = make_timestamp($3::BIGINT)`,
+      // A message that failed by hand has no command's exit code: 1 stands for "failed".
+      `status = 'error', error = $2, exit_code = coalesce(nullif(exit_code, 0), 1),
+       finished_at = make_timestamp($3::BIGINT)`,
       [reason, nowMicros()],
     );
   }
@@ -288,7 +305,7 @@ export class Inbox {
    * @throws {TimeoutError} When it does not finish in time.
    * @throws {NoSchedulerError} When no scheduler is running to finish it.
    */
-  async waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<Message> {
+  async waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
     // Listen before looking, so a finish between the two is not missed.
     using listener = await FinishListener.connect(this.database);
     let message = await this.get(id);
@@ -298,15 +315,21 @@ export class Inbox {
       if (!listener) throw new NoSchedulerError(this.address, message);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = new Promise<"expired">((resolve) => {
-        timer = setTimeout(() => resolve("expired"), deadline - Date.now());
+        // Timers hold at most 2^31-1 ms; a longer wait wakes early and goes round again.
+        timer = setTimeout(() => resolve("expired"), Math.min(deadline - Date.now(), MAX_TIMER_MS));
       });
       const finished = await Promise.race([listener.next(), expired]).finally(() =>
         clearTimeout(timer)
       );
       if (finished === "expired") {
+        if (Date.now() < deadline) continue;
+        // Said as it is now, not as it was when the wait began: it may have started meanwhile.
+        message = await this.get(message.id);
+        if (FINISHED_STATUSES.includes(message.status)) break;
         throw new TimeoutError(
           `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
             `${message.status} on ${this.address}; check it later with "inbox show ${message.id}"`,
+          { messageId: message.id, status: message.status },
         );
       }
       if (finished === undefined) {
@@ -316,7 +339,128 @@ export class Inbox {
       }
       if (finished === message.id) message = await this.get(message.id);
     }
-    return message;
+    return message as FinishedMessage;
+  }
+
+  /**
+   * Cancels a message: removes it when it has not started, stops its process group when it
+   * runs (TERM, then KILL after a grace), and leaves it be when it has finished.
+   *
+   * @param id The id or a unique prefix.
+   * @param options How long a running command has to stop on TERM before KILL (default 5 s).
+   * @returns What happened, and the message as it ended.
+   */
+  async cancel(id: string, options: { graceMs?: number } = {}): Promise<Cancellation> {
+    const found = await this.#use(async (db) => {
+      const message = await this.#resolve(db, id);
+      if (message.status === "unread" || message.status === "pending") {
+        const reader = await db.runAndReadAll(
+          `DELETE FROM inbox WHERE id = $1 AND status = $2 RETURNING id`,
+          [message.id, message.status],
+        );
+        if (reader.getRows().length) return { outcome: "removed" as const, message };
+        return { outcome: "retry" as const, message }; // claimed meanwhile
+      }
+      if (message.status !== "running") return { outcome: "finished" as const, message };
+      const reader = await db.runAndReadAll(
+        `UPDATE inbox SET cancelled_at = make_timestamp($2::BIGINT)
+         WHERE id = $1 AND status = 'running' RETURNING pgid`,
+        [message.id, nowMicros()],
+      );
+      const pgid = reader.getRows()[0]?.[0];
+      return { outcome: "stopping" as const, message, pgid: pgid == null ? null : Number(pgid) };
+    });
+    if (found.outcome === "retry") return await this.cancel(found.message.id, options);
+    if (found.outcome === "removed") {
+      await wakeScheduler(this.database);
+      return { outcome: "removed", message: found.message };
+    }
+    if (found.outcome === "finished") return { outcome: "finished", message: found.message };
+    // Without a group yet, the scheduler sees the cancel as it records the group, and stops it.
+    const grace = options.graceMs ?? 5000;
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      if (found.pgid !== null) killGroup(found.pgid, signal);
+      try {
+        return {
+          outcome: "stopped",
+          message: await this.waitFor(found.message.id, { timeoutMs: grace }),
+        };
+      } catch (error) {
+        if (!(error instanceof TimeoutError)) throw error;
+      }
+    }
+    return {
+      outcome: "stopped",
+      message: await this.waitFor(found.message.id, { timeoutMs: grace }),
+    };
+  }
+
+  /**
+   * Waits for the next message to arrive in this inbox after the call, optionally from one
+   * sender, and returns it as it is then (it may already run: wait for it with
+   * {@link Inbox.waitFor}).
+   *
+   * @example Wait for a ship's report
+   * ```ts
+   * import { Inbox } from "@smithclay/ohcommodore";
+   * const inbox = await Inbox.open();
+   * const report = await inbox.next({ from: "captain@ship-web-1f2e", timeoutMs: 600_000 });
+   * console.log(report.command);
+   * ```
+   *
+   * @param options `from`: the sender's address; `timeoutMs`: how long to wait (default 10 min).
+   * @returns The message.
+   * @throws {TimeoutError} When none arrives in time.
+   */
+  async next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
+    const since = nowMicros();
+    if (options.from !== undefined) parseAddress(options.from);
+    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const deadline = Date.now() + timeoutMs;
+    using listener = await FinishListener.connect(this.database);
+    for (;;) {
+      const arrived = await this.#use(async (db) => {
+        const reader = await db.runAndReadAll(
+          `SELECT ${COLUMNS} FROM inbox WHERE created_at > make_timestamp($1::BIGINT)
+             AND ($2::TEXT IS NULL OR sender = $2) ORDER BY created_at, id LIMIT 1`,
+          [since, options.from ?? null],
+        );
+        const row = reader.getRowObjects()[0];
+        return row ? toMessage(row) : undefined;
+      });
+      if (arrived) return arrived;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TimeoutError(
+          `No message arrived in the inbox of ${this.address}` +
+            (options.from ? ` from ${options.from}` : "") + ` within ${formatDuration(timeoutMs)}`,
+        );
+      }
+      // The scheduler says when anything changes; without one, look again every half second.
+      const pause = listener ? Math.min(left, MAX_TIMER_MS) : Math.min(left, 500);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const elapsed = new Promise<void>((resolve) => timer = setTimeout(resolve, pause));
+      await Promise.race([listener?.changed() ?? elapsed, elapsed]).finally(() =>
+        clearTimeout(timer)
+      );
+    }
+  }
+
+  /**
+   * Records the process group of a message the scheduler just started. For the scheduler.
+   *
+   * @param id The message.
+   * @param pgid Its process group.
+   * @returns `"kill"` when the message was cancelled before its group was known.
+   */
+  recordProcessGroup(id: string, pgid: number): Promise<"kill" | void> {
+    return this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `UPDATE inbox SET pgid = $2 WHERE id = $1 RETURNING cancelled_at IS NOT NULL`,
+        [id, pgid],
+      );
+      return reader.getRows()[0]?.[0] === true ? "kill" : undefined;
+    });
   }
 
   /**
@@ -349,7 +493,8 @@ export class Inbox {
   finish(id: string, outcome: Outcome): Promise<Message> {
     return this.#use(async (db) => {
       await db.run(
-        `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5, error = $6,
+        `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
+           error = CASE WHEN cancelled_at IS NULL THEN $6 ELSE 'cancelled' END,
            finished_at = make_timestamp($7::BIGINT)
          WHERE id = $1`,
         [
@@ -381,6 +526,7 @@ export class Inbox {
       try {
         const reader = await db.runAndReadAll(
           `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
+             exit_code = coalesce(exit_code, 1),
              finished_at = make_timestamp($1::BIGINT)
            WHERE status = 'running' RETURNING ${COLUMNS}`,
           [nowMicros()],
@@ -435,11 +581,13 @@ export class Inbox {
       throw new NotFoundError(
         `Cannot find message "${id}" in the inbox of ${this.address}: ` +
           `list messages with "ohcommodore inbox list"`,
+        { query: id },
       );
     }
     if (rows.length > 1) {
       throw new NotFoundError(
         `Message id "${id}" is ambiguous in the inbox of ${this.address}: type more characters`,
+        { query: id },
       );
     }
     return rows[0];
@@ -458,6 +606,22 @@ export class Inbox {
       lockTimeoutMs: this.#lockTimeoutMs,
     };
     return withDatabase(access, work);
+  }
+}
+
+/** What {@link Inbox.cancel} did. */
+export interface Cancellation {
+  /** `removed` (it had not started), `stopped` (it ran and was stopped) or `finished` (too late). */
+  outcome: "removed" | "stopped" | "finished";
+  /** The message as it ended (for `removed`, as it was). */
+  message: Message;
+}
+
+function killGroup(pgid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pgid, signal);
+  } catch {
+    // already gone
   }
 }
 
@@ -491,14 +655,20 @@ function iso(micros: DuckDBValue): string | null {
 
 function toMessage(row: Record<string, DuckDBValue>): Message {
   const text = (value: DuckDBValue) => value === null ? null : String(value);
+  const status = String(row.status) as MessageStatus;
+  const finished = status === "done" || status === "error";
+  // Rows from before exit codes were always kept: done means 0, error means failed.
+  const exitCode = row.exit_code === null
+    ? (finished ? (status === "done" ? 0 : 1) : null)
+    : Number(row.exit_code);
   return {
     id: String(row.id),
     createdAt: iso(row.created_us) ?? "",
-    status: String(row.status) as MessageStatus,
+    status,
     sender: text(row.sender),
     recipient: String(row.recipient),
     command: String(row.command ?? ""),
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    exitCode,
     result: text(row.result),
     stderr: text(row.stderr),
     error: text(row.error),
@@ -507,7 +677,7 @@ function toMessage(row: Record<string, DuckDBValue>): Message {
     timeoutSec: row.timeout_sec === null
       ? DEFAULT_COMMAND_TIMEOUT_MS / 1000
       : Number(row.timeout_sec),
-  };
+  } as Message;
 }
 
 async function countsIn(db: DuckDBConnection): Promise<Record<MessageStatus, number>> {
@@ -518,3 +688,6 @@ async function countsIn(db: DuckDBConnection): Promise<Record<MessageStatus, num
   for (const [status, count] of reader.getRows()) counts[String(status)] = Number(count);
   return counts as Record<MessageStatus, number>;
 }
+
+// It crosses from the flagship to the laptop as data and comes back as itself.
+registerErrorClass(NoSchedulerError);

@@ -27,22 +27,18 @@ export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
 /** The default time a command may run: 30 minutes. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30 * 60_000;
 
-/** One inbox message and, once it ran, its outcome. */
-export interface Message {
+/** What every message has, whatever its status. */
+interface MessageFields {
   /** Unique id chosen by the sender; commands accept any unique prefix. */
   id: string;
   /** When the recipient accepted it (ISO 8601). */
   createdAt: string;
-  /** Where it is in its life. */
-  status: MessageStatus;
   /** The sender's address, e.g. `local@laptop`. */
   sender: string | null;
   /** The recipient's address. */
   recipient: string;
   /** The shell command, run with bash. */
   command: string;
-  /** The command's exit code once it finished. */
-  exitCode: number | null;
   /** The command's stdout (the tail, when capped). */
   result: string | null;
   /** The command's stderr (the tail, when capped). */
@@ -55,6 +51,46 @@ export interface Message {
   finishedAt: string | null;
   /** How long the command may run before its process group is killed. */
   timeoutSec: number;
+}
+
+/** A message that has not finished: waiting, taken by hand, or running. */
+export interface OpenMessage extends MessageFields {
+  /** Where it is in its life. */
+  status: "unread" | "pending" | "running";
+  /** No exit code yet. */
+  exitCode: null;
+}
+
+/** A message that finished: it has an exit code (1 for one marked failed by hand). */
+export interface FinishedMessage extends MessageFields {
+  /** `done` for exit 0, `error` otherwise. */
+  status: "done" | "error";
+  /** The command's exit code (124 for a timeout). */
+  exitCode: number;
+}
+
+/**
+ * One inbox message and, once it ran, its outcome. Narrow it by `status`: a `done` or `error`
+ * message has a numeric `exitCode`.
+ *
+ * @example Narrow a message by its status
+ * ```ts
+ * import type { Message } from "@smithclay/ohcommodore";
+ * function exitCodeOf(message: Message): number | undefined {
+ *   return message.status === "done" || message.status === "error" ? message.exitCode : undefined;
+ * }
+ * ```
+ */
+export type Message = OpenMessage | FinishedMessage;
+
+/**
+ * Whether a message has finished.
+ *
+ * @param message The message.
+ * @returns True for `done` and `error`.
+ */
+export function isFinished(message: Message): message is FinishedMessage {
+  return message.status === "done" || message.status === "error";
 }
 
 /**

@@ -7,14 +7,9 @@
  * @module
  */
 
-import {
-  DeliveryRefusedError,
-  NotFoundError,
-  OhcommodoreError,
-  TimeoutError,
-  UsageError,
-} from "../errors.ts";
-import { Inbox, type InboxOptions, NoSchedulerError } from "./inbox.ts";
+import { DeliveryRefusedError, type ErrorData, errorFromData, errorToData } from "../errors.ts";
+// Also registers NoSchedulerError, so it comes back from a reply as itself.
+import { Inbox, type InboxOptions } from "./inbox.ts";
 import type { Message } from "./message.ts";
 
 /** The protocol version; a recipient refuses requests from another one. */
@@ -43,7 +38,7 @@ export interface DeliverRequest {
 /** What the recipient prints on stdout. */
 export type DeliverReply =
   | { ok: true; message: Message }
-  | { ok: false; error: { name: string; message: string }; message?: Message };
+  | { ok: false; error: Pick<ErrorData, "name" | "message"> & Partial<ErrorData> };
 
 /**
  * The recipient's side: handles one request and never throws.
@@ -63,12 +58,7 @@ export async function receiveDelivery(
     if (request.waitMs === undefined) return { ok: true, message };
     return { ok: true, message: await inbox.waitFor(message.id, { timeoutMs: request.waitMs }) };
   } catch (error) {
-    const err = error instanceof Error ? error : new Error(String(error));
-    return {
-      ok: false,
-      error: { name: err.name, message: err.message },
-      ...(error instanceof NoSchedulerError ? { message: error.waiting } : {}),
-    };
+    return { ok: false, error: errorToData(error) };
   }
 }
 
@@ -81,22 +71,8 @@ export async function receiveDelivery(
  */
 export function unwrapReply(reply: DeliverReply): Message {
   if (reply.ok) return reply.message;
-  const { name, message } = reply.error;
-  switch (name) {
-    case "UsageError":
-      throw new UsageError(message);
-    case "NotFoundError":
-      throw new NotFoundError(message);
-    case "TimeoutError":
-      throw new TimeoutError(message);
-    case "NoSchedulerError":
-      if (reply.message) throw new NoSchedulerError(reply.message.recipient, reply.message);
-      throw new DeliveryRefusedError(message);
-    case "DeliveryRefusedError":
-      throw new DeliveryRefusedError(message);
-    default:
-      throw new OhcommodoreError(message);
-  }
+  // Older members sent only the name and message; the fields ride along where they exist.
+  throw errorFromData({ exitCode: 1, fields: {}, ...reply.error });
 }
 
 function parseRequest(input: string): DeliverRequest {

@@ -15,6 +15,8 @@ export const OUTPUT_CAP_BYTES = 256 * 1024;
 export interface RunOptions {
   /** Directory to run in. */
   cwd: string;
+  /** Told the command's process group as soon as it starts; may stop it (return `"kill"`). */
+  onSpawn?: (pgid: number) => Promise<"kill" | void>;
   /** Directory for the temporary script file (private to the member). */
   scratchDir: string;
   /** Kill the process group after this long. */
@@ -70,6 +72,10 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
     }
   };
   let killTimer: ReturnType<typeof setTimeout> | undefined;
+  // A cancel that came before the group was known is carried out now.
+  options.onSpawn?.(child.pid).then((verdict) => {
+    if (verdict === "kill") killGroup("SIGTERM");
+  }, () => {});
   const timeoutTimer = setTimeout(() => {
     timedOut = true;
     killGroup("SIGTERM");

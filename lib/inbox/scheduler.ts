@@ -169,6 +169,7 @@ export class Scheduler {
           timeoutMs: message.timeoutSec * 1000,
           capBytes: this.#options.outputCapBytes,
           killGraceMs: this.#options.killGraceMs,
+          onSpawn: (pgid) => this.#persist(() => this.#inbox.recordProcessGroup(message.id, pgid)),
           env: {
             ...await commandCredentials(this.#inbox.home),
             OHCOMMODORE_MESSAGE_ID: message.id,

@@ -26,6 +26,9 @@ export const SCHEMA_STATEMENTS: readonly string[] = [
   `ALTER TABLE inbox ADD COLUMN IF NOT EXISTS started_at TIMESTAMP`,
   `ALTER TABLE inbox ADD COLUMN IF NOT EXISTS finished_at TIMESTAMP`,
   `ALTER TABLE inbox ADD COLUMN IF NOT EXISTS timeout_sec INTEGER`,
+  // The running command's process group, so a cancel can stop it from another process.
+  `ALTER TABLE inbox ADD COLUMN IF NOT EXISTS pgid INTEGER`,
+  `ALTER TABLE inbox ADD COLUMN IF NOT EXISTS cancelled_at TIMESTAMP`,
   `INSERT INTO config VALUES ('POLL_INTERVAL_SEC', '${DEFAULT_POLL_INTERVAL_SEC}')
     ON CONFLICT DO NOTHING`,
 ];

@@ -10,7 +10,12 @@ import { identityAddress, readIdentity } from "../identity.ts";
 import { channelFor } from "../channel.ts";
 import { Ssh } from "../ssh.ts";
 import { Inbox } from "./inbox.ts";
-import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "./message.ts";
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type Message,
+  newMessageId,
+  parseMessageId,
+} from "./message.ts";
 import {
   type DeliverReply,
   type DeliverRequest,
@@ -46,6 +51,10 @@ export interface SendOptions {
   resolve?: AddressResolver;
   /** The ssh client. */
   ssh?: Ssh;
+  /** The message's id; by default a new one. Knowing it first lets a caller cancel it. */
+  id?: string;
+  /** Stops the delivery, or the wait (the command itself is not stopped: cancel it). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -98,7 +107,7 @@ export async function send(
   const waitMs = options.wait ? options.waitMs ?? timeoutMs + 60_000 : undefined;
   const request: DeliverRequest = {
     version: PROTOCOL_VERSION,
-    id: newMessageId(),
+    id: options.id === undefined ? newMessageId() : parseMessageId(options.id),
     sender: identityAddress(identity),
     recipient: formatAddress(address),
     viaDestination: route.viaDestination,
@@ -111,13 +120,14 @@ export async function send(
     const message = await inbox.deliver(request);
     return waitMs === undefined ? message : await inbox.waitFor(message.id, { timeoutMs: waitMs });
   }
-  return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh());
+  return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh(), options.signal);
 }
 
 async function deliverOverSsh(
   destination: string,
   request: DeliverRequest,
   ssh: Ssh,
+  signal?: AbortSignal,
 ): Promise<Message> {
   // The request carries its id, so the recipient stores a repeated delivery once: retrying
   // after any ssh failure is safe.
@@ -125,6 +135,7 @@ async function deliverOverSsh(
     stdin: JSON.stringify(request),
     timeoutMs: (request.waitMs ?? 0) + 60_000,
     retry: "idempotent",
+    signal,
   });
   let reply: DeliverReply;
   try {

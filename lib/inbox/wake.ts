@@ -91,6 +91,16 @@ export class FinishListener implements Disposable {
     }
   }
 
+  /**
+   * Waits for anything to change in the inbox: a delivery, a finish, a mark.
+   *
+   * @returns False when the scheduler went away.
+   */
+  async changed(): Promise<boolean> {
+    const line = await this.#lines.next().catch(() => ({ done: true, value: "" }));
+    return !line.done;
+  }
+
   /** Closes the connection. */
   [Symbol.dispose](): void {
     try {
@@ -139,7 +149,11 @@ export class Doorbell implements Disposable {
    * @param id The message id.
    */
   announceFinished(id: string): void {
-    const line = new TextEncoder().encode(`finished ${id}\n`);
+    this.#announce(`finished ${id}`);
+  }
+
+  #announce(text: string): void {
+    const line = new TextEncoder().encode(`${text}\n`);
     for (const client of this.#clients) client.write(line).catch(() => this.#drop(client));
   }
 
@@ -154,7 +168,10 @@ export class Doorbell implements Disposable {
   async #serve(client: Deno.UnixConn): Promise<void> {
     this.#clients.add(client);
     try {
-      for await (const _chunk of client.readable) this.#onRing();
+      for await (const _chunk of client.readable) {
+        this.#onRing();
+        this.#announce("changed"); // for those waiting for the next message
+      }
     } catch {
       // client went away
     } finally {

@@ -8,7 +8,7 @@
 
 import pLimit from "p-limit";
 import { type Channel, SshChannel } from "../channel.ts";
-import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
+import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import {
@@ -238,3 +238,6 @@ function toVmInfo(value: unknown, command: string): VmInfo {
     status: typeof vm.status === "string" ? vm.status : "unknown",
   };
 }
+
+// It crosses from the flagship to the laptop as data and comes back as itself.
+registerErrorClass(ProviderError);

@@ -1,0 +1,205 @@
+/**
+ * The laptop's side of the fleet: every call goes to the flagship (`fleet _call`, see
+ * fleet_call.ts) and comes back as the same value, the same progress events and the same
+ * errors as on the flagship. Nothing is written to this process's stderr.
+ *
+ * @module
+ */
+
+import { channelFor } from "../channel.ts";
+import {
+  errorFromData,
+  InterruptedError,
+  OhcommodoreError,
+  registerErrorClass,
+} from "../errors.ts";
+import { REMOTE_PROGRAM } from "../inbox/send.ts";
+import { lastLine } from "../process.ts";
+import type { Ssh } from "../ssh.ts";
+import { initScriptText, shipBinOf } from "./artifacts.ts";
+import type { FleetBackend } from "./backend.ts";
+import { type FleetFacts, loadSettings, SECRET_SETTINGS, type Settings } from "./config.ts";
+import {
+  checkShipCount,
+  type CreateShipsOptions,
+  type FleetProgress,
+  type FleetStatus,
+  type Resolved,
+  type SinkReport,
+} from "./flagship.ts";
+import {
+  answerReader,
+  FLEET_CALL_VERSION,
+  type FleetCall,
+  type FleetCallLine,
+} from "./fleet_call.ts";
+import { parseShipSpec } from "./names.ts";
+import { upload } from "./provision.ts";
+import type { ShipRecord } from "./registry.ts";
+
+/** What a client needs to know of its flagship. */
+export type FlagshipFacts = Pick<FleetFacts, "flagshipVm" | "flagship">;
+
+// Settings the laptop hands to the flagship for the ships it creates.
+const FORWARDED: readonly (keyof Settings)[] = [
+  ...SECRET_SETTINGS,
+  "DOTFILES_PATH",
+  "DOTFILES_URL",
+  "SKIP_STEPS",
+];
+// Where the laptop's own choices of executable and setup script wait on the flagship.
+const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
+const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
+// Creating ships runs init.sh (toolchains) on each; everything else is quick.
+const LONG_CALL_MS = 3 * 60 * 60_000;
+const SHORT_CALL_MS = 5 * 60_000;
+
+interface CallOptions {
+  /** Reading twice is harmless: such calls retry on any ssh failure, on the shared connection. */
+  readOnly?: boolean;
+  long?: boolean;
+  onProgress?: (progress: FleetProgress) => void;
+  signal?: AbortSignal;
+  /** Said after "interrupted" when the signal stops the call. */
+  interrupted?: string;
+}
+
+/** The fleet as the laptop reaches it: through the flagship. */
+export class FlagshipClient implements FleetBackend {
+  readonly #facts: FlagshipFacts;
+  readonly #ssh: Ssh;
+
+  /**
+   * A client for a fleet's flagship.
+   *
+   * @param facts The fleet (from the laptop's config).
+   * @param ssh The ssh client.
+   */
+  constructor(facts: FlagshipFacts, ssh: Ssh) {
+    this.#facts = facts;
+    this.#ssh = ssh;
+  }
+
+  /** The flagship's report on the fleet. */
+  status(): Promise<FleetStatus> {
+    return this.#call<FleetStatus>({ method: "status" }, { readOnly: true });
+  }
+
+  /** The flagship's registry. */
+  ships(): Promise<ShipRecord[]> {
+    return this.#call<ShipRecord[]>({ method: "ships" }, { readOnly: true });
+  }
+
+  /**
+   * Creates ships on the flagship; the settings this laptop has (tokens, dotfiles, SKIP_STEPS,
+   * INIT_PATH/INIT_URL, OHCOMMODORE_SHIP_BIN) go along.
+   */
+  async createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
+    // Bad input fails here, before any round trip to the flagship.
+    parseShipSpec(spec);
+    const count = checkShipCount(options.count ?? 1);
+    const settings = { ...await loadSettings(), ...options.settings };
+    const forwarded: Settings = {};
+    for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
+    const flagship = channelFor(this.#facts.flagship, this.#ssh);
+    if (settings.INIT_PATH || settings.INIT_URL) {
+      const data = await initScriptText(settings);
+      const file = { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 };
+      await upload(flagship, file, options.signal);
+      forwarded.INIT_PATH = INIT_SCRIPT_ON_FLAGSHIP;
+    }
+    const shipBin = await shipBinOf(settings);
+    if (shipBin) {
+      const file = { path: SHIP_BIN_ON_FLAGSHIP, data: shipBin, mode: 0o755 };
+      await upload(flagship, file, options.signal);
+      forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
+    }
+    return await this.#call<ShipRecord[]>(
+      { method: "createShips", spec, count, settings: forwarded },
+      {
+        long: true,
+        onProgress: options.onProgress,
+        // The flagship does not hear that we stopped listening: it finishes what it started.
+        signal: options.signal,
+        interrupted: `the flagship ${this.#facts.flagshipVm} carries on with the ships it ` +
+          `started: see them with "ohcommodore fleet status", remove them with ` +
+          `"ohcommodore ship destroy <name>"`,
+      },
+    );
+  }
+
+  /** Destroys a ship through the flagship. */
+  destroyShip(prefix: string): Promise<ShipRecord> {
+    return this.#call<ShipRecord>({ method: "destroyShip", prefix });
+  }
+
+  /** Sinks every ship through the flagship. */
+  sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport> {
+    return this.#call<SinkReport>({ method: "sink" }, { long: true, onProgress });
+  }
+
+  /** Asks the flagship where a member lives (the flagship itself is known here). */
+  async resolve(name: string, prefix = false): Promise<Resolved | null> {
+    if (name === this.#facts.flagshipVm) return { name, destination: this.#facts.flagship };
+    return await this.#call<Resolved | null>({ method: "resolve", name, prefix }, {
+      readOnly: true,
+    });
+  }
+
+  async #call<T>(call: FleetCall, options: CallOptions = {}): Promise<T> {
+    // Calls that change the fleet forward the agent (as the original's `ssh -A`) on an
+    // unshared session, where -A really applies; reads ride the shared connection.
+    const ssh = options.readOnly ? this.#ssh : this.#ssh.with({ multiplex: false });
+    let answer: FleetCallLine | undefined;
+    const read = answerReader((line) => {
+      if ("progress" in line) options.onProgress?.(line.progress);
+      else answer = line;
+    });
+    const result = await channelFor(this.#facts.flagship, ssh).run(
+      [REMOTE_PROGRAM, "fleet", "_call"],
+      {
+        stdin: JSON.stringify({ version: FLEET_CALL_VERSION, call }),
+        timeoutMs: options.long ? LONG_CALL_MS : SHORT_CALL_MS,
+        sshFlags: options.readOnly ? [] : ["-A"],
+        retry: options.readOnly ? "idempotent" : "connect",
+        signal: options.signal,
+        onStdout: read,
+      },
+    ).catch((error) => {
+      if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
+      throw new InterruptedError(`${error.message}; ${options.interrupted}`);
+    });
+    if (answer && "error" in answer) throw errorFromData(answer.error);
+    if (answer && "result" in answer) return answer.result as T;
+    throw new FlagshipError(this.#facts.flagshipVm, call.method, result.code, result.stderr);
+  }
+}
+
+/** The flagship gave no answer to a fleet call (another version, a crash, a broken install). */
+export class FlagshipError extends OhcommodoreError {
+  /** The flagship's exit code. */
+  override readonly exitCode: number;
+  /** The last line the flagship wrote to stderr. */
+  readonly stderrTail: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param flagship The flagship's name.
+   * @param method The call.
+   * @param code Its exit code.
+   * @param stderr What the flagship wrote to stderr.
+   */
+  constructor(flagship: string, method: string, code: number, stderr: string) {
+    const tail = lastLine(stderr);
+    super(
+      `The flagship ${flagship} did not answer "${method}" (exit ${code}` +
+        (tail ? `: ${tail}` : "") +
+        `); is it running another ohcommodore version? See "ohcommodore fleet status"`,
+    );
+    this.exitCode = code === 0 || code === 255 ? 1 : code;
+    this.stderrTail = tail;
+  }
+}
+
+registerErrorClass(FlagshipError);

@@ -1,0 +1,161 @@
+/**
+ * How the laptop asks the flagship: it runs the flagship's own program
+ * (`ohcommodore fleet _call`) with one JSON request on stdin, and reads JSON lines back on
+ * stdout as they come: progress events, then one result or one error as data. Arguments travel
+ * as JSON, so a ship name never reaches an option parser, and errors come back as their own
+ * class with their fields.
+ *
+ * @module
+ */
+
+import { type ErrorData, errorToData, isErrorData, UsageError } from "../errors.ts";
+import type { FleetBackend } from "./backend.ts";
+import type { FleetProgress } from "./flagship.ts";
+import type { Settings } from "./config.ts";
+
+/** The version of the call protocol; the flagship refuses another. */
+export const FLEET_CALL_VERSION = 1;
+
+/** One call, as the laptop sends it. */
+export type FleetCall =
+  | { method: "status" }
+  | { method: "ships" }
+  | { method: "createShips"; spec: string; count: number; settings: Settings }
+  | { method: "destroyShip"; prefix: string }
+  | { method: "sink" }
+  | { method: "resolve"; name: string; prefix: boolean };
+
+/** The request on stdin. */
+export interface FleetCallRequest {
+  /** {@link FLEET_CALL_VERSION}. */
+  version: number;
+  /** The call. */
+  call: FleetCall;
+}
+
+/** One line of the answer on stdout. */
+export type FleetCallLine =
+  | { progress: FleetProgress }
+  | { result: unknown }
+  | { error: ErrorData };
+
+/**
+ * Serves one request with a backend, writing the answer's lines as they happen. Never throws:
+ * failures are answered as data.
+ *
+ * @param input The request text.
+ * @param backend Opens the flagship (its failure is answered too).
+ * @param write Writes one line (without its newline); its failures are ignored, because the
+ *   flagship finishes what it started when the laptop stops listening.
+ * @returns The exit code: 0 when the call succeeded, else the error's.
+ */
+export async function serveFleetCall(
+  input: string,
+  backend: () => Promise<FleetBackend>,
+  write: (line: string) => void,
+): Promise<number> {
+  const say = (line: FleetCallLine) => {
+    try {
+      write(JSON.stringify(line));
+    } catch {
+      // nobody listens any more
+    }
+  };
+  try {
+    const call = parseRequest(input).call;
+    const onProgress = (progress: FleetProgress) => say({ progress });
+    say({ result: (await dispatch(await backend(), call, onProgress)) ?? null });
+    return 0;
+  } catch (error) {
+    const data = errorToData(error);
+    say({ error: data });
+    return data.exitCode || 1;
+  }
+}
+
+function dispatch(
+  backend: FleetBackend,
+  call: FleetCall,
+  onProgress: (progress: FleetProgress) => void,
+): Promise<unknown> {
+  switch (call.method) {
+    case "status":
+      return backend.status();
+    case "ships":
+      return backend.ships();
+    case "createShips":
+      return backend.createShips(call.spec, {
+        count: call.count,
+        settings: call.settings,
+        onProgress,
+      });
+    case "destroyShip":
+      return backend.destroyShip(call.prefix);
+    case "sink":
+      return backend.sink(onProgress);
+    case "resolve":
+      return backend.resolve(call.name, call.prefix);
+  }
+}
+
+const METHODS = new Set(["status", "ships", "createShips", "destroyShip", "sink", "resolve"]);
+
+function parseRequest(input: string): FleetCallRequest {
+  let request: FleetCallRequest;
+  try {
+    request = JSON.parse(input);
+  } catch {
+    throw new UsageError(`The fleet call on stdin is not JSON`);
+  }
+  if (request?.version !== FLEET_CALL_VERSION) {
+    throw new UsageError(
+      `This flagship speaks fleet call version ${FLEET_CALL_VERSION}, not ` +
+        `${JSON.stringify(request?.version)}: run the same ohcommodore version on both ends`,
+    );
+  }
+  const call = request.call as Record<string, unknown>;
+  if (!METHODS.has(String(call?.method))) {
+    throw new UsageError(`Unknown fleet call "${String(call?.method)}"`);
+  }
+  const strings = { createShips: ["spec"], destroyShip: ["prefix"], resolve: ["name"] };
+  for (const key of strings[call.method as keyof typeof strings] ?? []) {
+    if (typeof call[key] !== "string") {
+      throw new UsageError(`The fleet call "${call.method}" needs a "${key}" string`);
+    }
+  }
+  if (call.method === "createShips" && (typeof call.settings !== "object" || !call.settings)) {
+    call.settings = {};
+  }
+  return request;
+}
+
+/**
+ * Reads the answer's lines as they arrive.
+ *
+ * @param onLine Called for each complete line that is an answer line.
+ * @returns A function to feed stdout's text to, chunk by chunk.
+ */
+export function answerReader(onLine: (line: FleetCallLine) => void): (text: string) => void {
+  let buffer = "";
+  return (text) => {
+    buffer += text;
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    for (const line of lines) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        continue; // not ours: a login banner, a stray print
+      }
+      if (isAnswerLine(parsed)) onLine(parsed);
+    }
+  };
+}
+
+function isAnswerLine(value: unknown): value is FleetCallLine {
+  if (typeof value !== "object" || value === null) return false;
+  if ("result" in value) return true;
+  if ("error" in value) return isErrorData((value as { error: unknown }).error);
+  return "progress" in value;
+}

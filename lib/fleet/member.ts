@@ -1,0 +1,335 @@
+/**
+ * Fleet members as handles: send them work, read their inboxes, run commands built like dax's,
+ * log into them. The same handle works from the laptop and on the flagship.
+ *
+ * @module
+ */
+
+import { formatAddress, type Role } from "../address.ts";
+import { channelFor } from "../channel.ts";
+import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+import { type Cancellation, Inbox } from "../inbox/inbox.ts";
+import type { FinishedMessage, Message, MessageStatus } from "../inbox/message.ts";
+import { type InboxView, RemoteInbox } from "../inbox/remote_inbox.ts";
+import { send, type SendOptions } from "../inbox/send.ts";
+import { SentMessage } from "../inbox/sent_message.ts";
+import { shellQuote, Ssh } from "../ssh.ts";
+import type { Resolved } from "./flagship.ts";
+
+/** How a member handle reaches its member. */
+export interface MemberContext {
+  /** The ssh client. */
+  ssh: Ssh;
+  /** The sender's home (identity). */
+  home?: string;
+  /** True when the member is the one this process runs on. */
+  self?: boolean;
+}
+
+/** Options for {@link Member.send}. */
+export type MemberSendOptions = Pick<SendOptions, "timeoutMs" | "signal" | "id">;
+
+/** One fleet member: the flagship or a ship. */
+export class Member {
+  /** Its VM name. */
+  readonly name: string;
+  /** Where it lives: an SSH destination, or a sandbox's home. */
+  readonly destination: string;
+  /** Its role, which with the name makes its address. */
+  readonly role: Role;
+  /** Its inbox: list, get, wait for, cancel, next. */
+  readonly inbox: InboxView;
+  readonly #context: MemberContext;
+
+  /**
+   * A member at a known destination.
+   *
+   * @param role `captain` for a ship, `commodore` for the flagship.
+   * @param where Its name and destination.
+   * @param context The ssh client and the sender's home.
+   */
+  constructor(role: Role, where: Resolved, context: MemberContext = { ssh: new Ssh() }) {
+    this.role = role;
+    this.name = where.name;
+    this.destination = where.destination;
+    this.#context = context;
+    this.inbox = context.self
+      ? new OpenedInbox(this.address, context.home)
+      : new RemoteInbox(this.address, where.destination, context.ssh);
+  }
+
+  /** The member's inbox address, e.g. `captain@ship-web-1f2e`. */
+  get address(): string {
+    return formatAddress({ role: this.role, host: this.name });
+  }
+
+  /**
+   * Delivers a command to the member's inbox and returns a handle on it.
+   *
+   * @example Send, then wait
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * const sent = await (await fleet.ship("web")).send("git -C ~/web pull");
+   * console.log((await sent.wait()).exitCode);
+   * ```
+   *
+   * @param command The shell command (bash).
+   * @param options Its timeout, an id of your choosing, a signal that stops the delivery.
+   * @returns The handle.
+   */
+  async send(command: string, options: MemberSendOptions = {}): Promise<SentMessage> {
+    const message = await send(this.address, command, {
+      ...options,
+      home: this.#context.home,
+      ssh: this.#context.ssh,
+      resolve: () =>
+        Promise.resolve({
+          destination: this.#context.self ? null : this.destination,
+          viaDestination: false,
+        }),
+    });
+    return new SentMessage(message, this.inbox);
+  }
+
+  /**
+   * A command for the member, built as dax builds them: each `${}` is one bash-quoted argument
+   * (an array, one argument per element). Awaiting it sends it, waits for it and throws
+   * {@link CommandFailedError} on a non-zero exit unless `.noThrow()`.
+   *
+   * @example Run the tests of one file
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * const ship = await fleet.ship("web");
+   * const file = "tests/it's here_test.ts";
+   * console.log(await ship.$`cd ~/web && deno test ${file}`.text());
+   * const { exitCode } = await ship.$`test -f ${file}`.noThrow();
+   * ```
+   *
+   * @param strings The template's text.
+   * @param values The values, each quoted.
+   * @returns The command, not yet sent.
+   */
+  $(strings: TemplateStringsArray, ...values: unknown[]): MemberCommand {
+    return new MemberCommand(this, buildCommand(strings, values), {});
+  }
+
+  /**
+   * Opens a login shell on the member on this terminal, with agent forwarding.
+   *
+   * @returns The session's exit code.
+   */
+  ssh(): Promise<number> {
+    return channelFor(this.destination, this.#context.ssh).interactive([], { agent: true });
+  }
+}
+
+/** One ship. */
+export class Ship extends Member {
+  /**
+   * A ship at a known destination.
+   *
+   * @param where Its name and destination.
+   * @param context The ssh client and the sender's home.
+   */
+  constructor(where: Resolved, context: MemberContext = { ssh: new Ssh() }) {
+    super("captain", where, context);
+  }
+}
+
+/**
+ * Builds the command text of a template: every value becomes one quoted argument.
+ *
+ * @param strings The template's text.
+ * @param values The values.
+ * @returns The command.
+ */
+export function buildCommand(strings: TemplateStringsArray, values: readonly unknown[]): string {
+  let command = strings[0];
+  values.forEach((value, i) => {
+    const args = Array.isArray(value) ? value : [value];
+    command += args.map((arg) => shellQuote(String(arg))).join(" ") + strings[i + 1];
+  });
+  return command;
+}
+
+/** The outcome of a {@link MemberCommand}. */
+export interface CommandOutcome {
+  /** The command's exit code. */
+  exitCode: number;
+  /** Its stdout. */
+  stdout: string;
+  /** Its stderr. */
+  stderr: string;
+  /** The finished message. */
+  message: FinishedMessage;
+}
+
+interface CommandSettings {
+  timeoutMs?: number;
+  noThrow?: boolean;
+}
+
+/**
+ * A command for a member, not yet sent. Immutable: each method returns a new command; awaiting
+ * it (or `.text()`, `.json()`, `.lines()`) runs it.
+ */
+export class MemberCommand implements PromiseLike<CommandOutcome> {
+  /** The command text, quoted. */
+  readonly command: string;
+  readonly #member: Member;
+  readonly #settings: CommandSettings;
+
+  /**
+   * A command for a member.
+   *
+   * @param member Where it runs.
+   * @param command The command text.
+   * @param settings Timeout and whether a failure throws.
+   */
+  constructor(member: Member, command: string, settings: CommandSettings) {
+    this.#member = member;
+    this.command = command;
+    this.#settings = settings;
+  }
+
+  /**
+   * The same command with a time limit on the member.
+   *
+   * @param ms How long it may run.
+   * @returns The new command.
+   */
+  timeout(ms: number): MemberCommand {
+    return new MemberCommand(this.#member, this.command, { ...this.#settings, timeoutMs: ms });
+  }
+
+  /**
+   * The same command, whose non-zero exit is returned instead of thrown.
+   *
+   * @returns The new command.
+   */
+  noThrow(): MemberCommand {
+    return new MemberCommand(this.#member, this.command, { ...this.#settings, noThrow: true });
+  }
+
+  /**
+   * Runs it and returns stdout without its trailing newlines.
+   *
+   * @returns The text.
+   */
+  async text(): Promise<string> {
+    return (await this).stdout.replace(/\n+$/, "");
+  }
+
+  /**
+   * Runs it and parses stdout as JSON.
+   *
+   * @returns The value.
+   */
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse((await this).stdout) as T;
+  }
+
+  /**
+   * Runs it and splits stdout into lines.
+   *
+   * @returns The lines, without a last empty one.
+   */
+  async lines(): Promise<string[]> {
+    const text = await this.text();
+    return text === "" ? [] : text.split("\n");
+  }
+
+  /** Runs it: sends it, waits for it. */
+  then<A = CommandOutcome, B = never>(
+    onDone?: ((value: CommandOutcome) => A | PromiseLike<A>) | null,
+    onFailed?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#run().then(onDone, onFailed);
+  }
+
+  async #run(): Promise<CommandOutcome> {
+    const timeoutMs = this.#settings.timeoutMs;
+    const sent = await this.#member.send(this.command, { timeoutMs });
+    const message = await sent.wait();
+    const outcome = {
+      exitCode: message.exitCode,
+      stdout: message.result ?? "",
+      stderr: message.stderr ?? "",
+      message,
+    };
+    if (message.exitCode !== 0 && !this.#settings.noThrow) {
+      throw new CommandFailedError(this.#member.address, message);
+    }
+    return outcome;
+  }
+}
+
+/** A command run through an inbox exited non-zero. */
+export class CommandFailedError extends OhcommodoreError {
+  /** Where it ran. */
+  readonly address: string;
+  /** The finished message: exit code, output, error. */
+  readonly outcome: FinishedMessage;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The member's address.
+   * @param outcome The finished message.
+   */
+  constructor(address: string, outcome: FinishedMessage) {
+    const tail = (outcome.stderr ?? "").trim().split("\n").slice(-3).join("\n");
+    super(
+      `"${oneLine(outcome.command)}" failed on ${address} (${
+        outcome.error ?? "exit code " + outcome.exitCode
+      })` +
+        (tail ? `:\n${tail}` : ""),
+    );
+    this.address = address;
+    this.outcome = outcome;
+  }
+}
+
+registerErrorClass(CommandFailedError);
+
+function oneLine(text: string): string {
+  const first = text.split("\n")[0];
+  return first.length > 80 || first !== text ? first.slice(0, 79) + "…" : first;
+}
+
+// This member's own inbox, opened for each call (opening reads only the identity).
+class OpenedInbox implements InboxView {
+  readonly address: string;
+  readonly #home?: string;
+
+  constructor(address: string, home?: string) {
+    this.address = address;
+    this.#home = home;
+  }
+
+  #open(): Promise<Inbox> {
+    return Inbox.open({ home: this.#home });
+  }
+
+  async list(filter?: { status?: MessageStatus; limit?: number }): Promise<Message[]> {
+    return await (await this.#open()).list(filter);
+  }
+
+  async get(id: string): Promise<Message> {
+    return await (await this.#open()).get(id);
+  }
+
+  async waitFor(id: string, options?: { timeoutMs?: number }): Promise<FinishedMessage> {
+    return await (await this.#open()).waitFor(id, options);
+  }
+
+  async cancel(id: string): Promise<Cancellation> {
+    return await (await this.#open()).cancel(id);
+  }
+
+  async next(options?: { from?: string; timeoutMs?: number }): Promise<Message> {
+    return await (await this.#open()).next(options);
+  }
+}

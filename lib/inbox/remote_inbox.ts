@@ -1,0 +1,138 @@
+/**
+ * Another member's inbox, read and handled over its channel: the member's own program answers
+ * (`ohcommodore inbox list|show|wait|cancel|next --json`), so its database is opened by its own
+ * user, and errors come back as data, as their own classes.
+ *
+ * @module
+ */
+
+import { parseAddress } from "../address.ts";
+import { type Channel, channelFor } from "../channel.ts";
+import { errorFromData, isErrorData, RemoteCommandError } from "../errors.ts";
+import { lastLine } from "../process.ts";
+import { Ssh } from "../ssh.ts";
+import type { Cancellation } from "./inbox.ts";
+import {
+  type FinishedMessage,
+  type Message,
+  type MessageStatus,
+  parseMessageId,
+} from "./message.ts";
+import { REMOTE_PROGRAM } from "./send.ts";
+
+/** What a script can do with any member's inbox, this one's or another's. */
+export interface InboxView {
+  /** The member's address. */
+  readonly address: string;
+  /** Messages, newest first. */
+  list(filter?: { status?: MessageStatus; limit?: number }): Promise<Message[]>;
+  /** One message by id or unique prefix. */
+  get(id: string): Promise<Message>;
+  /** Waits until a message is `done` or `error`. */
+  waitFor(id: string, options?: { timeoutMs?: number }): Promise<FinishedMessage>;
+  /** Removes a message that has not started, or stops one that runs. */
+  cancel(id: string): Promise<Cancellation>;
+  /** Waits for the next message to arrive. */
+  next(options?: { from?: string; timeoutMs?: number }): Promise<Message>;
+}
+
+// Reading and waiting are safe to repeat after a dropped connection.
+const QUICK_MS = 60_000;
+
+/**
+ * The inbox of a member reached over ssh (or in a local sandbox).
+ *
+ * @example List a ship's failed messages from the laptop
+ * ```ts
+ * import { RemoteInbox } from "@smithclay/ohcommodore";
+ * const inbox = new RemoteInbox("captain@ship-web-1f2e", "ship-web-1f2e.exe.xyz");
+ * for (const message of await inbox.list({ status: "error" })) console.log(message.id);
+ * ```
+ */
+export class RemoteInbox implements InboxView {
+  /** The member's address. */
+  readonly address: string;
+  readonly #channel: Channel;
+
+  /**
+   * The inbox of the member at a destination.
+   *
+   * @param address The member's address, e.g. `captain@ship-web-1f2e`.
+   * @param destination Its SSH destination (or a sandbox's home).
+   * @param ssh The ssh client.
+   */
+  constructor(address: string, destination: string, ssh: Ssh = new Ssh()) {
+    parseAddress(address);
+    this.address = address;
+    this.#channel = channelFor(destination, ssh);
+  }
+
+  /** Messages, newest first. */
+  list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+    const args = [
+      ...(filter.status ? ["--status", filter.status] : []),
+      ...(filter.limit ? ["--limit", String(Math.max(1, Math.floor(filter.limit)))] : []),
+    ];
+    return this.#ask<Message[]>(["list", ...args], QUICK_MS);
+  }
+
+  /** One message by id or unique prefix. */
+  get(id: string): Promise<Message> {
+    return this.#ask<Message>(["show", "--", parseMessageId(id)], QUICK_MS);
+  }
+
+  /** Waits until a message is `done` or `error` (default: its timeout plus a minute). */
+  waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
+    const timeout = options.timeoutMs ? ["--timeout", `${Math.ceil(options.timeoutMs)}ms`] : [];
+    // Without a limit the member picks the message's own; ssh gets a day to hear it.
+    const sshMs = (options.timeoutMs ?? 24 * 3_600_000) + QUICK_MS;
+    return this.#ask<FinishedMessage>(["wait", ...timeout, "--", parseMessageId(id)], sshMs);
+  }
+
+  /** Removes a message that has not started, or stops one that runs. */
+  cancel(id: string): Promise<Cancellation> {
+    return this.#ask<Cancellation>(["cancel", "--", parseMessageId(id)], QUICK_MS, false);
+  }
+
+  /** Waits for the next message to arrive (default: up to 10 minutes). */
+  next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
+    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const from = options.from ? ["--from", formatFrom(options.from)] : [];
+    return this.#ask<Message>(
+      ["next", ...from, "--timeout", `${timeoutMs}ms`],
+      timeoutMs + QUICK_MS,
+      false,
+    );
+  }
+
+  async #ask<T>(args: string[], timeoutMs: number, idempotent = true): Promise<T> {
+    // Options before the arguments: ids go after "--", where nothing reads as an option.
+    const [command, ...rest] = args;
+    const remote = [REMOTE_PROGRAM, "inbox", command, "--json", ...rest];
+    const result = await this.#channel.run(remote, {
+      timeoutMs,
+      retry: idempotent ? "idempotent" : "connect",
+    });
+    let answer: unknown;
+    try {
+      answer = JSON.parse(result.stdout);
+    } catch {
+      const tail = lastLine(result.stderr);
+      throw new RemoteCommandError(
+        this.#channel.destination,
+        result.code,
+        tail,
+        `The inbox of ${this.address} did not answer "inbox ${args[0]}" (exit ${result.code}` +
+          (tail ? `: ${tail}` : "") + `)`,
+      );
+    }
+    const error = (answer as { error?: unknown } | null)?.error;
+    if (result.code !== 0 && isErrorData(error)) throw errorFromData(error);
+    return answer as T;
+  }
+}
+
+function formatFrom(address: string): string {
+  parseAddress(address);
+  return address;
+}
