@@ -73,8 +73,6 @@ export {
 export {
   CreateShipsError,
   type CreateShipsOptions,
-  describeProgress,
-  type FleetProgress,
   type FleetStatus,
   type Resolved,
   type ShipStatus,
@@ -91,7 +89,8 @@ export {
 } from "./lib/fleet/fleet.ts";
 export { type MemberReport } from "./lib/inbox/report.ts";
 export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
-export { ProvisionError, type ProvisionStep } from "./lib/fleet/provision.ts";
+export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
+export { ProvisionError } from "./lib/fleet/provision.ts";
 export { type ShipRecord } from "./lib/fleet/registry.ts";
 export { fleetResolver } from "./lib/fleet/resolver.ts";
 export { ExeDevProvider, ProviderError } from "./lib/providers/exedev.ts";

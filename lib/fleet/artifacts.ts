@@ -11,7 +11,7 @@ import { type Channel, SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { selfCommand } from "../cli/self.ts";
+import { selfCommand } from "../self_command.ts";
 import { shellQuote } from "../ssh.ts";
 import type { Settings } from "./config.ts";
 

@@ -20,38 +20,9 @@ import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
+import type { FleetProgress, ProvisionStep } from "./progress.ts";
+import { cleanUpAfter, provision, stepReporter } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
-
-/** Progress of a long fleet operation, for the CLI to show. */
-export interface FleetProgress {
-  /** The VM concerned. */
-  vm: string;
-  /** What is happening to it. */
-  step: ProvisionStep | "destroy" | "ready";
-}
-
-const STEP_TEXT: Record<FleetProgress["step"], string> = {
-  key: "registering its SSH key",
-  create: "creating the VM",
-  reach: "waiting for it to answer",
-  program: "installing ohcommodore",
-  files: "sending settings and keys",
-  "init.sh": "running cloudinit/init.sh",
-  record: "recording it",
-  ready: "ready",
-  destroy: "destroying",
-};
-
-/**
- * Says a progress step in words, as the CLI prints it.
- *
- * @param progress The step.
- * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
- */
-export function describeProgress(progress: FleetProgress): string {
-  return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
-}
 
 /** Options for {@link Flagship.createShips}. */
 export interface CreateShipsOptions {

@@ -33,13 +33,13 @@ import {
   CreateShipsError,
   type CreateShipsOptions,
   Flagship,
-  type FleetProgress,
   type FleetStatus,
   providerOf,
   type Resolved,
   type SinkReport,
 } from "./flagship.ts";
 import { launchFlagship } from "./launch.ts";
+import type { FleetProgress } from "./progress.ts";
 import { isShipOfFleet, parseShipSpec } from "./names.ts";
 import type { ShipRecord } from "./registry.ts";
 

@@ -19,9 +19,10 @@ import {
   type Settings,
   writeLocalConfig,
 } from "./config.ts";
-import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
+import { providerOf, vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
+import type { FleetProgress, ProvisionStep } from "./progress.ts";
+import { cleanUpAfter, provision, stepReporter } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {

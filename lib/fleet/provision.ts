@@ -10,17 +10,7 @@ import { Buffer } from "node:buffer";
 import type { Channel } from "../channel.ts";
 import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
-import type { FleetProgress } from "./flagship.ts";
-
-/** A step of provisioning, for progress and for saying which one failed. */
-export type ProvisionStep =
-  | "create"
-  | "key"
-  | "reach"
-  | "program"
-  | "files"
-  | "init.sh"
-  | "record";
+import type { FleetProgress, ProvisionStep } from "./progress.ts";
 
 /** A step failed: says which, and keeps the cause. */
 export class ProvisionError extends OhcommodoreError {
