@@ -12,8 +12,7 @@ import { type Channel, channelFor } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
-import { ExeDevProvider } from "../providers/exedev.ts";
-import { LocalProvider } from "../providers/local.ts";
+import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
@@ -159,26 +158,6 @@ export interface Resolved {
   destination: string;
 }
 
-/**
- * Builds the provider a fleet uses.
- *
- * @param facts The fleet.
- * @param ssh The ssh client.
- * @returns The provider.
- */
-export function providerOf(facts: FleetFacts, ssh: Ssh): VmProvider {
-  if (facts.provider === "local") {
-    if (!facts.localRoot) {
-      throw new OhcommodoreError(
-        `Fleet ${facts.tag} uses the local provider but its config has no "local_root": ` +
-          `add the sandbox directory there, or sink the fleet and run init again`,
-      );
-    }
-    return new LocalProvider(facts.localRoot);
-  }
-  return new ExeDevProvider(ssh);
-}
-
 /** The flagship's side of the fleet. */
 export class Flagship {
   /** The fleet. */
@@ -198,7 +177,7 @@ export class Flagship {
     this.facts = facts;
     this.#home = home;
     this.#ssh = ssh;
-    this.#provider = providerOf(facts, ssh);
+    this.#provider = providerFor(facts, ssh);
   }
 
   /** The ship registry. */

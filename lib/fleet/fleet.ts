@@ -14,6 +14,7 @@ import { readIdentity } from "../identity.ts";
 import type { Message } from "../inbox/message.ts";
 import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
+import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
 import { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
@@ -34,7 +35,6 @@ import {
   type CreateShipsOptions,
   Flagship,
   type FleetStatus,
-  providerOf,
   type Resolved,
   type SinkReport,
 } from "./flagship.ts";
@@ -304,7 +304,7 @@ export class Fleet {
       // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
       report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
     }
-    const provider = providerOf(this.facts, this.#ssh);
+    const provider = providerFor(this.facts, this.#ssh);
     const leftovers = (await provider.list())
       .filter((vm) => isShipOfFleet(vm.name, this.facts.tag))
       .map((vm) => vm.name);

@@ -7,6 +7,7 @@
  */
 
 import type { Ssh } from "../ssh.ts";
+import { providerFor } from "../providers/factory.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { initScriptText, programFor, shipBinOf } from "./artifacts.ts";
@@ -19,7 +20,7 @@ import {
   type Settings,
   writeLocalConfig,
 } from "./config.ts";
-import { providerOf, vmSettings } from "./flagship.ts";
+import { vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
 import type { FleetProgress, ProvisionStep } from "./progress.ts";
 import { cleanUpAfter, provision, stepReporter } from "./provision.ts";
@@ -67,7 +68,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     flagship: "",
     createdAt: new Date().toISOString(),
   };
-  const provider = providerOf(facts, options.ssh);
+  const provider = providerFor(facts, options.ssh);
   // Checked before anything is paid for.
   if (options.provider === "exedev" && !options.settings.GH_TOKEN) {
     throw new UsageError(
