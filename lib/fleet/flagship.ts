@@ -17,10 +17,11 @@ import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider
 import { Ssh } from "../ssh.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
+import { Creation } from "./creation.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import type { FleetProgress, ProvisionStep } from "./progress.ts";
-import { cleanUpAfter, provision, stepReporter } from "./provision.ts";
+import type { FleetProgress } from "./progress.ts";
+import { provision } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
 
 /** Options for {@link Flagship.createShips}. */
@@ -233,9 +234,13 @@ export class Flagship {
   ): Promise<ShipRecord> {
     const name = newShipVmName(spec.name, this.facts.tag);
     const signal = context.signal;
-    const report = stepReporter(name, context.onProgress, signal);
-    const undo: (() => Promise<unknown>)[] = [];
-    let current: ProvisionStep = "key";
+    // On failure, leave nothing behind: no VM, no key, no record.
+    const creation = new Creation(name, {
+      startsAt: "key",
+      recovery: "ohcommodore fleet sink",
+      onProgress: context.onProgress,
+      signal,
+    });
     try {
       // Checked before anything is paid for: a value .env cannot carry fails here.
       const envFile = formatEnvFile({
@@ -249,19 +254,22 @@ export class Flagship {
       // Sandboxes are entered directly; VMs get a key of their own, registered first.
       const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
-        undo.push(() => this.#forgetKey(name));
-        report("key");
-        undo.push(() => this.#provider.removeKey(key.publicKey)); // an add may fail after it took
-        await this.#provider.addKey(key.publicKey);
+        creation.onUndo(() => this.#forgetKey(name));
+        await creation.step(
+          "key",
+          () => this.#provider.addKey(key.publicKey),
+          () => this.#provider.removeKey(key.publicKey),
+        );
       }
-      current = "create";
-      report("create");
-      // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
-      undo.push(async () => {
-        await this.#provider.remove([name]);
-        await context.registry.remove(name);
-      });
-      const vm = await this.#provider.create(name);
+      const vm = await creation.step(
+        "create",
+        () => this.#provider.create(name),
+        // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
+        async () => {
+          await this.#provider.remove([name]);
+          await context.registry.remove(name);
+        },
+      );
       const record = {
         name,
         repo: spec.repo,
@@ -270,12 +278,10 @@ export class Flagship {
         status: "provisioning",
       };
       await context.registry.add(record);
-      current = "reach";
-      report("reach");
-      const channel = await this.#provider.waitUntilReachable(vm, {
-        timeoutMs: REACH_TIMEOUT_MS,
-        signal,
-      });
+      const channel = await creation.step(
+        "reach",
+        () => this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
+      );
       await provision(channel, {
         vm: name,
         program: context.program,
@@ -293,23 +299,17 @@ export class Flagship {
         alongsideInit: key
           ? { step: "key", run: () => this.#provider.activateKey(channel, signal) }
           : undefined,
-        onStep: (step) => {
-          current = step;
-          report(step);
-        },
+        onStep: (step) => creation.begin(step),
         signal,
       });
-      current = "record";
-      signal?.throwIfAborted();
+      creation.begin("record", { report: false });
       await context.registry.setStatus(name, "ready");
       // The ship has its key now; the flagship keeps only the public half, to revoke it.
       await Deno.remove(this.#keyPath(name)).catch(() => {});
-      report("ready");
+      creation.done();
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
-      // Leave nothing behind: no VM, no key, no record.
-      const recovery = "ohcommodore fleet sink";
-      throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
+      throw await creation.fail(error);
     }
   }
 

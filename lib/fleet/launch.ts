@@ -20,10 +20,11 @@ import {
   type Settings,
   writeLocalConfig,
 } from "./config.ts";
+import { Creation } from "./creation.ts";
 import { vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import type { FleetProgress, ProvisionStep } from "./progress.ts";
-import { cleanUpAfter, provision, stepReporter } from "./provision.ts";
+import type { FleetProgress } from "./progress.ts";
+import { provision } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {
@@ -84,31 +85,36 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
   const signal = options.signal;
-  const report = stepReporter(name, options.onProgress, signal);
-  const undo: (() => Promise<unknown>)[] = [];
-  let current: ProvisionStep = "create";
+  const creation = new Creation(name, {
+    startsAt: "create",
+    recovery: "ohcommodore fleet sink --scuttle",
+    onProgress: options.onProgress,
+    signal,
+  });
   await writeLocalConfig(facts, options.home);
-  undo.push(() => removeLocalConfig(options.home));
+  creation.onUndo(() => removeLocalConfig(options.home));
   try {
-    report("create");
-    undo.push(() => provider.remove([name])); // harmless when it was never made
-    const vm: VmInfo = await provider.create(name);
+    const vm: VmInfo = await creation.step(
+      "create",
+      () => provider.create(name),
+      () => provider.remove([name]), // harmless when it was never made
+    );
     facts = { ...facts, flagship: vm.destination };
     await writeLocalConfig(facts, options.home);
-    current = "reach";
-    report("reach");
-    const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal });
+    const channel = await creation.step(
+      "reach",
+      () => provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal }),
+    );
     let publicKey: string | undefined;
     if (provider.managesKeys) {
-      current = "key";
-      report("key");
+      creation.begin("key");
       const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
         timeoutMs: 60_000,
         signal,
       });
       if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
       const key = keygen.stdout.trim();
-      undo.push(() => provider.removeKey(key)); // before adding: an add may fail after it took
+      creation.onUndo(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
       await provider.activateKey(channel, signal);
@@ -121,23 +127,18 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
         { path: "~/.ohcommodore/fleet.json", data: formatFleetFacts(facts), mode: 0o600 },
       ],
-      onStep: (step) => {
-        current = step;
-        report(step);
-      },
+      onStep: (step) => creation.begin(step),
       signal,
     });
-    current = "record";
-    signal?.throwIfAborted();
+    creation.begin("record", { report: false });
     const config: LocalConfig = {
       ...facts,
       ...(publicKey ? { flagshipPublicKey: publicKey } : {}),
     };
     await writeLocalConfig(config, options.home);
-    report("ready");
+    creation.done();
     return config;
   } catch (error) {
-    const recovery = "ohcommodore fleet sink --scuttle";
-    throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
+    throw await creation.fail(error);
   }
 }
