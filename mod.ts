@@ -66,10 +66,8 @@ export {
   loadSettings,
   type LocalConfig,
   readLocalConfig,
-  SETTING_NAMES,
-  type SettingName,
-  type Settings,
 } from "./lib/fleet/config.ts";
+export { SETTING_NAMES, type SettingName, type Settings } from "./lib/settings.ts";
 export {
   CreateShipsError,
   type CreateShipsOptions,

@@ -5,7 +5,7 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import type { Settings } from "../fleet/config.ts";
+import type { Settings } from "../settings.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";

@@ -14,9 +14,10 @@ import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
+import type { MemberEnv, Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
-import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
+import { type FleetFacts, formatEnvFile, loadSettings, vmSettings } from "./config.ts";
 import { Creation } from "./creation.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
@@ -243,14 +244,16 @@ export class Flagship {
     });
     try {
       // Checked before anything is paid for: a value .env cannot carry fails here.
-      const envFile = formatEnvFile({
-        ...vmSettings(context.settings, this.#provider),
-        ROLE: "captain",
-        VM_NAME: name,
-        TARGET_REPO: spec.repo ?? undefined,
-        FLAGSHIP_NAME: this.facts.flagshipVm,
-        FLAGSHIP_DEST: this.facts.flagship,
-      });
+      const envFile = formatEnvFile(
+        {
+          ...vmSettings(context.settings, this.#provider),
+          ROLE: "captain",
+          VM_NAME: name,
+          TARGET_REPO: spec.repo ?? undefined,
+          FLAGSHIP_NAME: this.facts.flagshipVm,
+          FLAGSHIP_DEST: this.facts.flagship,
+        } satisfies MemberEnv,
+      );
       // Sandboxes are entered directly; VMs get a key of their own, registered first.
       const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
@@ -482,32 +485,6 @@ export class Flagship {
       await Deno.remove(file).catch(() => {});
     }
   }
-}
-
-/**
- * The settings a new VM gets in its `.env`: the secrets and setup choices, with the provider's
- * host-changing steps added to SKIP_STEPS.
- *
- * @param settings The person's settings.
- * @param provider The provider.
- * @returns Variables for the VM's `.env`.
- */
-export function vmSettings(
-  settings: Settings,
-  provider: VmProvider,
-): Record<string, string | undefined> {
-  const skip = [
-    ...(settings.SKIP_STEPS ?? "").split(",").map((step) => step.trim()).filter(Boolean),
-    ...provider.skippedSteps,
-  ];
-  return {
-    GH_TOKEN: settings.GH_TOKEN,
-    CLAUDE_CODE_OAUTH_TOKEN: settings.CLAUDE_CODE_OAUTH_TOKEN,
-    ANTHROPIC_API_KEY: settings.ANTHROPIC_API_KEY,
-    DOTFILES_PATH: settings.DOTFILES_PATH,
-    DOTFILES_URL: settings.DOTFILES_URL,
-    SKIP_STEPS: skip.length ? [...new Set(skip)].join(",") : undefined,
-  };
 }
 
 // Paths the laptop placed on the flagship arrive as "~/…".

@@ -16,6 +16,7 @@ import { REMOTE_PROGRAM, send, type SendOptions } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
+import { pickSettings, type Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
 import { upload } from "./provision.ts";
@@ -26,8 +27,6 @@ import {
   readFleetFacts,
   readLocalConfig,
   removeLocalConfig,
-  SECRET_SETTINGS,
-  type Settings,
 } from "./config.ts";
 import {
   checkShipCount,
@@ -39,8 +38,8 @@ import {
   type SinkReport,
 } from "./flagship.ts";
 import { launchFlagship } from "./launch.ts";
-import type { FleetProgress } from "./progress.ts";
 import { isShipOfFleet, parseShipSpec } from "./names.ts";
+import type { FleetProgress } from "./progress.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** Options shared by fleet calls. */
@@ -79,13 +78,6 @@ export interface SinkResult extends SinkReport {
   scuttled: boolean;
 }
 
-// Settings the laptop hands to the flagship for the ships it creates.
-const FORWARDED: readonly (keyof Settings)[] = [
-  ...SECRET_SETTINGS,
-  "DOTFILES_PATH",
-  "DOTFILES_URL",
-  "SKIP_STEPS",
-];
 // Where the laptop's own choices of executable and setup script wait on the flagship.
 const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
 const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
@@ -230,8 +222,7 @@ export class Fleet {
     parseShipSpec(spec);
     const count = checkShipCount(options.count ?? 1);
     const settings = { ...await loadSettings(), ...options.settings };
-    const forwarded: Settings = {};
-    for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
+    const forwarded = pickSettings(settings, "forwardedToFlagship");
     const flagship = this.#flagshipChannel();
     if (settings.INIT_PATH || settings.INIT_URL) {
       const data = await initScriptText(settings);

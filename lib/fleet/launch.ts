@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { MemberEnv, Settings } from "../settings.ts";
 import type { Ssh } from "../ssh.ts";
 import { providerFor } from "../providers/factory.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
@@ -17,11 +18,10 @@ import {
   formatFleetFacts,
   type LocalConfig,
   removeLocalConfig,
-  type Settings,
+  vmSettings,
   writeLocalConfig,
 } from "./config.ts";
 import { Creation } from "./creation.ts";
-import { vmSettings } from "./flagship.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
@@ -77,11 +77,13 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         `or in ./.env`,
     );
   }
-  const envFile = formatEnvFile({
-    ...vmSettings(options.settings, provider),
-    ROLE: "commodore",
-    VM_NAME: name,
-  });
+  const envFile = formatEnvFile(
+    {
+      ...vmSettings(options.settings, provider),
+      ROLE: "commodore",
+      VM_NAME: name,
+    } satisfies MemberEnv,
+  );
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
   const signal = options.signal;
