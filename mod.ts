@@ -70,15 +70,11 @@ export {
   loadSettings,
   type LocalConfig,
   readLocalConfig,
-  SETTING_NAMES,
-  type SettingName,
-  type Settings,
 } from "./lib/fleet/config.ts";
+export { SETTING_NAMES, type SettingName, type Settings } from "./lib/settings.ts";
 export {
   CreateShipsError,
   type CreateShipsOptions,
-  describeProgress,
-  type FleetProgress,
   type FleetStatus,
   type Resolved,
   type ShipStatus,
@@ -112,7 +108,8 @@ export { type InboxView, RemoteInbox } from "./lib/inbox/remote_inbox.ts";
 export { SentMessage } from "./lib/inbox/sent_message.ts";
 export { type MemberReport } from "./lib/inbox/report.ts";
 export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
-export { ProvisionError, type ProvisionStep } from "./lib/fleet/provision.ts";
+export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
+export { ProvisionError } from "./lib/fleet/provision.ts";
 export { type ShipRecord } from "./lib/fleet/registry.ts";
 export { fleetResolver } from "./lib/fleet/resolver.ts";
 export { ExeDevProvider, ProviderError } from "./lib/providers/exedev.ts";

@@ -9,9 +9,10 @@
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { memberPaths } from "./paths.ts";
+import { settingNames } from "./settings.ts";
 
-/** The variables passed on to commands. */
-export const COMMAND_CREDENTIALS = ["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "GH_TOKEN"];
+/** The variables passed on to commands (the settings table's `passedToCommands`). */
+export const COMMAND_CREDENTIALS: readonly string[] = settingNames("passedToCommands");
 
 /**
  * The credentials in a member's `.env`, for commands' environment. Only a file private to its

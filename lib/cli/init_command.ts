@@ -7,6 +7,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { Fleet } from "../fleet/fleet.ts";
 import { PROVIDER_KINDS } from "../providers/provider.ts";
+import { SETTING_NAMES } from "../settings.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { note, paint, printJson, showProgress } from "./output.ts";
 
@@ -16,8 +17,7 @@ export function initCommand(): Command {
     .summary("Create a fleet: its flagship VM")
     .description(
       "Create a fleet: its flagship VM, with ohcommodore, an SSH key, an inbox and a scheduler.\n" +
-        "Reads GH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY, DOTFILES_PATH/URL,\n" +
-        "SKIP_STEPS, INIT_PATH/INIT_URL and OHCOMMODORE_SHIP_BIN from the environment or ./.env.",
+        `Reads ${SETTING_NAMES.join(", ")} from the environment or ./.env.`,
     )
     .addOption(
       new Option("--provider <provider>", "where VMs come from (local: sandboxes on this machine)")

@@ -5,7 +5,7 @@
  */
 
 import { styleText } from "node:util";
-import { describeProgress, type FleetProgress } from "../fleet/flagship.ts";
+import { describeProgress, type FleetProgress } from "../fleet/progress.ts";
 
 const colorOn = () => !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
 

@@ -11,9 +11,9 @@ import { type Channel, SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { selfCommand } from "../cli/self.ts";
+import { selfCommand } from "../self_command.ts";
+import type { Settings } from "../settings.ts";
 import { shellQuote } from "../ssh.ts";
-import type { Settings } from "./config.ts";
 
 const TARGETS: Record<string, string> = {
   "Linux x86_64": "x86_64-unknown-linux-gnu",

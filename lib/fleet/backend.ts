@@ -6,13 +6,8 @@
  * @module
  */
 
-import type {
-  CreateShipsOptions,
-  FleetProgress,
-  FleetStatus,
-  Resolved,
-  SinkReport,
-} from "./flagship.ts";
+import type { CreateShipsOptions, FleetStatus, Resolved, SinkReport } from "./flagship.ts";
+import type { FleetProgress } from "./progress.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** The flagship's side of every fleet call. */

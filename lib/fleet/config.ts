@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
-import { PROVIDER_KINDS, type ProviderKind } from "../providers/provider.ts";
+import { PROVIDER_KINDS, type ProviderKind, type VmProvider } from "../providers/provider.ts";
+import { SETTING_NAMES, settingNames, type Settings } from "../settings.ts";
 import { checkFleetTag, tagOfFlagship } from "./names.ts";
 
 /** What a fleet is: written on the flagship, mirrored in the laptop's config. */
@@ -34,32 +35,6 @@ export interface LocalConfig extends FleetFacts {
   /** The flagship's public key, registered with the provider. */
   flagshipPublicKey?: string;
 }
-
-/** The settings that shape new VMs (see cloudinit/README.md). */
-export const SETTING_NAMES = [
-  "GH_TOKEN",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "ANTHROPIC_API_KEY",
-  "DOTFILES_PATH",
-  "DOTFILES_URL",
-  "SKIP_STEPS",
-  "INIT_PATH",
-  "INIT_URL",
-  "OHCOMMODORE_SHIP_BIN",
-] as const;
-
-/** One of {@link SETTING_NAMES}. */
-export type SettingName = typeof SETTING_NAMES[number];
-
-/** Settings by name; absent when not set. */
-export type Settings = Partial<Record<SettingName, string>>;
-
-/** The settings that are secrets: never in argv, logs or readable files. */
-export const SECRET_SETTINGS: readonly SettingName[] = [
-  "GH_TOKEN",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "ANTHROPIC_API_KEY",
-];
 
 /**
  * Reads settings from `.env` files and the environment; the environment wins, then the files
@@ -106,6 +81,25 @@ export function formatEnvFile(values: Record<string, string | undefined>): strin
     lines.push(`${key}='${value}'`);
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The settings a new VM gets in its `.env`: those the settings table puts there, with the
+ * provider's host-changing steps added to SKIP_STEPS.
+ *
+ * @param settings The person's settings.
+ * @param provider The provider.
+ * @returns Variables for the VM's `.env`.
+ */
+export function vmSettings(settings: Settings, provider: VmProvider): Settings {
+  const skip = [
+    ...(settings.SKIP_STEPS ?? "").split(",").map((step) => step.trim()).filter(Boolean),
+    ...provider.skippedSteps,
+  ];
+  // As given, empty values too: formatEnvFile drops only the unset ones.
+  const env: Settings = {};
+  for (const name of settingNames("inVmEnv")) env[name] = settings[name];
+  return { ...env, SKIP_STEPS: skip.length ? [...new Set(skip)].join(",") : undefined };
 }
 
 /**

@@ -12,47 +12,19 @@ import { type Channel, channelFor } from "../channel.ts";
 import { OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
-import { ExeDevProvider } from "../providers/exedev.ts";
-import { LocalProvider } from "../providers/local.ts";
+import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
+import type { MemberEnv, Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import type { FleetBackend } from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
-import { type FleetFacts, formatEnvFile, loadSettings, type Settings } from "./config.ts";
+import { type FleetFacts, formatEnvFile, loadSettings, vmSettings } from "./config.ts";
+import { Creation } from "./creation.ts";
 import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
+import type { FleetProgress } from "./progress.ts";
+import { provision } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
-
-/** Progress of a long fleet operation, for the CLI to show. */
-export interface FleetProgress {
-  /** The VM concerned. */
-  vm: string;
-  /** What is happening to it. */
-  step: ProvisionStep | "destroy" | "ready";
-}
-
-const STEP_TEXT: Record<FleetProgress["step"], string> = {
-  key: "registering its SSH key",
-  create: "creating the VM",
-  reach: "waiting for it to answer",
-  program: "installing ohcommodore",
-  files: "sending settings and keys",
-  "init.sh": "running cloudinit/init.sh",
-  record: "recording it",
-  ready: "ready",
-  destroy: "destroying",
-};
-
-/**
- * Says a progress step in words, as the CLI prints it.
- *
- * @param progress The step.
- * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
- */
-export function describeProgress(progress: FleetProgress): string {
-  return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
-}
 
 /** Options for {@link Flagship.createShips}. */
 export interface CreateShipsOptions {
@@ -189,26 +161,6 @@ export interface Resolved {
   destination: string;
 }
 
-/**
- * Builds the provider a fleet uses.
- *
- * @param facts The fleet.
- * @param ssh The ssh client.
- * @returns The provider.
- */
-export function providerOf(facts: FleetFacts, ssh: Ssh): VmProvider {
-  if (facts.provider === "local") {
-    if (!facts.localRoot) {
-      throw new OhcommodoreError(
-        `Fleet ${facts.tag} uses the local provider but its config has no "local_root": ` +
-          `add the sandbox directory there, or sink the fleet and run init again`,
-      );
-    }
-    return new LocalProvider(facts.localRoot);
-  }
-  return new ExeDevProvider(ssh);
-}
-
 /** The flagship's side of the fleet, in process. */
 export class Flagship implements FleetBackend {
   /** The fleet. */
@@ -228,7 +180,7 @@ export class Flagship implements FleetBackend {
     this.facts = facts;
     this.#home = home;
     this.#ssh = ssh;
-    this.#provider = providerOf(facts, ssh);
+    this.#provider = providerFor(facts, ssh);
   }
 
   /** The ship registry. */
@@ -293,35 +245,44 @@ export class Flagship implements FleetBackend {
   ): Promise<ShipRecord> {
     const name = newShipVmName(spec.name, this.facts.tag);
     const signal = context.signal;
-    const report = stepReporter(name, context.onProgress, signal);
-    const undo: (() => Promise<unknown>)[] = [];
-    let current: ProvisionStep = "key";
+    // On failure, leave nothing behind: no VM, no key, no record.
+    const creation = new Creation(name, {
+      startsAt: "key",
+      recovery: "ohcommodore fleet sink",
+      onProgress: context.onProgress,
+      signal,
+    });
     try {
       // Checked before anything is paid for: a value .env cannot carry fails here.
-      const envFile = formatEnvFile({
-        ...vmSettings(context.settings, this.#provider),
-        ROLE: "captain",
-        VM_NAME: name,
-        TARGET_REPO: spec.repo ?? undefined,
-        FLAGSHIP_NAME: this.facts.flagshipVm,
-        FLAGSHIP_DEST: this.facts.flagship,
-      });
+      const envFile = formatEnvFile(
+        {
+          ...vmSettings(context.settings, this.#provider),
+          ROLE: "captain",
+          VM_NAME: name,
+          TARGET_REPO: spec.repo ?? undefined,
+          FLAGSHIP_NAME: this.facts.flagshipVm,
+          FLAGSHIP_DEST: this.facts.flagship,
+        } satisfies MemberEnv,
+      );
       // Sandboxes are entered directly; VMs get a key of their own, registered first.
       const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
-        undo.push(() => this.#forgetKey(name));
-        report("key");
-        undo.push(() => this.#provider.removeKey(key.publicKey)); // an add may fail after it took
-        await this.#provider.addKey(key.publicKey);
+        creation.onUndo(() => this.#forgetKey(name));
+        await creation.step(
+          "key",
+          () => this.#provider.addKey(key.publicKey),
+          () => this.#provider.removeKey(key.publicKey),
+        );
       }
-      current = "create";
-      report("create");
-      // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
-      undo.push(async () => {
-        await this.#provider.remove([name]);
-        await context.registry.remove(name);
-      });
-      const vm = await this.#provider.create(name);
+      const vm = await creation.step(
+        "create",
+        () => this.#provider.create(name),
+        // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
+        async () => {
+          await this.#provider.remove([name]);
+          await context.registry.remove(name);
+        },
+      );
       const record = {
         name,
         repo: spec.repo,
@@ -330,12 +291,10 @@ export class Flagship implements FleetBackend {
         status: "provisioning",
       };
       await context.registry.add(record);
-      current = "reach";
-      report("reach");
-      const channel = await this.#provider.waitUntilReachable(vm, {
-        timeoutMs: REACH_TIMEOUT_MS,
-        signal,
-      });
+      const channel = await creation.step(
+        "reach",
+        () => this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
+      );
       await provision(channel, {
         vm: name,
         program: context.program,
@@ -353,23 +312,17 @@ export class Flagship implements FleetBackend {
         alongsideInit: key
           ? { step: "key", run: () => this.#provider.activateKey(channel, signal) }
           : undefined,
-        onStep: (step) => {
-          current = step;
-          report(step);
-        },
+        onStep: (step) => creation.begin(step),
         signal,
       });
-      current = "record";
-      signal?.throwIfAborted();
+      creation.begin("record", { report: false });
       await context.registry.setStatus(name, "ready");
       // The ship has its key now; the flagship keeps only the public half, to revoke it.
       await Deno.remove(this.#keyPath(name)).catch(() => {});
-      report("ready");
+      creation.done();
       return { ...record, status: "ready", createdAt: new Date().toISOString() };
     } catch (error) {
-      // Leave nothing behind: no VM, no key, no record.
-      const recovery = "ohcommodore fleet sink";
-      throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
+      throw await creation.fail(error);
     }
   }
 
@@ -542,32 +495,6 @@ export class Flagship implements FleetBackend {
       await Deno.remove(file).catch(() => {});
     }
   }
-}
-
-/**
- * The settings a new VM gets in its `.env`: the secrets and setup choices, with the provider's
- * host-changing steps added to SKIP_STEPS.
- *
- * @param settings The person's settings.
- * @param provider The provider.
- * @returns Variables for the VM's `.env`.
- */
-export function vmSettings(
-  settings: Settings,
-  provider: VmProvider,
-): Record<string, string | undefined> {
-  const skip = [
-    ...(settings.SKIP_STEPS ?? "").split(",").map((step) => step.trim()).filter(Boolean),
-    ...provider.skippedSteps,
-  ];
-  return {
-    GH_TOKEN: settings.GH_TOKEN,
-    CLAUDE_CODE_OAUTH_TOKEN: settings.CLAUDE_CODE_OAUTH_TOKEN,
-    ANTHROPIC_API_KEY: settings.ANTHROPIC_API_KEY,
-    DOTFILES_PATH: settings.DOTFILES_PATH,
-    DOTFILES_URL: settings.DOTFILES_URL,
-    SKIP_STEPS: skip.length ? [...new Set(skip)].join(",") : undefined,
-  };
 }
 
 // Paths the laptop placed on the flagship arrive as "~/…".

@@ -18,11 +18,11 @@ import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
 import type { FleetBackend } from "./backend.ts";
-import { type FleetFacts, loadSettings, SECRET_SETTINGS, type Settings } from "./config.ts";
+import { pickSettings } from "../settings.ts";
+import { type FleetFacts, loadSettings } from "./config.ts";
 import {
   checkShipCount,
   type CreateShipsOptions,
-  type FleetProgress,
   type FleetStatus,
   type Resolved,
   type SinkReport,
@@ -34,19 +34,13 @@ import {
   type FleetCallLine,
 } from "./fleet_call.ts";
 import { parseShipSpec } from "./names.ts";
+import type { FleetProgress } from "./progress.ts";
 import { upload } from "./provision.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** What a client needs to know of its flagship. */
 export type FlagshipFacts = Pick<FleetFacts, "flagshipVm" | "flagship">;
 
-// Settings the laptop hands to the flagship for the ships it creates.
-const FORWARDED: readonly (keyof Settings)[] = [
-  ...SECRET_SETTINGS,
-  "DOTFILES_PATH",
-  "DOTFILES_URL",
-  "SKIP_STEPS",
-];
 // Where the laptop's own choices of executable and setup script wait on the flagship.
 const SHIP_BIN_ON_FLAGSHIP = "~/.local/share/ohcommodore/ship-bin";
 const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
@@ -99,8 +93,7 @@ export class FlagshipClient implements FleetBackend {
     parseShipSpec(spec);
     const count = checkShipCount(options.count ?? 1);
     const settings = { ...await loadSettings(), ...options.settings };
-    const forwarded: Settings = {};
-    for (const name of FORWARDED) if (settings[name]) forwarded[name] = settings[name];
+    const forwarded = pickSettings(settings, "forwardedToFlagship");
     const flagship = channelFor(this.#facts.flagship, this.#ssh);
     if (settings.INIT_PATH || settings.INIT_URL) {
       const data = await initScriptText(settings);

@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
+import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
+import type { Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import type { FleetBackend } from "./backend.ts";
 import {
@@ -21,15 +23,12 @@ import {
   readFleetFacts,
   readLocalConfig,
   removeLocalConfig,
-  type Settings,
 } from "./config.ts";
 import { execOnShips, type ExecOptions, type ExecResults } from "./exec.ts";
 import {
   type CreateShipsOptions,
   Flagship,
-  type FleetProgress,
   type FleetStatus,
-  providerOf,
   type Resolved,
   type SinkReport,
 } from "./flagship.ts";
@@ -37,6 +36,7 @@ import { FlagshipClient } from "./flagship_client.ts";
 import { launchFlagship } from "./launch.ts";
 import { Member, Ship } from "./member.ts";
 import { isShipOfFleet } from "./names.ts";
+import type { FleetProgress } from "./progress.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /** Options shared by fleet calls. */
@@ -290,7 +290,7 @@ export class Fleet implements AsyncDisposable {
       // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
       report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
     }
-    const provider = providerOf(this.facts, this.#ssh);
+    const provider = providerFor(this.facts, this.#ssh);
     const leftovers = (await provider.list())
       .filter((vm) => isShipOfFleet(vm.name, this.facts.tag))
       .map((vm) => vm.name);

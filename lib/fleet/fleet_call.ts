@@ -10,8 +10,8 @@
 
 import { type ErrorData, errorToData, isErrorData, UsageError } from "../errors.ts";
 import type { FleetBackend } from "./backend.ts";
-import type { FleetProgress } from "./flagship.ts";
-import type { Settings } from "./config.ts";
+import type { Settings } from "../settings.ts";
+import type { FleetProgress } from "./progress.ts";
 
 /** The version of the call protocol; the flagship refuses another. */
 export const FLEET_CALL_VERSION = 1;

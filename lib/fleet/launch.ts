@@ -6,7 +6,9 @@
  * @module
  */
 
+import type { MemberEnv, Settings } from "../settings.ts";
 import type { Ssh } from "../ssh.ts";
+import { providerFor } from "../providers/factory.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { initScriptText, programFor, shipBinOf } from "./artifacts.ts";
@@ -16,12 +18,13 @@ import {
   formatFleetFacts,
   type LocalConfig,
   removeLocalConfig,
-  type Settings,
+  vmSettings,
   writeLocalConfig,
 } from "./config.ts";
-import { type FleetProgress, providerOf, vmSettings } from "./flagship.ts";
+import { Creation } from "./creation.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
-import { cleanUpAfter, provision, type ProvisionStep, stepReporter } from "./provision.ts";
+import type { FleetProgress } from "./progress.ts";
+import { provision } from "./provision.ts";
 
 /** What {@link launchFlagship} needs. */
 export interface LaunchOptions {
@@ -66,7 +69,7 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     flagship: "",
     createdAt: new Date().toISOString(),
   };
-  const provider = providerOf(facts, options.ssh);
+  const provider = providerFor(facts, options.ssh);
   // Checked before anything is paid for.
   if (options.provider === "exedev" && !options.settings.GH_TOKEN) {
     throw new UsageError(
@@ -74,39 +77,46 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         `or in ./.env`,
     );
   }
-  const envFile = formatEnvFile({
-    ...vmSettings(options.settings, provider),
-    ROLE: "commodore",
-    VM_NAME: name,
-  });
+  const envFile = formatEnvFile(
+    {
+      ...vmSettings(options.settings, provider),
+      ROLE: "commodore",
+      VM_NAME: name,
+    } satisfies MemberEnv,
+  );
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
   const signal = options.signal;
-  const report = stepReporter(name, options.onProgress, signal);
-  const undo: (() => Promise<unknown>)[] = [];
-  let current: ProvisionStep = "create";
+  const creation = new Creation(name, {
+    startsAt: "create",
+    recovery: "ohcommodore fleet sink --scuttle",
+    onProgress: options.onProgress,
+    signal,
+  });
   await writeLocalConfig(facts, options.home);
-  undo.push(() => removeLocalConfig(options.home));
+  creation.onUndo(() => removeLocalConfig(options.home));
   try {
-    report("create");
-    undo.push(() => provider.remove([name])); // harmless when it was never made
-    const vm: VmInfo = await provider.create(name);
+    const vm: VmInfo = await creation.step(
+      "create",
+      () => provider.create(name),
+      () => provider.remove([name]), // harmless when it was never made
+    );
     facts = { ...facts, flagship: vm.destination };
     await writeLocalConfig(facts, options.home);
-    current = "reach";
-    report("reach");
-    const channel = await provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal });
+    const channel = await creation.step(
+      "reach",
+      () => provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal }),
+    );
     let publicKey: string | undefined;
     if (provider.managesKeys) {
-      current = "key";
-      report("key");
+      creation.begin("key");
       const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
         timeoutMs: 60_000,
         signal,
       });
       if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
       const key = keygen.stdout.trim();
-      undo.push(() => provider.removeKey(key)); // before adding: an add may fail after it took
+      creation.onUndo(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
       await provider.activateKey(channel, signal);
@@ -119,23 +129,18 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
         { path: "~/.ohcommodore/fleet.json", data: formatFleetFacts(facts), mode: 0o600 },
       ],
-      onStep: (step) => {
-        current = step;
-        report(step);
-      },
+      onStep: (step) => creation.begin(step),
       signal,
     });
-    current = "record";
-    signal?.throwIfAborted();
+    creation.begin("record", { report: false });
     const config: LocalConfig = {
       ...facts,
       ...(publicKey ? { flagshipPublicKey: publicKey } : {}),
     };
     await writeLocalConfig(config, options.home);
-    report("ready");
+    creation.done();
     return config;
   } catch (error) {
-    const recovery = "ohcommodore fleet sink --scuttle";
-    throw await cleanUpAfter(error, { vm: name, step: current, undo, recovery, signal });
+    throw await creation.fail(error);
   }
 }

@@ -15,17 +15,7 @@ import {
   RemoteCommandError,
 } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
-import type { FleetProgress } from "./flagship.ts";
-
-/** A step of provisioning, for progress and for saying which one failed. */
-export type ProvisionStep =
-  | "create"
-  | "key"
-  | "reach"
-  | "program"
-  | "files"
-  | "init.sh"
-  | "record";
+import type { ProvisionStep } from "./progress.ts";
 
 /** A step failed: says which, and keeps the cause. */
 export class ProvisionError extends OhcommodoreError {
@@ -232,66 +222,6 @@ export const INIT_SCRIPT_PATH = "~/.ohcommodore/init.sh";
 // pipefail: the script's exit code, not tee's, decides.
 const RUN_INIT_SCRIPT = 'set -o pipefail; cd "$HOME" && ' +
   'bash "$HOME/.ohcommodore/init.sh" 2>&1 | tee "$HOME/.ohcommodore/init.log"';
-
-/**
- * Tells of a creation's steps. Every step begins here, so an interruption stops at the next.
- *
- * @param vm The VM being created.
- * @param onProgress Where progress goes.
- * @param signal The creation's interruption signal.
- * @returns The function each step calls as it begins.
- */
-export function stepReporter(
-  vm: string,
-  onProgress?: (progress: FleetProgress) => void,
-  signal?: AbortSignal,
-): (step: FleetProgress["step"]) => void {
-  return (step) => {
-    signal?.throwIfAborted();
-    onProgress?.({ vm, step });
-  };
-}
-
-/** A creation under way, as {@link cleanUpAfter} needs it. */
-export interface Creation {
-  /** The VM being created. */
-  vm: string;
-  /** The step that was running. */
-  step: ProvisionStep;
-  /** Cleanup steps, in the order their work was done. */
-  undo: (() => Promise<unknown>)[];
-  /** The command that removes leftovers. */
-  recovery: string;
-  /** The creation's interruption signal. */
-  signal?: AbortSignal;
-}
-
-/**
- * Undoes what a failed creation made, newest first and each step on its own (one failing does
- * not stop the others), and returns the error to throw: which step failed, plus what could not
- * be undone and how to finish the job.
- *
- * @param error What went wrong.
- * @param creation The VM, its step, its undo steps and how to recover.
- * @returns The error, naming the step.
- */
-export async function cleanUpAfter(error: unknown, creation: Creation): Promise<ProvisionError> {
-  const { vm, step, undo, recovery, signal } = creation;
-  // A killed ssh can fail a step before we hear the signal that killed it.
-  const cause = signal?.aborted ? signal.reason : error;
-  const failed = cause instanceof ProvisionError ? cause : new ProvisionError(vm, step, cause);
-  const left: string[] = [];
-  for (const cleanup of [...undo].reverse()) {
-    await cleanup().catch((reason) => left.push((reason as Error).message));
-  }
-  if (left.length) {
-    failed.message += `\nCleaning up ${vm} failed too (${left.join("; ")}); ` +
-      `run "${recovery}" to remove what is left`;
-  } else if (failed.exitCode === 130) {
-    failed.message += `; what it had made is removed`;
-  }
-  return failed;
-}
 
 // It crosses from the flagship to the laptop as data and comes back as itself.
 registerErrorClass(ProvisionError);

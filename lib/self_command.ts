@@ -1,5 +1,5 @@
 /**
- * How this program runs itself again (for the detached scheduler).
+ * How this program runs itself again: the detached scheduler, and the launcher a sandbox gets.
  *
  * @module
  */
@@ -17,7 +17,7 @@ export function selfCommand(): string[] {
   const deno = Deno.execPath();
   // A compiled binary is the CLI itself.
   if (!/^deno(\.exe)?$/.test(basename(deno))) return [deno];
-  const cli = new URL("../../cli.ts", import.meta.url);
+  const cli = new URL("../cli.ts", import.meta.url);
   if (cli.protocol !== "file:") return [deno, "run", "-A", "--quiet", cli.href];
   // From a checkout, npm packages come from its node_modules: no registry, nothing written.
   return [deno, "run", "-A", "--quiet", "--node-modules-dir=manual", fileURLToPath(cli)];

@@ -1,0 +1,156 @@
+/**
+ * Making a fleet member is a sequence of steps, each with a way to undo it. {@link Creation}
+ * runs them, tells of each as it begins, and on failure undoes what was made, newest first:
+ * the flagship's launch and every ship's creation share it, so cleanup is written once.
+ *
+ * @module
+ */
+
+import type { FleetProgress, ProvisionStep } from "./progress.ts";
+import { ProvisionError } from "./provision.ts";
+
+/** Undoes one piece of work. It must be harmless when that work never took effect. */
+export type Undo = () => Promise<unknown>;
+
+/** How a {@link Creation} reports, stops and recovers. */
+export interface CreationOptions {
+  /** The step a failure names until the first one begins (say, work done before any step). */
+  startsAt: ProvisionStep;
+  /** The command that removes what an undo could not, e.g. `ohcommodore fleet sink`. */
+  recovery: string;
+  /** Told as each step begins, and when the member is ready. */
+  onProgress?: (progress: FleetProgress) => void;
+  /** Stops the creation at the next step (Ctrl-C); what it made is then undone. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One member's creation under way: its current step and the undo of everything done so far.
+ *
+ * @example Create a VM, wait for it, and leave nothing behind when either fails
+ * ```ts
+ * import { Creation } from "./creation.ts";
+ * import { LocalProvider } from "../providers/local.ts";
+ * const provider = new LocalProvider("/tmp/sandboxes");
+ * const creation = new Creation("ship-web-k3f9aaaa", {
+ *   startsAt: "create",
+ *   recovery: "ohcommodore fleet sink",
+ * });
+ * try {
+ *   const vm = await creation.step(
+ *     "create",
+ *     () => provider.create("ship-web-k3f9aaaa"),
+ *     () => provider.remove(["ship-web-k3f9aaaa"]),
+ *   );
+ *   await creation.step("reach", () => provider.waitUntilReachable(vm, { timeoutMs: 60_000 }));
+ *   creation.done();
+ * } catch (error) {
+ *   throw await creation.fail(error);
+ * }
+ * ```
+ */
+export class Creation {
+  /** The VM being created. */
+  readonly vm: string;
+  /** The creation's interruption signal, for the work of its steps to pass on. */
+  readonly signal?: AbortSignal;
+  readonly #recovery: string;
+  readonly #onProgress?: (progress: FleetProgress) => void;
+  readonly #undo: Undo[] = [];
+  #current: ProvisionStep;
+
+  /**
+   * Starts a creation; nothing runs until a step does.
+   *
+   * @param vm The VM being created.
+   * @param options The first step's name, the recovery command, progress and interruption.
+   */
+  constructor(vm: string, options: CreationOptions) {
+    this.vm = vm;
+    this.signal = options.signal;
+    this.#recovery = options.recovery;
+    this.#onProgress = options.onProgress;
+    this.#current = options.startsAt;
+  }
+
+  /** The step under way: the one a failure now would name. */
+  get current(): ProvisionStep {
+    return this.#current;
+  }
+
+  /**
+   * Begins a step: from now on a failure names it; an interruption stops here; progress hears
+   * of it unless `report` is false.
+   *
+   * @param step The step.
+   * @param options `report: false` for a step the person is not told of.
+   * @throws The signal's reason when the creation was interrupted.
+   */
+  begin(step: ProvisionStep, options: { report?: boolean } = {}): void {
+    this.#current = step;
+    this.signal?.throwIfAborted();
+    if (options.report !== false) this.#onProgress?.({ vm: this.vm, step });
+  }
+
+  /**
+   * Adds the undo of work that is about to be done (or was done outside any step).
+   *
+   * @param undo Removes what the work made.
+   */
+  onUndo(undo: Undo): void {
+    this.#undo.push(undo);
+  }
+
+  /**
+   * Runs a step: {@link begin}s it, registers its undo, then does the work. The undo is
+   * registered before the work, because work may take effect and still fail (a VM made whose
+   * answer was lost, a key added before the connection broke).
+   *
+   * @param step The step.
+   * @param work What it does.
+   * @param undo How to take it back, if it leaves something behind.
+   * @returns What the work returns.
+   */
+  async step<T>(step: ProvisionStep, work: () => Promise<T>, undo?: Undo): Promise<T> {
+    this.begin(step);
+    if (undo) this.onUndo(undo);
+    return await work();
+  }
+
+  /**
+   * Says the member is ready (the last chance for an interruption to undo it all).
+   *
+   * @throws The signal's reason when the creation was interrupted.
+   */
+  done(): void {
+    this.signal?.throwIfAborted();
+    this.#onProgress?.({ vm: this.vm, step: "ready" });
+  }
+
+  /**
+   * Undoes what the creation made, newest first and each undo on its own (one failing does not
+   * stop the others), and returns the error to throw: which step failed, plus what could not be
+   * undone and how to finish the job.
+   *
+   * @param error What went wrong.
+   * @returns The error, naming the step (a {@link ProvisionError} from provisioning is kept).
+   */
+  async fail(error: unknown): Promise<ProvisionError> {
+    // A killed ssh can fail a step before we hear the signal that killed it.
+    const cause = this.signal?.aborted ? this.signal.reason : error;
+    const failed = cause instanceof ProvisionError
+      ? cause
+      : new ProvisionError(this.vm, this.#current, cause);
+    const left: string[] = [];
+    for (const undo of this.#undo.splice(0).reverse()) {
+      await undo().catch((reason) => left.push((reason as Error).message));
+    }
+    if (left.length) {
+      failed.message += `\nCleaning up ${this.vm} failed too (${left.join("; ")}); ` +
+        `run "${this.#recovery}" to remove what is left`;
+    } else if (failed.exitCode === 130) {
+      failed.message += `; what it had made is removed`;
+    }
+    return failed;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The steps a fleet operation reports as it goes, and their words. A leaf: the modules that
+ * make members (provisioning, the flagship, the launch) and the CLI that shows their progress
+ * all import it, and it imports none of them.
+ *
+ * @module
+ */
+
+/** A step of provisioning, for progress and for saying which one failed. */
+export type ProvisionStep =
+  | "create"
+  | "key"
+  | "reach"
+  | "program"
+  | "files"
+  | "init.sh"
+  | "record";
+
+/** Progress of a long fleet operation, for the CLI to show. */
+export interface FleetProgress {
+  /** The VM concerned. */
+  vm: string;
+  /** What is happening to it. */
+  step: ProvisionStep | "destroy" | "ready";
+}
+
+const STEP_TEXT: Record<FleetProgress["step"], string> = {
+  key: "registering its SSH key",
+  create: "creating the VM",
+  reach: "waiting for it to answer",
+  program: "installing ohcommodore",
+  files: "sending settings and keys",
+  "init.sh": "running cloudinit/init.sh",
+  record: "recording it",
+  ready: "ready",
+  destroy: "destroying",
+};
+
+/**
+ * Says a progress step in words, as the CLI prints it.
+ *
+ * @example
+ * ```ts
+ * import { describeProgress } from "./progress.ts";
+ * describeProgress({ vm: "ship-web-1f2e", step: "reach" });
+ * // "ship-web-1f2e: waiting for it to answer"
+ * ```
+ *
+ * @param progress The step.
+ * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
+ */
+export function describeProgress(progress: FleetProgress): string {
+  return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
+}

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { InterruptedError } from "../lib/errors.ts";
+import { Creation } from "../lib/fleet/creation.ts";
+import type { FleetProgress } from "../lib/fleet/progress.ts";
+import { ProvisionError } from "../lib/fleet/provision.ts";
+
+function creationFor(signal?: AbortSignal) {
+  const progress: FleetProgress["step"][] = [];
+  const creation = new Creation("ship-web-k3f9aaaa", {
+    startsAt: "key",
+    recovery: "ohcommodore fleet sink",
+    onProgress: (event) => progress.push(event.step),
+    signal,
+  });
+  return { creation, progress };
+}
+
+const nothing = () => Promise.resolve();
+
+// An undo (or work) that only notes that it ran.
+function noting(log: string[], what: string): () => Promise<void> {
+  return () => {
+    log.push(what);
+    return Promise.resolve();
+  };
+}
+
+// The error a creation throws when `work` fails.
+async function failureOf(creation: Creation, work: Promise<unknown>): Promise<ProvisionError> {
+  try {
+    await work;
+  } catch (error) {
+    return await creation.fail(error);
+  }
+  assert.fail("the work succeeded");
+}
+
+Deno.test("a failed creation undoes its steps newest first and names the failed step", async () => {
+  const { creation, progress } = creationFor();
+  const undone: string[] = [];
+  creation.onUndo(noting(undone, "key file"));
+  await creation.step("key", nothing, noting(undone, "key"));
+  await creation.step("create", nothing, noting(undone, "vm"));
+  const boom = new Error("no answer");
+  const error = await failureOf(creation, creation.step("reach", () => Promise.reject(boom)));
+  assert.deepEqual(undone, ["vm", "key", "key file"]);
+  assert.deepEqual(progress, ["key", "create", "reach"]);
+  assert.ok(error instanceof ProvisionError);
+  assert.equal(error.step, "reach");
+  assert.equal(error.vm, "ship-web-k3f9aaaa");
+  assert.equal(error.cause, boom);
+  assert.equal(error.exitCode, 1);
+  assert.equal(error.message, 'Setting up ship-web-k3f9aaaa failed at step "reach": no answer');
+});
+
+Deno.test("a step's undo runs even when its work failed: the work may have taken effect", async () => {
+  const { creation } = creationFor();
+  const undone: string[] = [];
+  const error = await failureOf(
+    creation,
+    creation.step("create", () => Promise.reject(new Error("lost")), noting(undone, "vm")),
+  );
+  assert.deepEqual(undone, ["vm"]);
+  assert.equal(error.step, "create");
+});
+
+Deno.test("a failure before the first step names the step it starts at", async () => {
+  const { creation, progress } = creationFor();
+  const error = await creation.fail(new Error("GH_TOKEN contains a quote"));
+  assert.equal(error.step, "key");
+  assert.deepEqual(progress, []);
+});
+
+Deno.test("one failing undo does not stop the others, and the error says how to finish", async () => {
+  const { creation } = creationFor();
+  const undone: string[] = [];
+  await creation.step("key", nothing, noting(undone, "key"));
+  await creation.step("create", nothing, () => Promise.reject(new Error("lobby down")));
+  creation.begin("program");
+  const error = await creation.fail(new Error("disk full"));
+  assert.deepEqual(undone, ["key"]);
+  assert.equal(error.step, "program");
+  assert.equal(
+    error.message,
+    'Setting up ship-web-k3f9aaaa failed at step "program": disk full\n' +
+      "Cleaning up ship-web-k3f9aaaa failed too (lobby down); " +
+      'run "ohcommodore fleet sink" to remove what is left',
+  );
+});
+
+Deno.test("a provisioning error keeps the step it names", async () => {
+  const { creation } = creationFor();
+  creation.begin("init.sh");
+  const inner = new ProvisionError("ship-web-k3f9aaaa", "key", new Error("whoami failed"));
+  assert.equal(await creation.fail(inner), inner);
+  assert.equal(inner.step, "key");
+});
+
+Deno.test("an interruption stops at the next step, exits 130 and removes what was made", async () => {
+  const controller = new AbortController();
+  const { creation, progress } = creationFor(controller.signal);
+  const undone: string[] = [];
+  await creation.step("create", nothing, noting(undone, "vm"));
+  controller.abort(new InterruptedError("interrupted by SIGINT"));
+  const ran: string[] = [];
+  const error = await failureOf(creation, creation.step("reach", noting(ran, "reach")));
+  assert.deepEqual(ran, []);
+  assert.deepEqual(progress, ["create"]);
+  assert.deepEqual(undone, ["vm"]);
+  assert.equal(error.exitCode, 130);
+  assert.equal(error.step, "reach");
+  assert.equal(
+    error.message,
+    'Setting up ship-web-k3f9aaaa failed at step "reach": interrupted by SIGINT; ' +
+      "what it had made is removed",
+  );
+});
+
+Deno.test("an interruption is the cause even when the killed work failed first", async () => {
+  const controller = new AbortController();
+  const { creation } = creationFor(controller.signal);
+  const error = await failureOf(
+    creation,
+    creation.step("reach", () => {
+      controller.abort(new InterruptedError("interrupted by SIGTERM"));
+      return Promise.reject(new Error("ssh exited with 255"));
+    }),
+  );
+  assert.ok(error.cause instanceof InterruptedError);
+  assert.equal(error.exitCode, 130);
+});
+
+Deno.test("a silent step is not reported; done reports ready, unless interrupted", () => {
+  const { creation, progress } = creationFor();
+  creation.begin("record", { report: false });
+  assert.equal(creation.current, "record");
+  creation.done();
+  assert.deepEqual(progress, ["ready"]);
+
+  const controller = new AbortController();
+  const late = creationFor(controller.signal);
+  controller.abort(new InterruptedError("interrupted by SIGINT"));
+  assert.throws(() => late.creation.done(), InterruptedError);
+  assert.deepEqual(late.progress, []);
+});
