@@ -1,12 +1,14 @@
 /**
  * What a fleet can be asked, wherever the asking happens. Two implementations: the flagship
- * itself ({@link Flagship}, in process) and the laptop's client that sends each call to the
- * flagship ({@link FlagshipClient}). `Fleet` holds one, chosen once when it opens.
+ * itself (`Flagship`, in process) and the laptop's client that sends each call to the
+ * flagship (`FlagshipClient`). `Fleet` holds one, chosen once when it opens.
  *
  * @module
  */
 
-import type { CreateShipsOptions, FleetStatus, Resolved, SinkReport } from "./flagship.ts";
+import type { MemberReport } from "../inbox/report.ts";
+import type { VmInfo } from "../providers/provider.ts";
+import type { Settings } from "../settings.ts";
 import type { FleetProgress } from "./progress.ts";
 import type { ShipRecord } from "./registry.ts";
 
@@ -24,4 +26,61 @@ export interface FleetBackend {
   sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport>;
   /** Where a member lives; with `prefix`, a unique prefix of a ship's name will do. */
   resolve(name: string, prefix?: boolean): Promise<Resolved | null>;
+}
+
+/** Options for {@link Flagship.createShips}. */
+export interface CreateShipsOptions {
+  /** How many ships; default 1, at most 20 (`MAX_SHIPS_PER_CREATE`). */
+  count?: number;
+  /** Settings that override the flagship's own (e.g. from the laptop). */
+  settings?: Settings;
+  /** Called as each ship moves through its steps. */
+  onProgress?: (progress: FleetProgress) => void;
+  /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
+  signal?: AbortSignal;
+}
+
+/** One ship in a fleet report. */
+export interface ShipStatus extends ShipRecord {
+  /** The provider's state of the VM, or `missing` when the provider has no such VM. */
+  vmStatus: string;
+  /** Whether its key is registered with the provider; null when the provider has no keys. */
+  keyRegistered: boolean | null;
+  /** What the ship says about itself, or null when it could not be asked. */
+  report: MemberReport | null;
+  /** Why it could not be asked. */
+  problem?: string;
+}
+
+/** The whole fleet at a glance. */
+export interface FleetStatus {
+  /** The flagship. */
+  flagship: {
+    name: string;
+    destination: string;
+    provider: string;
+    report: MemberReport;
+  };
+  /** Every recorded ship. */
+  ships: ShipStatus[];
+  /** VMs named like this fleet's ships that the registry does not know. */
+  orphans: VmInfo[];
+}
+
+/** What a sink did. */
+export interface SinkReport {
+  /** Recorded ships destroyed. */
+  destroyed: string[];
+  /** Unrecorded VMs of this fleet destroyed. */
+  orphans: string[];
+  /** Ships that could not be destroyed, with why. */
+  failed: { name: string; error: string }[];
+}
+
+/** Where a member name leads. */
+export interface Resolved {
+  /** The VM name. */
+  name: string;
+  /** Its destination. */
+  destination: string;
 }

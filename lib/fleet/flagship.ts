@@ -14,29 +14,26 @@ import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
+
+export type { CreateShipsOptions, FleetStatus, Resolved, ShipStatus, SinkReport };
 import type { MemberEnv, Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
-import type { FleetBackend } from "./backend.ts";
+import type {
+  CreateShipsOptions,
+  FleetBackend,
+  FleetStatus,
+  Resolved,
+  ShipStatus,
+  SinkReport,
+} from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { type FleetFacts, formatEnvFile, loadSettings, vmSettings } from "./config.ts";
 import { Creation } from "./creation.ts";
-import { fetchReport, type MemberReport, memberReport } from "./member_status.ts";
+import { fetchReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
-
-/** Options for {@link Flagship.createShips}. */
-export interface CreateShipsOptions {
-  /** How many ships; default 1, at most {@link MAX_SHIPS_PER_CREATE}. */
-  count?: number;
-  /** Settings that override the flagship's own (e.g. from the laptop). */
-  settings?: Settings;
-  /** Called as each ship moves through its steps. */
-  onProgress?: (progress: FleetProgress) => void;
-  /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
-  signal?: AbortSignal;
-}
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -114,51 +111,6 @@ export class CreateShipsError extends OhcommodoreError {
       failures.map((text) => new OhcommodoreError(String(text))),
     );
   }
-}
-
-/** One ship in a fleet report. */
-export interface ShipStatus extends ShipRecord {
-  /** The provider's state of the VM, or `missing` when the provider has no such VM. */
-  vmStatus: string;
-  /** Whether its key is registered with the provider; null when the provider has no keys. */
-  keyRegistered: boolean | null;
-  /** What the ship says about itself, or null when it could not be asked. */
-  report: MemberReport | null;
-  /** Why it could not be asked. */
-  problem?: string;
-}
-
-/** The whole fleet at a glance. */
-export interface FleetStatus {
-  /** The flagship. */
-  flagship: {
-    name: string;
-    destination: string;
-    provider: string;
-    report: MemberReport;
-  };
-  /** Every recorded ship. */
-  ships: ShipStatus[];
-  /** VMs named like this fleet's ships that the registry does not know. */
-  orphans: VmInfo[];
-}
-
-/** What a sink did. */
-export interface SinkReport {
-  /** Recorded ships destroyed. */
-  destroyed: string[];
-  /** Unrecorded VMs of this fleet destroyed. */
-  orphans: string[];
-  /** Ships that could not be destroyed, with why. */
-  failed: { name: string; error: string }[];
-}
-
-/** Where a member name leads. */
-export interface Resolved {
-  /** The VM name. */
-  name: string;
-  /** Its destination. */
-  destination: string;
 }
 
 /** The flagship's side of the fleet, in process. */
