@@ -6,7 +6,10 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { OhcommodoreError, UsageError } from "../errors.ts";
+import { formatDuration, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
+import { formatExecSummary } from "./exec_report.ts";
+import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
@@ -34,6 +37,14 @@ export function fleetCommand(): Command {
       const opened = await Fleet.open();
       if (!options.force) await confirm(opened, Boolean(options.scuttle));
       const result = await opened.sink({ scuttle: options.scuttle, onProgress: showProgress });
+      if (result.flagshipUnreachable) {
+        note(
+          paint(
+            "yellow",
+            `The flagship could not sink its ships (${result.flagshipUnreachable}); the provider removed them`,
+          ),
+        );
+      }
       if (options.json) printJson(result);
       else {
         const gone = [...result.destroyed, ...result.orphans];
@@ -52,6 +63,56 @@ export function fleetCommand(): Command {
           `${result.failed.length} VM(s) could not be destroyed; run "ohcommodore fleet sink" again`,
         );
       }
+    });
+
+  fleet.command("exec")
+    .description(
+      "Run one shell command on many ships at once; ships with the same output are shown once",
+    )
+    .argument("<command...>", "the command (after --, so its options stay its own)")
+    .option("-s, --ships <names>", "only these ships: names or unique prefixes, comma-separated")
+    .option("-t, --timeout <duration>", "how long the command may run on each ship", "30m")
+    .option("-c, --concurrency <n>", "how many ships at once", "32")
+    .option("--json", "print one result per ship as JSON")
+    .addHelpText(
+      "after",
+      `\nExit code: 0 when every ship succeeded, 1 when any failed or could not be reached.\n` +
+        `\nExamples:\n  ohcommodore fleet exec -- 'cd ~/web && git pull --ff-only'\n` +
+        `  ohcommodore fleet exec --ships web,api --timeout 10m --json -- deno task test`,
+    )
+    .action(async (words, options) => {
+      // One word is a whole command line; several are joined as a shell would have split them.
+      const command = words.length === 1 ? words[0] : words.join(" ");
+      const ships = options.ships?.split(",").map((name) => name.trim()).filter(Boolean);
+      const concurrency = Number(options.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new UsageError(
+          `--concurrency must be a whole number of at least 1, not "${options.concurrency}"`,
+        );
+      }
+      await using opened = await Fleet.open();
+      using interruption = listenForInterruption(
+        `commands may still run on ships that did not hear the cancel; see "ohcommodore inbox"`,
+      );
+      const results = await opened.exec(command, {
+        ships,
+        timeoutMs: parseDuration(options.timeout),
+        concurrency,
+        signal: interruption.signal,
+        onProgress: (event) => {
+          if (event.phase === "finished" && !options.json) {
+            const { result } = event;
+            note(
+              `  ${result.ship}: ${result.ok ? "ok" : result.status} in ${
+                formatDuration(result.durationMs)
+              }`,
+            );
+          }
+        },
+      });
+      if (options.json) printJson(results);
+      else out(formatExecSummary(results));
+      if (results.failed.length) Deno.exitCode = 1;
     });
 
   fleet.command("_resolve")

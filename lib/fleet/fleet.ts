@@ -73,6 +73,8 @@ export interface SinkOptions {
 export interface SinkResult extends SinkReport {
   /** True when the flagship was destroyed and the local config removed. */
   scuttled: boolean;
+  /** Why the flagship could not sink its ships itself (the provider removed them instead). */
+  flagshipUnreachable?: string;
 }
 
 /**
@@ -284,11 +286,12 @@ export class Fleet implements AsyncDisposable {
 
   async #scuttle(options: SinkOptions): Promise<SinkResult> {
     let report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    let flagshipUnreachable: string | undefined;
     try {
       report = await this.#backend.sink(options.onProgress);
     } catch (error) {
       // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
-      report.failed.push({ name: this.facts.flagshipVm, error: (error as Error).message });
+      flagshipUnreachable = (error as Error).message;
     }
     const provider = providerFor(this.facts, this.#ssh);
     const leftovers = (await provider.list())
@@ -299,12 +302,10 @@ export class Fleet implements AsyncDisposable {
     // One request for the ships the flagship left and the flagship itself.
     await provider.remove([...leftovers, flagship]);
     report.orphans.push(...leftovers);
-    report.failed = report.failed.filter((failure) =>
-      failure.name !== flagship && !leftovers.includes(failure.name)
-    );
+    report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
     if (provider.managesKeys) report.failed.push(...await this.#revokeFleetKeys(provider));
     await removeLocalConfig(this.#home);
-    return { ...report, scuttled: true };
+    return { ...report, scuttled: true, ...(flagshipUnreachable ? { flagshipUnreachable } : {}) };
   }
 
   // The flagship's key, and any ship key it could not revoke itself (say it was unreachable):

@@ -249,6 +249,13 @@ export class MemberCommand implements PromiseLike<CommandOutcome> {
     return this.#run().then(onDone, onFailed);
   }
 
+  /** Runs it, handling a failure. */
+  catch<B = never>(
+    onFailed?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<CommandOutcome | B> {
+    return this.#run().catch(onFailed);
+  }
+
   async #run(): Promise<CommandOutcome> {
     const timeoutMs = this.#settings.timeoutMs;
     const sent = await this.#member.send(this.command, { timeoutMs });
