@@ -9,7 +9,7 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pRetry from "p-retry";
+import { pRetry } from "./deps.ts";
 import { formatDuration } from "./duration.ts";
 import { SshError, TimeoutError } from "./errors.ts";
 import { homeDir } from "./paths.ts";

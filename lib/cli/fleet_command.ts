@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";

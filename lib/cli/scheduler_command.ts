@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {

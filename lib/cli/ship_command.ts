@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./deps.ts";
 import type { Settings } from "../fleet/config.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
 import { parseAddress } from "../address.ts";
 import { formatDuration } from "../duration.ts";
 import { DeliveryRefusedError, NotFoundError, TimeoutError, UsageError } from "../errors.ts";

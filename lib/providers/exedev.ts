@@ -6,7 +6,7 @@
  * @module
  */
 
-import pLimit from "p-limit";
+import { pLimit } from "../deps.ts";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
