@@ -6,6 +6,8 @@
  */
 
 // extra-typings takes commander as a peer dependency; naming it here pins the pair exactly.
+// The rule wants an import map, which importers of this package do not get (see ../deps.ts).
+// deno-lint-ignore no-import-prefix
 import "npm:commander@15.1.0";
 
 export { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@15.1.0";
