@@ -15,7 +15,7 @@ import {
 import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
 import { note, oneLine, out, printJson } from "./output.ts";
-import { selfCommand } from "./self.ts";
+import { selfCommand } from "../self.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
