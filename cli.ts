@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError } from "./lib/cli/deps.ts";
 import { fleetCommand } from "./lib/cli/fleet_command.ts";
 import { inboxCommand } from "./lib/cli/inbox_command.ts";
 import { initCommand } from "./lib/cli/init_command.ts";

@@ -30,7 +30,7 @@ const HOST_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]*(@[A-Za-z0-9_][A-Za-z0-9.-]*)
  *
  * @example Parse a captain's address
  * ```ts
- * import { parseAddress } from "./address.ts";
+ * import { parseAddress } from "@smithclay/ohcommodore";
  * const address = parseAddress("captain@ship-web-a1f3");
  * console.log(address.host); // "ship-web-a1f3"
  * ```
@@ -63,6 +63,13 @@ export function parseAddress(text: string): Address {
  *
  * @param address The address.
  * @returns The address text.
+ *
+ * @example Format an address
+ * ```ts
+ * import { formatAddress } from "@smithclay/ohcommodore";
+ *
+ * console.log(formatAddress({ role: "captain", host: "ship-web" })); // "captain@ship-web"
+ * ```
  */
 export function formatAddress(address: Address): string {
   return `${address.role}@${address.host}`;

@@ -13,7 +13,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  *
  * @example Parse a few durations
  * ```ts
- * import { parseDuration } from "./duration.ts";
+ * import { parseDuration } from "@smithclay/ohcommodore";
  * parseDuration("1h30m"); // 5_400_000
  * parseDuration("45"); // 45_000 (plain numbers are seconds)
  * ```
@@ -44,6 +44,14 @@ function positive(text: string, ms: number): number {
  *
  * @param ms Milliseconds.
  * @returns The duration text.
+ *
+ * @example Format durations for a message
+ * ```ts
+ * import { formatDuration } from "@smithclay/ohcommodore";
+ *
+ * console.log(formatDuration(250)); // "250ms"
+ * console.log(formatDuration(90 * 60_000)); // "1h30m"
+ * ```
  */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;

@@ -6,7 +6,21 @@
  * @module
  */
 
-/** The base of every error ohcommodore throws on purpose. */
+/**
+ * The base of every error ohcommodore throws on purpose.
+ *
+ * @example Tell ohcommodore's errors from others
+ * ```ts
+ * import { OhcommodoreError, readIdentity } from "@smithclay/ohcommodore";
+ *
+ * try {
+ *   await readIdentity();
+ * } catch (error) {
+ *   if (!(error instanceof OhcommodoreError)) throw error;
+ *   console.error(`${error.name}: ${error.message} (exit ${error.exitCode})`);
+ * }
+ * ```
+ */
 export class OhcommodoreError extends Error {
   /** Exit code the CLI uses for this error. */
   readonly exitCode: number = 1;
@@ -23,13 +37,41 @@ export class OhcommodoreError extends Error {
   }
 }
 
-/** Bad input from the user: a malformed address, an unknown status, an empty command. */
+/**
+ * Bad input from the user: a malformed address, an unknown status, an empty command.
+ *
+ * @example Reject bad input the way the CLI does
+ * ```ts
+ * import { parseAddress, UsageError } from "@smithclay/ohcommodore";
+ *
+ * try {
+ *   parseAddress("nobody");
+ * } catch (error) {
+ *   if (error instanceof UsageError) console.error(error.message, error.exitCode); // 2
+ * }
+ * ```
+ */
 export class UsageError extends OhcommodoreError {
   /** Usage errors exit with 2. */
   override readonly exitCode: number = 2;
 }
 
-/** Something named does not exist: an unknown message id, an unknown ship. */
+/**
+ * Something named does not exist: an unknown message id, an unknown ship.
+ *
+ * @example Handle an unknown message id
+ * ```ts
+ * import { Inbox, NotFoundError } from "@smithclay/ohcommodore";
+ *
+ * const inbox = await Inbox.open({ home: await Deno.makeTempDir() });
+ * try {
+ *   await inbox.get("ffffffff");
+ * } catch (error) {
+ *   if (!(error instanceof NotFoundError)) throw error;
+ *   console.error(error.message);
+ * }
+ * ```
+ */
 export class NotFoundError extends OhcommodoreError {
   /** What was looked for, as given (a ship name or prefix, a message id). */
   readonly query?: string;
@@ -118,7 +160,23 @@ export class RemoteCommandError extends OhcommodoreError {
   }
 }
 
-/** A step did not finish within its deadline. */
+/**
+ * A step did not finish within its deadline.
+ *
+ * @example Give up waiting for a command
+ * ```ts
+ * import { Inbox, TimeoutError } from "@smithclay/ohcommodore";
+ *
+ * const inbox = await Inbox.open();
+ * const message = await inbox.deliver({ recipient: inbox.address, command: "sleep 600" });
+ * try {
+ *   await inbox.waitFor(message.id, { timeoutMs: 5_000 });
+ * } catch (error) {
+ *   if (!(error instanceof TimeoutError)) throw error;
+ *   console.error(`still waiting: ${error.message}`);
+ * }
+ * ```
+ */
 export class TimeoutError extends OhcommodoreError {
   /** Timeouts exit with 124, as `timeout(1)` does. */
   override readonly exitCode: number = 124;

@@ -28,7 +28,7 @@ export interface Identity {
  *
  * @example Read the identity of the current user
  * ```ts
- * import { identityAddress, readIdentity } from "./identity.ts";
+ * import { identityAddress, readIdentity } from "@smithclay/ohcommodore";
  * const identity = await readIdentity();
  * console.log(identityAddress(identity)); // e.g. "local@my-laptop"
  * ```
@@ -83,6 +83,15 @@ export async function readIdentity(home?: string): Promise<Identity> {
  *
  * @param identity The identity to store.
  * @param home The member's home directory; defaults to `$HOME`.
+ *
+ * @example Make a directory a captain's home
+ * ```ts
+ * import { identityAddress, readIdentity, writeIdentity } from "@smithclay/ohcommodore";
+ *
+ * const home = await Deno.makeTempDir();
+ * await writeIdentity({ role: "captain", name: "ship-web" }, home);
+ * console.log(identityAddress(await readIdentity(home))); // "captain@ship-web"
+ * ```
  */
 export async function writeIdentity(identity: Identity, home?: string): Promise<void> {
   const file = memberPaths(home).identityFile;
@@ -95,6 +104,13 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
  *
  * @param identity The member's identity.
  * @returns The address, e.g. `captain@ship-web-a1f3`.
+ *
+ * @example The address of a member
+ * ```ts
+ * import { identityAddress } from "@smithclay/ohcommodore";
+ *
+ * console.log(identityAddress({ role: "commodore", name: "flagship-a1f3" })); // "commodore@flagship-a1f3"
+ * ```
  */
 export function identityAddress(identity: Identity): string {
   return formatAddress(identityToAddress(identity));

@@ -9,7 +9,7 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pRetry from "p-retry";
+import { pRetry } from "./deps.ts";
 import { formatDuration } from "./duration.ts";
 import { SshError, TimeoutError } from "./errors.ts";
 import { homeDir } from "./paths.ts";
@@ -100,7 +100,7 @@ const TRANSIENT = BEFORE_COMMAND.filter((pattern) => !PERMANENT.test(pattern.sou
  *
  * @example Run a program remotely with a payload on stdin
  * ```ts
- * import { Ssh } from "./ssh.ts";
+ * import { Ssh } from "@smithclay/ohcommodore";
  * const ssh = new Ssh();
  * const result = await ssh.run("ship-web.exe.xyz", ["cat"], { stdin: "hello", timeoutMs: 30_000 });
  * console.log(result.stdout); // "hello"

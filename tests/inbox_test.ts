@@ -111,7 +111,7 @@ Deno.test("startScheduling marks running messages as errors and leaves unread on
 Deno.test("the database keeps the original tool's config keys", async () => {
   const inbox = await tempInbox();
   assert.equal((await inbox.startScheduling()).pollIntervalMs, 10_000);
-  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const { DuckDBInstance } = await import("../lib/duckdb.ts");
   const instance = await DuckDBInstance.create(inbox.database);
   const connection = await instance.connect();
   const reader = await connection.runAndReadAll("SELECT key, value FROM config ORDER BY key");

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";

@@ -5,7 +5,7 @@
  */
 
 import { fleetResolver } from "../fleet/resolver.ts";
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./deps.ts";
 import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";

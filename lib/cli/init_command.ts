@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { PROVIDER_KINDS } from "../providers/provider.ts";
 import { SETTING_NAMES } from "../settings.ts";

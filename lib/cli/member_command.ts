@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./deps.ts";
 import { ROLES } from "../address.ts";
 import { UsageError } from "../errors.ts";
 import { type Identity, writeIdentity } from "../identity.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
@@ -13,9 +13,9 @@ import {
   stopSchedulerService,
 } from "../inbox/scheduler_service.ts";
 import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
-import { selfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";
 import { note, oneLine, out, printJson } from "./output.ts";
+import { selfCommand } from "../self.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";

@@ -11,7 +11,7 @@ import { type Channel, SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { selfCommand } from "../self_command.ts";
+import { CLI_PERMISSIONS, selfCommand } from "../self.ts";
 import type { Settings } from "../settings.ts";
 import { shellQuote } from "../ssh.ts";
 
@@ -95,7 +95,7 @@ async function compileFor(target: string): Promise<Uint8Array> {
     const init = new URL("../../cloudinit/init.sh", import.meta.url);
     const result = await runProcess(Deno.execPath(), [
       "compile",
-      "-A",
+      ...CLI_PERMISSIONS,
       "--quiet",
       "--target",
       target,

@@ -42,6 +42,15 @@ export interface LocalConfig extends FleetFacts {
  *
  * @param envFiles `.env` files to read, most important first; missing ones are skipped.
  * @returns The settings that are set and not empty.
+ *
+ * @example Read the settings a new ship would get
+ * ```ts
+ * import { loadSettings } from "@smithclay/ohcommodore";
+ *
+ * const settings = await loadSettings([".env", `${Deno.env.get("HOME")}/.ohcommodore/.env`]);
+ * console.log(settings.INIT_URL ?? "the bundled init.sh");
+ * console.log(settings.GH_TOKEN ? "GH_TOKEN is set" : "GH_TOKEN is missing"); // never print it
+ * ```
  */
 export async function loadSettings(envFiles: readonly string[] = [".env"]): Promise<Settings> {
   const settings: Settings = {};
@@ -127,6 +136,14 @@ export function fleetFactsPath(home?: string): string {
  *
  * @param home The home directory.
  * @returns The config, or null when there is no fleet.
+ *
+ * @example Find this laptop's fleet
+ * ```ts
+ * import { readLocalConfig } from "@smithclay/ohcommodore";
+ *
+ * const config = await readLocalConfig();
+ * console.log(config ? `flagship ${config.flagshipVm} at ${config.flagship}` : "no fleet yet");
+ * ```
  */
 export async function readLocalConfig(home?: string): Promise<LocalConfig | null> {
   const data = await readJson(localConfigPath(home));

@@ -6,7 +6,7 @@
  * @module
  */
 
-import pLimit from "p-limit";
+import { pLimit } from "../deps.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "../inbox/message.ts";
 import { send } from "../inbox/send.ts";

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import pLimit from "p-limit";
+import { pLimit } from "../deps.ts";
 import { type Channel, channelFor } from "../channel.ts";
 import { OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";

@@ -101,6 +101,14 @@ const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  * @param spec What the user typed.
  * @returns The short name and repository.
  * @throws {UsageError} When it is none of those.
+ *
+ * @example What `ship create` makes of its argument
+ * ```ts
+ * import { parseShipSpec } from "@smithclay/ohcommodore";
+ *
+ * console.log(parseShipSpec("denoland/std")); // { name: "std", repo: "denoland/std" }
+ * console.log(parseShipSpec("scratch")); // { name: "scratch", repo: null }
+ * ```
  */
 export function parseShipSpec(spec: string): ShipSpec {
   const text = spec.trim();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "../duckdb.ts";
 import { AmbiguousNameError, NotFoundError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";

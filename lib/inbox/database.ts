@@ -10,9 +10,9 @@
  * @module
  */
 
-import type { DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "../duckdb.ts";
 import { dirname } from "node:path";
-import pRetry from "p-retry";
+import { pRetry } from "../deps.ts";
 import { DatabaseError, TimeoutError } from "../errors.ts";
 import { SCHEMA_STATEMENTS, SET_IDENTITY_SQL } from "./schema.ts";
 
@@ -55,7 +55,7 @@ export async function withDatabase<T>(
   const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
   using _lock = await acquireLock(lockPathOf(access.path), deadline);
-  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const { DuckDBInstance } = await import("../duckdb.ts");
   const instance = await pRetry(() => DuckDBInstance.create(access.path), {
     retries: Infinity,
     minTimeout: 20,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
 import { parseAddress } from "../address.ts";
 import { formatDuration } from "../duration.ts";
 import {
@@ -102,7 +102,7 @@ const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipie
  *
  * @example Deliver a command and wait for the scheduler to run it
  * ```ts
- * import { Inbox } from "./inbox.ts";
+ * import { Inbox } from "@smithclay/ohcommodore";
  * const inbox = await Inbox.open();
  * const message = await inbox.deliver({ recipient: inbox.address, command: "uname -a" });
  * const finished = await inbox.waitFor(message.id, { timeoutMs: 60_000 });

@@ -64,7 +64,7 @@ export function schedulerPidPathOf(database: string): string {
  *
  * @example Run a scheduler until SIGTERM
  * ```ts
- * import { Inbox, Scheduler } from "../../mod.ts";
+ * import { Inbox, Scheduler } from "@smithclay/ohcommodore";
  * const scheduler = await Scheduler.start(await Inbox.open());
  * Deno.addSignalListener("SIGTERM", () => scheduler.stop());
  * await scheduler.finished;

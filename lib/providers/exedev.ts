@@ -6,7 +6,7 @@
  * @module
  */
 
-import pLimit from "p-limit";
+import { pLimit } from "../deps.ts";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
@@ -25,7 +25,17 @@ export class ProviderError extends OhcommodoreError {}
 const LOBBY_TIMEOUT_MS = 120_000;
 const LOBBY_CONCURRENCY = 4;
 
-/** The exe.dev provider. */
+/**
+ * The exe.dev provider.
+ *
+ * @example List the VMs of an exe.dev account
+ * ```ts
+ * import { ExeDevProvider } from "@smithclay/ohcommodore";
+ *
+ * const provider = new ExeDevProvider(); // the lobby at exe.dev, through your ssh keys
+ * for (const vm of await provider.list()) console.log(vm.name, vm.destination);
+ * ```
+ */
 export class ExeDevProvider implements VmProvider {
   /** Always `exedev`. */
   readonly kind = "exedev" as const;

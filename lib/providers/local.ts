@@ -16,7 +16,19 @@ import type { VmInfo, VmProvider } from "./provider.ts";
 // Marks a directory as a sandbox we made, so removal never touches anything else.
 const MARKER = ".ohcommodore-sandbox";
 
-/** The local provider, keeping its sandboxes under one root directory. */
+/**
+ * The local provider, keeping its sandboxes under one root directory.
+ *
+ * @example Make and remove a sandbox member
+ * ```ts
+ * import { LocalProvider } from "@smithclay/ohcommodore";
+ *
+ * const provider = new LocalProvider(await Deno.makeTempDir());
+ * const vm = await provider.create("ship-try-a1f3");
+ * console.log(vm.name, vm.destination);
+ * await provider.remove([vm.name]);
+ * ```
+ */
 export class LocalProvider implements VmProvider {
   /** Always `local`. */
   readonly kind = "local" as const;

@@ -1,0 +1,13 @@
+/**
+ * The npm packages the library uses, each written once with its exact version.
+ *
+ * Full `npm:` specifiers instead of bare names from deno.json's `imports`: an import map applies
+ * only inside this repository, so a project that imports `mod.ts` by path, URL or from JSR could
+ * not resolve a bare `"p-limit"`. DuckDB has its own module ({@link ./duckdb.ts}) because it is
+ * loaded lazily.
+ *
+ * @module
+ */
+
+export { default as pLimit } from "npm:p-limit@7.3.3";
+export { default as pRetry } from "npm:p-retry@9.0.0";

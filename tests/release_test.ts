@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { smoke } from "../.ci/smoke.ts";
+import { CLI_PERMISSIONS, selfCommand } from "../lib/self.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+const quiet = () => {};
+
+Deno.test("the release smoke test passes on the CLI run with its own permission list", async () => {
+  // The argv the scheduler and sandbox launchers use: deno run with CLI_PERMISSIONS.
+  await smoke(selfCommand(), quiet);
+});
+
+Deno.test("the release smoke test fails on a CLI that lacks a permission it needs", async () => {
+  const [deno, run, ...rest] = selfCommand();
+  const withoutFfi = [deno, run, ...rest.filter((flag) => flag !== "--allow-ffi")];
+  await assert.rejects(smoke(withoutFfi, quiet), /Requires ffi access/);
+});
+
+Deno.test("the compile tasks and the release workflow take their permissions from lib/self.ts", async () => {
+  const flags = "$(deno run --quiet lib/self.ts)";
+  const workflow = await Deno.readTextFile(
+    new URL("../.github/workflows/release.yml", import.meta.url),
+  );
+  const tasks = Object.entries(denoJson.tasks).filter(([name]) => name.startsWith("compile"));
+  const text = [...tasks.map(([, task]) => task.command), workflow].join("\n");
+  const compiles = text.match(/deno compile[\s\S]*?cli\.ts/g) ?? [];
+  assert.ok(compiles.length >= 3, "two tasks and the workflow compile");
+  for (const command of compiles) {
+    assert.ok(command.includes(`deno compile ${flags}`), command);
+    assert.doesNotMatch(command, /\s(-A|--allow-all)\s/);
+  }
+  assert.match(workflow, /deno run -A \.ci\/smoke\.ts dist\/ohcommodore-/);
+  assert.ok(!CLI_PERMISSIONS.includes("-A") && !CLI_PERMISSIONS.includes("--allow-all"));
+});
+
+Deno.test("deno task ok lints the docs of every entry point in deno.json exports", () => {
+  const ok = denoJson.tasks.ok.command;
+  const docLint = ok.match(/deno doc --lint ([^&]+)/)?.[1].trim().split(/\s+/) ?? [];
+  const entries = Object.values(denoJson.exports).map((path) => path.replace(/^\.\//, ""));
+  assert.deepEqual(docLint.sort(), entries.sort());
+  assert.match(ok, /deno publish --dry-run/);
+});
