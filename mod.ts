@@ -13,9 +13,30 @@
  * const fleet = await Fleet.open(); // the fleet `ohcommodore init` made
  * const [made] = await fleet.createShips("denoland/std", { onProgress: console.error });
  * const ship = await fleet.ship(made.name);
- * const message = await ship.send("deno task test", { wait: true });
+ * const sent = await ship.send("deno task test");
+ * const message = await sent.wait();
  * console.log(message.status, message.exitCode);
  * await fleet.destroyShip(made.name);
+ * ```
+ *
+ * @example Run a command on every ship and show where it failed
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ *
+ * await using fleet = await Fleet.open();
+ * const results = await fleet.exec("cd ~/web && git pull --ff-only", { timeoutMs: 60_000 });
+ * for (const failed of results.failed) console.log(failed.ship, failed.status, failed.stderr);
+ * ```
+ *
+ * @example Build commands as dax does: each value is one quoted argument
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ *
+ * await using fleet = await Fleet.open();
+ * const ship = await fleet.ship("web");
+ * const branch = "fix: it's done";
+ * const log = await ship.$`git -C ~/web log --oneline -1 ${branch}`.noThrow();
+ * console.log(log.exitCode, log.stdout);
  * ```
  *
  * @example Send a command to a ship and wait for its outcome
@@ -53,6 +74,7 @@ export {
   AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
+  type ErrorClass,
   type ErrorData,
   errorFromData,
   errorToData,
@@ -71,7 +93,17 @@ export {
   type LocalConfig,
   readLocalConfig,
 } from "./lib/fleet/config.ts";
-export { SETTING_NAMES, type SettingName, type Settings } from "./lib/settings.ts";
+export {
+  listSettings,
+  pickSettings,
+  SETTING_NAMES,
+  type SettingEntry,
+  type SettingFlag,
+  type SettingInfo,
+  type SettingName,
+  settingNames,
+  type Settings,
+} from "./lib/settings.ts";
 export {
   CreateShipsError,
   type CreateShipsOptions,
@@ -138,6 +170,7 @@ export {
   isFinished,
   type Message,
   MESSAGE_STATUSES,
+  type MessageFields,
   type MessageStatus,
   type OpenMessage,
 } from "./lib/inbox/message.ts";

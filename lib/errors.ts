@@ -222,7 +222,8 @@ export interface ErrorData {
   fields: Record<string, unknown>;
 }
 
-type ErrorClass = abstract new (...args: never[]) => Error;
+/** Any error class, whatever its constructor takes. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
 
 // Classes that come back as themselves; others come back as OhcommodoreError with their name.
 const KNOWN_ERRORS = new Map<string, ErrorClass>();

@@ -105,7 +105,7 @@ export const SETTING_NAMES: readonly SettingName[] = Object.keys(SETTINGS) as Se
  *
  * @example
  * ```ts
- * import { settingNames } from "./settings.ts";
+ * import { settingNames } from "@smithclay/ohcommodore";
  * settingNames("secret"); // ["GH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"]
  * ```
  *
@@ -121,7 +121,7 @@ export function settingNames(flag: SettingFlag): SettingName[] {
  *
  * @example
  * ```ts
- * import { pickSettings } from "./settings.ts";
+ * import { pickSettings } from "@smithclay/ohcommodore";
  * pickSettings({ GH_TOKEN: "ghp_x", INIT_PATH: "./init.sh" }, "forwardedToFlagship");
  * // { GH_TOKEN: "ghp_x" }
  * ```
@@ -148,7 +148,7 @@ export interface SettingEntry extends SettingInfo {
  *
  * @example
  * ```ts
- * import { listSettings } from "./settings.ts";
+ * import { listSettings } from "@smithclay/ohcommodore";
  * for (const setting of listSettings()) {
  *   console.log(`${setting.name}${setting.secret ? " (secret)" : ""}: ${setting.description}`);
  * }

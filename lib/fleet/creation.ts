@@ -42,7 +42,7 @@ export interface CreationOptions {
  *     () => provider.create("ship-web-k3f9aaaa"),
  *     () => provider.remove(["ship-web-k3f9aaaa"]),
  *   );
- *   await creation.step("reach", () => provider.waitUntilReachable(vm, { timeoutMs: 60_000 }));
+ *   await creation.step("reach", () => provider.waitUntilReachable(vm));
  *   creation.done();
  * } catch (error) {
  *   throw await creation.fail(error);

@@ -62,7 +62,7 @@ export interface ExecOptions {
 
 /** The results of a fleet exec, one per ship, in the order of the ships. */
 export class ExecResults extends Array<ExecResult> {
-  // map, filter and friends return plain arrays.
+  /** `map`, `filter` and friends return plain arrays. */
   static override get [Symbol.species](): ArrayConstructor {
     return Array;
   }

@@ -41,7 +41,7 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
  *
  * @example
  * ```ts
- * import { describeProgress } from "./progress.ts";
+ * import { describeProgress } from "@smithclay/ohcommodore";
  * describeProgress({ vm: "ship-web-1f2e", step: "reach" });
  * // "ship-web-1f2e: waiting for it to answer"
  * ```

@@ -28,7 +28,7 @@ export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30 * 60_000;
 
 /** What every message has, whatever its status. */
-interface MessageFields {
+export interface MessageFields {
   /** Unique id chosen by the sender; commands accept any unique prefix. */
   id: string;
   /** When the recipient accepted it (ISO 8601). */

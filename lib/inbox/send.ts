@@ -78,7 +78,7 @@ export function directResolver(self: Address): AddressResolver {
  *
  * @example Run a command on a ship and wait for it
  * ```ts
- * import { send } from "./send.ts";
+ * import { send } from "@smithclay/ohcommodore";
  * const message = await send("captain@ship-web", "git -C ~/web pull", { wait: true });
  * console.log(message.exitCode, message.result);
  * ```
