@@ -528,6 +528,46 @@ async function statusRuns(bench: Bench, ships: number) {
   return { cold, warm };
 }
 
+// A command that takes a second, so the comparison is of fan-out, not of how fast `true` is.
+const EXEC_COMMAND = "sleep 1; hostname";
+
+/** `fleet exec` on one ship and on all twenty, cold (no shared connection) and warm. */
+async function execRuns(bench: Bench, ship: string) {
+  const runs = async (label: string, args: string[]) => {
+    const cold = await bench.cli(label, args, { cold: true });
+    const warm: Measured[] = [];
+    for (let i = 0; i < RUNS; i++) warm.push(await bench.cli(label, args));
+    for (const run of [cold, ...warm]) {
+      const failed = JSON.parse(run.stdout).filter((result: { ok: boolean }) => !result.ok);
+      if (failed.length) throw new Error(`fleet exec failed on: ${JSON.stringify(failed)}`);
+    }
+    return { cold, warm };
+  };
+  const base = ["fleet", "exec", "--json"];
+  return {
+    one: await runs("fleet exec (1 ship)", [...base, "--ships", ship, "--", EXEC_COMMAND]),
+    all: await runs("fleet exec (20 ships)", [...base, "--", EXEC_COMMAND]),
+  };
+}
+
+function execResults(exec: Awaited<ReturnType<typeof execRuns>>): string[] {
+  const one = median(exec.one.warm.map((run) => run.wallMs));
+  const all = median(exec.all.warm.map((run) => run.wallMs));
+  // New connections from the laptop to ships: one per ship, cold; none, warm.
+  const toShips = (m: Measured) =>
+    [...m.counts.edges.entries()].filter(([edge]) => edge === "laptop→ship")
+      .reduce((sum, [, e]) => sum + e.connections, 0);
+  return [
+    `1 ship:   ${summary(exec.one.warm)}; cold ${s(exec.one.cold.wallMs)}`,
+    `20 ships: ${summary(exec.all.warm)}; cold ${s(exec.all.cold.wallMs)}`,
+    `ratio 20/1: ${(all / one).toFixed(2)}x (medians), cold ${
+      (exec.all.cold.wallMs / exec.one.cold.wallMs).toFixed(2)
+    }x`,
+    `new ssh connections laptop→ships: cold ${toShips(exec.all.cold)} for 20 ships, warm ` +
+    `${toShips(exec.all.warm[0])}; laptop→flagship calls: 1 per run`,
+  ];
+}
+
 /** Times of a few primitives, to read the rest against. */
 async function primitives(bench: Bench, flagshipDest: string): Promise<string[]> {
   const world = bench.world;
@@ -665,6 +705,7 @@ async function main(): Promise<void> {
     "19",
   ]);
   const status20 = await statusRuns(bench, 20);
+  const exec = await execRuns(bench, ship);
 
   console.log("\ninbox send --wait, ship destroy, fleet sink --scuttle:");
   const sendArgs = ["inbox", "send", `captain@${ship}`, "true", "--wait"];
@@ -726,6 +767,11 @@ async function main(): Promise<void> {
     }x`,
   );
 
+  console.log(
+    `\n2b. fleet exec --json -- <a 1 s command>, from the laptop; goal: 20 ships <= 2x one`,
+  );
+  for (const line of execResults(exec)) console.log(`  ${line}`);
+
   console.log(`\n3. SSH connections per command`);
   console.log(
     "  conns: new authenticated connections at sshd; tcp: TCP connections sshd accepted (a" +
@@ -752,6 +798,9 @@ async function main(): Promise<void> {
     ["fleet status (1) warm", status1.warm[0]],
     ["fleet status (20) cold", status20.cold],
     ["fleet status (20) warm", status20.warm[0]],
+    ["fleet exec (1 ship) cold", exec.one.cold],
+    ["fleet exec (20 ships) cold", exec.all.cold],
+    ["fleet exec (20 ships) warm", exec.all.warm[0]],
     ["inbox send --wait cold", sendCold],
     ["inbox send --wait warm", sendWarm[0]],
     ["ship destroy cold", destroyCold],
