@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Inbox, writeIdentity } from "../mod.ts";
 import { schedulerState } from "../lib/inbox/scheduler_service.ts";
 import { SshWorld } from "../tests/helpers/sshd_world.ts";
+import { tempDir } from "../tests/helpers/temp_dir.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
@@ -31,7 +32,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 }
 
 async function localLatencyAndThroughput(): Promise<void> {
-  const home = await Deno.makeTempDir({ prefix: "ohc-bench-" });
+  await using temp = await tempDir("ohc-bench-");
+  const home = temp.path;
   await writeIdentity({ role: "captain", name: "bench" }, home);
   const inbox = await Inbox.open({ home });
   const scheduler = new Deno.Command(Deno.execPath(), {
@@ -69,7 +71,6 @@ async function localLatencyAndThroughput(): Promise<void> {
   } finally {
     scheduler.kill("SIGTERM");
     await scheduler.status;
-    await Deno.remove(home, { recursive: true });
   }
 }
 

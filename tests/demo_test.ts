@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { runProcess } from "../lib/process.ts";
 import { binWithout } from "./helpers/bin_without.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const PROJECT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
@@ -61,16 +62,15 @@ async function assertDemoWorked(demo: Awaited<ReturnType<typeof runDemo>>): Prom
   assert.deepEqual(await processesMentioning(demo.home), [], "no scheduler is left running");
 }
 
+// TMPDIR: the ships' homes are deep, so their schedulers' sockets go to $TMPDIR/ohc-wake-<uid>
+// (lib/inbox/wake.ts), a directory that outlives the demo; the test's own directory holds it.
 Deno.test("the local demo makes a fleet, sends work through it and sinks it", async () => {
-  await assertDemoWorked(await runDemo());
+  await using tmp = await tempDir("ohc-demo-");
+  await assertDemoWorked(await runDemo({ TMPDIR: tmp.path }));
 });
 
 Deno.test("the local demo runs without GNU timeout and systemd, as on a Mac", async () => {
-  const root = await Deno.makeTempDir({ prefix: "ohc-demo-path-" });
-  try {
-    const bin = await binWithout(root, ["timeout", "systemctl", "loginctl"]);
-    await assertDemoWorked(await runDemo({ PATH: bin }));
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  await using root = await tempDir("ohc-demo-path-");
+  const bin = await binWithout(root.path, ["timeout", "systemctl", "loginctl"]);
+  await assertDemoWorked(await runDemo({ PATH: bin, TMPDIR: root.path }));
 });

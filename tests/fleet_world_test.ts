@@ -222,7 +222,17 @@ e2e("ssh-key add lets a new key reach the lobby and the VMs; remove revokes it",
 });
 
 e2e("two worlds run side by side; a booting VM refuses connections until it boots", async () => {
-  const worlds = await Promise.all([FleetWorld.start(), FleetWorld.start({ bootDelayMs: 3000 })]);
+  const started = await Promise.allSettled([
+    FleetWorld.start(),
+    FleetWorld.start({ bootDelayMs: 3000 }),
+  ]);
+  const worlds = started.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    // The world that did start is removed too, or its users outlive the test.
+    for (const world of worlds) await world[Symbol.asyncDispose]();
+    throw failed.reason;
+  }
   await using a = worlds[0];
   await using b = worlds[1];
   assert.notEqual(a.tag, b.tag);

@@ -1,17 +1,23 @@
 import assert from "node:assert/strict";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
-async function tempInbox(): Promise<Inbox> {
-  const home = await Deno.makeTempDir({ prefix: "ohc-inbox-" });
-  return await Inbox.open({ home, identity: { role: "captain", name: "ship-a" } });
+/** An inbox in a home of its own; disposing it removes the home. */
+async function tempInbox(): Promise<Inbox & AsyncDisposable> {
+  const home = await tempDir("ohc-inbox-");
+  const inbox = await Inbox.open({
+    home: home.path,
+    identity: { role: "captain", name: "ship-a" },
+  });
+  return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
 }
 
 const AWKWARD =
   `echo 'single' "double" $HOME \`date\`; x=1 && echo "$x"\nprintf '%s\\n' "ünïcödé ⚓ 🚢"`;
 
 Deno.test("deliver stores awkward and 100 KB commands byte-identical", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const big = "echo " + "x".repeat(100 * 1024);
   for (const command of [AWKWARD, big]) {
     const stored = await inbox.deliver({ recipient: "captain@ship-a", command, sender: "local@l" });
@@ -22,7 +28,7 @@ Deno.test("deliver stores awkward and 100 KB commands byte-identical", async () 
 });
 
 Deno.test("delivering the same id twice stores one message; another command under it is refused", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const delivery = {
     id: "00aa11bb22cc33dd",
     recipient: "captain@ship-a",
@@ -36,7 +42,7 @@ Deno.test("delivering the same id twice stores one message; another command unde
 });
 
 Deno.test("deliver refuses messages for another member and empty commands", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   await assert.rejects(
     inbox.deliver({ recipient: "commodore@ship-a", command: "true" }),
     /captain@ship-a refused a message for "commodore@ship-a"/,
@@ -60,7 +66,7 @@ Deno.test("deliver refuses messages for another member and empty commands", asyn
 });
 
 Deno.test("get finds messages by unique prefix and explains unknown or ambiguous ids", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   await inbox.deliver({ id: "abc1000000000000", recipient: "captain@ship-a", command: "true" });
   await inbox.deliver({ id: "abc2000000000000", recipient: "captain@ship-a", command: "true" });
   assert.equal((await inbox.get("abc1")).id, "abc1000000000000");
@@ -70,7 +76,7 @@ Deno.test("get finds messages by unique prefix and explains unknown or ambiguous
 });
 
 Deno.test("claimNext hands out the oldest unread message exactly once", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const first = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 1" });
   const second = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 2" });
   assert.equal((await inbox.claimNext())?.id, first.id);
@@ -81,7 +87,7 @@ Deno.test("claimNext hands out the oldest unread message exactly once", async ()
 });
 
 Deno.test("read, done, error and delete move a message through its life", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const { id } = await inbox.deliver({ recipient: "captain@ship-a", command: "make" });
   assert.equal((await inbox.markRead(id)).status, "pending");
   assert.equal(await inbox.claimNext(), undefined, "the scheduler skips pending messages");
@@ -94,7 +100,7 @@ Deno.test("read, done, error and delete move a message through its life", async 
 });
 
 Deno.test("startScheduling marks running messages as errors and leaves unread ones", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
   await inbox.claimNext();
   const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
@@ -109,7 +115,7 @@ Deno.test("startScheduling marks running messages as errors and leaves unread on
 });
 
 Deno.test("the database keeps the original tool's config keys", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   assert.equal((await inbox.startScheduling()).pollIntervalMs, 10_000);
   const { DuckDBInstance } = await import("../lib/duckdb.ts");
   const instance = await DuckDBInstance.create(inbox.database);

@@ -8,11 +8,14 @@ import { Scheduler, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
 import { FinishListener } from "../lib/inbox/wake.ts";
 import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
-async function tempInbox(workdir?: string): Promise<Inbox> {
-  const home = await Deno.makeTempDir({ prefix: "ohc-sched-" });
+/** An inbox in a home of its own; disposing it removes the home. */
+async function tempInbox(workdir?: string): Promise<Inbox & AsyncDisposable> {
+  const home = await tempDir("ohc-sched-");
   const identity = { role: "captain" as const, name: "s", ...(workdir ? { workdir } : {}) };
-  return await Inbox.open({ home, identity });
+  const inbox = await Inbox.open({ home: home.path, identity });
+  return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
 }
 
 async function withScheduler(
@@ -35,8 +38,9 @@ function statusOf(inbox: Inbox, id: string, wanted: string) {
 }
 
 Deno.test("the scheduler runs a delivered command in the workdir and stores its outcome", async () => {
-  const workdir = await Deno.makeTempDir();
-  const inbox = await tempInbox(workdir);
+  await using workdirTemp = await tempDir("ohc-sched-workdir-");
+  const workdir = workdirTemp.path;
+  await using inbox = await tempInbox(workdir);
   await withScheduler(inbox, async () => {
     const ok = await inbox.deliver({
       recipient: inbox.address,
@@ -62,7 +66,7 @@ Deno.test("the scheduler runs a delivered command in the workdir and stores its 
 });
 
 Deno.test("a command that outlives its timeout has its whole process group killed", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const pidFile = join(inbox.home, "bg.pid");
   await withScheduler(inbox, async () => {
     const message = await inbox.deliver({
@@ -87,7 +91,7 @@ Deno.test("a command that outlives its timeout has its whole process group kille
 });
 
 Deno.test("output beyond the cap keeps the tail and says how much was dropped", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   await withScheduler(inbox, async () => {
     const message = await inbox.deliver({ recipient: inbox.address, command: "seq 1 20000" });
     const finished = await inbox.waitFor(message.id, { timeoutMs: 20_000 });
@@ -99,7 +103,7 @@ Deno.test("output beyond the cap keeps the tail and says how much was dropped", 
 });
 
 Deno.test("the running scheduler keeps its report up to date, and removes it when it stops", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const countsOf = async () => (await readReportFile(inbox.database))?.counts;
   await withScheduler(inbox, async () => {
     const initial = await readReportFile(inbox.database);
@@ -146,7 +150,8 @@ Deno.test("the running scheduler keeps its report up to date, and removes it whe
 });
 
 Deno.test("a member's own report is its running scheduler's copy, else read from the database", async () => {
-  const home = await Deno.makeTempDir({ prefix: "ohc-sched-" });
+  await using temp = await tempDir("ohc-sched-");
+  const home = temp.path;
   const identity = { role: "captain" as const, name: "s" };
   await writeIdentity(identity, home);
   const inbox = await Inbox.open({ home });
@@ -168,14 +173,14 @@ Deno.test("a member's own report is its running scheduler's copy, else read from
 });
 
 Deno.test("only one scheduler runs per database", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   await withScheduler(inbox, async () => {
     await assert.rejects(Scheduler.start(inbox), /Another scheduler is already running/);
   });
 });
 
 Deno.test("the pid file names the scheduler as soon as it answers, and goes when it stops", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const pidFile = schedulerPidPathOf(inbox.database);
   await withScheduler(inbox, async () => {
     // The library writes it (not only the CLI): whoever hears the doorbell finds this pid.
@@ -232,7 +237,7 @@ Deno.test("SIGTERM lets the running command finish and starts nothing new", asyn
 });
 
 Deno.test("commands get the credentials from a private ~/.ohcommodore/.env, not a readable one", async () => {
-  const inbox = await tempInbox();
+  await using inbox = await tempInbox();
   const envFile = join(inbox.home, ".ohcommodore", ".env");
   await Deno.mkdir(join(inbox.home, ".ohcommodore"), { recursive: true });
   await Deno.writeTextFile(envFile, "CLAUDE_CODE_OAUTH_TOKEN='tok-123'\nOTHER='x'\n", {

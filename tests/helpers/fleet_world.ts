@@ -17,6 +17,7 @@ import {
   makeHostKey,
   makeWorldDir,
   prepareApp,
+  removeTmpOf,
   removeWorldDir,
   run,
   type RunAs,
@@ -461,12 +462,14 @@ export class FleetWorld implements AsyncDisposable {
     await Deno.remove(vm.home, { recursive: true });
   }
 
-  /** Kills the user's processes, removes its ssh control sockets and the user itself. */
+  /** Kills the user's processes, removes the user and what it left in /tmp. */
   async #deleteUser(user: string): Promise<void> {
     const ids = this.#users.get(user);
     if (!ids) return;
     for (let attempt = 1;; attempt++) {
       await run(["pkill", "-KILL", "-u", String(ids.uid)], true);
+      // Before userdel: once the uid is free, another world's new user may get it.
+      await removeTmpOf(ids.uid);
       const result = await runUserDb(["userdel", user], true);
       if (result.code === 0 || result.code === 6) break; // 6: no such user
       if (attempt >= 40) {
@@ -475,8 +478,6 @@ export class FleetWorld implements AsyncDisposable {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     this.#users.delete(user);
-    // lib/ssh.ts falls back to /tmp/ohc-ssh-<uid> for control sockets when homes are long.
-    await Deno.remove(`/tmp/ohc-ssh-${ids.uid}`, { recursive: true }).catch(() => {});
   }
 
   #homeOf(user: string): string {

@@ -79,19 +79,26 @@ export class SshWorld implements AsyncDisposable {
     const unavailable = sshWorldUnavailable();
     if (unavailable) throw new Error(unavailable);
     const dir = await makeWorldDir();
-    const app = await prepareApp(dir);
-    const port = freePort();
     const vms = new Map<string, Vm>();
-    for (const name of options.vms) vms.set(name, await createVm(dir, name));
-    const { hostKey, knownHost } = await makeHostKey(dir, port);
-    const keys = await Promise.all(
-      [...vms.values()].map((vm) => Deno.readTextFile(join(vm.home, ".ssh", "id_ed25519.pub"))),
-    );
-    for (const vm of vms.values()) {
-      await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
+    try {
+      const app = await prepareApp(dir);
+      const port = freePort();
+      for (const name of options.vms) vms.set(name, await createVm(dir, name));
+      const { hostKey, knownHost } = await makeHostKey(dir, port);
+      const keys = await Promise.all(
+        [...vms.values()].map((vm) => Deno.readTextFile(join(vm.home, ".ssh", "id_ed25519.pub"))),
+      );
+      for (const vm of vms.values()) {
+        await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
+      }
+      const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey));
+      return new SshWorld(port, dir, vms, sshd);
+    } catch (error) {
+      // The users stay (fixtures every world reuses); what this one made goes.
+      for (const vm of vms.values()) await run(["pkill", "-KILL", "-u", vm.user], true);
+      await removeWorldDir(dir).catch(() => {});
+      throw error;
     }
-    const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey));
-    return new SshWorld(port, dir, vms, sshd);
   }
 
   /** The VM with that name. */
@@ -170,9 +177,7 @@ export class SshWorld implements AsyncDisposable {
     // Detached schedulers, ssh control masters and commands left running.
     for (const vm of this.#vms.values()) {
       await run(["pkill", "-KILL", "-u", vm.user], true);
-      // The users' ssh control sockets, when their homes were too long to hold them.
-      const uid = (await run(["id", "-u", vm.user])).stdout.trim();
-      await Deno.remove(`/tmp/ohc-ssh-${uid}`, { recursive: true }).catch(() => {});
+      await removeTmpOf(Number((await run(["id", "-u", vm.user])).stdout.trim()));
     }
     this.#sshd.kill("SIGTERM");
     await this.#sshd.output();
@@ -263,13 +268,61 @@ export function sshdConfig(
   ].join("\n");
 }
 
-/** Makes a new world directory below {@link WORLDS}, mode 0755 all the way down (StrictModes). */
+/**
+ * Makes a new world directory below {@link WORLDS}, mode 0755 all the way down (StrictModes),
+ * marked with the process that owns it; first removes the worlds of test processes that died
+ * before they could dispose of them.
+ */
 export async function makeWorldDir(): Promise<string> {
   await Deno.mkdir(WORLDS, { recursive: true, mode: 0o755 });
   await Deno.chmod(WORLDS, 0o755);
+  await removeDeadWorlds();
   const dir = await Deno.makeTempDir({ dir: WORLDS, prefix: "world-" });
+  await Deno.writeTextFile(join(dir, OWNER), processIdentity(Deno.pid) ?? "");
   await Deno.chmod(dir, 0o755);
   return dir;
+}
+
+/** The file in a world directory naming the process that made it (see processIdentity). */
+const OWNER = "owner";
+
+/**
+ * `<pid> <start time>`, which no later process shares, or undefined when pid is not running (a
+ * zombie is not: PID 1 here reaps orphans slowly).
+ */
+function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const [state, ...fields] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return state === "Z" ? undefined : `${pid} ${fields[18]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A test killed mid-way (a timeout, Ctrl-C) never disposes of its world: this removes the worlds
+ * whose owner is gone, with the users of their own (FleetWorld's `ohc<tag>-…`, whose homes are
+ * inside) and those users' processes and files in /tmp. SshWorld's fixed users stay.
+ */
+async function removeDeadWorlds(): Promise<void> {
+  const passwd = (await Deno.readTextFile("/etc/passwd")).split("\n").map((line) =>
+    line.split(":")
+  );
+  for await (const entry of Deno.readDir(WORLDS)) {
+    const dir = join(WORLDS, entry.name);
+    const owner = await Deno.readTextFile(join(dir, OWNER)).catch(() => undefined);
+    // No owner file: made by an older helper, or being made right now.
+    if (!owner || processIdentity(Number(owner.split(" ")[0])) === owner) continue;
+    for (const [user, , uid, , , home] of passwd) {
+      if (!/^ohc[a-z0-9]{4}-/.test(user ?? "") || !home?.startsWith(`${dir}/`)) continue;
+      await run(["pkill", "-KILL", "-u", uid], true);
+      await removeTmpOf(Number(uid));
+      await runUserDb(["userdel", user], true);
+    }
+    await run(["pkill", "-KILL", "-f", join(dir, "sshd_config")], true);
+    await removeWorldDir(dir).catch(() => {});
+  }
 }
 
 /**
@@ -441,6 +494,25 @@ async function readableProject(worldDir: string): Promise<string> {
     return copy;
   }
   return PROJECT;
+}
+
+/**
+ * Removes what a world's user left directly in /tmp, once its processes are killed: the
+ * `ohc-ssh-<uid>` and `ohc-wake-<uid>` socket directories lib/ssh.ts and lib/inbox/wake.ts make
+ * when a home is too long for a unix socket, and what sshd makes for a session and removes only
+ * when the session ends on its own (`ssh-XXXX/agent.<pid>` for `ssh -A`, `sshauth.XXXX` for
+ * `ExposeAuthInfo`). Only ever for a world's own users (never root).
+ *
+ * @param uid The user's uid.
+ */
+export async function removeTmpOf(uid: number): Promise<void> {
+  if (!Number.isInteger(uid) || uid <= 0) throw new Error(`Refusing to clean /tmp for uid ${uid}`);
+  for await (const entry of Deno.readDir("/tmp")) {
+    const path = join("/tmp", entry.name);
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (info?.uid !== uid) continue;
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
 }
 
 /** A loopback TCP port that was free a moment ago. */

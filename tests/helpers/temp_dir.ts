@@ -1,0 +1,30 @@
+/**
+ * Temporary directories that remove themselves: `await using dir = await tempDir("ohc-x-")`
+ * leaves nothing in /tmp, whether the test passes or fails.
+ *
+ * @module
+ */
+
+/** A directory below the system's temporary directory, removed with everything in it on dispose. */
+export interface TempDir extends AsyncDisposable {
+  /** Its path. */
+  readonly path: string;
+}
+
+/**
+ * Makes a temporary directory.
+ *
+ * @param prefix Starts its name, so a leftover says which test made it.
+ * @returns The directory; dispose it to remove it.
+ */
+export async function tempDir(prefix: string): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      await Deno.remove(path, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    },
+  };
+}
