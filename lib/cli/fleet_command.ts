@@ -9,6 +9,7 @@ import { OhcommodoreError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
+import { refreshShipNames, writeShipNames } from "./ship_names_cache.ts";
 import { ask, formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
 
 /** Builds the `fleet` command group. */
@@ -20,6 +21,7 @@ export function fleetCommand(): Command {
     .option("--json", "print the status as JSON")
     .action(async (options) => {
       const status = await (await Fleet.open()).status();
+      await refreshShipNames(() => writeShipNames(status.ships.map((ship) => ship.name)));
       if (options.json) return printJson(status);
       printStatus(status);
     });

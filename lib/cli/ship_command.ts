@@ -4,13 +4,15 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
+import { Argument, Command, Option } from "@commander-js/extra-typings";
 import type { Settings } from "../fleet/config.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
+import { completeWith } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { note, out, paint, printJson, showProgress } from "./output.ts";
+import { refreshShipNames, updateShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `ship` command group. */
 export function shipCommand(): Command {
@@ -58,6 +60,7 @@ export function shipCommand(): Command {
         Deno.exitCode = error.exitCode;
         return;
       }
+      await refreshShipNames(() => updateShipNames({ add: ships.map((made) => made.name) }));
       if (options.json) return printJson(ships);
       for (const made of ships) out(made.name);
       note(
@@ -68,7 +71,7 @@ export function shipCommand(): Command {
 
   ship.command("ssh")
     .description("Open a shell on a ship (by name or unique prefix), with agent forwarding")
-    .argument("<name>", "the ship's name or a unique prefix")
+    .addArgument(shipName())
     .action(async (name) => {
       const found = await (await Fleet.open()).ship(name);
       note(`Connecting to ${found.name} (${found.destination})…`);
@@ -77,13 +80,18 @@ export function shipCommand(): Command {
 
   ship.command("destroy")
     .description("Destroy a ship: its VM, its SSH key and its record")
-    .argument("<name>", "the ship's name or a unique prefix")
+    .addArgument(shipName())
     .option("--json", "print the destroyed ship as JSON")
     .action(async (name, options) => {
       const gone = await (await Fleet.open()).destroyShip(name);
+      await refreshShipNames(() => updateShipNames({ remove: [gone.name] }));
       if (options.json) return printJson(gone);
       note(`Destroyed ${gone.name}`);
     });
 
   return ship;
+}
+
+function shipName(): Argument<"<name>"> {
+  return completeWith(new Argument("<name>", "the ship's name or a unique prefix"), "ship");
 }
