@@ -11,7 +11,8 @@ import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet
 import type { ShipRecord } from "../fleet/registry.ts";
 import { completeWith } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
-import { note, out, paint, printJson, showProgress } from "./output.ts";
+import { withBoard } from "./live_board.ts";
+import { note, out, paint, printJson, progressOn } from "./output.ts";
 import { refreshShipNames, updateShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `ship` command group. */
@@ -38,12 +39,14 @@ export function shipCommand(): Command {
       using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
       let ships: ShipRecord[];
       try {
-        ships = await fleet.createShips(repo, {
-          count,
-          settings,
-          onProgress: showProgress,
-          signal: interruption.signal,
-        });
+        ships = await withBoard((board) =>
+          fleet.createShips(repo, {
+            count,
+            settings,
+            onProgress: progressOn(board),
+            signal: interruption.signal,
+          })
+        );
       } catch (error) {
         if (!(error instanceof CreateShipsError)) throw error;
         // The ships that were made are data too: scripts (and the laptop) must learn of them.
