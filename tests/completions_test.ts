@@ -36,7 +36,7 @@ async function setup(): Promise<
   return { member, scripts };
 }
 
-async function assertNothingRan(home: string): Promise<void> {
+function assertNothingRan(home: string): void {
   const files = [...Deno.readDirSync(home)].map((entry) => entry.name);
   assert.deepEqual(files.filter((name) => name.startsWith("PWNED")), []);
 }
@@ -119,7 +119,7 @@ Deno.test("completions: bash completes commands, options, choices and ship names
     await complete("ohcommodore inbox send ca", "ohcommodore", "inbox", "send", "ca"),
     SHIPS.map((ship) => `captain@${ship}`).sort(),
   );
-  await assertNothingRan(member.home);
+  assertNothingRan(member.home);
 });
 
 Deno.test("completions: bash completes captain@<ship> and --status= on a real Tab", async () => {
@@ -142,7 +142,7 @@ Deno.test("completions: bash completes captain@<ship> and --status= on a real Ta
   await terminal.press("Tab");
   await terminal.type("#");
   await terminal.waitFor(/^\$ ohcommodore inbox list --status=running #/m);
-  await assertNothingRan(member.home);
+  assertNothingRan(member.home);
 });
 
 Deno.test("completions: bash completes the last name of a --ships list", async () => {
@@ -201,7 +201,7 @@ Deno.test("completions: zsh parses the script and completes on a real Tab", asyn
   await terminal.press("Tab");
   const screen = await terminal.waitFor(/ship-api-c3d4/);
   assert.doesNotMatch(screen, /PWNED|ship-x|ship-a b|-rf/);
-  await assertNothingRan(member.home);
+  assertNothingRan(member.home);
 });
 
 Deno.test("completions: fish completes commands, options and ship names", async () => {
@@ -224,7 +224,7 @@ Deno.test("completions: fish completes commands, options and ship names", async 
     SHIPS.map((ship) => `captain@${ship}`).sort(),
   );
   assert.deepEqual(await complete("ohcommodore inbox list --status=ru"), ["--status=running"]);
-  await assertNothingRan(member.home);
+  assertNothingRan(member.home);
 });
 
 Deno.test("completions: an unknown shell is a usage error naming the valid ones", async () => {

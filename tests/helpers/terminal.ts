@@ -16,7 +16,8 @@ export class Terminal implements AsyncDisposable {
   }
 
   /**
-   * Starts `argv` in a new terminal of `columns` × `rows`, with exactly the environment `env`.
+   * Starts `argv` in a new terminal of `columns` × `rows`, with exactly the environment `env`
+   * (and TERM). When it ends, `[exited <code>]` appears below its output.
    */
   static async start(
     argv: string[],
@@ -26,7 +27,8 @@ export class Terminal implements AsyncDisposable {
     const dir = await Deno.makeTempDir({ prefix: "ohc-tmux-" });
     const terminal = new Terminal(dir);
     const assignments = Object.entries({ TERM: "xterm", ...env }).map(([k, v]) => `${k}=${v}`);
-    // More than one argument after the options: tmux runs them without a shell.
+    // More than one argument after the options: tmux runs them without a shell. The program
+    // runs under a fixed sh script that reports its exit and keeps the screen until dispose.
     await terminal.#tmux(
       "new-session",
       "-d",
@@ -37,6 +39,10 @@ export class Terminal implements AsyncDisposable {
       "env",
       "-i",
       ...assignments,
+      "sh",
+      "-c",
+      '"$@"; echo "[exited $?]"; exec sleep 3600',
+      "sh",
       ...argv,
     );
     return terminal;
