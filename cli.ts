@@ -5,6 +5,7 @@
  */
 
 import { Command, CommanderError } from "./lib/cli/deps.ts";
+import { completionsCommand } from "./lib/cli/completions_command.ts";
 import { fleetCommand } from "./lib/cli/fleet_command.ts";
 import { inboxCommand } from "./lib/cli/inbox_command.ts";
 import { initCommand } from "./lib/cli/init_command.ts";
@@ -17,7 +18,12 @@ import { VERSION } from "./lib/version.ts";
 
 export { VERSION };
 
-function program(): Command {
+/**
+ * Builds the command tree (shell completion is generated from it).
+ *
+ * @returns The root command.
+ */
+export function program(): Command {
   const root = new Command("ohcommodore")
     .description("Manage and coordinate a fleet of Claude Code–enabled VMs over SSH")
     .version(VERSION, "-V, --version")
@@ -29,6 +35,7 @@ function program(): Command {
   root.addCommand(fleetCommand());
   root.addCommand(inboxCommand());
   root.addCommand(schedulerCommand());
+  root.addCommand(completionsCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });
   root.addCommand(setupCommand(), { hidden: true });
   root.addCommand(statusCommand(), { hidden: true });

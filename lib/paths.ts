@@ -21,6 +21,8 @@ export interface MemberPaths {
   database: string;
   /** `~/.local/bin/ohcommodore`: the program other members run over SSH. */
   program: string;
+  /** `~/.ohcommodore/completion/ships`: ship names for shell completion, one a line. */
+  shipNamesCache: string;
 }
 
 /**
@@ -50,5 +52,6 @@ export function memberPaths(home: string = homeDir()): MemberPaths {
     shipDir,
     database: join(shipDir, "data.duckdb"),
     program: join(home, ".local", "bin", "ohcommodore"),
+    shipNamesCache: join(configDir, "completion", "ships"),
   };
 }

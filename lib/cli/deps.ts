@@ -10,4 +10,10 @@
 // deno-lint-ignore no-import-prefix
 import "npm:commander@15.1.0";
 
-export { Command, CommanderError, Option } from "npm:@commander-js/extra-typings@15.1.0";
+export {
+  Argument,
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  Option,
+} from "npm:@commander-js/extra-typings@15.1.0";

@@ -13,7 +13,9 @@ import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
-import { ask, formatTable, note, out, paint, printJson, showProgress } from "./output.ts";
+import { withBoard } from "./live_board.ts";
+import { ask, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
+import { refreshShipNames, updateShipNames, writeShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `fleet` command group. */
 export function fleetCommand(): Command {
@@ -24,6 +26,7 @@ export function fleetCommand(): Command {
     .option("--json", "print the status as JSON")
     .action(async (options) => {
       const status = await (await Fleet.open()).status();
+      await refreshShipNames(() => writeShipNames(status.ships.map((ship) => ship.name)));
       if (options.json) return printJson(status);
       printStatus(status);
     });
@@ -36,7 +39,26 @@ export function fleetCommand(): Command {
     .action(async (options) => {
       const opened = await Fleet.open();
       if (!options.force) await confirm(opened, Boolean(options.scuttle));
-      const result = await opened.sink({ scuttle: options.scuttle, onProgress: showProgress });
+      const result = await withBoard(async (board) => {
+        const shown = new Set<string>();
+        const show = progressOn(board);
+        const result = await opened.sink({
+          scuttle: options.scuttle,
+          onProgress: (progress) => {
+            shown.add(progress.vm);
+            show(progress);
+          },
+        });
+        // The outcome goes on the lines this board shows (a proxied sink shows its own).
+        const flagship = result.scuttled ? [opened.facts.flagshipVm] : [];
+        for (const name of [...result.destroyed, ...result.orphans, ...flagship]) {
+          if (shown.has(name)) board.done(name, "destroyed");
+        }
+        for (const failure of result.failed) {
+          board.done(failure.name, paint("red", `failed: ${failure.error}`));
+        }
+        return result;
+      });
       if (result.flagshipUnreachable) {
         note(
           paint(
@@ -45,9 +67,12 @@ export function fleetCommand(): Command {
           ),
         );
       }
+      const gone = [...result.destroyed, ...result.orphans];
+      await refreshShipNames(() =>
+        options.scuttle ? writeShipNames([]) : updateShipNames({ remove: gone })
+      );
       if (options.json) printJson(result);
       else {
-        const gone = [...result.destroyed, ...result.orphans];
         note(
           `Sank ${gone.length} ship(s)${
             result.orphans.length ? ` (${result.orphans.length} unrecorded)` : ""
@@ -56,9 +81,6 @@ export function fleetCommand(): Command {
         );
       }
       if (result.failed.length) {
-        for (const failure of result.failed) {
-          note(paint("red", `  ${failure.name}: ${failure.error}`));
-        }
         throw new OhcommodoreError(
           `${result.failed.length} VM(s) could not be destroyed; run "ohcommodore fleet sink" again`,
         );

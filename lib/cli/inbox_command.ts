@@ -5,7 +5,7 @@
  */
 
 import { fleetResolver } from "../fleet/resolver.ts";
-import { Command, Option } from "./deps.ts";
+import { Argument, Command, Option } from "./deps.ts";
 import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
@@ -13,6 +13,7 @@ import { type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts
 import { receiveDelivery } from "../inbox/protocol.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
+import { completeWith } from "./completions.ts";
 import { age, formatTable, note, oneLine, out, paint, printJson } from "./output.ts";
 
 /** Builds the `inbox` command group. */
@@ -25,7 +26,10 @@ export function inboxCommand(): Command {
       "Deliver a shell command to a member's inbox; its scheduler runs it with bash.\n" +
         'Use "-" as the command to read it from stdin.',
     )
-    .argument("<address>", "recipient, e.g. captain@ship-web or commodore@flagship")
+    .addArgument(completeWith(
+      new Argument("<address>", "recipient, e.g. captain@ship-web or commodore@flagship"),
+      "address",
+    ))
     .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
     .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
     .option("-t, --timeout <duration>", "how long the command may run (e.g. 90s, 10m)", "30m")

@@ -9,7 +9,8 @@ import { Fleet } from "../fleet/fleet.ts";
 import { PROVIDER_KINDS } from "../providers/provider.ts";
 import { SETTING_NAMES } from "../settings.ts";
 import { listenForInterruption } from "./interrupt.ts";
-import { note, paint, printJson, showProgress } from "./output.ts";
+import { withBoard } from "./live_board.ts";
+import { note, paint, printJson, progressOn } from "./output.ts";
 
 /** Builds the `init` command. */
 export function initCommand(): Command {
@@ -28,12 +29,14 @@ export function initCommand(): Command {
     .action(async (options) => {
       note(`Creating the flagship (${options.provider})…`);
       using interruption = listenForInterruption(`run "ohcommodore fleet sink --scuttle"`);
-      const fleet = await Fleet.init({
-        provider: options.provider,
-        localRoot: options.localRoot,
-        onProgress: showProgress,
-        signal: interruption.signal,
-      });
+      const fleet = await withBoard((board) =>
+        Fleet.init({
+          provider: options.provider,
+          localRoot: options.localRoot,
+          onProgress: progressOn(board),
+          signal: interruption.signal,
+        })
+      );
       if (options.json) return printJson(fleet.facts);
       note(
         paint("green", `Flagship ${fleet.facts.flagshipVm} is ready`) +

@@ -10,10 +10,9 @@ import { ROLES } from "../address.ts";
 import { UsageError } from "../errors.ts";
 import { type Identity, writeIdentity } from "../identity.ts";
 import { memberReport } from "../fleet/member_status.ts";
+import { VM_NAME } from "../fleet/names.ts";
 import { Registry } from "../fleet/registry.ts";
 import { printJson } from "./output.ts";
-
-const VM_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Builds `_setup`: identity, and on a flagship its inbox tables and registry. */
 export function setupCommand(): Command {

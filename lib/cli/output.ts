@@ -6,6 +6,7 @@
 
 import { styleText } from "node:util";
 import { describeProgress, type FleetProgress } from "../fleet/progress.ts";
+import type { LiveBoard } from "./live_board.ts";
 
 const colorOn = () => !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
 
@@ -60,9 +61,19 @@ export function age(iso: string | null, now: number = Date.now()): string {
   return `${Math.floor(seconds / 86400)}d ago`;
 }
 
-/** Prints one progress step of a fleet operation on stderr. */
-export function showProgress(progress: FleetProgress): void {
-  note(`  ${describeProgress(progress)}`);
+/**
+ * Shows the progress of a fleet operation on a board: one line per VM, `ready` as its last.
+ *
+ * @param board The board.
+ * @returns The `onProgress` callback.
+ */
+export function progressOn(board: LiveBoard): (progress: FleetProgress) => void {
+  return (progress) => {
+    // describeProgress says "<vm>: <step>"; the board prints the VM's name itself.
+    const text = describeProgress(progress).slice(progress.vm.length + 2);
+    if (progress.step === "ready") board.done(progress.vm, paint("green", text));
+    else board.set(progress.vm, text);
+  };
 }
 
 /**

@@ -59,8 +59,10 @@ export function schedulerCommand(): Command {
       "Stop the scheduler (through systemctl where systemd runs it); a running command " +
         "finishes or times out first",
     )
-    .action(async () => {
+    .option("--json", 'print {"stopped": true | false} as JSON')
+    .action(async (options) => {
       const stopped = await stopSchedulerService(await Inbox.open());
+      if (options.json) return printJson({ stopped });
       note(stopped ? "Scheduler stopped" : "No scheduler was running");
     });
 

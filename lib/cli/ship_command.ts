@@ -4,12 +4,15 @@
  * @module
  */
 
-import { Command } from "./deps.ts";
+import { Argument, Command } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
+import { completeWith } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
-import { note, out, paint, printJson, showProgress } from "./output.ts";
+import { withBoard } from "./live_board.ts";
+import { note, out, paint, printJson, progressOn } from "./output.ts";
+import { refreshShipNames, updateShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `ship` command group. */
 export function shipCommand(): Command {
@@ -29,11 +32,13 @@ export function shipCommand(): Command {
       using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
       let ships: ShipRecord[];
       try {
-        ships = await fleet.createShips(repo, {
-          count,
-          onProgress: showProgress,
-          signal: interruption.signal,
-        });
+        ships = await withBoard((board) =>
+          fleet.createShips(repo, {
+            count,
+            onProgress: progressOn(board),
+            signal: interruption.signal,
+          })
+        );
       } catch (error) {
         // The ships that were made are data too (with --json they are in the error's fields).
         if (error instanceof CreateShipsError && !options.json) {
@@ -41,6 +46,7 @@ export function shipCommand(): Command {
         }
         throw error;
       }
+      await refreshShipNames(() => updateShipNames({ add: ships.map((made) => made.name) }));
       if (options.json) return printJson(ships);
       for (const made of ships) out(made.name);
       note(
@@ -51,7 +57,7 @@ export function shipCommand(): Command {
 
   ship.command("ssh")
     .description("Open a shell on a ship (by name or unique prefix), with agent forwarding")
-    .argument("<name>", "the ship's name or a unique prefix")
+    .addArgument(shipName())
     .action(async (name) => {
       const found = await (await Fleet.open()).ship(name);
       note(`Connecting to ${found.name} (${found.destination})…`);
@@ -60,13 +66,18 @@ export function shipCommand(): Command {
 
   ship.command("destroy")
     .description("Destroy a ship: its VM, its SSH key and its record")
-    .argument("<name>", "the ship's name or a unique prefix")
+    .addArgument(shipName())
     .option("--json", "print the destroyed ship as JSON")
     .action(async (name, options) => {
       const gone = await (await Fleet.open()).destroyShip(name);
+      await refreshShipNames(() => updateShipNames({ remove: [gone.name] }));
       if (options.json) return printJson(gone);
       note(`Destroyed ${gone.name}`);
     });
 
   return ship;
+}
+
+function shipName(): Argument<"<name>"> {
+  return completeWith(new Argument("<name>", "the ship's name or a unique prefix"), "ship");
 }

@@ -15,6 +15,9 @@ export interface ShipSpec {
   repo: string | null;
 }
 
+/** What a VM name may be: lowercase letters, digits and dashes, at most 63 characters. */
+export const VM_NAME: RegExp = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 const HEX = "0123456789abcdef";
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 const MAX_NAME = 20;
