@@ -116,6 +116,7 @@ export {
   Fleet,
   type FleetOptions,
   type InitOptions,
+  type LocalFleetOptions,
   type SinkOptions,
   type SinkResult,
 } from "./lib/fleet/fleet.ts";

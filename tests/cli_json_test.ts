@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import type { CommandUnknownOpts } from "../lib/cli/deps.ts";
-import { program } from "../cli.ts";
+import { program } from "../lib/cli/program.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 
 // Leaves that print nothing to parse: an interactive shell, a script for a shell, help.

@@ -8,6 +8,7 @@ import { Command } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
+import { shipsOption } from "./completions.ts";
 import { formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
@@ -92,7 +93,7 @@ export function fleetCommand(): Command {
       "Run one shell command on many ships at once; ships with the same output are shown once",
     )
     .argument("<command...>", "the command (after --, so its options stay its own)")
-    .option("-s, --ships <names>", "only these ships: names or unique prefixes, comma-separated")
+    .addOption(shipsOption("only these ships: names or unique prefixes, comma-separated"))
     .option("-t, --timeout <duration>", "how long the command may run on each ship", "30m")
     .option("-c, --concurrency <n>", "how many ships at once", "32")
     .option("--json", "print one result per ship as JSON")
@@ -116,33 +117,32 @@ export function fleetCommand(): Command {
       using interruption = listenForInterruption(
         `commands may still run on ships that did not hear the cancel; see "ohcommodore inbox"`,
       );
-      const results = await opened.exec(command, {
-        ships,
-        timeoutMs: parseDuration(options.timeout),
-        concurrency,
-        signal: interruption.signal,
-        onProgress: (event) => {
-          if (event.phase === "finished" && !options.json) {
+      // One line per ship: "running", then how it ended (in place on a terminal).
+      const results = await withBoard((board) =>
+        opened.exec(command, {
+          ships,
+          timeoutMs: parseDuration(options.timeout),
+          concurrency,
+          signal: interruption.signal,
+          onProgress: (event) => {
+            if (event.phase === "running") return board.set(event.ship, "running");
             const { result } = event;
-            note(
-              `  ${result.ship}: ${result.ok ? "ok" : result.status} in ${
-                formatDuration(result.durationMs)
-              }`,
+            const took = formatDuration(result.durationMs);
+            board.done(
+              event.ship,
+              result.ok ? paint("green", `ok in ${took}`) : paint(
+                "red",
+                `${result.status}${
+                  result.exitCode === null ? "" : ` (exit ${result.exitCode})`
+                } after ${took}`,
+              ),
             );
-          }
-        },
-      });
+          },
+        })
+      );
       if (options.json) printJson(results);
       else out(formatExecSummary(results));
       if (results.failed.length) Deno.exitCode = 1;
-    });
-
-  fleet.command("_resolve")
-    .description("Print where a fleet member lives, as JSON (null when unknown)")
-    .argument("<name>", "a VM name")
-    .option("--prefix", "accept a unique prefix of a ship's name")
-    .action(async (name, options) => {
-      printJson(await (await Fleet.open()).resolve(name, options.prefix));
     });
 
   fleet.command("_call")

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
-import { readIdentity } from "../identity.ts";
+import { readIdentity, writeIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
@@ -61,6 +61,16 @@ export interface InitOptions extends FleetOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@link Fleet.local}. */
+export interface LocalFleetOptions {
+  /** Settings for its members; default none (nothing is read from the environment). */
+  settings?: Settings;
+  /** Progress of the flagship's creation. */
+  onProgress?: (progress: FleetProgress) => void;
+  /** Stops the creation and removes what it made. */
+  signal?: AbortSignal;
+}
+
 /** Options for {@link Fleet.sink}. */
 export interface SinkOptions {
   /** Also destroy the flagship and forget the fleet (laptop only). */
@@ -98,6 +108,8 @@ export class Fleet implements AsyncDisposable {
   readonly #ssh: Ssh;
   readonly #backend: FleetBackend;
   readonly #config: LocalConfig | null;
+  // For a throwaway fleet: what its dispose undoes besides closing connections.
+  #throwaway: { stop: () => Promise<void> } | null = null;
 
   private constructor(
     facts: FleetFacts,
@@ -181,6 +193,63 @@ export class Fleet implements AsyncDisposable {
       throw new UsageError(`No fleet yet: create one with "ohcommodore init"`);
     }
     return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
+  }
+
+  /**
+   * A throwaway fleet on this machine (the local provider, in a temporary home) for scripts
+   * and tests: disposing it sinks every ship and the flagship and removes the home, and so does
+   * Ctrl-C or SIGTERM (then the process exits with 130).
+   *
+   * @example A fleet that lives as long as a block
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.local();
+   * const [made] = await fleet.createShips("scratch");
+   * console.log(await (await fleet.ship(made.name)).$`uname -s`.text());
+   * ```
+   *
+   * @param options Settings for its members, progress, and a signal that stops its creation.
+   * @returns The fleet.
+   */
+  static async local(options: LocalFleetOptions = {}): Promise<Fleet> {
+    const home = await Deno.makeTempDir({ prefix: "ohcommodore-local-" });
+    let fleet: Fleet;
+    try {
+      await writeIdentity({ role: "local", name: "laptop" }, home);
+      fleet = await Fleet.init({
+        home,
+        provider: "local",
+        settings: options.settings ?? {},
+        onProgress: options.onProgress,
+        signal: options.signal,
+      });
+    } catch (error) {
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+      throw error;
+    }
+    let stopping: Promise<void> | undefined;
+    const onSignal = () => {
+      fleet[Symbol.asyncDispose]().finally(() => Deno.exit(130));
+    };
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+    fleet.#throwaway = {
+      stop: () =>
+        stopping ??= (async () => {
+          for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+          try {
+            await fleet.sink({ scuttle: true });
+          } finally {
+            await Deno.remove(home, { recursive: true }).catch(() => {});
+          }
+        })(),
+    };
+    return fleet;
+  }
+
+  /** This member's home: the laptop's, the flagship's, or a throwaway fleet's own. */
+  get home(): string {
+    return this.#home;
   }
 
   /** True when this process runs on the flagship. */
@@ -364,12 +433,16 @@ export class Fleet implements AsyncDisposable {
     return this.#shipOf(found);
   }
 
-  /** Closes the shared ssh connections this fleet opened. */
+  /** Closes the shared ssh connections this fleet opened; a throwaway fleet is also sunk. */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.#ssh.closeShared();
+    try {
+      await this.#throwaway?.stop();
+    } finally {
+      await this.#ssh.closeShared();
+    }
   }
 
-  #shipOf(where: Resolved): Ship {
+  #shipOf(where: Resolved & { repo?: string | null }): Ship {
     return new Ship(where, this.#memberContext(false));
   }
 

@@ -127,14 +127,21 @@ export class Member {
 
 /** One ship. */
 export class Ship extends Member {
+  /** Its repository, when it was made for one and the handle came from the registry. */
+  readonly repo: string | null;
+
   /**
    * A ship at a known destination.
    *
-   * @param where Its name and destination.
+   * @param where Its name and destination (and repository, when known).
    * @param context The ssh client and the sender's home.
    */
-  constructor(where: Resolved, context: MemberContext = { ssh: new Ssh() }) {
-    super("captain", where, context);
+  constructor(
+    where: Resolved & { repo?: string | null },
+    context: MemberContext = { ssh: new Ssh() },
+  ) {
+    super("captain", { name: where.name, destination: where.destination }, context);
+    this.repo = where.repo ?? null;
   }
 }
 

@@ -1,0 +1,44 @@
+/**
+ * The command tree of the CLI, in one place: `cli.ts` runs it, shell completion is generated
+ * from it.
+ *
+ * @module
+ */
+
+import { Command } from "./deps.ts";
+import { completionsCommand } from "./completions_command.ts";
+import { fleetCommand } from "./fleet_command.ts";
+import { inboxCommand } from "./inbox_command.ts";
+import { initCommand } from "./init_command.ts";
+import { setupCommand, statusCommand } from "./member_command.ts";
+import { shipCommand } from "./ship_command.ts";
+import { paint } from "./output.ts";
+import { foregroundSchedulerCommand, schedulerCommand } from "./scheduler_command.ts";
+import { VERSION } from "../version.ts";
+
+/**
+ * Builds the command tree (shell completion is generated from it).
+ *
+ * @returns The root command.
+ */
+export function program(): Command {
+  const root = new Command("ohcommodore")
+    .description("Manage and coordinate a fleet of Claude Code–enabled VMs over SSH")
+    .version(VERSION, "-V, --version")
+    .option("-v, --verbose", "show the cause chain of errors")
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (text, write) => write(paint("red", text)) });
+  root.addCommand(initCommand());
+  root.addCommand(shipCommand());
+  root.addCommand(fleetCommand());
+  root.addCommand(inboxCommand());
+  root.addCommand(schedulerCommand());
+  root.addCommand(completionsCommand());
+  root.addCommand(foregroundSchedulerCommand(), { hidden: true });
+  root.addCommand(setupCommand(), { hidden: true });
+  root.addCommand(statusCommand(), { hidden: true });
+  // Usage errors anywhere in the tree throw instead of exiting, so main() picks the exit code.
+  const subcommands = root.commands.flatMap((group) => group.commands);
+  for (const command of [root, ...root.commands, ...subcommands]) command.exitOverride();
+  return root;
+}
