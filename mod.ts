@@ -162,8 +162,6 @@ export {
   Inbox,
   type InboxOptions,
   NoSchedulerError,
-  type Outcome,
-  type SchedulingStart,
 } from "./lib/inbox/inbox.ts";
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,

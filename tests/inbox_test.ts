@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
-import { Inbox } from "../lib/inbox/inbox.ts";
+import { claimNext, Inbox, startScheduling } from "../lib/inbox/inbox.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
@@ -79,9 +79,9 @@ Deno.test("claimNext hands out the oldest unread message exactly once", async ()
   await using inbox = await tempInbox();
   const first = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 1" });
   const second = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 2" });
-  assert.equal((await inbox.claimNext())?.id, first.id);
-  assert.equal((await inbox.claimNext())?.id, second.id);
-  assert.equal(await inbox.claimNext(), undefined);
+  assert.equal((await claimNext(inbox))?.id, first.id);
+  assert.equal((await claimNext(inbox))?.id, second.id);
+  assert.equal(await claimNext(inbox), undefined);
   const running = await inbox.list({ status: "running" });
   assert.deepEqual(running.map((m) => m.id).sort(), [first.id, second.id].sort());
 });
@@ -90,7 +90,7 @@ Deno.test("read, done, error and delete move a message through its life", async 
   await using inbox = await tempInbox();
   const { id } = await inbox.deliver({ recipient: "captain@ship-a", command: "make" });
   assert.equal((await inbox.markRead(id)).status, "pending");
-  assert.equal(await inbox.claimNext(), undefined, "the scheduler skips pending messages");
+  assert.equal(await claimNext(inbox), undefined, "the scheduler skips pending messages");
   assert.equal((await inbox.markDone(id)).status, "done");
   const failed = await inbox.markError(id, "tests failed");
   assert.equal(failed.status, "error");
@@ -102,9 +102,9 @@ Deno.test("read, done, error and delete move a message through its life", async 
 Deno.test("startScheduling marks running messages as errors and leaves unread ones", async () => {
   await using inbox = await tempInbox();
   const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
-  await inbox.claimNext();
+  await claimNext(inbox);
   const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
-  const start = await inbox.startScheduling();
+  const start = await startScheduling(inbox);
   assert.deepEqual(start.recovered.map((m) => m.id), [running.id]);
   assert.equal(start.counts.error, 1);
   assert.equal(start.counts.unread, 1);
@@ -116,7 +116,7 @@ Deno.test("startScheduling marks running messages as errors and leaves unread on
 
 Deno.test("the database keeps the original tool's config keys", async () => {
   await using inbox = await tempInbox();
-  assert.equal((await inbox.startScheduling()).pollIntervalMs, 10_000);
+  assert.equal((await startScheduling(inbox)).pollIntervalMs, 10_000);
   const { DuckDBInstance } = await import("../lib/duckdb.ts");
   const instance = await DuckDBInstance.create(inbox.database);
   const connection = await instance.connect();

@@ -34,6 +34,10 @@ import { FinishListener, wakeScheduler } from "./wake.ts";
 // The longest delay setTimeout honours; a longer one fires at once.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+// Set in Inbox's static block: private access for the scheduler's operations in this module.
+let useDatabase: <T>(inbox: Inbox, work: (db: DuckDBConnection) => Promise<T>) => Promise<T>;
+let resolveIn: (inbox: Inbox, db: DuckDBConnection, id: string) => Promise<Message>;
+
 /** The largest command an inbox accepts. */
 export const MAX_COMMAND_BYTES = 1024 * 1024;
 
@@ -82,7 +86,7 @@ export interface Outcome {
   error: string | null;
 }
 
-/** What {@link Inbox.startScheduling} found. */
+/** What {@link startScheduling} found. */
 export interface SchedulingStart {
   /** Messages a dead scheduler left running, now `error`. */
   recovered: Message[];
@@ -126,6 +130,12 @@ export class Inbox {
     this.database = database;
     this.home = home;
     this.#lockTimeoutMs = lockTimeoutMs;
+  }
+
+  static {
+    // The scheduler's own operations (below the class) reach the database as the class does.
+    useDatabase = (inbox, work) => inbox.#use(work);
+    resolveIn = (inbox, db, id) => inbox.#resolve(db, id);
   }
 
   /**
@@ -446,109 +456,6 @@ export class Inbox {
     }
   }
 
-  /**
-   * Records the process group of a message the scheduler just started. For the scheduler.
-   *
-   * @param id The message.
-   * @param pgid Its process group.
-   * @returns `"kill"` when the message was cancelled before its group was known.
-   */
-  recordProcessGroup(id: string, pgid: number): Promise<"kill" | void> {
-    return this.#use(async (db) => {
-      const reader = await db.runAndReadAll(
-        `UPDATE inbox SET pgid = $2 WHERE id = $1 RETURNING cancelled_at IS NOT NULL`,
-        [id, pgid],
-      );
-      return reader.getRows()[0]?.[0] === true ? "kill" : undefined;
-    });
-  }
-
-  /**
-   * Claims the oldest unread message for this member and marks it `running`.
-   * For the scheduler; a message is claimed at most once.
-   *
-   * @returns The claimed message, or undefined when there is none.
-   */
-  claimNext(): Promise<Message | undefined> {
-    return this.#use(async (db) => {
-      const reader = await db.runAndReadAll(
-        `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
-         WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
-                     ORDER BY created_at, id LIMIT 1)
-         RETURNING ${COLUMNS}`,
-        [this.address, nowMicros()],
-      );
-      const row = reader.getRowObjects()[0];
-      return row ? toMessage(row) : undefined;
-    });
-  }
-
-  /**
-   * Stores the outcome of a claimed message.
-   *
-   * @param id The message id.
-   * @param outcome How the command ended.
-   * @returns The finished message.
-   */
-  finish(id: string, outcome: Outcome): Promise<Message> {
-    return this.#use(async (db) => {
-      await db.run(
-        `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
-           error = CASE WHEN cancelled_at IS NULL THEN $6 ELSE 'cancelled' END,
-           finished_at = make_timestamp($7::BIGINT)
-         WHERE id = $1`,
-        [
-          id,
-          outcome.status,
-          outcome.exitCode,
-          outcome.stdout,
-          outcome.stderr,
-          outcome.error,
-          nowMicros(),
-        ],
-      );
-      return await this.#resolve(db, id);
-    });
-  }
-
-  /**
-   * Readies the inbox for a starting scheduler, in one database session: messages a scheduler
-   * that died left `running` are marked `error` (never re-run: the command may have had
-   * effects), and the poll interval and the counts for its first report are read.
-   *
-   * @returns The messages marked, the fallback poll interval and the counts.
-   */
-  startScheduling(): Promise<SchedulingStart> {
-    // One transaction: when a later query fails, the marking is undone too, and the retry
-    // reports the same messages instead of none.
-    return this.#use(async (db) => {
-      await db.run("BEGIN TRANSACTION");
-      try {
-        const reader = await db.runAndReadAll(
-          `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
-             exit_code = coalesce(exit_code, 1),
-             finished_at = make_timestamp($1::BIGINT)
-           WHERE status = 'running' RETURNING ${COLUMNS}`,
-          [nowMicros()],
-        );
-        const recovered = reader.getRowObjects().map(toMessage);
-        const config = await db.runAndReadAll(
-          `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
-        );
-        const seconds = Number(config.getRows()[0]?.[0]);
-        const pollSeconds = Number.isFinite(seconds) && seconds > 0
-          ? seconds
-          : DEFAULT_POLL_INTERVAL_SEC;
-        const counts = await countsIn(db);
-        await db.run("COMMIT");
-        return { recovered, pollIntervalMs: pollSeconds * 1000, counts };
-      } catch (error) {
-        await db.run("ROLLBACK").catch(() => {});
-        throw error;
-      }
-    });
-  }
-
   async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
     const updated = await this.#use(async (db) => {
       const message = await this.#resolve(db, id);
@@ -607,6 +514,115 @@ export class Inbox {
     };
     return withDatabase(access, work);
   }
+}
+
+// The scheduler's side of the inbox: not part of the library's surface (mod.ts).
+
+/**
+ * Claims the oldest unread message for this member and marks it `running`.
+ * For the scheduler; a message is claimed at most once.
+ *
+ * @param inbox The inbox.
+ * @returns The claimed message, or undefined when there is none.
+ */
+export function claimNext(inbox: Inbox): Promise<Message | undefined> {
+  return useDatabase(inbox, async (db) => {
+    const reader = await db.runAndReadAll(
+      `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
+       WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
+                   ORDER BY created_at, id LIMIT 1)
+       RETURNING ${COLUMNS}`,
+      [inbox.address, nowMicros()],
+    );
+    const row = reader.getRowObjects()[0];
+    return row ? toMessage(row) : undefined;
+  });
+}
+
+/**
+ * Stores the outcome of a claimed message.
+ *
+ * @param inbox The inbox.
+ * @param id The message id.
+ * @param outcome How the command ended.
+ * @returns The finished message.
+ */
+export function finish(inbox: Inbox, id: string, outcome: Outcome): Promise<Message> {
+  return useDatabase(inbox, async (db) => {
+    await db.run(
+      `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
+         error = CASE WHEN cancelled_at IS NULL THEN $6 ELSE 'cancelled' END,
+         finished_at = make_timestamp($7::BIGINT)
+       WHERE id = $1`,
+      [
+        id,
+        outcome.status,
+        outcome.exitCode,
+        outcome.stdout,
+        outcome.stderr,
+        outcome.error,
+        nowMicros(),
+      ],
+    );
+    return await resolveIn(inbox, db, id);
+  });
+}
+
+/**
+ * Readies the inbox for a starting scheduler, in one database session: messages a scheduler
+ * that died left `running` are marked `error` (never re-run: the command may have had
+ * effects), and the poll interval and the counts for its first report are read.
+ *
+ * @param inbox The inbox.
+ * @returns The messages marked, the fallback poll interval and the counts.
+ */
+export function startScheduling(inbox: Inbox): Promise<SchedulingStart> {
+  // One transaction: when a later query fails, the marking is undone too, and the retry
+  // reports the same messages instead of none.
+  return useDatabase(inbox, async (db) => {
+    await db.run("BEGIN TRANSACTION");
+    try {
+      const reader = await db.runAndReadAll(
+        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
+           exit_code = coalesce(exit_code, 1),
+           finished_at = make_timestamp($1::BIGINT)
+         WHERE status = 'running' RETURNING ${COLUMNS}`,
+        [nowMicros()],
+      );
+      const recovered = reader.getRowObjects().map(toMessage);
+      const config = await db.runAndReadAll(
+        `SELECT value FROM config WHERE key = 'POLL_INTERVAL_SEC'`,
+      );
+      const seconds = Number(config.getRows()[0]?.[0]);
+      const pollSeconds = Number.isFinite(seconds) && seconds > 0
+        ? seconds
+        : DEFAULT_POLL_INTERVAL_SEC;
+      const counts = await countsIn(db);
+      await db.run("COMMIT");
+      return { recovered, pollIntervalMs: pollSeconds * 1000, counts };
+    } catch (error) {
+      await db.run("ROLLBACK").catch(() => {});
+      throw error;
+    }
+  });
+}
+
+/**
+ * Records the process group of a message the scheduler just started. For the scheduler.
+ *
+ * @param inbox The inbox.
+ * @param id The message.
+ * @param pgid Its process group.
+ * @returns `"kill"` when the message was cancelled before its group was known.
+ */
+export function recordProcessGroup(inbox: Inbox, id: string, pgid: number): Promise<"kill" | void> {
+  return useDatabase(inbox, async (db) => {
+    const reader = await db.runAndReadAll(
+      `UPDATE inbox SET pgid = $2 WHERE id = $1 RETURNING cancelled_at IS NOT NULL`,
+      [id, pgid],
+    );
+    return reader.getRows()[0]?.[0] === true ? "kill" : undefined;
+  });
 }
 
 /** What {@link Inbox.cancel} did. */

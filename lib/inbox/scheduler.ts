@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { OhcommodoreError } from "../errors.ts";
 import { commandCredentials } from "../member_env.ts";
 import { VERSION } from "../version.ts";
-import type { Inbox } from "./inbox.ts";
+import { claimNext, finish, type Inbox, recordProcessGroup, startScheduling } from "./inbox.ts";
 import type { Message, MessageStatus } from "./message.ts";
 import { removeReportFile, writeReportFile } from "./report.ts";
 import { runCommand } from "./run_command.ts";
@@ -122,7 +122,7 @@ export class Scheduler {
         throw error;
       });
     const emit = options.onEvent ?? (() => {});
-    const start = await persist(() => inbox.startScheduling(), emit);
+    const start = await persist(() => startScheduling(inbox), emit);
     for (const message of start.recovered) emit({ type: "recovered", message });
     // The report exists before the doorbell answers: whoever sees this scheduler running can
     // also read which version it is.
@@ -155,7 +155,7 @@ export class Scheduler {
     try {
       while (!this.#stopping) {
         this.#rung = false;
-        const message = await this.#persist(() => this.#inbox.claimNext());
+        const message = await this.#persist(() => claimNext(this.#inbox));
         if (!message) {
           // Checked in the same tick as the sleep begins, so a ring or stop() is never lost.
           if (!this.#rung && !this.#stopping) await this.#sleep(pollMs);
@@ -169,7 +169,7 @@ export class Scheduler {
           timeoutMs: message.timeoutSec * 1000,
           capBytes: this.#options.outputCapBytes,
           killGraceMs: this.#options.killGraceMs,
-          onSpawn: (pgid) => this.#persist(() => this.#inbox.recordProcessGroup(message.id, pgid)),
+          onSpawn: (pgid) => this.#persist(() => recordProcessGroup(this.#inbox, message.id, pgid)),
           env: {
             ...await commandCredentials(this.#inbox.home),
             OHCOMMODORE_MESSAGE_ID: message.id,
@@ -177,7 +177,7 @@ export class Scheduler {
             OHCOMMODORE_ADDRESS: this.#inbox.address,
           },
         });
-        const finished = await this.#persist(() => this.#inbox.finish(message.id, outcome));
+        const finished = await this.#persist(() => finish(this.#inbox, message.id, outcome));
         this.#report();
         emit({ type: "finished", message: finished });
         doorbell.announceFinished(finished.id);
