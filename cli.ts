@@ -19,7 +19,9 @@ export { VERSION };
  * @returns The exit code.
  */
 export async function main(args: string[]): Promise<number> {
-  const verbose = args.includes("-v") || args.includes("--verbose");
+  // Our own options stand before "--"; what follows is a remote command's (fleet exec).
+  const ours = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  const verbose = ours.includes("-v") || ours.includes("--verbose");
   try {
     await program().parseAsync(args, { from: "user" });
     return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
@@ -31,7 +33,7 @@ export async function main(args: string[]): Promise<number> {
     note(paint("red", "error: ") + messageOf(error));
     if (verbose) printCauses(error);
     // Scripts (and other members reading this one's inbox) get the error as data too.
-    if (args.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));
+    if (ours.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));
     return error instanceof OhcommodoreError ? error.exitCode : 1;
   }
 }

@@ -11,7 +11,7 @@
 
 import { join } from "node:path";
 import { formatDuration } from "./duration.ts";
-import { TimeoutError } from "./errors.ts";
+import { SshError, TimeoutError } from "./errors.ts";
 import { runProcess } from "./process.ts";
 import { type RunOptions, Ssh, type SshResult } from "./ssh.ts";
 
@@ -86,6 +86,7 @@ export class SandboxChannel implements Channel {
 
   /** Runs a program in the sandbox. */
   async run(remote: readonly string[], options: RunOptions): Promise<SshResult> {
+    this.#checkExists();
     const [program, ...args] = this.#argv(remote);
     const result = await runProcess(program, args, { ...options, ...this.#where() });
     if (result.timedOut) {
@@ -99,6 +100,7 @@ export class SandboxChannel implements Channel {
 
   /** Runs a program (or bash, for a login shell) in the sandbox on this terminal. */
   async interactive(remote: readonly string[]): Promise<number> {
+    this.#checkExists();
     const [program, ...args] = remote.length ? this.#argv(remote) : ["bash", "-l"];
     const child = new Deno.Command(program, {
       args,
@@ -108,6 +110,20 @@ export class SandboxChannel implements Channel {
       stderr: "inherit",
     }).spawn();
     return (await child.status).code;
+  }
+
+  // A destroyed sandbox is an unreachable member, as a removed VM is: not a failed spawn.
+  #checkExists(): void {
+    try {
+      if (Deno.statSync(this.destination).isDirectory) return;
+    } catch {
+      // gone
+    }
+    throw new SshError(
+      this.destination,
+      `Cannot reach the sandbox "${this.destination}": it no longer exists (was it destroyed?)`,
+      true,
+    );
   }
 
   #argv(remote: readonly string[]): string[] {

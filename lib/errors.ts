@@ -261,6 +261,10 @@ for (
 ) registerErrorClass(errorClass);
 
 const NOT_FIELDS = new Set(["name", "message", "stack", "cause", "exitCode"]);
+// Keys that would reach into objects rather than be data.
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+// Errors nest (CreateShipsError.failures); data from another process is cut off below this.
+const MAX_DEPTH = 8;
 
 /**
  * An error as data: its class name, message, exit code and own fields.
@@ -282,7 +286,7 @@ export function errorToData(error: unknown): ErrorData {
   }
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(error)) {
-    if (!NOT_FIELDS.has(key)) fields[key] = fieldToData(value);
+    if (!NOT_FIELDS.has(key) && !UNSAFE_KEYS.has(key)) fields[key] = fieldToData(value);
   }
   const exitCode = error instanceof OhcommodoreError ? error.exitCode : 1;
   return { name: error.name, message: error.message, exitCode, fields };
@@ -292,9 +296,10 @@ export function errorToData(error: unknown): ErrorData {
  * The error that {@link errorToData} described, as its own class where that class is known.
  *
  * @param data The data.
+ * @param depth How deep in nested errors this one is (deeper data is dropped).
  * @returns The error (not thrown).
  */
-export function errorFromData(data: ErrorData): OhcommodoreError {
+export function errorFromData(data: ErrorData, depth = 0): OhcommodoreError {
   const known = KNOWN_ERRORS.get(data.name);
   const errorClass = known && known.prototype instanceof Error ? known : OhcommodoreError;
   // Built without its constructor (whose parameters differ by class): the fields say it all.
@@ -302,9 +307,12 @@ export function errorFromData(data: ErrorData): OhcommodoreError {
   const own = (key: string, value: unknown) =>
     Object.defineProperty(error, key, { value, enumerable: true, writable: true });
   Object.defineProperty(error, "name", { value: String(data.name), writable: true });
-  own("exitCode", Number.isInteger(data.exitCode) ? data.exitCode : 1);
+  // A failure never exits 0, and exit codes live in 1..254 (255 is ssh's own).
+  const code = Number(data.exitCode);
+  own("exitCode", Number.isInteger(code) && code >= 1 && code <= 254 ? code : 1);
   for (const [key, value] of Object.entries(data.fields ?? {})) {
-    if (!NOT_FIELDS.has(key)) own(key, fieldFromData(value));
+    if (NOT_FIELDS.has(key) || UNSAFE_KEYS.has(key) || key in errorClass.prototype) continue;
+    own(key, fieldFromData(value, depth + 1));
   }
   return error;
 }
@@ -327,8 +335,9 @@ function fieldToData(value: unknown): unknown {
   return value;
 }
 
-function fieldFromData(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(fieldFromData);
+function fieldFromData(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) return undefined;
+  if (Array.isArray(value)) return value.map((item) => fieldFromData(item, depth));
   const nested = (value as { $error?: unknown } | null)?.$error;
-  return isErrorData(nested) ? errorFromData(nested) : value;
+  return isErrorData(nested) ? errorFromData(nested, depth) : value;
 }

@@ -109,8 +109,6 @@ const TRANSIENT = BEFORE_COMMAND.filter((pattern) => !PERMANENT.test(pattern.sou
 export class Ssh {
   /** The settings in force. */
   readonly settings: Readonly<SshSettings>;
-  // Destinations reached over a shared connection, by this client and those derived from it.
-  #shared: Set<string> = new Set();
 
   /**
    * Creates a client.
@@ -129,22 +127,7 @@ export class Ssh {
    * @returns The new client.
    */
   with(settings: Partial<SshSettings>): Ssh {
-    const derived = new Ssh({ ...this.settings, ...settings });
-    derived.#shared = this.#shared;
-    return derived;
-  }
-
-  /**
-   * Closes the shared connections this client (and those derived from it) opened, instead of
-   * leaving them to close when idle.
-   */
-  async closeShared(): Promise<void> {
-    const destinations = [...this.#shared];
-    this.#shared.clear();
-    await Promise.all(destinations.map(async (destination) => {
-      const [program, ...args] = this.argv(destination, [], ["-O", "exit"]);
-      await runProcess(program, args, { timeoutMs: 10_000 }).catch(() => {});
-    }));
+    return new Ssh({ ...this.settings, ...settings });
   }
 
   /**
@@ -237,7 +220,6 @@ export class Ssh {
     options: RunOptions,
   ): Promise<SshResult> {
     const [program, ...args] = this.argv(destination, remote, options.sshFlags);
-    if (this.settings.multiplex) this.#shared.add(destination);
     const result = await runProcess(program, args, options);
     const stderr = result.stderr;
     if (result.timedOut) {
@@ -246,7 +228,9 @@ export class Ssh {
       );
     }
     if (result.code === 255) {
-      const beforeCommand = BEFORE_COMMAND.some((pattern) => pattern.test(stderr));
+      // Output means the command ran, whatever ssh says about the connection afterwards.
+      const beforeCommand = result.stdout === "" &&
+        BEFORE_COMMAND.some((pattern) => pattern.test(stderr));
       const reason = lastLine(stderr) || "ssh exited with 255";
       throw new SshError(
         destination,
@@ -320,6 +304,7 @@ export function remoteCommand(argv: readonly string[]): string {
  * @returns The argument, single-quoted when it has anything but safe characters.
  */
 export function shellQuote(arg: string): string {
-  if (/^[A-Za-z0-9_\/.,:=+@%-]+$/.test(arg)) return arg;
+  // "=" is not safe: a word like "a=b" in command position is an assignment to bash.
+  if (/^[A-Za-z0-9_\/.,:+@%-]+$/.test(arg)) return arg;
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }

@@ -10,6 +10,7 @@ import {
   Fleet,
   type FleetProgress,
   NotFoundError,
+  SshError,
   TimeoutError,
 } from "../mod.ts";
 import { LocalMember } from "./helpers/local_member.ts";
@@ -118,6 +119,16 @@ Deno.test("from the laptop: typed errors, progress, exec, handles and $ commands
       },
     );
 
+    await t.step("a ship kept after its destroy is unreachable, not a crash", async () => {
+      const kept = await fleet.ship(names[2]);
+      await fleet.destroyShip(names[2]);
+      const error = await kept.send("true").catch((error) => error);
+      assert.ok(error instanceof SshError, String(error));
+      assert.match(error.message, /no longer exists/);
+      const [result] = await fleet.exec("true", { ships: (ship) => ship.name === names[0] });
+      assert.equal(result.ok, true);
+    });
+
     await t.step("inbox.next waits for the next message that arrives", async () => {
       const flagship = fleet.flagship;
       const ship = await fleet.ship(names[0]);
@@ -180,6 +191,10 @@ Deno.test("fleet exec: grouped output, exit 1 when a ship fails, --json, bad inp
     assert.equal(unknown.code, 1);
     assert.equal(JSON.parse(unknown.stdout).error.name, "NotFoundError");
     assert.equal(unknown.stderr.match(/error:/g)?.length, 1, unknown.stderr);
+    // A --json after "--" is the remote command's, not ours: the error stays one stderr line.
+    const theirs = await laptop.cli(["fleet", "exec", "--ships", "nosuch", "--", "tool", "--json"]);
+    assert.equal(theirs.code, 1);
+    assert.equal(theirs.stdout, "");
     const bad = await laptop.cli(["fleet", "exec", "--concurrency", "0", "--", "true"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--concurrency must be a whole number of at least 1, not "0"/);

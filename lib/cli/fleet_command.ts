@@ -81,7 +81,9 @@ export function fleetCommand(): Command {
             (result.scuttled ? ` and the flagship ${opened.facts.flagshipVm}` : ""),
         );
       }
-      if (result.failed.length) {
+      if (result.failed.length && options.json) {
+        Deno.exitCode = 1; // the failures are in the JSON; a second document would break it
+      } else if (result.failed.length) {
         throw new OhcommodoreError(
           `${result.failed.length} VM(s) could not be destroyed; run "ohcommodore fleet sink" again`,
         );
@@ -153,7 +155,7 @@ export function fleetCommand(): Command {
       Deno.exitCode = await serveFleetCall(
         input,
         () => openFlagship(),
-        (line) => Deno.stdout.writeSync(encoder.encode(line + "\n")),
+        (line) => writeAll(encoder.encode(line + "\n")),
       );
     });
 
@@ -208,4 +210,9 @@ function printStatus(status: FleetStatus): void {
   for (const orphan of status.orphans) {
     note(paint("yellow", `Unrecorded VM of this fleet: ${orphan.name} ("fleet sink" removes it)`));
   }
+}
+
+// writeSync may write part of what it is given.
+function writeAll(bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
 }

@@ -139,12 +139,14 @@ export function inboxCommand(): Command {
     .description("Wait for a message to finish; print its output and exit with its exit code")
     .argument("<id>", "message id or prefix")
     .option("-t, --timeout <duration>", "how long to wait (default: its timeout plus a minute)")
-    .option("--json", "print the finished message as JSON")
+    .option("--json", "print the finished message as JSON (and exit 0: its code is in it)")
     .action(async (id, options) => {
       const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
       const message = await (await Inbox.open()).waitFor(id, { timeoutMs });
-      if (options.json) printJson(message);
-      else printOutcome(message);
+      // With --json the exit code is in the data; exiting with it would let a command's 255
+      // pass for ssh's own failure at a remote reader (RemoteInbox).
+      if (options.json) return printJson(message);
+      printOutcome(message);
       Deno.exitCode = message.exitCode;
     });
 

@@ -119,6 +119,21 @@ export interface ExecContext {
 export const DEFAULT_EXEC_CONCURRENCY = 32;
 // The wait on the ship outlives the command by this much, so its own timeout is what ends it.
 const WAIT_GRACE_MS = 60_000;
+// How long an interrupted exec waits to hear that a ship stopped its command.
+const CANCEL_WAIT_MS = 15_000;
+
+// The promise's value, or undefined when it fails or takes longer than `ms`.
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) =>
+    timer = setTimeout(() => resolve(undefined), ms)
+  );
+  try {
+    return await Promise.race([promise.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Runs a command on the chosen ships.
@@ -179,7 +194,14 @@ async function runOn(
     error,
   });
   if (options.signal?.aborted) return attempt("cancelled", "cancelled before it was sent");
-  options.onProgress?.({ ship: ship.name, phase: "running" });
+  const tell = (progress: ExecProgress) => {
+    try {
+      options.onProgress?.(progress);
+    } catch {
+      // a failing callback must not turn one ship's result into everyone's throw
+    }
+  };
+  tell({ ship: ship.name, phase: "running" });
   let result: ExecResult;
   try {
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -197,14 +219,20 @@ async function runOn(
   } catch (error) {
     const reason = (error as Error).message;
     if (options.signal?.aborted) {
-      // It may have been delivered: stop it there too, without waiting for the answer.
-      ship.inbox.cancel(id).catch(() => {});
-      result = attempt("cancelled", "cancelled");
+      // It may have been delivered: stop it there too, and hear that it stopped (bounded, so
+      // an unreachable ship does not hold up the others' results).
+      const cancelled = await withDeadline(ship.inbox.cancel(id), CANCEL_WAIT_MS);
+      result = attempt(
+        "cancelled",
+        cancelled
+          ? `cancelled (${cancelled.outcome} on the ship)`
+          : "cancelled; the ship did not confirm",
+      );
     } else if (error instanceof SshError) result = attempt("unreachable", reason);
     else if (error instanceof TimeoutError) result = attempt("timeout", reason);
     else result = attempt("error", reason);
   }
-  options.onProgress?.({ ship: ship.name, phase: "finished", result });
+  tell({ ship: ship.name, phase: "finished", result });
   return result;
 }
 

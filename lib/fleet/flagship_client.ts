@@ -143,10 +143,15 @@ export class FlagshipClient implements FleetBackend {
     // Calls that change the fleet forward the agent (as the original's `ssh -A`) on an
     // unshared session, where -A really applies; reads ride the shared connection.
     const ssh = options.readOnly ? this.#ssh : this.#ssh.with({ multiplex: false });
-    let answer: FleetCallLine | undefined;
+    // Progress is told as it streams in; the answer is read from the last attempt's output
+    // alone, so a retried read never mixes two attempts.
     const read = answerReader((line) => {
-      if ("progress" in line) options.onProgress?.(line.progress);
-      else answer = line;
+      if (!("progress" in line)) return;
+      try {
+        options.onProgress?.(line.progress);
+      } catch {
+        // the caller's callback failing must not stop us reading the answer
+      }
     });
     const result = await channelFor(this.#facts.flagship, ssh).run(
       [REMOTE_PROGRAM, "fleet", "_call"],
@@ -162,6 +167,10 @@ export class FlagshipClient implements FleetBackend {
       if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
       throw new InterruptedError(`${error.message}; ${options.interrupted}`);
     });
+    let answer: FleetCallLine | undefined;
+    answerReader((line) => {
+      if (!("progress" in line)) answer = line;
+    })(result.stdout + "\n");
     if (answer && "error" in answer) throw errorFromData(answer.error);
     if (answer && "result" in answer) return answer.result as T;
     throw new FlagshipError(this.#facts.flagshipVm, call.method, result.code, result.stderr);
@@ -190,7 +199,8 @@ export class FlagshipError extends OhcommodoreError {
         (tail ? `: ${tail}` : "") +
         `); is it running another ohcommodore version? See "ohcommodore fleet status"`,
     );
-    this.exitCode = code === 0 || code === 255 ? 1 : code;
+    // Its usage error (exit 2: an older flagship without "fleet _call") is not ours.
+    this.exitCode = code === 124 || code === 130 ? code : 1;
     this.stderrTail = tail;
   }
 }

@@ -228,22 +228,17 @@ export class Fleet implements AsyncDisposable {
       throw error;
     }
     let stopping: Promise<void> | undefined;
-    const onSignal = () => {
-      fleet[Symbol.asyncDispose]().finally(() => Deno.exit(130));
-    };
-    const signals = ["SIGINT", "SIGTERM"] as const;
-    for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-    fleet.#throwaway = {
-      stop: () =>
-        stopping ??= (async () => {
-          for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
-          try {
-            await fleet.sink({ scuttle: true });
-          } finally {
-            await Deno.remove(home, { recursive: true }).catch(() => {});
-          }
-        })(),
-    };
+    const stop = () =>
+      stopping ??= (async () => {
+        try {
+          await fleet.sink({ scuttle: true });
+        } finally {
+          await Deno.remove(home, { recursive: true }).catch(() => {});
+          forgetThrowaway(stop);
+        }
+      })();
+    fleet.#throwaway = { stop };
+    throwAwayOnSignal(stop);
     return fleet;
   }
 
@@ -433,13 +428,13 @@ export class Fleet implements AsyncDisposable {
     return this.#shipOf(found);
   }
 
-  /** Closes the shared ssh connections this fleet opened; a throwaway fleet is also sunk. */
+  /**
+   * Sinks a throwaway fleet ({@link Fleet.local}) and removes its home. For other fleets there
+   * is nothing to release: shared ssh connections close by themselves when idle, and other
+   * processes may be using them.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      await this.#throwaway?.stop();
-    } finally {
-      await this.#ssh.closeShared();
-    }
+    await this.#throwaway?.stop();
   }
 
   #shipOf(where: Resolved & { repo?: string | null }): Ship {
@@ -449,6 +444,30 @@ export class Fleet implements AsyncDisposable {
   #memberContext(self: boolean) {
     return { ssh: this.#ssh, home: this.#home, self };
   }
+}
+
+// Every throwaway fleet still afloat; a signal sinks them all, then the process exits.
+const THROWAWAY_FLEETS = new Set<() => Promise<void>>();
+const SINK_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+let exiting: Promise<unknown> | undefined;
+
+// Listening stays on while fleets sink: a second Ctrl-C waits for the same cleanup.
+function sinkAllAndExit(): void {
+  exiting ??= Promise.allSettled([...THROWAWAY_FLEETS].map((sink) => sink()))
+    .finally(() => Deno.exit(130));
+}
+
+function throwAwayOnSignal(stop: () => Promise<void>): void {
+  if (THROWAWAY_FLEETS.size === 0) {
+    for (const signal of SINK_SIGNALS) Deno.addSignalListener(signal, sinkAllAndExit);
+  }
+  THROWAWAY_FLEETS.add(stop);
+}
+
+// The last one gone, the listeners go too, so the process can end by itself.
+function forgetThrowaway(stop: () => Promise<void>): void {
+  if (!THROWAWAY_FLEETS.delete(stop) || THROWAWAY_FLEETS.size > 0 || exiting) return;
+  for (const signal of SINK_SIGNALS) Deno.removeSignalListener(signal, sinkAllAndExit);
 }
 
 /**

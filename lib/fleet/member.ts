@@ -153,6 +153,10 @@ export class Ship extends Member {
  * @returns The command.
  */
 export function buildCommand(strings: TemplateStringsArray, values: readonly unknown[]): string {
+  // A template with an invalid escape (`C:\users`) has no cooked text: say so, never "undefined".
+  if (strings.some((text) => text === undefined)) {
+    throw new TypeError(`A command template has an invalid escape: write \\ for a backslash`);
+  }
   let command = strings[0];
   values.forEach((value, i) => {
     const args = Array.isArray(value) ? value : [value];

@@ -29,7 +29,7 @@ import {
   newMessageId,
   parseMessageId,
 } from "./message.ts";
-import { FinishListener, wakeScheduler } from "./wake.ts";
+import { askSchedulerToCancel, FinishListener, wakeScheduler } from "./wake.ts";
 
 // The longest delay setTimeout honours; a longer one fires at once.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -353,32 +353,38 @@ export class Inbox {
   }
 
   /**
-   * Cancels a message: removes it when it has not started, stops its process group when it
-   * runs (TERM, then KILL after a grace), and leaves it be when it has finished.
+   * Cancels a message: removes it when it has not started, has its scheduler stop its process
+   * group when it runs, and leaves it be when it has finished.
    *
    * @param id The id or a unique prefix.
-   * @param options How long a running command has to stop on TERM before KILL (default 5 s).
+   * @param options How long to wait for a running command to stop (default 20 s; the
+   *   scheduler sends TERM, then KILL after its grace).
    * @returns What happened, and the message as it ended.
    */
-  async cancel(id: string, options: { graceMs?: number } = {}): Promise<Cancellation> {
+  async cancel(id: string, options: { timeoutMs?: number } = {}): Promise<Cancellation> {
     const found = await this.#use(async (db) => {
       const message = await this.#resolve(db, id);
-      if (message.status === "unread" || message.status === "pending") {
+      if (message.status === "pending") {
+        throw new UsageError(
+          `Message "${message.id}" was taken by hand ("inbox read"), so nothing runs it: mark ` +
+            `it with "inbox done" or "inbox error", or delete it`,
+        );
+      }
+      if (message.status === "unread") {
         const reader = await db.runAndReadAll(
-          `DELETE FROM inbox WHERE id = $1 AND status = $2 RETURNING id`,
-          [message.id, message.status],
+          `DELETE FROM inbox WHERE id = $1 AND status = 'unread' RETURNING id`,
+          [message.id],
         );
         if (reader.getRows().length) return { outcome: "removed" as const, message };
         return { outcome: "retry" as const, message }; // claimed meanwhile
       }
       if (message.status !== "running") return { outcome: "finished" as const, message };
-      const reader = await db.runAndReadAll(
+      await db.run(
         `UPDATE inbox SET cancelled_at = make_timestamp($2::BIGINT)
-         WHERE id = $1 AND status = 'running' RETURNING pgid`,
+         WHERE id = $1 AND status = 'running'`,
         [message.id, nowMicros()],
       );
-      const pgid = reader.getRows()[0]?.[0];
-      return { outcome: "stopping" as const, message, pgid: pgid == null ? null : Number(pgid) };
+      return { outcome: "stopping" as const, message };
     });
     if (found.outcome === "retry") return await this.cancel(found.message.id, options);
     if (found.outcome === "removed") {
@@ -386,23 +392,15 @@ export class Inbox {
       return { outcome: "removed", message: found.message };
     }
     if (found.outcome === "finished") return { outcome: "finished", message: found.message };
-    // Without a group yet, the scheduler sees the cancel as it records the group, and stops it.
-    const grace = options.graceMs ?? 5000;
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      if (found.pgid !== null) killGroup(found.pgid, signal);
-      try {
-        return {
-          outcome: "stopped",
-          message: await this.waitFor(found.message.id, { timeoutMs: grace }),
-        };
-      } catch (error) {
-        if (!(error instanceof TimeoutError)) throw error;
-      }
+    // The scheduler owns the group, so it does the stopping; a running row with no scheduler
+    // is a crash's leftover, whose group may be anyone's by now.
+    if (!await askSchedulerToCancel(this.database, found.message.id)) {
+      throw new NoSchedulerError(this.address, found.message);
     }
-    return {
-      outcome: "stopped",
-      message: await this.waitFor(found.message.id, { timeoutMs: grace }),
-    };
+    const message = await this.waitFor(found.message.id, {
+      timeoutMs: options.timeoutMs ?? 20_000,
+    });
+    return { outcome: "stopped", message };
   }
 
   /**
@@ -427,32 +425,43 @@ export class Inbox {
     if (options.from !== undefined) parseAddress(options.from);
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const deadline = Date.now() + timeoutMs;
-    using listener = await FinishListener.connect(this.database);
-    for (;;) {
-      const arrived = await this.#use(async (db) => {
-        const reader = await db.runAndReadAll(
-          `SELECT ${COLUMNS} FROM inbox WHERE created_at > make_timestamp($1::BIGINT)
-             AND ($2::TEXT IS NULL OR sender = $2) ORDER BY created_at, id LIMIT 1`,
+    let listener = await FinishListener.connect(this.database);
+    try {
+      // Arrivals in the very millisecond of the call count; those already there by then do not.
+      const arrivedSince = (db: DuckDBConnection) =>
+        db.runAndReadAll(
+          `SELECT ${COLUMNS} FROM inbox WHERE created_at >= make_timestamp($1::BIGINT)
+             AND ($2::TEXT IS NULL OR sender = $2) ORDER BY created_at, id`,
           [since, options.from ?? null],
+        ).then((reader) => reader.getRowObjects().map(toMessage));
+      const before = new Set((await this.#use(arrivedSince)).map((message) => message.id));
+      for (;;) {
+        const arrived = (await this.#use(arrivedSince)).find((m) => !before.has(m.id));
+        if (arrived) return arrived;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new TimeoutError(
+            `No message arrived in the inbox of ${this.address}` +
+              (options.from ? ` from ${options.from}` : "") +
+              ` within ${formatDuration(timeoutMs)}`,
+          );
+        }
+        // The scheduler says when anything changes; without one, look again every half second.
+        const pause = listener ? Math.min(left, MAX_TIMER_MS) : Math.min(left, 500);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const elapsed = new Promise<boolean>((resolve) =>
+          timer = setTimeout(() => resolve(true), pause)
         );
-        const row = reader.getRowObjects()[0];
-        return row ? toMessage(row) : undefined;
-      });
-      if (arrived) return arrived;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new TimeoutError(
-          `No message arrived in the inbox of ${this.address}` +
-            (options.from ? ` from ${options.from}` : "") + ` within ${formatDuration(timeoutMs)}`,
+        const heard = await Promise.race([listener?.changed() ?? elapsed, elapsed]).finally(() =>
+          clearTimeout(timer)
         );
+        if (!heard) { // the scheduler went away: poll from now on
+          listener?.[Symbol.dispose]();
+          listener = undefined;
+        }
       }
-      // The scheduler says when anything changes; without one, look again every half second.
-      const pause = listener ? Math.min(left, MAX_TIMER_MS) : Math.min(left, 500);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const elapsed = new Promise<void>((resolve) => timer = setTimeout(resolve, pause));
-      await Promise.race([listener?.changed() ?? elapsed, elapsed]).finally(() =>
-        clearTimeout(timer)
-      );
+    } finally {
+      listener?.[Symbol.dispose]();
     }
   }
 
@@ -551,7 +560,7 @@ export function finish(inbox: Inbox, id: string, outcome: Outcome): Promise<Mess
   return useDatabase(inbox, async (db) => {
     await db.run(
       `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
-         error = CASE WHEN cancelled_at IS NULL THEN $6 ELSE 'cancelled' END,
+         error = CASE WHEN cancelled_at IS NOT NULL AND $8 THEN 'cancelled' ELSE $6 END,
          finished_at = make_timestamp($7::BIGINT)
        WHERE id = $1`,
       [
@@ -562,6 +571,8 @@ export function finish(inbox: Inbox, id: string, outcome: Outcome): Promise<Mess
         outcome.stderr,
         outcome.error,
         nowMicros(),
+        // Cancelled is what it was only when a signal ended it, not a timeout or its own exit.
+        outcome.status === "error" && /^killed by /.test(outcome.error ?? ""),
       ],
     );
     return await resolveIn(inbox, db, id);
@@ -631,14 +642,6 @@ export interface Cancellation {
   outcome: "removed" | "stopped" | "finished";
   /** The message as it ended (for `removed`, as it was). */
   message: Message;
-}
-
-function killGroup(pgid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** A message waits in an inbox whose scheduler is not running. */

@@ -76,6 +76,8 @@ export class Scheduler {
   readonly #inbox: Inbox;
   readonly #options: SchedulerOptions;
   #stopping = false;
+  // The message running now: its process group once known, and whether it is to be stopped.
+  #current: { id: string; pgid?: number; cancelled: boolean } | null = null;
   #rung = false;
   #wakeUp: () => void = () => {};
   #reporting: Promise<void> = Promise.resolve();
@@ -150,7 +152,11 @@ export class Scheduler {
 
   async #serve(pollMs: number): Promise<void> {
     const emit = this.#options.onEvent ?? (() => {});
-    using doorbell = Doorbell.listen(this.#inbox.database, () => this.#ring());
+    using doorbell = Doorbell.listen(
+      this.#inbox.database,
+      () => this.#ring(),
+      (id) => this.#cancel(id),
+    );
     emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
     try {
       while (!this.#stopping) {
@@ -161,6 +167,7 @@ export class Scheduler {
           if (!this.#rung && !this.#stopping) await this.#sleep(pollMs);
           continue;
         }
+        this.#current = { id: message.id, cancelled: false };
         this.#report();
         emit({ type: "running", message });
         const outcome = await runCommand(message.command, {
@@ -169,7 +176,14 @@ export class Scheduler {
           timeoutMs: message.timeoutSec * 1000,
           capBytes: this.#options.outputCapBytes,
           killGraceMs: this.#options.killGraceMs,
-          onSpawn: (pgid) => this.#persist(() => recordProcessGroup(this.#inbox, message.id, pgid)),
+          onSpawn: async (pgid) => {
+            const current = this.#current;
+            if (current?.id === message.id) current.pgid = pgid;
+            const verdict = await this.#persist(() =>
+              recordProcessGroup(this.#inbox, message.id, pgid)
+            );
+            return verdict === "kill" || current?.cancelled ? "kill" : undefined;
+          },
           env: {
             ...await commandCredentials(this.#inbox.home),
             OHCOMMODORE_MESSAGE_ID: message.id,
@@ -177,6 +191,7 @@ export class Scheduler {
             OHCOMMODORE_ADDRESS: this.#inbox.address,
           },
         });
+        this.#current = null;
         const finished = await this.#persist(() => finish(this.#inbox, message.id, outcome));
         this.#report();
         emit({ type: "finished", message: finished });
@@ -204,6 +219,23 @@ export class Scheduler {
         if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
       });
     }, REPORT_DELAY_MS);
+  }
+
+  // Stops the running message's process group: TERM, then KILL after the grace.
+  #cancel(id: string): void {
+    const current = this.#current;
+    if (current?.id !== id || current.cancelled) return;
+    current.cancelled = true;
+    const signal = (name: Deno.Signal) => {
+      if (this.#current !== current || current.pgid === undefined) return;
+      try {
+        Deno.kill(-current.pgid, name);
+      } catch {
+        // already gone
+      }
+    };
+    signal("SIGTERM");
+    setTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);
   }
 
   #ring(): void {

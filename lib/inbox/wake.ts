@@ -54,6 +54,27 @@ export async function wakeScheduler(database: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * Asks a database's scheduler to stop a message it runs (it owns the process group, so only it
+ * can be sure whose group it signals).
+ *
+ * @param database The database.
+ * @param id The message id.
+ * @returns Whether a scheduler heard it.
+ */
+export async function askSchedulerToCancel(database: string, id: string): Promise<boolean> {
+  const connection = await connectQuietly(socketPathOf(database));
+  if (!connection) return false;
+  try {
+    await connection.write(new TextEncoder().encode(`cancel ${id}\n`));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    connection.close();
+  }
+}
+
 /** A connection that hears which messages the scheduler finishes. */
 export class FinishListener implements Disposable {
   #connection: Deno.UnixConn;
@@ -117,11 +138,18 @@ export class Doorbell implements Disposable {
   #path: string;
   #clients = new Set<Deno.UnixConn>();
   #onRing: () => void;
+  #onCancel: (id: string) => void;
 
-  private constructor(listener: Deno.UnixListener, path: string, onRing: () => void) {
+  private constructor(
+    listener: Deno.UnixListener,
+    path: string,
+    onRing: () => void,
+    onCancel: (id: string) => void,
+  ) {
     this.#listener = listener;
     this.#path = path;
     this.#onRing = onRing;
+    this.#onCancel = onCancel;
     this.#accept();
   }
 
@@ -131,16 +159,21 @@ export class Doorbell implements Disposable {
    *
    * @param database The database.
    * @param onRing Called for each ring.
+   * @param onCancel Called when someone asks to stop a running message.
    * @returns The doorbell.
    */
-  static listen(database: string, onRing: () => void): Doorbell {
+  static listen(
+    database: string,
+    onRing: () => void,
+    onCancel: (id: string) => void = () => {},
+  ): Doorbell {
     const path = socketPathOf(database);
     try {
       Deno.removeSync(path);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    return new Doorbell(Deno.listen({ transport: "unix", path }), path, onRing);
+    return new Doorbell(Deno.listen({ transport: "unix", path }), path, onRing, onCancel);
   }
 
   /**
@@ -168,7 +201,14 @@ export class Doorbell implements Disposable {
   async #serve(client: Deno.UnixConn): Promise<void> {
     this.#clients.add(client);
     try {
-      for await (const _chunk of client.readable) {
+      const lines = client.readable.pipeThrough(new TextDecoderStream())
+        .pipeThrough(new LineSplitter());
+      for await (const line of lines) {
+        const cancel = /^cancel (\S+)$/.exec(line);
+        if (cancel) {
+          this.#onCancel(cancel[1]);
+          continue;
+        }
         this.#onRing();
         this.#announce("changed"); // for those waiting for the next message
       }
