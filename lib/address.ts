@@ -9,7 +9,15 @@ import { UsageError } from "./errors.ts";
 /** The part a program plays in the fleet. */
 export type Role = "local" | "commodore" | "captain";
 
-/** Every role, in the order they appear in help texts. */
+/**
+ * Every role, in the order they appear in help texts.
+ *
+ * @example Check a role
+ * ```ts
+ * import { ROLES } from "@smithclay/ohcommodore";
+ * console.log(ROLES); // ["local", "commodore", "captain"]
+ * ```
+ */
 export const ROLES: readonly Role[] = ["local", "commodore", "captain"];
 
 /** A parsed inbox address. */

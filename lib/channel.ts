@@ -28,6 +28,14 @@ export interface Channel {
 /**
  * The channel for a destination.
  *
+ * @example Run a program on a member
+ * ```ts
+ * import { channelFor } from "@smithclay/ohcommodore";
+ * const channel = channelFor("ship-web-1f2e.exe.xyz");
+ * const { code, stdout } = await channel.run(["uname", "-a"], { timeoutMs: 30_000 });
+ * console.log(code, stdout);
+ * ```
+ *
  * @param destination An SSH destination, or the absolute home of a local sandbox.
  * @param ssh The ssh client for SSH destinations.
  * @returns The channel.

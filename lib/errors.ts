@@ -88,7 +88,21 @@ export class NotFoundError extends OhcommodoreError {
   }
 }
 
-/** A name prefix matches more than one thing. */
+/**
+ * A name prefix matches more than one thing.
+ *
+ * @example Tell a person which ships a prefix matched
+ * ```ts
+ * import { AmbiguousNameError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * try {
+ *   await fleet.ship("web");
+ * } catch (error) {
+ *   if (!(error instanceof AmbiguousNameError)) throw error;
+ *   console.error(`"${error.query}" matches ${error.matches.join(", ")}`);
+ * }
+ * ```
+ */
 export class AmbiguousNameError extends UsageError {
   /** The prefix as given. */
   readonly query: string;
@@ -108,7 +122,20 @@ export class AmbiguousNameError extends UsageError {
   }
 }
 
-/** SSH itself failed (ssh exited 255): the host is unreachable, refused us, or dropped. */
+/**
+ * SSH itself failed (ssh exited 255): the host is unreachable, refused us, or dropped.
+ *
+ * @example Retry later when a ship cannot be reached
+ * ```ts
+ * import { Fleet, SshError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const ship = await fleet.ship("web");
+ * await ship.send("true").catch((error) => {
+ *   if (error instanceof SshError) console.error(`${error.destination} is down`);
+ *   else throw error;
+ * });
+ * ```
+ */
 export class SshError extends OhcommodoreError {
   /** The SSH destination that failed. */
   readonly destination: string;
@@ -135,7 +162,18 @@ export class SshError extends OhcommodoreError {
   }
 }
 
-/** A remote command ran and failed with a non-zero exit code. */
+/**
+ * A remote command ran and failed with a non-zero exit code.
+ *
+ * @example Read the remote exit code and stderr
+ * ```ts
+ * import { RemoteCommandError, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "true").catch((error) => {
+ *   if (error instanceof RemoteCommandError) console.error(error.remoteExitCode, error.stderrTail);
+ *   else throw error;
+ * });
+ * ```
+ */
 export class RemoteCommandError extends OhcommodoreError {
   /** The SSH destination the command ran on. */
   readonly destination: string;
@@ -198,13 +236,49 @@ export class TimeoutError extends OhcommodoreError {
   }
 }
 
-/** The recipient refused a message (wrong address, invalid payload). */
+/**
+ * The recipient refused a message (wrong address, invalid payload).
+ *
+ * @example See that a member refused a message
+ * ```ts
+ * import { DeliveryRefusedError, send } from "@smithclay/ohcommodore";
+ * await send("commodore@ship-web-1f2e", "true").catch((error) => {
+ *   if (error instanceof DeliveryRefusedError) console.error(error.message); // wrong role
+ * });
+ * ```
+ */
 export class DeliveryRefusedError extends OhcommodoreError {}
 
-/** The inbox database could not be opened or written. */
+/**
+ * The inbox database could not be opened or written.
+ *
+ * @example Tell a broken database from other failures
+ * ```ts
+ * import { DatabaseError, Inbox } from "@smithclay/ohcommodore";
+ * const inbox = await Inbox.open();
+ * await inbox.list().catch((error) => {
+ *   if (error instanceof DatabaseError) console.error(`inbox unreadable: ${error.message}`);
+ *   throw error;
+ * });
+ * ```
+ */
 export class DatabaseError extends OhcommodoreError {}
 
-/** A person or the system asked us to stop (SIGINT, SIGTERM, SIGHUP) part way through. */
+/**
+ * A person or the system asked us to stop (SIGINT, SIGTERM, SIGHUP) part way through.
+ *
+ * @example Tell Ctrl-C from a failure
+ * ```ts
+ * import { Fleet, InterruptedError } from "@smithclay/ohcommodore";
+ * const controller = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => controller.abort());
+ * await using fleet = await Fleet.open();
+ * await fleet.createShips("scratch", { signal: controller.signal }).catch((error) => {
+ *   if (error instanceof InterruptedError) console.error("stopped; nothing half made is left");
+ *   else throw error;
+ * });
+ * ```
+ */
 export class InterruptedError extends OhcommodoreError {
   /** Interrupted commands exit with 130, as a shell reports Ctrl-C. */
   override readonly exitCode: number = 130;

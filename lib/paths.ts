@@ -39,6 +39,12 @@ export function homeDir(): string {
 /**
  * Computes the paths of a member whose home is `home`.
  *
+ * @example Find a member's database
+ * ```ts
+ * import { memberPaths } from "@smithclay/ohcommodore";
+ * console.log(memberPaths().database); // ~/.local/ship/data.duckdb
+ * ```
+ *
  * @param home The member's home directory; defaults to `$HOME`.
  * @returns The member's paths.
  */

@@ -97,7 +97,15 @@ export const SETTINGS: { readonly [Name in SettingName]: SettingInfo } = {
   },
 };
 
-/** Every setting's name, in the table's order. */
+/**
+ * Every setting's name, in the table's order.
+ *
+ * @example List the settings
+ * ```ts
+ * import { SETTING_NAMES } from "@smithclay/ohcommodore";
+ * console.log(SETTING_NAMES.join(", "));
+ * ```
+ */
 export const SETTING_NAMES: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[];
 
 /**

@@ -155,6 +155,31 @@ Deno.test({
     });
 
     await t.step(
+      "fleet exec from the laptop reaches every ship over ssh, one result each",
+      async () => {
+        const result = await cli([
+          "fleet",
+          "exec",
+          "--json",
+          "--",
+          '[ "$OHCOMMODORE_ADDRESS" = captain@' + ships[1] + " ] && exit 6; whoami",
+        ]);
+        assert.equal(result.code, 1, result.stderr);
+        const results = JSON.parse(result.stdout) as {
+          ship: string;
+          ok: boolean;
+          exitCode: number;
+          stdout: string;
+        }[];
+        const byShip = new Map(results.map((r) => [r.ship, r]));
+        assert.deepEqual([...byShip.keys()].sort(), [...ships].sort());
+        assert.equal(byShip.get(ships[0])!.ok, true);
+        assert.equal(byShip.get(ships[0])!.stdout.trim(), world.vmUser(ships[0]));
+        assert.equal(byShip.get(ships[1])!.exitCode, 6);
+      },
+    );
+
+    await t.step(
       "status counts from the schedulers' reports, and asks a ship whose scheduler is down",
       async () => {
         const launches = async () => (await Deno.readTextFile(world.launchLog)).split("\n");

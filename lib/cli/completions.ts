@@ -214,23 +214,16 @@ function valueCases(nodes: Node[], body: (values: Values) => string, quote = sh)
   );
 }
 
-function bashScript(program: string, nodes: Node[], cache: string): string {
-  const f = `_${program.replaceAll("-", "_")}`;
-  const nodeCases = nodes.map((node) =>
-    `    ${sh(node.path)}) subs=${shArray(node.commands.map((c) => c.name))}` +
-    ` opts=${shArray(optionNames(node))} valued=${shArray(optionNames(node, true))} ;;`
-  );
-  const values = valueCases(
-    nodes,
-    (values) =>
-      values.kind === "words"
-        ? `kind=words vals=${shArray(values.words)} ;;`
-        : `kind=${values.kind} ;;`,
-  );
-  return `# bash completion for ${program}, generated from its commands by "${program} completions bash".
-# Install: add to ~/.bashrc   source <(${program} completions bash)
-
-# Sets subs, opts and valued (options that take a value) for the command at path "$1".
+// The functions bash and zsh scripts share: the command tree, its values, the ship names.
+function lookups(
+  f: string,
+  nodeCases: string[],
+  values: string[],
+  program: string,
+  cache: string,
+  printLine: string,
+): string {
+  return `# Sets subs, opts and valued (options that take a value) for the command at path "$1".
 ${f}_node() {
   case $1 in
 ${nodeCases.join("\n")}
@@ -252,10 +245,28 @@ ${f}_ships() {
   local line re=${sh(VM_NAME.source)}
   [[ -r "$HOME"/${sh(cache)} ]] || return 0
   while IFS= read -r line || [[ -n $line ]]; do
-    [[ $line =~ $re ]] && printf '%s\\n' "$line"
+    [[ $line =~ $re ]] && ${printLine}
   done < "$HOME"/${sh(cache)}
+}`;
 }
 
+function bashScript(program: string, nodes: Node[], cache: string): string {
+  const f = `_${program.replaceAll("-", "_")}`;
+  const nodeCases = nodes.map((node) =>
+    `    ${sh(node.path)}) subs=${shArray(node.commands.map((c) => c.name))}` +
+    ` opts=${shArray(optionNames(node))} valued=${shArray(optionNames(node, true))} ;;`
+  );
+  const values = valueCases(
+    nodes,
+    (values) =>
+      values.kind === "words"
+        ? `kind=words vals=${shArray(values.words)} ;;`
+        : `kind=${values.kind} ;;`,
+  );
+  return `# bash completion for ${program}, generated from its commands by "${program} completions bash".
+# Install: add to ~/.bashrc   source <(${program} completions bash)
+
+${lookups(f, nodeCases, values, program, cache, `printf '%s\\n' "$line"`)}
 ${f}_has() {
   local word=$1
   shift
@@ -359,30 +370,7 @@ function zshScript(program: string, nodes: Node[], cache: string): string {
 # Install: add to ~/.zshrc, after compinit   source <(${program} completions zsh)
 # or save it as _${program} in a directory of $fpath.
 
-${f}_node() {
-  case $1 in
-${nodeCases.join("\n")}
-    *) subs=() opts=() valued=() ;;
-  esac
-}
-
-${f}_values() {
-  kind='' vals=()
-  case "$1/$2" in
-${values.join("\n")}
-  esac
-}
-
-# Ship names from the cache that "${program} fleet status" writes; only VM names, since
-# the file is not trusted.
-${f}_ships() {
-  local line re=${sh(VM_NAME.source)}
-  [[ -r "$HOME"/${sh(cache)} ]] || return 0
-  while IFS= read -r line || [[ -n $line ]]; do
-    [[ $line =~ $re ]] && print -r -- "$line"
-  done < "$HOME"/${sh(cache)}
-}
-
+${lookups(f, nodeCases, values, program, cache, `print -r -- "$line"`)}
 ${f}() {
   emulate -L zsh
   setopt extendedglob

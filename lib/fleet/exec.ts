@@ -60,7 +60,18 @@ export interface ExecOptions {
   onProgress?: (progress: ExecProgress) => void;
 }
 
-/** The results of a fleet exec, one per ship, in the order of the ships. */
+/**
+ * The results of a fleet exec, one per ship, in the order of the ships.
+ *
+ * @example Fail a script when any ship failed
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const results = await fleet.exec("git -C ~/web pull --ff-only");
+ * console.log(`${results.succeeded.length} ok, ${results.failed.length} failed`);
+ * results.throwIfAnyFailed();
+ * ```
+ */
 export class ExecResults extends Array<ExecResult> {
   /** `map`, `filter` and friends return plain arrays. */
   static override get [Symbol.species](): ArrayConstructor {
@@ -87,7 +98,21 @@ export class ExecResults extends Array<ExecResult> {
   }
 }
 
-/** Some ships of a fleet exec did not succeed. */
+/**
+ * Some ships of a fleet exec did not succeed.
+ *
+ * @example Report every ship of a failed exec
+ * ```ts
+ * import { Fleet, FleetExecError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * try {
+ *   (await fleet.exec("deno task test")).throwIfAnyFailed();
+ * } catch (error) {
+ *   if (!(error instanceof FleetExecError)) throw error;
+ *   for (const result of error.results) console.log(result.ship, result.status);
+ * }
+ * ```
+ */
 export class FleetExecError extends OhcommodoreError {
   /** Every ship's result. */
   readonly results: ExecResult[];

@@ -58,7 +58,21 @@ export function checkShipCount(asked: number | string): number {
 const STATUS_CONCURRENCY = 32;
 const REACH_TIMEOUT_MS = 5 * 60_000;
 
-/** Some ships of a `ship create --count` failed; the others were made. */
+/**
+ * Some ships of a `ship create --count` failed; the others were made.
+ *
+ * @example Keep the ships that were made when others failed
+ * ```ts
+ * import { CreateShipsError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * try {
+ *   await fleet.createShips("denoland/std", { count: 3 });
+ * } catch (error) {
+ *   if (!(error instanceof CreateShipsError)) throw error;
+ *   console.log(error.created.map((ship) => ship.name), error.failures.length);
+ * }
+ * ```
+ */
 export class CreateShipsError extends OhcommodoreError {
   /** The ships that were made. */
   readonly created: ShipRecord[];

@@ -177,7 +177,19 @@ export class FlagshipClient implements FleetBackend {
   }
 }
 
-/** The flagship gave no answer to a fleet call (another version, a crash, a broken install). */
+/**
+ * The flagship gave no answer to a fleet call (another version, a crash, a broken install).
+ *
+ * @example Notice a flagship that runs another version
+ * ```ts
+ * import { FlagshipError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * await fleet.status().catch((error) => {
+ *   if (error instanceof FlagshipError) console.error(`flagship: ${error.stderrTail}`);
+ *   throw error;
+ * });
+ * ```
+ */
 export class FlagshipError extends OhcommodoreError {
   /** The flagship's exit code. */
   override readonly exitCode: number;

@@ -29,7 +29,17 @@ export interface MemberContext {
 /** Options for {@link Member.send}. */
 export type MemberSendOptions = Pick<SendOptions, "timeoutMs" | "signal" | "id">;
 
-/** One fleet member: the flagship or a ship. */
+/**
+ * One fleet member: the flagship or a ship.
+ *
+ * @example Send the flagship a report
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const sent = await fleet.flagship.send("echo nightly run finished");
+ * console.log((await sent.wait()).result);
+ * ```
+ */
 export class Member {
   /** Its VM name. */
   readonly name: string;
@@ -125,7 +135,18 @@ export class Member {
   }
 }
 
-/** One ship. */
+/**
+ * One ship.
+ *
+ * @example Every ship, and a command on each
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * for (const ship of await fleet.ships()) {
+ *   console.log(ship.name, ship.repo, await ship.$`uptime`.text());
+ * }
+ * ```
+ */
 export class Ship extends Member {
   /** Its repository, when it was made for one and the handle came from the registry. */
   readonly repo: string | null;
@@ -185,6 +206,15 @@ interface CommandSettings {
 /**
  * A command for a member, not yet sent. Immutable: each method returns a new command; awaiting
  * it (or `.text()`, `.json()`, `.lines()`) runs it.
+ *
+ * @example Build, run and read a command
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const ship = await fleet.ship("web");
+ * const files: string[] = await ship.$`ls ${"~/web"}`.timeout(30_000).lines();
+ * console.log(files);
+ * ```
  */
 export class MemberCommand implements PromiseLike<CommandOutcome> {
   /** The command text, quoted. */
@@ -284,7 +314,22 @@ export class MemberCommand implements PromiseLike<CommandOutcome> {
   }
 }
 
-/** A command run through an inbox exited non-zero. */
+/**
+ * A command run through an inbox exited non-zero.
+ *
+ * @example Read why a command failed
+ * ```ts
+ * import { CommandFailedError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const ship = await fleet.ship("web");
+ * try {
+ *   await ship.$`cd ~/web && deno task test`;
+ * } catch (error) {
+ *   if (!(error instanceof CommandFailedError)) throw error;
+ *   console.error(error.outcome.exitCode, error.outcome.stderr);
+ * }
+ * ```
+ */
 export class CommandFailedError extends OhcommodoreError {
   /** Where it ran. */
   readonly address: string;

@@ -17,7 +17,21 @@ import {
 import { REMOTE_PROGRAM } from "../inbox/send.ts";
 import type { ProvisionStep } from "./progress.ts";
 
-/** A step failed: says which, and keeps the cause. */
+/**
+ * A step failed: says which, and keeps the cause.
+ *
+ * @example Name the step at which a ship failed
+ * ```ts
+ * import { CreateShipsError, Fleet, ProvisionError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * await fleet.createShips("denoland/std").catch((error) => {
+ *   const failures = error instanceof CreateShipsError ? error.failures : [error];
+ *   for (const failure of failures) {
+ *     if (failure instanceof ProvisionError) console.error(failure.vm, failure.step);
+ *   }
+ * });
+ * ```
+ */
 export class ProvisionError extends OhcommodoreError {
   /** The VM being provisioned. */
   readonly vm: string;

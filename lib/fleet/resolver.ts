@@ -20,6 +20,14 @@ import { openFlagship } from "./fleet.ts";
 /**
  * The resolver for this member.
  *
+ * @example Send to a ship by name from any member
+ * ```ts
+ * import { fleetResolver, send } from "@smithclay/ohcommodore";
+ * const resolve = await fleetResolver();
+ * const message = await send("captain@ship-web-1f2e", "uptime", { resolve, wait: true });
+ * console.log(message.result);
+ * ```
+ *
  * @param home The member's home; defaults to `$HOME`.
  * @param ssh The ssh client.
  * @returns A resolver that knows the fleet's names.

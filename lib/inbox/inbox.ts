@@ -644,7 +644,18 @@ export interface Cancellation {
   message: Message;
 }
 
-/** A message waits in an inbox whose scheduler is not running. */
+/**
+ * A message waits in an inbox whose scheduler is not running.
+ *
+ * @example Start the scheduler a message waits for
+ * ```ts
+ * import { NoSchedulerError, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "make", { wait: true }).catch((error) => {
+ *   if (error instanceof NoSchedulerError) console.error(`${error.waiting.id} waits`);
+ *   else throw error;
+ * });
+ * ```
+ */
 export class NoSchedulerError extends DeliveryRefusedError {
   /** The message as it is now. */
   readonly waiting: Message;

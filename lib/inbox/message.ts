@@ -12,7 +12,16 @@ import { UsageError } from "../errors.ts";
  */
 export type MessageStatus = "unread" | "pending" | "running" | "done" | "error";
 
-/** Every status, in life order. */
+/**
+ * Every status, in life order.
+ *
+ * @example Count messages by status
+ * ```ts
+ * import { Inbox, MESSAGE_STATUSES } from "@smithclay/ohcommodore";
+ * const counts = await (await Inbox.open()).counts();
+ * for (const status of MESSAGE_STATUSES) console.log(status, counts[status]);
+ * ```
+ */
 export const MESSAGE_STATUSES: readonly MessageStatus[] = [
   "unread",
   "pending",
@@ -24,7 +33,15 @@ export const MESSAGE_STATUSES: readonly MessageStatus[] = [
 /** Statuses after which a message will not change on its own. */
 export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
 
-/** The default time a command may run: 30 minutes. */
+/**
+ * The default time a command may run: 30 minutes.
+ *
+ * @example Give a command twice the default time
+ * ```ts
+ * import { DEFAULT_COMMAND_TIMEOUT_MS, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "make all", { timeoutMs: 2 * DEFAULT_COMMAND_TIMEOUT_MS });
+ * ```
+ */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30 * 60_000;
 
 /** What every message has, whatever its status. */
@@ -85,6 +102,15 @@ export type Message = OpenMessage | FinishedMessage;
 
 /**
  * Whether a message has finished.
+ *
+ * @example Act on a message only once it finished
+ * ```ts
+ * import { Inbox, isFinished } from "@smithclay/ohcommodore";
+ * const inbox = await Inbox.open();
+ * for (const message of await inbox.list()) {
+ *   if (isFinished(message)) console.log(message.id, message.exitCode);
+ * }
+ * ```
  *
  * @param message The message.
  * @returns True for `done` and `error`.

@@ -61,6 +61,13 @@ export interface SendOptions {
  * The default resolver: this member's own name is local (where a wrong role is refused); any
  * other host part is used as an SSH destination or `ssh_config` alias, as the original tool did.
  *
+ * @example Treat every host part as an ssh destination
+ * ```ts
+ * import { directResolver, send } from "@smithclay/ohcommodore";
+ * const resolve = directResolver({ role: "local", host: "laptop" });
+ * await send("captain@my-ssh-alias", "uptime", { resolve });
+ * ```
+ *
  * @param self This member's address.
  * @returns The resolver.
  */

@@ -19,7 +19,19 @@ import {
   type WaitOptions,
 } from "./provider.ts";
 
-/** A lobby command failed or answered with an error. */
+/**
+ * A lobby command failed or answered with an error.
+ *
+ * @example Tell the provider refusing from other failures
+ * ```ts
+ * import { Fleet, ProviderError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * await fleet.createShips("scratch").catch((error) => {
+ *   if (error instanceof ProviderError) console.error(`exe.dev said: ${error.message}`);
+ *   throw error;
+ * });
+ * ```
+ */
 export class ProviderError extends OhcommodoreError {}
 
 const LOBBY_TIMEOUT_MS = 120_000;

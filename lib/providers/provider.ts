@@ -8,7 +8,15 @@
 
 import type { Channel } from "../channel.ts";
 
-/** The provider kinds this version knows. */
+/**
+ * The provider kinds this version knows.
+ *
+ * @example Check a provider name
+ * ```ts
+ * import { PROVIDER_KINDS } from "@smithclay/ohcommodore";
+ * console.log(PROVIDER_KINDS.includes("local")); // true
+ * ```
+ */
 export const PROVIDER_KINDS = ["exedev", "local"] as const;
 
 /** A provider kind. */
