@@ -155,31 +155,6 @@ Deno.test({
     });
 
     await t.step(
-      "fleet exec from the laptop reaches every ship over ssh, one result each",
-      async () => {
-        const result = await cli([
-          "fleet",
-          "exec",
-          "--json",
-          "--",
-          '[ "$OHCOMMODORE_ADDRESS" = captain@' + ships[1] + " ] && exit 6; whoami",
-        ]);
-        assert.equal(result.code, 1, result.stderr);
-        const results = JSON.parse(result.stdout) as {
-          ship: string;
-          ok: boolean;
-          exitCode: number;
-          stdout: string;
-        }[];
-        const byShip = new Map(results.map((r) => [r.ship, r]));
-        assert.deepEqual([...byShip.keys()].sort(), [...ships].sort());
-        assert.equal(byShip.get(ships[0])!.ok, true);
-        assert.equal(byShip.get(ships[0])!.stdout.trim(), world.vmUser(ships[0]));
-        assert.equal(byShip.get(ships[1])!.exitCode, 6);
-      },
-    );
-
-    await t.step(
       "status counts from the schedulers' reports, and asks a ship whose scheduler is down",
       async () => {
         const launches = async () => (await Deno.readTextFile(world.launchLog)).split("\n");
@@ -209,6 +184,64 @@ Deno.test({
         }
       },
     );
+
+    await t.step(
+      "fleet exec from the laptop reaches every ship over ssh, one result each",
+      async () => {
+        const result = await cli([
+          "fleet",
+          "exec",
+          "--json",
+          "--",
+          '[ "$OHCOMMODORE_ADDRESS" = captain@' + ships[1] + " ] && exit 6; whoami",
+        ]);
+        assert.equal(result.code, 1, result.stderr);
+        const results = JSON.parse(result.stdout) as {
+          ship: string;
+          ok: boolean;
+          exitCode: number;
+          stdout: string;
+        }[];
+        const byShip = new Map(results.map((r) => [r.ship, r]));
+        assert.deepEqual([...byShip.keys()].sort(), [...ships].sort());
+        assert.equal(byShip.get(ships[0])!.ok, true);
+        assert.equal(byShip.get(ships[0])!.stdout.trim(), world.vmUser(ships[0]));
+        assert.equal(byShip.get(ships[1])!.exitCode, 6);
+      },
+    );
+
+    await t.step("a laptop script: handles, a remote inbox and $ commands over ssh", async () => {
+      const script = `
+        import { AmbiguousNameError, Fleet, TimeoutError } from "@smithclay/ohcommodore";
+        await using fleet = await Fleet.open();
+        const ambiguous = await fleet.ship("ship-web").catch((error) => error);
+        const ship = await fleet.ship(${JSON.stringify(ships[0])});
+        const slow = await ship.send("sleep 20");
+        const early = await slow.wait({ timeoutMs: 500 }).catch((error) => error);
+        const cancelled = await slow.cancel();
+        const failed = await ship.inbox.list({ status: "error" });
+        const text = await ship.$\`printf '%s|' \${"it's $HOME"} \${["a b", "c"]}\`.text();
+        console.log(JSON.stringify({
+          ambiguous: ambiguous instanceof AmbiguousNameError ? ambiguous.matches.length : null,
+          early: early instanceof TimeoutError ? early.status : String(early),
+          outcome: cancelled.outcome,
+          error: cancelled.message.error,
+          listed: failed.some((message) => message.id === slow.id),
+          text,
+        }));
+      `;
+      const result = await world.laptopScript(script);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "", "the library writes nothing to its caller's stderr");
+      assert.deepEqual(JSON.parse(result.stdout), {
+        ambiguous: 2,
+        early: "running",
+        outcome: "stopped",
+        error: "cancelled",
+        listed: true,
+        text: "it's $HOME|a b|c|",
+      });
+    });
 
     await t.step("ship ssh opens a shell on the ship named by a unique prefix", async () => {
       const prefix = ships[0].slice(0, -2);

@@ -143,6 +143,27 @@ export class FleetWorld implements AsyncDisposable {
     return { ...this.#lobby };
   }
 
+  /**
+   * Runs a library script as the laptop user, as a person's script would run on a laptop: it
+   * imports `@smithclay/ohcommodore`, which here is this world's copy of mod.ts.
+   */
+  async laptopScript(source: string, options: RunAs = {}): Promise<RunResult> {
+    const path = join(this.#laptop.home, "script.ts");
+    const mod = JSON.stringify(join(this.#app.dir, "mod.ts"));
+    await Deno.writeTextFile(path, source.replaceAll('"@smithclay/ohcommodore"', mod));
+    await run(["chown", this.#laptop.user, path]);
+    // The launcher's own cache (the CLI ran before), so nothing is fetched.
+    const argv = [
+      "sh",
+      "-c",
+      'DENO_DIR="$HOME/.cache/ohcommodore-deno" exec "$0" run -A --quiet ' +
+      '--node-modules-dir=manual "$1"',
+      Deno.execPath(),
+      path,
+    ];
+    return await this.execAs(this.#laptop.user, argv, options);
+  }
+
   /** Runs the laptop's `~/.local/bin/ohcommodore` as the laptop user, in a clean environment. */
   cli(args: string[], options: RunAs = {}): Promise<RunResult> {
     const env = { OHCOMMODORE_SHIP_BIN: this.shipBin, ...options.env };
