@@ -6,7 +6,7 @@
 
 import { fleetResolver } from "../fleet/resolver.ts";
 import { Argument, Command, Option } from "./deps.ts";
-import { parseDuration } from "../duration.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
@@ -15,6 +15,9 @@ import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
 import { age, formatTable, note, oneLine, out, paint, printJson } from "./output.ts";
+
+// Said in every --timeout's help: longer durations are refused (exit 2).
+const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
 
 /** Builds the `inbox` command group. */
 export function inboxCommand(): Command {
@@ -32,7 +35,11 @@ export function inboxCommand(): Command {
     ))
     .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
     .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
-    .option("-t, --timeout <duration>", "how long the command may run (e.g. 90s, 10m)", "30m")
+    .option(
+      "-t, --timeout <duration>",
+      `how long the command may run (e.g. 90s, 10m; ${AT_MOST})`,
+      "30m",
+    )
     .option("--json", "print the message as JSON")
     .addHelpText(
       "after",
@@ -138,7 +145,10 @@ export function inboxCommand(): Command {
   inbox.command("wait")
     .description("Wait for a message to finish; print its output and exit with its exit code")
     .argument("<id>", "message id or prefix")
-    .option("-t, --timeout <duration>", "how long to wait (default: its timeout plus a minute)")
+    .option(
+      "-t, --timeout <duration>",
+      `how long to wait (default: its timeout plus a minute; ${AT_MOST})`,
+    )
     .option("--json", "print the finished message as JSON (and exit 0: its code is in it)")
     .action(async (id, options) => {
       const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
@@ -170,7 +180,7 @@ export function inboxCommand(): Command {
   inbox.command("next")
     .description("Wait for the next message to arrive in this inbox; print its id")
     .option("--from <address>", "only a message from this sender, e.g. captain@ship-web")
-    .option("-t, --timeout <duration>", "how long to wait", "10m")
+    .option("-t, --timeout <duration>", `how long to wait (${AT_MOST})`, "10m")
     .option("--json", "print the message as JSON")
     .action(async (options) => {
       const message = await (await Inbox.open()).next({

@@ -7,7 +7,7 @@
 
 import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
 import { parseAddress } from "../address.ts";
-import { formatDuration } from "../duration.ts";
+import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DeliveryRefusedError,
   NotFoundError,
@@ -30,9 +30,7 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { askSchedulerToCancel, FinishListener, wakeScheduler } from "./wake.ts";
-
-// The longest delay setTimeout honours; a longer one fires at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from "../timer.ts";
 
 // Set in Inbox's static block: private access for the scheduler's operations in this module.
 let useDatabase: <T>(inbox: Inbox, work: (db: DuckDBConnection) => Promise<T>) => Promise<T>;
@@ -63,7 +61,7 @@ export interface Delivery {
   sender?: string;
   /** The id; senders choose it so retries are idempotent. Generated when missing. */
   id?: string;
-  /** How long the command may run; defaults to 30 minutes. */
+  /** How long the command may run; defaults to 30 minutes, at most 7 days. */
   timeoutMs?: number;
   /**
    * Whether the address's host part was resolved to this member by an SSH destination or alias
@@ -206,7 +204,13 @@ export class Inbox {
     if (delivery.sender !== undefined) parseAddress(delivery.sender);
     const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
     const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (!(timeoutMs > 0)) throw refuse(`a timeout of ${timeoutMs}ms: it must be positive`);
+    // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !(timeoutMs <= MAX_DURATION_MS)) {
+      throw refuse(
+        `a timeout of "${String(timeoutMs)}" ms: give milliseconds above 0 and at most ` +
+          `${MAX_DURATION_MS} (${formatDuration(MAX_DURATION_MS)})`,
+      );
+    }
     return {
       id,
       command: delivery.command,
@@ -310,16 +314,21 @@ export class Inbox {
    * Waits until a message is `done` or `error`, listening to the scheduler rather than polling.
    *
    * @param id The id or a unique prefix.
-   * @param options `timeoutMs` (default: the message's own timeout plus a minute).
+   * @param options `timeoutMs` (default: the message's own timeout plus a minute; at most
+   *   {@link MAX_DURATION_MS} plus a minute).
    * @returns The finished message.
+   * @throws {UsageError} When `timeoutMs` is not above zero, or too long.
    * @throws {TimeoutError} When it does not finish in time.
    * @throws {NoSchedulerError} When no scheduler is running to finish it.
    */
   async waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
+    if (options.timeoutMs !== undefined) {
+      checkDurationMs(options.timeoutMs, "timeoutMs", MAX_DURATION_MS + WAIT_MARGIN_MS);
+    }
     // Listen before looking, so a finish between the two is not missed.
     using listener = await FinishListener.connect(this.database);
     let message = await this.get(id);
-    const timeoutMs = options.timeoutMs ?? message.timeoutSec * 1000 + 60_000;
+    const timeoutMs = options.timeoutMs ?? message.timeoutSec * 1000 + WAIT_MARGIN_MS;
     const deadline = Date.now() + timeoutMs;
     while (!FINISHED_STATUSES.includes(message.status)) {
       if (!listener) throw new NoSchedulerError(this.address, message);
@@ -416,13 +425,16 @@ export class Inbox {
    * console.log(report.command);
    * ```
    *
-   * @param options `from`: the sender's address; `timeoutMs`: how long to wait (default 10 min).
+   * @param options `from`: the sender's address; `timeoutMs`: how long to wait (default 10 min,
+   *   at most {@link MAX_DURATION_MS}).
    * @returns The message.
+   * @throws {UsageError} When `timeoutMs` is not above zero, or too long.
    * @throws {TimeoutError} When none arrives in time.
    */
   async next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
     const since = nowMicros();
     if (options.from !== undefined) parseAddress(options.from);
+    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const deadline = Date.now() + timeoutMs;
     let listener = await FinishListener.connect(this.database);

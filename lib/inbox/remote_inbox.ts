@@ -8,6 +8,7 @@
 
 import { parseAddress } from "../address.ts";
 import { type Channel, channelFor } from "../channel.ts";
+import { checkDurationMs } from "../duration.ts";
 import { errorFromData, isErrorData, RemoteCommandError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
@@ -83,6 +84,8 @@ export class RemoteInbox implements InboxView {
 
   /** Waits until a message is `done` or `error` (default: its timeout plus a minute). */
   waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
+    // At most what the member's "inbox wait --timeout" takes, and ssh's timer then holds it.
+    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
     const timeout = options.timeoutMs ? ["--timeout", `${Math.ceil(options.timeoutMs)}ms`] : [];
     // Without a limit the member picks the message's own; ssh gets a day to hear it.
     const sshMs = (options.timeoutMs ?? 24 * 3_600_000) + QUICK_MS;
@@ -96,7 +99,7 @@ export class RemoteInbox implements InboxView {
 
   /** Waits for the next message to arrive (default: up to 10 minutes). */
   next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
-    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const timeoutMs = checkDurationMs(options.timeoutMs ?? 10 * 60_000, "timeoutMs");
     const from = options.from ? ["--from", formatFrom(options.from)] : [];
     return this.#ask<Message>(
       ["next", ...from, "--timeout", `${timeoutMs}ms`],
