@@ -9,6 +9,7 @@ import { DeliveryRefusedError, UsageError } from "../lib/errors.ts";
 import { execOnShips } from "../lib/fleet/exec.ts";
 import { writeIdentity } from "../lib/identity.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
+import { receiveDelivery } from "../lib/inbox/protocol.ts";
 import { send } from "../lib/inbox/send.ts";
 import { Ssh } from "../lib/ssh.ts";
 import { LocalMember } from "./helpers/local_member.ts";
@@ -93,4 +94,87 @@ Deno.test("fleet exec refuses a timeoutMs above 7 days before sending to any shi
     execOnShips([], "true", { timeoutMs: 25 * DAY }, { ssh: new Ssh() }),
     UsageError,
   );
+});
+
+Deno.test("inbox list --limit and inbox send --timeout refuse numbers DuckDB cannot take, with exit 2", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "solo" });
+  for (const limit of ["99999999999999999999", "9007199254740993", "1.5", "0", "1e3", "ten"]) {
+    const run = await member.cli(["inbox", "list", "--limit", limit]);
+    assert.equal(run.code, 2, `--limit ${limit}: ${run.stderr}`);
+    assert.equal(
+      run.stderr,
+      `error: Invalid count "${limit}": give a whole number from 1 to 9007199254740991\n`,
+    );
+  }
+  const huge = await member.cli(["inbox", "send", "captain@solo", "true", "-t", "99999999999999d"]);
+  assert.equal(huge.code, 2, huge.stderr);
+  assert.match(huge.stderr, /^error: Invalid duration "99999999999999d": it must be at most 7d/);
+  assert.equal((await member.cli(["inbox", "list", "--limit", "9007199254740991"])).code, 0);
+});
+
+Deno.test("Inbox.list refuses a limit that is not a whole number of at least 1, and unknown statuses", async () => {
+  await using inbox = await tempInbox();
+  await inbox.deliver({ recipient: inbox.address, command: "true" });
+  for (const limit of [1e20, 1e99, NaN, -5, 0, 1.5, Infinity]) {
+    await assert.rejects(
+      inbox.list({ limit }),
+      (error) =>
+        error instanceof UsageError &&
+        error.message.startsWith(`Invalid limit "${String(limit)}": give a whole number`),
+    );
+  }
+  await assert.rejects(
+    inbox.list({ status: "finished" as "done" }),
+    /Invalid status "finished": use one of unread, pending/,
+  );
+  assert.equal((await inbox.list({ limit: Number.MAX_SAFE_INTEGER })).length, 1);
+});
+
+Deno.test("deliver refuses NaN, negative, huge and non-number timeouts and a non-string sender", async () => {
+  await using inbox = await tempInbox();
+  for (const timeoutMs of [1e99, NaN, -1, 0, Infinity, "60000"]) {
+    await assert.rejects(
+      inbox.deliver({
+        recipient: inbox.address,
+        command: "true",
+        timeoutMs: timeoutMs as number,
+      }),
+      (error) =>
+        error instanceof DeliveryRefusedError &&
+        error.message.startsWith(`captain@solo refused a timeout of "${String(timeoutMs)}" ms`),
+    );
+  }
+  await assert.rejects(
+    inbox.deliver({ recipient: inbox.address, command: "true", sender: 5 as unknown as string }),
+    /refused a sender that is not an address/,
+  );
+  assert.deepEqual(await inbox.list(), []);
+});
+
+Deno.test("a remote sender's JSON with bad numbers gets a typed refusal, never DuckDB's error", async () => {
+  await using inbox = await tempInbox();
+  const request = {
+    version: 1,
+    sender: "local@laptop",
+    recipient: inbox.address,
+    viaDestination: false,
+    command: "true",
+    timeoutMs: 60_000,
+  };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ timeoutMs: 1e99 }, "DeliveryRefusedError"],
+    [{ timeoutMs: "soon" }, "DeliveryRefusedError"],
+    [{ timeoutMs: null }, "DeliveryRefusedError"],
+    [{ waitMs: 1e99 }, "UsageError"],
+    [{ waitMs: -1 }, "UsageError"],
+    [{ waitMs: "soon" }, "UsageError"],
+  ];
+  for (const [i, [change, name]] of cases.entries()) {
+    const input = JSON.stringify({ ...request, id: `bad${i}`, ...change });
+    const reply = await soon(receiveDelivery(input, { home: inbox.home }));
+    assert.equal(reply.ok, false, input);
+    if (reply.ok) continue;
+    assert.equal(reply.error.name, name, `${input}: ${reply.error.message}`);
+    assert.doesNotMatch(reply.error.message, /Conversion Error|INT64|INT32/);
+  }
 });

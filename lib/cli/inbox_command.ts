@@ -239,8 +239,11 @@ function indent(text: string): string {
 
 function parseCount(value: string): number {
   const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) {
-    throw new UsageError(`Invalid count "${value}": give a whole number of at least 1`);
+  // Digits only, and no more than a double holds exactly: DuckDB must never see the number raw.
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < 1) {
+    throw new UsageError(
+      `Invalid count "${value}": give a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`,
+    );
   }
   return count;
 }

@@ -20,6 +20,7 @@ import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, withDatabase } from "./database.ts";
 import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
+  checkLimit,
   DEFAULT_COMMAND_TIMEOUT_MS,
   FINISHED_STATUSES,
   type FinishedMessage,
@@ -28,6 +29,7 @@ import {
   type MessageStatus,
   newMessageId,
   parseMessageId,
+  parseStatus,
 } from "./message.ts";
 import { askSchedulerToCancel, FinishListener, wakeScheduler } from "./wake.ts";
 import { MAX_TIMER_MS } from "../timer.ts";
@@ -201,7 +203,10 @@ export class Inbox {
     if (to.role !== this.identity.role || (byName && to.host !== this.identity.name)) {
       throw refuse(`a message for "${delivery.recipient}": this member is ${this.address}`);
     }
-    if (delivery.sender !== undefined) parseAddress(delivery.sender);
+    if (delivery.sender !== undefined) {
+      if (typeof delivery.sender !== "string") throw refuse("a sender that is not an address");
+      parseAddress(delivery.sender);
+    }
     const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
     const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.
@@ -222,14 +227,18 @@ export class Inbox {
   /**
    * Lists messages, newest first.
    *
-   * @param filter Optional status filter and row limit.
+   * @param filter Optional status filter and row limit (a whole number of at least 1).
    * @returns The messages.
+   * @throws {UsageError} When the status is unknown or the limit is not a whole number of at
+   *   least 1.
    */
-  list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
-    return this.#use(async (db) => {
+  async list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+    // Checked before DuckDB sees them: its conversion errors say nothing a caller can act on.
+    if (filter.status !== undefined) parseStatus(filter.status);
+    const limit = filter.limit === undefined ? "" : `LIMIT ${checkLimit(filter.limit)}`;
+    return await this.#use(async (db) => {
       const where = filter.status ? "WHERE status = $1" : "";
       const params: DuckDBValue[] = filter.status ? [filter.status] : [];
-      const limit = filter.limit ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : "";
       const reader = await db.runAndReadAll(
         `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
         params,

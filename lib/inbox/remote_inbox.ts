@@ -14,6 +14,7 @@ import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import type { Cancellation } from "./inbox.ts";
 import {
+  checkLimit,
   type FinishedMessage,
   type Message,
   type MessageStatus,
@@ -72,7 +73,7 @@ export class RemoteInbox implements InboxView {
   list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
     const args = [
       ...(filter.status ? ["--status", filter.status] : []),
-      ...(filter.limit ? ["--limit", String(Math.max(1, Math.floor(filter.limit)))] : []),
+      ...(filter.limit === undefined ? [] : ["--limit", String(checkLimit(filter.limit))]),
     ];
     return this.#ask<Message[]>(["list", ...args], QUICK_MS);
   }
