@@ -14,7 +14,16 @@ import { receiveDelivery } from "../inbox/protocol.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
-import { age, formatTable, note, oneLine, out, paint, printJson } from "./output.ts";
+import {
+  age,
+  escapeControls,
+  formatTable,
+  note,
+  oneLine,
+  out,
+  paint,
+  printJson,
+} from "./output.ts";
 
 // Said in every --timeout's help: longer durations are refused (exit 2).
 const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
@@ -75,14 +84,16 @@ export function inboxCommand(): Command {
       if (messages.length === 0) return note(status ? `No ${status} messages` : "No messages");
       out(formatTable(
         ["ID", "STATUS", "CREATED", "SENDER", "EXIT", "COMMAND"],
-        messages.map((m) => [
-          m.id,
-          m.status,
-          age(m.createdAt),
-          m.sender ?? "-",
-          m.exitCode === null ? "-" : String(m.exitCode),
-          oneLine(m.command, 60),
-        ]),
+        messages.map((m) =>
+          [
+            m.id,
+            m.status,
+            age(m.createdAt),
+            m.sender ?? "-",
+            m.exitCode === null ? "-" : String(m.exitCode),
+            oneLine(m.command, 60),
+          ].map((cell) => escapeControls(cell, { inline: true }))
+        ),
       ));
     });
 
@@ -202,11 +213,14 @@ export function inboxCommand(): Command {
   return inbox;
 }
 
-// The command's own output on our stdout and stderr, as if it had run here.
+// The command's own output on our stdout and stderr, as if it had run here: exact, as ssh
+// would print it (colours included); only our own note is escaped.
 function printOutcome(message: Message): void {
   if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
   if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
-  if (message.status === "error") note(paint("yellow", `${message.id}: ${message.error}`));
+  if (message.status === "error") {
+    note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
+  }
 }
 
 function report(message: Message, what: string, json?: boolean): void {
@@ -227,14 +241,18 @@ function printMessage(m: Message): void {
     ["exit code", m.exitCode === null ? "-" : String(m.exitCode)],
     ["error", m.error ?? "-"],
   ];
-  for (const [key, value] of rows) out(`${key.padEnd(10)} ${value}`);
+  // For a person: what a sender or a command wrote is shown, not obeyed by the terminal.
+  for (const [key, value] of rows) {
+    out(`${key.padEnd(10)} ${escapeControls(value, { inline: true })}`);
+  }
   out(`command\n${indent(m.command)}`);
   if (m.result) out(`stdout (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.result)}`);
   if (m.stderr) out(`stderr (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.stderr)}`);
 }
 
 function indent(text: string): string {
-  return text.replace(/\n$/, "").split("\n").map((line) => `  ${line}`).join("\n");
+  return escapeControls(text).replace(/\n$/, "").split("\n").map((line) => `  ${line}`)
+    .join("\n");
 }
 
 function parseCount(value: string): number {
