@@ -6,6 +6,7 @@
  */
 
 import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
+import { dirname, resolve as resolvePath } from "node:path";
 import { parseAddress } from "../address.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
@@ -45,7 +46,10 @@ export const MAX_COMMAND_BYTES = 1024 * 1024;
 export interface InboxOptions {
   /** The member's home directory; defaults to `$HOME`. */
   home?: string;
-  /** The database file; defaults to `<home>/.local/ship/data.duckdb`. */
+  /**
+   * The database file; defaults to `<home>/.local/ship/data.duckdb`. It is kept 0600; its
+   * directory is kept 0700 when it is the member's `~/.local/ship`.
+   */
   database?: string;
   /** The member's identity; defaults to `<home>/.ohcommodore/identity.json`. */
   identity?: Identity;
@@ -123,13 +127,23 @@ export class Inbox {
   /** The member's home directory. */
   readonly home: string;
   readonly #lockTimeoutMs?: number;
+  // The member's ship directory when the database is in it: kept 0700 (a database elsewhere is
+  // the caller's, in a directory that may be shared).
+  readonly #privateDir?: string;
 
-  private constructor(identity: Identity, database: string, home: string, lockTimeoutMs?: number) {
+  private constructor(
+    identity: Identity,
+    database: string,
+    home: string,
+    lockTimeoutMs?: number,
+    privateDir?: string,
+  ) {
     this.identity = identity;
     this.address = identityAddress(identity);
     this.database = database;
     this.home = home;
     this.#lockTimeoutMs = lockTimeoutMs;
+    this.#privateDir = privateDir;
   }
 
   static {
@@ -147,11 +161,13 @@ export class Inbox {
   static async open(options: InboxOptions = {}): Promise<Inbox> {
     const paths = memberPaths(options.home);
     const identity = options.identity ?? await readIdentity(paths.home);
+    const database = options.database ?? paths.database;
     return new Inbox(
       identity,
-      options.database ?? paths.database,
+      database,
       paths.home,
       options.lockTimeoutMs,
+      resolvePath(dirname(database)) === resolvePath(paths.shipDir) ? paths.shipDir : undefined,
     );
   }
 
@@ -541,6 +557,7 @@ export class Inbox {
       path: this.database,
       identity: this.address,
       lockTimeoutMs: this.#lockTimeoutMs,
+      privateDir: this.#privateDir,
     };
     return withDatabase(access, work);
   }

@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { formatDuration } from "../duration.ts";
+import { ensurePrivateDir } from "../private_files.ts";
 import { setLongTimeout } from "../timer.ts";
 import type { Outcome } from "./inbox.ts";
 
@@ -39,7 +40,7 @@ export interface RunOptions {
  * @returns The outcome to store.
  */
 export async function runCommand(command: string, options: RunOptions): Promise<Outcome> {
-  await Deno.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(options.scratchDir);
   const script = join(options.scratchDir, `${crypto.randomUUID()}.sh`);
   await Deno.writeTextFile(script, command, { mode: 0o600 });
   try {
