@@ -5,7 +5,7 @@
  */
 
 import { CommanderError } from "./lib/cli/deps.ts";
-import { note, paint } from "./lib/cli/output.ts";
+import { escapeControls, note, paint } from "./lib/cli/output.ts";
 import { program } from "./lib/cli/program.ts";
 import { errorToData, OhcommodoreError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
@@ -30,7 +30,8 @@ export async function main(args: string[]): Promise<number> {
       // Help and version "errors" are successes; the rest are usage errors, already printed.
       return error.exitCode === 0 ? 0 : 2;
     }
-    note(paint("red", "error: ") + messageOf(error));
+    // Messages quote what was typed or what a remote member said: shown, not obeyed.
+    note(paint("red", "error: ") + escapeControls(messageOf(error)));
     if (verbose) printCauses(error);
     // Scripts (and other members reading this one's inbox) get the error as data too.
     if (ours.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));

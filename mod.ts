@@ -69,7 +69,7 @@
 
 export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./lib/address.ts";
 export { type Channel, channelFor } from "./lib/channel.ts";
-export { formatDuration, parseDuration } from "./lib/duration.ts";
+export { formatDuration, MAX_DURATION_MS, parseDuration } from "./lib/duration.ts";
 export {
   AmbiguousNameError,
   DatabaseError,

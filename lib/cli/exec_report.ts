@@ -7,6 +7,7 @@
  */
 
 import type { ExecResult } from "../fleet/exec.ts";
+import { escapeControls } from "./output.ts";
 
 /** Ships that ended alike, and how. */
 export interface ExecGroup {
@@ -41,7 +42,7 @@ export function groupResults(results: readonly ExecResult[]): ExecGroup[] {
 }
 
 /**
- * The text of the grouped summary.
+ * The text of the grouped summary, with control characters in output shown escaped.
  *
  * @param results One per ship.
  * @returns Lines for stdout.
@@ -52,13 +53,15 @@ export function formatExecSummary(results: readonly ExecResult[]): string {
       ? "ok"
       : `${result.status}${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`;
     const lines = [`---------------- ${[...ships].sort().join(",")} (${ships.length}): ${how}`];
-    if (result.stdout) lines.push(result.stdout.replace(/\n$/, ""));
+    // Output is shown, not obeyed: a ship's escape sequences reach the terminal as text.
+    if (result.stdout) lines.push(escapeControls(result.stdout.replace(/\n$/, "")));
     if (result.stderr) {
-      lines.push(...result.stderr.replace(/\n$/, "").split("\n").map((l) => `! ${l}`));
+      const stderr = escapeControls(result.stderr.replace(/\n$/, ""));
+      lines.push(...stderr.split("\n").map((l) => `! ${l}`));
     }
     // "exit code 5" says nothing the heading does not.
     if (!result.ok && result.error && result.error !== `exit code ${result.exitCode}`) {
-      lines.push(`  ${result.error}`);
+      lines.push(`  ${escapeControls(result.error)}`);
     }
     return lines.join("\n");
   });

@@ -6,7 +6,7 @@
 
 import { Command } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
-import { formatDuration, parseDuration } from "../duration.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
 import { shipsOption } from "./completions.ts";
 import { formatExecSummary } from "./exec_report.ts";
@@ -96,7 +96,11 @@ export function fleetCommand(): Command {
     )
     .argument("<command...>", "the command (after --, so its options stay its own)")
     .addOption(shipsOption("only these ships: names or unique prefixes, comma-separated"))
-    .option("-t, --timeout <duration>", "how long the command may run on each ship", "30m")
+    .option(
+      "-t, --timeout <duration>",
+      `how long the command may run on each ship (at most ${formatDuration(MAX_DURATION_MS)})`,
+      "30m",
+    )
     .option("-c, --concurrency <n>", "how many ships at once", "32")
     .option("--json", "print one result per ship as JSON")
     .addHelpText(

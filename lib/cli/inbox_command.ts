@@ -6,7 +6,7 @@
 
 import { fleetResolver } from "../fleet/resolver.ts";
 import { Argument, Command, Option } from "./deps.ts";
-import { parseDuration } from "../duration.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
@@ -14,7 +14,19 @@ import { receiveDelivery } from "../inbox/protocol.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
-import { age, formatTable, note, oneLine, out, paint, printJson } from "./output.ts";
+import {
+  age,
+  escapeControls,
+  formatTable,
+  note,
+  oneLine,
+  out,
+  paint,
+  printJson,
+} from "./output.ts";
+
+// Said in every --timeout's help: longer durations are refused (exit 2).
+const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
 
 /** Builds the `inbox` command group. */
 export function inboxCommand(): Command {
@@ -32,7 +44,11 @@ export function inboxCommand(): Command {
     ))
     .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
     .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
-    .option("-t, --timeout <duration>", "how long the command may run (e.g. 90s, 10m)", "30m")
+    .option(
+      "-t, --timeout <duration>",
+      `how long the command may run (e.g. 90s, 10m; ${AT_MOST})`,
+      "30m",
+    )
     .option("--json", "print the message as JSON")
     .addHelpText(
       "after",
@@ -68,14 +84,16 @@ export function inboxCommand(): Command {
       if (messages.length === 0) return note(status ? `No ${status} messages` : "No messages");
       out(formatTable(
         ["ID", "STATUS", "CREATED", "SENDER", "EXIT", "COMMAND"],
-        messages.map((m) => [
-          m.id,
-          m.status,
-          age(m.createdAt),
-          m.sender ?? "-",
-          m.exitCode === null ? "-" : String(m.exitCode),
-          oneLine(m.command, 60),
-        ]),
+        messages.map((m) =>
+          [
+            m.id,
+            m.status,
+            age(m.createdAt),
+            m.sender ?? "-",
+            m.exitCode === null ? "-" : String(m.exitCode),
+            oneLine(m.command, 60),
+          ].map((cell) => escapeControls(cell, { inline: true }))
+        ),
       ));
     });
 
@@ -138,7 +156,10 @@ export function inboxCommand(): Command {
   inbox.command("wait")
     .description("Wait for a message to finish; print its output and exit with its exit code")
     .argument("<id>", "message id or prefix")
-    .option("-t, --timeout <duration>", "how long to wait (default: its timeout plus a minute)")
+    .option(
+      "-t, --timeout <duration>",
+      `how long to wait (default: its timeout plus a minute; ${AT_MOST})`,
+    )
     .option("--json", "print the finished message as JSON (and exit 0: its code is in it)")
     .action(async (id, options) => {
       const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
@@ -170,7 +191,7 @@ export function inboxCommand(): Command {
   inbox.command("next")
     .description("Wait for the next message to arrive in this inbox; print its id")
     .option("--from <address>", "only a message from this sender, e.g. captain@ship-web")
-    .option("-t, --timeout <duration>", "how long to wait", "10m")
+    .option("-t, --timeout <duration>", `how long to wait (${AT_MOST})`, "10m")
     .option("--json", "print the message as JSON")
     .action(async (options) => {
       const message = await (await Inbox.open()).next({
@@ -192,11 +213,14 @@ export function inboxCommand(): Command {
   return inbox;
 }
 
-// The command's own output on our stdout and stderr, as if it had run here.
+// The command's own output on our stdout and stderr, as if it had run here: exact, as ssh
+// would print it (colours included); only our own note is escaped.
 function printOutcome(message: Message): void {
   if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
   if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
-  if (message.status === "error") note(paint("yellow", `${message.id}: ${message.error}`));
+  if (message.status === "error") {
+    note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
+  }
 }
 
 function report(message: Message, what: string, json?: boolean): void {
@@ -217,20 +241,27 @@ function printMessage(m: Message): void {
     ["exit code", m.exitCode === null ? "-" : String(m.exitCode)],
     ["error", m.error ?? "-"],
   ];
-  for (const [key, value] of rows) out(`${key.padEnd(10)} ${value}`);
+  // For a person: what a sender or a command wrote is shown, not obeyed by the terminal.
+  for (const [key, value] of rows) {
+    out(`${key.padEnd(10)} ${escapeControls(value, { inline: true })}`);
+  }
   out(`command\n${indent(m.command)}`);
   if (m.result) out(`stdout (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.result)}`);
   if (m.stderr) out(`stderr (last ${OUTPUT_CAP_BYTES / 1024} KiB kept)\n${indent(m.stderr)}`);
 }
 
 function indent(text: string): string {
-  return text.replace(/\n$/, "").split("\n").map((line) => `  ${line}`).join("\n");
+  return escapeControls(text).replace(/\n$/, "").split("\n").map((line) => `  ${line}`)
+    .join("\n");
 }
 
 function parseCount(value: string): number {
   const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) {
-    throw new UsageError(`Invalid count "${value}": give a whole number of at least 1`);
+  // Digits only, and no more than a double holds exactly: DuckDB must never see the number raw.
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < 1) {
+    throw new UsageError(
+      `Invalid count "${value}": give a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`,
+    );
   }
   return count;
 }

@@ -44,6 +44,34 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
+// C0 and C1 controls, DEL, and the invisible marks that reorder or hide text (bidi overrides
+// and isolates, zero-width marks, the BOM): what moves a cursor, recolours or retitles a
+// terminal, or makes text read other than it runs.
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\t": "\\t", "\r": "\\r" };
+
+/**
+ * Shows control characters as escapes (`\x1b`, `\r`, `\u202e`) so that text from a command or
+ * a sender reaches a person's terminal as text, never as instructions to it. For what people
+ * read only: `--json` and a command's own output (`inbox send --wait`) stay exact.
+ *
+ * @param text The text.
+ * @param options `inline`: escape newlines and tabs too (a table cell, one log line); by default
+ *   they stay, so multi-line output keeps its shape.
+ * @returns The text, safe to print.
+ */
+export function escapeControls(text: string, options: { inline?: boolean } = {}): string {
+  return text.replace(CONTROL, (char) => {
+    if (!options.inline && (char === "\n" || char === "\t")) return char;
+    if (NAMED[char]) return NAMED[char];
+    const code = char.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** Shortens text to one line of at most `max` characters. */
 export function oneLine(text: string, max: number): string {
   const first = text.split("\n")[0];

@@ -14,7 +14,7 @@ import {
 } from "../inbox/scheduler_service.ts";
 import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
-import { note, oneLine, out, printJson } from "./output.ts";
+import { escapeControls, note, oneLine, out, printJson } from "./output.ts";
 import { selfCommand } from "../self.ts";
 
 /** Builds the `scheduler` command group. */
@@ -109,5 +109,7 @@ function logEvent(event: SchedulerEvent): void {
         return "stopping: no new messages will start";
     }
   })();
-  console.error(`${new Date().toISOString()} ${line}`);
+  // A command's first line goes into the log: its escape sequences must not reach whoever
+  // reads the log on a terminal.
+  console.error(`${new Date().toISOString()} ${escapeControls(line)}`);
 }

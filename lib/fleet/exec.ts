@@ -7,6 +7,7 @@
  */
 
 import { pLimit } from "../deps.ts";
+import { checkDurationMs } from "../duration.ts";
 import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "../inbox/message.ts";
 import { send } from "../inbox/send.ts";
@@ -50,7 +51,7 @@ export type ExecProgress =
 export interface ExecOptions {
   /** Which ships: names or unique prefixes, or a predicate; default every ship. */
   ships?: readonly string[] | ((ship: Ship) => boolean);
-  /** How long the command may run on each ship. Default 30 minutes. */
+  /** How long the command may run on each ship. Default 30 minutes, at most 7 days. */
   timeoutMs?: number;
   /** How many ships at once. Default 32. */
   concurrency?: number;
@@ -169,6 +170,7 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | und
  * @param context The ssh client and the sender's home.
  * @returns One result per chosen ship.
  * @throws {NotFoundError} When a name matches no ship; nothing is sent then.
+ * @throws {UsageError} When `timeoutMs` is not above zero or longer than 7 days.
  */
 export async function execOnShips(
   ships: readonly Ship[],
@@ -177,6 +179,8 @@ export async function execOnShips(
   context: ExecContext,
 ): Promise<ExecResults> {
   const chosen = choose(ships, options.ships);
+  // Refused once, before anything is sent, rather than as one failure per ship.
+  if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
   const concurrency = options.concurrency ?? DEFAULT_EXEC_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be a whole number of at least 1, not ${concurrency}`);

@@ -14,6 +14,7 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { dirname } from "node:path";
 import { pRetry } from "../deps.ts";
 import { DatabaseError, TimeoutError } from "../errors.ts";
+import { ensurePrivateDir, tightenFiles } from "../private_files.ts";
 import { SCHEMA_STATEMENTS, SET_IDENTITY_SQL } from "./schema.ts";
 
 /** How long to wait for the database by default before giving up. */
@@ -37,6 +38,12 @@ export interface DatabaseAccess {
   identity: string;
   /** Deadline for getting the lock and opening the file. */
   lockTimeoutMs?: number;
+  /**
+   * A directory to keep 0700, created or tightened (the member's `~/.local/ship`). Without it
+   * the database's directory is created 0700 when missing and otherwise left as it is: it may
+   * be a caller's shared one.
+   */
+  privateDir?: string;
 }
 
 const ensuredSchemas = new Set<string>();
@@ -54,6 +61,7 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
+  if (access.privateDir !== undefined) await ensurePrivateDir(access.privateDir);
   using _lock = await acquireLock(lockPathOf(access.path), deadline);
   const { DuckDBInstance } = await import("../duckdb.ts");
   const instance = await pRetry(() => DuckDBInstance.create(access.path), {
@@ -68,6 +76,9 @@ export async function withDatabase<T>(
     });
   });
   try {
+    // DuckDB creates its files under the umask (0644, commonly): tightened once open. A WAL left
+    // by a crash is tightened here too; a session's own WAL is removed when it closes.
+    await tightenFiles(access.path, `${access.path}.wal`, lockPathOf(access.path));
     const connection = await instance.connect();
     try {
       if (!ensuredSchemas.has(access.path)) {

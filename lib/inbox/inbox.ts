@@ -6,8 +6,9 @@
  */
 
 import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
+import { dirname, resolve as resolvePath } from "node:path";
 import { parseAddress } from "../address.ts";
-import { formatDuration } from "../duration.ts";
+import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DeliveryRefusedError,
   NotFoundError,
@@ -20,6 +21,7 @@ import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, withDatabase } from "./database.ts";
 import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
+  checkLimit,
   DEFAULT_COMMAND_TIMEOUT_MS,
   FINISHED_STATUSES,
   type FinishedMessage,
@@ -28,11 +30,10 @@ import {
   type MessageStatus,
   newMessageId,
   parseMessageId,
+  parseStatus,
 } from "./message.ts";
 import { askSchedulerToCancel, FinishListener, wakeScheduler } from "./wake.ts";
-
-// The longest delay setTimeout honours; a longer one fires at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from "../timer.ts";
 
 // Set in Inbox's static block: private access for the scheduler's operations in this module.
 let useDatabase: <T>(inbox: Inbox, work: (db: DuckDBConnection) => Promise<T>) => Promise<T>;
@@ -45,7 +46,10 @@ export const MAX_COMMAND_BYTES = 1024 * 1024;
 export interface InboxOptions {
   /** The member's home directory; defaults to `$HOME`. */
   home?: string;
-  /** The database file; defaults to `<home>/.local/ship/data.duckdb`. */
+  /**
+   * The database file; defaults to `<home>/.local/ship/data.duckdb`. It is kept 0600; its
+   * directory is kept 0700 when it is the member's `~/.local/ship`.
+   */
   database?: string;
   /** The member's identity; defaults to `<home>/.ohcommodore/identity.json`. */
   identity?: Identity;
@@ -63,7 +67,7 @@ export interface Delivery {
   sender?: string;
   /** The id; senders choose it so retries are idempotent. Generated when missing. */
   id?: string;
-  /** How long the command may run; defaults to 30 minutes. */
+  /** How long the command may run; defaults to 30 minutes, at most 7 days. */
   timeoutMs?: number;
   /**
    * Whether the address's host part was resolved to this member by an SSH destination or alias
@@ -123,13 +127,23 @@ export class Inbox {
   /** The member's home directory. */
   readonly home: string;
   readonly #lockTimeoutMs?: number;
+  // The member's ship directory when the database is in it: kept 0700 (a database elsewhere is
+  // the caller's, in a directory that may be shared).
+  readonly #privateDir?: string;
 
-  private constructor(identity: Identity, database: string, home: string, lockTimeoutMs?: number) {
+  private constructor(
+    identity: Identity,
+    database: string,
+    home: string,
+    lockTimeoutMs?: number,
+    privateDir?: string,
+  ) {
     this.identity = identity;
     this.address = identityAddress(identity);
     this.database = database;
     this.home = home;
     this.#lockTimeoutMs = lockTimeoutMs;
+    this.#privateDir = privateDir;
   }
 
   static {
@@ -147,11 +161,13 @@ export class Inbox {
   static async open(options: InboxOptions = {}): Promise<Inbox> {
     const paths = memberPaths(options.home);
     const identity = options.identity ?? await readIdentity(paths.home);
+    const database = options.database ?? paths.database;
     return new Inbox(
       identity,
-      options.database ?? paths.database,
+      database,
       paths.home,
       options.lockTimeoutMs,
+      resolvePath(dirname(database)) === resolvePath(paths.shipDir) ? paths.shipDir : undefined,
     );
   }
 
@@ -203,10 +219,19 @@ export class Inbox {
     if (to.role !== this.identity.role || (byName && to.host !== this.identity.name)) {
       throw refuse(`a message for "${delivery.recipient}": this member is ${this.address}`);
     }
-    if (delivery.sender !== undefined) parseAddress(delivery.sender);
+    if (delivery.sender !== undefined) {
+      if (typeof delivery.sender !== "string") throw refuse("a sender that is not an address");
+      parseAddress(delivery.sender);
+    }
     const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
     const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    if (!(timeoutMs > 0)) throw refuse(`a timeout of ${timeoutMs}ms: it must be positive`);
+    // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !(timeoutMs <= MAX_DURATION_MS)) {
+      throw refuse(
+        `a timeout of "${String(timeoutMs)}" ms: give milliseconds above 0 and at most ` +
+          `${MAX_DURATION_MS} (${formatDuration(MAX_DURATION_MS)})`,
+      );
+    }
     return {
       id,
       command: delivery.command,
@@ -218,14 +243,18 @@ export class Inbox {
   /**
    * Lists messages, newest first.
    *
-   * @param filter Optional status filter and row limit.
+   * @param filter Optional status filter and row limit (a whole number of at least 1).
    * @returns The messages.
+   * @throws {UsageError} When the status is unknown or the limit is not a whole number of at
+   *   least 1.
    */
-  list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
-    return this.#use(async (db) => {
+  async list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+    // Checked before DuckDB sees them: its conversion errors say nothing a caller can act on.
+    if (filter.status !== undefined) parseStatus(filter.status);
+    const limit = filter.limit === undefined ? "" : `LIMIT ${checkLimit(filter.limit)}`;
+    return await this.#use(async (db) => {
       const where = filter.status ? "WHERE status = $1" : "";
       const params: DuckDBValue[] = filter.status ? [filter.status] : [];
-      const limit = filter.limit ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : "";
       const reader = await db.runAndReadAll(
         `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
         params,
@@ -310,16 +339,21 @@ export class Inbox {
    * Waits until a message is `done` or `error`, listening to the scheduler rather than polling.
    *
    * @param id The id or a unique prefix.
-   * @param options `timeoutMs` (default: the message's own timeout plus a minute).
+   * @param options `timeoutMs` (default: the message's own timeout plus a minute; at most
+   *   {@link MAX_DURATION_MS} plus a minute).
    * @returns The finished message.
+   * @throws {UsageError} When `timeoutMs` is not above zero, or too long.
    * @throws {TimeoutError} When it does not finish in time.
    * @throws {NoSchedulerError} When no scheduler is running to finish it.
    */
   async waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
+    if (options.timeoutMs !== undefined) {
+      checkDurationMs(options.timeoutMs, "timeoutMs", MAX_DURATION_MS + WAIT_MARGIN_MS);
+    }
     // Listen before looking, so a finish between the two is not missed.
     using listener = await FinishListener.connect(this.database);
     let message = await this.get(id);
-    const timeoutMs = options.timeoutMs ?? message.timeoutSec * 1000 + 60_000;
+    const timeoutMs = options.timeoutMs ?? message.timeoutSec * 1000 + WAIT_MARGIN_MS;
     const deadline = Date.now() + timeoutMs;
     while (!FINISHED_STATUSES.includes(message.status)) {
       if (!listener) throw new NoSchedulerError(this.address, message);
@@ -416,13 +450,16 @@ export class Inbox {
    * console.log(report.command);
    * ```
    *
-   * @param options `from`: the sender's address; `timeoutMs`: how long to wait (default 10 min).
+   * @param options `from`: the sender's address; `timeoutMs`: how long to wait (default 10 min,
+   *   at most {@link MAX_DURATION_MS}).
    * @returns The message.
+   * @throws {UsageError} When `timeoutMs` is not above zero, or too long.
    * @throws {TimeoutError} When none arrives in time.
    */
   async next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
     const since = nowMicros();
     if (options.from !== undefined) parseAddress(options.from);
+    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const deadline = Date.now() + timeoutMs;
     let listener = await FinishListener.connect(this.database);
@@ -520,6 +557,7 @@ export class Inbox {
       path: this.database,
       identity: this.address,
       lockTimeoutMs: this.#lockTimeoutMs,
+      privateDir: this.#privateDir,
     };
     return withDatabase(access, work);
   }

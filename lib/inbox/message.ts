@@ -134,6 +134,23 @@ export function parseStatus(value: string): MessageStatus {
 }
 
 /**
+ * Checks the row limit of a listing: a whole number of at least 1 (DuckDB's LIMIT is a 64-bit
+ * integer, and a number past 2^53 is no longer whole in JavaScript).
+ *
+ * @param limit The limit.
+ * @returns The limit.
+ * @throws {UsageError} When it is not a whole number from 1 to `Number.MAX_SAFE_INTEGER`.
+ */
+export function checkLimit(limit: unknown): number {
+  if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new UsageError(
+      `Invalid limit "${String(limit)}": give a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
+  return limit;
+}
+
+/**
  * A new message id: 16 lowercase hex characters. Ids come from the sender, so a retried delivery
  * carries the same id and cannot be stored twice.
  *

@@ -8,11 +8,13 @@
 
 import { parseAddress } from "../address.ts";
 import { type Channel, channelFor } from "../channel.ts";
+import { checkDurationMs } from "../duration.ts";
 import { errorFromData, isErrorData, RemoteCommandError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import type { Cancellation } from "./inbox.ts";
 import {
+  checkLimit,
   type FinishedMessage,
   type Message,
   type MessageStatus,
@@ -71,7 +73,7 @@ export class RemoteInbox implements InboxView {
   list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
     const args = [
       ...(filter.status ? ["--status", filter.status] : []),
-      ...(filter.limit ? ["--limit", String(Math.max(1, Math.floor(filter.limit)))] : []),
+      ...(filter.limit === undefined ? [] : ["--limit", String(checkLimit(filter.limit))]),
     ];
     return this.#ask<Message[]>(["list", ...args], QUICK_MS);
   }
@@ -83,6 +85,8 @@ export class RemoteInbox implements InboxView {
 
   /** Waits until a message is `done` or `error` (default: its timeout plus a minute). */
   waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
+    // At most what the member's "inbox wait --timeout" takes, and ssh's timer then holds it.
+    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
     const timeout = options.timeoutMs ? ["--timeout", `${Math.ceil(options.timeoutMs)}ms`] : [];
     // Without a limit the member picks the message's own; ssh gets a day to hear it.
     const sshMs = (options.timeoutMs ?? 24 * 3_600_000) + QUICK_MS;
@@ -96,7 +100,7 @@ export class RemoteInbox implements InboxView {
 
   /** Waits for the next message to arrive (default: up to 10 minutes). */
   next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
-    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const timeoutMs = checkDurationMs(options.timeoutMs ?? 10 * 60_000, "timeoutMs");
     const from = options.from ? ["--from", formatFrom(options.from)] : [];
     return this.#ask<Message>(
       ["next", ...from, "--timeout", `${timeoutMs}ms`],

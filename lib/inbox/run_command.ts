@@ -6,6 +6,8 @@
 
 import { join } from "node:path";
 import { formatDuration } from "../duration.ts";
+import { ensurePrivateDir } from "../private_files.ts";
+import { setLongTimeout } from "../timer.ts";
 import type { Outcome } from "./inbox.ts";
 
 /** How much of each output stream is kept: the last 256 KiB. */
@@ -38,7 +40,7 @@ export interface RunOptions {
  * @returns The outcome to store.
  */
 export async function runCommand(command: string, options: RunOptions): Promise<Outcome> {
-  await Deno.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(options.scratchDir);
   const script = join(options.scratchDir, `${crypto.randomUUID()}.sh`);
   await Deno.writeTextFile(script, command, { mode: 0o600 });
   try {
@@ -71,19 +73,21 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
       // the group is already gone
     }
   };
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let cancelKill = () => {};
   // A cancel that came before the group was known is carried out now.
   options.onSpawn?.(child.pid).then((verdict) => {
     if (verdict === "kill") killGroup("SIGTERM");
   }, () => {});
-  const timeoutTimer = setTimeout(() => {
+  // Long timers: a timeout stored by an older sender (or a long grace) may pass 2^31-1 ms, where
+  // a plain setTimeout would fire at once and kill the command as it starts.
+  const cancelTimeout = setLongTimeout(() => {
     timedOut = true;
     killGroup("SIGTERM");
-    killTimer = setTimeout(() => killGroup("SIGKILL"), options.killGraceMs ?? 5000);
+    cancelKill = setLongTimeout(() => killGroup("SIGKILL"), options.killGraceMs ?? 5000);
   }, options.timeoutMs);
   const status = await child.status;
-  clearTimeout(timeoutTimer);
-  clearTimeout(killTimer);
+  cancelTimeout();
+  cancelKill();
   // Background processes the command left behind may hold its pipes open; give them a moment,
   // then stop listening rather than wait for them.
   const drained = await Promise.race([draining.then(() => true), delay(1000).then(() => false)]);

@@ -8,6 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { OhcommodoreError, TimeoutError } from "../errors.ts";
+import { ensurePrivateFile } from "../private_files.ts";
 import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
 import { readReportFile } from "./report.ts";
@@ -97,7 +98,7 @@ export async function startSchedulerService(
     return { ...state, action, systemd: true };
   }
   const log = schedulerLogOf(inbox.database);
-  await Deno.mkdir(dirname(log), { recursive: true, mode: 0o700 });
+  await ensurePrivateFile(log); // 0600 before sh appends to it, also when it exists
   // The script is constant; the program and log path travel as argv and environment.
   const child = new Deno.Command("sh", {
     args: ["-c", 'exec "$@" >>"$OHCOMMODORE_LOG" 2>&1', "sh", ...program, "_scheduler"],

@@ -8,6 +8,7 @@ import { type Address, formatAddress, parseAddress } from "../address.ts";
 import { DeliveryRefusedError, RemoteCommandError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { channelFor } from "../channel.ts";
+import { checkTimeoutAndWait } from "../duration.ts";
 import { Ssh } from "../ssh.ts";
 import { Inbox } from "./inbox.ts";
 import {
@@ -104,6 +105,7 @@ export async function send(
   options: SendOptions = {},
 ): Promise<Message> {
   const address = parseAddress(to);
+  checkTimeoutAndWait(options); // before anything else: a timer past 2^31-1 ms fires at once
   if (command.trim() === "") {
     throw new UsageError(`Cannot send an empty command to ${to}: give the shell command to run`);
   }
