@@ -207,3 +207,30 @@ Deno.test("--help and --version exit 0", async () => {
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+Deno.test("a scheduler on a corrupt database exits with DuckDB's error and a recovery hint", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "corrupt" });
+  const database = memberPaths(member.home).database;
+  await Deno.mkdir(join(member.home, ".local/ship"), { recursive: true });
+  await Deno.writeFile(database, crypto.getRandomValues(new Uint8Array(16_384)));
+  const began = Date.now();
+  const started = await member.cli(["scheduler", "start"]);
+  assert.equal(started.code, 1, started.stdout);
+  assert.ok(Date.now() - began < 14_000, "start says it failed rather than waiting for an answer");
+  assert.match(started.stderr, /^error: The scheduler did not start/);
+  assert.match(started.stderr, /not a valid DuckDB database file/);
+  assert.match(started.stderr, new RegExp(`mv '?${database}'? '?${database}\\.broken'?`));
+  const foreground = await member.cli(["_scheduler"]);
+  assert.equal(foreground.code, 1, "the foreground scheduler exits rather than retrying");
+  assert.match(foreground.stderr, /not a valid DuckDB database file.*mv /s);
+  const status = await member.cli(["scheduler", "status"]);
+  assert.equal(status.code, 1);
+  assert.match(status.stdout, /^failed: .*not a valid DuckDB database file/);
+  const json = JSON.parse((await member.cli(["scheduler", "status", "--json"])).stdout);
+  assert.equal(json.running, false);
+  assert.match(json.failure.error, /not a valid DuckDB database file/);
+  const stop = await member.cli(["scheduler", "stop"]);
+  assert.equal(stop.code, 0);
+  assert.match(stop.stderr, /No scheduler was running/);
+  await assert.rejects(Deno.stat(schedulerPidPathOf(database)), Deno.errors.NotFound);
+});

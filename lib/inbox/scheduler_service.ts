@@ -11,7 +11,7 @@ import { OhcommodoreError, TimeoutError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { Inbox } from "./inbox.ts";
 import { readReportFile } from "./report.ts";
-import { schedulerPidPathOf } from "./scheduler.ts";
+import { readSchedulerFailure, type SchedulerFailure, schedulerPidPathOf } from "./scheduler.ts";
 import {
   SCHEDULER_UNIT_LOG,
   schedulerUnitEnabled,
@@ -30,6 +30,8 @@ export interface SchedulerState {
   log: string;
   /** The version of the running scheduler, from its report; null when unknown. */
   version: string | null;
+  /** When none runs: why the last one could not start, as it recorded it; else null. */
+  failure: SchedulerFailure | null;
 }
 
 /** What {@link startSchedulerService} did. */
@@ -63,7 +65,9 @@ export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
     .trim();
   const pid = listener && /^\d+$/.test(pidText) ? Number(pidText) : null;
   const version = listener ? (await readReportFile(inbox.database))?.version ?? null : null;
-  return { running: listener !== undefined, pid, log: schedulerLogOf(inbox.database), version };
+  const failure = listener ? null : await readSchedulerFailure(inbox.database);
+  const log = schedulerLogOf(inbox.database);
+  return { running: listener !== undefined, pid, log, version, failure };
 }
 
 /**
@@ -117,23 +121,34 @@ export async function startSchedulerService(
   return { ...state, action, systemd: false };
 }
 
-/** Waits up to 15 s for a starting scheduler to answer, or for its process to exit. */
+/**
+ * Waits up to 15 s for a starting scheduler to answer, for its process to exit, or for it to
+ * record that it cannot start (under systemd, whose process we do not see).
+ */
 async function untilAnswering(
   inbox: Inbox,
   exited: () => Deno.CommandStatus | undefined,
   whereToLook: () => Promise<string>,
 ): Promise<SchedulerState> {
-  const deadline = Date.now() + 15_000;
+  const since = Date.now();
+  const deadline = since + 15_000;
+  let failure: SchedulerFailure | null = null;
   while (Date.now() < deadline && !exited()) {
     const state = await schedulerState(inbox);
     if (state.running) return state;
+    if (state.failure && Date.parse(state.failure.at) >= since) {
+      failure = state.failure;
+      break;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const status = exited();
-  throw new OhcommodoreError(
-    `The scheduler did not start (${status ? `exit code ${status.code}` : "no answer in 15s"})` +
-      `; ${await whereToLook()}`,
-  );
+  const recorded = failure ?? await readSchedulerFailure(inbox.database);
+  const how = status ? `exit code ${status.code}` : failure ? "it gave up" : "no answer in 15s";
+  if (recorded && Date.parse(recorded.at) >= since) {
+    throw new OhcommodoreError(`The scheduler did not start (${how}): ${recorded.error}`);
+  }
+  throw new OhcommodoreError(`The scheduler did not start (${how}); ${await whereToLook()}`);
 }
 
 /**
