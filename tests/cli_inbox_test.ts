@@ -234,3 +234,23 @@ Deno.test("a scheduler on a corrupt database exits with DuckDB's error and a rec
   assert.match(stop.stderr, /No scheduler was running/);
   await assert.rejects(Deno.stat(schedulerPidPathOf(database)), Deno.errors.NotFound);
 });
+
+Deno.test("a command that sends to its own member with --wait is refused instead of waiting for itself", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "selfish" });
+  member.spawnScheduler();
+  await member.schedulerAnswers();
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const inner = `'${Deno.execPath()}' run -A --quiet '${cli}' inbox send ` +
+    `"$OHCOMMODORE_ADDRESS" 'echo inner' --wait`;
+  const began = Date.now();
+  const run = await member.cli(["inbox", "send", member.address, inner, "--wait", "-t", "20s"]);
+  assert.ok(Date.now() - began < 15_000, "refused at once, not after the command's timeout");
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /^error: Cannot wait for a message to captain@selfish from inside its own scheduler/m,
+  );
+  assert.match(run.stderr, /send it without --wait/);
+  const messages = JSON.parse((await member.cli(["inbox", "list", "--json"])).stdout);
+  assert.equal(messages.length, 1, "the refused message was not delivered");
+});

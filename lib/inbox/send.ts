@@ -94,7 +94,8 @@ export function directResolver(self: Address): AddressResolver {
  * @param command The shell command (bash).
  * @param options Timeout, waiting, resolution and transport.
  * @returns The message as stored, or as finished when waiting.
- * @throws {UsageError} For a malformed address or an empty command.
+ * @throws {UsageError} For a malformed address or an empty command, and for waiting on this
+ *   member from a command its own scheduler runs (it would wait for itself).
  * @throws {DeliveryRefusedError} When the recipient refuses it.
  * @throws {SshError} When the recipient cannot be reached.
  */
@@ -110,6 +111,14 @@ export async function send(
   const identity = await readIdentity(options.home);
   const self: Address = { role: identity.role, host: identity.name };
   const route = await (options.resolve ?? directResolver(self))(address);
+  const running = route.destination === null && options.wait ? runningMessage(self) : undefined;
+  if (running) {
+    throw new UsageError(
+      `Cannot wait for a message to ${formatAddress(self)} from inside its own scheduler ` +
+        `(this command is message "${running}"): the scheduler runs one command at a time, so ` +
+        `the message would wait for this one to end; send it without --wait`,
+    );
+  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const waitMs = options.wait ? options.waitMs ?? timeoutMs + 60_000 : undefined;
   const request: DeliverRequest = {
@@ -128,6 +137,19 @@ export async function send(
     return waitMs === undefined ? message : await inbox.waitFor(message.id, { timeoutMs: waitMs });
   }
   return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh(), options.signal);
+}
+
+/**
+ * The id of the message this process runs as, when this member's scheduler started it: the
+ * scheduler puts the message's id and the member's address into each command's environment.
+ */
+function runningMessage(self: Address): string | undefined {
+  try {
+    const id = Deno.env.get("OHCOMMODORE_MESSAGE_ID");
+    return id && Deno.env.get("OHCOMMODORE_ADDRESS") === formatAddress(self) ? id : undefined;
+  } catch {
+    return undefined; // no permission to read the environment: not a command of ours
+  }
 }
 
 async function deliverOverSsh(
