@@ -176,6 +176,7 @@ export {
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export {
   type AddressResolver,
+  DeliveryInterruptedError,
   directResolver,
   type Route,
   send,
