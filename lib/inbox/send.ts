@@ -187,7 +187,7 @@ async function deliverOverSsh(
     // Failed before the program started: nothing was delivered. Otherwise it may have been.
     if (signal?.aborted || (error instanceof SshError && error.beforeCommand)) throw error;
     if (!(error instanceof SshError || error instanceof TimeoutError)) throw error;
-    return await lookUp(destination, request, ssh, error);
+    return await lookUp(destination, request, ssh, error, error.message);
   }
   let reply: DeliverReply;
   try {
@@ -210,7 +210,7 @@ async function deliverOverSsh(
     if (result.code === 127) throw error;
     // The program may have stored the message, even run it, before the answer was lost (the
     // sender's ssh killed): the id says what happened, and resending could run it twice.
-    return await lookUp(destination, request, ssh, error);
+    return await lookUp(destination, request, ssh, error, hint);
   }
   if (!reply || typeof reply !== "object" || !("ok" in reply)) {
     throw new DeliveryRefusedError(`"${destination}" answered the delivery with an unknown reply`);
@@ -227,18 +227,19 @@ async function lookUp(
   request: DeliverRequest,
   ssh: Ssh,
   lost: Error,
+  reason: string,
 ): Promise<Message> {
   let found: Message | null;
   try {
     found = await new RemoteInbox(request.recipient, destination, ssh).get(request.id);
   } catch (error) {
     if (!(error instanceof NotFoundError)) {
-      throw new DeliveryInterruptedError(request, destination, null, lost, error as Error);
+      throw new DeliveryInterruptedError(request, destination, null, lost, reason, error as Error);
     }
     found = null;
   }
   if (found && (request.waitMs === undefined || isFinished(found))) return found;
-  throw new DeliveryInterruptedError(request, destination, found, lost);
+  throw new DeliveryInterruptedError(request, destination, found, lost, reason);
 }
 
 /**
@@ -277,6 +278,7 @@ export class DeliveryInterruptedError extends OhcommodoreError {
    * @param destination Where it went.
    * @param found The message as found, or null.
    * @param lost How the answer was lost (the cause).
+   * @param reason The same in a few words, e.g. "exit code 137: killed by signal 9".
    * @param lookUpError Why the look-up failed, when it did.
    */
   constructor(
@@ -284,20 +286,21 @@ export class DeliveryInterruptedError extends OhcommodoreError {
     destination: string,
     found: Message | null,
     lost: Error,
+    reason: string,
     lookUpError?: Error,
   ) {
     const id = request.id;
     const to = `${request.recipient} via "${destination}"`;
     const status = found?.status ?? (lookUpError ? "unknown" : "not delivered");
-    const why = lost.message.split("\n")[0];
+    const why = reason.split("\n")[0];
     super(
       status === "unknown"
         ? `The answer to the delivery of message "${id}" to ${to} was lost (${why}), and looking ` +
           `it up failed too (${lookUpError?.message}): it may have been delivered; check with ` +
           `"ohcommodore inbox show ${id}" there before sending it again`
         : status === "not delivered"
-        ? `${why}; message "${id}" is not in that inbox, so it was not delivered: sending it ` +
-          `again is safe`
+        ? `${lost.message.split("\n")[0]}; message "${id}" is not in that inbox, so it was not ` +
+          `delivered: sending it again is safe`
         : `The connection to ${to} broke before its answer arrived (${why}), but message "${id}" ` +
           `was delivered and is ${status}${status === "pending" ? " (taken by hand)" : ""}: do ` +
           `not send it again; wait for it there with "ohcommodore inbox wait ${id}"`,
