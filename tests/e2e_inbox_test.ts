@@ -176,3 +176,26 @@ e2e("kill -9 of the scheduler mid-command loses nothing and re-runs nothing", as
   assert.equal(interrupted.status, "error");
   assert.equal(interrupted.error, "scheduler stopped while running");
 });
+
+e2e(
+  "a delivery to a vm whose scheduler is down starts one there, and the command runs",
+  async () => {
+    await using world = await fleetOfTwo();
+    const sent = await sendToB(world, ["echo started by a delivery"]);
+    assert.equal(sent.code, 0, sent.stderr);
+    const id = sent.stdout.trim();
+    const ran = await eventually(
+      async () => {
+        const message = await show(world, "vm-b", id);
+        return message.status === "done" ? message : undefined;
+      },
+      30_000,
+      "the message to run",
+    );
+    assert.equal(ran.result, "started by a delivery\n");
+    const status = await world.cli("vm-b", ["scheduler", "status"]);
+    assert.match(status.stdout, /^running \(pid \d+/, status.stderr);
+    const log = await Deno.readTextFile(join(world.vm("vm-b").home, ".local/ship/scheduler.log"));
+    assert.match(log, /scheduler for captain@vm-b started/);
+  },
+);

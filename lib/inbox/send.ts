@@ -29,6 +29,7 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
+import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
   type DeliverRequest,
@@ -93,7 +94,8 @@ export function directResolver(self: Address): AddressResolver {
 }
 
 /**
- * Delivers a shell command to a member's inbox, and optionally waits for its outcome.
+ * Delivers a shell command to a member's inbox, and optionally waits for its outcome. The
+ * recipient starts its scheduler when none runs there (as `ohcommodore scheduler start` does).
  *
  * @example Run a command on a ship and wait for it
  * ```ts
@@ -109,6 +111,8 @@ export function directResolver(self: Address): AddressResolver {
  * @throws {UsageError} For a malformed address or an empty command, and for waiting on this
  *   member from a command its own scheduler runs (it would wait for itself).
  * @throws {DeliveryRefusedError} When the recipient refuses it.
+ * @throws {SchedulerNotStartedError} When it was stored, but no scheduler runs there and none
+ *   could be started: nothing will run it until one does.
  * @throws {SshError} When the recipient cannot be reached.
  * @throws {DeliveryInterruptedError} When the connection broke part way and the message, looked
  *   up by its id, is there but not finished (or not there, or cannot be looked up). A delivered
@@ -149,6 +153,7 @@ export async function send(
   if (route.destination === null) {
     const inbox = await Inbox.open({ home: options.home, identity });
     const message = await inbox.deliver(request);
+    await ensureScheduler(inbox, message);
     return waitMs === undefined ? message : await inbox.waitFor(message.id, { timeoutMs: waitMs });
   }
   return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh(), options.signal);
