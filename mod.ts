@@ -174,8 +174,10 @@ export {
   type OpenMessage,
 } from "./lib/inbox/message.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
+export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
   type AddressResolver,
+  DeliveryInterruptedError,
   directResolver,
   type Route,
   send,

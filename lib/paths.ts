@@ -61,3 +61,6 @@ export function memberPaths(home: string = homeDir()): MemberPaths {
     shipNamesCache: join(configDir, "completion", "ships"),
   };
 }
+
+/** The path of the program on every member, relative to its home (as another member runs it). */
+export const REMOTE_PROGRAM = "~/.local/bin/ohcommodore";

@@ -30,6 +30,8 @@ Deno.test("inbox send reads the command from stdin with -", async () => {
 
 Deno.test("inbox list, read, done, error and delete work on this member's inbox", async () => {
   await using member = await LocalMember.create({ role: "commodore", name: "flag" });
+  // The send starts a scheduler; a long first command keeps the second one unread meanwhile.
+  const busy = (await member.cli(["inbox", "send", "commodore@flag", "sleep 60"])).stdout.trim();
   const id = (await member.cli(["inbox", "send", "commodore@flag", "make deploy"])).stdout.trim();
   assert.match(id, /^[0-9a-f]{16}$/);
   const listed = await member.cli(["inbox", "list"]);
@@ -45,8 +47,8 @@ Deno.test("inbox list, read, done, error and delete work on this member's inbox"
   assert.equal(shown.error, "disk full");
   assert.equal((await member.cli(["inbox", "done", id])).code, 0);
   assert.equal((await member.cli(["inbox", "delete", id])).code, 0);
-  const empty = await member.cli(["inbox", "list", "--json"]);
-  assert.deepEqual(JSON.parse(empty.stdout), []);
+  const left = await member.cli(["inbox", "list", "--json"]);
+  assert.deepEqual(JSON.parse(left.stdout).map((m: { id: string }) => m.id), [busy]);
 });
 
 Deno.test("inbox identity prints the address from identity.json", async () => {
@@ -93,14 +95,43 @@ Deno.test("bad input gets one clear error line and a non-zero exit", async () =>
   }
 });
 
-Deno.test("--wait without a scheduler says the message is queued and how to start one", async () => {
+Deno.test("a send to a member whose scheduler is down starts one, as scheduler start does", async () => {
   await using member = await LocalMember.create({ role: "captain", name: "idle" });
-  const run = await member.cli(["inbox", "send", "captain@idle", "true", "--wait"]);
-  assert.equal(run.code, 1);
+  assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");
+  const sent = await member.cli(["inbox", "send", "captain@idle", "echo picked up"]);
+  assert.equal(sent.code, 0, sent.stderr);
+  const id = sent.stdout.trim();
+  const status = await member.cli(["scheduler", "status"]);
+  assert.match(status.stdout, /^running \(pid \d+/, "the send left a scheduler running");
+  const waited = await member.cli(["inbox", "wait", id]);
+  assert.equal(waited.stdout, "picked up\n", waited.stderr);
+  const log = await Deno.readTextFile(join(member.home, ".local/ship/scheduler.log"));
+  assert.match(log, /scheduler for captain@idle started/, "detached, logging where start logs");
+  assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  const again = await member.cli(["inbox", "send", "captain@idle", "echo waited", "--wait"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, "waited\n", "--wait starts one too");
+});
+
+Deno.test("a send to a member whose scheduler cannot be started says so, with the id and what to run", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "wedged" });
+  // A wedged scheduler: it holds the scheduler lock but never answers.
+  const database = memberPaths(member.home).database;
+  await Deno.mkdir(join(member.home, ".local/ship"), { recursive: true });
+  using lock = await Deno.open(`${database}.scheduler.lock`, { create: true, write: true });
+  await lock.lock(true);
+  const run = await member.cli(["inbox", "send", "captain@wedged", "echo never", "--json"]);
+  assert.equal(run.code, 1, run.stderr);
+  const id = run.stderr.match(/Message "([0-9a-f]{16})"/)?.[1];
+  assert.ok(id, run.stderr);
   assert.match(
     run.stderr,
-    /is unread on captain@idle, but no scheduler is running there: start one with "ohcommodore scheduler start"/,
+    /^error: Message "[0-9a-f]{16}" is unread on captain@wedged, but no scheduler runs there and none could be started/,
   );
+  assert.match(run.stderr, /Another scheduler is already running/, "why, from its log");
+  assert.match(run.stderr, /run "ohcommodore scheduler start" there/);
+  const shown = JSON.parse((await member.cli(["inbox", "show", id, "--json"])).stdout);
+  assert.equal(shown.status, "unread", "delivered all the same");
 });
 
 Deno.test("scheduler start, status and stop manage a background scheduler", async () => {
@@ -206,4 +237,51 @@ Deno.test("--help and --version exit 0", async () => {
   const version = await member.cli(["--version"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("a scheduler on a corrupt database exits with DuckDB's error and a recovery hint", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "corrupt" });
+  const database = memberPaths(member.home).database;
+  await Deno.mkdir(join(member.home, ".local/ship"), { recursive: true });
+  await Deno.writeFile(database, crypto.getRandomValues(new Uint8Array(16_384)));
+  const began = Date.now();
+  const started = await member.cli(["scheduler", "start"]);
+  assert.equal(started.code, 1, started.stdout);
+  assert.ok(Date.now() - began < 14_000, "start says it failed rather than waiting for an answer");
+  assert.match(started.stderr, /^error: The scheduler did not start/);
+  assert.match(started.stderr, /not a valid DuckDB database file/);
+  assert.match(started.stderr, new RegExp(`mv '?${database}'? '?${database}\\.broken'?`));
+  const foreground = await member.cli(["_scheduler"]);
+  assert.equal(foreground.code, 1, "the foreground scheduler exits rather than retrying");
+  assert.match(foreground.stderr, /not a valid DuckDB database file.*mv /s);
+  const status = await member.cli(["scheduler", "status"]);
+  assert.equal(status.code, 1);
+  assert.match(status.stdout, /^failed: .*not a valid DuckDB database file/);
+  const json = JSON.parse((await member.cli(["scheduler", "status", "--json"])).stdout);
+  assert.equal(json.running, false);
+  assert.match(json.failure.error, /not a valid DuckDB database file/);
+  const stop = await member.cli(["scheduler", "stop"]);
+  assert.equal(stop.code, 0);
+  assert.match(stop.stderr, /No scheduler was running/);
+  await assert.rejects(Deno.stat(schedulerPidPathOf(database)), Deno.errors.NotFound);
+});
+
+Deno.test("a command that sends to its own member with --wait is refused instead of waiting for itself", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "selfish" });
+  member.spawnScheduler();
+  await member.schedulerAnswers();
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const inner = `'${Deno.execPath()}' run -A --quiet '${cli}' inbox send ` +
+    `"$OHCOMMODORE_ADDRESS" 'echo inner' --wait`;
+  const began = Date.now();
+  const run = await member.cli(["inbox", "send", member.address, inner, "--wait", "-t", "20s"]);
+  assert.ok(Date.now() - began < 15_000, "refused at once, not after the command's timeout");
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /^error: Cannot wait for a message to captain@selfish from inside its own scheduler/m,
+  );
+  assert.match(run.stderr, /send it without --wait/);
+  const messages = JSON.parse((await member.cli(["inbox", "list", "--json"])).stdout);
+  assert.equal(messages.length, 1, "the refused message was not delivered");
 });

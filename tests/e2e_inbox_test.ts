@@ -176,3 +176,61 @@ e2e("kill -9 of the scheduler mid-command loses nothing and re-runs nothing", as
   assert.equal(interrupted.status, "error");
   assert.equal(interrupted.error, "scheduler stopped while running");
 });
+
+e2e(
+  "a delivery to a vm whose scheduler is down starts one there, and the command runs",
+  async () => {
+    await using world = await fleetOfTwo();
+    const sent = await sendToB(world, ["echo started by a delivery"]);
+    assert.equal(sent.code, 0, sent.stderr);
+    const id = sent.stdout.trim();
+    const ran = await eventually(
+      async () => {
+        const message = await show(world, "vm-b", id);
+        return message.status === "done" ? message : undefined;
+      },
+      30_000,
+      "the message to run",
+    );
+    assert.equal(ran.result, "started by a delivery\n");
+    const status = await world.cli("vm-b", ["scheduler", "status"]);
+    assert.match(status.stdout, /^running \(pid \d+/, status.stderr);
+    const log = await Deno.readTextFile(join(world.vm("vm-b").home, ".local/ship/scheduler.log"));
+    assert.match(log, /scheduler for captain@vm-b started/);
+  },
+);
+
+e2e("a sender whose ssh is killed during --wait looks the id up and never resends", async () => {
+  await using world = await fleetOfTwo();
+  world.spawnCli("vm-b", ["_scheduler"]);
+  const started = join(world.vm("vm-b").home, "started");
+  const sending = sendToB(world, [
+    `touch ${started}; echo ran >> ~/ran.log; sleep 5; echo finished`,
+    "--wait",
+  ]);
+  await eventually(
+    async () => (await world.exec("vm-b", ["test", "-e", started])).code === 0 || undefined,
+    30_000,
+    "the command to start",
+  );
+  // Every ssh of vm-a's user: the client waiting for the answer and the shared connection.
+  await world.exec("vm-a", ["pkill", "-KILL", "-x", "ssh"]);
+  const run = await sending;
+  assert.doesNotMatch(run.stderr, /Cannot deliver/);
+  if (run.code === 0) {
+    assert.equal(run.stdout, "finished\n", "a retry of the same id waited for it");
+  } else {
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /^error: The connection to captain@vm-b .* broke .*was delivered and is running: do not send it again; wait for it there with "ohcommodore inbox wait [0-9a-f]{16}"/,
+    );
+  }
+  const listed: Message[] = JSON.parse(
+    (await world.cli("vm-b", ["inbox", "list", "--json"])).stdout,
+  );
+  assert.equal(listed.length, 1);
+  await world.cli("vm-b", ["inbox", "wait", listed[0].id]);
+  const ran = await world.exec("vm-b", ["cat", join(world.vm("vm-b").home, "ran.log")]);
+  assert.equal(ran.stdout, "ran\n", "it ran once");
+});

@@ -9,8 +9,9 @@ import { Argument, Command, Option } from "./deps.ts";
 import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
+import { isFinished, type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
 import { receiveDelivery } from "../inbox/protocol.ts";
+import { ensureScheduler } from "../inbox/scheduler_service.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
@@ -154,7 +155,10 @@ export function inboxCommand(): Command {
     });
 
   inbox.command("wait")
-    .description("Wait for a message to finish; print its output and exit with its exit code")
+    .description(
+      "Wait for a message to finish; print its output and exit with its exit code (starts the " +
+        "scheduler when none runs)",
+    )
     .argument("<id>", "message id or prefix")
     .option(
       "-t, --timeout <duration>",
@@ -163,7 +167,10 @@ export function inboxCommand(): Command {
     .option("--json", "print the finished message as JSON (and exit 0: its code is in it)")
     .action(async (id, options) => {
       const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
-      const message = await (await Inbox.open()).waitFor(id, { timeoutMs });
+      const inbox = await Inbox.open();
+      const waiting = await inbox.get(id);
+      if (!isFinished(waiting)) await ensureScheduler(inbox, waiting);
+      const message = await inbox.waitFor(waiting.id, { timeoutMs });
       // With --json the exit code is in the data; exiting with it would let a command's 255
       // pass for ssh's own failure at a remote reader (RemoteInbox).
       if (options.json) return printJson(message);

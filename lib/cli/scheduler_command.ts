@@ -37,14 +37,18 @@ export function schedulerCommand(): Command {
     });
 
   scheduler.command("status")
-    .description("Tell whether the scheduler runs; exits 1 when it does not")
+    .description(
+      "Tell whether the scheduler runs (or why it could not start); exits 1 when it does not",
+    )
     .option("--json", "print the state as JSON")
     .option("--this-version", "also exit 1 when it runs another version than this program")
     .action(async (options) => {
       const state = await schedulerState(await Inbox.open());
       const current = state.running && (!options.thisVersion || state.version === VERSION);
       if (options.json) printJson(state);
-      else if (!state.running) out("stopped");
+      else if (!state.running && state.failure) {
+        out(`failed: ${oneLine(state.failure.error, 2000)} (at ${state.failure.at})`);
+      } else if (!state.running) out("stopped");
       else {
         const other = state.version === VERSION
           ? ""

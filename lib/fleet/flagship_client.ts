@@ -13,7 +13,7 @@ import {
   OhcommodoreError,
   registerErrorClass,
 } from "../errors.ts";
-import { REMOTE_PROGRAM } from "../inbox/send.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";

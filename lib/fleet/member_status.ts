@@ -14,8 +14,7 @@ import { Inbox } from "../inbox/inbox.ts";
 import { type MemberReport, parseReport, readReportFile, reportPathOf } from "../inbox/report.ts";
 import { schedulerPidPathOf } from "../inbox/scheduler.ts";
 import { schedulerState } from "../inbox/scheduler_service.ts";
-import { REMOTE_PROGRAM } from "../inbox/send.ts";
-import { memberPaths } from "../paths.ts";
+import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine } from "../process.ts";
 import { VERSION } from "../version.ts";
 

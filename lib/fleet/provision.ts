@@ -14,7 +14,7 @@ import {
   registerErrorClass,
   RemoteCommandError,
 } from "../errors.ts";
-import { REMOTE_PROGRAM } from "../inbox/send.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
 import type { ProvisionStep } from "./progress.ts";
 
 /**

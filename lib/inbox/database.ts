@@ -100,6 +100,21 @@ function isFileLockConflict(error: unknown): boolean {
     /Could not set lock on file|Conflicting lock/i.test(error.message);
 }
 
+/**
+ * Whether a database failure may pass by itself: another process holds the file or its lock.
+ * Anything else (a damaged file, a full disk, no permission) stays until a person acts.
+ *
+ * @param error What a database step threw.
+ * @returns True when retrying can help.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof TimeoutError) return true;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (isFileLockConflict(e)) return true;
+  }
+  return false;
+}
+
 /** An exclusive advisory lock, released when disposed (or by the kernel if we die). */
 async function acquireLock(path: string, deadline: number): Promise<Disposable> {
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });

@@ -11,6 +11,8 @@ import { DeliveryRefusedError, type ErrorData, errorFromData, errorToData } from
 // Also registers NoSchedulerError, so it comes back from a reply as itself.
 import { Inbox, type InboxOptions } from "./inbox.ts";
 import type { Message } from "./message.ts";
+// Also registers SchedulerNotStartedError.
+import { ensureScheduler } from "./scheduler_service.ts";
 
 /** The protocol version; a recipient refuses requests from another one. */
 export const PROTOCOL_VERSION = 1;
@@ -41,7 +43,8 @@ export type DeliverReply =
   | { ok: false; error: Pick<ErrorData, "name" | "message"> & Partial<ErrorData> };
 
 /**
- * The recipient's side: handles one request and never throws.
+ * The recipient's side: handles one request and never throws. Starts the member's scheduler
+ * when none runs (see {@link ensureScheduler}).
  *
  * @param input The request text from stdin.
  * @param options Which inbox (defaults to the current user's).
@@ -55,6 +58,8 @@ export async function receiveDelivery(
     const request = parseRequest(input);
     const inbox = await Inbox.open(options);
     const message = await inbox.deliver(request);
+    // Stored: from here on, a failure must name the message (the sender must not resend it).
+    await ensureScheduler(inbox, message);
     if (request.waitMs === undefined) return { ok: true, message };
     return { ok: true, message: await inbox.waitFor(message.id, { timeoutMs: request.waitMs }) };
   } catch (error) {

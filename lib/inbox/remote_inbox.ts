@@ -20,7 +20,7 @@ import {
   type MessageStatus,
   parseMessageId,
 } from "./message.ts";
-import { REMOTE_PROGRAM } from "./send.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
 
 /** What a script can do with any member's inbox, this one's or another's. */
 export interface InboxView {

@@ -4,10 +4,13 @@
  * @module
  */
 
+import { setLongTimeout } from "../timer.ts";
 import { dirname, join } from "node:path";
-import { OhcommodoreError } from "../errors.ts";
+import { DatabaseError, OhcommodoreError } from "../errors.ts";
 import { commandCredentials } from "../member_env.ts";
+import { shellQuote } from "../ssh.ts";
 import { VERSION } from "../version.ts";
+import { isTransientDatabaseError } from "./database.ts";
 import { claimNext, finish, type Inbox, recordProcessGroup, startScheduling } from "./inbox.ts";
 import type { Message, MessageStatus } from "./message.ts";
 import { removeReportFile, writeReportFile } from "./report.ts";
@@ -59,6 +62,41 @@ export function schedulerPidPathOf(database: string): string {
   return `${schedulerLockPathOf(database)}.pid`;
 }
 
+/** Why the last scheduler of a database could not start, as it recorded it. */
+export interface SchedulerFailure {
+  /** The error, with what to do about it. */
+  error: string;
+  /** When it failed (ISO time). */
+  at: string;
+  /** The process that failed. */
+  pid: number;
+}
+
+/**
+ * Where a scheduler that could not start records why (removed when one starts).
+ *
+ * @param database The database it was to serve.
+ * @returns The file.
+ */
+export function schedulerFailurePathOf(database: string): string {
+  return `${schedulerLockPathOf(database)}.failed.json`;
+}
+
+/**
+ * Reads why the last scheduler of a database could not start.
+ *
+ * @param database The database.
+ * @returns The failure, or null when the last one started (or none ever failed).
+ */
+export async function readSchedulerFailure(database: string): Promise<SchedulerFailure | null> {
+  try {
+    const data = JSON.parse(await Deno.readTextFile(schedulerFailurePathOf(database)));
+    return typeof data?.error === "string" ? data : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Runs the commands delivered to one inbox. Only one scheduler runs per database.
  *
@@ -104,6 +142,9 @@ export class Scheduler {
    * @param options Event callback and tuning.
    * @returns The running scheduler.
    * @throws {OhcommodoreError} When another scheduler already serves this database.
+   * @throws {DatabaseError} When the database cannot be used for a reason that does not pass by
+   *   itself (a damaged file, no permission): with DuckDB's error and what to do. The reason is
+   *   also recorded for `scheduler status` ({@link readSchedulerFailure}).
    */
   static async start(inbox: Inbox, options: SchedulerOptions = {}): Promise<Scheduler> {
     const lockPath = schedulerLockPathOf(inbox.database);
@@ -124,7 +165,25 @@ export class Scheduler {
         throw error;
       });
     const emit = options.onEvent ?? (() => {});
-    const start = await persist(() => startScheduling(inbox), emit);
+    let start: Awaited<ReturnType<typeof startScheduling>>;
+    try {
+      // Only a busy database is waited for: retrying a damaged one would go on unseen forever.
+      start = await persist(() => startScheduling(inbox), emit, isTransientDatabaseError);
+    } catch (error) {
+      const failure = cannotStart(inbox.database, error as Error);
+      const record: SchedulerFailure = {
+        error: failure.message,
+        at: new Date().toISOString(),
+        pid: Deno.pid,
+      };
+      await Deno.writeTextFile(schedulerFailurePathOf(inbox.database), JSON.stringify(record), {
+        mode: 0o600,
+      }).catch(() => {});
+      await Deno.remove(schedulerPidPathOf(inbox.database)).catch(() => {});
+      lock.close();
+      throw failure;
+    }
+    await Deno.remove(schedulerFailurePathOf(inbox.database)).catch(() => {});
     for (const message of start.recovered) emit({ type: "recovered", message });
     // The report exists before the doorbell answers: whoever sees this scheduler running can
     // also read which version it is.
@@ -235,7 +294,7 @@ export class Scheduler {
       }
     };
     signal("SIGTERM");
-    setTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);
+    setLongTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);
   }
 
   #ring(): void {
@@ -246,9 +305,10 @@ export class Scheduler {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      // POLL_INTERVAL_SEC comes from the database: a huge one must not fire at once and spin.
+      const cancel = setLongTimeout(resolve, ms);
       this.#wakeUp = () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
     });
@@ -268,15 +328,31 @@ export class Scheduler {
   }
 }
 
-/** Retries a database step until it succeeds: an outcome must never be dropped. */
+/** The error of a scheduler that cannot use its database, with how to recover. */
+function cannotStart(database: string, error: Error): DatabaseError {
+  const aside = `mv ${shellQuote(database)} ${shellQuote(`${database}.broken`)}`;
+  return new DatabaseError(
+    `The scheduler cannot start: ${error.message}; if that file is damaged, move it aside with ` +
+      `"${aside}" and run "ohcommodore scheduler start" again (it makes a new, empty inbox; ` +
+      `the moved file keeps the old messages)`,
+    { cause: error },
+  );
+}
+
+/**
+ * Retries a database step until it succeeds (an outcome must never be dropped), or until it
+ * fails in a way `retryIf` says will not pass.
+ */
 async function persist<T>(
   step: () => Promise<T>,
   emit: (event: SchedulerEvent) => void,
+  retryIf: (error: unknown) => boolean = () => true,
 ): Promise<T> {
   for (let pause = 100;; pause = Math.min(pause * 2, 5000)) {
     try {
       return await step();
     } catch (error) {
+      if (!retryIf(error)) throw error;
       emit({ type: "retrying", error: error as Error });
       await new Promise((resolve) => setTimeout(resolve, pause));
     }

@@ -7,12 +7,19 @@
  */
 
 import { dirname, join } from "node:path";
-import { OhcommodoreError, TimeoutError } from "../errors.ts";
+import { OhcommodoreError, registerErrorClass, TimeoutError } from "../errors.ts";
 import { ensurePrivateFile } from "../private_files.ts";
+import { selfCommand } from "../self.ts";
 import { VERSION } from "../version.ts";
-import type { Inbox } from "./inbox.ts";
+import { type Inbox, NoSchedulerError } from "./inbox.ts";
+import type { Message } from "./message.ts";
 import { readReportFile } from "./report.ts";
-import { schedulerPidPathOf } from "./scheduler.ts";
+import {
+  readSchedulerFailure,
+  type SchedulerFailure,
+  schedulerLockPathOf,
+  schedulerPidPathOf,
+} from "./scheduler.ts";
 import {
   SCHEDULER_UNIT_LOG,
   schedulerUnitEnabled,
@@ -31,6 +38,8 @@ export interface SchedulerState {
   log: string;
   /** The version of the running scheduler, from its report; null when unknown. */
   version: string | null;
+  /** When none runs: why the last one could not start, as it recorded it; else null. */
+  failure: SchedulerFailure | null;
 }
 
 /** What {@link startSchedulerService} did. */
@@ -64,7 +73,9 @@ export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
     .trim();
   const pid = listener && /^\d+$/.test(pidText) ? Number(pidText) : null;
   const version = listener ? (await readReportFile(inbox.database))?.version ?? null : null;
-  return { running: listener !== undefined, pid, log: schedulerLogOf(inbox.database), version };
+  const failure = listener ? null : await readSchedulerFailure(inbox.database);
+  const log = schedulerLogOf(inbox.database);
+  return { running: listener !== undefined, pid, log, version, failure };
 }
 
 /**
@@ -118,24 +129,124 @@ export async function startSchedulerService(
   return { ...state, action, systemd: false };
 }
 
-/** Waits up to 15 s for a starting scheduler to answer, or for its process to exit. */
+/**
+ * Waits up to 15 s for a starting scheduler to answer, for its process to exit, or for it to
+ * record that it cannot start (under systemd, whose process we do not see).
+ */
 async function untilAnswering(
   inbox: Inbox,
   exited: () => Deno.CommandStatus | undefined,
   whereToLook: () => Promise<string>,
 ): Promise<SchedulerState> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !exited()) {
+  const since = Date.now();
+  const deadline = since + 15_000;
+  let failure: SchedulerFailure | null = null;
+  while (Date.now() < deadline) {
     const state = await schedulerState(inbox);
     if (state.running) return state;
+    if (state.failure && Date.parse(state.failure.at) >= since) {
+      failure = state.failure;
+      break;
+    }
+    // Ours gave up, but another may be starting (two deliveries started one each): it holds
+    // the scheduler lock until it answers or fails.
+    if (exited() && !(await schedulerLockHeld(inbox.database))) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const status = exited();
-  throw new OhcommodoreError(
-    `The scheduler did not start (${status ? `exit code ${status.code}` : "no answer in 15s"})` +
-      `; ${await whereToLook()}`,
-  );
+  const recorded = failure ?? await readSchedulerFailure(inbox.database);
+  const how = status ? `exit code ${status.code}` : failure ? "it gave up" : "no answer in 15s";
+  if (recorded && Date.parse(recorded.at) >= since) {
+    throw new OhcommodoreError(`The scheduler did not start (${how}): ${recorded.error}`);
+  }
+  throw new OhcommodoreError(`The scheduler did not start (${how}); ${await whereToLook()}`);
 }
+
+/** Whether some process holds a database's scheduler lock (a scheduler runs or starts). */
+async function schedulerLockHeld(database: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(schedulerLockPathOf(database), { read: true, write: true });
+  } catch {
+    return false; // no scheduler ever ran here
+  }
+  try {
+    if (!(await file.tryLock(true))) return true;
+    await file.unlock();
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Makes sure a scheduler will run a message that waits in an inbox: when none answers, starts
+ * one as `ohcommodore scheduler start` does (through systemd where init.sh installed its unit,
+ * else detached). A delivery calls it, so that a member whose scheduler died (and that no
+ * supervisor restarts) does not take messages that nothing will run.
+ *
+ * @example Deliver by hand and make sure it runs
+ * ```ts
+ * import { ensureScheduler, Inbox } from "@smithclay/ohcommodore";
+ * const inbox = await Inbox.open();
+ * const message = await inbox.deliver({ recipient: inbox.address, command: "make" });
+ * await ensureScheduler(inbox, message);
+ * ```
+ *
+ * @param inbox The inbox.
+ * @param message The message that waits (named in the error).
+ * @param program The argv that runs this CLI (default: this program).
+ * @throws {SchedulerNotStartedError} When none answers and none could be started.
+ */
+export async function ensureScheduler(
+  inbox: Inbox,
+  message: Message,
+  program: string[] = selfCommand(),
+): Promise<void> {
+  if ((await schedulerState(inbox)).running) return;
+  try {
+    await startSchedulerService(inbox, program);
+  } catch (error) {
+    throw new SchedulerNotStartedError(inbox.address, message, error as Error);
+  }
+}
+
+/**
+ * A message waits in an inbox whose scheduler is not running, and starting one failed: the
+ * message is stored, but nothing will run it until someone fixes that.
+ *
+ * @example Tell a sender that its message waits
+ * ```ts
+ * import { SchedulerNotStartedError, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "make").catch((error) => {
+ *   if (!(error instanceof SchedulerNotStartedError)) throw error;
+ *   console.error(`${error.waiting.id} waits: ${error.reason}`);
+ * });
+ * ```
+ */
+export class SchedulerNotStartedError extends NoSchedulerError {
+  /** Why the scheduler could not be started. */
+  readonly reason: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The inbox's address.
+   * @param message The waiting message.
+   * @param reason Why starting a scheduler failed.
+   */
+  constructor(address: string, message: Message, reason: Error) {
+    super(address, message);
+    this.message = `Message "${message.id}" is ${message.status} on ${address}, but no ` +
+      `scheduler runs there and none could be started: ${reason.message}; nothing will run it ` +
+      `until one does: fix that, run "ohcommodore scheduler start" there, then check ` +
+      `"ohcommodore inbox show ${message.id}"`;
+    this.reason = reason.message;
+  }
+}
+
+// It crosses from the recipient to the sender as data and comes back as itself.
+registerErrorClass(SchedulerNotStartedError);
 
 /**
  * Asks a running scheduler to stop and waits for it; its running command may finish. Where

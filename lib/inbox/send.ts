@@ -5,18 +5,32 @@
  */
 
 import { type Address, formatAddress, parseAddress } from "../address.ts";
-import { DeliveryRefusedError, RemoteCommandError, UsageError } from "../errors.ts";
+import {
+  DeliveryRefusedError,
+  NotFoundError,
+  OhcommodoreError,
+  registerErrorClass,
+  RemoteCommandError,
+  SshError,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { channelFor } from "../channel.ts";
 import { checkTimeoutAndWait } from "../duration.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { Inbox } from "./inbox.ts";
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
+  isFinished,
   type Message,
+  type MessageStatus,
   newMessageId,
   parseMessageId,
 } from "./message.ts";
+import { RemoteInbox } from "./remote_inbox.ts";
+import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
   type DeliverRequest,
@@ -35,8 +49,7 @@ export interface Route {
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
 export type AddressResolver = (address: Address) => Promise<Route>;
 
-/** The path of the program on every member, relative to its home. */
-export const REMOTE_PROGRAM = "~/.local/bin/ohcommodore";
+export { REMOTE_PROGRAM };
 
 /** Options for {@link send}. */
 export interface SendOptions {
@@ -82,7 +95,8 @@ export function directResolver(self: Address): AddressResolver {
 }
 
 /**
- * Delivers a shell command to a member's inbox, and optionally waits for its outcome.
+ * Delivers a shell command to a member's inbox, and optionally waits for its outcome. The
+ * recipient starts its scheduler when none runs there (as `ohcommodore scheduler start` does).
  *
  * @example Run a command on a ship and wait for it
  * ```ts
@@ -95,9 +109,15 @@ export function directResolver(self: Address): AddressResolver {
  * @param command The shell command (bash).
  * @param options Timeout, waiting, resolution and transport.
  * @returns The message as stored, or as finished when waiting.
- * @throws {UsageError} For a malformed address or an empty command.
+ * @throws {UsageError} For a malformed address or an empty command, and for waiting on this
+ *   member from a command its own scheduler runs (it would wait for itself).
  * @throws {DeliveryRefusedError} When the recipient refuses it.
+ * @throws {SchedulerNotStartedError} When it was stored, but no scheduler runs there and none
+ *   could be started: nothing will run it until one does.
  * @throws {SshError} When the recipient cannot be reached.
+ * @throws {DeliveryInterruptedError} When the connection broke part way and the message, looked
+ *   up by its id, is there but not finished (or not there, or cannot be looked up). A delivered
+ *   message that the look-up finds finished (or any, when not waiting) is returned instead.
  */
 export async function send(
   to: string,
@@ -112,6 +132,14 @@ export async function send(
   const identity = await readIdentity(options.home);
   const self: Address = { role: identity.role, host: identity.name };
   const route = await (options.resolve ?? directResolver(self))(address);
+  const running = route.destination === null && options.wait ? runningMessage(self) : undefined;
+  if (running) {
+    throw new UsageError(
+      `Cannot wait for a message to ${formatAddress(self)} from inside its own scheduler ` +
+        `(this command is message "${running}"): the scheduler runs one command at a time, so ` +
+        `the message would wait for this one to end; send it without --wait`,
+    );
+  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const waitMs = options.wait ? options.waitMs ?? timeoutMs + 60_000 : undefined;
   const request: DeliverRequest = {
@@ -127,9 +155,23 @@ export async function send(
   if (route.destination === null) {
     const inbox = await Inbox.open({ home: options.home, identity });
     const message = await inbox.deliver(request);
+    await ensureScheduler(inbox, message);
     return waitMs === undefined ? message : await inbox.waitFor(message.id, { timeoutMs: waitMs });
   }
   return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh(), options.signal);
+}
+
+/**
+ * The id of the message this process runs as, when this member's scheduler started it: the
+ * scheduler puts the message's id and the member's address into each command's environment.
+ */
+function runningMessage(self: Address): string | undefined {
+  try {
+    const id = Deno.env.get("OHCOMMODORE_MESSAGE_ID");
+    return id && Deno.env.get("OHCOMMODORE_ADDRESS") === formatAddress(self) ? id : undefined;
+  } catch {
+    return undefined; // no permission to read the environment: not a command of ours
+  }
 }
 
 async function deliverOverSsh(
@@ -140,12 +182,20 @@ async function deliverOverSsh(
 ): Promise<Message> {
   // The request carries its id, so the recipient stores a repeated delivery once: retrying
   // after any ssh failure is safe.
-  const result = await channelFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
-    stdin: JSON.stringify(request),
-    timeoutMs: (request.waitMs ?? 0) + 60_000,
-    retry: "idempotent",
-    signal,
-  });
+  let result;
+  try {
+    result = await channelFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
+      stdin: JSON.stringify(request),
+      timeoutMs: (request.waitMs ?? 0) + 60_000,
+      retry: "idempotent",
+      signal,
+    });
+  } catch (error) {
+    // Failed before the program started: nothing was delivered. Otherwise it may have been.
+    if (signal?.aborted || (error instanceof SshError && error.beforeCommand)) throw error;
+    if (!(error instanceof SshError || error instanceof TimeoutError)) throw error;
+    return await lookUp(destination, request, ssh, error, error.message);
+  }
   let reply: DeliverReply;
   try {
     reply = JSON.parse(result.stdout);
@@ -153,17 +203,122 @@ async function deliverOverSsh(
     const tail = result.stderr.trim().split("\n").slice(-3).join("\n");
     const hint = result.code === 127
       ? `ohcommodore is not installed at ${REMOTE_PROGRAM} there`
+      : result.code > 128
+      ? `the connection ended without an answer (exit code ${result.code}: killed by signal ` +
+        `${result.code - 128})`
       : `it answered with exit code ${result.code}`;
-    throw new RemoteCommandError(
+    const error = new RemoteCommandError(
       destination,
       result.code,
       tail,
       `Cannot deliver to ${request.recipient} via "${destination}": ${hint}` +
         (tail ? `\n${tail}` : ""),
     );
+    if (result.code === 127) throw error;
+    // The program may have stored the message, even run it, before the answer was lost (the
+    // sender's ssh killed): the id says what happened, and resending could run it twice.
+    return await lookUp(destination, request, ssh, error, hint);
   }
   if (!reply || typeof reply !== "object" || !("ok" in reply)) {
     throw new DeliveryRefusedError(`"${destination}" answered the delivery with an unknown reply`);
   }
   return unwrapReply(reply);
 }
+
+/**
+ * After a delivery whose answer was lost: asks the recipient for the message by its id (a
+ * read, safe to repeat) and returns it when that settles what the sender asked for.
+ */
+async function lookUp(
+  destination: string,
+  request: DeliverRequest,
+  ssh: Ssh,
+  lost: Error,
+  reason: string,
+): Promise<Message> {
+  let found: Message | null;
+  try {
+    found = await new RemoteInbox(request.recipient, destination, ssh).get(request.id);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) {
+      throw new DeliveryInterruptedError(request, destination, null, lost, reason, error as Error);
+    }
+    found = null;
+  }
+  if (found && (request.waitMs === undefined || isFinished(found))) return found;
+  throw new DeliveryInterruptedError(request, destination, found, lost, reason);
+}
+
+/**
+ * The connection to a recipient broke before its answer to a delivery arrived (the sender's
+ * ssh was killed, the connection dropped), and the sender looked the message up by its id:
+ * `status` says what it found. A message that is there was delivered: never send it again (it
+ * would run twice); wait for it instead. One that is not there was not delivered.
+ *
+ * @example Tell a lost answer from a failed delivery
+ * ```ts
+ * import { DeliveryInterruptedError, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "make deploy", { wait: true }).catch((error) => {
+ *   if (!(error instanceof DeliveryInterruptedError)) throw error;
+ *   if (error.status === "not delivered") console.error("safe to send again");
+ *   else console.error(`${error.messageId} is ${error.status}: wait for it, do not resend`);
+ * });
+ * ```
+ */
+export class DeliveryInterruptedError extends OhcommodoreError {
+  /** The message's id (the sender chose it). */
+  readonly messageId: string;
+  /** The recipient's address. */
+  readonly recipient: string;
+  /**
+   * What the look-up found: the message's status (it was delivered), `not delivered`, or
+   * `unknown` when the look-up failed too.
+   */
+  readonly status: MessageStatus | "not delivered" | "unknown";
+  /** The message as the look-up found it, or null. */
+  readonly found: Message | null;
+
+  /**
+   * Creates the error.
+   *
+   * @param request The delivery.
+   * @param destination Where it went.
+   * @param found The message as found, or null.
+   * @param lost How the answer was lost (the cause).
+   * @param reason The same in a few words, e.g. "exit code 137: killed by signal 9".
+   * @param lookUpError Why the look-up failed, when it did.
+   */
+  constructor(
+    request: { id: string; recipient: string },
+    destination: string,
+    found: Message | null,
+    lost: Error,
+    reason: string,
+    lookUpError?: Error,
+  ) {
+    const id = request.id;
+    const to = `${request.recipient} via "${destination}"`;
+    const status = found?.status ?? (lookUpError ? "unknown" : "not delivered");
+    const why = reason.split("\n")[0];
+    super(
+      status === "unknown"
+        ? `The answer to the delivery of message "${id}" to ${to} was lost (${why}), and looking ` +
+          `it up failed too (${lookUpError?.message}): it may have been delivered; check with ` +
+          `"ohcommodore inbox show ${id}" there before sending it again`
+        : status === "not delivered"
+        ? `${lost.message.split("\n")[0]}; message "${id}" is not in that inbox, so it was not ` +
+          `delivered: sending it again is safe`
+        : `The connection to ${to} broke before its answer arrived (${why}), but message "${id}" ` +
+          `was delivered and is ${status}${status === "pending" ? " (taken by hand)" : ""}: do ` +
+          `not send it again; wait for it there with "ohcommodore inbox wait ${id}"`,
+      { cause: lost },
+    );
+    this.messageId = id;
+    this.recipient = request.recipient;
+    this.status = status;
+    this.found = found;
+  }
+}
+
+// It crosses from the flagship to the laptop as data and comes back as itself.
+registerErrorClass(DeliveryInterruptedError);

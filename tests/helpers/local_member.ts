@@ -6,7 +6,9 @@
 import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
 import { Inbox } from "../../lib/inbox/inbox.ts";
+import { schedulerPidPathOf } from "../../lib/inbox/scheduler.ts";
 import { schedulerState } from "../../lib/inbox/scheduler_service.ts";
+import { memberPaths } from "../../lib/paths.ts";
 import { runProcess } from "../../lib/process.ts";
 
 const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
@@ -87,6 +89,17 @@ export class LocalMember implements AsyncDisposable {
         // already exited
       }
       await child.status;
+    }
+    // A detached scheduler ("scheduler start", or one a delivery started) is named by its pid file.
+    const pid = Number(
+      await Deno.readTextFile(schedulerPidPathOf(memberPaths(this.home).database)).catch(() => ""),
+    );
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
     // A scheduler killed with SIGKILL leaves its command running (in a session of its own).
     await killGroupsMentioning(this.home);
