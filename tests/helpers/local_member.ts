@@ -3,10 +3,10 @@
  * subprocess (no ssh): for tests of behaviour that does not cross machines.
  */
 
+import { stopMemberProcesses } from "./member_processes.ts";
 import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
 import { Inbox } from "../../lib/inbox/inbox.ts";
-import { schedulerPidPathOf } from "../../lib/inbox/scheduler.ts";
 import { schedulerState } from "../../lib/inbox/scheduler_service.ts";
 import { memberPaths } from "../../lib/paths.ts";
 import { runProcess } from "../../lib/process.ts";
@@ -90,39 +90,8 @@ export class LocalMember implements AsyncDisposable {
       }
       await child.status;
     }
-    // A detached scheduler ("scheduler start", or one a delivery started) is named by its pid file.
-    const pid = Number(
-      await Deno.readTextFile(schedulerPidPathOf(memberPaths(this.home).database)).catch(() => ""),
-    );
-    if (Number.isInteger(pid) && pid > 0) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    // A scheduler killed with SIGKILL leaves its command running (in a session of its own).
-    await killGroupsMentioning(this.home);
+    await stopMemberProcesses(this.home);
     await Deno.remove(this.home, { recursive: true }).catch(() => {});
-  }
-}
-
-/**
- * Kills, with SIGKILL, the process group of every process whose command line mentions `text`
- * (the scheduler runs each command as `bash <home>/…/run/<id>.sh`, the leader of its group).
- */
-async function killGroupsMentioning(text: string): Promise<void> {
-  const ps = await runProcess("ps", ["-eo", "pid=,pgid=,args="], { timeoutMs: 10_000 });
-  const own = Number(ps.stdout.match(new RegExp(`^\\s*${Deno.pid}\\s+(\\d+)`, "m"))?.[1]);
-  for (const line of ps.stdout.split("\n")) {
-    const [, pid, pgid, args] = line.match(/^\s*(\d+)\s+(\d+)\s+(.*)$/) ?? [];
-    if (!args?.includes(text)) continue;
-    try {
-      // Never this test's own group: only what the member's scheduler started.
-      Deno.kill(Number(pgid) === own ? Number(pid) : -Number(pgid), "SIGKILL");
-    } catch {
-      // already gone
-    }
   }
 }
 
