@@ -8,7 +8,6 @@ import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
 import { Inbox } from "../../lib/inbox/inbox.ts";
 import { schedulerState } from "../../lib/inbox/scheduler_service.ts";
-import { memberPaths } from "../../lib/paths.ts";
 import { runProcess } from "../../lib/process.ts";
 
 const CLI = fileURLToPath(new URL("../../cli.ts", import.meta.url));
