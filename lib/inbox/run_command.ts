@@ -75,7 +75,8 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
   };
   let cancelKill = () => {};
   // A cancel that came before the group was known is carried out now.
-  options.onSpawn?.(child.pid).then((verdict) => {
+  // Waited for before returning, so its database write never outlives the command's run.
+  const spawned = options.onSpawn?.(child.pid).then((verdict) => {
     if (verdict === "kill") killGroup("SIGTERM");
   }, () => {});
   // Long timers: a timeout stored by an older sender (or a long grace) may pass 2^31-1 ms, where
@@ -86,6 +87,7 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
     cancelKill = setLongTimeout(() => killGroup("SIGKILL"), options.killGraceMs ?? 5000);
   }, options.timeoutMs);
   const status = await child.status;
+  await spawned;
   cancelTimeout();
   cancelKill();
   // Background processes the command left behind may hold its pipes open; give them a moment,
