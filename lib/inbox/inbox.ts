@@ -632,7 +632,11 @@ export function startScheduling(inbox: Inbox): Promise<SchedulingStart> {
     await db.run("BEGIN TRANSACTION");
     try {
       const reader = await db.runAndReadAll(
-        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running',
+        // Its group is not killed: after a crash that number may be another process's now, so
+        // the row says what may still run, for a person to look at.
+        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running' ||
+             CASE WHEN pgid IS NULL THEN '' ELSE '; its commands may still run as process ' ||
+               'group ' || pgid || ' (kill -- -' || pgid || ' stops them)' END,
            exit_code = coalesce(exit_code, 1),
            finished_at = make_timestamp($1::BIGINT)
          WHERE status = 'running' RETURNING ${COLUMNS}`,
