@@ -13,9 +13,8 @@ import { memberPaths } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
 import { isShipOfFleet, tagOfFlagship } from "./names.ts";
-import type { Resolved } from "./flagship.ts";
+import { Flagship, type Resolved } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
-import { openFlagship } from "./fleet.ts";
 
 /**
  * The resolver for this member.
@@ -37,8 +36,10 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
   const direct = directResolver({ role: identity.role, host: identity.name });
   let lookup: (name: string) => Promise<Resolved | null>;
   if (identity.role === "commodore") {
-    if (!await readFleetFacts(home)) return direct;
-    const flagship = await openFlagship(memberPaths(home).home, ssh);
+    // The identity is read already: the facts are all the flagship needs besides.
+    const facts = await readFleetFacts(home);
+    if (!facts) return direct;
+    const flagship = new Flagship(facts, memberPaths(home).home, ssh);
     lookup = (name) => flagship.resolve(name);
   } else {
     const config = identity.role === "local" ? await readLocalConfig(home) : null;

@@ -60,8 +60,9 @@ export async function withDatabase<T>(
   work: (connection: DuckDBConnection) => Promise<T>,
 ): Promise<T> {
   const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
-  await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
+  // The private directory is the database's own (or holds it): one mkdir serves for both.
   if (access.privateDir !== undefined) await ensurePrivateDir(access.privateDir);
+  else await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
   using _lock = await acquireLock(lockPathOf(access.path), deadline);
   const { DuckDBInstance } = await import("../duckdb.ts");
   const instance = await pRetry(() => DuckDBInstance.create(access.path), {

@@ -33,11 +33,14 @@ import {
   parseStatus,
 } from "./message.ts";
 import { askSchedulerToCancel, FinishListener, wakeScheduler } from "./wake.ts";
-import { MAX_TIMER_MS } from "../timer.ts";
+import { setLongTimeout } from "../timer.ts";
 
 // Set in Inbox's static block: private access for the scheduler's operations in this module.
 let useDatabase: <T>(inbox: Inbox, work: (db: DuckDBConnection) => Promise<T>) => Promise<T>;
 let resolveIn: (inbox: Inbox, db: DuckDBConnection, id: string) => Promise<Message>;
+
+/** How long {@link Inbox.next} waits unless told: 10 minutes. */
+export const DEFAULT_NEXT_WAIT_MS = 10 * 60_000;
 
 /** The largest command an inbox accepts. */
 export const MAX_COMMAND_BYTES = 1024 * 1024;
@@ -220,7 +223,12 @@ export class Inbox {
       throw refuse(`a message for "${delivery.recipient}": this member is ${this.address}`);
     }
     if (delivery.sender !== undefined) {
-      if (typeof delivery.sender !== "string") throw refuse("a sender that is not an address");
+      if (typeof delivery.sender !== "string") {
+        throw refuse(
+          `a sender that is not an address (${JSON.stringify(delivery.sender)}): give one like ` +
+            `local@laptop`,
+        );
+      }
       parseAddress(delivery.sender);
     }
     const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
@@ -357,16 +365,12 @@ export class Inbox {
     const deadline = Date.now() + timeoutMs;
     while (!FINISHED_STATUSES.includes(message.status)) {
       if (!listener) throw new NoSchedulerError(this.address, message);
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancel = () => {};
       const expired = new Promise<"expired">((resolve) => {
-        // Timers hold at most 2^31-1 ms; a longer wait wakes early and goes round again.
-        timer = setTimeout(() => resolve("expired"), Math.min(deadline - Date.now(), MAX_TIMER_MS));
+        cancel = setLongTimeout(() => resolve("expired"), deadline - Date.now());
       });
-      const finished = await Promise.race([listener.next(), expired]).finally(() =>
-        clearTimeout(timer)
-      );
+      const finished = await Promise.race([listener.next(), expired]).finally(() => cancel());
       if (finished === "expired") {
-        if (Date.now() < deadline) continue;
         // Said as it is now, not as it was when the wait began: it may have started meanwhile.
         message = await this.get(message.id);
         if (FINISHED_STATUSES.includes(message.status)) break;
@@ -460,7 +464,7 @@ export class Inbox {
     const since = nowMicros();
     if (options.from !== undefined) parseAddress(options.from);
     if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
-    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_NEXT_WAIT_MS;
     const deadline = Date.now() + timeoutMs;
     let listener = await FinishListener.connect(this.database);
     try {
@@ -472,34 +476,40 @@ export class Inbox {
           [since, options.from ?? null],
         ).then((reader) => reader.getRowObjects().map(toMessage));
       const before = new Set((await this.#use(arrivedSince)).map((message) => message.id));
+      // Wait, then look: what came before the first wait is in `before`, and the listener,
+      // connected already, hears anything after it.
       for (;;) {
+        const left = deadline - Date.now();
+        // The scheduler says when anything changes; without one, look again every half second.
+        if (
+          left > 0 && !await this.#changeOrPause(listener, listener ? left : Math.min(left, 500))
+        ) {
+          listener?.[Symbol.dispose](); // the scheduler went away: poll from now on
+          listener = undefined;
+        }
         const arrived = (await this.#use(arrivedSince)).find((m) => !before.has(m.id));
         if (arrived) return arrived;
-        const left = deadline - Date.now();
-        if (left <= 0) {
+        if (Date.now() >= deadline) {
           throw new TimeoutError(
             `No message arrived in the inbox of ${this.address}` +
               (options.from ? ` from ${options.from}` : "") +
-              ` within ${formatDuration(timeoutMs)}`,
+              ` within ${formatDuration(timeoutMs)}; wait longer with a larger timeout, or see ` +
+              `what came with "ohcommodore inbox list"`,
           );
-        }
-        // The scheduler says when anything changes; without one, look again every half second.
-        const pause = listener ? Math.min(left, MAX_TIMER_MS) : Math.min(left, 500);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const elapsed = new Promise<boolean>((resolve) =>
-          timer = setTimeout(() => resolve(true), pause)
-        );
-        const heard = await Promise.race([listener?.changed() ?? elapsed, elapsed]).finally(() =>
-          clearTimeout(timer)
-        );
-        if (!heard) { // the scheduler went away: poll from now on
-          listener?.[Symbol.dispose]();
-          listener = undefined;
         }
       }
     } finally {
       listener?.[Symbol.dispose]();
     }
+  }
+
+  // False when the listener's scheduler went away; true on a change or when the pause ends.
+  async #changeOrPause(listener: FinishListener | undefined, ms: number): Promise<boolean> {
+    let cancel = () => {};
+    const paused = new Promise<boolean>((resolve) => {
+      cancel = setLongTimeout(() => resolve(true), ms);
+    });
+    return await Promise.race([listener?.changed() ?? paused, paused]).finally(() => cancel());
   }
 
   async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {

@@ -12,7 +12,7 @@ import { checkDurationMs } from "../duration.ts";
 import { errorFromData, isErrorData, RemoteCommandError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
-import type { Cancellation } from "./inbox.ts";
+import { type Cancellation, DEFAULT_NEXT_WAIT_MS } from "./inbox.ts";
 import {
   checkLimit,
   type FinishedMessage,
@@ -100,8 +100,9 @@ export class RemoteInbox implements InboxView {
 
   /** Waits for the next message to arrive (default: up to 10 minutes). */
   next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
-    const timeoutMs = checkDurationMs(options.timeoutMs ?? 10 * 60_000, "timeoutMs");
-    const from = options.from ? ["--from", formatFrom(options.from)] : [];
+    const timeoutMs = checkDurationMs(options.timeoutMs ?? DEFAULT_NEXT_WAIT_MS, "timeoutMs");
+    if (options.from) parseAddress(options.from);
+    const from = options.from ? ["--from", options.from] : [];
     return this.#ask<Message>(
       ["next", ...from, "--timeout", `${timeoutMs}ms`],
       timeoutMs + QUICK_MS,
@@ -134,9 +135,4 @@ export class RemoteInbox implements InboxView {
     if (result.code !== 0 && isErrorData(error)) throw errorFromData(error);
     return answer as T;
   }
-}
-
-function formatFrom(address: string): string {
-  parseAddress(address);
-  return address;
 }

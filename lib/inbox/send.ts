@@ -17,7 +17,7 @@ import {
 } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { channelFor } from "../channel.ts";
-import { checkTimeoutAndWait } from "../duration.ts";
+import { checkTimeoutAndWait, WAIT_MARGIN_MS } from "../duration.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { Inbox } from "./inbox.ts";
@@ -48,8 +48,6 @@ export interface Route {
 
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
 export type AddressResolver = (address: Address) => Promise<Route>;
-
-export { REMOTE_PROGRAM };
 
 /** Options for {@link send}. */
 export interface SendOptions {
@@ -141,7 +139,7 @@ export async function send(
     );
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const waitMs = options.wait ? options.waitMs ?? timeoutMs + 60_000 : undefined;
+  const waitMs = options.wait ? options.waitMs ?? timeoutMs + WAIT_MARGIN_MS : undefined;
   const request: DeliverRequest = {
     version: PROTOCOL_VERSION,
     id: options.id === undefined ? newMessageId() : parseMessageId(options.id),
@@ -186,7 +184,7 @@ async function deliverOverSsh(
   try {
     result = await channelFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
       stdin: JSON.stringify(request),
-      timeoutMs: (request.waitMs ?? 0) + 60_000,
+      timeoutMs: (request.waitMs ?? 0) + WAIT_MARGIN_MS,
       retry: "idempotent",
       signal,
     });

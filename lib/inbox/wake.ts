@@ -41,17 +41,22 @@ const MAX_SOCKET_PATH = 107;
  * @param database The database whose scheduler to wake.
  * @returns Whether a scheduler answered.
  */
-export async function wakeScheduler(database: string): Promise<boolean> {
+export function wakeScheduler(database: string): Promise<boolean> {
+  return tellScheduler(database, "wake");
+}
+
+// Sends the scheduler one line; true when one heard it.
+async function tellScheduler(database: string, line: string): Promise<boolean> {
   const connection = await connectQuietly(socketPathOf(database));
   if (!connection) return false;
   try {
-    await connection.write(new TextEncoder().encode("wake\n"));
+    await connection.write(new TextEncoder().encode(`${line}\n`));
+    return true;
   } catch {
     return false;
   } finally {
     connection.close();
   }
-  return true;
 }
 
 /**
@@ -62,17 +67,8 @@ export async function wakeScheduler(database: string): Promise<boolean> {
  * @param id The message id.
  * @returns Whether a scheduler heard it.
  */
-export async function askSchedulerToCancel(database: string, id: string): Promise<boolean> {
-  const connection = await connectQuietly(socketPathOf(database));
-  if (!connection) return false;
-  try {
-    await connection.write(new TextEncoder().encode(`cancel ${id}\n`));
-    return true;
-  } catch {
-    return false;
-  } finally {
-    connection.close();
-  }
+export function askSchedulerToCancel(database: string, id: string): Promise<boolean> {
+  return tellScheduler(database, `cancel ${id}`);
 }
 
 /** A connection that hears which messages the scheduler finishes. */
@@ -113,13 +109,16 @@ export class FinishListener implements Disposable {
   }
 
   /**
-   * Waits for anything to change in the inbox: a delivery, a finish, a mark.
+   * Waits for a delivery or a change by hand (a mark, a delete); a finish alone does not count.
    *
    * @returns False when the scheduler went away.
    */
   async changed(): Promise<boolean> {
-    const line = await this.#lines.next().catch(() => ({ done: true, value: "" }));
-    return !line.done;
+    while (true) {
+      const line = await this.#lines.next().catch(() => ({ done: true, value: "" }));
+      if (line.done) return false;
+      if (line.value === "changed") return true; // a finish alone brings no new message
+    }
   }
 
   /** Closes the connection. */
