@@ -128,6 +128,8 @@ Deno.test("completions: bash completes captain@<ship> and --status= on a real Ta
   await using terminal = await Terminal.start(
     ["bash", "--norc", "--noprofile"],
     { HOME: member.home, PATH, PS1: "$ " },
+    // There, so a hostile name's relative `touch PWNED…` would land where it is looked for.
+    { cwd: member.home },
   );
   await terminal.type(`source ${scripts.bash}; clear\n`);
   await terminal.waitFor(/^\$ $/m);
@@ -179,6 +181,7 @@ Deno.test("completions: zsh parses the script and completes on a real Tab", asyn
   await using terminal = await Terminal.start(
     ["zsh", "-f"],
     { HOME: member.home, PATH, PS1: "%% " },
+    { cwd: member.home },
   );
   await terminal.type(`autoload -Uz compinit && compinit -u && source ${scripts.zsh} && clear\n`);
   await terminal.waitFor(/^% $/m);

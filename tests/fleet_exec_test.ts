@@ -195,6 +195,9 @@ Deno.test("fleet exec: grouped output, exit 1 when a ship fails, --json, bad inp
     const theirs = await laptop.cli(["fleet", "exec", "--ships", "nosuch", "--", "tool", "--json"]);
     assert.equal(theirs.code, 1);
     assert.equal(theirs.stdout, "");
+    const none = await laptop.cli(["fleet", "exec", "--ships", ",", "--", "true"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--ships "," names no ship/);
     const bad = await laptop.cli(["fleet", "exec", "--concurrency", "0", "--", "true"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--concurrency must be a whole number of at least 1, not "0"/);

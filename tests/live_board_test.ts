@@ -43,7 +43,7 @@ Deno.test("live board off a terminal prints each change once as a plain line", (
 Deno.test("live board on a terminal rewrites its lines in place", () => {
   const output = recorder(true);
   {
-    using board = liveBoard({ output });
+    using board = liveBoard({ output, live: true }); // not TERM: this test is of the drawing
     board.set("ship-a", "creating the VM");
     board.set("ship-b", "creating the VM");
     board.done("ship-a", "ready");

@@ -10,7 +10,7 @@ import type { ExecResult } from "../fleet/exec.ts";
 import { escapeControls } from "./output.ts";
 
 /** Ships that ended alike, and how. */
-export interface ExecGroup {
+interface ExecGroup {
   /** The ships' names. */
   ships: string[];
   /** What they share. */
@@ -23,7 +23,7 @@ export interface ExecGroup {
  * @param results One per ship.
  * @returns The groups.
  */
-export function groupResults(results: readonly ExecResult[]): ExecGroup[] {
+function groupResults(results: readonly ExecResult[]): ExecGroup[] {
   const groups = new Map<string, ExecGroup>();
   for (const result of results) {
     // An unreachable ship's error names its host; reasons of the same kind still differ.
@@ -42,6 +42,17 @@ export function groupResults(results: readonly ExecResult[]): ExecGroup[] {
 }
 
 /**
+ * How one ship's run ended, in a few words: `ok`, `error (exit 3)`, `unreachable`.
+ *
+ * @param result The ship's result.
+ * @returns The words.
+ */
+export function describeOutcome(result: Pick<ExecResult, "ok" | "status" | "exitCode">): string {
+  if (result.ok) return "ok";
+  return `${result.status}${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`;
+}
+
+/**
  * The text of the grouped summary, with control characters in output shown escaped.
  *
  * @param results One per ship.
@@ -49,9 +60,7 @@ export function groupResults(results: readonly ExecResult[]): ExecGroup[] {
  */
 export function formatExecSummary(results: readonly ExecResult[]): string {
   const blocks = groupResults(results).map(({ ships, result }) => {
-    const how = result.ok
-      ? "ok"
-      : `${result.status}${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`;
+    const how = describeOutcome(result);
     const lines = [`---------------- ${[...ships].sort().join(",")} (${ships.length}): ${how}`];
     // Output is shown, not obeyed: a ship's escape sequences reach the terminal as text.
     if (result.stdout) lines.push(escapeControls(result.stdout.replace(/\n$/, "")));

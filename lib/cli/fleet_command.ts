@@ -9,12 +9,12 @@ import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
 import { shipsOption } from "./completions.ts";
-import { formatExecSummary } from "./exec_report.ts";
+import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
-import { withBoard } from "./live_board.ts";
+import { withBoard, writeAll } from "./live_board.ts";
 import { ask, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
 import { refreshShipNames, updateShipNames, writeShipNames } from "./ship_names_cache.ts";
 
@@ -81,12 +81,13 @@ export function fleetCommand(): Command {
             (result.scuttled ? ` and the flagship ${opened.facts.flagshipVm}` : ""),
         );
       }
-      if (result.failed.length && options.json) {
-        Deno.exitCode = 1; // the failures are in the JSON; a second document would break it
-      } else if (result.failed.length) {
-        throw new OhcommodoreError(
-          `${result.failed.length} VM(s) could not be destroyed; run "ohcommodore fleet sink" again`,
-        );
+      if (result.failed.length) {
+        const why = `${result.failed.length} VM(s) could not be destroyed; ` +
+          `run "ohcommodore fleet sink" again`;
+        // With --json the failures are in the JSON; a second document would break it.
+        if (!options.json) throw new OhcommodoreError(why);
+        note(paint("red", "error: ") + why);
+        Deno.exitCode = 1;
       }
     });
 
@@ -111,8 +112,13 @@ export function fleetCommand(): Command {
     )
     .action(async (words, options) => {
       // One word is a whole command line; several are joined as a shell would have split them.
-      const command = words.length === 1 ? words[0] : words.join(" ");
+      const command = words.join(" ");
       const ships = options.ships?.split(",").map((name) => name.trim()).filter(Boolean);
+      if (ships?.length === 0) {
+        throw new UsageError(
+          `--ships "${options.ships}" names no ship: give names or prefixes, comma-separated`,
+        );
+      }
       const concurrency = Number(options.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new UsageError(
@@ -136,12 +142,9 @@ export function fleetCommand(): Command {
             const took = formatDuration(result.durationMs);
             board.done(
               event.ship,
-              result.ok ? paint("green", `ok in ${took}`) : paint(
-                "red",
-                `${result.status}${
-                  result.exitCode === null ? "" : ` (exit ${result.exitCode})`
-                } after ${took}`,
-              ),
+              result.ok
+                ? paint("green", `ok in ${took}`)
+                : paint("red", `${describeOutcome(result)} after ${took}`),
             );
           },
         })
@@ -155,11 +158,10 @@ export function fleetCommand(): Command {
     .description("Answer one fleet call from the laptop: JSON on stdin, JSON lines on stdout")
     .action(async () => {
       const input = await new Response(Deno.stdin.readable).text();
-      const encoder = new TextEncoder();
       Deno.exitCode = await serveFleetCall(
         input,
         () => openFlagship(),
-        (line) => writeAll(encoder.encode(line + "\n")),
+        (line) => writeAll(Deno.stdout, line + "\n"),
       );
     });
 
@@ -214,9 +216,4 @@ function printStatus(status: FleetStatus): void {
   for (const orphan of status.orphans) {
     note(paint("yellow", `Unrecorded VM of this fleet: ${orphan.name} ("fleet sink" removes it)`));
   }
-}
-
-// writeSync may write part of what it is given.
-function writeAll(bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
 }

@@ -86,7 +86,13 @@ export async function withBoard<T>(
 
 const encoder = new TextEncoder();
 
-function writeAll(output: BoardOutput, text: string): void {
+/**
+ * Writes all of a text (`writeSync` may write part of what it is given).
+ *
+ * @param output Where, e.g. `Deno.stdout`.
+ * @param text The text.
+ */
+export function writeAll(output: Pick<BoardOutput, "writeSync">, text: string): void {
   const bytes = encoder.encode(text);
   for (let at = 0; at < bytes.length;) at += output.writeSync(bytes.subarray(at));
 }

@@ -17,12 +17,12 @@ export class Terminal implements AsyncDisposable {
 
   /**
    * Starts `argv` in a new terminal of `columns` × `rows`, with exactly the environment `env`
-   * (and TERM). When it ends, `[exited <code>]` appears below its output.
+   * (and TERM), in `cwd` when given. When it ends, `[exited <code>]` appears below its output.
    */
   static async start(
     argv: string[],
     env: Record<string, string>,
-    size: { columns?: number; rows?: number } = {},
+    size: { columns?: number; rows?: number; cwd?: string } = {},
   ): Promise<Terminal> {
     const dir = await Deno.makeTempDir({ prefix: "ohc-tmux-" });
     const terminal = new Terminal(dir);
@@ -32,6 +32,7 @@ export class Terminal implements AsyncDisposable {
     await terminal.#tmux(
       "new-session",
       "-d",
+      ...(size.cwd ? ["-c", size.cwd] : []),
       "-x",
       String(size.columns ?? 120),
       "-y",
