@@ -4,26 +4,21 @@
  * conversion error).
  */
 
+import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import assert from "node:assert/strict";
 import { DeliveryRefusedError, UsageError } from "../lib/errors.ts";
 import { execOnShips } from "../lib/fleet/exec.ts";
-import { writeIdentity } from "../lib/identity.ts";
-import { Inbox } from "../lib/inbox/inbox.ts";
+import type { Inbox } from "../lib/inbox/inbox.ts";
 import { receiveDelivery } from "../lib/inbox/protocol.ts";
 import { send } from "../lib/inbox/send.ts";
 import { Ssh } from "../lib/ssh.ts";
 import { LocalMember } from "./helpers/local_member.ts";
-import { tempDir } from "./helpers/temp_dir.ts";
 
 const DAY = 86_400_000;
 
 /** An inbox in a home of its own (no scheduler runs); disposing it removes the home. */
-async function tempInbox(): Promise<Inbox & AsyncDisposable> {
-  const home = await tempDir("ohc-input-");
-  const identity = { role: "captain" as const, name: "solo" };
-  await writeIdentity(identity, home.path);
-  const inbox = await Inbox.open({ home: home.path, identity });
-  return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
+function tempInbox(): Promise<Inbox & AsyncDisposable> {
+  return tempInboxIn("ohc-input-", { role: "captain", name: "solo" });
 }
 
 /** Fails instead of hanging when a call that should refuse at once waits instead. */

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
+import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
-import { claimNext, Inbox, startScheduling } from "../lib/inbox/inbox.ts";
-import { tempDir } from "./helpers/temp_dir.ts";
+import { claimNext, type Inbox, startScheduling } from "../lib/inbox/inbox.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
-async function tempInbox(): Promise<Inbox & AsyncDisposable> {
-  const home = await tempDir("ohc-inbox-");
-  const inbox = await Inbox.open({
-    home: home.path,
-    identity: { role: "captain", name: "ship-a" },
-  });
-  return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
+function tempInbox(): Promise<Inbox & AsyncDisposable> {
+  return tempInboxIn("ohc-inbox-", { role: "captain", name: "ship-a" });
 }
 
 const AWKWARD =

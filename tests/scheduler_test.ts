@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
 import { readReportFile, writeReportFile } from "../lib/inbox/report.ts";
@@ -11,11 +12,8 @@ import { eventually, LocalMember } from "./helpers/local_member.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
-async function tempInbox(workdir?: string): Promise<Inbox & AsyncDisposable> {
-  const home = await tempDir("ohc-sched-");
-  const identity = { role: "captain" as const, name: "s", ...(workdir ? { workdir } : {}) };
-  const inbox = await Inbox.open({ home: home.path, identity });
-  return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
+function tempInbox(workdir?: string): Promise<Inbox & AsyncDisposable> {
+  return tempInboxIn("ohc-sched-", { role: "captain", name: "s", ...(workdir ? { workdir } : {}) });
 }
 
 async function withScheduler(
