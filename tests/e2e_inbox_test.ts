@@ -174,7 +174,12 @@ e2e("kill -9 of the scheduler mid-command loses nothing and re-runs nothing", as
   assert.equal(finished.result, "after\n");
   const interrupted = await show(world, "vm-b", long);
   assert.equal(interrupted.status, "error");
-  assert.match(interrupted.error ?? "", /^scheduler stopped while running; .*process group \d+/);
+  // With the group named when the kill came after it was recorded (scheduler_test waits for
+  // that; here the kill may come first).
+  assert.match(
+    interrupted.error ?? "",
+    /^scheduler stopped while running(; its commands may still run as process group \d+ .*)?$/,
+  );
 });
 
 e2e(

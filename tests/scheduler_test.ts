@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withDatabase } from "../lib/inbox/database.ts";
 import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
@@ -197,6 +198,19 @@ Deno.test("after kill -9 mid-command the restarted scheduler marks that message 
   const long = await inbox.deliver({ recipient: inbox.address, command: "sleep 30" });
   const queued = await inbox.deliver({ recipient: inbox.address, command: "echo after-restart" });
   await eventually(statusOf(inbox, long.id, "running"), 20_000, "the long command to run");
+  // Killed once its process group is recorded (just after the command starts), as a crash
+  // mid-command would find it.
+  await eventually(
+    () =>
+      withDatabase(
+        { path: inbox.database, identity: inbox.address },
+        async (db) =>
+          (await db.runAndReadAll(`SELECT pgid FROM inbox WHERE id = $1`, [long.id]))
+              .getRows()[0]?.[0] != null || undefined,
+      ),
+    20_000,
+    "the command's process group to be recorded",
+  );
   first.kill("SIGKILL");
   await first.status;
   assert.equal((await inbox.get(queued.id)).status, "unread");
