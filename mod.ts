@@ -174,6 +174,8 @@ export {
   type OpenMessage,
 } from "./lib/inbox/message.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
+export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
+export type { QueryResult } from "./lib/inbox/store.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
   type AddressResolver,

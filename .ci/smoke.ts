@@ -1,8 +1,9 @@
 /**
  * Smoke test of a built ohcommodore, run by the release workflow on each platform and by
- * tests/release_test.ts here: the program prints this checkout's version, and one command goes
- * through the inbox and a background scheduler (DuckDB's native addon and the scheduler starting
- * the program again included), in a throwaway HOME.
+ * tests/release_test.ts here: the program prints this checkout's version, one command goes
+ * through the inbox and a background scheduler (the scheduler starting the program again
+ * included), and the inbox is read again without the scheduler (DuckDB's native addon in the
+ * program itself), in a throwaway HOME.
  *
  * Usage: `deno run -A .ci/smoke.ts <program> [its leading arguments...]`, e.g.
  * `.ci/smoke.ts dist/ohcommodore-x86_64-unknown-linux-gnu`, or
@@ -77,6 +78,10 @@ export async function smoke(argv: string[], log: (line: string) => void): Promis
       if (stopped.code !== 0 && pid) Deno.kill(pid, "SIGKILL");
       expect("Stopping the scheduler", stopped.code, 0, stopped.stderr);
     }
+    // With no scheduler to ask, the program opens the database itself (DuckDB in this binary).
+    const direct = await run(["inbox", "list", "--json"]);
+    expect("Reading the inbox without a scheduler", direct.code, 0, direct.stderr);
+    expect("Messages read directly", JSON.parse(direct.stdout).length, 1, direct.stderr);
   } finally {
     await Deno.remove(home, { recursive: true });
   }

@@ -583,6 +583,8 @@ readonly UNIT_FILE="$HOME/.config/systemd/user/$UNIT_NAME"
 # (the scheduler itself gives commands the credentials from ~/.ohcommodore/.env).
 # KillMode=mixed: on stop only the scheduler gets SIGTERM, so it can let a running command finish;
 # TimeoutStopSec=infinity: systemd's 90 s default would SIGKILL that command (each has a timeout).
+# Restart=always: it comes back after any exit (a crash, a kill, even exit 0); only a stop by
+# systemctl, which "ohcommodore scheduler stop" uses, keeps it down. RestartSec=1: deliveries wait.
 unit_text() {
   cat <<'EOF'
 [Unit]
@@ -592,8 +594,8 @@ Description=ohcommodore scheduler: runs commands delivered to this member's inbo
 Type=simple
 Environment=PATH=%h/.local/bin:%h/.cargo/bin:/usr/local/bin:/usr/bin:/bin
 ExecStart=%h/.local/bin/ohcommodore _scheduler
-Restart=on-failure
-RestartSec=5
+Restart=always
+RestartSec=1
 KillMode=mixed
 TimeoutStopSec=infinity
 

@@ -13,4 +13,5 @@ export {
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBValue,
+  StatementType,
 } from "npm:@duckdb/node-api@1.5.6-r.1";

@@ -19,6 +19,8 @@ export interface MemberPaths {
   shipDir: string;
   /** `~/.local/ship/data.duckdb`: the inbox database. */
   database: string;
+  /** `~/.local/ship/fleet.duckdb`: the flagship's record of its ships. */
+  fleetDatabase: string;
   /** `~/.local/bin/ohcommodore`: the program other members run over SSH. */
   program: string;
   /** `~/.ohcommodore/completion/ships`: ship names for shell completion, one a line. */
@@ -57,6 +59,7 @@ export function memberPaths(home: string = homeDir()): MemberPaths {
     identityFile: join(configDir, "identity.json"),
     shipDir,
     database: join(shipDir, "data.duckdb"),
+    fleetDatabase: join(shipDir, "fleet.duckdb"),
     program: join(home, ".local", "bin", "ohcommodore"),
     shipNamesCache: join(configDir, "completion", "ships"),
   };

@@ -214,6 +214,86 @@ export class Ssh {
     return (await child.status).code;
   }
 
+  /**
+   * The private directory of this client's shared connections, or undefined when it does not
+   * share them (multiplexing off, or no usable directory).
+   *
+   * @returns The directory.
+   */
+  controlDirectory(): string | undefined {
+    return this.settings.multiplex ? controlDir(this.settings.controlDir) : undefined;
+  }
+
+  /**
+   * Makes sure a shared connection to a destination is open (opening one in the background,
+   * which stays for `controlPersistSec` after its last use).
+   *
+   * @param destination The SSH destination.
+   * @param timeoutMs Deadline for connecting.
+   * @throws {SshError} When it cannot connect, or does not share connections.
+   */
+  async ensureMaster(destination: string, timeoutMs: number): Promise<void> {
+    if (await this.#control(destination, ["-O", "check"], 5_000).then(() => true, () => false)) {
+      return;
+    }
+    // -f: background once authenticated; -N: no command; the master is what stays.
+    const [program, ...args] = this.argv(destination, [], ["-f", "-N"]);
+    const result = await runProcess(program, args, { timeoutMs, shielded: true });
+    if (result.code !== 0) {
+      throw new SshError(
+        destination,
+        `Cannot reach "${destination}" over ssh: ${
+          lastLine(result.stderr) || `exit ${result.code}`
+        }`,
+        true,
+      );
+    }
+  }
+
+  /**
+   * Adds a unix-socket forward to the shared connection of a destination: connecting to
+   * `localSocket` here connects to `remoteSocket` there, for as long as that connection lives.
+   *
+   * @param destination The SSH destination (its shared connection must be open).
+   * @param localSocket The socket to create here (a stale one is replaced).
+   * @param remoteSocket The socket there.
+   * @throws {SshError} When the shared connection refuses it.
+   */
+  async forwardSocket(destination: string, localSocket: string, remoteSocket: string) {
+    await Deno.remove(localSocket).catch(() => {});
+    await this.#control(destination, ["-O", "forward", "-L", `${localSocket}:${remoteSocket}`]);
+  }
+
+  /**
+   * Removes a forward that {@link Ssh.forwardSocket} added.
+   *
+   * @param destination The SSH destination.
+   * @param localSocket The local socket of the forward.
+   * @param remoteSocket The socket there.
+   */
+  async cancelForward(destination: string, localSocket: string, remoteSocket: string) {
+    await this.#control(destination, ["-O", "cancel", "-L", `${localSocket}:${remoteSocket}`])
+      .catch(() => {});
+    await Deno.remove(localSocket).catch(() => {});
+  }
+
+  // Asks the shared connection's master to do something (-O …).
+  async #control(destination: string, flags: string[], timeoutMs = 10_000): Promise<void> {
+    if (!this.controlDirectory()) {
+      throw new SshError(destination, "ssh does not share connections here", true);
+    }
+    const [program, ...args] = this.argv(destination, [], flags);
+    const result = await runProcess(program, args, { timeoutMs });
+    if (result.code !== 0 || result.timedOut) {
+      throw new SshError(
+        destination,
+        `ssh ${flags.join(" ")} for "${destination}" failed: ` +
+          (lastLine(result.stderr) || `exit ${result.code}`),
+        true,
+      );
+    }
+  }
+
   async #once(
     destination: string,
     remote: readonly string[],
@@ -249,6 +329,8 @@ export class Ssh {
       "ControlMaster=auto",
       `ControlPath=${join(dir, "%C")}`,
       `ControlPersist=${this.settings.controlPersistSec}`,
+      // A forward's local socket left by an earlier master is replaced, not an error.
+      "StreamLocalBindUnlink=yes",
     ];
   }
 }

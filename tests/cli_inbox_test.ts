@@ -3,7 +3,10 @@ import { join } from "node:path";
 import { schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
 import { memberPaths } from "../lib/paths.ts";
 import { VERSION } from "../lib/version.ts";
-import { LocalMember } from "./helpers/local_member.ts";
+import { fileURLToPath } from "node:url";
+import { eventually, LocalMember } from "./helpers/local_member.ts";
+
+const OLDER_SCHEDULER = fileURLToPath(new URL("./helpers/older_scheduler.ts", import.meta.url));
 
 Deno.test("inbox send --wait to this member prints the output and exits with the command's code", async () => {
   await using member = await LocalMember.create({ role: "captain", name: "solo" });
@@ -157,24 +160,37 @@ Deno.test("scheduler start keeps a scheduler of this version and restarts one of
   const pidOf = (text: string) => Number(text.match(/\(pid (\d+)/)?.[1]);
   const first = await member.cli(["scheduler", "start"]);
   assert.match(first.stdout, /^started \(pid \d+, version /, first.stderr);
+  const again = await member.cli(["scheduler", "start"]);
+  assert.match(again.stdout, /^already running /);
+  assert.equal(pidOf(again.stdout), pidOf(first.stdout));
+  assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  // What an upgrade leaves behind: a scheduler of an older version, still answering.
+  const older = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", OLDER_SCHEDULER, member.home],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
   try {
-    const again = await member.cli(["scheduler", "start"]);
-    assert.match(again.stdout, /^already running /);
-    assert.equal(pidOf(again.stdout), pidOf(first.stdout));
-    // What an upgrade leaves behind: a scheduler whose report names an older version.
-    const reportFile = join(member.home, ".local/ship/data.duckdb.report.json");
-    const report = JSON.parse(await Deno.readTextFile(reportFile));
-    assert.equal(report.version, VERSION);
-    await Deno.writeTextFile(reportFile, JSON.stringify({ ...report, version: "0.0.1-old" }));
+    await eventually(async () =>
+      (await member.cli(["scheduler", "status"])).stdout.includes("0.0.1-old") || undefined
+    );
     const stale = await member.cli(["scheduler", "status", "--this-version"]);
     assert.equal(stale.code, 1);
     assert.match(stale.stdout, /version 0\.0\.1-old; this program is .*scheduler start/);
     assert.equal((await member.cli(["scheduler", "status"])).code, 0, "running is running");
     const restarted = await member.cli(["scheduler", "start"]);
     assert.match(restarted.stdout, /^restarted \(pid \d+, version /, restarted.stderr);
-    assert.notEqual(pidOf(restarted.stdout), pidOf(first.stdout));
-    assert.equal(JSON.parse(await Deno.readTextFile(reportFile)).version, VERSION);
+    assert.notEqual(pidOf(restarted.stdout), older.pid);
+    assert.equal((await older.status).code, 0, "the older one was asked to stop");
+    const report = join(member.home, ".local/ship/data.duckdb.report.json");
+    assert.equal(JSON.parse(await Deno.readTextFile(report)).version, VERSION);
   } finally {
+    try {
+      older.kill("SIGKILL");
+    } catch {
+      // stopped already
+    }
+    await older.status;
     assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
   }
   const gone = await Deno.stat(join(member.home, ".local/ship/data.duckdb.report.json"))

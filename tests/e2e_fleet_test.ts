@@ -471,7 +471,7 @@ Deno.test({
       const lost = world.lobbyVms().find((vm) => vm.name.startsWith("ship-scratch-"))!.name;
       const shipDir = join(world.vmHome(flagship), ".local/ship");
       await withDatabase(
-        { path: join(shipDir, "data.duckdb"), identity: `commodore@${flagship}` },
+        { path: join(shipDir, "fleet.duckdb"), identity: `commodore@${flagship}`, schema: [] },
         (db) => db.run("DELETE FROM fleet WHERE name = $1", [lost]),
       );
       await run(["chown", "-R", `${world.vmUser(flagship)}:${world.vmUser(flagship)}`, shipDir]);

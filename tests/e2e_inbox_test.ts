@@ -48,12 +48,13 @@ e2e("a vm sends a command to another over ssh and --wait prints its output", asy
   assert.equal(listed[0].exitCode, 5);
   const own = JSON.parse((await world.cli("vm-a", ["inbox", "list", "--json"])).stdout);
   assert.deepEqual(own, [], "nothing lands in the sender's inbox");
-  // The long test home pushes control sockets to the short private fallback directory.
+  // The long test home pushes control sockets to the short private fallback directory: one
+  // shared connection, with the forward to vm-b's inbox server and what was learnt about it.
   const master = await world.exec("vm-a", ["bash", "-c", 'ls -A "/tmp/ohc-ssh-$(id -u)"']);
   assert.match(
     master.stdout,
-    /^[0-9a-f]{40}\n$/,
-    `no shared ssh connection: ${master.stdout}${master.stderr}`,
+    /^([0-9a-f]{24})\.inbox\.json\n\1\.inbox\.sock\n[0-9a-f]{40}\n$/,
+    `no shared ssh connection with a forward: ${master.stdout}${master.stderr}`,
   );
 });
 
@@ -239,3 +240,54 @@ e2e("a sender whose ssh is killed during --wait looks the id up and never resend
   const ran = await world.exec("vm-b", ["cat", join(world.vm("vm-b").home, "ran.log")]);
   assert.equal(ran.stdout, "ran\n", "it ran once");
 });
+
+e2e("deliveries and follows ride a socket forward on the shared connection, not exec", async () => {
+  await using world = await fleetOfTwo();
+  world.spawnCli("vm-b", ["_scheduler"]);
+  const first = await sendToB(world, ["echo one", "--wait"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, "one\n");
+  // From now on vm-b's program cannot be started over ssh: only its server, through the
+  // forward, can answer.
+  const program = join(world.vm("vm-b").home, ".local/bin/ohcommodore");
+  await Deno.chmod(program, 0o000);
+  try {
+    const followed = await sendToB(world, ["echo two; echo err >&2; exit 3", "--follow"]);
+    assert.equal(followed.code, 3, followed.stderr);
+    assert.equal(followed.stdout, "two\n");
+    assert.match(followed.stderr, /^err\n/);
+    const json = await sendToB(world, ["true", "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+  } finally {
+    await Deno.chmod(program, 0o755);
+  }
+});
+
+e2e(
+  "where sshd refuses socket forwarding, deliveries fall back to exec and remember it",
+  async () => {
+    await using world = await SshWorld.start({
+      vms: ["vm-a", "vm-b"],
+      sshd: { extra: ["AllowStreamLocalForwarding no"] },
+    });
+    await world.writeIdentity("vm-a", { role: "captain", name: "vm-a" });
+    await world.writeIdentity("vm-b", { role: "captain", name: "vm-b" });
+    world.spawnCli("vm-b", ["_scheduler"]);
+    for (const n of [1, 2]) {
+      const sent = await sendToB(world, [`echo round ${n}`, "--wait"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(sent.stdout, `round ${n}\n`);
+    }
+    const memo = await world.exec("vm-a", [
+      "bash",
+      "-c",
+      'cat "/tmp/ohc-ssh-$(id -u)"/*.inbox.json',
+    ]);
+    assert.ok(JSON.parse(memo.stdout).refusedAt > 0, `refusal not remembered: ${memo.stdout}`);
+    // Live output over exec too: the recipient's "inbox follow --json" streams it.
+    const followed = await sendToB(world, ["echo live; echo err >&2; exit 5", "--follow"]);
+    assert.equal(followed.code, 5, followed.stderr);
+    assert.equal(followed.stdout, "live\n");
+    assert.match(followed.stderr, /^err\n/);
+  },
+);

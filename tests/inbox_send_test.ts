@@ -37,8 +37,8 @@ real "$@"
 `,
     { mode: 0o755 },
   );
-  recipient.spawnScheduler();
-  await recipient.schedulerAnswers();
+  // No scheduler yet: the first delivery goes over exec (a running one would be reached on its
+  // socket instead), and the recipient's program starts one.
   const to = (command: string, wait: boolean, id: string) =>
     send(recipient.address, command, {
       wait,

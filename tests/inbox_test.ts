@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
-import { claimNext, type Inbox, startScheduling } from "../lib/inbox/inbox.ts";
+import { type Inbox, withStore } from "../lib/inbox/inbox.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
 function tempInbox(): Promise<Inbox & AsyncDisposable> {
@@ -70,13 +70,13 @@ Deno.test("get finds messages by unique prefix and explains unknown or ambiguous
   await assert.rejects(inbox.get("no such id!"), /Invalid message id/);
 });
 
-Deno.test("claimNext hands out the oldest unread message exactly once", async () => {
+Deno.test("claiming hands out the oldest unread message exactly once", async () => {
   await using inbox = await tempInbox();
   const first = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 1" });
   const second = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 2" });
-  assert.equal((await claimNext(inbox))?.id, first.id);
-  assert.equal((await claimNext(inbox))?.id, second.id);
-  assert.equal(await claimNext(inbox), undefined);
+  assert.equal((await withStore(inbox, (store) => store.claimNext()))?.id, first.id);
+  assert.equal((await withStore(inbox, (store) => store.claimNext()))?.id, second.id);
+  assert.equal(await withStore(inbox, (store) => store.claimNext()), undefined);
   const running = await inbox.list({ status: "running" });
   assert.deepEqual(running.map((m) => m.id).sort(), [first.id, second.id].sort());
 });
@@ -85,7 +85,11 @@ Deno.test("read, done, error and delete move a message through its life", async 
   await using inbox = await tempInbox();
   const { id } = await inbox.deliver({ recipient: "captain@ship-a", command: "make" });
   assert.equal((await inbox.markRead(id)).status, "pending");
-  assert.equal(await claimNext(inbox), undefined, "the scheduler skips pending messages");
+  assert.equal(
+    await withStore(inbox, (store) => store.claimNext()),
+    undefined,
+    "the scheduler skips pending messages",
+  );
   assert.equal((await inbox.markDone(id)).status, "done");
   const failed = await inbox.markError(id, "tests failed");
   assert.equal(failed.status, "error");
@@ -94,12 +98,12 @@ Deno.test("read, done, error and delete move a message through its life", async 
   await assert.rejects(inbox.get(id), NotFoundError);
 });
 
-Deno.test("startScheduling marks running messages as errors and leaves unread ones", async () => {
+Deno.test("a starting scheduler marks running messages as errors and leaves unread ones", async () => {
   await using inbox = await tempInbox();
   const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
-  await claimNext(inbox);
+  await withStore(inbox, (store) => store.claimNext());
   const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
-  const start = await startScheduling(inbox);
+  const start = await withStore(inbox, (store) => store.startScheduling());
   assert.deepEqual(start.recovered.map((m) => m.id), [running.id]);
   assert.equal(start.counts.error, 1);
   assert.equal(start.counts.unread, 1);
@@ -111,7 +115,7 @@ Deno.test("startScheduling marks running messages as errors and leaves unread on
 
 Deno.test("the database keeps the original tool's config keys", async () => {
   await using inbox = await tempInbox();
-  assert.equal((await startScheduling(inbox)).pollIntervalMs, 10_000);
+  assert.equal((await withStore(inbox, (store) => store.startScheduling())).pollIntervalMs, 10_000);
   const { DuckDBInstance } = await import("../lib/duckdb.ts");
   const instance = await DuckDBInstance.create(inbox.database);
   const connection = await instance.connect();

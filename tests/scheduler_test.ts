@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { withDatabase } from "../lib/inbox/database.ts";
 import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { join } from "node:path";
 import { Inbox } from "../lib/inbox/inbox.ts";
@@ -7,7 +6,8 @@ import { readReportFile, writeReportFile } from "../lib/inbox/report.ts";
 import { writeIdentity } from "../lib/identity.ts";
 import { memberReport } from "../lib/fleet/member_status.ts";
 import { Scheduler, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
-import { FinishListener } from "../lib/inbox/wake.ts";
+import { ServerConnection } from "../lib/inbox/server_protocol.ts";
+import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -22,8 +22,7 @@ async function withScheduler(
   work: () => Promise<void>,
   options: { outputCapBytes?: number; killGraceMs?: number } = {},
 ) {
-  // A long poll interval proves deliveries wake the scheduler rather than a poll finding them.
-  const scheduler = await Scheduler.start(inbox, { pollIntervalMs: 600_000, ...options });
+  const scheduler = await Scheduler.start(inbox, options);
   try {
     await work();
   } finally {
@@ -182,10 +181,10 @@ Deno.test("the pid file names the scheduler as soon as it answers, and goes when
   await using inbox = await tempInbox();
   const pidFile = schedulerPidPathOf(inbox.database);
   await withScheduler(inbox, async () => {
-    // The library writes it (not only the CLI): whoever hears the doorbell finds this pid.
-    const listener = await FinishListener.connect(inbox.database);
-    assert.ok(listener, "the doorbell answers");
-    listener[Symbol.dispose]();
+    // The library writes it (not only the CLI): whoever reaches the server finds this pid.
+    using server = await ServerConnection.connect(socketPathOf(inbox.database), inbox.address);
+    assert.ok(server, "the server answers");
+    assert.equal((await server.call("hello", {})).pid, Deno.pid);
     assert.equal((await Deno.readTextFile(pidFile)).trim(), String(Deno.pid));
   });
   await assert.rejects(Deno.stat(pidFile), Deno.errors.NotFound);
@@ -201,13 +200,9 @@ Deno.test("after kill -9 mid-command the restarted scheduler marks that message 
   // Killed once its process group is recorded (just after the command starts), as a crash
   // mid-command would find it.
   await eventually(
-    () =>
-      withDatabase(
-        { path: inbox.database, identity: inbox.address },
-        async (db) =>
-          (await db.runAndReadAll(`SELECT pgid FROM inbox WHERE id = $1`, [long.id]))
-              .getRows()[0]?.[0] != null || undefined,
-      ),
+    async () =>
+      (await inbox.query("SELECT id FROM inbox WHERE pgid IS NOT NULL")).rows
+        .some(([id]) => id === long.id) || undefined,
     20_000,
     "the command's process group to be recorded",
   );

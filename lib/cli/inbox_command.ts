@@ -7,11 +7,15 @@
 import { fleetResolver } from "../fleet/resolver.ts";
 import { Argument, Command, Option } from "./deps.ts";
 import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
-import { UsageError } from "../errors.ts";
+import { errorToData, UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { isFinished, type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
 import { receiveDelivery } from "../inbox/protocol.ts";
-import { ensureScheduler } from "../inbox/scheduler_service.ts";
+import { ensureScheduler, startSchedulerService } from "../inbox/scheduler_service.ts";
+import type { OutputChunk } from "../inbox/server_protocol.ts";
+import { socketPathOf } from "../inbox/socket_path.ts";
+import { selfCommand } from "../self.ts";
+import { VERSION } from "../version.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
@@ -46,6 +50,10 @@ export function inboxCommand(): Command {
     .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
     .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
     .option(
+      "-f, --follow",
+      "print the command's output as it is written (stderr to stderr); exit with its code",
+    )
+    .option(
       "-t, --timeout <duration>",
       `how long the command may run (e.g. 90s, 10m; ${AT_MOST})`,
       "30m",
@@ -54,16 +62,19 @@ export function inboxCommand(): Command {
     .addHelpText(
       "after",
       `\nExamples:\n  ohcommodore inbox send captain@ship-web 'git pull && make test' --wait\n` +
+        `  ohcommodore inbox send captain@ship-web 'make test' --follow\n` +
         `  echo 'uname -a' | ohcommodore inbox send captain@ship-web - --json`,
     )
     .action(async (address, command, options) => {
       const text = command === "-" ? await new Response(Deno.stdin.readable).text() : command;
       const message = await send(address, text, {
         timeoutMs: parseDuration(options.timeout),
-        wait: options.wait,
+        wait: options.wait || options.follow,
         resolve: await fleetResolver(),
+        ...(options.follow ? { onOutput: writeChunk } : {}),
       });
       if (options.json) printJson(message);
+      if (options.follow) return followedTo(message);
       if (!options.wait) {
         if (!options.json) out(message.id);
         note(`Delivered ${message.id} to ${message.recipient}`);
@@ -209,6 +220,60 @@ export function inboxCommand(): Command {
       out(message.id);
     });
 
+  inbox.command("follow")
+    .description(
+      "Print a message's output as it is written (what was kept first; stderr to stderr) " +
+        "until it finishes; exit with its exit code",
+    )
+    .argument("<id>", "message id or prefix")
+    .option("--json", 'print one JSON line per piece of output, then {"message": …}')
+    .action(async (id, options) => {
+      const inbox = await Inbox.open();
+      const waiting = await inbox.get(id);
+      if (!isFinished(waiting)) await ensureScheduler(inbox, waiting);
+      if (!options.json) return followedTo(await inbox.follow(waiting.id, writeChunk));
+      // For a reader elsewhere (RemoteInbox.follow over exec): errors as data, exit 0.
+      const line = (value: unknown) =>
+        Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(value) + "\n"));
+      try {
+        line({ message: await inbox.follow(waiting.id, line) });
+      } catch (error) {
+        line({ error: errorToData(error) });
+        Deno.exitCode = 1;
+      }
+    });
+
+  inbox.command("sql")
+    .description(
+      "Run one read-only SQL query on this member's inbox (tables inbox and config); the " +
+        "scheduler answers it while it holds the database",
+    )
+    .argument("<query>", 'e.g. "SELECT status, count(*) FROM inbox GROUP BY 1"')
+    .option("--json", "print {columns, rows, truncated} as JSON")
+    .action(async (sql, options) => {
+      const result = await (await Inbox.open()).query(sql);
+      if (options.json) return printJson(result);
+      const cell = (value: unknown) =>
+        escapeControls(
+          value === null ? "NULL" : typeof value === "string" ? value : JSON.stringify(value),
+          { inline: true },
+        );
+      out(formatTable(result.columns, result.rows.map((row) => row.map(cell))));
+      if (result.truncated) note(`Only the first ${result.rows.length} rows are shown`);
+    });
+
+  inbox.command("_endpoint", { hidden: true })
+    .description("Start this member's inbox server when none runs; print where it listens")
+    .action(async () => {
+      const inbox = await Inbox.open();
+      const state = await startSchedulerService(inbox, selfCommand());
+      printJson({
+        socket: socketPathOf(inbox.database),
+        address: inbox.address,
+        version: state.version ?? VERSION,
+      });
+    });
+
   inbox.command("_deliver", { hidden: true })
     .description("Accept one delivery: a JSON request on stdin, a JSON reply on stdout")
     .action(async () => {
@@ -228,6 +293,20 @@ function printOutcome(message: Message): void {
   if (message.status === "error") {
     note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
   }
+}
+
+// A followed command's output, exactly as written, to our stdout or stderr.
+function writeChunk(chunk: OutputChunk): void {
+  const bytes = new TextEncoder().encode(chunk.text);
+  (chunk.stream === "stdout" ? Deno.stdout : Deno.stderr).writeSync(bytes);
+}
+
+// After following: the output is out already; say how it ended, exit with its code.
+function followedTo(message: Message): void {
+  if (message.status === "error") {
+    note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
+  }
+  Deno.exitCode = message.exitCode ?? 1;
 }
 
 function report(message: Message, what: string, json?: boolean): void {

@@ -5,6 +5,7 @@
  */
 
 import { Command } from "./deps.ts";
+import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
@@ -70,7 +71,28 @@ export function schedulerCommand(): Command {
       note(stopped ? "Scheduler stopped" : "No scheduler was running");
     });
 
+  scheduler.command("concurrency")
+    .description(
+      "Show or set how many commands run at once, at most (default 1, as the original tool; " +
+        "a running scheduler takes a new value at once)",
+    )
+    .argument("[count]", "a whole number from 1 to 64", parseCount)
+    .option("--json", 'print {"maxRunning": N} as JSON')
+    .action(async (count, options) => {
+      const maxRunning = await (await Inbox.open()).maxRunning(count);
+      if (options.json) return printJson({ maxRunning });
+      out(String(maxRunning));
+    });
+
   return scheduler;
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim())) {
+    throw new UsageError(`Invalid count "${value}": give a whole number from 1 to 64`);
+  }
+  return count;
 }
 
 /** Builds the hidden `_scheduler` command: the scheduler in the foreground, logging to stderr. */

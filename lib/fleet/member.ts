@@ -12,6 +12,7 @@ import { type Cancellation, Inbox } from "../inbox/inbox.ts";
 import type { FinishedMessage, Message, MessageStatus } from "../inbox/message.ts";
 import { type InboxView, RemoteInbox } from "../inbox/remote_inbox.ts";
 import { send, type SendOptions } from "../inbox/send.ts";
+import type { OutputChunk } from "../inbox/server_protocol.ts";
 import { SentMessage } from "../inbox/sent_message.ts";
 import { shellQuote, Ssh } from "../ssh.ts";
 import type { Resolved } from "./flagship.ts";
@@ -394,5 +395,13 @@ class OpenedInbox implements InboxView {
 
   async next(options?: { from?: string; timeoutMs?: number }): Promise<Message> {
     return await (await this.#open()).next(options);
+  }
+
+  async follow(
+    id: string,
+    onOutput: (chunk: OutputChunk) => void,
+    options?: { signal?: AbortSignal },
+  ): Promise<FinishedMessage> {
+    return await (await this.#open()).follow(id, onOutput, options);
   }
 }

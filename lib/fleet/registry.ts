@@ -1,7 +1,7 @@
 /**
- * The flagship's record of its ships: the `fleet` table in its DuckDB file, beside the inbox.
- * A ship is recorded (`provisioning`) as soon as its VM exists, so a crash mid-create leaves a
- * trace that `fleet sink` finds.
+ * The flagship's record of its ships: the `fleet` table, in a DuckDB file of its own beside the
+ * inbox (whose file the scheduler holds open). A ship is recorded (`provisioning`) as soon as its
+ * VM exists, so a crash mid-create leaves a trace that `fleet sink` finds.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { AmbiguousNameError, NotFoundError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { withDatabase } from "../inbox/database.ts";
+import { Inbox } from "../inbox/inbox.ts";
 
 /** A ship as the flagship knows it. */
 export interface ShipRecord {
@@ -41,10 +42,12 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
 export class Registry {
   readonly #database: string;
   readonly #identity: string;
+  readonly #home?: string;
 
-  private constructor(database: string, identity: string) {
+  private constructor(database: string, identity: string, home?: string) {
     this.#database = database;
     this.#identity = identity;
+    this.#home = home;
   }
 
   /**
@@ -55,7 +58,7 @@ export class Registry {
    */
   static async open(home?: string): Promise<Registry> {
     const identity = await readIdentity(home);
-    return new Registry(memberPaths(home).database, identityAddress(identity));
+    return new Registry(memberPaths(home).fleetDatabase, identityAddress(identity), home);
   }
 
   /** Creates the table (idempotent). */
@@ -114,10 +117,31 @@ export class Registry {
   }
 
   async #use<T>(work: (db: DuckDBConnection) => Promise<T>): Promise<T> {
-    return await withDatabase({ path: this.#database, identity: this.#identity }, async (db) => {
-      await db.run(SCHEMA);
+    const fresh = !(await Deno.stat(this.#database).then(() => true, () => false));
+    // Rows an older version kept in the inbox's file come along when this file is first made.
+    const older = fresh ? await this.#olderRows() : [];
+    const access = { path: this.#database, identity: this.#identity, schema: [SCHEMA] };
+    return await withDatabase(access, async (db) => {
+      for (const row of older) {
+        await db.run(
+          `INSERT INTO fleet VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMP) ON CONFLICT DO NOTHING`,
+          row.map((value) => value === null ? null : String(value)),
+        );
+      }
       return await work(db);
     });
+  }
+
+  async #olderRows(): Promise<unknown[][]> {
+    const inbox = await Inbox.open({ home: this.#home });
+    const tables = await inbox.query(
+      "SELECT count(*) FROM information_schema.tables WHERE table_name = 'fleet'",
+    );
+    if (Number(tables.rows[0]?.[0]) === 0) return [];
+    const result = await inbox.query(
+      "SELECT name, repo, ssh_dest, pubkey, status, created_at::TEXT FROM fleet",
+    );
+    return result.rows;
   }
 }
 

@@ -1,11 +1,12 @@
 /**
- * Short-lived, serialized access to an inbox database.
+ * Opening an inbox database, serialized by a lock.
  *
  * DuckDB lets one process at a time open a file for writing; a second one fails with
- * `Could not set lock on file`. The scheduler and every delivery are separate processes, so each
- * opens the database only for the few milliseconds it needs, behind an advisory `flock` on a file
- * beside it: contenders queue on the lock instead of failing. A process that ignores our lock
- * (say, someone's `duckdb` shell) is waited out with retries until the deadline.
+ * `Could not set lock on file`. The inbox server (the scheduler) holds its database open for its
+ * whole life, behind an advisory `flock` on a file beside it; without a server, a process opens
+ * the file only for the few milliseconds it needs, behind the same lock: contenders queue on the
+ * lock instead of failing. A process that ignores our lock (say, someone's `duckdb` shell) is
+ * waited out with retries until the deadline.
  *
  * @module
  */
@@ -34,8 +35,10 @@ export function lockPathOf(database: string): string {
 export interface DatabaseAccess {
   /** Path of the DuckDB file; its directory is created when missing. */
   path: string;
-  /** The member's address, stored in `config` when the schema is first ensured. */
+  /** The member's address, stored in `config` when the inbox schema is first ensured. */
   identity: string;
+  /** Statements that make the file's tables, instead of the inbox's (idempotent). */
+  schema?: readonly string[];
   /** Deadline for getting the lock and opening the file. */
   lockTimeoutMs?: number;
   /**
@@ -48,52 +51,102 @@ export interface DatabaseAccess {
 
 const ensuredSchemas = new Set<string>();
 
+/** A database held open, with its lock, until disposed. */
+export interface OpenDatabase extends Disposable {
+  /** The connection. */
+  readonly connection: DuckDBConnection;
+}
+
+/**
+ * Thrown by {@link openDatabase} when its `giveUp` check says to stop waiting for the lock
+ * (an inbox server started meanwhile: ask it instead).
+ */
+export class GaveUpWaiting extends Error {}
+
+/**
+ * Opens a database and holds it, with its lock, until disposed: the inbox server's way, for
+ * its whole life. The lock is waited for (short holders queue on it), and `giveUp` is asked
+ * while waiting.
+ *
+ * @param access Which database, as whom, and how long to wait for it.
+ * @param giveUp Asked every ~100 ms while waiting; true stops with {@link GaveUpWaiting}.
+ * @returns The open database.
+ */
+export async function openDatabase(
+  access: DatabaseAccess,
+  giveUp?: () => Promise<boolean>,
+): Promise<OpenDatabase> {
+  const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  // The private directory is the database's own (or holds it): one mkdir serves for both.
+  if (access.privateDir !== undefined) await ensurePrivateDir(access.privateDir);
+  else await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(lockPathOf(access.path), deadline, giveUp);
+  try {
+    const { DuckDBInstance } = await import("../duckdb.ts");
+    const instance = await pRetry(() => DuckDBInstance.create(access.path), {
+      retries: Infinity,
+      minTimeout: 20,
+      maxTimeout: 500,
+      maxRetryTime: Math.max(0, deadline - Date.now()),
+      shouldRetry: ({ error }) => isFileLockConflict(error),
+    }).catch((error) => {
+      throw new DatabaseError(`Cannot open inbox database "${access.path}": ${error.message}`, {
+        cause: error,
+      });
+    });
+    try {
+      // DuckDB creates its files under the umask (0644, commonly): tightened once open. A WAL
+      // left by a crash is tightened here too; a session's own WAL is removed when it closes.
+      await tightenFiles(access.path, `${access.path}.wal`, lockPathOf(access.path));
+      const connection = await instance.connect();
+      try {
+        if (!ensuredSchemas.has(access.path)) {
+          for (const statement of access.schema ?? SCHEMA_STATEMENTS) {
+            await connection.run(statement);
+          }
+          if (!access.schema) await connection.run(SET_IDENTITY_SQL, [access.identity]);
+          // Into the file now: the server holds it open for long, and a WAL that still holds
+          // the schema's ALTERs fails DuckDB's replay after a crash (seen after kill -9).
+          await connection.run("CHECKPOINT");
+          ensuredSchemas.add(access.path);
+        }
+      } catch (error) {
+        connection.closeSync();
+        throw error;
+      }
+      return {
+        connection,
+        [Symbol.dispose]() {
+          connection.closeSync();
+          instance.closeSync();
+          lock[Symbol.dispose]();
+        },
+      };
+    } catch (error) {
+      instance.closeSync();
+      throw error;
+    }
+  } catch (error) {
+    lock[Symbol.dispose]();
+    throw error;
+  }
+}
+
 /**
  * Runs `work` with an open connection, holding the database's lock; closes everything after.
  *
  * @param access Which database, as whom, and how long to wait for it.
  * @param work What to do with the connection.
+ * @param giveUp Asked while waiting for the lock (see {@link openDatabase}).
  * @returns What `work` returns.
  */
 export async function withDatabase<T>(
   access: DatabaseAccess,
   work: (connection: DuckDBConnection) => Promise<T>,
+  giveUp?: () => Promise<boolean>,
 ): Promise<T> {
-  const deadline = Date.now() + (access.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
-  // The private directory is the database's own (or holds it): one mkdir serves for both.
-  if (access.privateDir !== undefined) await ensurePrivateDir(access.privateDir);
-  else await Deno.mkdir(dirname(access.path), { recursive: true, mode: 0o700 });
-  using _lock = await acquireLock(lockPathOf(access.path), deadline);
-  const { DuckDBInstance } = await import("../duckdb.ts");
-  const instance = await pRetry(() => DuckDBInstance.create(access.path), {
-    retries: Infinity,
-    minTimeout: 20,
-    maxTimeout: 500,
-    maxRetryTime: Math.max(0, deadline - Date.now()),
-    shouldRetry: ({ error }) => isFileLockConflict(error),
-  }).catch((error) => {
-    throw new DatabaseError(`Cannot open inbox database "${access.path}": ${error.message}`, {
-      cause: error,
-    });
-  });
-  try {
-    // DuckDB creates its files under the umask (0644, commonly): tightened once open. A WAL left
-    // by a crash is tightened here too; a session's own WAL is removed when it closes.
-    await tightenFiles(access.path, `${access.path}.wal`, lockPathOf(access.path));
-    const connection = await instance.connect();
-    try {
-      if (!ensuredSchemas.has(access.path)) {
-        for (const statement of SCHEMA_STATEMENTS) await connection.run(statement);
-        await connection.run(SET_IDENTITY_SQL, [access.identity]);
-        ensuredSchemas.add(access.path);
-      }
-      return await work(connection);
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
+  using open = await openDatabase(access, giveUp);
+  return await work(open.connection);
 }
 
 function isFileLockConflict(error: unknown): boolean {
@@ -117,10 +170,22 @@ export function isTransientDatabaseError(error: unknown): boolean {
 }
 
 /** An exclusive advisory lock, released when disposed (or by the kernel if we die). */
-async function acquireLock(path: string, deadline: number): Promise<Disposable> {
+async function acquireLock(
+  path: string,
+  deadline: number,
+  giveUp?: () => Promise<boolean>,
+): Promise<Disposable> {
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   let pause = 1;
+  let askedAt = Date.now();
   while (!(await file.tryLock(true))) {
+    if (giveUp && Date.now() - askedAt >= 100) {
+      askedAt = Date.now();
+      if (await giveUp()) {
+        file.close();
+        throw new GaveUpWaiting();
+      }
+    }
     if (Date.now() >= deadline) {
       file.close();
       throw new TimeoutError(

@@ -177,3 +177,30 @@ export function parseMessageId(id: string): string {
   }
   return normalized;
 }
+
+/** A message as a sender hands it over. */
+export interface Delivery {
+  /** The command to run with bash. Must not be empty. */
+  command: string;
+  /** The address it is for, e.g. `captain@ship-web`. */
+  recipient: string;
+  /** The sender's address. */
+  sender?: string;
+  /** The id; senders choose it so retries are idempotent. Generated when missing. */
+  id?: string;
+  /** How long the command may run; defaults to 30 minutes, at most 7 days. */
+  timeoutMs?: number;
+  /**
+   * Whether the address's host part was resolved to this member by an SSH destination or alias
+   * rather than by name: then only the role must match.
+   */
+  viaDestination?: boolean;
+}
+
+/** What `Inbox.cancel` did. */
+export interface Cancellation {
+  /** `removed` (it had not started), `stopped` (it ran and was stopped) or `finished` (too late). */
+  outcome: "removed" | "stopped" | "finished";
+  /** The message as it ended (for `removed`, as it was). */
+  message: Message;
+}

@@ -21,6 +21,14 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
+import {
+  type OperationName,
+  type OutputChunk,
+  type ServerConnection,
+  ServerConnectionError,
+  type ServerOperations,
+} from "./server_protocol.ts";
+import { connectToMember } from "./tunnel.ts";
 
 /** What a script can do with any member's inbox, this one's or another's. */
 export interface InboxView {
@@ -36,6 +44,12 @@ export interface InboxView {
   cancel(id: string): Promise<Cancellation>;
   /** Waits for the next message to arrive. */
   next(options?: { from?: string; timeoutMs?: number }): Promise<Message>;
+  /** Follows a message's output (kept, then live) until it finishes. */
+  follow(
+    id: string,
+    onOutput: (chunk: OutputChunk) => void,
+    options?: { signal?: AbortSignal },
+  ): Promise<FinishedMessage>;
 }
 
 // Reading and waiting are safe to repeat after a dropped connection.
@@ -55,6 +69,7 @@ export class RemoteInbox implements InboxView {
   /** The member's address. */
   readonly address: string;
   readonly #channel: Channel;
+  readonly #ssh: Ssh;
 
   /**
    * The inbox of the member at a destination.
@@ -67,6 +82,7 @@ export class RemoteInbox implements InboxView {
     parseAddress(address);
     this.address = address;
     this.#channel = channelFor(destination, ssh);
+    this.#ssh = ssh;
   }
 
   /** Messages, newest first. */
@@ -75,12 +91,13 @@ export class RemoteInbox implements InboxView {
       ...(filter.status ? ["--status", filter.status] : []),
       ...(filter.limit === undefined ? [] : ["--limit", String(checkLimit(filter.limit))]),
     ];
-    return this.#ask<Message[]>(["list", ...args], QUICK_MS);
+    return this.#ask("list", filter, ["list", ...args], QUICK_MS);
   }
 
   /** One message by id or unique prefix. */
   get(id: string): Promise<Message> {
-    return this.#ask<Message>(["show", "--", parseMessageId(id)], QUICK_MS);
+    const exact = parseMessageId(id);
+    return this.#ask("get", { id: exact }, ["show", "--", exact], QUICK_MS);
   }
 
   /** Waits until a message is `done` or `error` (default: its timeout plus a minute). */
@@ -90,12 +107,19 @@ export class RemoteInbox implements InboxView {
     const timeout = options.timeoutMs ? ["--timeout", `${Math.ceil(options.timeoutMs)}ms`] : [];
     // Without a limit the member picks the message's own; ssh gets a day to hear it.
     const sshMs = (options.timeoutMs ?? 24 * 3_600_000) + QUICK_MS;
-    return this.#ask<FinishedMessage>(["wait", ...timeout, "--", parseMessageId(id)], sshMs);
+    const exact = parseMessageId(id);
+    return this.#ask(
+      "wait",
+      { id: exact, timeoutMs: options.timeoutMs },
+      ["wait", ...timeout, "--", exact],
+      sshMs,
+    );
   }
 
   /** Removes a message that has not started, or stops one that runs. */
   cancel(id: string): Promise<Cancellation> {
-    return this.#ask<Cancellation>(["cancel", "--", parseMessageId(id)], QUICK_MS, false);
+    const exact = parseMessageId(id);
+    return this.#ask("cancel", { id: exact }, ["cancel", "--", exact], QUICK_MS, false);
   }
 
   /** Waits for the next message to arrive (default: up to 10 minutes). */
@@ -103,14 +127,98 @@ export class RemoteInbox implements InboxView {
     const timeoutMs = checkDurationMs(options.timeoutMs ?? DEFAULT_NEXT_WAIT_MS, "timeoutMs");
     if (options.from) parseAddress(options.from);
     const from = options.from ? ["--from", options.from] : [];
-    return this.#ask<Message>(
+    return this.#ask(
+      "next",
+      { from: options.from, timeoutMs },
       ["next", ...from, "--timeout", `${timeoutMs}ms`],
       timeoutMs + QUICK_MS,
       false,
     );
   }
 
-  async #ask<T>(args: string[], timeoutMs: number, idempotent = true): Promise<T> {
+  /**
+   * Follows a message's output as it is written (what was kept first), until it finishes.
+   *
+   * @param id The id or a unique prefix.
+   * @param onOutput Told each piece of output.
+   * @param options `signal` stops following (the command goes on).
+   * @returns The finished message.
+   */
+  async follow(
+    id: string,
+    onOutput: (chunk: OutputChunk) => void,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<FinishedMessage> {
+    const exact = parseMessageId(id);
+    const server = await this.#server();
+    if (server) {
+      try {
+        return await server.call("follow", { id: exact }, {
+          onEvent: onOutput,
+          signal: options.signal,
+          timeoutMs: 8 * 24 * 3_600_000,
+        });
+      } finally {
+        server.close();
+      }
+    }
+    // Over exec: the member's "inbox follow --json" prints a line per piece, then the message.
+    let partial = "";
+    let finished: FinishedMessage | undefined;
+    let failure: unknown;
+    const result = await this.#channel.run(
+      [REMOTE_PROGRAM, "inbox", "follow", "--json", "--", exact],
+      {
+        timeoutMs: 8 * 24 * 3_600_000,
+        signal: options.signal,
+        onStdout: (text) => {
+          const lines = (partial + text).split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) {
+            const item = JSON.parse(line);
+            if (item?.message) finished = item.message;
+            else if (item?.error) failure = item.error;
+            else onOutput(item);
+          }
+        },
+      },
+    );
+    if (finished) return finished;
+    if (isErrorData(failure)) throw errorFromData(failure);
+    throw new RemoteCommandError(
+      this.#channel.destination,
+      result.code,
+      lastLine(result.stderr),
+      `The inbox of ${this.address} did not answer "inbox follow" (exit ${result.code})`,
+    );
+  }
+
+  async #server(): Promise<ServerConnection | undefined> {
+    return await connectToMember(this.#channel.destination, this.#ssh, this.address);
+  }
+
+  async #ask<K extends OperationName>(
+    op: K,
+    request: ServerOperations[K]["args"],
+    args: string[],
+    timeoutMs: number,
+    idempotent = true,
+  ): Promise<ServerOperations[K]["value"]> {
+    const server = await this.#server();
+    if (server) {
+      try {
+        return await server.call(op, request, { timeoutMs });
+      } catch (error) {
+        if (!(error instanceof ServerConnectionError) || !idempotent) throw error;
+        // A read is asked again below, over exec.
+      } finally {
+        server.close();
+      }
+    }
+    return await this.#exec<ServerOperations[K]["value"]>(args, timeoutMs, idempotent);
+  }
+
+  async #exec<T>(args: string[], timeoutMs: number, idempotent: boolean): Promise<T> {
     // Options before the arguments: ids go after "--", where nothing reads as an option.
     const [command, ...rest] = args;
     const remote = [REMOTE_PROGRAM, "inbox", command, "--json", ...rest];

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { formatDuration } from "../duration.ts";
 import { ensurePrivateDir } from "../private_files.ts";
 import { setLongTimeout } from "../timer.ts";
-import type { Outcome } from "./inbox.ts";
+import type { Outcome } from "./store.ts";
 
 /** How much of each output stream is kept: the last 256 KiB. */
 export const OUTPUT_CAP_BYTES = 256 * 1024;
@@ -17,8 +17,10 @@ export const OUTPUT_CAP_BYTES = 256 * 1024;
 export interface RunOptions {
   /** Directory to run in. */
   cwd: string;
-  /** Told the command's process group as soon as it starts; may stop it (return `"kill"`). */
-  onSpawn?: (pgid: number) => Promise<"kill" | void>;
+  /** Told the command's process group as soon as it starts; the run ends after it settles. */
+  onSpawn?: (pgid: number) => Promise<void> | void;
+  /** Told each piece of output as it is written. */
+  onOutput?: (stream: "stdout" | "stderr", bytes: Uint8Array) => void;
   /** Directory for the temporary script file (private to the member). */
   scratchDir: string;
   /** Kill the process group after this long. */
@@ -62,8 +64,8 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
     stderr: "piped",
     detached: true,
   }).spawn();
-  const stdout = new TailBuffer(cap);
-  const stderr = new TailBuffer(cap);
+  const stdout = new TailBuffer(cap, (bytes) => options.onOutput?.("stdout", bytes));
+  const stderr = new TailBuffer(cap, (bytes) => options.onOutput?.("stderr", bytes));
   const draining = Promise.all([stdout.drain(child.stdout), stderr.drain(child.stderr)]);
   let timedOut = false;
   const killGroup = (signal: Deno.Signal) => {
@@ -74,11 +76,8 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
     }
   };
   let cancelKill = () => {};
-  // A cancel that came before the group was known is carried out now.
   // Waited for before returning, so its database write never outlives the command's run.
-  const spawned = options.onSpawn?.(child.pid).then((verdict) => {
-    if (verdict === "kill") killGroup("SIGTERM");
-  }, () => {});
+  const spawned = Promise.resolve(options.onSpawn?.(child.pid)).catch(() => {});
   // Long timers: a timeout stored by an older sender (or a long grace) may pass 2^31-1 ms, where
   // a plain setTimeout would fire at once and kill the command as it starts.
   const cancelTimeout = setLongTimeout(() => {
@@ -130,9 +129,11 @@ class TailBuffer {
   #total = 0;
   #cap: number;
   #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #onChunk: (chunk: Uint8Array) => void;
 
-  constructor(cap: number) {
+  constructor(cap: number, onChunk: (chunk: Uint8Array) => void) {
     this.#cap = cap;
+    this.#onChunk = onChunk;
   }
 
   async drain(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -142,6 +143,7 @@ class TailBuffer {
         const { done, value } = await this.#reader.read();
         if (done) return;
         this.#push(value);
+        this.#onChunk(value);
       }
     } catch {
       // cancelled by stop()

@@ -1,21 +1,47 @@
 /**
- * The scheduler: claims the oldest unread message, runs it, stores the outcome, one at a time.
+ * The scheduler: the inbox server of one member. It holds the database, answers the inbox
+ * protocol on its socket, claims unread messages, runs them and stores their outcomes.
  *
  * @module
  */
 
-import { setLongTimeout } from "../timer.ts";
 import { dirname, join } from "node:path";
-import { DatabaseError, OhcommodoreError } from "../errors.ts";
+import { parseAddress } from "../address.ts";
+import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
+import {
+  DatabaseError,
+  NotFoundError,
+  OhcommodoreError,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
 import { commandCredentials } from "../member_env.ts";
 import { shellQuote } from "../ssh.ts";
+import { setLongTimeout } from "../timer.ts";
 import { VERSION } from "../version.ts";
-import { isTransientDatabaseError } from "./database.ts";
-import { claimNext, finish, type Inbox, recordProcessGroup, startScheduling } from "./inbox.ts";
-import type { Message, MessageStatus } from "./message.ts";
+import { isTransientDatabaseError, type OpenDatabase, openDatabase } from "./database.ts";
+import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "./inbox.ts";
+import { type FinishedMessage, isFinished, type Message, type MessageStatus } from "./message.ts";
+import {
+  acceptDelivery,
+  cancelStep,
+  isStoreOperation,
+  STORE_OPERATIONS,
+  storeDelivery,
+} from "./operations.ts";
+import { OutputLog } from "./output_log.ts";
 import { removeReportFile, writeReportFile } from "./report.ts";
-import { runCommand } from "./run_command.ts";
-import { Doorbell } from "./wake.ts";
+import { OUTPUT_CAP_BYTES, runCommand } from "./run_command.ts";
+import { InboxServer, type RequestHandler } from "./server.ts";
+import {
+  type OperationName,
+  type OutputChunk,
+  SERVER_PROTOCOL_VERSION,
+  type ServerHello,
+  type ServerOperations,
+} from "./server_protocol.ts";
+import { checkMaxRunning, InboxStore, type SchedulingStart } from "./store.ts";
+import { socketPathOf } from "./socket_path.ts";
 
 /** What the scheduler reports as it works. */
 export type SchedulerEvent =
@@ -34,8 +60,8 @@ const REPORT_DELAY_MS = 200;
 export interface SchedulerOptions {
   /** Called for every event; the library never prints. */
   onEvent?: (event: SchedulerEvent) => void;
-  /** Overrides the fallback poll interval from `config`. */
-  pollIntervalMs?: number;
+  /** Overrides how many commands may run at once (the inbox's `MAX_RUNNING`, default 1). */
+  maxRunning?: number;
   /** Overrides the output cap per stream. */
   outputCapBytes?: number;
   /** Time between SIGTERM and SIGKILL when a command times out. */
@@ -97,8 +123,20 @@ export async function readSchedulerFailure(database: string): Promise<SchedulerF
   }
 }
 
+/** A message the scheduler runs now. */
+interface Running {
+  message: Message;
+  pgid?: number;
+  cancelled: boolean;
+  output: OutputLog;
+}
+
 /**
- * Runs the commands delivered to one inbox. Only one scheduler runs per database.
+ * Runs the commands delivered to one inbox, and serves that inbox: it holds the database open
+ * for its whole life (DuckDB allows one writer) and answers the inbox protocol on its socket
+ * (`server_protocol.ts`), so that deliveries, reads and waits on this member go through it.
+ * Only one scheduler runs per database. Commands run one at a time unless the inbox's
+ * `MAX_RUNNING` setting allows more.
  *
  * @example Run a scheduler until SIGTERM
  * ```ts
@@ -109,15 +147,24 @@ export async function readSchedulerFailure(database: string): Promise<SchedulerF
  * ```
  */
 export class Scheduler {
-  /** Resolves once the scheduler has stopped and its running command has ended. */
+  /** Resolves once the scheduler has stopped and its running commands have ended. */
   readonly finished: Promise<void>;
   readonly #inbox: Inbox;
   readonly #options: SchedulerOptions;
+  readonly #store: InboxStore;
+  #maxRunning: number;
   #stopping = false;
-  // The message running now: its process group once known, and whether it is to be stopped.
-  #current: { id: string; pgid?: number; cancelled: boolean } | null = null;
-  #rung = false;
-  #wakeUp: () => void = () => {};
+  readonly #running = new Map<string, Running>();
+  // Database work, one step at a time: one connection, and transactions must not interleave.
+  #queue: Promise<unknown> = Promise.resolve();
+  #pumping = false;
+  #pumpAgain = false;
+  #idle: () => void = () => {};
+  readonly #idled: Promise<void>;
+  readonly #finishWaiters = new Map<string, Set<(message: Message) => void>>();
+  readonly #arrivalWaiters = new Set<{ from?: string; resolve: (message: Message) => void }>();
+  // Followers of messages that have not started yet, handed to their log when they do.
+  readonly #earlyFollowers = new Map<string, Set<(chunk: OutputChunk) => void>>();
   #reporting: Promise<void> = Promise.resolve();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #reportClosed = false;
@@ -125,18 +172,23 @@ export class Scheduler {
   private constructor(
     inbox: Inbox,
     options: SchedulerOptions,
+    database: OpenDatabase,
     lock: Deno.FsFile,
-    pollMs: number,
+    maxRunning: number,
   ) {
     this.#inbox = inbox;
     this.#options = options;
-    this.finished = this.#run(lock, pollMs);
+    this.#store = new InboxStore(database.connection, inbox.address);
+    this.#maxRunning = options.maxRunning ?? maxRunning;
+    this.#idled = new Promise((resolve) => this.#idle = resolve);
+    this.finished = this.#serve(lock, database);
   }
 
   /**
-   * Takes the database's scheduler lock, records its pid, marks commands a dead scheduler left
-   * running as `error`, writes its report and starts running the inbox. Once this resolves,
-   * deliveries wake it and `scheduler status` sees it.
+   * Takes the database's scheduler lock, records its pid, opens the database (holding it),
+   * marks commands a dead scheduler left running as `error`, writes its report, and starts
+   * serving and running the inbox. Once this resolves, deliveries reach it and
+   * `scheduler status` sees it.
    *
    * @param inbox The inbox to serve.
    * @param options Event callback and tuning.
@@ -157,7 +209,7 @@ export class Scheduler {
           `check it with "ohcommodore scheduler status", stop it with "ohcommodore scheduler stop"`,
       );
     }
-    // Written under the lock and before the doorbell answers, removed after it stops answering:
+    // Written under the lock and before the socket answers, removed after it stops answering:
     // whenever a scheduler answers, this file names it.
     await Deno.writeTextFile(schedulerPidPathOf(inbox.database), `${Deno.pid}\n`, { mode: 0o600 })
       .catch((error) => {
@@ -165,10 +217,23 @@ export class Scheduler {
         throw error;
       });
     const emit = options.onEvent ?? (() => {});
-    let start: Awaited<ReturnType<typeof startScheduling>>;
+    let database: OpenDatabase;
+    let start: SchedulingStart;
     try {
       // Only a busy database is waited for: retrying a damaged one would go on unseen forever.
-      start = await persist(() => startScheduling(inbox), emit, isTransientDatabaseError);
+      [database, start] = await persist(
+        async () => {
+          const open = await openDatabase(databaseAccessOf(inbox));
+          try {
+            return [open, await new InboxStore(open.connection, inbox.address).startScheduling()];
+          } catch (error) {
+            open[Symbol.dispose]();
+            throw error;
+          }
+        },
+        emit,
+        isTransientDatabaseError,
+      );
     } catch (error) {
       const failure = cannotStart(inbox.database, error as Error);
       const record: SchedulerFailure = {
@@ -185,78 +250,39 @@ export class Scheduler {
     }
     await Deno.remove(schedulerFailurePathOf(inbox.database)).catch(() => {});
     for (const message of start.recovered) emit({ type: "recovered", message });
-    // The report exists before the doorbell answers: whoever sees this scheduler running can
+    // The report exists before the socket answers: whoever sees this scheduler running can
     // also read which version it is.
     const failure = await writeReport(inbox, start.counts);
     if (failure) emit({ type: "reportFailed", error: failure });
-    return new Scheduler(inbox, options, lock, options.pollIntervalMs ?? start.pollIntervalMs);
+    return new Scheduler(inbox, options, database, lock, start.maxRunning);
   }
 
-  /** Stops claiming messages; the running command finishes or times out first. */
+  /** How many commands it runs at once, at most. */
+  get maxRunning(): number {
+    return this.#maxRunning;
+  }
+
+  /** Stops starting messages; the running commands finish or time out first. */
   stop(): void {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#options.onEvent?.({ type: "stopping" });
-    this.#wakeUp();
+    if (this.#running.size === 0) this.#idle();
   }
 
-  async #run(lock: Deno.FsFile, pollMs: number): Promise<void> {
+  async #serve(lock: Deno.FsFile, database: OpenDatabase): Promise<void> {
     using _lock = lock; // released last
+    using _database = database;
+    const emit = this.#options.onEvent ?? (() => {});
     try {
-      await this.#serve(pollMs);
+      using _server = InboxServer.listen(socketPathOf(this.#inbox.database), this.#handle);
+      emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
+      this.#pump();
+      await this.#idled;
+      // Steps queued by requests that came in meanwhile end before the database closes.
+      await this.#queue.catch(() => {});
     } finally {
       await Deno.remove(schedulerPidPathOf(this.#inbox.database)).catch(() => {});
-    }
-  }
-
-  async #serve(pollMs: number): Promise<void> {
-    const emit = this.#options.onEvent ?? (() => {});
-    using doorbell = Doorbell.listen(
-      this.#inbox.database,
-      () => this.#ring(),
-      (id) => this.#cancel(id),
-    );
-    emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
-    try {
-      while (!this.#stopping) {
-        this.#rung = false;
-        const message = await this.#persist(() => claimNext(this.#inbox));
-        if (!message) {
-          // Checked in the same tick as the sleep begins, so a ring or stop() is never lost.
-          if (!this.#rung && !this.#stopping) await this.#sleep(pollMs);
-          continue;
-        }
-        this.#current = { id: message.id, cancelled: false };
-        this.#report();
-        emit({ type: "running", message });
-        const outcome = await runCommand(message.command, {
-          cwd: await this.#workdir(),
-          scratchDir: join(dirname(this.#inbox.database), "run"),
-          timeoutMs: message.timeoutSec * 1000,
-          capBytes: this.#options.outputCapBytes,
-          killGraceMs: this.#options.killGraceMs,
-          onSpawn: async (pgid) => {
-            const current = this.#current;
-            if (current?.id === message.id) current.pgid = pgid;
-            const verdict = await this.#persist(() =>
-              recordProcessGroup(this.#inbox, message.id, pgid)
-            );
-            return verdict === "kill" || current?.cancelled ? "kill" : undefined;
-          },
-          env: {
-            ...await commandCredentials(this.#inbox.home),
-            OHCOMMODORE_MESSAGE_ID: message.id,
-            OHCOMMODORE_SENDER: message.sender ?? "",
-            OHCOMMODORE_ADDRESS: this.#inbox.address,
-          },
-        });
-        this.#current = null;
-        const finished = await this.#persist(() => finish(this.#inbox, message.id, outcome));
-        this.#report();
-        emit({ type: "finished", message: finished });
-        doorbell.announceFinished(finished.id);
-      }
-    } finally {
       this.#reportClosed = true;
       clearTimeout(this.#reportTimer);
       await this.#reporting;
@@ -264,31 +290,303 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Rewrites the report file soon (counts change with every claim, finish and delivery). The
-   * short wait lets a burst of changes share one query, and keeps the query out of the way of
-   * the claim a delivery has just set off.
-   */
-  #report(): void {
-    if (this.#reportTimer !== undefined || this.#reportClosed) return;
-    this.#reportTimer = setTimeout(() => {
-      this.#reportTimer = undefined;
-      this.#reporting = this.#reporting.then(async () => {
-        const failure = await writeReport(this.#inbox);
-        if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
-      });
-    }, REPORT_DELAY_MS);
+  // Carries out one request of the inbox protocol.
+  #handle: RequestHandler = async (op, args, context) => {
+    const value = await this.#operation(op, args as never, context as never);
+    return value as never;
+  };
+
+  async #operation<K extends OperationName>(
+    op: K,
+    args: ServerOperations[K]["args"],
+    context: { emit: (event: OutputChunk) => void; signal: AbortSignal },
+  ): Promise<unknown> {
+    if (isStoreOperation(op)) {
+      const operation = STORE_OPERATIONS[op] as {
+        run: (store: InboxStore, args: unknown) => Promise<unknown>;
+        changes: boolean;
+      };
+      const value = await this.#step((store) => operation.run(store, args));
+      if (operation.changes) this.#report();
+      return value;
+    }
+    const a = args as Record<string, unknown>;
+    switch (op as OperationName) {
+      case "hello":
+        return {
+          protocol: SERVER_PROTOCOL_VERSION,
+          address: this.#inbox.address,
+          version: VERSION,
+          pid: Deno.pid,
+          maxRunning: this.#maxRunning,
+        } satisfies ServerHello;
+      case "deliver":
+        return await this.#deliver(args as Delivery);
+      case "maxRunning": {
+        if (a.count === undefined) return this.#maxRunning;
+        const count = checkMaxRunning(a.count);
+        await this.#step((store) => store.setMaxRunning(count));
+        this.#maxRunning = count;
+        this.#pump();
+        return count;
+      }
+      case "wait":
+        return await this.#wait(String(a.id), optionalMs(a.timeoutMs), context.signal);
+      case "cancel":
+        return await this.#cancel(String(a.id), optionalMs(a.timeoutMs), context.signal);
+      case "next":
+        return await this.#next(
+          a.from === undefined ? undefined : String(a.from),
+          checkDurationMs(a.timeoutMs, "timeoutMs"),
+          context.signal,
+        );
+      case "follow":
+        return await this.#follow(String(a.id), context.emit, context.signal);
+    }
+    throw new UsageError(`Unknown inbox operation "${op}"`);
   }
 
-  // Stops the running message's process group: TERM, then KILL after the grace.
-  #cancel(id: string): void {
-    const current = this.#current;
-    if (current?.id !== id || current.cancelled) return;
-    current.cancelled = true;
+  async #deliver(delivery: Delivery): Promise<Message> {
+    const accepted = acceptDelivery(this.#inbox.identity, delivery);
+    const { message, created } = await this.#step((store) => storeDelivery(store, accepted));
+    if (created) {
+      for (const waiter of this.#arrivalWaiters) {
+        if (waiter.from === undefined || waiter.from === message.sender) waiter.resolve(message);
+      }
+      this.#report();
+      this.#pump();
+    }
+    return message;
+  }
+
+  async #wait(id: string, timeoutMs: number | undefined, signal: AbortSignal) {
+    if (timeoutMs !== undefined) {
+      checkDurationMs(timeoutMs, "timeoutMs", MAX_DURATION_MS + WAIT_MARGIN_MS);
+    }
+    const message = await this.#step((store) => store.resolve(id));
+    return await this.#untilFinished(
+      message,
+      timeoutMs ?? message.timeoutSec * 1000 + WAIT_MARGIN_MS,
+      signal,
+    );
+  }
+
+  // Waits for a message (found by its exact id) to finish; says its status now when it does not.
+  async #untilFinished(
+    message: Message,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<FinishedMessage> {
+    let resolveFinish: (message: Message) => void = () => {};
+    const finished = new Promise<Message>((resolve) => resolveFinish = resolve);
+    const waiters = this.#finishWaiters.get(message.id) ?? new Set();
+    this.#finishWaiters.set(message.id, waiters);
+    waiters.add(resolveFinish);
+    let cancelTimer = () => {};
+    const expired = new Promise<"expired">((resolve) => {
+      cancelTimer = setLongTimeout(() => resolve("expired"), timeoutMs);
+    });
+    const left = new Promise<"left">((resolve) => {
+      if (signal.aborted) resolve("left");
+      signal.addEventListener("abort", () => resolve("left"), { once: true });
+    });
+    try {
+      // Listening first, then looking: a finish between the two is not missed.
+      const now = await this.#step((store) => store.find(message.id));
+      if (now && isFinished(now)) return now;
+      if (!now) throw this.#gone(message.id);
+      const result = await Promise.race([finished, expired, left]);
+      if (result === "left") throw new OhcommodoreError("the client went away");
+      if (result !== "expired") return result as FinishedMessage;
+      const current = await this.#step((store) => store.find(message.id));
+      if (current && isFinished(current)) return current;
+      throw new TimeoutError(
+        `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
+          `${current?.status ?? "gone"} on ${this.#inbox.address}; check it later with ` +
+          `"inbox show ${message.id}"`,
+        { messageId: message.id, status: current?.status ?? "gone" },
+      );
+    } finally {
+      cancelTimer();
+      waiters.delete(resolveFinish);
+      if (waiters.size === 0) this.#finishWaiters.delete(message.id);
+    }
+  }
+
+  #gone(id: string): NotFoundError {
+    return new NotFoundError(
+      `Message "${id}" is no longer in the inbox of ${this.#inbox.address} (deleted or ` +
+        `cancelled)`,
+      { query: id },
+    );
+  }
+
+  async #cancel(id: string, timeoutMs: number | undefined, signal: AbortSignal) {
+    const step = await this.#step((store) => cancelStep(store, id));
+    if (step.outcome !== "running") {
+      if (step.outcome === "removed") this.#report();
+      return step satisfies Cancellation;
+    }
+    const running = this.#running.get(step.message.id);
+    if (running) this.#stopGroup(running);
+    const message = await this.#untilFinished(step.message, timeoutMs ?? 20_000, signal);
+    return { outcome: "stopped", message } satisfies Cancellation;
+  }
+
+  async #next(from: string | undefined, timeoutMs: number, signal: AbortSignal) {
+    if (from !== undefined) parseAddress(from);
+    const waiter = { from, resolve: (_: Message) => {} };
+    const arrived = new Promise<Message>((resolve) => waiter.resolve = resolve);
+    this.#arrivalWaiters.add(waiter);
+    let cancelTimer = () => {};
+    const expired = new Promise<"expired">((resolve) => {
+      cancelTimer = setLongTimeout(() => resolve("expired"), timeoutMs);
+    });
+    const left = new Promise<"left">((resolve) => {
+      signal.addEventListener("abort", () => resolve("left"), { once: true });
+    });
+    try {
+      const result = await Promise.race([arrived, expired, left]);
+      if (result === "left") throw new OhcommodoreError("the client went away");
+      if (result === "expired") {
+        throw new TimeoutError(
+          `No message arrived in the inbox of ${this.#inbox.address}` +
+            (from ? ` from ${from}` : "") +
+            ` within ${formatDuration(timeoutMs)}; wait longer with a larger timeout, or see ` +
+            `what came with "ohcommodore inbox list"`,
+        );
+      }
+      return result;
+    } finally {
+      cancelTimer();
+      this.#arrivalWaiters.delete(waiter);
+    }
+  }
+
+  async #follow(id: string, emit: (chunk: OutputChunk) => void, signal: AbortSignal) {
+    const message = await this.#step((store) => store.resolve(id));
+    if (message.status === "pending") {
+      throw new UsageError(
+        `Message "${message.id}" was taken by hand ("inbox read"): nothing runs it, so it has ` +
+          `no output to follow`,
+      );
+    }
+    if (isFinished(message)) {
+      if (message.result) emit({ stream: "stdout", text: message.result });
+      if (message.stderr) emit({ stream: "stderr", text: message.stderr });
+      return message;
+    }
+    let stop = () => {};
+    const running = this.#running.get(message.id);
+    if (running) stop = running.output.follow(emit);
+    else {
+      const early = this.#earlyFollowers.get(message.id) ?? new Set();
+      this.#earlyFollowers.set(message.id, early);
+      early.add(emit);
+      stop = () => {
+        early.delete(emit);
+        if (early.size === 0) this.#earlyFollowers.delete(message.id);
+      };
+    }
+    try {
+      return await this.#untilFinished(
+        message,
+        message.timeoutSec * 1000 + WAIT_MARGIN_MS,
+        signal,
+      );
+    } finally {
+      stop();
+    }
+  }
+
+  // Starts unread messages while there is room. One pump at a time; a call during one makes
+  // it look again, so that no delivery waits for the next.
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        while (!this.#stopping && this.#running.size < this.#maxRunning) {
+          // Registered as running in the claim's own step: a cancel queued behind the claim
+          // finds it there.
+          const running = await this.#persist(() =>
+            this.#step(async (store) => {
+              const message = await store.claimNext();
+              return message ? this.#register(message) : undefined;
+            })
+          );
+          if (!running) break;
+          this.#run(running);
+        }
+      } while (this.#pumpAgain && !this.#stopping);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #register(message: Message): Running {
+    const capBytes = this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES;
+    const running: Running = { message, cancelled: false, output: new OutputLog(capBytes) };
+    this.#running.set(message.id, running);
+    for (const follower of this.#earlyFollowers.get(message.id) ?? []) {
+      running.output.follow(follower);
+    }
+    this.#earlyFollowers.delete(message.id);
+    return running;
+  }
+
+  async #run(running: Running): Promise<void> {
+    const emit = this.#options.onEvent ?? (() => {});
+    const message = running.message;
+    const capBytes = this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES;
+    this.#report();
+    emit({ type: "running", message });
+    const outcome = await runCommand(message.command, {
+      cwd: await this.#workdir(),
+      scratchDir: join(dirname(this.#inbox.database), "run"),
+      timeoutMs: message.timeoutSec * 1000,
+      capBytes,
+      killGraceMs: this.#options.killGraceMs,
+      onSpawn: (pgid) => {
+        running.pgid = pgid;
+        if (running.cancelled) this.#stopGroup(running, true); // cancelled before it started
+        return this.#persist(() =>
+          this.#step((store) => store.recordProcessGroup(message.id, pgid))
+        );
+      },
+      onOutput: (stream, bytes) => running.output.write(stream, bytes),
+      env: {
+        ...await commandCredentials(this.#inbox.home),
+        OHCOMMODORE_MESSAGE_ID: message.id,
+        OHCOMMODORE_SENDER: message.sender ?? "",
+        OHCOMMODORE_ADDRESS: this.#inbox.address,
+      },
+    });
+    // Cancelled is what it was when a cancel stopped it, not a timeout or its own exit.
+    const cancelled = running.cancelled && outcome.status === "error" && outcome.exitCode !== 124;
+    const finished = await this.#persist(() =>
+      this.#step((store) => store.finish(message.id, { ...outcome, cancelled }))
+    );
+    this.#running.delete(message.id);
+    for (const waiter of this.#finishWaiters.get(message.id) ?? []) waiter(finished);
+    this.#report();
+    emit({ type: "finished", message: finished });
+    if (this.#stopping && this.#running.size === 0) this.#idle();
+    else this.#pump();
+  }
+
+  // Stops a running message's process group: TERM, then KILL after the grace.
+  #stopGroup(running: Running, again = false): void {
+    if (running.cancelled && !again) return;
+    running.cancelled = true;
     const signal = (name: Deno.Signal) => {
-      if (this.#current !== current || current.pgid === undefined) return;
+      if (!this.#running.has(running.message.id) || running.pgid === undefined) return;
       try {
-        Deno.kill(-current.pgid, name);
+        Deno.kill(-running.pgid, name);
       } catch {
         // already gone
       }
@@ -297,21 +595,29 @@ export class Scheduler {
     setLongTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);
   }
 
-  #ring(): void {
-    this.#rung = true;
-    this.#report(); // a delivery or a change made by hand
-    this.#wakeUp();
+  /**
+   * Rewrites the report file soon (counts change with every claim, finish and delivery). The
+   * short wait lets a burst of changes share one query.
+   */
+  #report(): void {
+    if (this.#reportTimer !== undefined || this.#reportClosed) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#reporting = this.#reporting.then(async () => {
+        const counts = await this.#step((store) => store.counts()).catch(() => undefined);
+        const failure = counts
+          ? await writeReport(this.#inbox, counts)
+          : new DatabaseError("cannot count the messages");
+        if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
+      });
+    }, REPORT_DELAY_MS);
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      // POLL_INTERVAL_SEC comes from the database: a huge one must not fire at once and spin.
-      const cancel = setLongTimeout(resolve, ms);
-      this.#wakeUp = () => {
-        cancel();
-        resolve();
-      };
-    });
+  // Runs a database step after those queued before it.
+  #step<T>(work: (store: InboxStore) => Promise<T>): Promise<T> {
+    const result = this.#queue.then(() => work(this.#store));
+    this.#queue = result.catch(() => {});
+    return result;
   }
 
   #persist<T>(step: () => Promise<T>): Promise<T> {
@@ -326,6 +632,10 @@ export class Scheduler {
     }
     return this.#inbox.home;
   }
+}
+
+function optionalMs(value: unknown): number | undefined {
+  return value === undefined || value === null ? undefined : Number(value);
 }
 
 /** The error of a scheduler that cannot use its database, with how to recover. */
@@ -362,19 +672,19 @@ async function persist<T>(
 /**
  * Rewrites an inbox's report file.
  *
- * @param counts The counts when just read, else they are read from the database.
+ * @param counts The counts.
  * @returns Why it could not, or null.
  */
 async function writeReport(
   inbox: Inbox,
-  counts?: Record<MessageStatus, number>,
+  counts: Record<MessageStatus, number>,
 ): Promise<Error | null> {
   try {
     await writeReportFile(inbox.database, {
       address: inbox.address,
       version: VERSION,
       schedulerRunning: true,
-      counts: counts ?? await inbox.counts(),
+      counts,
     });
     return null;
   } catch (error) {

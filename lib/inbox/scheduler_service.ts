@@ -13,7 +13,6 @@ import { selfCommand } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { type Inbox, NoSchedulerError } from "./inbox.ts";
 import type { Message } from "./message.ts";
-import { readReportFile } from "./report.ts";
 import {
   readSchedulerFailure,
   type SchedulerFailure,
@@ -26,7 +25,8 @@ import {
   startSchedulerUnit,
   stopSchedulerUnit,
 } from "./scheduler_unit.ts";
-import { FinishListener } from "./wake.ts";
+import { ServerConnection } from "./server_protocol.ts";
+import { socketPathOf } from "./socket_path.ts";
 
 /** Whether a scheduler serves a database, and which process it is. */
 export interface SchedulerState {
@@ -67,15 +67,29 @@ export function schedulerLogOf(database: string): string {
  * @returns Its state.
  */
 export async function schedulerState(inbox: Inbox): Promise<SchedulerState> {
-  const listener = await FinishListener.connect(inbox.database);
-  listener?.[Symbol.dispose]();
-  const pidText = (await Deno.readTextFile(schedulerPidPathOf(inbox.database)).catch(() => ""))
-    .trim();
-  const pid = listener && /^\d+$/.test(pidText) ? Number(pidText) : null;
-  const version = listener ? (await readReportFile(inbox.database))?.version ?? null : null;
-  const failure = listener ? null : await readSchedulerFailure(inbox.database);
   const log = schedulerLogOf(inbox.database);
-  return { running: listener !== undefined, pid, log, version, failure };
+  const server = await ServerConnection.connect(socketPathOf(inbox.database), inbox.address);
+  if (!server) {
+    return {
+      running: false,
+      pid: null,
+      log,
+      version: null,
+      failure: await readSchedulerFailure(inbox.database),
+    };
+  }
+  try {
+    const hello = await server.call("hello", {}, { timeoutMs: 5_000 });
+    return { running: true, pid: hello.pid, log, version: hello.version, failure: null };
+  } catch {
+    // It listens but does not speak this protocol: an older scheduler, to be replaced.
+    const pidText = (await Deno.readTextFile(schedulerPidPathOf(inbox.database)).catch(() => ""))
+      .trim();
+    const pid = /^\d+$/.test(pidText) ? Number(pidText) : null;
+    return { running: true, pid, log, version: null, failure: null };
+  } finally {
+    server.close();
+  }
 }
 
 /**

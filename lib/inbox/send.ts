@@ -30,6 +30,12 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
+import {
+  type OutputChunk,
+  type ServerConnection,
+  ServerConnectionError,
+} from "./server_protocol.ts";
+import { connectToMember } from "./tunnel.ts";
 import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
@@ -67,6 +73,11 @@ export interface SendOptions {
   id?: string;
   /** Stops the delivery, or the wait (the command itself is not stopped: cancel it). */
   signal?: AbortSignal;
+  /**
+   * With `wait`: told the command's output as it is written (stdout and stderr pieces), while
+   * the send waits for it to finish.
+   */
+  onOutput?: (chunk: OutputChunk) => void;
 }
 
 /**
@@ -154,9 +165,19 @@ export async function send(
     const inbox = await Inbox.open({ home: options.home, identity });
     const message = await inbox.deliver(request);
     await ensureScheduler(inbox, message);
-    return waitMs === undefined ? message : await inbox.waitFor(message.id, { timeoutMs: waitMs });
+    if (waitMs === undefined) return message;
+    if (options.onOutput) return await inbox.follow(message.id, options.onOutput, options);
+    return await inbox.waitFor(message.id, { timeoutMs: waitMs });
   }
-  return await deliverOverSsh(route.destination, request, options.ssh ?? new Ssh(), options.signal);
+  const ssh = options.ssh ?? new Ssh();
+  if (waitMs === undefined || !options.onOutput) {
+    return await deliverOverSsh(route.destination, request, ssh, options.signal);
+  }
+  // Delivered without waiting, then followed: the output comes as it is written.
+  const { waitMs: _, ...noWait } = request;
+  const message = await deliverOverSsh(route.destination, noWait, ssh, options.signal);
+  return await new RemoteInbox(request.recipient, route.destination, ssh)
+    .follow(message.id, options.onOutput, options);
 }
 
 /**
@@ -173,6 +194,49 @@ function runningMessage(self: Address): string | undefined {
 }
 
 async function deliverOverSsh(
+  destination: string,
+  request: DeliverRequest,
+  ssh: Ssh,
+  signal?: AbortSignal,
+): Promise<Message> {
+  const server = await connectToMember(destination, ssh, request.recipient);
+  if (server) {
+    try {
+      return await deliverToServer(server, request, signal);
+    } catch (error) {
+      if (!(error instanceof ServerConnectionError)) throw error;
+      // The forward broke part way: the id says what happened, as for a lost exec answer.
+      return await lookUp(destination, request, ssh, error, error.message);
+    } finally {
+      server.close();
+    }
+  }
+  return await deliverOverExec(destination, request, ssh, signal);
+}
+
+/**
+ * Delivers through a connection to the recipient's inbox server, and waits there when asked.
+ *
+ * @param server The connection.
+ * @param request The delivery.
+ * @param signal Stops the wait.
+ * @returns The message as stored, or as finished.
+ */
+export async function deliverToServer(
+  server: ServerConnection,
+  request: DeliverRequest,
+  signal?: AbortSignal,
+): Promise<Message> {
+  const { waitMs, version: _, ...delivery } = request;
+  const message = await server.call("deliver", delivery, { signal });
+  if (waitMs === undefined) return message;
+  return await server.call("wait", { id: message.id, timeoutMs: waitMs }, {
+    timeoutMs: waitMs + WAIT_MARGIN_MS,
+    signal,
+  });
+}
+
+async function deliverOverExec(
   destination: string,
   request: DeliverRequest,
   ssh: Ssh,

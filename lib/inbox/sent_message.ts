@@ -8,6 +8,7 @@
 import type { Cancellation } from "./inbox.ts";
 import type { FinishedMessage, Message } from "./message.ts";
 import type { InboxView } from "./remote_inbox.ts";
+import type { OutputChunk } from "./server_protocol.ts";
 
 /**
  * A message delivered into a member's inbox.
@@ -66,6 +67,45 @@ export class SentMessage {
    */
   wait(options: { timeoutMs?: number } = {}): Promise<FinishedMessage> {
     return this.inbox.waitFor(this.id, options);
+  }
+
+  /**
+   * The command's output as it is written: what was kept so far, then each new piece, ending
+   * when the message finishes (the generator's return value is the finished message).
+   *
+   * @example Print a ship's test run as it goes
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * const sent = await (await fleet.ship("web")).send("cd ~/web && deno task test");
+   * for await (const chunk of sent.output()) {
+   *   (chunk.stream === "stdout" ? console.log : console.error)(chunk.text);
+   * }
+   * console.log((await sent.status()).exitCode);
+   * ```
+   *
+   * @param options `signal` stops following (the command goes on).
+   * @returns The pieces of output.
+   */
+  async *output(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<OutputChunk, FinishedMessage> {
+    const waiting: OutputChunk[] = [];
+    let wake = () => {};
+    let settled = false;
+    const following = this.inbox.follow(this.id, (chunk) => {
+      waiting.push(chunk);
+      wake();
+    }, options).finally(() => {
+      settled = true;
+      wake();
+    });
+    following.catch(() => {}); // thrown below, once the pieces before the failure are out
+    for (;;) {
+      while (waiting.length) yield waiting.shift()!;
+      if (settled) return await following;
+      await new Promise<void>((resolve) => wake = resolve);
+    }
   }
 
   /**

@@ -75,7 +75,7 @@ export class SshWorld implements AsyncDisposable {
   }
 
   /** Creates the users and starts sshd on a free loopback port. */
-  static async start(options: { vms: string[] }): Promise<SshWorld> {
+  static async start(options: { vms: string[]; sshd?: SshdOptions }): Promise<SshWorld> {
     const unavailable = sshWorldUnavailable();
     if (unavailable) throw new Error(unavailable);
     const dir = await makeWorldDir();
@@ -91,7 +91,7 @@ export class SshWorld implements AsyncDisposable {
       for (const vm of vms.values()) {
         await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
       }
-      const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey));
+      const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey, options.sshd));
       return new SshWorld(port, dir, vms, sshd);
     } catch (error) {
       // The users stay (fixtures every world reuses); what this one made goes.

@@ -1,0 +1,161 @@
+/**
+ * What an inbox operation does with the database, the same whether the inbox server carries it
+ * out or a process that found no server opens the file itself: checking a delivery, the plain
+ * reads and changes, and the first step of a cancel.
+ *
+ * @module
+ */
+
+import { parseAddress } from "../address.ts";
+import { formatDuration, MAX_DURATION_MS } from "../duration.ts";
+import { DeliveryRefusedError, UsageError } from "../errors.ts";
+import { type Identity, identityAddress } from "../identity.ts";
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type Delivery,
+  type Message,
+  newMessageId,
+  parseMessageId,
+} from "./message.ts";
+import type { OperationName, ServerOperations } from "./server_protocol.ts";
+import type { AcceptedDelivery, InboxStore } from "./store.ts";
+
+/** The largest command an inbox accepts. */
+export const MAX_COMMAND_BYTES = 1024 * 1024;
+
+/**
+ * Checks a delivery against the member it reached.
+ *
+ * @param identity The member.
+ * @param delivery The message as the sender handed it over (from JSON: anything may be wrong).
+ * @returns What to store.
+ * @throws {DeliveryRefusedError} When it is addressed to another member or malformed.
+ */
+export function acceptDelivery(identity: Identity, delivery: Delivery): AcceptedDelivery {
+  const address = identityAddress(identity);
+  const refuse = (why: string) => new DeliveryRefusedError(`${address} refused ${why}`);
+  if (typeof delivery?.command !== "string" || delivery.command.trim() === "") {
+    throw refuse("an empty command: give the shell command to run");
+  }
+  if (new TextEncoder().encode(delivery.command).length > MAX_COMMAND_BYTES) {
+    throw refuse(`a command larger than ${MAX_COMMAND_BYTES} bytes`);
+  }
+  const to = parseAddress(String(delivery.recipient));
+  const byName = !delivery.viaDestination || to.host === identity.name;
+  if (to.role !== identity.role || (byName && to.host !== identity.name)) {
+    throw refuse(`a message for "${delivery.recipient}": this member is ${address}`);
+  }
+  if (delivery.sender !== undefined && delivery.sender !== null) {
+    if (typeof delivery.sender !== "string") {
+      throw refuse(
+        `a sender that is not an address (${JSON.stringify(delivery.sender)}): give one like ` +
+          `local@laptop`,
+      );
+    }
+    parseAddress(delivery.sender);
+  }
+  const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
+  const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !(timeoutMs <= MAX_DURATION_MS)) {
+    throw refuse(
+      `a timeout of "${String(timeoutMs)}" ms: give milliseconds above 0 and at most ` +
+        `${MAX_DURATION_MS} (${formatDuration(MAX_DURATION_MS)})`,
+    );
+  }
+  return {
+    id,
+    command: delivery.command,
+    sender: delivery.sender ?? null,
+    timeoutSec: Math.max(1, Math.ceil(timeoutMs / 1000)),
+  };
+}
+
+/**
+ * Stores a checked delivery.
+ *
+ * @param store The inbox.
+ * @param accepted The delivery.
+ * @returns The stored message, and whether this delivery stored it (not an earlier one).
+ * @throws {DeliveryRefusedError} When another message has its id.
+ */
+export async function storeDelivery(
+  store: InboxStore,
+  accepted: AcceptedDelivery,
+): Promise<{ message: Message; created: boolean }> {
+  const stored = await store.insert(accepted);
+  if (!stored) {
+    throw new DeliveryRefusedError(
+      `${store.address} refused message "${accepted.id}": another message has that id`,
+    );
+  }
+  return stored;
+}
+
+type StoreOperation<K extends OperationName> = (
+  store: InboxStore,
+  args: ServerOperations[K]["args"],
+) => Promise<ServerOperations[K]["value"]>;
+
+/** The operations that are one read or change of the database, and whether each changes it. */
+export const STORE_OPERATIONS: {
+  [K in "get" | "list" | "markRead" | "markDone" | "markError" | "delete" | "counts" | "query"]: {
+    run: StoreOperation<K>;
+    changes: boolean;
+  };
+} = {
+  get: { run: (store, args) => store.resolve(String(args.id)), changes: false },
+  list: { run: (store, args) => store.list(args), changes: false },
+  markRead: { run: (store, args) => store.markRead(String(args.id)), changes: true },
+  markDone: { run: (store, args) => store.markDone(String(args.id)), changes: true },
+  markError: {
+    run: (store, args) => store.markError(String(args.id), args.reason),
+    changes: true,
+  },
+  delete: { run: (store, args) => store.delete(String(args.id)), changes: true },
+  counts: { run: (store) => store.counts(), changes: false },
+  query: { run: (store, args) => store.query(args.sql), changes: false },
+};
+
+/**
+ * Whether an operation is one of {@link STORE_OPERATIONS}.
+ *
+ * @param op The operation.
+ * @returns True when the store alone carries it out.
+ */
+export function isStoreOperation(op: string): op is keyof typeof STORE_OPERATIONS {
+  return Object.hasOwn(STORE_OPERATIONS, op);
+}
+
+/** Where a cancel stands after its first step. */
+export type CancelStep =
+  | { outcome: "removed" | "finished"; message: Message }
+  | { outcome: "running"; message: Message };
+
+/**
+ * The first step of a cancel: removes the message when it has not started, says so when it has
+ * finished, and marks it to be stopped when it runs (stopping it is its scheduler's part).
+ *
+ * @param store The inbox.
+ * @param id The id or a unique prefix.
+ * @returns What happened.
+ * @throws {UsageError} For a message taken by hand: nothing runs it to stop.
+ */
+export async function cancelStep(store: InboxStore, id: string): Promise<CancelStep> {
+  for (;;) {
+    const message = await store.resolve(id);
+    if (message.status === "pending") {
+      throw new UsageError(
+        `Message "${message.id}" was taken by hand ("inbox read"), so nothing runs it: mark ` +
+          `it with "inbox done" or "inbox error", or delete it`,
+      );
+    }
+    if (message.status === "unread") {
+      if (await store.removeUnread(message.id)) return { outcome: "removed", message };
+      continue; // claimed meanwhile: look again
+    }
+    if (message.status !== "running") return { outcome: "finished", message };
+    await store.markCancelled(message.id);
+    return { outcome: "running", message };
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The listening side of the inbox server's protocol (`server_protocol.ts`): a unix socket, mode
+ * 0600, whose requests are handed to a handler; each connection's replies are written in the
+ * order they are ready, and a connection's waits end when it closes.
+ *
+ * @module
+ */
+
+import { errorToData, UsageError } from "../errors.ts";
+import {
+  MAX_LINE_BYTES,
+  type OperationName,
+  readLines,
+  SERVER_PROTOCOL_VERSION,
+  type ServerOperations,
+  type ServerReply,
+  type ServerRequest,
+  writeAll,
+} from "./server_protocol.ts";
+
+/** Carries out one request; `emit` streams its events, `signal` aborts when the client leaves. */
+export type RequestHandler = <K extends OperationName>(
+  op: K,
+  args: ServerOperations[K]["args"],
+  context: { emit: (event: ServerOperations[K]["event"]) => void; signal: AbortSignal },
+) => Promise<ServerOperations[K]["value"]>;
+
+const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
+  "hello",
+  "deliver",
+  "get",
+  "list",
+  "markRead",
+  "markDone",
+  "markError",
+  "delete",
+  "cancel",
+  "wait",
+  "next",
+  "counts",
+  "query",
+  "maxRunning",
+  "follow",
+]);
+
+/** A listening inbox server. */
+export class InboxServer implements Disposable {
+  readonly #listener: Deno.UnixListener;
+  readonly #path: string;
+  readonly #handle: RequestHandler;
+  readonly #clients = new Set<Deno.Conn>();
+
+  private constructor(listener: Deno.UnixListener, path: string, handle: RequestHandler) {
+    this.#listener = listener;
+    this.#path = path;
+    this.#handle = handle;
+    this.#accept();
+  }
+
+  /**
+   * Listens on a socket, replacing a stale one. Call only while holding the scheduler lock, so
+   * that a live server's socket is never removed.
+   *
+   * @param path The socket path.
+   * @param handle What carries out requests.
+   * @returns The server.
+   */
+  static listen(path: string, handle: RequestHandler): InboxServer {
+    try {
+      Deno.removeSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const listener = Deno.listen({ transport: "unix", path });
+    // Its directory is private already; the socket is made so too, whatever the umask.
+    Deno.chmodSync(path, 0o600);
+    return new InboxServer(listener, path, handle);
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) this.#serve(client);
+    } catch {
+      // listener closed
+    }
+  }
+
+  async #serve(client: Deno.Conn): Promise<void> {
+    this.#clients.add(client);
+    const gone = new AbortController();
+    let writing = Promise.resolve();
+    const send = (reply: ServerReply) => {
+      const line = new TextEncoder().encode(JSON.stringify(reply) + "\n");
+      writing = writing.then(() => writeAll(client, line)).catch(() => gone.abort());
+    };
+    try {
+      for await (const line of readLines(client.readable, MAX_LINE_BYTES)) {
+        this.#answer(line, send, gone.signal);
+      }
+    } catch {
+      // the client went away, or sent a line too long to be a request
+    } finally {
+      gone.abort();
+      this.#drop(client);
+    }
+  }
+
+  async #answer(line: string, send: (reply: ServerReply) => void, signal: AbortSignal) {
+    let request: ServerRequest;
+    try {
+      request = JSON.parse(line);
+    } catch {
+      return; // not a request: nothing to answer to
+    }
+    const id = typeof request?.id === "number" ? request.id : 0;
+    try {
+      if (request.v !== SERVER_PROTOCOL_VERSION) {
+        throw new UsageError(
+          `This inbox server speaks protocol ${SERVER_PROTOCOL_VERSION}, not ${request.v}: ` +
+            `run the same ohcommodore version on both ends`,
+        );
+      }
+      if (typeof request.op !== "string" || !OPERATIONS.has(request.op)) {
+        throw new UsageError(`Unknown inbox operation "${String(request.op)}"`);
+      }
+      const args = typeof request.args === "object" && request.args !== null ? request.args : {};
+      const value = await this.#handle(request.op as OperationName, args as never, {
+        emit: (event) => send({ id, event }),
+        signal,
+      });
+      send({ id, ok: true, value });
+    } catch (error) {
+      send({ id, ok: false, error: errorToData(error) });
+    }
+  }
+
+  #drop(client: Deno.Conn): void {
+    if (!this.#clients.delete(client)) return;
+    try {
+      client.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Stops listening and disconnects every client. */
+  [Symbol.dispose](): void {
+    this.#listener.close();
+    for (const client of [...this.#clients]) this.#drop(client);
+    try {
+      Deno.removeSync(this.#path);
+    } catch {
+      // already gone
+    }
+  }
+}

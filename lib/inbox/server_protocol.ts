@@ -1,0 +1,317 @@
+/**
+ * The inbox server's protocol: JSON lines on a unix socket (the scheduler's, mode 0600 in the
+ * member's private directory; from another machine, the same socket through a forward on the
+ * shared ssh connection). Each request names an operation and carries an id; the server answers
+ * each with one reply of that id, and streams events for it first when the operation has any
+ * (`follow`). Requests on one connection may overlap.
+ *
+ * ```
+ * → {"v":1,"id":7,"op":"deliver","args":{"recipient":"captain@ship-web","command":"make"}}
+ * ← {"id":7,"ok":true,"value":{"id":"m-…","status":"unread",…}}
+ * → {"v":1,"id":8,"op":"follow","args":{"id":"m-…"}}
+ * ← {"id":8,"event":{"stream":"stdout","text":"building…\n"}}
+ * ← {"id":8,"ok":true,"value":{"id":"m-…","status":"done","exitCode":0,…}}
+ * ```
+ *
+ * @module
+ */
+
+import { type ErrorData, errorFromData, OhcommodoreError, TimeoutError } from "../errors.ts";
+import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
+import type { QueryResult } from "./store.ts";
+
+/** The protocol version; a server answers requests of other versions with an error. */
+export const SERVER_PROTOCOL_VERSION = 1;
+
+/** The longest request line a server reads (a command is at most 1 MiB; JSON escapes it). */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+/** What a server says about itself. */
+export interface ServerHello {
+  /** The protocol version. */
+  protocol: number;
+  /** The member's address. */
+  address: string;
+  /** The program version of the server. */
+  version: string;
+  /** The server's process id. */
+  pid: number;
+  /** How many commands it runs at once, at most. */
+  maxRunning: number;
+}
+
+/** A piece of a running command's output. */
+export interface OutputChunk {
+  /** Which stream it was written to. */
+  stream: "stdout" | "stderr";
+  /** The text (decoded as UTF-8). */
+  text: string;
+}
+
+/** Every operation: what it takes, what it answers, and the events it streams first. */
+export interface ServerOperations {
+  /** Who the server is. */
+  hello: { args: Record<string, never>; value: ServerHello; event: never };
+  /** Store a message (idempotent by id) and run it in turn. */
+  deliver: { args: Delivery; value: Message; event: never };
+  /** One message by id or unique prefix. */
+  get: { args: { id: string }; value: Message; event: never };
+  /** Messages, newest first. */
+  list: { args: { status?: MessageStatus; limit?: number }; value: Message[]; event: never };
+  /** Mark a message taken by hand. */
+  markRead: { args: { id: string }; value: Message; event: never };
+  /** Mark a message done. */
+  markDone: { args: { id: string }; value: Message; event: never };
+  /** Mark a message failed. */
+  markError: { args: { id: string; reason: string }; value: Message; event: never };
+  /** Delete a message. */
+  delete: { args: { id: string }; value: Message; event: never };
+  /** Remove an unread message or stop a running one. */
+  cancel: { args: { id: string; timeoutMs?: number }; value: Cancellation; event: never };
+  /** Wait for a message to finish. */
+  wait: { args: { id: string; timeoutMs?: number }; value: FinishedMessage; event: never };
+  /** Wait for the next message to arrive after the request. */
+  next: {
+    args: { from?: string; timeoutMs: number };
+    value: Message;
+    event: never;
+  };
+  /** Messages per status. */
+  counts: { args: Record<string, never>; value: Record<MessageStatus, number>; event: never };
+  /** A read-only SQL query. */
+  query: { args: { sql: string }; value: QueryResult; event: never };
+  /** How many commands run at once, at most; sets it when `count` is given. */
+  maxRunning: { args: { count?: number }; value: number; event: never };
+  /** A message's output, kept then live, until it finishes. */
+  follow: { args: { id: string }; value: FinishedMessage; event: OutputChunk };
+}
+
+/** The name of an operation. */
+export type OperationName = keyof ServerOperations;
+
+/** A request line. */
+export interface ServerRequest {
+  /** Protocol version. */
+  v: number;
+  /** Chosen by the client; the reply carries it. */
+  id: number;
+  /** The operation. */
+  op: string;
+  /** Its arguments. */
+  args: Record<string, unknown>;
+}
+
+/** A reply line: an event of a request, or its final answer. */
+export type ServerReply =
+  | { id: number; event: unknown }
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: ErrorData };
+
+/**
+ * The connection to an inbox server broke (or the server did not answer in time) before a
+ * request's answer arrived: the request may or may not have been carried out.
+ */
+export class ServerConnectionError extends OhcommodoreError {}
+
+/** Options for one {@link ServerConnection.call}. */
+export interface CallOptions<E> {
+  /** Give up after this long; default 30 seconds. */
+  timeoutMs?: number;
+  /** Called with each event before the answer. */
+  onEvent?: (event: E) => void;
+  /** Stops waiting (the connection is closed: the server drops the request's waits). */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onEvent?: (event: unknown) => void;
+}
+
+/** A client's connection to an inbox server. */
+export class ServerConnection implements Disposable {
+  readonly #connection: Deno.Conn;
+  readonly #where: string;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+  #writing: Promise<void> = Promise.resolve();
+
+  private constructor(connection: Deno.Conn, where: string) {
+    this.#connection = connection;
+    this.#where = where;
+    this.#read();
+  }
+
+  /**
+   * Connects to the server on a unix socket.
+   *
+   * @param path The socket.
+   * @param where How to name the server in errors, e.g. its address.
+   * @returns The connection, or undefined when nothing listens there.
+   */
+  static async connect(path: string, where: string): Promise<ServerConnection | undefined> {
+    try {
+      return new ServerConnection(await Deno.connect({ transport: "unix", path }), where);
+    } catch {
+      return undefined; // no socket, or a stale one nobody listens on
+    }
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends a request and waits for its answer.
+   *
+   * @param op The operation.
+   * @param args Its arguments.
+   * @param options Timeout, events and cancellation.
+   * @returns The answer.
+   * @throws {OhcommodoreError} The server's error, as its own class where known.
+   * @throws {ServerConnectionError} When the connection broke or the answer did not come in time.
+   */
+  call<K extends OperationName>(
+    op: K,
+    args: ServerOperations[K]["args"],
+    options: CallOptions<ServerOperations[K]["event"]> = {},
+  ): Promise<ServerOperations[K]["value"]> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ServerConnectionError(`The inbox server of ${this.#where} hung up`),
+      );
+    }
+    const id = this.#nextId++;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    return new Promise<ServerOperations[K]["value"]>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const abort = () => {
+        this.close();
+        reject(options.signal?.reason ?? new ServerConnectionError("aborted"));
+      };
+      const settle = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", abort);
+        this.#pending.delete(id);
+      };
+      this.#pending.set(id, {
+        resolve: (value) => {
+          settle();
+          resolve(value as ServerOperations[K]["value"]);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+        onEvent: options.onEvent as ((event: unknown) => void) | undefined,
+      });
+      if (options.signal?.aborted) return abort();
+      options.signal?.addEventListener("abort", abort, { once: true });
+      // A timer past 2^31-1 ms fires at once: long waits are bounded by the server instead.
+      if (timeoutMs <= 2 ** 31 - 1) {
+        timer = setTimeout(() => {
+          this.#pending.get(id)?.reject(
+            new TimeoutError(
+              `The inbox server of ${this.#where} did not answer "${op}" within ` +
+                `${Math.round(timeoutMs / 1000)}s`,
+            ),
+          );
+        }, timeoutMs);
+      }
+      const line = JSON.stringify({ v: SERVER_PROTOCOL_VERSION, id, op, args }) + "\n";
+      this.#writing = this.#writing
+        .then(() => writeAll(this.#connection, new TextEncoder().encode(line)))
+        .catch(() => this.#fail());
+    });
+  }
+
+  async #read(): Promise<void> {
+    try {
+      for await (const line of readLines(this.#connection.readable, MAX_LINE_BYTES)) {
+        let reply: ServerReply;
+        try {
+          reply = JSON.parse(line);
+        } catch {
+          continue; // not ours
+        }
+        const pending = this.#pending.get(reply?.id);
+        if (!pending) continue;
+        if ("event" in reply) pending.onEvent?.(reply.event);
+        else if (reply.ok) pending.resolve(reply.value);
+        else pending.reject(errorFromData(reply.error));
+      }
+    } catch {
+      // the connection broke
+    }
+    this.#fail();
+  }
+
+  #fail(): void {
+    this.close();
+    for (const pending of [...this.#pending.values()]) {
+      pending.reject(
+        new ServerConnectionError(
+          `The connection to the inbox server of ${this.#where} ended before it answered`,
+        ),
+      );
+    }
+  }
+
+  /** Closes the connection; calls still waiting fail. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#connection.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Closes the connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Writes all of a buffer.
+ *
+ * @param connection Where to.
+ * @param bytes What.
+ */
+export async function writeAll(connection: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await connection.write(bytes.subarray(offset));
+  }
+}
+
+/**
+ * Splits a byte stream into lines (without their newlines); a line longer than `maxBytes`
+ * ends the stream with an error.
+ *
+ * @param stream The bytes.
+ * @param maxBytes The longest line accepted.
+ * @returns The lines.
+ */
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of stream) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+    }
+    if (buffer.length > maxBytes) throw new Error(`a line longer than ${maxBytes} bytes`);
+  }
+}

@@ -1,0 +1,531 @@
+/**
+ * The inbox's SQL: every query and update of an inbox database, on a connection someone else
+ * opened. The scheduler (the inbox server) keeps one connection for its whole life; a process
+ * that finds no server opens the file briefly (`database.ts`) and uses the same statements.
+ *
+ * @module
+ */
+
+import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
+import {
+  checkLimit,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  type Message,
+  MESSAGE_STATUSES,
+  type MessageStatus,
+  parseMessageId,
+  parseStatus,
+} from "./message.ts";
+
+/** A message the inbox has checked and will store. */
+export interface AcceptedDelivery {
+  /** Its id. */
+  id: string;
+  /** The command. */
+  command: string;
+  /** The sender's address, or null. */
+  sender: string | null;
+  /** Its timeout in whole seconds. */
+  timeoutSec: number;
+}
+
+/** What the scheduler reports when a command ends. */
+export interface Outcome {
+  /** `done` for exit 0, else `error`. */
+  status: "done" | "error";
+  /** The exit code (124 for a timeout). */
+  exitCode: number | null;
+  /** Captured stdout. */
+  stdout: string;
+  /** Captured stderr. */
+  stderr: string;
+  /** Why it failed, when it did. */
+  error: string | null;
+  /** Whether it ended because it was cancelled. */
+  cancelled?: boolean;
+}
+
+/** What a starting scheduler finds. */
+export interface SchedulingStart {
+  /** Messages a dead scheduler left running, now `error`. */
+  recovered: Message[];
+  /** The fallback poll interval from `config`. */
+  pollIntervalMs: number;
+  /** How many commands may run at once, from `config` (`MAX_RUNNING`). */
+  maxRunning: number;
+  /** How many messages are in each status, for the scheduler's report. */
+  counts: Record<MessageStatus, number>;
+}
+
+/** The answer to a read-only query: column names and rows of JSON values. */
+export interface QueryResult {
+  /** Column names, in order. */
+  columns: string[];
+  /** The rows, each value as JSON (big integers as numbers or, beyond 2^53, strings). */
+  rows: unknown[][];
+  /** Whether rows were cut off at the limit. */
+  truncated: boolean;
+}
+
+/** Rows a read-only query returns at most. */
+export const MAX_QUERY_ROWS = 10_000;
+
+/** The most commands a member may run at once. */
+export const MAX_RUNNING_LIMIT = 64;
+
+const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipient, command,
+  exit_code, result, stderr, error, epoch_us(started_at) AS started_us,
+  epoch_us(finished_at) AS finished_us, timeout_sec`;
+
+/** The statements of one inbox, on one open connection. */
+export class InboxStore {
+  readonly #db: DuckDBConnection;
+  /** The member's address, for error messages. */
+  readonly address: string;
+
+  /**
+   * Wraps an open connection.
+   *
+   * @param db The connection.
+   * @param address The member's address.
+   */
+  constructor(db: DuckDBConnection, address: string) {
+    this.#db = db;
+    this.address = address;
+  }
+
+  /**
+   * Stores a message unless one with its id is there (a repeated delivery).
+   *
+   * @param accepted The checked delivery.
+   * @returns The stored message and whether this call stored it, or undefined when the id is
+   *   taken by another message.
+   */
+  async insert(
+    accepted: AcceptedDelivery,
+  ): Promise<{ message: Message; created: boolean } | undefined> {
+    const inserted = await this.#db.runAndReadAll(
+      `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
+       VALUES ($1, make_timestamp($2::BIGINT), 'unread', $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [
+        accepted.id,
+        nowMicros(),
+        accepted.sender,
+        this.address,
+        accepted.command,
+        accepted.timeoutSec,
+      ],
+    );
+    const stored = await this.find(accepted.id);
+    if (!stored || stored.command !== accepted.command || stored.sender !== accepted.sender) {
+      return undefined;
+    }
+    return { message: stored, created: inserted.getRows().length > 0 };
+  }
+
+  /**
+   * Lists messages, newest first.
+   *
+   * @param filter Status and row limit.
+   * @returns The messages.
+   */
+  async list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+    // Checked before DuckDB sees them: its conversion errors say nothing a caller can act on.
+    if (filter.status !== undefined) parseStatus(filter.status);
+    const limit = filter.limit === undefined ? "" : `LIMIT ${checkLimit(filter.limit)}`;
+    const where = filter.status ? "WHERE status = $1" : "";
+    const params: DuckDBValue[] = filter.status ? [filter.status] : [];
+    const reader = await this.#db.runAndReadAll(
+      `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
+      params,
+    );
+    return reader.getRowObjects().map(toMessage);
+  }
+
+  /**
+   * One message by id or unique prefix.
+   *
+   * @param id The id or a prefix.
+   * @returns The message.
+   * @throws {NotFoundError} When none, or more than one, matches.
+   */
+  async resolve(id: string): Promise<Message> {
+    const prefix = parseMessageId(id);
+    const reader = await this.#db.runAndReadAll(
+      `SELECT ${COLUMNS} FROM inbox WHERE starts_with(id, $1) ORDER BY id LIMIT 2`,
+      [prefix],
+    );
+    const rows = reader.getRowObjects().map(toMessage);
+    const exact = rows.find((row) => row.id === prefix);
+    if (exact) return exact;
+    if (rows.length === 0) {
+      throw new NotFoundError(
+        `Cannot find message "${id}" in the inbox of ${this.address}: ` +
+          `list messages with "ohcommodore inbox list"`,
+        { query: id },
+      );
+    }
+    if (rows.length > 1) {
+      throw new NotFoundError(
+        `Message id "${id}" is ambiguous in the inbox of ${this.address}: type more characters`,
+        { query: id },
+      );
+    }
+    return rows[0];
+  }
+
+  /**
+   * One message by its exact id.
+   *
+   * @param id The id.
+   * @returns The message, or undefined.
+   */
+  async find(id: string): Promise<Message | undefined> {
+    const reader = await this.#db.runAndReadAll(`SELECT ${COLUMNS} FROM inbox WHERE id = $1`, [
+      id,
+    ]);
+    const row = reader.getRowObjects()[0];
+    return row ? toMessage(row) : undefined;
+  }
+
+  /**
+   * Marks a message `pending` (taken by hand).
+   *
+   * @param id The id or a unique prefix.
+   * @returns The updated message.
+   */
+  markRead(id: string): Promise<Message> {
+    return this.#update(id, `status = 'pending'`, []);
+  }
+
+  /**
+   * Marks a message `done`.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The updated message.
+   */
+  markDone(id: string): Promise<Message> {
+    return this.#update(
+      id,
+      `status = 'done', exit_code = coalesce(exit_code, 0), finished_at = make_timestamp($2::BIGINT)`,
+      [nowMicros()],
+    );
+  }
+
+  /**
+   * Marks a message `error` with a reason.
+   *
+   * @param id The id or a unique prefix.
+   * @param reason Why it failed.
+   * @returns The updated message.
+   */
+  markError(id: string, reason: string): Promise<Message> {
+    if (typeof reason !== "string" || !reason.trim()) {
+      throw new UsageError('Give a reason for the error, e.g. "tests failed"');
+    }
+    return this.#update(
+      id,
+      // A message that failed by hand has no command's exit code: 1 stands for "failed".
+      `status = 'error', error = $2, exit_code = coalesce(nullif(exit_code, 0), 1),
+       finished_at = make_timestamp($3::BIGINT)`,
+      [reason, nowMicros()],
+    );
+  }
+
+  /**
+   * Deletes a message.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The message as it was.
+   */
+  async delete(id: string): Promise<Message> {
+    const message = await this.resolve(id);
+    await this.#db.run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
+    return message;
+  }
+
+  /**
+   * Removes a message that has not started yet.
+   *
+   * @param id The exact id.
+   * @returns Whether it was still unread (and is now gone).
+   */
+  async removeUnread(id: string): Promise<boolean> {
+    const reader = await this.#db.runAndReadAll(
+      `DELETE FROM inbox WHERE id = $1 AND status = 'unread' RETURNING id`,
+      [id],
+    );
+    return reader.getRows().length > 0;
+  }
+
+  /**
+   * Records that a running message is to be stopped.
+   *
+   * @param id The exact id.
+   */
+  async markCancelled(id: string): Promise<void> {
+    await this.#db.run(
+      `UPDATE inbox SET cancelled_at = make_timestamp($2::BIGINT)
+       WHERE id = $1 AND status = 'running'`,
+      [id, nowMicros()],
+    );
+  }
+
+  /**
+   * Claims the oldest unread message and marks it `running`; a message is claimed at most once.
+   *
+   * @returns The claimed message, or undefined when there is none.
+   */
+  async claimNext(): Promise<Message | undefined> {
+    const reader = await this.#db.runAndReadAll(
+      `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
+       WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
+                   ORDER BY created_at, id LIMIT 1)
+       RETURNING ${COLUMNS}`,
+      [this.address, nowMicros()],
+    );
+    const row = reader.getRowObjects()[0];
+    return row ? toMessage(row) : undefined;
+  }
+
+  /**
+   * Stores the outcome of a claimed message.
+   *
+   * @param id The message id.
+   * @param outcome How the command ended.
+   * @returns The finished message.
+   */
+  async finish(id: string, outcome: Outcome): Promise<Message> {
+    await this.#db.run(
+      `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
+         error = CASE WHEN cancelled_at IS NOT NULL AND $8 THEN 'cancelled' ELSE $6 END,
+         finished_at = make_timestamp($7::BIGINT)
+       WHERE id = $1`,
+      [
+        id,
+        outcome.status,
+        outcome.exitCode,
+        outcome.stdout,
+        outcome.stderr,
+        outcome.error,
+        nowMicros(),
+        outcome.cancelled === true,
+      ],
+    );
+    return await this.resolve(id);
+  }
+
+  /**
+   * Records the process group of a message just started.
+   *
+   * @param id The message.
+   * @param pgid Its process group.
+   */
+  async recordProcessGroup(id: string, pgid: number): Promise<void> {
+    await this.#db.run(`UPDATE inbox SET pgid = $2 WHERE id = $1`, [id, pgid]);
+  }
+
+  /**
+   * Readies the inbox for a starting scheduler, in one transaction: messages a scheduler that
+   * died left `running` are marked `error` (never re-run: the command may have had effects),
+   * and the settings and counts are read.
+   *
+   * @returns The messages marked, the settings and the counts.
+   */
+  async startScheduling(): Promise<SchedulingStart> {
+    await this.#db.run("BEGIN TRANSACTION");
+    try {
+      const reader = await this.#db.runAndReadAll(
+        // Its group is not killed: after a crash that number may be another process's now, so
+        // the row says what may still run, for a person to look at.
+        `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running' ||
+             CASE WHEN pgid IS NULL THEN '' ELSE '; its commands may still run as process ' ||
+               'group ' || pgid || ' (kill -- -' || pgid || ' stops them)' END,
+           exit_code = coalesce(exit_code, 1),
+           finished_at = make_timestamp($1::BIGINT)
+         WHERE status = 'running' RETURNING ${COLUMNS}`,
+        [nowMicros()],
+      );
+      const recovered = reader.getRowObjects().map(toMessage);
+      const pollSeconds = await this.#positiveSetting("POLL_INTERVAL_SEC") ??
+        DEFAULT_POLL_INTERVAL_SEC;
+      const maxRunning = await this.maxRunning();
+      const counts = await this.counts();
+      await this.#db.run("COMMIT");
+      return { recovered, pollIntervalMs: pollSeconds * 1000, maxRunning, counts };
+    } catch (error) {
+      await this.#db.run("ROLLBACK").catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Sets how many commands may run at once.
+   *
+   * @param count A whole number from 1 to {@link MAX_RUNNING_LIMIT}.
+   */
+  async setMaxRunning(count: number): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO config VALUES ('MAX_RUNNING', $1)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [String(checkMaxRunning(count))],
+    );
+  }
+
+  /**
+   * How many commands may run at once (the `MAX_RUNNING` setting; 1 unless set).
+   *
+   * @returns The number.
+   */
+  async maxRunning(): Promise<number> {
+    const value = await this.#positiveSetting("MAX_RUNNING") ?? 1;
+    return Math.min(MAX_RUNNING_LIMIT, Math.floor(value));
+  }
+
+  async #positiveSetting(key: string): Promise<number | undefined> {
+    const reader = await this.#db.runAndReadAll(`SELECT value FROM config WHERE key = $1`, [key]);
+    const value = Number(reader.getRows()[0]?.[0]);
+    return Number.isFinite(value) && value > 0 ? value : undefined;
+  }
+
+  /**
+   * How many messages are in each status.
+   *
+   * @returns A count for every status (zero when none).
+   */
+  async counts(): Promise<Record<MessageStatus, number>> {
+    const reader = await this.#db.runAndReadAll(
+      `SELECT status, count(*)::INTEGER FROM inbox GROUP BY status`,
+    );
+    const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
+    for (const [status, count] of reader.getRows()) counts[String(status)] = Number(count);
+    return counts as Record<MessageStatus, number>;
+  }
+
+  /**
+   * Messages that arrived at or after a time, oldest first, optionally from one sender.
+   *
+   * @param sinceMicros The time, in microseconds since the epoch.
+   * @param from The sender's address, or undefined for any.
+   * @returns The messages.
+   */
+  async arrivedSince(sinceMicros: bigint, from?: string): Promise<Message[]> {
+    const reader = await this.#db.runAndReadAll(
+      `SELECT ${COLUMNS} FROM inbox WHERE created_at >= make_timestamp($1::BIGINT)
+         AND ($2::TEXT IS NULL OR sender = $2) ORDER BY created_at, id`,
+      [sinceMicros, from ?? null],
+    );
+    return reader.getRowObjects().map(toMessage);
+  }
+
+  /**
+   * Runs one read-only query (a single `SELECT`, `WITH … SELECT` or similar): anything that
+   * would change the database is refused before it runs.
+   *
+   * @param sql The query.
+   * @returns Its columns and up to {@link MAX_QUERY_ROWS} rows.
+   * @throws {UsageError} For more than one statement, or one that is not a query.
+   */
+  async query(sql: string): Promise<QueryResult> {
+    if (typeof sql !== "string" || sql.trim() === "") {
+      throw new UsageError('Give a query, e.g. "SELECT status, count(*) FROM inbox GROUP BY 1"');
+    }
+    const extracted = await this.#db.extractStatements(sql).catch((error) => {
+      throw new UsageError(`Cannot read that query: ${error.message}`);
+    });
+    if (extracted.count !== 1) {
+      throw new UsageError(`Give exactly one statement (this has ${extracted.count})`);
+    }
+    const statement = await extracted.prepare(0).catch((error) => {
+      throw new UsageError(`Cannot run that query: ${firstLine(error.message)}`);
+    });
+    const { StatementType } = await import("../duckdb.ts");
+    if (statement.statementType !== StatementType.SELECT) {
+      throw new UsageError(
+        "Only queries are allowed (SELECT, WITH … SELECT, FROM …): the inbox is changed " +
+          'through its commands ("inbox done", "inbox delete", …)',
+      );
+    }
+    const reader = await statement.runAndReadUntil(MAX_QUERY_ROWS + 1).catch((error) => {
+      throw new UsageError(`The query failed: ${firstLine(error.message)}`);
+    });
+    const rows = reader.getRowsJson().slice(0, MAX_QUERY_ROWS) as unknown[][];
+    return {
+      columns: reader.columnNames(),
+      rows,
+      truncated: reader.currentRowCount > MAX_QUERY_ROWS,
+    };
+  }
+
+  async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
+    const message = await this.resolve(id);
+    await this.#db.run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
+    return await this.resolve(message.id);
+  }
+}
+
+/**
+ * Checks a number of commands to run at once.
+ *
+ * @param count The number.
+ * @returns It, when it is a whole number from 1 to {@link MAX_RUNNING_LIMIT}.
+ * @throws {UsageError} Otherwise.
+ */
+export function checkMaxRunning(count: unknown): number {
+  if (
+    typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_RUNNING_LIMIT
+  ) {
+    throw new UsageError(
+      `Invalid number of commands at once "${String(count)}": give a whole number from 1 to ` +
+        MAX_RUNNING_LIMIT,
+    );
+  }
+  return count;
+}
+
+/**
+ * Now, in the microseconds DuckDB's timestamps take.
+ *
+ * @returns Microseconds since the epoch.
+ */
+export function nowMicros(): bigint {
+  return BigInt(Date.now()) * 1000n;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0];
+}
+
+function iso(micros: DuckDBValue): string | null {
+  return micros === null ? null : new Date(Number(BigInt(micros as bigint) / 1000n)).toISOString();
+}
+
+function toMessage(row: Record<string, DuckDBValue>): Message {
+  const text = (value: DuckDBValue) => value === null ? null : String(value);
+  const status = String(row.status) as MessageStatus;
+  const finished = status === "done" || status === "error";
+  // Rows from before exit codes were always kept: done means 0, error means failed.
+  const exitCode = row.exit_code === null
+    ? (finished ? (status === "done" ? 0 : 1) : null)
+    : Number(row.exit_code);
+  return {
+    id: String(row.id),
+    createdAt: iso(row.created_us) ?? "",
+    status,
+    sender: text(row.sender),
+    recipient: String(row.recipient),
+    command: String(row.command ?? ""),
+    exitCode,
+    result: text(row.result),
+    stderr: text(row.stderr),
+    error: text(row.error),
+    startedAt: iso(row.started_us),
+    finishedAt: iso(row.finished_us),
+    timeoutSec: row.timeout_sec === null
+      ? DEFAULT_COMMAND_TIMEOUT_MS / 1000
+      : Number(row.timeout_sec),
+  } as Message;
+}

@@ -1,0 +1,156 @@
+/**
+ * Reaching another member's inbox server: through a unix-socket forward added to the shared ssh
+ * connection of its destination (`ssh -O forward -L <here.sock>:<there.sock>`), set up once and
+ * reused by every later process while that connection lives; for a sandbox on this machine, its
+ * socket directly. Where the far side refuses forwards (`AllowStreamLocalForwarding no`, or a
+ * provider's front that does not pass them) this says so by returning nothing, and remembers it
+ * for the destination: the caller then runs the member's program over exec, as before.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
+import { channelFor } from "../channel.ts";
+import { SshError } from "../errors.ts";
+import type { Ssh } from "../ssh.ts";
+import { ServerConnection } from "./server_protocol.ts";
+import { socketPathOf } from "./socket_path.ts";
+
+/** What a member says about its inbox server (`ohcommodore inbox _endpoint`). */
+export interface Endpoint {
+  /** The server's socket there. */
+  socket: string;
+  /** The member's address. */
+  address: string;
+  /** Its program's version. */
+  version: string;
+}
+
+// What this machine remembers per destination, beside its shared connection's socket.
+interface Memo {
+  /** The server's socket there, once learnt. */
+  socket?: string;
+  /** When forwards were found refused (ms since the epoch): exec is used for a while. */
+  refusedAt?: number;
+}
+
+// A refusal is remembered this long, then forwards are tried again (a config may change).
+const REFUSAL_MEMORY_MS = 60 * 60_000;
+const STEP_TIMEOUT_MS = 30_000;
+
+/**
+ * Connects to the inbox server of the member at a destination.
+ *
+ * @param destination An SSH destination, or a sandbox's home.
+ * @param ssh The ssh client (its shared connections carry the forward).
+ * @param address The member's address, for messages.
+ * @returns A connection that has answered, or undefined when only exec reaches the member
+ *   (forwards refused or not shared, or, for a sandbox, no server running yet).
+ */
+export async function connectToMember(
+  destination: string,
+  ssh: Ssh,
+  address: string,
+): Promise<ServerConnection | undefined> {
+  if (destination.startsWith("/")) {
+    return await answering(socketPathOf(memberPaths(destination).database), address);
+  }
+  const dir = ssh.controlDirectory();
+  if (!dir) return undefined;
+  const key = createHash("sha256").update(`${ssh.settings.configFile ?? ""}\0${destination}`)
+    .digest("hex").slice(0, 24);
+  const local = join(dir, `${key}.inbox.sock`);
+  const memoPath = join(dir, `${key}.inbox.json`);
+  const memo = await readMemo(memoPath);
+  if (memo.refusedAt && Date.now() - memo.refusedAt < REFUSAL_MEMORY_MS) return undefined;
+  const ready = await answering(local, address);
+  if (ready) return ready;
+  // No forward yet, or its connection is gone: set one up. Learning the socket runs the
+  // member's program (which also starts its server when none runs); it is done once.
+  let socket = memo.socket;
+  let learnt = false;
+  for (;;) {
+    if (!socket) {
+      const endpoint = await learnEndpoint(destination, ssh).catch(async (error) => {
+        if (error instanceof SshError) throw error;
+        // A member whose program does not say (an older one): exec it is, for a while.
+        await writeMemo(memoPath, { refusedAt: Date.now() });
+        return undefined;
+      });
+      if (!endpoint) return undefined;
+      socket = endpoint.socket;
+      learnt = true;
+    }
+    await ssh.ensureMaster(destination, STEP_TIMEOUT_MS);
+    await ssh.forwardSocket(destination, local, socket);
+    const connection = await answering(local, address);
+    if (connection) {
+      if (socket !== memo.socket) await writeMemo(memoPath, { socket });
+      return connection;
+    }
+    await ssh.cancelForward(destination, local, socket);
+    // The remembered socket may be stale, or its server stopped: ask the member once.
+    if (!learnt) {
+      socket = undefined;
+      continue;
+    }
+    // The member's server answers (it just said where), yet nothing passes the forward.
+    await writeMemo(memoPath, { socket, refusedAt: Date.now() });
+    return undefined;
+  }
+}
+
+/**
+ * Asks the member at a destination where its inbox server listens, starting the server when
+ * none runs, over exec.
+ *
+ * @param destination The SSH destination.
+ * @param ssh The ssh client.
+ * @returns Where it listens.
+ */
+async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
+  const result = await channelFor(destination, ssh).run(
+    [REMOTE_PROGRAM, "inbox", "_endpoint"],
+    { timeoutMs: STEP_TIMEOUT_MS, retry: "idempotent" },
+  );
+  try {
+    const endpoint = JSON.parse(result.stdout) as Endpoint;
+    if (typeof endpoint?.socket === "string" && endpoint.socket.startsWith("/")) return endpoint;
+  } catch {
+    // said below
+  }
+  throw new Error(
+    `"${destination}" did not say where its inbox server listens (exit ${result.code}): ` +
+      result.stderr.trim().split("\n").slice(-1)[0],
+  );
+}
+
+// Connected and answering hello (a forward whose far end refuses closes at once).
+async function answering(path: string, address: string): Promise<ServerConnection | undefined> {
+  const connection = await ServerConnection.connect(path, address);
+  if (!connection) return undefined;
+  try {
+    await connection.call("hello", {}, { timeoutMs: 10_000 });
+    return connection;
+  } catch {
+    connection.close();
+    return undefined;
+  }
+}
+
+async function readMemo(path: string): Promise<Memo> {
+  try {
+    const memo = JSON.parse(await Deno.readTextFile(path));
+    return typeof memo === "object" && memo !== null ? memo : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeMemo(path: string, memo: Memo): Promise<void> {
+  const part = `${path}.${Deno.pid}.part`;
+  await Deno.writeTextFile(part, JSON.stringify(memo), { mode: 0o600 });
+  await Deno.rename(part, path);
+}

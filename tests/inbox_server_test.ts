@@ -1,0 +1,183 @@
+/**
+ * The scheduler as the inbox server: it holds the database, answers on its socket (queries,
+ * follows, settings), and runs more than one command at once only when asked.
+ */
+
+import assert from "node:assert/strict";
+import type { OutputChunk } from "../lib/inbox/server_protocol.ts";
+import { socketPathOf } from "../lib/inbox/socket_path.ts";
+import { LocalMember } from "./helpers/local_member.ts";
+import type { Inbox } from "../lib/inbox/inbox.ts";
+import { tempInbox } from "./helpers/temp_inbox.ts";
+import { Scheduler } from "../lib/inbox/scheduler.ts";
+
+const DUCKDB = new URL("../lib/duckdb.ts", import.meta.url).href;
+
+async function serving(work: (inbox: Inbox, scheduler: Scheduler) => Promise<void>) {
+  await using inbox = await tempInbox("ohc-server-", { role: "captain", name: "srv" });
+  const scheduler = await Scheduler.start(inbox);
+  try {
+    await work(inbox, scheduler);
+  } finally {
+    scheduler.stop();
+    await scheduler.finished;
+  }
+}
+
+Deno.test("the server holds the database: its socket is private and a second opener waits", async () => {
+  await serving(async (inbox) => {
+    assert.equal((await Deno.stat(socketPathOf(inbox.database))).mode! & 0o777, 0o600);
+    // Another process (a person's duckdb shell, say) cannot open the file meanwhile.
+    const opener = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const { DuckDBInstance } = await import(${JSON.stringify(DUCKDB)});
+         await DuckDBInstance.create(${JSON.stringify(inbox.database)});`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(opener.code, 1);
+    assert.match(new TextDecoder().decode(opener.stderr), /Could not set lock on file/);
+    // Everything else goes through the server meanwhile.
+    const message = await inbox.deliver({ recipient: inbox.address, command: "echo hi" });
+    assert.equal((await inbox.waitFor(message.id, { timeoutMs: 20_000 })).result, "hi\n");
+  });
+});
+
+Deno.test("inbox sql answers read-only queries through the server and refuses changes", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "sql" });
+  member.spawnScheduler();
+  await member.schedulerAnswers();
+  const sent = await member.cli(["inbox", "send", member.address, "echo 1", "--wait"]);
+  assert.equal(sent.code, 0, sent.stderr);
+  const counted = await member.cli([
+    "inbox",
+    "sql",
+    "SELECT status, count(*) AS n FROM inbox GROUP BY 1",
+    "--json",
+  ]);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.deepEqual(JSON.parse(counted.stdout), {
+    columns: ["status", "n"],
+    rows: [["done", "1"]],
+    truncated: false,
+  });
+  const table = await member.cli(["inbox", "sql", "SELECT command FROM inbox"]);
+  assert.equal(table.stdout, "command\necho 1\n");
+  for (
+    const [query, why] of [
+      ["DELETE FROM inbox", /Only queries are allowed/],
+      ["SELECT 1; SELECT 2", /exactly one statement/],
+      ["SELECT nope FROM inbox", /nope/],
+      ["", /Give a query/],
+    ]
+  ) {
+    const refused = await member.cli(["inbox", "sql", query as string]);
+    assert.equal(refused.code, 2, `${query}: ${refused.stderr}`);
+    assert.match(refused.stderr, why as RegExp);
+  }
+  const still = await member.cli(["inbox", "list", "--json"]);
+  assert.equal(JSON.parse(still.stdout).length, 1, "nothing was deleted");
+});
+
+Deno.test("inbox sql works without a scheduler, on the file itself", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "sql-direct" });
+  const sent = await member.cli(["inbox", "send", member.address, "true"]);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  const counted = await member.cli(["inbox", "sql", "SELECT count(*) FROM inbox", "--json"]);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.equal(JSON.parse(counted.stdout).rows[0][0], "1");
+});
+
+Deno.test("follow gives output as it is written; a late follower gets what was kept first", async () => {
+  await serving(async (inbox) => {
+    const message = await inbox.deliver({
+      recipient: inbox.address,
+      command: "echo first; echo to-err >&2; sleep 2; echo second; exit 3",
+    });
+    const heard: { chunk: OutputChunk; at: number }[] = [];
+    const following = inbox.follow(message.id, (chunk) => heard.push({ chunk, at: Date.now() }));
+    const deadline = Date.now() + 10_000;
+    while (!heard.some(({ chunk }) => chunk.text.includes("first")) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const late: OutputChunk[] = [];
+    const lateFollowing = inbox.follow(message.id, (chunk) => late.push(chunk));
+    const finished = await following;
+    const finishedAt = Date.now();
+    assert.equal(finished.exitCode, 3);
+    const firstAt = heard.find(({ chunk }) => chunk.text.includes("first"))!.at;
+    assert.ok(finishedAt - firstAt > 1000, "the first line came while the command still ran");
+    const text = (chunks: OutputChunk[], stream: string) =>
+      chunks.filter((chunk) => chunk.stream === stream).map((chunk) => chunk.text).join("");
+    assert.equal(text(heard.map(({ chunk }) => chunk), "stdout"), "first\nsecond\n");
+    assert.equal(text(heard.map(({ chunk }) => chunk), "stderr"), "to-err\n");
+    await lateFollowing;
+    assert.equal(text(late, "stdout"), "first\nsecond\n", "kept output, then the live rest");
+    // After the end, a follower gets the stored output at once.
+    const after: OutputChunk[] = [];
+    assert.equal((await inbox.follow(message.id, (chunk) => after.push(chunk))).exitCode, 3);
+    assert.equal(text(after, "stdout"), "first\nsecond\n");
+  });
+});
+
+Deno.test("inbox send --follow and inbox follow print output live and exit with its code", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "follower" });
+  const run = await member.cli([
+    "inbox",
+    "send",
+    member.address,
+    "echo out; echo err >&2; exit 4",
+    "--follow",
+  ]);
+  assert.equal(run.code, 4, run.stderr);
+  assert.equal(run.stdout, "out\n");
+  assert.match(run.stderr, /^err\n/);
+  const id = JSON.parse((await member.cli(["inbox", "list", "--json"])).stdout)[0].id;
+  const again = await member.cli(["inbox", "follow", id]);
+  assert.equal(again.code, 4);
+  assert.equal(again.stdout, "out\n");
+  const json = await member.cli(["inbox", "follow", id, "--json"]);
+  const lines = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.slice(0, -1), [
+    { stream: "stdout", text: "out\n" },
+    { stream: "stderr", text: "err\n" },
+  ]);
+  assert.equal(lines.at(-1).message.exitCode, 4);
+  const unknown = await member.cli(["inbox", "follow", "ffffffff"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^error: Cannot find message "ffffffff"/);
+});
+
+Deno.test("one command at a time by default; scheduler concurrency N runs N at once", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "parallel" });
+  const startGap = async () => {
+    const ids = [];
+    for (let i = 0; i < 2; i++) {
+      const sent = await member.cli(["inbox", "send", member.address, "sleep 1", "--json"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      ids.push(JSON.parse(sent.stdout).id);
+    }
+    for (const id of ids) assert.equal((await member.cli(["inbox", "wait", id])).code, 0);
+    const [a, b] = await Promise.all(
+      ids.map(async (id) =>
+        Date.parse(JSON.parse((await member.cli(["inbox", "show", id, "--json"])).stdout).startedAt)
+      ),
+    );
+    return Math.abs(b - a);
+  };
+  assert.equal((await member.cli(["scheduler", "concurrency"])).stdout, "1\n");
+  assert.ok(await startGap() >= 1000, "the second waited for the first");
+  const set = await member.cli(["scheduler", "concurrency", "2", "--json"]);
+  assert.deepEqual(JSON.parse(set.stdout), { maxRunning: 2 });
+  assert.ok(await startGap() < 900, "both ran at once");
+  assert.equal((await member.cli(["scheduler", "stop"])).code, 0);
+  assert.equal((await member.cli(["scheduler", "concurrency"])).stdout, "2\n", "it is kept");
+  for (const bad of ["0", "65", "two", "1.5"]) {
+    const refused = await member.cli(["scheduler", "concurrency", bad]);
+    assert.equal(refused.code, 2, bad);
+    assert.match(refused.stderr, /give a whole number from 1 to 64/);
+  }
+});
