@@ -12,6 +12,9 @@
 export {
   type DuckDBConnection,
   DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBResultReader,
   type DuckDBValue,
+  listValue,
   StatementType,
 } from "npm:@duckdb/node-api@1.5.6-r.1";

@@ -225,8 +225,8 @@ export class Ssh {
   }
 
   /**
-   * Makes sure a shared connection to a destination is open (opening one in the background,
-   * which stays for `controlPersistSec` after its last use).
+   * Makes sure a shared connection to a destination is open (opening one, which stays for
+   * `controlPersistSec` after its last use).
    *
    * @param destination The SSH destination.
    * @param timeoutMs Deadline for connecting.
@@ -236,18 +236,9 @@ export class Ssh {
     if (await this.#control(destination, ["-O", "check"], 5_000).then(() => true, () => false)) {
       return;
     }
-    // -f: background once authenticated; -N: no command; the master is what stays.
-    const [program, ...args] = this.argv(destination, [], ["-f", "-N"]);
-    const result = await runProcess(program, args, { timeoutMs, shielded: true });
-    if (result.code !== 0) {
-      throw new SshError(
-        destination,
-        `Cannot reach "${destination}" over ssh: ${
-          lastLine(result.stderr) || `exit ${result.code}`
-        }`,
-        true,
-      );
-    }
+    // The first call opens the master (ControlMaster=auto), which then stays; retried as any
+    // connection is.
+    await this.run(destination, ["true"], { timeoutMs, retry: "connect" });
   }
 
   /**
@@ -260,7 +251,10 @@ export class Ssh {
    * @throws {SshError} When the shared connection refuses it.
    */
   async forwardSocket(destination: string, localSocket: string, remoteSocket: string) {
-    await Deno.remove(localSocket).catch(() => {});
+    // The master answers a forward it has already with OK and binds nothing: ask it to drop
+    // any first (connections through it stay), so the socket is bound afresh.
+    await this.#control(destination, ["-O", "cancel", "-L", `${localSocket}:${remoteSocket}`])
+      .catch(() => {});
     await this.#control(destination, ["-O", "forward", "-L", `${localSocket}:${remoteSocket}`]);
   }
 

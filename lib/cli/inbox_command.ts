@@ -229,14 +229,17 @@ export function inboxCommand(): Command {
     .option("--json", 'print one JSON line per piece of output, then {"message": …}')
     .action(async (id, options) => {
       const inbox = await Inbox.open();
-      const waiting = await inbox.get(id);
-      if (!isFinished(waiting)) await ensureScheduler(inbox, waiting);
-      if (!options.json) return followedTo(await inbox.follow(waiting.id, writeChunk));
-      // For a reader elsewhere (RemoteInbox.follow over exec): errors as data, exit 0.
+      const follow = async (onOutput: (chunk: OutputChunk) => void) => {
+        const waiting = await inbox.get(id);
+        if (!isFinished(waiting)) await ensureScheduler(inbox, waiting);
+        return await inbox.follow(waiting.id, onOutput);
+      };
+      if (!options.json) return followedTo(await follow(writeChunk));
+      // For a reader elsewhere (RemoteInbox.follow over exec): errors as data too.
       const line = (value: unknown) =>
         Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(value) + "\n"));
       try {
-        line({ message: await inbox.follow(waiting.id, line) });
+        line({ message: await follow(line) });
       } catch (error) {
         line({ error: errorToData(error) });
         Deno.exitCode = 1;

@@ -407,9 +407,11 @@ export class Inbox {
     // Without a scheduler nothing else writes, so looking now and again later sees every
     // arrival; what was there in the call's first millisecond does not count.
     let before: Set<string> | undefined;
+    let askedServer = false;
     for (;;) {
       const server = await this.#connect();
       if (server) {
+        askedServer = true;
         try {
           const left = Math.max(1, deadline - Date.now());
           return await server.call("next", { from: options.from, timeoutMs: left }, {
@@ -423,7 +425,9 @@ export class Inbox {
       }
       const arrived = await this.#direct((store) => store.arrivedSince(since, options.from));
       if (arrived === undefined) continue; // a scheduler started: ask it
-      before ??= new Set(arrived.map((message) => message.id));
+      // Only a first look at the call's start knows what was there before it; after a
+      // scheduler went away mid-wait, everything since the call is new.
+      before ??= new Set(askedServer ? [] : arrived.map((message) => message.id));
       const fresh = arrived.find((message) => !before!.has(message.id));
       if (fresh) return fresh;
       if (Date.now() >= deadline) {

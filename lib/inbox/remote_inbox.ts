@@ -28,7 +28,7 @@ import {
   ServerConnectionError,
   type ServerOperations,
 } from "./server_protocol.ts";
-import { connectToMember } from "./tunnel.ts";
+import { connectToMember, unlessUnreachable } from "./tunnel.ts";
 
 /** What a script can do with any member's inbox, this one's or another's. */
 export interface InboxView {
@@ -166,6 +166,18 @@ export class RemoteInbox implements InboxView {
     let partial = "";
     let finished: FinishedMessage | undefined;
     let failure: unknown;
+    // A line that is not ours (a login script's echo) is passed over, not a reason to stop.
+    const take = (line: string) => {
+      let item;
+      try {
+        item = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (item?.message) finished = item.message;
+      else if (item?.error) failure = item.error;
+      else if (typeof item?.text === "string") onOutput(item);
+    };
     const result = await this.#channel.run(
       [REMOTE_PROGRAM, "inbox", "follow", "--json", "--", exact],
       {
@@ -174,15 +186,11 @@ export class RemoteInbox implements InboxView {
         onStdout: (text) => {
           const lines = (partial + text).split("\n");
           partial = lines.pop() ?? "";
-          for (const line of lines) {
-            const item = JSON.parse(line);
-            if (item?.message) finished = item.message;
-            else if (item?.error) failure = item.error;
-            else onOutput(item);
-          }
+          for (const line of lines) take(line);
         },
       },
     );
+    take(partial);
     if (finished) return finished;
     if (isErrorData(failure)) throw errorFromData(failure);
     throw new RemoteCommandError(
@@ -194,7 +202,8 @@ export class RemoteInbox implements InboxView {
   }
 
   async #server(): Promise<ServerConnection | undefined> {
-    return await connectToMember(this.#channel.destination, this.#ssh, this.address);
+    return await connectToMember(this.#channel.destination, this.#ssh, this.address)
+      .catch(unlessUnreachable);
   }
 
   async #ask<K extends OperationName>(

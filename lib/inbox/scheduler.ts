@@ -10,6 +10,7 @@ import { parseAddress } from "../address.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DatabaseError,
+  DeliveryRefusedError,
   NotFoundError,
   OhcommodoreError,
   TimeoutError,
@@ -22,13 +23,7 @@ import { VERSION } from "../version.ts";
 import { isTransientDatabaseError, type OpenDatabase, openDatabase } from "./database.ts";
 import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "./inbox.ts";
 import { type FinishedMessage, isFinished, type Message, type MessageStatus } from "./message.ts";
-import {
-  acceptDelivery,
-  cancelStep,
-  isStoreOperation,
-  STORE_OPERATIONS,
-  storeDelivery,
-} from "./operations.ts";
+import { acceptDelivery, cancelStep, isStoreOperation, STORE_OPERATIONS } from "./operations.ts";
 import { OutputLog } from "./output_log.ts";
 import { removeReportFile, writeReportFile } from "./report.ts";
 import { OUTPUT_CAP_BYTES, runCommand } from "./run_command.ts";
@@ -40,7 +35,13 @@ import {
   type ServerHello,
   type ServerOperations,
 } from "./server_protocol.ts";
-import { checkMaxRunning, InboxStore, type SchedulingStart } from "./store.ts";
+import {
+  type AcceptedDelivery,
+  checkMaxRunning,
+  InboxStore,
+  type Outcome,
+  type SchedulingStart,
+} from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
 
 /** What the scheduler reports as it works. */
@@ -156,7 +157,15 @@ export class Scheduler {
   #stopping = false;
   readonly #running = new Map<string, Running>();
   // Database work, one step at a time: one connection, and transactions must not interleave.
-  #queue: Promise<unknown> = Promise.resolve();
+  #steps: Promise<unknown> = Promise.resolve();
+  // Unread messages in the order they run: the database is the truth (a claim checks the row
+  // is still unread), this saves looking for the oldest each time.
+  readonly #unread: Message[] = [];
+  #deliveries: {
+    accepted: AcceptedDelivery;
+    resolve: (message: Message) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   #pumping = false;
   #pumpAgain = false;
   #idle: () => void = () => {};
@@ -267,7 +276,8 @@ export class Scheduler {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#options.onEvent?.({ type: "stopping" });
-    if (this.#running.size === 0) this.#idle();
+    // A claim under way ends the pump first, which then says it is idle.
+    if (this.#running.size === 0 && !this.#pumping) this.#idle();
   }
 
   async #serve(lock: Deno.FsFile, database: OpenDatabase): Promise<void> {
@@ -277,10 +287,11 @@ export class Scheduler {
     try {
       using _server = InboxServer.listen(socketPathOf(this.#inbox.database), this.#handle);
       emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
+      this.#unread.push(...await this.#persist(() => this.#step((store) => store.unread())));
       this.#pump();
       await this.#idled;
       // Steps queued by requests that came in meanwhile end before the database closes.
-      await this.#queue.catch(() => {});
+      await this.#steps.catch(() => {});
     } finally {
       await Deno.remove(schedulerPidPathOf(this.#inbox.database)).catch(() => {});
       this.#reportClosed = true;
@@ -346,17 +357,51 @@ export class Scheduler {
     throw new UsageError(`Unknown inbox operation "${op}"`);
   }
 
-  async #deliver(delivery: Delivery): Promise<Message> {
+  // Deliveries that arrive while the database is busy are stored together, in one step.
+  #deliver(delivery: Delivery): Promise<Message> {
     const accepted = acceptDelivery(this.#inbox.identity, delivery);
-    const { message, created } = await this.#step((store) => storeDelivery(store, accepted));
-    if (created) {
-      for (const waiter of this.#arrivalWaiters) {
-        if (waiter.from === undefined || waiter.from === message.sender) waiter.resolve(message);
+    return new Promise((resolve, reject) => {
+      this.#deliveries.push({ accepted, resolve, reject });
+      if (this.#deliveries.length === 1) {
+        this.#step((store) => this.#storeDeliveries(store)).catch(() => {});
       }
-      this.#report();
-      this.#pump();
+    });
+  }
+
+  async #storeDeliveries(store: InboxStore): Promise<void> {
+    const batch = this.#deliveries.splice(0);
+    let results;
+    try {
+      results = await store.insertMany(batch.map(({ accepted }) => accepted));
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
     }
-    return message;
+    let created = false;
+    results.forEach((result, i) => {
+      const { accepted, resolve, reject } = batch[i];
+      if (!result) {
+        reject(
+          new DeliveryRefusedError(
+            `${store.address} refused message "${accepted.id}": another message has that id`,
+          ),
+        );
+        return;
+      }
+      resolve(result.message);
+      if (!result.created) return;
+      created = true;
+      this.#unread.push(result.message);
+      for (const waiter of this.#arrivalWaiters) {
+        if (waiter.from === undefined || waiter.from === result.message.sender) {
+          waiter.resolve(result.message);
+        }
+      }
+    });
+    if (created) {
+      this.#report();
+      queueMicrotask(() => this.#pump());
+    }
   }
 
   async #wait(id: string, timeoutMs: number | undefined, signal: AbortSignal) {
@@ -513,18 +558,22 @@ export class Scheduler {
         while (!this.#stopping && this.#running.size < this.#maxRunning) {
           // Registered as running in the claim's own step: a cancel queued behind the claim
           // finds it there.
+          const next = this.#unread.shift();
+          if (next === undefined) break;
           const running = await this.#persist(() =>
             this.#step(async (store) => {
-              const message = await store.claimNext();
+              // Stopped while this step waited: the message stays unread for the next one.
+              if (this.#stopping) return undefined;
+              const message = await store.claim(next);
               return message ? this.#register(message) : undefined;
             })
           );
-          if (!running) break;
-          this.#run(running);
+          if (running) this.#run(running); // else cancelled, deleted or taken by hand meanwhile
         }
       } while (this.#pumpAgain && !this.#stopping);
     } finally {
       this.#pumping = false;
+      if (this.#stopping && this.#running.size === 0) this.#idle();
     }
   }
 
@@ -545,7 +594,8 @@ export class Scheduler {
     const capBytes = this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES;
     this.#report();
     emit({ type: "running", message });
-    const outcome = await runCommand(message.command, {
+    // Cancelled between its claim and now: it never starts.
+    const outcome = running.cancelled ? NOT_STARTED : await runCommand(message.command, {
       cwd: await this.#workdir(),
       scratchDir: join(dirname(this.#inbox.database), "run"),
       timeoutMs: message.timeoutSec * 1000,
@@ -569,7 +619,7 @@ export class Scheduler {
     // Cancelled is what it was when a cancel stopped it, not a timeout or its own exit.
     const cancelled = running.cancelled && outcome.status === "error" && outcome.exitCode !== 124;
     const finished = await this.#persist(() =>
-      this.#step((store) => store.finish(message.id, { ...outcome, cancelled }))
+      this.#step((store) => store.finish(message, { ...outcome, cancelled }))
     );
     this.#running.delete(message.id);
     for (const waiter of this.#finishWaiters.get(message.id) ?? []) waiter(finished);
@@ -615,8 +665,8 @@ export class Scheduler {
 
   // Runs a database step after those queued before it.
   #step<T>(work: (store: InboxStore) => Promise<T>): Promise<T> {
-    const result = this.#queue.then(() => work(this.#store));
-    this.#queue = result.catch(() => {});
+    const result = this.#steps.then(() => work(this.#store));
+    this.#steps = result.catch(() => {});
     return result;
   }
 
@@ -633,6 +683,15 @@ export class Scheduler {
     return this.#inbox.home;
   }
 }
+
+// The outcome of a message cancelled before its command started.
+const NOT_STARTED: Outcome = {
+  status: "error",
+  exitCode: 130,
+  stdout: "",
+  stderr: "",
+  error: "cancelled before it started",
+};
 
 function optionalMs(value: unknown): number | undefined {
   return value === undefined || value === null ? undefined : Number(value);

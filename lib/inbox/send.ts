@@ -35,7 +35,7 @@ import {
   type ServerConnection,
   ServerConnectionError,
 } from "./server_protocol.ts";
-import { connectToMember } from "./tunnel.ts";
+import { connectToMember, unlessUnreachable } from "./tunnel.ts";
 import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
@@ -199,7 +199,8 @@ async function deliverOverSsh(
   ssh: Ssh,
   signal?: AbortSignal,
 ): Promise<Message> {
-  const server = await connectToMember(destination, ssh, request.recipient);
+  const server = await connectToMember(destination, ssh, request.recipient)
+    .catch(unlessUnreachable);
   if (server) {
     try {
       return await deliverToServer(server, request, signal);

@@ -49,6 +49,7 @@ export class InboxServer implements Disposable {
   readonly #path: string;
   readonly #handle: RequestHandler;
   readonly #clients = new Set<Deno.Conn>();
+  #closed = false;
 
   private constructor(listener: Deno.UnixListener, path: string, handle: RequestHandler) {
     this.#listener = listener;
@@ -78,10 +79,14 @@ export class InboxServer implements Disposable {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) this.#serve(client);
-    } catch {
-      // listener closed
+    for (;;) {
+      try {
+        this.#serve(await this.#listener.accept());
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource || this.#closed) return; // closed
+        // Out of descriptors, say: the server stays up and tries again shortly.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   }
 
@@ -145,6 +150,7 @@ export class InboxServer implements Disposable {
 
   /** Stops listening and disconnects every client. */
   [Symbol.dispose](): void {
+    this.#closed = true;
     this.#listener.close();
     for (const client of [...this.#clients]) this.#drop(client);
     try {

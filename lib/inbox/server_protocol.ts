@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type ErrorData, errorFromData, OhcommodoreError, TimeoutError } from "../errors.ts";
+import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { QueryResult } from "./store.ts";
 
@@ -25,6 +25,10 @@ export const SERVER_PROTOCOL_VERSION = 1;
 
 /** The longest request line a server reads (a command is at most 1 MiB; JSON escapes it). */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+// The longest reply a client reads: a list of messages carries their kept output (256 KiB per
+// stream each), so far more than a request.
+const MAX_REPLY_BYTES = 1024 * 1024 * 1024;
 
 /** What a server says about itself. */
 export interface ServerHello {
@@ -215,8 +219,9 @@ export class ServerConnection implements Disposable {
       // A timer past 2^31-1 ms fires at once: long waits are bounded by the server instead.
       if (timeoutMs <= 2 ** 31 - 1) {
         timer = setTimeout(() => {
+          // No answer is a lost answer: whether it was carried out is not known.
           this.#pending.get(id)?.reject(
-            new TimeoutError(
+            new ServerConnectionError(
               `The inbox server of ${this.#where} did not answer "${op}" within ` +
                 `${Math.round(timeoutMs / 1000)}s`,
             ),
@@ -232,7 +237,7 @@ export class ServerConnection implements Disposable {
 
   async #read(): Promise<void> {
     try {
-      for await (const line of readLines(this.#connection.readable, MAX_LINE_BYTES)) {
+      for await (const line of readLines(this.#connection.readable, MAX_REPLY_BYTES)) {
         let reply: ServerReply;
         try {
           reply = JSON.parse(line);
@@ -241,8 +246,14 @@ export class ServerConnection implements Disposable {
         }
         const pending = this.#pending.get(reply?.id);
         if (!pending) continue;
-        if ("event" in reply) pending.onEvent?.(reply.event);
-        else if (reply.ok) pending.resolve(reply.value);
+        if ("event" in reply) {
+          try {
+            pending.onEvent?.(reply.event);
+          } catch (error) {
+            // The caller's own failure (a closed pipe, say), not the server's: it is the answer.
+            pending.reject(error as Error);
+          }
+        } else if (reply.ok) pending.resolve(reply.value);
         else pending.reject(errorFromData(reply.error));
       }
     } catch {

@@ -6,12 +6,18 @@
  * @module
  */
 
-import type { DuckDBConnection, DuckDBValue } from "../duckdb.ts";
+import type {
+  DuckDBConnection,
+  DuckDBPreparedStatement,
+  DuckDBResultReader,
+  DuckDBValue,
+} from "../duckdb.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
   checkLimit,
   DEFAULT_COMMAND_TIMEOUT_MS,
+  type FinishedMessage,
   type Message,
   MESSAGE_STATUSES,
   type MessageStatus,
@@ -82,6 +88,8 @@ const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipie
 /** The statements of one inbox, on one open connection. */
 export class InboxStore {
   readonly #db: DuckDBConnection;
+  // Prepared once per statement: DuckDB's parse and plan cost more than a point query itself.
+  readonly #prepared = new Map<string, Promise<DuckDBPreparedStatement>>();
   /** The member's address, for error messages. */
   readonly address: string;
 
@@ -106,24 +114,117 @@ export class InboxStore {
   async insert(
     accepted: AcceptedDelivery,
   ): Promise<{ message: Message; created: boolean } | undefined> {
-    const inserted = await this.#db.runAndReadAll(
-      `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
-       VALUES ($1, make_timestamp($2::BIGINT), 'unread', $3, $4, $5, $6)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        accepted.id,
-        nowMicros(),
-        accepted.sender,
-        this.address,
-        accepted.command,
-        accepted.timeoutSec,
-      ],
-    );
+    // Looked up first rather than ON CONFLICT, which costs DuckDB more than both statements;
+    // the inbox's one writer (the server, or the holder of the file's lock) makes it safe.
     const stored = await this.find(accepted.id);
-    if (!stored || stored.command !== accepted.command || stored.sender !== accepted.sender) {
-      return undefined;
+    if (stored) {
+      const same = stored.command === accepted.command && stored.sender === accepted.sender;
+      return same ? { message: stored, created: false } : undefined;
     }
-    return { message: stored, created: inserted.getRows().length > 0 };
+    const created = nowMicros();
+    await this.#run(
+      `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
+       VALUES ($1, make_timestamp($2::BIGINT), 'unread', $3, $4, $5, $6)`,
+      [accepted.id, created, accepted.sender, this.address, accepted.command, accepted.timeoutSec],
+    );
+    const message = this.#newMessage(accepted, created);
+    return { message, created: true };
+  }
+
+  /**
+   * Stores many messages in two statements (a look-up and one insert), each unless one with
+   * its id is there already: the inbox server's way with deliveries that arrive together.
+   *
+   * @param batch The checked deliveries.
+   * @returns For each, in order: the stored message and whether this call stored it, or
+   *   undefined when its id is taken by another message.
+   */
+  async insertMany(
+    batch: readonly AcceptedDelivery[],
+  ): Promise<({ message: Message; created: boolean } | undefined)[]> {
+    const { listValue } = await import("../duckdb.ts");
+    const reader = await this.#read(
+      `SELECT ${COLUMNS} FROM inbox WHERE list_contains($1::VARCHAR[], id)`,
+      [listValue(batch.map((accepted) => accepted.id))],
+    );
+    const known = new Map(reader.getRowObjects().map(toMessage).map((m) => [m.id, m]));
+    const created = nowMicros();
+    const fresh: AcceptedDelivery[] = [];
+    const results = batch.map((accepted) => {
+      const stored = known.get(accepted.id);
+      if (stored) {
+        const same = stored.command === accepted.command && stored.sender === accepted.sender;
+        return same ? { message: stored, created: false } : undefined;
+      }
+      const message = this.#newMessage(accepted, created);
+      known.set(accepted.id, message); // the same id twice in one batch is stored once
+      fresh.push(accepted);
+      return { message, created: true };
+    });
+    for (let start = 0; start < fresh.length; start += 100) {
+      const rows = fresh.slice(start, start + 100);
+      // Only placeholders are written into the text; every value is a parameter.
+      const values = rows.map((_, i) =>
+        `($${i * 6 + 1}, make_timestamp($${i * 6 + 2}::BIGINT), 'unread', $${i * 6 + 3}, ` +
+        `$${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`
+      );
+      await this.#run(
+        `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
+         VALUES ${values.join(", ")}`,
+        rows.flatMap((a) => [a.id, created, a.sender, this.address, a.command, a.timeoutSec]),
+      );
+    }
+    return results;
+  }
+
+  #newMessage(accepted: AcceptedDelivery, createdMicros: bigint): Message {
+    return {
+      id: accepted.id,
+      createdAt: iso(createdMicros) ?? "",
+      status: "unread",
+      sender: accepted.sender,
+      recipient: this.address,
+      command: accepted.command,
+      exitCode: null,
+      result: null,
+      stderr: null,
+      error: null,
+      startedAt: null,
+      finishedAt: null,
+      timeoutSec: accepted.timeoutSec,
+    };
+  }
+
+  /**
+   * The unread messages for this member, oldest first: the order they run in.
+   *
+   * @returns The messages.
+   */
+  async unread(): Promise<Message[]> {
+    const reader = await this.#read(
+      `SELECT ${COLUMNS} FROM inbox WHERE status = 'unread' AND recipient = $1
+       ORDER BY created_at, id`,
+      [this.address],
+    );
+    return reader.getRowObjects().map(toMessage);
+  }
+
+  /**
+   * Claims one unread message and marks it `running`; a message is claimed at most once.
+   *
+   * @param message The message as it was stored.
+   * @returns The claimed message, or undefined when it is no longer unread.
+   */
+  async claim(message: Message): Promise<Message | undefined> {
+    const started = nowMicros();
+    const changed = await this.#change(
+      `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
+       WHERE id = $1 AND status = 'unread'`,
+      [message.id, started],
+    );
+    return changed
+      ? { ...message, status: "running", exitCode: null, startedAt: iso(started) } as Message
+      : undefined;
   }
 
   /**
@@ -138,7 +239,7 @@ export class InboxStore {
     const limit = filter.limit === undefined ? "" : `LIMIT ${checkLimit(filter.limit)}`;
     const where = filter.status ? "WHERE status = $1" : "";
     const params: DuckDBValue[] = filter.status ? [filter.status] : [];
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
       params,
     );
@@ -154,7 +255,7 @@ export class InboxStore {
    */
   async resolve(id: string): Promise<Message> {
     const prefix = parseMessageId(id);
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox WHERE starts_with(id, $1) ORDER BY id LIMIT 2`,
       [prefix],
     );
@@ -184,7 +285,7 @@ export class InboxStore {
    * @returns The message, or undefined.
    */
   async find(id: string): Promise<Message | undefined> {
-    const reader = await this.#db.runAndReadAll(`SELECT ${COLUMNS} FROM inbox WHERE id = $1`, [
+    const reader = await this.#read(`SELECT ${COLUMNS} FROM inbox WHERE id = $1`, [
       id,
     ]);
     const row = reader.getRowObjects()[0];
@@ -243,7 +344,7 @@ export class InboxStore {
    */
   async delete(id: string): Promise<Message> {
     const message = await this.resolve(id);
-    await this.#db.run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
+    await this.#run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
     return message;
   }
 
@@ -254,7 +355,7 @@ export class InboxStore {
    * @returns Whether it was still unread (and is now gone).
    */
   async removeUnread(id: string): Promise<boolean> {
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `DELETE FROM inbox WHERE id = $1 AND status = 'unread' RETURNING id`,
       [id],
     );
@@ -267,7 +368,7 @@ export class InboxStore {
    * @param id The exact id.
    */
   async markCancelled(id: string): Promise<void> {
-    await this.#db.run(
+    await this.#run(
       `UPDATE inbox SET cancelled_at = make_timestamp($2::BIGINT)
        WHERE id = $1 AND status = 'running'`,
       [id, nowMicros()],
@@ -280,7 +381,7 @@ export class InboxStore {
    * @returns The claimed message, or undefined when there is none.
    */
   async claimNext(): Promise<Message | undefined> {
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
        WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
                    ORDER BY created_at, id LIMIT 1)
@@ -294,28 +395,36 @@ export class InboxStore {
   /**
    * Stores the outcome of a claimed message.
    *
-   * @param id The message id.
+   * @param message The message as it was claimed.
    * @param outcome How the command ended.
    * @returns The finished message.
    */
-  async finish(id: string, outcome: Outcome): Promise<Message> {
-    await this.#db.run(
-      `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5,
-         error = CASE WHEN cancelled_at IS NOT NULL AND $8 THEN 'cancelled' ELSE $6 END,
+  async finish(message: Message, outcome: Outcome): Promise<FinishedMessage> {
+    const finished = nowMicros();
+    const error = outcome.cancelled ? "cancelled" : outcome.error;
+    await this.#run(
+      `UPDATE inbox SET status = $2, exit_code = $3, result = $4, stderr = $5, error = $6,
          finished_at = make_timestamp($7::BIGINT)
        WHERE id = $1`,
       [
-        id,
+        message.id,
         outcome.status,
         outcome.exitCode,
         outcome.stdout,
         outcome.stderr,
-        outcome.error,
-        nowMicros(),
-        outcome.cancelled === true,
+        error,
+        finished,
       ],
     );
-    return await this.resolve(id);
+    return {
+      ...message,
+      status: outcome.status,
+      exitCode: outcome.exitCode ?? (outcome.status === "done" ? 0 : 1),
+      result: outcome.stdout,
+      stderr: outcome.stderr,
+      error,
+      finishedAt: iso(finished),
+    } as FinishedMessage;
   }
 
   /**
@@ -325,7 +434,7 @@ export class InboxStore {
    * @param pgid Its process group.
    */
   async recordProcessGroup(id: string, pgid: number): Promise<void> {
-    await this.#db.run(`UPDATE inbox SET pgid = $2 WHERE id = $1`, [id, pgid]);
+    await this.#run(`UPDATE inbox SET pgid = $2 WHERE id = $1`, [id, pgid]);
   }
 
   /**
@@ -338,7 +447,7 @@ export class InboxStore {
   async startScheduling(): Promise<SchedulingStart> {
     await this.#db.run("BEGIN TRANSACTION");
     try {
-      const reader = await this.#db.runAndReadAll(
+      const reader = await this.#read(
         // Its group is not killed: after a crash that number may be another process's now, so
         // the row says what may still run, for a person to look at.
         `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running' ||
@@ -368,7 +477,7 @@ export class InboxStore {
    * @param count A whole number from 1 to {@link MAX_RUNNING_LIMIT}.
    */
   async setMaxRunning(count: number): Promise<void> {
-    await this.#db.run(
+    await this.#run(
       `INSERT INTO config VALUES ('MAX_RUNNING', $1)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       [String(checkMaxRunning(count))],
@@ -386,7 +495,7 @@ export class InboxStore {
   }
 
   async #positiveSetting(key: string): Promise<number | undefined> {
-    const reader = await this.#db.runAndReadAll(`SELECT value FROM config WHERE key = $1`, [key]);
+    const reader = await this.#read(`SELECT value FROM config WHERE key = $1`, [key]);
     const value = Number(reader.getRows()[0]?.[0]);
     return Number.isFinite(value) && value > 0 ? value : undefined;
   }
@@ -397,7 +506,7 @@ export class InboxStore {
    * @returns A count for every status (zero when none).
    */
   async counts(): Promise<Record<MessageStatus, number>> {
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `SELECT status, count(*)::INTEGER FROM inbox GROUP BY status`,
     );
     const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
@@ -413,7 +522,7 @@ export class InboxStore {
    * @returns The messages.
    */
   async arrivedSince(sinceMicros: bigint, from?: string): Promise<Message[]> {
-    const reader = await this.#db.runAndReadAll(
+    const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox WHERE created_at >= make_timestamp($1::BIGINT)
          AND ($2::TEXT IS NULL OR sender = $2) ORDER BY created_at, id`,
       [sinceMicros, from ?? null],
@@ -460,9 +569,35 @@ export class InboxStore {
     };
   }
 
+  async #statement(sql: string, params: DuckDBValue[]): Promise<DuckDBPreparedStatement> {
+    let prepared = this.#prepared.get(sql);
+    if (!prepared) {
+      prepared = this.#db.prepare(sql);
+      this.#prepared.set(sql, prepared);
+      prepared.catch(() => this.#prepared.delete(sql));
+    }
+    const statement = await prepared;
+    statement.clearBindings();
+    if (params.length) statement.bind(params);
+    return statement;
+  }
+
+  async #run(sql: string, params: DuckDBValue[] = []): Promise<void> {
+    await (await this.#statement(sql, params)).run();
+  }
+
+  // Runs a change; says how many rows it changed.
+  async #change(sql: string, params: DuckDBValue[]): Promise<number> {
+    return Number((await (await this.#statement(sql, params)).run()).rowsChanged);
+  }
+
+  async #read(sql: string, params: DuckDBValue[] = []): Promise<DuckDBResultReader> {
+    return await (await this.#statement(sql, params)).runAndReadAll();
+  }
+
   async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
     const message = await this.resolve(id);
-    await this.#db.run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
+    await this.#run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
     return await this.resolve(message.id);
   }
 }

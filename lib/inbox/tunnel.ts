@@ -71,6 +71,7 @@ export async function connectToMember(
   // member's program (which also starts its server when none runs); it is done once.
   let socket = memo.socket;
   let learnt = false;
+  let tries = 0;
   for (;;) {
     if (!socket) {
       const endpoint = await learnEndpoint(destination, ssh).catch(async (error) => {
@@ -91,15 +92,33 @@ export async function connectToMember(
       return connection;
     }
     await ssh.cancelForward(destination, local, socket);
-    // The remembered socket may be stale, or its server stopped: ask the member once.
+    // The remembered socket may be stale, or its server stopped: ask the member.
     if (!learnt) {
       socket = undefined;
       continue;
     }
-    // The member's server answers (it just said where), yet nothing passes the forward.
+    // The member's server answers (it just said where), yet nothing passed the forward: once
+    // more after a pause (a server restarting), then it is refused.
+    if (++tries < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
     await writeMemo(memoPath, { socket, refusedAt: Date.now() });
     return undefined;
   }
+}
+
+/**
+ * For a failed {@link connectToMember}: an unreachable member is thrown again (exec would fail
+ * the same way, after the same retries); any other trouble with the forward means exec.
+ *
+ * @param error What it threw.
+ * @returns Undefined: use exec.
+ * @throws {SshError} When the member cannot be reached at all.
+ */
+export function unlessUnreachable(error: unknown): undefined {
+  if (error instanceof SshError && error.beforeCommand) throw error;
+  return undefined;
 }
 
 /**

@@ -65,13 +65,21 @@ export class SshWorld implements AsyncDisposable {
   readonly dir: string;
   #vms: Map<string, Vm>;
   #sshd: Deno.ChildProcess;
+  #app: WorldApp;
   #children: Deno.ChildProcess[] = [];
 
-  private constructor(port: number, dir: string, vms: Map<string, Vm>, sshd: Deno.ChildProcess) {
+  private constructor(
+    port: number,
+    dir: string,
+    vms: Map<string, Vm>,
+    sshd: Deno.ChildProcess,
+    app: WorldApp,
+  ) {
     this.port = port;
     this.dir = dir;
     this.#vms = vms;
     this.#sshd = sshd;
+    this.#app = app;
   }
 
   /** Creates the users and starts sshd on a free loopback port. */
@@ -92,7 +100,7 @@ export class SshWorld implements AsyncDisposable {
         await writeVmFiles(vm, [...vms.values()], { port, keys: keys.join(""), knownHost, app });
       }
       const sshd = await startSshd(dir, port, sshdConfig(dir, port, hostKey, options.sshd));
-      return new SshWorld(port, dir, vms, sshd);
+      return new SshWorld(port, dir, vms, sshd, app);
     } catch (error) {
       // The users stay (fixtures every world reuses); what this one made goes.
       for (const vm of vms.values()) await run(["pkill", "-KILL", "-u", vm.user], true);
@@ -125,6 +133,55 @@ export class SshWorld implements AsyncDisposable {
       },
     );
     return { code, stdout, stderr };
+  }
+
+  /**
+   * Runs a TypeScript script as the VM's user, as a script of theirs using the library would
+   * run: `"@smithclay/ohcommodore"` imports the world's mod.ts, `"@lib/…"` its lib/ modules.
+   *
+   * @param name The VM.
+   * @param source The script.
+   * @param args Its arguments.
+   * @param options `onLine` hears each line of its stdout as it comes.
+   * @returns How it ended.
+   */
+  async script(
+    name: string,
+    source: string,
+    args: string[] = [],
+    options: { onLine?: (line: string) => void | Promise<void>; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    const vm = this.vm(name);
+    const path = join(vm.home, "script.ts");
+    const text = source.replaceAll(
+      '"@smithclay/ohcommodore"',
+      JSON.stringify(join(this.#app.dir, "mod.ts")),
+    )
+      .replaceAll('"@lib/', `"${this.#app.dir}/lib/`);
+    await Deno.writeTextFile(path, text);
+    await run(["chown", vm.user, path]);
+    const argv = [
+      "sh",
+      "-c",
+      'DENO_DIR="$HOME/.cache/ohcommodore-deno" exec "$0" run -A --quiet ' +
+      '--node-modules-dir=manual "$@"',
+      Deno.execPath(),
+      path,
+      ...args,
+    ];
+    let partial = "";
+    let heard = Promise.resolve();
+    const result = await runProcess("runuser", this.#runuserArgs(name, argv, {}), {
+      timeoutMs: options.timeoutMs ?? 600_000,
+      cwd: vm.home,
+      onStdout: (chunk) => {
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) heard = heard.then(() => options.onLine?.(line));
+      },
+    });
+    await heard;
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
   /** Starts a long-running CLI process (e.g. `_scheduler`) as the VM's user, logging to logOf. */
