@@ -53,7 +53,7 @@ e2e("a vm sends a command to another over ssh and --wait prints its output", asy
   const master = await world.exec("vm-a", ["bash", "-c", 'ls -A "/tmp/ohc-ssh-$(id -u)"']);
   assert.match(
     master.stdout,
-    /^([0-9a-f]{24})\.inbox\.json\n\1\.inbox\.sock\n[0-9a-f]{40}\n$/,
+    /^([0-9a-f]{24})\.inbox\.json\n\1\.inbox\.lock\n\1\.inbox\.sock\n[0-9a-f]{40}\n$/,
     `no shared ssh connection with a forward: ${master.stdout}${master.stderr}`,
   );
 });

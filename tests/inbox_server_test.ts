@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { OutputChunk } from "../lib/inbox/server_protocol.ts";
+import { type OutputChunk, ServerConnection } from "../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 import type { Inbox } from "../lib/inbox/inbox.ts";
@@ -180,4 +180,25 @@ Deno.test("one command at a time by default; scheduler concurrency N runs N at o
     assert.equal(refused.code, 2, bad);
     assert.match(refused.stderr, /give a whole number from 1 to 64/);
   }
+});
+
+Deno.test("a long query holds up no delivery, and stops when its client leaves", async () => {
+  await serving(async (inbox) => {
+    using server = await ServerConnection.connect(socketPathOf(inbox.database), inbox.address);
+    assert.ok(server);
+    const leave = new AbortController();
+    const querying = server.call("query", {
+      sql: "SELECT count(*) FROM range(100000000000)",
+    }, { signal: leave.signal, timeoutMs: 120_000 }).catch((error) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the query is under way
+    const began = Date.now();
+    const message = await inbox.deliver({ recipient: inbox.address, command: "true" });
+    assert.ok(Date.now() - began < 2000, `a delivery waited ${Date.now() - began} ms`);
+    assert.equal((await inbox.waitFor(message.id, { timeoutMs: 20_000 })).exitCode, 0);
+    leave.abort();
+    await querying;
+    // Interrupted, the server's reading connection is free again for the next query.
+    const next = await inbox.query("SELECT 42 AS answer");
+    assert.deepEqual(next.rows, [[42]]);
+  });
 });

@@ -55,6 +55,8 @@ const ensuredSchemas = new Set<string>();
 export interface OpenDatabase extends Disposable {
   /** The connection. */
   readonly connection: DuckDBConnection;
+  /** Another connection to the same open database (closed with it), e.g. for long reads. */
+  connect(): Promise<DuckDBConnection>;
 }
 
 /**
@@ -83,7 +85,9 @@ export async function openDatabase(
   const lock = await acquireLock(lockPathOf(access.path), deadline, giveUp);
   try {
     const { DuckDBInstance } = await import("../duckdb.ts");
-    const instance = await pRetry(() => DuckDBInstance.create(access.path), {
+    // One thread: every statement here touches a few rows, and DuckDB's pool of one thread per
+    // core costs more to wake than such a statement takes (measured: a command's round 3x).
+    const instance = await pRetry(() => DuckDBInstance.create(access.path, { threads: "1" }), {
       retries: Infinity,
       minTimeout: 20,
       maxTimeout: 500,
@@ -114,9 +118,16 @@ export async function openDatabase(
         connection.closeSync();
         throw error;
       }
+      const others: DuckDBConnection[] = [];
       return {
         connection,
+        async connect() {
+          const other = await instance.connect();
+          others.push(other);
+          return other;
+        },
         [Symbol.dispose]() {
+          for (const other of others) other.closeSync();
           connection.closeSync();
           instance.closeSync();
           lock[Symbol.dispose]();

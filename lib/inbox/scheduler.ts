@@ -7,6 +7,7 @@
 
 import { dirname, join } from "node:path";
 import { parseAddress } from "../address.ts";
+import type { DuckDBConnection } from "../duckdb.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DatabaseError,
@@ -40,6 +41,7 @@ import {
   checkMaxRunning,
   InboxStore,
   type Outcome,
+  type QueryResult,
   type SchedulingStart,
 } from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
@@ -53,6 +55,9 @@ export type SchedulerEvent =
   | { type: "retrying"; error: Error }
   | { type: "reportFailed"; error: Error }
   | { type: "stopping" };
+
+// How long a person's query may run.
+const QUERY_TIMEOUT_MS = 30_000;
 
 // How stale the report may get: status readers see a change after at most this (plus a query).
 const REPORT_DELAY_MS = 200;
@@ -153,6 +158,9 @@ export class Scheduler {
   readonly #inbox: Inbox;
   readonly #options: SchedulerOptions;
   readonly #store: InboxStore;
+  readonly #database: OpenDatabase;
+  #reader: Promise<DuckDBConnection> | undefined;
+  #reading: Promise<unknown> = Promise.resolve();
   #maxRunning: number;
   #stopping = false;
   readonly #running = new Map<string, Running>();
@@ -188,6 +196,7 @@ export class Scheduler {
     this.#inbox = inbox;
     this.#options = options;
     this.#store = new InboxStore(database.connection, inbox.address);
+    this.#database = database;
     this.#maxRunning = options.maxRunning ?? maxRunning;
     this.#idled = new Promise((resolve) => this.#idle = resolve);
     this.finished = this.#serve(lock, database);
@@ -292,6 +301,7 @@ export class Scheduler {
       await this.#idled;
       // Steps queued by requests that came in meanwhile end before the database closes.
       await this.#steps.catch(() => {});
+      await this.#reading;
     } finally {
       await Deno.remove(schedulerPidPathOf(this.#inbox.database)).catch(() => {});
       this.#reportClosed = true;
@@ -312,6 +322,9 @@ export class Scheduler {
     args: ServerOperations[K]["args"],
     context: { emit: (event: OutputChunk) => void; signal: AbortSignal },
   ): Promise<unknown> {
+    if (op === "query") {
+      return await this.#query(String((args as { sql: unknown }).sql ?? ""), context.signal);
+    }
     if (isStoreOperation(op)) {
       const operation = STORE_OPERATIONS[op] as {
         run: (store: InboxStore, args: unknown) => Promise<unknown>;
@@ -544,6 +557,36 @@ export class Scheduler {
     }
   }
 
+  // A person's query: on a connection of its own, so that it holds up no delivery, and
+  // interrupted at its deadline or when its client leaves.
+  async #query(sql: string, signal: AbortSignal): Promise<QueryResult> {
+    this.#reader ??= this.#database.connect();
+    const connection = await this.#reader;
+    const run = this.#reading.then(async () => {
+      let late = false;
+      const stop = () => connection.interrupt();
+      const timer = setTimeout(() => {
+        late = true;
+        stop();
+      }, QUERY_TIMEOUT_MS);
+      signal.addEventListener("abort", stop, { once: true });
+      try {
+        return await new InboxStore(connection, this.#inbox.address).query(sql);
+      } catch (error) {
+        if (!late) throw error;
+        throw new UsageError(
+          `The query ran longer than ${QUERY_TIMEOUT_MS / 1000}s and was stopped: narrow it ` +
+            `(a WHERE, a LIMIT)`,
+        );
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", stop);
+      }
+    });
+    this.#reading = run.catch(() => {});
+    return await run;
+  }
+
   // Starts unread messages while there is room. One pump at a time; a call during one makes
   // it look again, so that no delivery waits for the next.
   async #pump(): Promise<void> {
@@ -604,9 +647,8 @@ export class Scheduler {
       onSpawn: (pgid) => {
         running.pgid = pgid;
         if (running.cancelled) this.#stopGroup(running, true); // cancelled before it started
-        return this.#persist(() =>
-          this.#step((store) => store.recordProcessGroup(message.id, pgid))
-        );
+        // Not waited for: steps run in order, so it is written before the outcome is.
+        this.#persist(() => this.#step((store) => store.recordProcessGroup(message.id, pgid)));
       },
       onOutput: (stream, bytes) => running.output.write(stream, bytes),
       env: {

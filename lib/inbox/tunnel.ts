@@ -63,12 +63,52 @@ export async function connectToMember(
     .digest("hex").slice(0, 24);
   const local = join(dir, `${key}.inbox.sock`);
   const memoPath = join(dir, `${key}.inbox.json`);
-  const memo = await readMemo(memoPath);
-  if (memo.refusedAt && Date.now() - memo.refusedAt < REFUSAL_MEMORY_MS) return undefined;
+  const refused = async () => {
+    const { refusedAt } = await readMemo(memoPath);
+    return refusedAt !== undefined && Date.now() - refusedAt < REFUSAL_MEMORY_MS;
+  };
+  if (await refused()) return undefined;
   const ready = await answering(local, address);
   if (ready) return ready;
-  // No forward yet, or its connection is gone: set one up. Learning the socket runs the
-  // member's program (which also starts its server when none runs); it is done once.
+  // One setup at a time per destination, in this process and across processes: two at once
+  // would cancel each other's forward, and the loser would take that for a refusal.
+  let setup = settingUp.get(local);
+  if (!setup) {
+    setup = withSetupLock(join(dir, `${key}.inbox.lock`), async () => {
+      if (await refused()) return false;
+      const already = await answering(local, address);
+      if (already) {
+        already.close();
+        return true; // another process set it up while this one waited
+      }
+      return await setUpForward(destination, ssh, local, memoPath, address);
+    }).finally(() => settingUp.delete(local));
+    settingUp.set(local, setup);
+  }
+  return await setup ? await answering(local, address) : undefined;
+}
+
+// Setups under way in this process, by local socket.
+const settingUp = new Map<string, Promise<boolean>>();
+
+async function withSetupLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  using file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  await file.lock(true); // released when the file closes, or by the kernel if this dies
+  return await work();
+}
+
+// Adds the forward (learning the server's socket there when not known yet); false when only
+// exec reaches the member.
+async function setUpForward(
+  destination: string,
+  ssh: Ssh,
+  local: string,
+  memoPath: string,
+  address: string,
+): Promise<boolean> {
+  // Learning the socket runs the member's program (which also starts its server when none
+  // runs); it is done once and remembered.
+  const memo = await readMemo(memoPath);
   let socket = memo.socket;
   let learnt = false;
   let tries = 0;
@@ -80,7 +120,7 @@ export async function connectToMember(
         await writeMemo(memoPath, { refusedAt: Date.now() });
         return undefined;
       });
-      if (!endpoint) return undefined;
+      if (!endpoint) return false;
       socket = endpoint.socket;
       learnt = true;
     }
@@ -88,8 +128,9 @@ export async function connectToMember(
     await ssh.forwardSocket(destination, local, socket);
     const connection = await answering(local, address);
     if (connection) {
+      connection.close();
       if (socket !== memo.socket) await writeMemo(memoPath, { socket });
-      return connection;
+      return true;
     }
     await ssh.cancelForward(destination, local, socket);
     // The remembered socket may be stale, or its server stopped: ask the member.
@@ -104,7 +145,7 @@ export async function connectToMember(
       continue;
     }
     await writeMemo(memoPath, { socket, refusedAt: Date.now() });
-    return undefined;
+    return false;
   }
 }
 
