@@ -9,7 +9,8 @@
  * - one delivery (library `send`, warm shared connection and forward), p50, beside a multiplexed
  *   `ssh vm-b true` on the same shared connection; and the forward's bare round trip
  * - deliveries per second, 50 in flight
- * - delivery to start: from `send` returning to the command's first instruction, p50/p95
+ * - delivery to start: from `send` returning to the command's first instruction (bash's own
+ *   `$EPOCHREALTIME`), p50/p95
  * - recipient CPU per delivery: every process of vm-b's user (scheduler and sshd), CPU-ms
  * - 200 trivial commands (`echo … >> file`): how long until all ran, after the last send
  * - the CLI's `inbox send --wait true`, beside an unmultiplexed `ssh vm-b true`
@@ -68,10 +69,11 @@ result.deliveryP95 = percentile(deliveries, 95);
 
 const starts = [];
 for (let i = 0; i < 100; i++) {
-  const message = await send(to, "date +%s%3N");
-  const returned = Date.now();
+  // bash's own clock: the command's first instruction, not a second program's start.
+  const message = await send(to, "echo $EPOCHREALTIME");
+  const returned = performance.timeOrigin + performance.now();
   const finished = await inbox.waitFor(message.id);
-  starts.push(Number(finished.result) - returned);
+  starts.push(Number(finished.result) * 1000 - returned);
 }
 result.startP50 = percentile(starts, 50);
 result.startP95 = percentile(starts, 95);

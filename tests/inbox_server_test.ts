@@ -10,6 +10,7 @@ import { LocalMember } from "./helpers/local_member.ts";
 import type { Inbox } from "../lib/inbox/inbox.ts";
 import { tempInbox } from "./helpers/temp_inbox.ts";
 import { Scheduler } from "../lib/inbox/scheduler.ts";
+import { SentMessage } from "../lib/inbox/sent_message.ts";
 
 const DUCKDB = new URL("../lib/duckdb.ts", import.meta.url).href;
 
@@ -200,5 +201,30 @@ Deno.test("a long query holds up no delivery, and stops when its client leaves",
     // Interrupted, the server's reading connection is free again for the next query.
     const next = await inbox.query("SELECT 42 AS answer");
     assert.deepEqual(next.rows, [[42]]);
+  });
+});
+
+Deno.test("a SentMessage's output() yields the pieces as written, and the server reports counts", async () => {
+  await serving(async (inbox) => {
+    const delivered = await inbox.deliver({
+      recipient: inbox.address,
+      command: "echo one; sleep 0.3; echo two >&2; exit 2",
+    });
+    const sent = new SentMessage(delivered, inbox);
+    const pieces: string[] = [];
+    const iterator = sent.output();
+    for (let step = await iterator.next();; step = await iterator.next()) {
+      if (step.done) {
+        assert.equal(step.value.exitCode, 2, "the generator returns the finished message");
+        break;
+      }
+      pieces.push(`${step.value.stream}:${step.value.text}`);
+    }
+    assert.deepEqual(pieces, ["stdout:one\n", "stderr:two\n"]);
+    using server = await ServerConnection.connect(socketPathOf(inbox.database), inbox.address);
+    const report = await server!.call("report", {});
+    assert.equal(report.address, inbox.address);
+    assert.equal(report.schedulerRunning, true);
+    assert.equal(report.counts.error, 1);
   });
 });

@@ -26,8 +26,8 @@ import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "
 import { type FinishedMessage, isFinished, type Message, type MessageStatus } from "./message.ts";
 import { acceptDelivery, cancelStep, isStoreOperation, STORE_OPERATIONS } from "./operations.ts";
 import { OutputLog } from "./output_log.ts";
-import { removeReportFile, writeReportFile } from "./report.ts";
-import { OUTPUT_CAP_BYTES, runCommand } from "./run_command.ts";
+import { type MemberReport, removeReportFile, writeReportFile } from "./report.ts";
+import { OUTPUT_CAP_BYTES, runCommand, signalGroup } from "./run_command.ts";
 import { InboxServer, type RequestHandler } from "./server.ts";
 import {
   type OperationName,
@@ -346,6 +346,13 @@ export class Scheduler {
         } satisfies ServerHello;
       case "deliver":
         return await this.#deliver(args as Delivery);
+      case "report":
+        return {
+          address: this.#inbox.address,
+          version: VERSION,
+          schedulerRunning: true,
+          counts: await this.#step((store) => store.counts()),
+        } satisfies MemberReport;
       case "maxRunning": {
         if (a.count === undefined) return this.#maxRunning;
         const count = checkMaxRunning(a.count);
@@ -677,11 +684,7 @@ export class Scheduler {
     running.cancelled = true;
     const signal = (name: Deno.Signal) => {
       if (!this.#running.has(running.message.id) || running.pgid === undefined) return;
-      try {
-        Deno.kill(-running.pgid, name);
-      } catch {
-        // already gone
-      }
+      signalGroup(running.pgid, name);
     };
     signal("SIGTERM");
     setLongTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);

@@ -38,6 +38,7 @@ const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   "wait",
   "next",
   "counts",
+  "report",
   "query",
   "maxRunning",
   "follow",

@@ -18,6 +18,7 @@
 
 import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
+import type { MemberReport } from "./report.ts";
 import type { QueryResult } from "./store.ts";
 
 /** The protocol version; a server answers requests of other versions with an error. */
@@ -80,6 +81,8 @@ export interface ServerOperations {
     value: Message;
     event: never;
   };
+  /** The member's report: address, version, counts (what `fleet status` shows). */
+  report: { args: Record<string, never>; value: MemberReport; event: never };
   /** Messages per status. */
   counts: { args: Record<string, never>; value: Record<MessageStatus, number>; event: never };
   /** A read-only SQL query. */
