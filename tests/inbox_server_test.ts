@@ -228,3 +228,23 @@ Deno.test("a SentMessage's output() yields the pieces as written, and the server
     assert.equal(report.counts.error, 1);
   });
 });
+
+Deno.test("a follower that stops reading is let go; the server goes on serving", async () => {
+  await serving(async (inbox) => {
+    const message = await inbox.deliver({
+      recipient: inbox.address,
+      command: "head -c 150000000 /dev/zero | tr '\\0' x",
+    });
+    // A raw client: asks to follow, then reads nothing while 150 MB of output is written.
+    const raw = await Deno.connect({ transport: "unix", path: socketPathOf(inbox.database) });
+    const request = { v: 1, id: 1, op: "follow", args: { id: message.id } };
+    await raw.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+    assert.equal((await inbox.waitFor(message.id, { timeoutMs: 120_000 })).exitCode, 0);
+    assert.ok(await inbox.counts(), "other clients are served");
+    // What it left unread ends before the answer: the server hung up on it.
+    let tail = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of raw.readable) tail = (tail + decoder.decode(chunk)).slice(-4096);
+    assert.doesNotMatch(tail, /"ok":true/, "the follower was let go, not sent everything");
+  });
+});

@@ -54,6 +54,9 @@ export function acceptDelivery(identity: Identity, delivery: Delivery): Accepted
     }
     parseAddress(delivery.sender);
   }
+  if (delivery.id !== undefined && typeof delivery.id !== "string") {
+    throw refuse(`an id that is not a string (${JSON.stringify(delivery.id)})`);
+  }
   const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
   const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.

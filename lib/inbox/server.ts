@@ -25,6 +25,9 @@ export type RequestHandler = <K extends OperationName>(
   context: { emit: (event: ServerOperations[K]["event"]) => void; signal: AbortSignal },
 ) => Promise<ServerOperations[K]["value"]>;
 
+// Replies a client may leave unread before it is disconnected.
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
 const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   "hello",
   "deliver",
@@ -95,9 +98,22 @@ export class InboxServer implements Disposable {
     this.#clients.add(client);
     const gone = new AbortController();
     let writing = Promise.resolve();
+    let queued = 0;
     const send = (reply: ServerReply) => {
+      if (gone.signal.aborted) return;
       const line = new TextEncoder().encode(JSON.stringify(reply) + "\n");
-      writing = writing.then(() => writeAll(client, line)).catch(() => gone.abort());
+      // A client that stops reading (a follower piped into a stalled pager) is let go rather
+      // than have its replies pile up here.
+      queued += line.length;
+      if (queued > MAX_QUEUED_BYTES) {
+        gone.abort();
+        this.#drop(client);
+        return;
+      }
+      writing = writing.then(() => writeAll(client, line)).then(
+        () => void (queued -= line.length),
+        () => gone.abort(),
+      );
     };
     try {
       for await (const line of readLines(client.readable, MAX_LINE_BYTES)) {

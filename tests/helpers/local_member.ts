@@ -3,7 +3,7 @@
  * subprocess (no ssh): for tests of behaviour that does not cross machines.
  */
 
-import { stopMemberProcesses } from "./member_processes.ts";
+import { removeMemberHome } from "./member_processes.ts";
 import { fileURLToPath } from "node:url";
 import { type Identity, writeIdentity } from "../../lib/identity.ts";
 import { Inbox } from "../../lib/inbox/inbox.ts";
@@ -89,8 +89,7 @@ export class LocalMember implements AsyncDisposable {
       }
       await child.status;
     }
-    await stopMemberProcesses(this.home);
-    await Deno.remove(this.home, { recursive: true }).catch(() => {});
+    await removeMemberHome(this.home);
   }
 }
 

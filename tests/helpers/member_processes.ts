@@ -27,6 +27,38 @@ export async function stopMemberProcesses(home: string): Promise<void> {
   }
   // A scheduler killed with SIGKILL leaves its command running (in a session of its own).
   await killGroupsMentioning(home);
+  // One still starting (no pid file yet) or a delivery's own process is known by its HOME.
+  await killProcessesLivingIn(home);
+}
+
+/**
+ * Stops the member's processes and removes its home; again if something that was starting
+ * brought a directory back in the meantime.
+ *
+ * @param home The member's home.
+ */
+export async function removeMemberHome(home: string): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    await stopMemberProcesses(home);
+    await Deno.remove(home, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!(await Deno.stat(home).then(() => true, () => false))) return;
+  }
+}
+
+async function killProcessesLivingIn(home: string): Promise<void> {
+  const wanted = `HOME=${home}`;
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      const environ = await Deno.readTextFile(`/proc/${entry.name}/environ`);
+      if (environ.split("\0").includes(wanted)) Deno.kill(Number(entry.name), "SIGKILL");
+    } catch {
+      // gone, or not ours to read
+    }
+  }
 }
 
 async function killGroupsMentioning(text: string): Promise<void> {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { stopMemberProcesses } from "./member_processes.ts";
+import { removeMemberHome } from "./member_processes.ts";
 
 /** A directory below the system's temporary directory, removed with everything in it on dispose. */
 export interface TempDir extends AsyncDisposable {
@@ -25,10 +25,7 @@ export async function tempDir(prefix: string): Promise<TempDir> {
     path,
     [Symbol.asyncDispose]: async () => {
       // A delivery into a home here may have started a scheduler there: it goes first.
-      await stopMemberProcesses(path);
-      await Deno.remove(path, { recursive: true }).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
+      await removeMemberHome(path);
     },
   };
 }
