@@ -45,6 +45,7 @@ import {
   type SchedulingStart,
 } from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
+import { Waiters } from "./waiters.ts";
 
 /** What the scheduler reports as it works. */
 export type SchedulerEvent =
@@ -55,6 +56,9 @@ export type SchedulerEvent =
   | { type: "retrying"; error: Error }
   | { type: "reportFailed"; error: Error }
   | { type: "stopping" };
+
+// The key of next() waits for a message from anyone (no address has a space).
+const ANY_SENDER = "any sender";
 
 // How long a person's query may run.
 const QUERY_TIMEOUT_MS = 30_000;
@@ -178,8 +182,9 @@ export class Scheduler {
   #pumpAgain = false;
   #idle: () => void = () => {};
   readonly #idled: Promise<void>;
-  readonly #finishWaiters = new Map<string, Set<(message: Message) => void>>();
-  readonly #arrivalWaiters = new Set<{ from?: string; resolve: (message: Message) => void }>();
+  // Waits for a message to finish, by its id; for one to arrive, by its sender.
+  readonly #finishes = new Waiters<Message>();
+  readonly #arrivals = new Waiters<Message>();
   // Followers of messages that have not started yet, handed to their log when they do.
   readonly #earlyFollowers = new Map<string, Set<(chunk: OutputChunk) => void>>();
   #reporting: Promise<void> = Promise.resolve();
@@ -412,11 +417,8 @@ export class Scheduler {
       if (!result.created) return;
       created = true;
       this.#unread.push(result.message);
-      for (const waiter of this.#arrivalWaiters) {
-        if (waiter.from === undefined || waiter.from === result.message.sender) {
-          waiter.resolve(result.message);
-        }
-      }
+      this.#arrivals.tell(ANY_SENDER, result.message);
+      if (result.message.sender) this.#arrivals.tell(result.message.sender, result.message);
     });
     if (created) {
       this.#report();
@@ -442,40 +444,21 @@ export class Scheduler {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<FinishedMessage> {
-    let resolveFinish: (message: Message) => void = () => {};
-    const finished = new Promise<Message>((resolve) => resolveFinish = resolve);
-    const waiters = this.#finishWaiters.get(message.id) ?? new Set();
-    this.#finishWaiters.set(message.id, waiters);
-    waiters.add(resolveFinish);
-    let cancelTimer = () => {};
-    const expired = new Promise<"expired">((resolve) => {
-      cancelTimer = setLongTimeout(() => resolve("expired"), timeoutMs);
-    });
-    const left = new Promise<"left">((resolve) => {
-      if (signal.aborted) resolve("left");
-      signal.addEventListener("abort", () => resolve("left"), { once: true });
-    });
-    try {
-      // Listening first, then looking: a finish between the two is not missed.
+    const ended = await this.#finishes.wait(message.id, timeoutMs, signal, async () => {
       const now = await this.#step((store) => store.find(message.id));
-      if (now && isFinished(now)) return now;
       if (!now) throw this.#gone(message.id);
-      const result = await Promise.race([finished, expired, left]);
-      if (result === "left") throw new OhcommodoreError("the client went away");
-      if (result !== "expired") return result as FinishedMessage;
-      const current = await this.#step((store) => store.find(message.id));
-      if (current && isFinished(current)) return current;
-      throw new TimeoutError(
-        `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
-          `${current?.status ?? "gone"} on ${this.#inbox.address}; check it later with ` +
-          `"inbox show ${message.id}"`,
-        { messageId: message.id, status: current?.status ?? "gone" },
-      );
-    } finally {
-      cancelTimer();
-      waiters.delete(resolveFinish);
-      if (waiters.size === 0) this.#finishWaiters.delete(message.id);
-    }
+      return isFinished(now) ? now : undefined;
+    });
+    if (ended === "left") throw new OhcommodoreError("the client went away");
+    if (ended !== "expired") return ended as FinishedMessage;
+    const current = await this.#step((store) => store.find(message.id));
+    if (current && isFinished(current)) return current;
+    throw new TimeoutError(
+      `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
+        `${current?.status ?? "gone"} on ${this.#inbox.address}; check it later with ` +
+        `"inbox show ${message.id}"`,
+      { messageId: message.id, status: current?.status ?? "gone" },
+    );
   }
 
   #gone(id: string): NotFoundError {
@@ -500,32 +483,17 @@ export class Scheduler {
 
   async #next(from: string | undefined, timeoutMs: number, signal: AbortSignal) {
     if (from !== undefined) parseAddress(from);
-    const waiter = { from, resolve: (_: Message) => {} };
-    const arrived = new Promise<Message>((resolve) => waiter.resolve = resolve);
-    this.#arrivalWaiters.add(waiter);
-    let cancelTimer = () => {};
-    const expired = new Promise<"expired">((resolve) => {
-      cancelTimer = setLongTimeout(() => resolve("expired"), timeoutMs);
-    });
-    const left = new Promise<"left">((resolve) => {
-      signal.addEventListener("abort", () => resolve("left"), { once: true });
-    });
-    try {
-      const result = await Promise.race([arrived, expired, left]);
-      if (result === "left") throw new OhcommodoreError("the client went away");
-      if (result === "expired") {
-        throw new TimeoutError(
-          `No message arrived in the inbox of ${this.#inbox.address}` +
-            (from ? ` from ${from}` : "") +
-            ` within ${formatDuration(timeoutMs)}; wait longer with a larger timeout, or see ` +
-            `what came with "ohcommodore inbox list"`,
-        );
-      }
-      return result;
-    } finally {
-      cancelTimer();
-      this.#arrivalWaiters.delete(waiter);
+    const ended = await this.#arrivals.wait(from ?? ANY_SENDER, timeoutMs, signal);
+    if (ended === "left") throw new OhcommodoreError("the client went away");
+    if (ended === "expired") {
+      throw new TimeoutError(
+        `No message arrived in the inbox of ${this.#inbox.address}` +
+          (from ? ` from ${from}` : "") +
+          ` within ${formatDuration(timeoutMs)}; wait longer with a larger timeout, or see ` +
+          `what came with "ohcommodore inbox list"`,
+      );
     }
+    return ended;
   }
 
   async #follow(id: string, emit: (chunk: OutputChunk) => void, signal: AbortSignal) {
@@ -671,7 +639,7 @@ export class Scheduler {
       this.#step((store) => store.finish(message, { ...outcome, cancelled }))
     );
     this.#running.delete(message.id);
-    for (const waiter of this.#finishWaiters.get(message.id) ?? []) waiter(finished);
+    this.#finishes.tell(message.id, finished);
     this.#report();
     emit({ type: "finished", message: finished });
     if (this.#stopping && this.#running.size === 0) this.#idle();
