@@ -22,8 +22,8 @@ import { fileURLToPath } from "node:url";
  * - run: ssh, scp, ssh-keygen, sh, bash, systemctl and this program itself (its path is wherever
  *   it was installed); the scheduler runs any command through bash, so a list of programs would
  *   not narrow what runs anyway.
- * - net: fetching INIT_URL (any host), and the unix sockets of the scheduler's doorbell and the
- *   inbox server (Deno checks those as `unix:<path>` net access; their paths depend on the uid).
+ * - net: fetching INIT_URL (any host), and the unix sockets of inbox servers, here and through
+ *   forwards (Deno checks those as `unix:<path>` net access; their paths depend on the uid).
  * - ffi: DuckDB is a native Node-API addon, which Deno loads only with FFI permission.
  * - sys=hostname,uid: a member's default name is its host name; private directories are checked
  *   against the process's uid.

@@ -115,7 +115,7 @@ Deno.test("a starting scheduler marks running messages as errors and leaves unre
 
 Deno.test("the database keeps the original tool's config keys", async () => {
   await using inbox = await tempInbox();
-  assert.equal((await withStore(inbox, (store) => store.startScheduling())).pollIntervalMs, 10_000);
+  assert.equal((await withStore(inbox, (store) => store.startScheduling())).maxRunning, 1);
   const { DuckDBInstance } = await import("../lib/duckdb.ts");
   const instance = await DuckDBInstance.create(inbox.database);
   const connection = await instance.connect();

@@ -5,7 +5,10 @@
  * @module
  */
 
-/** Seconds between fallback polls when no wake-up arrives. */
+/**
+ * The original tool's poll interval, kept in `config` for it; the inbox server needs no poll
+ * (it is the only writer, so it sees every delivery).
+ */
 export const DEFAULT_POLL_INTERVAL_SEC = 10;
 
 /** Statements that create or upgrade the schema, in order. */

@@ -13,7 +13,6 @@ import type {
   DuckDBValue,
 } from "../duckdb.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { DEFAULT_POLL_INTERVAL_SEC } from "./schema.ts";
 import {
   checkLimit,
   DEFAULT_COMMAND_TIMEOUT_MS,
@@ -57,8 +56,6 @@ export interface Outcome {
 export interface SchedulingStart {
   /** Messages a dead scheduler left running, now `error`. */
   recovered: Message[];
-  /** The fallback poll interval from `config`. */
-  pollIntervalMs: number;
   /** How many commands may run at once, from `config` (`MAX_RUNNING`). */
   maxRunning: number;
   /** How many messages are in each status, for the scheduler's report. */
@@ -459,12 +456,10 @@ export class InboxStore {
         [nowMicros()],
       );
       const recovered = reader.getRowObjects().map(toMessage);
-      const pollSeconds = await this.#positiveSetting("POLL_INTERVAL_SEC") ??
-        DEFAULT_POLL_INTERVAL_SEC;
       const maxRunning = await this.maxRunning();
       const counts = await this.counts();
       await this.#db.run("COMMIT");
-      return { recovered, pollIntervalMs: pollSeconds * 1000, maxRunning, counts };
+      return { recovered, maxRunning, counts };
     } catch (error) {
       await this.#db.run("ROLLBACK").catch(() => {});
       throw error;
