@@ -12,7 +12,7 @@ import {
   OhcommodoreError,
 } from "../lib/errors.ts";
 import { Inbox, NoSchedulerError } from "../lib/inbox/inbox.ts";
-import { withStore } from "../lib/inbox/inbox.ts";
+import { claimOldest } from "./helpers/temp_inbox.ts";
 import { Scheduler } from "../lib/inbox/scheduler.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -69,7 +69,7 @@ Deno.test("cancel removes an unread message, refuses a pending one, leaves a fin
 Deno.test("cancel signals nothing for a running row that no scheduler runs", async () => {
   await withInbox(async (inbox) => {
     const message = await inbox.deliver({ recipient: inbox.address, command: "sleep 5" });
-    await withStore(inbox, (store) => store.claimNext()); // as a scheduler that then died would have
+    await claimOldest(inbox); // as a scheduler that then died would have
     await assert.rejects(inbox.cancel(message.id), NoSchedulerError);
     assert.equal((await inbox.get(message.id)).status, "running");
   }, { scheduler: false });

@@ -240,7 +240,7 @@ Deno.test("a follower that stops reading is let go; the server goes on serving",
     const request = { v: 1, id: 1, op: "follow", args: { id: message.id } };
     await raw.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
     assert.equal((await inbox.waitFor(message.id, { timeoutMs: 120_000 })).exitCode, 0);
-    assert.ok(await inbox.counts(), "other clients are served");
+    assert.equal((await inbox.counts()).done, 1, "other clients are served");
     // What it left unread ends before the answer: the server hung up on it.
     let tail = "";
     const decoder = new TextDecoder();

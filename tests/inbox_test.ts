@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
+import { claimOldest, tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
 import { type Inbox, withStore } from "../lib/inbox/inbox.ts";
 
@@ -74,9 +74,9 @@ Deno.test("claiming hands out the oldest unread message exactly once", async () 
   await using inbox = await tempInbox();
   const first = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 1" });
   const second = await inbox.deliver({ recipient: "captain@ship-a", command: "echo 2" });
-  assert.equal((await withStore(inbox, (store) => store.claimNext()))?.id, first.id);
-  assert.equal((await withStore(inbox, (store) => store.claimNext()))?.id, second.id);
-  assert.equal(await withStore(inbox, (store) => store.claimNext()), undefined);
+  assert.equal((await claimOldest(inbox))?.id, first.id);
+  assert.equal((await claimOldest(inbox))?.id, second.id);
+  assert.equal(await claimOldest(inbox), undefined);
   const running = await inbox.list({ status: "running" });
   assert.deepEqual(running.map((m) => m.id).sort(), [first.id, second.id].sort());
 });
@@ -86,7 +86,7 @@ Deno.test("read, done, error and delete move a message through its life", async 
   const { id } = await inbox.deliver({ recipient: "captain@ship-a", command: "make" });
   assert.equal((await inbox.markRead(id)).status, "pending");
   assert.equal(
-    await withStore(inbox, (store) => store.claimNext()),
+    await claimOldest(inbox),
     undefined,
     "the scheduler skips pending messages",
   );
@@ -101,7 +101,7 @@ Deno.test("read, done, error and delete move a message through its life", async 
 Deno.test("a starting scheduler marks running messages as errors and leaves unread ones", async () => {
   await using inbox = await tempInbox();
   const running = await inbox.deliver({ recipient: "captain@ship-a", command: "sleep 100" });
-  await withStore(inbox, (store) => store.claimNext());
+  await claimOldest(inbox);
   const waiting = await inbox.deliver({ recipient: "captain@ship-a", command: "true" });
   const start = await withStore(inbox, (store) => store.startScheduling());
   assert.deepEqual(start.recovered.map((m) => m.id), [running.id]);

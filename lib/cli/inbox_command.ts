@@ -293,6 +293,11 @@ export function inboxCommand(): Command {
 function printOutcome(message: Message): void {
   if (message.result) Deno.stdout.writeSync(new TextEncoder().encode(message.result));
   if (message.stderr) Deno.stderr.writeSync(new TextEncoder().encode(message.stderr));
+  noteFailure(message);
+}
+
+// Why it failed, when it did: our own note, escaped.
+function noteFailure(message: Message): void {
   if (message.status === "error") {
     note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
   }
@@ -306,9 +311,7 @@ function writeChunk(chunk: OutputChunk): void {
 
 // After following: the output is out already; say how it ended, exit with its code.
 function followedTo(message: Message): void {
-  if (message.status === "error") {
-    note(paint("yellow", escapeControls(`${message.id}: ${message.error}`)));
-  }
+  noteFailure(message);
   Deno.exitCode = message.exitCode ?? 1;
 }
 

@@ -27,7 +27,7 @@ import {
   parseMessageId,
   parseStatus,
 } from "./message.ts";
-import { acceptDelivery, cancelStep, STORE_OPERATIONS, storeDelivery } from "./operations.ts";
+import { acceptDelivery, cancelStep, STORE_OPERATIONS, storeDeliveries } from "./operations.ts";
 import {
   type CallOptions,
   type OperationName,
@@ -155,13 +155,12 @@ export class Inbox {
   async deliver(delivery: Delivery): Promise<Message> {
     // The id is chosen here, so that asking again after a lost answer stores it once.
     const request = { ...delivery, id: delivery.id ?? newMessageId() };
-    acceptDelivery(this.identity, request); // refused here already, without a round trip
-    return await this.#call(
-      "deliver",
-      request,
-      async (store) => (await storeDelivery(store, acceptDelivery(this.identity, request))).message,
-      { retryLostAnswer: true },
-    );
+    const accepted = acceptDelivery(this.identity, request); // refused here, without a round trip
+    return await this.#call("deliver", request, async (store) => {
+      const [stored] = await storeDeliveries(store, [accepted]);
+      if (stored instanceof Error) throw stored;
+      return stored.message;
+    }, { retryLostAnswer: true });
   }
 
   /**

@@ -74,25 +74,33 @@ export function acceptDelivery(identity: Identity, delivery: Delivery): Accepted
   };
 }
 
+/** A delivery as stored: the message, and whether this delivery stored it (not an earlier one). */
+export interface StoredDelivery {
+  /** The message as it is in the inbox. */
+  message: Message;
+  /** False for a repeat of a delivery that was stored before. */
+  created: boolean;
+}
+
 /**
- * Stores a checked delivery.
+ * Stores checked deliveries together (one look-up, one insert).
  *
  * @param store The inbox.
- * @param accepted The delivery.
- * @returns The stored message, and whether this delivery stored it (not an earlier one).
- * @throws {DeliveryRefusedError} When another message has its id.
+ * @param batch The deliveries.
+ * @returns For each, in order: what was stored, or the refusal of one whose id another message
+ *   has.
  */
-export async function storeDelivery(
+export async function storeDeliveries(
   store: InboxStore,
-  accepted: AcceptedDelivery,
-): Promise<{ message: Message; created: boolean }> {
-  const stored = await store.insert(accepted);
-  if (!stored) {
-    throw new DeliveryRefusedError(
-      `${store.address} refused message "${accepted.id}": another message has that id`,
-    );
-  }
-  return stored;
+  batch: readonly AcceptedDelivery[],
+): Promise<(StoredDelivery | DeliveryRefusedError)[]> {
+  const results = await store.insertMany(batch);
+  return results.map((stored, i) =>
+    stored ?? new DeliveryRefusedError(
+      `${store.address} refused message "${batch[i].id}": another message has that id; send ` +
+        `it with a new id (or none)`,
+    )
+  );
 }
 
 type StoreOperation<K extends OperationName> = (

@@ -11,7 +11,6 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DatabaseError,
-  DeliveryRefusedError,
   NotFoundError,
   OhcommodoreError,
   TimeoutError,
@@ -24,7 +23,13 @@ import { VERSION } from "../version.ts";
 import { isTransientDatabaseError, type OpenDatabase, openDatabase } from "./database.ts";
 import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "./inbox.ts";
 import { type FinishedMessage, isFinished, type Message, type MessageStatus } from "./message.ts";
-import { acceptDelivery, cancelStep, isStoreOperation, STORE_OPERATIONS } from "./operations.ts";
+import {
+  acceptDelivery,
+  cancelStep,
+  isStoreOperation,
+  STORE_OPERATIONS,
+  storeDeliveries,
+} from "./operations.ts";
 import { OutputLog } from "./output_log.ts";
 import { type MemberReport, removeReportFile, writeReportFile } from "./report.ts";
 import { OUTPUT_CAP_BYTES, runCommand, signalGroup } from "./run_command.ts";
@@ -397,22 +402,15 @@ export class Scheduler {
     const batch = this.#deliveries.splice(0);
     let results;
     try {
-      results = await store.insertMany(batch.map(({ accepted }) => accepted));
+      results = await storeDeliveries(store, batch.map(({ accepted }) => accepted));
     } catch (error) {
       for (const { reject } of batch) reject(error);
       return;
     }
     let created = false;
     results.forEach((result, i) => {
-      const { accepted, resolve, reject } = batch[i];
-      if (!result) {
-        reject(
-          new DeliveryRefusedError(
-            `${store.address} refused message "${accepted.id}": another message has that id`,
-          ),
-        );
-        return;
-      }
+      const { resolve, reject } = batch[i];
+      if (result instanceof Error) return reject(result);
       resolve(result.message);
       if (!result.created) return;
       created = true;
@@ -464,7 +462,7 @@ export class Scheduler {
   #gone(id: string): NotFoundError {
     return new NotFoundError(
       `Message "${id}" is no longer in the inbox of ${this.#inbox.address} (deleted or ` +
-        `cancelled)`,
+        `cancelled); see what is there with "ohcommodore inbox list"`,
       { query: id },
     );
   }

@@ -190,7 +190,10 @@ export class ServerConnection implements Disposable {
   ): Promise<ServerOperations[K]["value"]> {
     if (this.#closed) {
       return Promise.reject(
-        new ServerConnectionError(`The inbox server of ${this.#where} hung up`),
+        new ServerConnectionError(
+          `The inbox server of ${this.#where} hung up; see whether it runs with ` +
+            `"ohcommodore scheduler status" there`,
+        ),
       );
     }
     const id = this.#nextId++;
@@ -270,7 +273,8 @@ export class ServerConnection implements Disposable {
     for (const pending of [...this.#pending.values()]) {
       pending.reject(
         new ServerConnectionError(
-          `The connection to the inbox server of ${this.#where} ended before it answered`,
+          `The connection to the inbox server of ${this.#where} ended before it answered; ` +
+            `see whether it runs with "ohcommodore scheduler status" there`,
         ),
       );
     }

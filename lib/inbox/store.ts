@@ -102,33 +102,6 @@ export class InboxStore {
   }
 
   /**
-   * Stores a message unless one with its id is there (a repeated delivery).
-   *
-   * @param accepted The checked delivery.
-   * @returns The stored message and whether this call stored it, or undefined when the id is
-   *   taken by another message.
-   */
-  async insert(
-    accepted: AcceptedDelivery,
-  ): Promise<{ message: Message; created: boolean } | undefined> {
-    // Looked up first rather than ON CONFLICT, which costs DuckDB more than both statements;
-    // the inbox's one writer (the server, or the holder of the file's lock) makes it safe.
-    const stored = await this.find(accepted.id);
-    if (stored) {
-      const same = stored.command === accepted.command && stored.sender === accepted.sender;
-      return same ? { message: stored, created: false } : undefined;
-    }
-    const created = nowMicros();
-    await this.#run(
-      `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
-       VALUES ($1, make_timestamp($2::BIGINT), 'unread', $3, $4, $5, $6)`,
-      [accepted.id, created, accepted.sender, this.address, accepted.command, accepted.timeoutSec],
-    );
-    const message = this.#newMessage(accepted, created);
-    return { message, created: true };
-  }
-
-  /**
    * Stores many messages in two statements (a look-up and one insert), each unless one with
    * its id is there already: the inbox server's way with deliveries that arrive together.
    *
@@ -370,23 +343,6 @@ export class InboxStore {
        WHERE id = $1 AND status = 'running'`,
       [id, nowMicros()],
     );
-  }
-
-  /**
-   * Claims the oldest unread message and marks it `running`; a message is claimed at most once.
-   *
-   * @returns The claimed message, or undefined when there is none.
-   */
-  async claimNext(): Promise<Message | undefined> {
-    const reader = await this.#read(
-      `UPDATE inbox SET status = 'running', started_at = make_timestamp($2::BIGINT)
-       WHERE id = (SELECT id FROM inbox WHERE status = 'unread' AND recipient = $1
-                   ORDER BY created_at, id LIMIT 1)
-       RETURNING ${COLUMNS}`,
-      [this.address, nowMicros()],
-    );
-    const row = reader.getRowObjects()[0];
-    return row ? toMessage(row) : undefined;
   }
 
   /**

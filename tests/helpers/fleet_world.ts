@@ -28,6 +28,7 @@ import {
   sshWorldUnavailable,
   startSshd,
   type WorldApp,
+  writeLibraryScript,
 } from "./sshd_world.ts";
 
 export type { LobbyCall, LobbyVm } from "./exedev_lobby.ts";
@@ -148,19 +149,8 @@ export class FleetWorld implements AsyncDisposable {
    * imports `@smithclay/ohcommodore`, which here is this world's copy of mod.ts.
    */
   async laptopScript(source: string, options: RunAs = {}): Promise<RunResult> {
-    const path = join(this.#laptop.home, "script.ts");
-    const mod = JSON.stringify(join(this.#app.dir, "mod.ts"));
-    await Deno.writeTextFile(path, source.replaceAll('"@smithclay/ohcommodore"', mod));
-    await run(["chown", this.#laptop.user, path]);
-    // The launcher's own cache (the CLI ran before), so nothing is fetched.
-    const argv = [
-      "sh",
-      "-c",
-      'DENO_DIR="$HOME/.cache/ohcommodore-deno" exec "$0" run -A --quiet ' +
-      '--node-modules-dir=manual "$1"',
-      Deno.execPath(),
-      path,
-    ];
+    const laptop = this.#laptop;
+    const argv = await writeLibraryScript(this.#app, laptop.home, laptop.user, source);
     return await this.execAs(this.#laptop.user, argv, options);
   }
 

@@ -152,23 +152,7 @@ export class SshWorld implements AsyncDisposable {
     options: { onLine?: (line: string) => void | Promise<void>; timeoutMs?: number } = {},
   ): Promise<RunResult> {
     const vm = this.vm(name);
-    const path = join(vm.home, "script.ts");
-    const text = source.replaceAll(
-      '"@smithclay/ohcommodore"',
-      JSON.stringify(join(this.#app.dir, "mod.ts")),
-    )
-      .replaceAll('"@lib/', `"${this.#app.dir}/lib/`);
-    await Deno.writeTextFile(path, text);
-    await run(["chown", vm.user, path]);
-    const argv = [
-      "sh",
-      "-c",
-      'DENO_DIR="$HOME/.cache/ohcommodore-deno" exec "$0" run -A --quiet ' +
-      '--node-modules-dir=manual "$@"',
-      Deno.execPath(),
-      path,
-      ...args,
-    ];
+    const argv = [...await writeLibraryScript(this.#app, vm.home, vm.user, source), ...args];
     let partial = "";
     let heard = Promise.resolve();
     const result = await runProcess("runuser", this.#runuserArgs(name, argv, {}), {
@@ -472,6 +456,41 @@ export function launcherScript(app: WorldApp, logFile?: string): string {
     `${app.dir}/cli.ts "$@"`,
     "",
   ].join("\n");
+}
+
+/**
+ * Writes a script that uses the library into a user's home, as a script of theirs would:
+ * `"@smithclay/ohcommodore"` imports the world's mod.ts, `"@lib/…"` its lib/ modules. It runs
+ * from the launcher's cache (the user's CLI must have run once), so nothing is fetched.
+ *
+ * @param app The world's project.
+ * @param home The user's home.
+ * @param user The user, who owns the script.
+ * @param source The script.
+ * @returns The argv that runs it (append its arguments).
+ */
+export async function writeLibraryScript(
+  app: WorldApp,
+  home: string,
+  user: string,
+  source: string,
+): Promise<string[]> {
+  const path = join(home, "script.ts");
+  const text = source.replaceAll(
+    '"@smithclay/ohcommodore"',
+    JSON.stringify(join(app.dir, "mod.ts")),
+  )
+    .replaceAll('"@lib/', `"${app.dir}/lib/`);
+  await Deno.writeTextFile(path, text);
+  await run(["chown", user, path]);
+  return [
+    "sh",
+    "-c",
+    'DENO_DIR="$HOME/.cache/ohcommodore-deno" exec "$0" run -A --quiet ' +
+    '--node-modules-dir=manual "$@"',
+    Deno.execPath(),
+    path,
+  ];
 }
 
 /**

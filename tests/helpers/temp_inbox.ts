@@ -4,7 +4,8 @@
 
 import type { Identity } from "../../lib/identity.ts";
 import { writeIdentity } from "../../lib/identity.ts";
-import { Inbox } from "../../lib/inbox/inbox.ts";
+import { Inbox, withStore } from "../../lib/inbox/inbox.ts";
+import type { Message } from "../../lib/inbox/message.ts";
 import { tempDir } from "./temp_dir.ts";
 
 /**
@@ -23,4 +24,17 @@ export async function tempInbox(
   await writeIdentity(identity, home.path);
   const inbox = await Inbox.open({ home: home.path, identity });
   return Object.assign(inbox, { [Symbol.asyncDispose]: () => home[Symbol.asyncDispose]() });
+}
+
+/**
+ * Claims the oldest unread message as the scheduler does (marks it running), without one.
+ *
+ * @param inbox The inbox.
+ * @returns The claimed message, or undefined when none is unread.
+ */
+export function claimOldest(inbox: Inbox): Promise<Message | undefined> {
+  return withStore(inbox, async (store) => {
+    const [oldest] = await store.unread();
+    return oldest && await store.claim(oldest);
+  });
 }
