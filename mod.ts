@@ -170,9 +170,21 @@ export {
   type Message,
   MESSAGE_STATUSES,
   type MessageFields,
+  type MessageKind,
   type MessageStatus,
+  type NoteMessage,
   type OpenMessage,
 } from "./lib/inbox/message.ts";
+export {
+  type Asked,
+  decide,
+  type Decision,
+  DEFAULT_POLICY,
+  type Policy,
+  type PolicyAction,
+  policyPath,
+  readPolicy,
+} from "./lib/relay/policy.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
 export type { QueryResult } from "./lib/inbox/store.ts";

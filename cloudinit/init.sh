@@ -47,7 +47,7 @@ STEP_TABLE=(
 STEPS=()
 for entry in "${STEP_TABLE[@]}"; do STEPS+=("${entry%%:*}"); done
 INPUTS=(ROLE VM_NAME GH_TOKEN TARGET_REPO DOTFILES_PATH DOTFILES_URL SKIP_STEPS
-  FLAGSHIP_NAME FLAGSHIP_DEST CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY)
+  FLAGSHIP_NAME FLAGSHIP_DEST SHIP_KEYLESS CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY)
 readonly STEP_TABLE STEPS INPUTS
 
 WARNINGS=()
@@ -571,6 +571,7 @@ step_identity() {
   [[ -n $REPO_DIR ]] && args+=(--workdir "$REPO_DIR")
   if [[ $ROLE == captain && -n ${FLAGSHIP_NAME:-} && -n ${FLAGSHIP_DEST:-} ]]; then
     args+=(--flagship-name "$FLAGSHIP_NAME" --flagship-dest "$FLAGSHIP_DEST")
+    [[ ${SHIP_KEYLESS:-} == 1 ]] && args+=(--keyless)
   fi
   timeout 300 "$PROGRAM" "${args[@]}" </dev/null >/dev/null ||
     { STEP_WHY="ohcommodore _setup failed (does $PROGRAM run on this machine?)"; return 1; }

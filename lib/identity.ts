@@ -21,6 +21,11 @@ export interface Identity {
   workdir?: string;
   /** For a ship: its flagship's VM name and destination, so it can reach the fleet. */
   flagship?: { name: string; destination: string };
+  /**
+   * For a ship made without `--trusted`: it holds no key that opens another member, and sends
+   * everything through its flagship's channel.
+   */
+  keyless?: boolean;
 }
 
 /**
@@ -75,6 +80,7 @@ export async function readIdentity(home?: string): Promise<Identity> {
     ...(hasFlagship
       ? { flagship: { name: flagship!.name, destination: flagship!.destination } }
       : {}),
+    ...(data.keyless === true ? { keyless: true } : {}),
   };
 }
 

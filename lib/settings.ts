@@ -169,7 +169,13 @@ export function listSettings(): SettingEntry[] {
 }
 
 /** Variables ohcommodore itself writes into a new member's `.env`, beside the settings. */
-export type MemberVariable = "ROLE" | "VM_NAME" | "TARGET_REPO" | "FLAGSHIP_NAME" | "FLAGSHIP_DEST";
+export type MemberVariable =
+  | "ROLE"
+  | "VM_NAME"
+  | "TARGET_REPO"
+  | "FLAGSHIP_NAME"
+  | "FLAGSHIP_DEST"
+  | "SHIP_KEYLESS";
 
 /** What each {@link MemberVariable} tells init.sh. */
 export const MEMBER_VARIABLES: { readonly [Name in MemberVariable]: string } = {
@@ -178,6 +184,7 @@ export const MEMBER_VARIABLES: { readonly [Name in MemberVariable]: string } = {
   TARGET_REPO: "for a ship: the repository it clones",
   FLAGSHIP_NAME: "for a ship: the flagship's VM name",
   FLAGSHIP_DEST: "for a ship: the flagship's SSH destination",
+  SHIP_KEYLESS: "for a ship: 1 when it holds no key and reaches the fleet through the flagship",
 };
 
 /** A new member's `.env`: its settings and what ohcommodore tells it about itself. */

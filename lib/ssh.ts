@@ -29,6 +29,8 @@ export interface SshSettings {
   controlPersistSec: number;
   /** Attempts for retriable failures. Default 4. */
   attempts: number;
+  /** Seconds between keep-alive probes; three unanswered drop the connection. Default 15. */
+  aliveIntervalSec: number;
 }
 
 /**
@@ -72,6 +74,7 @@ const DEFAULTS: SshSettings = {
   multiplex: true,
   controlPersistSec: 60,
   attempts: 4,
+  aliveIntervalSec: 15,
 };
 
 // ssh's own messages for failures that happen before the remote command starts.
@@ -148,7 +151,7 @@ export class Ssh {
       "BatchMode=yes",
       `ConnectTimeout=${s.connectTimeoutSec}`,
       "StrictHostKeyChecking=accept-new",
-      "ServerAliveInterval=15",
+      `ServerAliveInterval=${s.aliveIntervalSec}`,
       "ServerAliveCountMax=3",
       "LogLevel=ERROR",
       ...this.#multiplexOptions(),

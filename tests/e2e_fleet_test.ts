@@ -25,13 +25,15 @@ interface StatusJson {
     status: string;
     vmStatus: string;
     keyRegistered: boolean | null;
+    trusted: boolean;
+    channel: string | null;
     report: { schedulerRunning: boolean; version: string; counts: Record<string, number> } | null;
   }[];
   orphans: { name: string }[];
 }
 
 Deno.test({
-  name: "fleet: init, create ships, status, send between ships, destroy, sink --scuttle",
+  name: "fleet: init, create --trusted ships, status, send between ships, destroy, sink --scuttle",
   ignore,
   async fn(t) {
     await using world = await FleetWorld.start({ bootDelayMs: 300, logs: true });
@@ -69,8 +71,8 @@ Deno.test({
 
     const repo = await world.bareRepo("web");
     let ships: string[] = [];
-    await t.step("ship create --count 2 clones the repo on two ships", async () => {
-      const result = await cli(["ship", "create", repo, "--count", "2"]);
+    await t.step("ship create --trusted --count 2 clones the repo on two ships", async () => {
+      const result = await cli(["ship", "create", repo, "--count", "2", "--trusted"]);
       assert.equal(result.code, 0, result.stderr);
       ships = result.stdout.trim().split("\n");
       assert.equal(ships.length, 2);
@@ -108,13 +110,15 @@ Deno.test({
         assert.equal(ship.status, "ready");
         assert.equal(ship.vmStatus, "running");
         assert.equal(ship.keyRegistered, true);
+        assert.equal(ship.trusted, true);
+        assert.equal(ship.channel, null, "a trusted ship needs no channel");
         assert.equal(ship.report?.schedulerRunning, true);
         assert.match(ship.report?.version ?? "", /^\d+\.\d+\.\d+/);
       }
       const table = await cli(["fleet", "status"]);
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /SHIP\s+REPO\s+DESTINATION/);
-      for (const ship of ships) assert.match(table.stdout, new RegExp(ship));
+      for (const ship of ships) assert.match(table.stdout, new RegExp(`${ship}.*\\btrusted\\b`));
     });
 
     await t.step("a ship sends to another ship and to the flagship by name", async () => {
@@ -327,8 +331,7 @@ Deno.test({
         assert.equal(world.lobbyKeys().length, keysBefore, "no key left");
         const status = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
         assert.deepEqual(status.ships, [], "no record left");
-        const keys = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
-        assert.deepEqual(keys, [], "no key file left on the flagship");
+        assert.deepEqual(keyFilesOn(world, flagship), [], "no key file left on the flagship");
       },
     );
 
@@ -341,7 +344,7 @@ Deno.test({
         await Deno.writeTextFile(script, "#!/usr/bin/env bash\nsleep 60\n");
         await Deno.chmod(script, 0o644);
         const started = performance.now();
-        const result = await world.cli(["ship", "create", "keyless"], {
+        const result = await world.cli(["ship", "create", "unkeyed", "--trusted"], {
           env: { ...env, INIT_PATH: script },
         });
         assert.equal(result.code, 1, result.stderr);
@@ -358,7 +361,7 @@ Deno.test({
       "a key the lobby refuses fails at step key, with nothing to clean up",
       async () => {
         world.refuseNextLobbyCall("ssh-key add", "key quota reached");
-        const result = await cli(["ship", "create", "refused"]);
+        const result = await cli(["ship", "create", "refused", "--trusted"]);
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /failed at step "key".*key quota reached/s);
         assert.doesNotMatch(result.stderr, /Cleaning up/, "removing a key never added is no error");
@@ -486,7 +489,7 @@ Deno.test({
     await t.step(
       "scuttle with an unreachable flagship still removes every VM and the fleet's keys",
       async () => {
-        const made = await cli(["ship", "create", "spare"]);
+        const made = await cli(["ship", "create", "spare", "--trusted"]);
         assert.equal(made.code, 0, made.stderr);
         assert.equal(world.lobbyKeys().length, keysBefore + 1);
         // sshd refuses a locked account; close the laptop's shared connections too.
@@ -607,8 +610,7 @@ Deno.test({
         assert.equal(world.lobbyKeys().length, keys);
         const status = JSON.parse((await world.cli(["fleet", "status", "--json"], { env })).stdout);
         assert.deepEqual(status.ships, []);
-        const keyFiles = [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))];
-        assert.deepEqual(keyFiles, []);
+        assert.deepEqual(keyFilesOn(world, flagship), []);
       },
     );
 
@@ -652,6 +654,17 @@ Deno.test({
     );
   },
 });
+
+/** The ship keys the flagship keeps (none once each trusted ship has its own). */
+function keyFilesOn(world: FleetWorld, flagship: string): string[] {
+  try {
+    return [...Deno.readDirSync(join(world.vmHome(flagship), ".ohcommodore/keys"))]
+      .map((entry) => entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
 
 /** Waits for a promise, failing after `ms` instead of hanging the test. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

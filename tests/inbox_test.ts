@@ -124,3 +124,49 @@ Deno.test("the database keeps the original tool's config keys", async () => {
   instance.closeSync();
   assert.deepEqual(reader.getRows(), [["IDENTITY", "captain@ship-a"], ["POLL_INTERVAL_SEC", "10"]]);
 });
+
+Deno.test("one store lists right after its inbox was empty (DuckDB reruns no stale statement)", async () => {
+  await using inbox = await tempInbox();
+  await withStore(inbox, async (store) => {
+    assert.deepEqual(await store.list(), []);
+    await store.insertMany([
+      {
+        id: "a1b2c3d4e5f60718",
+        command: "make test",
+        sender: null,
+        timeoutSec: 60,
+        status: "unread",
+      },
+    ]);
+    const [listed] = await store.list();
+    assert.equal(listed?.id, "a1b2c3d4e5f60718");
+    assert.equal(listed?.command, "make test");
+    assert.equal(listed?.timeoutSec, 60);
+    assert.equal((await store.counts()).unread, 1);
+  });
+});
+
+Deno.test("a note is stored, never unread; a held command waits for approve", async () => {
+  await using inbox = await tempInbox();
+  const note = await inbox.deliver({
+    recipient: "captain@ship-a",
+    command: "tests pass",
+    kind: "note",
+  });
+  const held = await inbox.deliver({ recipient: "captain@ship-a", command: "deploy", hold: true });
+  assert.equal(note.status, "note");
+  assert.equal(held.status, "held");
+  assert.equal(await claimOldest(inbox), undefined, "neither is claimed to run");
+  await assert.rejects(inbox.waitFor(note.id), /is a note: notes are stored and shown, never run/);
+  await assert.rejects(inbox.approve(note.id), /is note, not held/);
+  assert.equal((await inbox.approve(held.id)).status, "unread");
+  assert.equal((await claimOldest(inbox))?.id, held.id);
+  await assert.rejects(
+    inbox.deliver({ recipient: "captain@ship-a", command: "x", kind: "memo" as never }),
+    /a message of kind "memo"/,
+  );
+  await assert.rejects(
+    inbox.deliver({ recipient: "captain@ship-a", command: " ", kind: "note" }),
+    /an empty note/,
+  );
+});

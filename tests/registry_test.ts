@@ -30,6 +30,7 @@ Deno.test("an older flagship's ships, kept in the inbox's file, come along into 
     ["ship-web-1f2e", "acme/web", "ship-web-1f2e.exe.xyz", "ready"],
   ]);
   assert.equal(ships[0].createdAt, "2026-11-30T10:00:00Z");
+  assert.equal(ships[0].trusted, true, "a ship of an older flagship had its own key");
   assert.ok((await Deno.stat(paths.fleetDatabase)).isFile);
   // Carried over once: a ship removed from the new file does not come back.
   await registry.remove("ship-web-1f2e");
@@ -45,9 +46,12 @@ Deno.test("a new flagship's registry starts empty, in fleet.duckdb beside the in
     repo: null,
     destination: "ship-api-9a8b.exe.xyz",
     publicKey: "",
+    trusted: false,
     status: "provisioning",
   });
-  assert.deepEqual((await registry.list()).map((ship) => ship.name), ["ship-api-9a8b"]);
+  assert.deepEqual((await registry.list()).map((ship) => [ship.name, ship.trusted]), [
+    ["ship-api-9a8b", false],
+  ]);
   assert.equal(
     memberPaths(home.path).fleetDatabase,
     join(home.path, ".local/ship/fleet.duckdb"),

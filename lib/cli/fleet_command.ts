@@ -12,7 +12,7 @@ import { shipsOption } from "./completions.ts";
 import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
-import type { FleetStatus } from "../fleet/flagship.ts";
+import type { FleetStatus, ShipStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
 import { withBoard, writeAll } from "./live_board.ts";
 import { ask, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
@@ -199,14 +199,14 @@ function printStatus(status: FleetStatus): void {
       ship.repo ?? "-",
       ship.destination,
       ship.status === "ready" ? ship.vmStatus : `${ship.status}/${ship.vmStatus}`,
-      ship.keyRegistered === null ? "n/a" : ship.keyRegistered ? "yes" : "NO",
+      accessOf(ship),
       ship.report ? (ship.report.schedulerRunning ? "running" : "STOPPED") : "?",
       String(ship.report?.counts.unread ?? "?"),
       String(ship.report?.counts.running ?? "?"),
       ship.report?.version ?? "?",
     ]);
     out(formatTable(
-      ["SHIP", "REPO", "DESTINATION", "VM", "KEY", "SCHEDULER", "UNREAD", "RUNNING", "VERSION"],
+      ["SHIP", "REPO", "DESTINATION", "VM", "ACCESS", "SCHEDULER", "UNREAD", "RUNNING", "VERSION"],
       rows,
     ));
     for (const ship of status.ships) {
@@ -216,4 +216,10 @@ function printStatus(status: FleetStatus): void {
   for (const orphan of status.orphans) {
     note(paint("yellow", `Unrecorded VM of this fleet: ${orphan.name} ("fleet sink" removes it)`));
   }
+}
+
+// How a ship reaches the fleet: its own key (trusted), or the flagship's channel (keyless).
+function accessOf(ship: ShipStatus): string {
+  if (!ship.trusted) return `keyless, channel ${ship.channel ?? "?"}`;
+  return ship.keyRegistered === false ? "trusted, key NOT registered" : "trusted";
 }

@@ -19,6 +19,7 @@ import { VERSION } from "../version.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
 import { completeWith } from "./completions.ts";
+import { addRelayCommands } from "./relay_commands.ts";
 import {
   age,
   escapeControls,
@@ -58,10 +59,12 @@ export function inboxCommand(): Command {
       `how long the command may run (e.g. 90s, 10m; ${AT_MOST})`,
       "30m",
     )
+    .option("--note", "send a note: text the recipient stores and shows, never runs")
     .option("--json", "print the message as JSON")
     .addHelpText(
       "after",
       `\nExamples:\n  ohcommodore inbox send captain@ship-web 'git pull && make test' --wait\n` +
+        `  ohcommodore inbox send --note commodore@flagship-k3f9 'tests pass on main'\n` +
         `  ohcommodore inbox send captain@ship-web 'make test' --follow\n` +
         `  echo 'uname -a' | ohcommodore inbox send captain@ship-web - --json`,
     )
@@ -70,14 +73,21 @@ export function inboxCommand(): Command {
       const message = await send(address, text, {
         timeoutMs: parseDuration(options.timeout),
         wait: options.wait || options.follow,
+        note: options.note === true,
         resolve: await fleetResolver(),
         ...(options.follow ? { onOutput: writeChunk } : {}),
+        onQueued: (reason) => note(paint("yellow", reason)),
       });
       if (options.json) printJson(message);
       if (options.follow) return followedTo(message);
       if (!options.wait) {
         if (!options.json) out(message.id);
-        note(`Delivered ${message.id} to ${message.recipient}`);
+        note(
+          message.status === "held"
+            ? `Delivered ${message.id} to ${message.recipient}, where it is held until a ` +
+              `person there runs "ohcommodore inbox approve ${message.id}"`
+            : `Delivered ${message.id} to ${message.recipient}`,
+        );
         return;
       }
       if (!options.json) printOutcome(message);
@@ -276,6 +286,8 @@ export function inboxCommand(): Command {
         version: state.version ?? VERSION,
       });
     });
+
+  addRelayCommands(inbox);
 
   inbox.command("_deliver", { hidden: true })
     .description("Accept one delivery: a JSON request on stdin, a JSON reply on stdout")

@@ -25,6 +25,7 @@ export function setupCommand(): Command {
     .option("--workdir <dir>", "where commands run (the cloned repository)")
     .option("--flagship-name <vm>", "the flagship's VM name (ships)")
     .option("--flagship-dest <destination>", "the flagship's destination (ships)")
+    .option("--keyless", "a ship without a key: it reaches the fleet through the flagship")
     .action(async (options) => {
       if (options.role === "local") {
         throw new UsageError(`_setup is for VMs: "local" is the laptop's role`);
@@ -35,6 +36,9 @@ export function setupCommand(): Command {
       if (Boolean(options.flagshipName) !== Boolean(options.flagshipDest)) {
         throw new UsageError(`Give both --flagship-name and --flagship-dest, or neither`);
       }
+      if (options.keyless && (options.role !== "captain" || !options.flagshipName)) {
+        throw new UsageError(`--keyless is for a ship: give --role captain and its flagship`);
+      }
       const identity: Identity = {
         role: options.role,
         name: options.name,
@@ -42,6 +46,7 @@ export function setupCommand(): Command {
         ...(options.flagshipName && options.flagshipDest
           ? { flagship: { name: options.flagshipName, destination: options.flagshipDest } }
           : {}),
+        ...(options.keyless ? { keyless: true } : {}),
       };
       await writeIdentity(identity);
       // A ship's inbox tables are made by its scheduler before it serves anything, which

@@ -17,6 +17,9 @@ import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
 import { escapeControls, note, oneLine, out, printJson } from "./output.ts";
 import { selfCommand } from "../self.ts";
+import { readFleetFacts } from "../fleet/config.ts";
+import { homeDir } from "../paths.ts";
+import { Harbor } from "../relay/harbor.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -102,6 +105,13 @@ export function foregroundSchedulerCommand(): Command {
     .action(async () => {
       const inbox = await Inbox.open();
       const scheduler = await Scheduler.start(inbox, { onEvent: logEvent });
+      // The flagship's scheduler also keeps the channels of its keyless ships (a local fleet's
+      // sandboxes share one user: none of them is keyless).
+      const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
+      const keyless = facts?.provider === "exedev";
+      const harbor = facts && keyless
+        ? Harbor.start({ home: homeDir(), facts, log: logLine })
+        : undefined;
       const stop = () => scheduler.stop();
       Deno.addSignalListener("SIGTERM", stop);
       Deno.addSignalListener("SIGINT", stop);
@@ -110,6 +120,7 @@ export function foregroundSchedulerCommand(): Command {
       } finally {
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
+        await harbor?.stop();
       }
     });
 }
@@ -135,7 +146,11 @@ function logEvent(event: SchedulerEvent): void {
         return "stopping: no new messages will start";
     }
   })();
-  // A command's first line goes into the log: its escape sequences must not reach whoever
-  // reads the log on a terminal.
+  logLine(line);
+}
+
+// A command's first line goes into the log: its escape sequences must not reach whoever reads
+// the log on a terminal.
+function logLine(line: string): void {
   console.error(`${new Date().toISOString()} ${escapeControls(line)}`);
 }

@@ -24,6 +24,11 @@ export function shipCommand(): Command {
     )
     .argument("<repo>", "owner/repo (GitHub), a git URL, or a plain name for a ship without a repo")
     .option("-n, --count <n>", `how many ships (1-${MAX_SHIPS_PER_CREATE}, made in parallel)`, "1")
+    .option(
+      "--trusted",
+      "give each ship its own key, registered with the provider, so ships reach each other " +
+        "directly (by default ships hold no key and reach the fleet only through the flagship)",
+    )
     .option("--json", "print the ships as JSON (on failure: the error, with the ships made)")
     .action(async (repo, options) => {
       const count = checkShipCount(options.count);
@@ -35,6 +40,7 @@ export function shipCommand(): Command {
         ships = await withBoard((board) =>
           fleet.createShips(repo, {
             count,
+            trusted: options.trusted === true,
             onProgress: progressOn(board),
             signal: interruption.signal,
           })

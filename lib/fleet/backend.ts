@@ -34,6 +34,13 @@ export interface CreateShipsOptions {
   count?: number;
   /** Settings that override the flagship's own (e.g. from the laptop). */
   settings?: Settings;
+  /**
+   * Give each ship a key of its own, registered with the provider, as the original tool did:
+   * ships then reach each other (and, on exe.dev, the account) directly. Default false: ships
+   * hold no key and reach the fleet only through the flagship's channel (see the README's
+   * security model).
+   */
+  trusted?: boolean;
   /** Called as each ship moves through its steps. */
   onProgress?: (progress: FleetProgress) => void;
   /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
@@ -44,8 +51,17 @@ export interface CreateShipsOptions {
 export interface ShipStatus extends ShipRecord {
   /** The provider's state of the VM, or `missing` when the provider has no such VM. */
   vmStatus: string;
-  /** Whether its key is registered with the provider; null when the provider has no keys. */
+  /**
+   * Whether its key is registered with the provider; null when the provider has no keys or the
+   * ship has none (keyless).
+   */
   keyRegistered: boolean | null;
+  /**
+   * For a keyless ship, how its channel to the flagship stands: `forward`, `poll` (the flagship
+   * collects its outbox), or `down` (being opened again); null for a trusted ship, or when the
+   * flagship's scheduler keeps no channels.
+   */
+  channel: "forward" | "poll" | "down" | null;
   /** What the ship says about itself, or null when it could not be asked. */
   report: MemberReport | null;
   /** Why it could not be asked. */

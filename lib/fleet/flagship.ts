@@ -34,6 +34,7 @@ import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./na
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
+import { readChannelStatuses } from "../relay/harbor.ts";
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -205,10 +206,13 @@ export class Flagship implements FleetBackend {
       settings: Settings;
       program: Uint8Array;
       initScript: string;
+      trusted?: boolean;
       onProgress?: (progress: FleetProgress) => void;
       signal?: AbortSignal;
     },
   ): Promise<ShipRecord> {
+    // Where the provider hands out no keys (sandboxes of this user), every ship is trusted.
+    const trusted = context.trusted === true || !this.#provider.managesKeys;
     const name = newShipVmName(spec.name, this.facts.tag);
     const signal = context.signal;
     // On failure, leave nothing behind: no VM, no key, no record.
@@ -228,10 +232,13 @@ export class Flagship implements FleetBackend {
           TARGET_REPO: spec.repo ?? undefined,
           FLAGSHIP_NAME: this.facts.flagshipVm,
           FLAGSHIP_DEST: this.facts.flagship,
+          SHIP_KEYLESS: trusted ? undefined : "1",
         } satisfies MemberEnv,
       );
-      // Sandboxes are entered directly; VMs get a key of their own, registered first.
-      const key = this.#provider.managesKeys ? await this.#newKey(name) : null;
+      // Sandboxes are entered directly; a trusted VM gets a key of its own, registered first.
+      // A keyless one is entered with the flagship's key (the provider gives new VMs the
+      // account's keys) and holds none.
+      const key = trusted && this.#provider.managesKeys ? await this.#newKey(name) : null;
       if (key) {
         creation.onUndo(() => this.#forgetKey(name));
         await creation.step(
@@ -254,6 +261,7 @@ export class Flagship implements FleetBackend {
         repo: spec.repo,
         destination: vm.destination,
         publicKey: key?.publicKey ?? "",
+        trusted,
         status: "provisioning",
       };
       await context.registry.add(record);
@@ -356,12 +364,14 @@ export class Flagship implements FleetBackend {
    */
   async status(): Promise<FleetStatus> {
     const registry = await this.registry();
-    const [ships, vms, keys, own] = await Promise.all([
+    const [ships, vms, keys, own, channels] = await Promise.all([
       registry.list(),
       this.#provider.list(),
       this.#provider.managesKeys ? this.#provider.listKeys() : Promise.resolve(null),
       memberReport(this.#home),
+      readChannelStatuses(this.#home),
     ]);
+    const channelOf = new Map(channels.map((channel) => [channel.ship, channel.state]));
     const vmByName = new Map(vms.map((vm) => [vm.name, vm]));
     const limit = pLimit(STATUS_CONCURRENCY);
     const shipStatuses = await Promise.all(
@@ -371,9 +381,10 @@ export class Flagship implements FleetBackend {
           const base = {
             ...ship,
             vmStatus: vm?.status ?? "missing",
-            keyRegistered: keys
+            keyRegistered: keys && ship.publicKey
               ? keys.some((entry) => entry.key === keyIdentity(ship.publicKey))
               : null,
+            channel: ship.trusted ? null : channelOf.get(ship.name) ?? null,
           };
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {

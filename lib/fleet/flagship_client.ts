@@ -108,7 +108,13 @@ export class FlagshipClient implements FleetBackend {
       forwarded.OHCOMMODORE_SHIP_BIN = SHIP_BIN_ON_FLAGSHIP;
     }
     return await this.#call<ShipRecord[]>(
-      { method: "createShips", spec, count, settings: forwarded },
+      {
+        method: "createShips",
+        spec,
+        count,
+        settings: forwarded,
+        trusted: options.trusted === true,
+      },
       {
         long: true,
         onProgress: options.onProgress,

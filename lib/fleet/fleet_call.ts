@@ -20,7 +20,7 @@ export const FLEET_CALL_VERSION = 1;
 export type FleetCall =
   | { method: "status" }
   | { method: "ships" }
-  | { method: "createShips"; spec: string; count: number; settings: Settings }
+  | { method: "createShips"; spec: string; count: number; settings: Settings; trusted?: boolean }
   | { method: "destroyShip"; prefix: string }
   | { method: "sink" }
   | { method: "resolve"; name: string; prefix: boolean };
@@ -87,6 +87,7 @@ function dispatch(
       return backend.createShips(call.spec, {
         count: call.count,
         settings: call.settings,
+        trusted: call.trusted === true,
         onProgress,
       });
     case "destroyShip":

@@ -21,8 +21,15 @@ export interface ShipRecord {
   repo: string | null;
   /** How to reach it. */
   destination: string;
-  /** The ship's own public key, registered with the provider. */
+  /** The ship's own public key, registered with the provider; empty for a keyless ship. */
   publicKey: string;
+  /**
+   * Whether the ship was made `--trusted`: it holds a key of its own that reaches the other
+   * members (and, on exe.dev, the account). A keyless ship reaches the fleet only through its
+   * channel to the flagship. Ships of the local provider are always trusted: they are sandboxes
+   * of the same user.
+   */
+  trusted: boolean;
   /** `provisioning` while being created, then `ready`. */
   status: string;
   /** When it was recorded (ISO). */
@@ -37,6 +44,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
   status TEXT DEFAULT 'provisioning',
   created_at TIMESTAMP DEFAULT current_timestamp
 )`;
+// Ships recorded before keyless ships existed all had a key of their own: they are trusted.
+const TRUSTED_COLUMN = `ALTER TABLE fleet ADD COLUMN IF NOT EXISTS trusted BOOLEAN`;
 
 /** The flagship's ship registry. Holds no open handle. */
 export class Registry {
@@ -70,8 +79,16 @@ export class Registry {
   async add(record: Omit<ShipRecord, "createdAt">): Promise<void> {
     await this.#use((db) =>
       db.run(
-        `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status) VALUES ($1, $2, $3, $4, $5)`,
-        [record.name, record.repo, record.destination, record.publicKey, record.status],
+        `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status, trusted)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [
+          record.name,
+          record.repo,
+          record.destination,
+          record.publicKey,
+          record.status,
+          record.trusted,
+        ],
       )
     );
   }
@@ -90,14 +107,18 @@ export class Registry {
   async list(): Promise<ShipRecord[]> {
     return await this.#use(async (db) => {
       const reader = await db.runAndReadAll(
-        `SELECT name, repo, ssh_dest, pubkey, status, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ')
+        `SELECT name, repo, ssh_dest, pubkey, status, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'),
+           coalesce(trusted, true)
          FROM fleet ORDER BY created_at, name`,
       );
-      return reader.getRows().map(([name, repo, destination, publicKey, status, createdAt]) => ({
+      return reader.getRows().map((
+        [name, repo, destination, publicKey, status, createdAt, trusted],
+      ) => ({
         name: String(name),
         repo: repo === null ? null : String(repo),
         destination: String(destination),
         publicKey: String(publicKey ?? ""),
+        trusted: trusted === true,
         status: String(status),
         createdAt: String(createdAt),
       }));
@@ -120,11 +141,16 @@ export class Registry {
     const fresh = !(await Deno.stat(this.#database).then(() => true, () => false));
     // Rows an older version kept in the inbox's file come along when this file is first made.
     const older = fresh ? await this.#olderRows() : [];
-    const access = { path: this.#database, identity: this.#identity, schema: [SCHEMA] };
+    const access = {
+      path: this.#database,
+      identity: this.#identity,
+      schema: [SCHEMA, TRUSTED_COLUMN],
+    };
     return await withDatabase(access, async (db) => {
       for (const row of older) {
         await db.run(
-          `INSERT INTO fleet VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMP) ON CONFLICT DO NOTHING`,
+          `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6::TIMESTAMP) ON CONFLICT DO NOTHING`,
           row.map((value) => value === null ? null : String(value)),
         );
       }

@@ -34,6 +34,13 @@ import { FlagshipClient } from "./flagship_client.ts";
 export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promise<AddressResolver> {
   const identity = await readIdentity(home);
   const direct = directResolver({ role: identity.role, host: identity.name });
+  if (identity.keyless) {
+    // A keyless ship can open no other member: its flagship relays everything but its own mail.
+    return (address) =>
+      address.host === identity.name
+        ? direct(address)
+        : Promise.resolve({ destination: null, viaDestination: false, relay: true });
+  }
   let lookup: (name: string) => Promise<Resolved | null>;
   if (identity.role === "commodore") {
     // The identity is read already: the facts are all the flagship needs besides.

@@ -24,6 +24,7 @@ import {
   type Message,
   type MessageStatus,
   newMessageId,
+  noteNeverFinishes,
   parseMessageId,
   parseStatus,
 } from "./message.ts";
@@ -199,6 +200,19 @@ export class Inbox {
   }
 
   /**
+   * Approves a held message (one a ship sent the flagship): it becomes `unread` and runs in
+   * its turn.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The message, now unread.
+   * @throws {UsageError} When it is not held.
+   */
+  async approve(id: string): Promise<Message> {
+    const args = { id: parseMessageId(id) };
+    return await this.#call("approve", args, (store) => store.approve(args.id));
+  }
+
+  /**
    * Marks a message `done`.
    *
    * @param id The id or a unique prefix.
@@ -354,6 +368,7 @@ export class Inbox {
       }
     }
     const message = await this.get(args.id);
+    if (message.status === "note") throw noteNeverFinishes(message.id);
     if (!isFinished(message)) throw new NoSchedulerError(this.address, message);
     onStored(message);
     return message;

@@ -8,9 +8,11 @@ import { UsageError } from "../errors.ts";
 
 /**
  * Where a message is in its life: `unread → running → done | error`; a person or agent that takes
- * a message by hand (`inbox read`) marks it `pending`.
+ * a message by hand (`inbox read`) marks it `pending`. A command a ship sent the flagship waits as
+ * `held` until a person approves it (`inbox approve`, then `unread`); a `note` is stored and
+ * shown, never run.
  */
-export type MessageStatus = "unread" | "pending" | "running" | "done" | "error";
+export type MessageStatus = "unread" | "pending" | "running" | "done" | "error" | "held" | "note";
 
 /**
  * Every status, in life order.
@@ -28,6 +30,8 @@ export const MESSAGE_STATUSES: readonly MessageStatus[] = [
   "running",
   "done",
   "error",
+  "held",
+  "note",
 ];
 
 /** Statuses after which a message will not change on its own. */
@@ -70,11 +74,19 @@ export interface MessageFields {
   timeoutSec: number;
 }
 
-/** A message that has not finished: waiting, taken by hand, or running. */
+/** A message that has not finished: waiting, held for approval, taken by hand, or running. */
 export interface OpenMessage extends MessageFields {
   /** Where it is in its life. */
-  status: "unread" | "pending" | "running";
+  status: "unread" | "pending" | "running" | "held";
   /** No exit code yet. */
+  exitCode: null;
+}
+
+/** A note: text for a person (a ship's report, say), stored and shown, never run. */
+export interface NoteMessage extends MessageFields {
+  /** Always `note`. */
+  status: "note";
+  /** Never run, so no exit code. */
   exitCode: null;
 }
 
@@ -98,7 +110,7 @@ export interface FinishedMessage extends MessageFields {
  * }
  * ```
  */
-export type Message = OpenMessage | FinishedMessage;
+export type Message = OpenMessage | FinishedMessage | NoteMessage;
 
 /**
  * Whether a message has finished.
@@ -117,6 +129,16 @@ export type Message = OpenMessage | FinishedMessage;
  */
 export function isFinished(message: Message): message is FinishedMessage {
   return message.status === "done" || message.status === "error";
+}
+
+/**
+ * The refusal to wait for a note to finish.
+ *
+ * @param id The note's id.
+ * @returns The error.
+ */
+export function noteNeverFinishes(id: string): UsageError {
+  return new UsageError(`Message "${id}" is a note: notes are stored and shown, never run`);
 }
 
 /**
@@ -178,6 +200,9 @@ export function parseMessageId(id: string): string {
   return normalized;
 }
 
+/** What a message is: a command to run, or a note to keep. */
+export type MessageKind = "command" | "note";
+
 /** A message as a sender hands it over. */
 export interface Delivery {
   /** The command to run with bash. Must not be empty. */
@@ -190,6 +215,10 @@ export interface Delivery {
   id?: string;
   /** How long the command may run; defaults to 30 minutes, at most 7 days. */
   timeoutMs?: number;
+  /** `note` for text that is stored and shown, never run; default `command`. */
+  kind?: MessageKind;
+  /** Store the command `held`: it runs only once a person approves it (`inbox approve`). */
+  hold?: boolean;
   /**
    * Whether the address's host part was resolved to this member by an SSH destination or alias
    * rather than by name: then only the role must match.

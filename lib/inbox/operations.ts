@@ -34,8 +34,18 @@ export const MAX_COMMAND_BYTES = 1024 * 1024;
 export function acceptDelivery(identity: Identity, delivery: Delivery): AcceptedDelivery {
   const address = identityAddress(identity);
   const refuse = (why: string) => new DeliveryRefusedError(`${address} refused ${why}`);
-  if (typeof delivery?.command !== "string" || delivery.command.trim() === "") {
-    throw refuse("an empty command: give the shell command to run");
+  const kind = delivery?.kind ?? "command";
+  if (kind !== "command" && kind !== "note") {
+    throw refuse(`a message of kind ${JSON.stringify(kind)}: give "command" or "note"`);
+  }
+  if (delivery.hold !== undefined && typeof delivery.hold !== "boolean") {
+    throw refuse(`a hold that is not true or false (${JSON.stringify(delivery.hold)})`);
+  }
+  if (typeof delivery.command !== "string" || delivery.command.trim() === "") {
+    throw refuse(
+      kind === "note" ? "an empty note: give its text" : "an empty command: give the shell " +
+        "command to run",
+    );
   }
   if (new TextEncoder().encode(delivery.command).length > MAX_COMMAND_BYTES) {
     throw refuse(`a command larger than ${MAX_COMMAND_BYTES} bytes`);
@@ -71,6 +81,7 @@ export function acceptDelivery(identity: Identity, delivery: Delivery): Accepted
     command: delivery.command,
     sender: delivery.sender ?? null,
     timeoutSec: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    status: kind === "note" ? "note" : delivery.hold ? "held" : "unread",
   };
 }
 

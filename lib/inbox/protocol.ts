@@ -10,7 +10,7 @@
 import { DeliveryRefusedError, type ErrorData, errorFromData, errorToData } from "../errors.ts";
 // Also registers NoSchedulerError, so it comes back from a reply as itself.
 import { Inbox, type InboxOptions } from "./inbox.ts";
-import type { Message } from "./message.ts";
+import type { Message, MessageKind } from "./message.ts";
 // Also registers SchedulerNotStartedError.
 import { ensureScheduler } from "./scheduler_service.ts";
 
@@ -33,6 +33,10 @@ export interface DeliverRequest {
   command: string;
   /** Command timeout. */
   timeoutMs: number;
+  /** `note` for text to keep, never run; absent for a command. */
+  kind?: MessageKind;
+  /** Store the command held until a person approves it. */
+  hold?: boolean;
   /** Wait this long for the command to finish; absent means do not wait. */
   waitMs?: number;
 }
@@ -110,6 +114,9 @@ function parseRequest(input: string): DeliverRequest {
     viaDestination: data.viaDestination === true,
     command: data.command as string,
     timeoutMs: Number(data.timeoutMs),
+    // Passed on as they came: the inbox checks them.
+    ...(data.kind === undefined ? {} : { kind: data.kind as MessageKind }),
+    ...(data.hold === undefined ? {} : { hold: data.hold as boolean }),
     ...(waitMs === undefined ? {} : { waitMs }),
   };
 }

@@ -22,7 +22,13 @@ import { setLongTimeout } from "../timer.ts";
 import { VERSION } from "../version.ts";
 import { isTransientDatabaseError, type OpenDatabase, openDatabase } from "./database.ts";
 import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "./inbox.ts";
-import { type FinishedMessage, isFinished, type Message, type MessageStatus } from "./message.ts";
+import {
+  type FinishedMessage,
+  isFinished,
+  type Message,
+  type MessageStatus,
+  noteNeverFinishes,
+} from "./message.ts";
 import {
   acceptDelivery,
   cancelStep,
@@ -383,6 +389,13 @@ export class Scheduler {
         );
       case "follow":
         return await this.#follow(String(a.id), context.emit, context.signal);
+      case "approve": {
+        const approved = await this.#step((store) => store.approve(String(a.id)));
+        this.#unread.push(approved);
+        this.#report();
+        this.#pump();
+        return approved;
+      }
     }
     throw new UsageError(`Unknown inbox operation "${op}"`);
   }
@@ -414,7 +427,7 @@ export class Scheduler {
       resolve(result.message);
       if (!result.created) return;
       created = true;
-      this.#unread.push(result.message);
+      if (result.message.status === "unread") this.#unread.push(result.message);
       this.#arrivals.tell(ANY_SENDER, result.message);
       if (result.message.sender) this.#arrivals.tell(result.message.sender, result.message);
     });
@@ -445,6 +458,7 @@ export class Scheduler {
     const ended = await this.#finishes.wait(message.id, timeoutMs, signal, async () => {
       const now = await this.#step((store) => store.find(message.id));
       if (!now) throw this.#gone(message.id);
+      if (now.status === "note") throw noteNeverFinishes(now.id);
       return isFinished(now) ? now : undefined;
     });
     if (ended === "left") throw new OhcommodoreError("the client went away");

@@ -36,6 +36,7 @@ import {
   ServerConnectionError,
 } from "./server_protocol.ts";
 import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+import { relaySend } from "../relay/ship_sender.ts";
 import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
@@ -50,6 +51,11 @@ export interface Route {
   destination: string | null;
   /** True when the destination came from the host part itself (an alias), not from a name. */
   viaDestination: boolean;
+  /**
+   * True on a keyless ship: the message goes to the flagship, which relays it (the
+   * destination is then unused).
+   */
+  relay?: boolean;
 }
 
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
@@ -78,6 +84,10 @@ export interface SendOptions {
    * the send waits for it to finish.
    */
   onOutput?: (chunk: OutputChunk) => void;
+  /** Send a note: text the recipient stores and shows, never runs. */
+  note?: boolean;
+  /** On a keyless ship: told when the message waits in the outbox for the flagship's channel. */
+  onQueued?: (reason: string) => void;
 }
 
 /**
@@ -136,12 +146,20 @@ export async function send(
   const address = parseAddress(to);
   checkTimeoutAndWait(options); // before anything else: a timer past 2^31-1 ms fires at once
   if (command.trim() === "") {
-    throw new UsageError(`Cannot send an empty command to ${to}: give the shell command to run`);
+    throw new UsageError(
+      options.note
+        ? `Cannot send an empty note to ${to}: give its text`
+        : `Cannot send an empty command to ${to}: give the shell command to run`,
+    );
+  }
+  if (options.note && options.wait) {
+    throw new UsageError(`A note is never run, so there is nothing to wait for: drop --wait`);
   }
   const identity = await readIdentity(options.home);
   const self: Address = { role: identity.role, host: identity.name };
   const route = await (options.resolve ?? directResolver(self))(address);
-  const running = route.destination === null && options.wait ? runningMessage(self) : undefined;
+  const local = route.destination === null && !route.relay;
+  const running = local && options.wait ? runningMessage(self) : undefined;
   if (running) {
     throw new UsageError(
       `Cannot wait for a message to ${formatAddress(self)} from inside its own scheduler ` +
@@ -159,8 +177,18 @@ export async function send(
     viaDestination: route.viaDestination,
     command,
     timeoutMs,
+    ...(options.note ? { kind: "note" as const } : {}),
     ...(waitMs === undefined ? {} : { waitMs }),
   };
+  if (route.relay) {
+    const message = await relaySend(request, options);
+    // The channel carries no live output: a follower hears it all at the end.
+    if (options.onOutput && isFinished(message)) {
+      if (message.result) options.onOutput({ stream: "stdout", text: message.result });
+      if (message.stderr) options.onOutput({ stream: "stderr", text: message.stderr });
+    }
+    return message;
+  }
   if (route.destination === null) {
     const inbox = await Inbox.open({ home: options.home, identity });
     const message = await inbox.deliver(request);
@@ -193,7 +221,18 @@ function runningMessage(self: Address): string | undefined {
   }
 }
 
-async function deliverOverSsh(
+/**
+ * Delivers a request to the member at a destination: through its inbox server where a forward
+ * reaches it, else by running its program over exec. A lost answer is settled by looking the
+ * message up by its id, never by sending it again.
+ *
+ * @param destination The SSH destination (or a sandbox's home).
+ * @param request The delivery, its sender already set.
+ * @param ssh The ssh client.
+ * @param signal Stops the delivery.
+ * @returns The message as stored, or as finished when the request waits.
+ */
+export async function deliverOverSsh(
   destination: string,
   request: DeliverRequest,
   ssh: Ssh,

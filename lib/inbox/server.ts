@@ -28,7 +28,8 @@ export type RequestHandler = <K extends OperationName>(
 // Replies a client may leave unread before it is disconnected.
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
-const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
+/** The operations of an inbox server. */
+export const INBOX_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   "hello",
   "deliver",
   "get",
@@ -45,6 +46,7 @@ const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([
   "query",
   "maxRunning",
   "follow",
+  "approve",
 ]);
 
 /** A listening inbox server. */
@@ -52,13 +54,20 @@ export class InboxServer implements Disposable {
   readonly #listener: Deno.UnixListener;
   readonly #path: string;
   readonly #handle: RequestHandler;
+  readonly #operations: ReadonlySet<string>;
   readonly #clients = new Set<Deno.Conn>();
   #closed = false;
 
-  private constructor(listener: Deno.UnixListener, path: string, handle: RequestHandler) {
+  private constructor(
+    listener: Deno.UnixListener,
+    path: string,
+    handle: RequestHandler,
+    operations: ReadonlySet<string>,
+  ) {
     this.#listener = listener;
     this.#path = path;
     this.#handle = handle;
+    this.#operations = operations;
     this.#accept();
   }
 
@@ -68,9 +77,14 @@ export class InboxServer implements Disposable {
    *
    * @param path The socket path.
    * @param handle What carries out requests.
+   * @param operations The operations it answers; any other is refused before the handler.
    * @returns The server.
    */
-  static listen(path: string, handle: RequestHandler): InboxServer {
+  static listen(
+    path: string,
+    handle: RequestHandler,
+    operations: ReadonlySet<OperationName> = INBOX_OPERATIONS,
+  ): InboxServer {
     try {
       Deno.removeSync(path);
     } catch (error) {
@@ -79,7 +93,7 @@ export class InboxServer implements Disposable {
     const listener = Deno.listen({ transport: "unix", path });
     // Its directory is private already; the socket is made so too, whatever the umask.
     Deno.chmodSync(path, 0o600);
-    return new InboxServer(listener, path, handle);
+    return new InboxServer(listener, path, handle, operations);
   }
 
   async #accept(): Promise<void> {
@@ -142,7 +156,7 @@ export class InboxServer implements Disposable {
             `run the same ohcommodore version on both ends`,
         );
       }
-      if (typeof request.op !== "string" || !OPERATIONS.has(request.op)) {
+      if (typeof request.op !== "string" || !this.#operations.has(request.op)) {
         throw new UsageError(`Unknown inbox operation "${String(request.op)}"`);
       }
       const args = typeof request.args === "object" && request.args !== null ? request.args : {};

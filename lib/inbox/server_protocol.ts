@@ -91,6 +91,16 @@ export interface ServerOperations {
   maxRunning: { args: { count?: number }; value: number; event: never };
   /** A message's output, kept then live, until it finishes. */
   follow: { args: { id: string }; value: FinishedMessage; event: OutputChunk };
+  /** Let a held message run (it becomes unread). */
+  approve: { args: { id: string }; value: Message; event: never };
+  /** On a ship's channel to the flagship: deliver a message to a fleet member by name. */
+  relay: { args: Delivery & { id: string }; value: Message; event: never };
+  /** On a ship's channel: wait for a message that ship sent to finish. */
+  relayWait: {
+    args: { id: string; recipient: string; timeoutMs?: number };
+    value: FinishedMessage;
+    event: never;
+  };
 }
 
 /** The name of an operation. */

@@ -34,6 +34,8 @@ export interface AcceptedDelivery {
   sender: string | null;
   /** Its timeout in whole seconds. */
   timeoutSec: number;
+  /** How it is stored: `unread` to run, `held` until approved, `note` never to run. */
+  status: "unread" | "held" | "note";
 }
 
 /** What the scheduler reports when a command ends. */
@@ -123,7 +125,9 @@ export class InboxStore {
     const results = batch.map((accepted) => {
       const stored = known.get(accepted.id);
       if (stored) {
-        const same = stored.command === accepted.command && stored.sender === accepted.sender;
+        // A held message that was approved since is the same message: its repeat is a repeat.
+        const same = stored.command === accepted.command && stored.sender === accepted.sender &&
+          (stored.status === "note") === (accepted.status === "note");
         return same ? { message: stored, created: false } : undefined;
       }
       const message = this.#newMessage(accepted, created);
@@ -135,13 +139,21 @@ export class InboxStore {
       const rows = fresh.slice(start, start + 100);
       // Only placeholders are written into the text; every value is a parameter.
       const values = rows.map((_, i) =>
-        `($${i * 6 + 1}, make_timestamp($${i * 6 + 2}::BIGINT), 'unread', $${i * 6 + 3}, ` +
-        `$${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`
+        `($${i * 7 + 1}, make_timestamp($${i * 7 + 2}::BIGINT), $${i * 7 + 3}, ` +
+        `$${i * 7 + 4}, $${i * 7 + 5}, $${i * 7 + 6}, $${i * 7 + 7})`
       );
       await this.#run(
         `INSERT INTO inbox (id, created_at, status, sender, recipient, command, timeout_sec)
          VALUES ${values.join(", ")}`,
-        rows.flatMap((a) => [a.id, created, a.sender, this.address, a.command, a.timeoutSec]),
+        rows.flatMap((a) => [
+          a.id,
+          created,
+          a.status,
+          a.sender,
+          this.address,
+          a.command,
+          a.timeoutSec,
+        ]),
       );
     }
     return results;
@@ -151,7 +163,7 @@ export class InboxStore {
     return {
       id: accepted.id,
       createdAt: iso(createdMicros) ?? "",
-      status: "unread",
+      status: accepted.status,
       sender: accepted.sender,
       recipient: this.address,
       command: accepted.command,
@@ -260,6 +272,27 @@ export class InboxStore {
     ]);
     const row = reader.getRowObjects()[0];
     return row ? toMessage(row) : undefined;
+  }
+
+  /**
+   * Approves a held message: it becomes `unread`, and runs in its turn.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The message, now unread.
+   * @throws {UsageError} When it is not held.
+   */
+  async approve(id: string): Promise<Message> {
+    const message = await this.resolve(id);
+    const changed = await this.#change(
+      `UPDATE inbox SET status = 'unread' WHERE id = $1 AND status = 'held'`,
+      [message.id],
+    );
+    if (!changed) {
+      throw new UsageError(
+        `Message "${message.id}" is ${message.status}, not held: only a held message is approved`,
+      );
+    }
+    return { ...message, status: "unread", exitCode: null };
   }
 
   /**
@@ -533,8 +566,11 @@ export class InboxStore {
     return statement;
   }
 
+  // A prepared statement without parameters is not run again: DuckDB (node-api 1.5.6) answers
+  // its second run with the rows of the first, or with garbage (tested in store_test.ts).
   async #run(sql: string, params: DuckDBValue[] = []): Promise<void> {
-    await (await this.#statement(sql, params)).run();
+    if (params.length === 0) await this.#db.run(sql);
+    else await (await this.#statement(sql, params)).run();
   }
 
   // Runs a change; says how many rows it changed.
@@ -543,6 +579,7 @@ export class InboxStore {
   }
 
   async #read(sql: string, params: DuckDBValue[] = []): Promise<DuckDBResultReader> {
+    if (params.length === 0) return await this.#db.runAndReadAll(sql);
     return await (await this.#statement(sql, params)).runAndReadAll();
   }
 

@@ -50,6 +50,8 @@ export interface FleetWorldOptions {
    * start of the program, on the laptop or a VM, appends a line to {@link FleetWorld.launchLog}.
    */
   logs?: boolean;
+  /** More sshd_config lines, e.g. `AllowStreamLocalForwarding no` for a provider without forwards. */
+  sshdExtra?: string[];
 }
 
 const CLIENT = fileURLToPath(new URL("./exedev_lobby_client.ts", import.meta.url));
@@ -73,6 +75,7 @@ export class FleetWorld implements AsyncDisposable {
   readonly launchLog: string;
   #bootDelayMs: number;
   #logs: boolean;
+  #sshdExtra: string[];
   #app: WorldApp = { dir: "", denoDir: "" };
   #knownHost = "";
   #laptop: WorldUser;
@@ -96,6 +99,7 @@ export class FleetWorld implements AsyncDisposable {
     tag: string,
     bootDelayMs: number,
     logs: boolean,
+    sshdExtra: string[],
   ) {
     this.dir = dir;
     this.port = port;
@@ -106,6 +110,7 @@ export class FleetWorld implements AsyncDisposable {
     this.launchLog = join(dir, "launches.log");
     this.#bootDelayMs = bootDelayMs;
     this.#logs = logs;
+    this.#sshdExtra = sshdExtra;
     this.#laptop = { user: `ohc${tag}-l`, home: join(dir, "home-laptop") };
     this.#lobby = { user: `ohc${tag}-x`, home: join(dir, "home-lobby") };
     this.#socket = join(dir, "lobby", "lobby.sock");
@@ -124,6 +129,7 @@ export class FleetWorld implements AsyncDisposable {
       await freeTag(),
       options.bootDelayMs ?? 0,
       options.logs ?? false,
+      options.sshdExtra ?? [],
     );
     try {
       await world.#setUp();
@@ -318,7 +324,7 @@ export class FleetWorld implements AsyncDisposable {
 
     const config = sshdConfig(this.dir, this.port, hostKey, {
       allowUsers: `ohc${this.tag}-*`,
-      extra: ["ExposeAuthInfo yes"],
+      extra: ["ExposeAuthInfo yes", ...this.#sshdExtra],
       ...(this.#logs ? { logLevel: "VERBOSE" } : {}),
     });
     this.#sshd = await startSshd(

@@ -1,0 +1,87 @@
+/**
+ * The inbox commands of keyless ships and their flagship: `inbox approve` (a held command from a
+ * ship runs), `inbox outbox` (what a ship sent that the flagship has not taken yet, and what it
+ * refused), and the hidden `_channel` and `_outbox` that the flagship runs on a ship.
+ *
+ * @module
+ */
+
+import type { Command } from "./deps.ts";
+import { Inbox } from "../inbox/inbox.ts";
+import { ensureScheduler } from "../inbox/scheduler_service.ts";
+import { Outbox } from "../relay/outbox.ts";
+import { prepareChannel, settleOutbox, takeOutbox } from "../relay/ship_end.ts";
+import { UsageError } from "../errors.ts";
+import { age, escapeControls, formatTable, note, oneLine, out, printJson } from "./output.ts";
+
+/**
+ * Adds the relay's commands to the `inbox` group.
+ *
+ * @param inbox The group.
+ */
+export function addRelayCommands(inbox: Command): void {
+  inbox.command("approve")
+    .description(
+      "Let a held command run: one a keyless ship sent the flagship, which waits for a person",
+    )
+    .argument("<id>", "message id or prefix")
+    .option("--json", "print the message as JSON")
+    .action(async (id, options) => {
+      const inbox = await Inbox.open();
+      const message = await inbox.approve(id);
+      await ensureScheduler(inbox, message);
+      if (options.json) return printJson(message);
+      note(`Approved ${message.id} from ${message.sender ?? "?"}: it runs in its turn`);
+    });
+
+  inbox.command("outbox")
+    .description(
+      "On a keyless ship: messages sent that the flagship has not taken yet, and those it refused",
+    )
+    .option("--json", 'print {"pending": [...], "refused": [...]} as JSON')
+    .action(async (options) => {
+      const outbox = new Outbox();
+      const [pending, refused] = await Promise.all([outbox.pending(Infinity), outbox.refused()]);
+      if (options.json) return printJson({ pending, refused });
+      if (!pending.length && !refused.length) return note("The outbox is empty");
+      const rows = [
+        ...pending.map((entry) => [entry.id, "waiting", age(entry.queuedAt), entry.recipient, ""]),
+        ...refused.map((entry) => [
+          entry.id,
+          "refused",
+          age(entry.refusedAt),
+          entry.recipient,
+          entry.error,
+        ]),
+      ];
+      out(formatTable(
+        ["ID", "STATE", "SINCE", "TO", "WHY"],
+        rows.map((row) => row.map((cell) => escapeControls(oneLine(cell, 80), { inline: true }))),
+      ));
+    });
+
+  inbox.command("_channel", { hidden: true })
+    .description("Ready the socket path of the flagship's channel; print it as JSON")
+    .action(async () => printJson(await prepareChannel()));
+
+  inbox.command("_outbox", { hidden: true })
+    .description("Print the outbox as JSON (recording the channel's mode), or --settle it")
+    .option("--mode <mode>", "how the channel runs: forward or poll")
+    .option("--poll-sec <seconds>", "how often the flagship collects")
+    .option("--settle", 'read [{"id", "refused"?}] on stdin: remove or set aside each')
+    .action(async (options) => {
+      if (options.settle) {
+        const count = await settleOutbox(await new Response(Deno.stdin.readable).text());
+        return printJson({ settled: count });
+      }
+      if (options.mode === undefined) return printJson(await takeOutbox(undefined));
+      const pollSec = Number(options.pollSec);
+      if (options.mode !== "forward" && options.mode !== "poll") {
+        throw new UsageError(`--mode is "forward" or "poll", not "${options.mode}"`);
+      }
+      if (!Number.isInteger(pollSec) || pollSec < 1) {
+        throw new UsageError(`--poll-sec is a whole number of seconds, not "${options.pollSec}"`);
+      }
+      printJson(await takeOutbox({ mode: options.mode, pollSec }));
+    });
+}

@@ -1,0 +1,156 @@
+/**
+ * A keyless ship's outbox: the messages it sent that the flagship has not taken yet, one file
+ * each in `~/.ohcommodore/outbox/`, written aside and renamed so that a file there is always
+ * whole. A message is in the outbox before the sender hears "sent", and leaves it only once
+ * the flagship took it (delivered, or refused with a reason, kept in `outbox/refused/`): a
+ * crash or a dropped channel loses nothing, and the recipient's id check stores it once however
+ * often it is handed over.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { OhcommodoreError } from "../errors.ts";
+import type { MessageKind } from "../inbox/message.ts";
+import { parseMessageId } from "../inbox/message.ts";
+import { memberPaths } from "../paths.ts";
+
+/** A message waiting in the outbox. */
+export interface OutboxEntry {
+  /** Its id, chosen by the ship. */
+  id: string;
+  /** Who it is for, e.g. `captain@ship-api-k3f9a1b2`. */
+  recipient: string;
+  /** The command, or the note's text. */
+  command: string;
+  /** How long the command may run. */
+  timeoutMs: number;
+  /** `note` for a note. */
+  kind?: MessageKind;
+  /** When it was queued (ISO 8601). */
+  queuedAt: string;
+}
+
+/** A message the flagship refused, and why. */
+export interface RefusedEntry extends OutboxEntry {
+  /** The flagship's reason, naming the rule. */
+  error: string;
+  /** When it was refused (ISO 8601). */
+  refusedAt: string;
+}
+
+/** How many entries one look at the outbox hands over, at most. */
+export const OUTBOX_BATCH = 100;
+
+/** The outbox of the member at a home. */
+export class Outbox {
+  /** Its directory. */
+  readonly dir: string;
+
+  /**
+   * The outbox of a member.
+   *
+   * @param home The member's home; defaults to `$HOME`.
+   */
+  constructor(home?: string) {
+    this.dir = join(memberPaths(home).configDir, "outbox");
+  }
+
+  /**
+   * Puts a message in the outbox, durably: once this returns, it survives a crash.
+   *
+   * @param entry The message.
+   */
+  async put(entry: OutboxEntry): Promise<void> {
+    await this.#write(join(this.dir, `${parseMessageId(entry.id)}.json`), entry);
+  }
+
+  /**
+   * The messages waiting, oldest first.
+   *
+   * @param limit How many at most.
+   * @returns The entries.
+   */
+  async pending(limit = OUTBOX_BATCH): Promise<OutboxEntry[]> {
+    return (await this.#read(this.dir)).slice(0, limit);
+  }
+
+  /**
+   * The messages the flagship refused, oldest first.
+   *
+   * @returns The entries, with the reasons.
+   */
+  async refused(): Promise<RefusedEntry[]> {
+    return await this.#read(join(this.dir, "refused")) as RefusedEntry[];
+  }
+
+  /**
+   * Takes a message out: the flagship has it.
+   *
+   * @param id Its id.
+   */
+  async remove(id: string): Promise<void> {
+    await Deno.remove(join(this.dir, `${parseMessageId(id)}.json`)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+
+  /**
+   * Moves a message to `refused/` with the flagship's reason.
+   *
+   * @param id Its id.
+   * @param error Why it was refused.
+   */
+  async refuse(id: string, error: string): Promise<void> {
+    const path = join(this.dir, `${parseMessageId(id)}.json`);
+    const entry = await readEntry(path);
+    if (!entry) return; // taken meanwhile
+    const refused: RefusedEntry = { ...entry, error, refusedAt: new Date().toISOString() };
+    await this.#write(join(this.dir, "refused", `${entry.id}.json`), refused);
+    await this.remove(id);
+  }
+
+  async #write(path: string, value: unknown): Promise<void> {
+    await Deno.mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
+    const part = `${path}.${Deno.pid}.part`;
+    const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 });
+    try {
+      await file.write(new TextEncoder().encode(JSON.stringify(value) + "\n"));
+      await file.sync(); // on disk before it counts as sent
+    } finally {
+      file.close();
+    }
+    await Deno.rename(part, path);
+  }
+
+  async #read(dir: string): Promise<OutboxEntry[]> {
+    const entries: OutboxEntry[] = [];
+    try {
+      for await (const item of Deno.readDir(dir)) {
+        if (!item.isFile || !/^[0-9a-z-]{1,64}\.json$/.test(item.name)) continue;
+        const entry = await readEntry(join(dir, item.name));
+        if (entry) entries.push(entry);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return entries.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.id.localeCompare(b.id));
+  }
+}
+
+async function readEntry(path: string): Promise<OutboxEntry | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as OutboxEntry;
+  } catch (cause) {
+    throw new OhcommodoreError(`The outbox entry "${path}" is not valid JSON: remove it`, {
+      cause,
+    });
+  }
+}
