@@ -112,6 +112,7 @@ export {
   type ShipStatus,
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
+export type { TaskSummary } from "./lib/fleet/backend.ts";
 export {
   Fleet,
   type FleetOptions,
@@ -175,6 +176,14 @@ export {
   type NoteMessage,
   type OpenMessage,
 } from "./lib/inbox/message.ts";
+export {
+  type AgentRunOptions,
+  type AgentsContext,
+  AgentTask,
+  FleetAgents,
+  type FleetCosts,
+} from "./lib/agent/agents.ts";
+export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus } from "./lib/agent/task.ts";
 export {
   type Asked,
   decide,

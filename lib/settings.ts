@@ -15,6 +15,7 @@ export type SettingName =
   | "DOTFILES_PATH"
   | "DOTFILES_URL"
   | "SKIP_STEPS"
+  | "OHCOMMODORE_NOTIFY"
   | "INIT_PATH"
   | "INIT_URL"
   | "OHCOMMODORE_SHIP_BIN";
@@ -83,6 +84,12 @@ export const SETTINGS: { readonly [Name in SettingName]: SettingInfo } = {
   },
   SKIP_STEPS: {
     description: "Comma-separated init.sh steps to skip (optional steps only)",
+    forwardedToFlagship: true,
+    inVmEnv: true,
+  },
+  OHCOMMODORE_NOTIFY: {
+    description: "A shell command ships run when an agent task ends, stalls or hits a limit, " +
+      "with the outcome as JSON on stdin",
     forwardedToFlagship: true,
     inVmEnv: true,
   },

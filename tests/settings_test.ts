@@ -56,6 +56,7 @@ Deno.test("the settings table keeps the lists the code used before it", () => {
     "DOTFILES_PATH",
     "DOTFILES_URL",
     "SKIP_STEPS",
+    "OHCOMMODORE_NOTIFY",
   ]);
   assert.deepEqual(sorted(COMMAND_CREDENTIALS), [
     "ANTHROPIC_API_KEY",

@@ -32,6 +32,28 @@ export function fleetCommand(): Command {
       printStatus(status);
     });
 
+  fleet.command("costs")
+    .description("Total the recorded costs of agent tasks, per ship and for the fleet")
+    .option("--json", 'print {"ships": [{"name", "tasks", "costUsd"}], "totalUsd"} as JSON')
+    .action(async (options) => {
+      await using fleet = await Fleet.open();
+      const costs = await fleet.agents.costs();
+      if (options.json) return printJson(costs);
+      out(formatTable(
+        ["SHIP", "TASKS", "COST"],
+        [
+          ...costs.ships.map((
+            ship,
+          ) => [ship.name, String(ship.tasks), `$${ship.costUsd.toFixed(4)}`]),
+          [
+            "total",
+            String(costs.ships.reduce((sum, ship) => sum + ship.tasks, 0)),
+            `$${costs.totalUsd.toFixed(4)}`,
+          ],
+        ],
+      ));
+    });
+
   fleet.command("sink")
     .description('Destroy every ship (asks you to type "sink" unless --force)')
     .option("--force", "do not ask")
@@ -204,9 +226,21 @@ function printStatus(status: FleetStatus): void {
       String(ship.report?.counts.unread ?? "?"),
       String(ship.report?.counts.running ?? "?"),
       ship.report?.version ?? "?",
+      taskOf(ship),
     ]);
     out(formatTable(
-      ["SHIP", "REPO", "DESTINATION", "VM", "ACCESS", "SCHEDULER", "UNREAD", "RUNNING", "VERSION"],
+      [
+        "SHIP",
+        "REPO",
+        "DESTINATION",
+        "VM",
+        "ACCESS",
+        "SCHEDULER",
+        "UNREAD",
+        "RUNNING",
+        "VERSION",
+        "TASK",
+      ],
       rows,
     ));
     for (const ship of status.ships) {
@@ -216,6 +250,14 @@ function printStatus(status: FleetStatus): void {
   for (const orphan of status.orphans) {
     note(paint("yellow", `Unrecorded VM of this fleet: ${orphan.name} ("fleet sink" removes it)`));
   }
+}
+
+// The ship's current or last agent task: its status, how long it ran, what it cost.
+function taskOf(ship: ShipStatus): string {
+  const task = ship.task;
+  if (!task) return "-";
+  const cost = task.costUsd === null ? "" : ` $${task.costUsd.toFixed(4)}`;
+  return `${task.status} ${formatDuration(Math.max(task.runningMs, 0))}${cost}`;
 }
 
 // How a ship reaches the fleet: its own key (trusted), or the flagship's channel (keyless).

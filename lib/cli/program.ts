@@ -6,6 +6,7 @@
  */
 
 import { Command } from "./deps.ts";
+import { agentCommand } from "./agent_command.ts";
 import { completionsCommand } from "./completions_command.ts";
 import { fleetCommand } from "./fleet_command.ts";
 import { inboxCommand } from "./inbox_command.ts";
@@ -32,6 +33,7 @@ export function program(): Command {
   root.addCommand(shipCommand());
   root.addCommand(fleetCommand());
   root.addCommand(inboxCommand());
+  root.addCommand(agentCommand());
   root.addCommand(schedulerCommand());
   root.addCommand(completionsCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });

@@ -47,6 +47,20 @@ export interface CreateShipsOptions {
   signal?: AbortSignal;
 }
 
+/** A ship's current or last agent task, as `fleet status` shows it. */
+export interface TaskSummary {
+  /** The task's id. */
+  id: string;
+  /** Its status; `stopped` for one that ended without an outcome (timed out or cancelled). */
+  status: string;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** How long it ran, or has run so far. */
+  runningMs: number;
+  /** What it cost, once it ended. */
+  costUsd: number | null;
+}
+
 /** One ship in a fleet report. */
 export interface ShipStatus extends ShipRecord {
   /** The provider's state of the VM, or `missing` when the provider has no such VM. */
@@ -62,6 +76,8 @@ export interface ShipStatus extends ShipRecord {
    * flagship's scheduler keeps no channels.
    */
   channel: "forward" | "poll" | "down" | null;
+  /** The ship's current or last agent task, when it ran one. */
+  task?: TaskSummary | null;
   /** What the ship says about itself, or null when it could not be asked. */
   report: MemberReport | null;
   /** Why it could not be asked. */

@@ -178,7 +178,7 @@ export async function execOnShips(
   options: ExecOptions,
   context: ExecContext,
 ): Promise<ExecResults> {
-  const chosen = choose(ships, options.ships);
+  const chosen = chooseShips(ships, options.ships);
   // Refused once, before anything is sent, rather than as one failure per ship.
   if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
   const concurrency = options.concurrency ?? DEFAULT_EXEC_CONCURRENCY;
@@ -194,10 +194,18 @@ export async function execOnShips(
   return all;
 }
 
-function choose(ships: readonly Ship[], which: ExecOptions["ships"]): Ship[] {
+/**
+ * The ships a selection names: every ship, those a predicate keeps, or one per name or unique
+ * prefix (each must find its ship: a typo must not quietly run on fewer ships).
+ *
+ * @param ships Every ship of the fleet.
+ * @param which The selection.
+ * @returns The chosen ships, in the fleet's order.
+ * @throws {NotFoundError} When a name matches no ship.
+ */
+export function chooseShips(ships: readonly Ship[], which: ExecOptions["ships"]): Ship[] {
   if (which === undefined) return [...ships];
   if (typeof which === "function") return ships.filter(which);
-  // Each name must find its ship: a typo must not quietly run on fewer ships.
   const picked = new Set(which.map((prefix) => matchByPrefix(ships, prefix)));
   return ships.filter((ship) => picked.has(ship));
 }

@@ -35,6 +35,7 @@ import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { Registry, type ShipRecord } from "./registry.ts";
 import { readChannelStatuses } from "../relay/harbor.ts";
+import { fetchLastTask, summarize } from "../agent/last_task.ts";
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -389,8 +390,11 @@ export class Flagship implements FleetBackend {
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {
             const channel = this.#channel(ship.destination);
-            const report = await fetchReport(channel, { vm: ship.name, timeoutMs: 30_000 });
-            return { ...base, report };
+            const [report, task] = await Promise.all([
+              fetchReport(channel, { vm: ship.name, timeoutMs: 30_000 }),
+              fetchLastTask(channel),
+            ]);
+            return { ...base, report, task: summarize(task, report) };
           } catch (error) {
             return { ...base, report: null, problem: (error as Error).message };
           }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { FleetAgents } from "../agent/agents.ts";
 import { join } from "node:path";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { readIdentity, writeIdentity } from "../identity.ts";
@@ -250,6 +251,11 @@ export class Fleet implements AsyncDisposable {
   /** True when this process runs on the flagship. */
   get onFlagship(): boolean {
     return this.#backend instanceof Flagship;
+  }
+
+  /** The fleet's agents: Claude Code tasks on ships, their outcomes and costs. */
+  get agents(): FleetAgents {
+    return new FleetAgents({ ships: () => this.ships(), ssh: this.#ssh });
   }
 
   /** The flagship as a member: its inbox, commands to it. */

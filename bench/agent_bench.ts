@@ -1,0 +1,121 @@
+/**
+ * What ohcommodore adds to an agent task, with the stand-in `claude` of the tests (which starts,
+ * prints a few stream-json lines, commits and ends in well under a second); prints numbers,
+ * asserts nothing. Needs root and openssh-server. Run with `deno task bench:agent`.
+ *
+ * A library script on the laptop runs `fleet.agents.start` + `task.follow` on one keyless ship,
+ * N times, and beside each the same stand-in as a plain inbox command (`ship.send` + `output()`),
+ * which is what a person wrote by hand before `agent run`. Measured, from the laptop's clock
+ * (every "VM" shares this machine, so one clock serves):
+ *
+ * - dispatch to first output line: from the call to the first line of Claude Code's stream at the
+ *   laptop; and of that, dispatch to the stand-in's start (its own record);
+ * - end of run to outcome: from the stand-in printing its result to the laptop holding the
+ *   outcome (for the task: the parsed outcome with commits; for the plain command: the message).
+ *
+ * Options: `--runs=N` (default 10).
+ */
+
+import { join } from "node:path";
+import { installAgentStandins } from "../tests/helpers/agent_standins.ts";
+import { FleetWorld } from "../tests/helpers/fleet_world.ts";
+import { sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
+
+const ENV = {
+  SKIP_STEPS: "zsh,gh,zellij,rustup,ohmyzsh,chezmoi,duckdb,shell",
+  GH_TOKEN: "ghp_benchDummyToken000",
+  CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-benchDummy",
+};
+const runs = Number(Deno.args.find((arg) => arg.startsWith("--runs="))?.slice(7) ?? 10);
+
+// Runs on the laptop; prints one JSON line of timings per run.
+const SCRIPT = `
+import { Fleet } from "@smithclay/ohcommodore";
+await using fleet = await Fleet.open();
+const [ship] = await fleet.ships();
+const endOf = (line) => { try { const e = JSON.parse(line); return e.type === "result" ? e.standin_end_ms : 0; } catch { return 0; } };
+for (let i = 0; i < ${runs}; i++) {
+  const t0 = Date.now();
+  const [task] = await fleet.agents.start("agent run " + i, { ships: [ship.name] });
+  let first = 0, end = 0;
+  const outcome = await task.follow((line) => { first ||= Date.now(); end ||= endOf(line); });
+  const agent = { prompt: "agent run " + i, t0, first, end, done: Date.now(), status: outcome.status, commits: outcome.commits.length };
+  const p0 = Date.now();
+  const sent = await ship.send("echo 'plain run " + i + "' | ~/.local/bin/claude -p --output-format stream-json --verbose");
+  let pfirst = 0, pend = 0, text = "";
+  for await (const chunk of sent.output()) {
+    if (chunk.stream !== "stdout") continue;
+    pfirst ||= Date.now();
+    text += chunk.text;
+    for (const line of text.split("\\n")) pend ||= endOf(line);
+  }
+  const message = await sent.wait();
+  const plain = { prompt: "plain run " + i, t0: p0, first: pfirst, end: pend, done: Date.now(), status: message.status };
+  console.log(JSON.stringify({ agent, plain }));
+}
+`;
+
+interface Timing {
+  prompt: string;
+  t0: number;
+  first: number;
+  end: number;
+  done: number;
+  status: string;
+}
+
+if (import.meta.main) {
+  const unavailable = sshWorldUnavailable();
+  if (unavailable) {
+    console.log(`agent bench skipped: ${unavailable}`);
+    Deno.exit(0);
+  }
+  await using world = await FleetWorld.start();
+  const cli = (args: string[]) => world.cli(args, { env: ENV });
+  if ((await cli(["init"])).code !== 0) throw new Error("init failed");
+  const origin = await world.bareRepo("web");
+  const made = await cli(["ship", "create", origin]);
+  if (made.code !== 0) throw new Error(`ship create failed: ${made.stderr}`);
+  const ship = made.stdout.trim();
+  await installAgentStandins(world, [ship]);
+  const result = await world.laptopScript(SCRIPT, { env: ENV, timeoutMs: 600_000 });
+  if (result.code !== 0) throw new Error(`the laptop script failed: ${result.stderr}`);
+  const rows = result.stdout.trim().split("\n").map((line) => JSON.parse(line)) as {
+    agent: Timing;
+    plain: Timing;
+  }[];
+  const calls = (await Deno.readTextFile(join(world.vmHome(ship), ".claude-standin/calls.jsonl")))
+    .trim().split("\n").map((line) => JSON.parse(line) as { prompt: string; at: number });
+  const startOf = (timing: Timing) =>
+    calls.find((call) => call.prompt.trim() === timing.prompt)?.at ?? NaN;
+  const measure = (pick: (row: { agent: Timing; plain: Timing }) => Timing) => ({
+    firstLine: median(rows.map((row) => pick(row).first - pick(row).t0)),
+    started: median(rows.map((row) => startOf(pick(row)) - pick(row).t0)),
+    standin: median(rows.map((row) => pick(row).end - startOf(pick(row)))),
+    outcome: median(rows.map((row) => pick(row).done - pick(row).end)),
+  });
+  const agent = measure((row) => row.agent);
+  const plain = measure((row) => row.plain);
+  const statuses = [...new Set(rows.map((row) => `${row.agent.status}/${row.plain.status}`))];
+  console.log(`\n=== agent task overhead, medians of ${rows.length} runs (${statuses}) ===\n`);
+  const line = (what: string, a: number, p: number) =>
+    console.log(
+      `  ${what.padEnd(42)} ${ms(a).padStart(9)}   ${ms(p).padStart(9)}   ${
+        (a - p >= 0 ? "+" : "") + ms(a - p)
+      }`,
+    );
+  console.log(`  ${"".padEnd(42)} ${"agent".padStart(9)}   ${"plain".padStart(9)}   added`);
+  line("dispatch -> first output line at the laptop", agent.firstLine, plain.firstLine);
+  line("  of which dispatch -> claude started", agent.started, plain.started);
+  line("the stand-in's own run (start -> result)", agent.standin, plain.standin);
+  line("end of run -> outcome at the laptop", agent.outcome, plain.outcome);
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
+}
+
+function ms(value: number): string {
+  return `${Math.round(value)} ms`;
+}

@@ -1,0 +1,325 @@
+/**
+ * Giving work to agents on ships: one prompt to many ships as inbox tasks, followed live, waited
+ * for, cancelled; every ship's outcome as data, settled (one ship that cannot be reached or fails
+ * is one outcome, never a throw that hides the others); the fleet's tasks and costs.
+ *
+ * @module
+ */
+
+import { pLimit } from "../deps.ts";
+import { checkDurationMs } from "../duration.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
+import { channelFor } from "../channel.ts";
+import type { Ssh } from "../ssh.ts";
+import { chooseShips } from "../fleet/exec.ts";
+import type { Ship } from "../fleet/member.ts";
+import { blankOutcome, outcomeOf, taskCommand, type TaskOutcome, type TaskSpec } from "./task.ts";
+
+/** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
+export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
+  /** Which ships: names or unique prefixes; default every ship. */
+  ships?: readonly string[];
+  /** How long a task may run on its ship. Default 30 minutes. */
+  timeoutMs?: number;
+  /** Told each ship's outcome as it settles (with `run`). */
+  onOutcome?: (outcome: TaskOutcome) => void;
+}
+
+/** The fleet's recorded costs. */
+export interface FleetCosts {
+  /** Per ship: its tasks and what they cost. */
+  ships: { name: string; tasks: number; costUsd: number }[];
+  /** The fleet's total. */
+  totalUsd: number;
+}
+
+/** What agents need of the fleet. */
+export interface AgentsContext {
+  /** Every ship, as handles. */
+  ships: () => Promise<Ship[]>;
+  /** The ssh client. */
+  ssh: Ssh;
+}
+
+const LIST_CONCURRENCY = 32;
+const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * One task on one ship: its id, and ways to follow, wait for and cancel it.
+ *
+ * @example Start a task and follow what the agent says
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const [task] = await fleet.agents.start("fix the failing test", { ships: ["web"] });
+ * const outcome = await task.follow((line) => console.log(line));
+ * console.log(outcome.status, outcome.costUsd);
+ * ```
+ */
+export class AgentTask {
+  /** The ship it runs on. */
+  readonly ship: Ship;
+  /** The task's id (its inbox message's). */
+  readonly id: string;
+
+  /**
+   * A handle on a task that was sent.
+   *
+   * @param ship Its ship.
+   * @param id Its id.
+   */
+  constructor(ship: Ship, id: string) {
+    this.ship = ship;
+    this.id = id;
+  }
+
+  /**
+   * Waits for the task to end.
+   *
+   * @param options How long to wait at most (default: its own timeout plus a minute).
+   * @returns Its outcome.
+   */
+  async wait(options: { timeoutMs?: number } = {}): Promise<TaskOutcome> {
+    const message = await this.ship.inbox.waitFor(this.id, options);
+    return outcomeOf(this.ship.name, message);
+  }
+
+  /**
+   * Follows the task as it works: each line Claude Code prints (stream-json), as it comes.
+   *
+   * @param onLine Told each line.
+   * @param options `signal` stops following (the task goes on).
+   * @returns Its outcome, once it ends.
+   */
+  async follow(
+    onLine: (line: string) => void,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TaskOutcome> {
+    let partial = "";
+    const message = await this.ship.inbox.follow(this.id, (chunk) => {
+      if (chunk.stream !== "stdout") return;
+      const parts = (partial + chunk.text).split("\n");
+      partial = parts.pop()!;
+      for (const line of parts) onLine(line);
+    }, options);
+    if (partial) onLine(partial);
+    return outcomeOf(this.ship.name, message);
+  }
+
+  /**
+   * Stops the task (removes it when it has not started).
+   *
+   * @returns What the cancel did.
+   */
+  async cancel(): Promise<"removed" | "stopped" | "finished"> {
+    return (await this.ship.inbox.cancel(this.id)).outcome;
+  }
+}
+
+/**
+ * The fleet's agents: `fleet.agents`.
+ *
+ * @example Give one prompt to every ship and act on the outcomes
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const outcomes = await fleet.agents.run("update the dependencies and fix what breaks", {
+ *   branch: "deps",
+ *   push: true,
+ * });
+ * for (const outcome of outcomes) console.log(outcome.ship, outcome.status, outcome.commits);
+ * console.log((await fleet.agents.costs()).totalUsd);
+ * ```
+ */
+export class FleetAgents {
+  readonly #context: AgentsContext;
+
+  /**
+   * The agents of a fleet.
+   *
+   * @param context How to reach its ships.
+   */
+  constructor(context: AgentsContext) {
+    this.#context = context;
+  }
+
+  /**
+   * Sends the prompt to each chosen ship as a task, without waiting.
+   *
+   * @param prompt The prompt.
+   * @param options Ships, branch, push, PR and how Claude Code runs.
+   * @returns A handle per ship, in the order of the ships.
+   * @throws {UsageError} For a bad setting, before anything is sent.
+   * @throws {NotFoundError} When a name matches no ship.
+   */
+  async start(prompt: string, options: AgentRunOptions = {}): Promise<AgentTask[]> {
+    const { ships: which, timeoutMs, onOutcome: _, ...rest } = options;
+    const command = taskCommand({ prompt, ...rest });
+    if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
+    const chosen = chooseShips(await this.#context.ships(), which);
+    if (chosen.length === 0) {
+      throw new UsageError(`The fleet has no ships: make one with "ohcommodore ship create"`);
+    }
+    return await Promise.all(chosen.map(async (ship) => {
+      const sent = await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS });
+      return new AgentTask(ship, sent.id);
+    }));
+  }
+
+  /**
+   * Sends the prompt to each chosen ship and waits for every task to end.
+   *
+   * @param prompt The prompt.
+   * @param options Ships, branch, push, PR and how Claude Code runs.
+   * @returns One outcome per ship, settled: a ship that could not be reached is an `error`.
+   */
+  async run(prompt: string, options: AgentRunOptions = {}): Promise<TaskOutcome[]> {
+    const { ships: which, timeoutMs, onOutcome, ...rest } = options;
+    const command = taskCommand({ prompt, ...rest });
+    if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
+    const chosen = chooseShips(await this.#context.ships(), which);
+    return await Promise.all(chosen.map(async (ship) => {
+      let outcome: TaskOutcome;
+      let id = "";
+      try {
+        id = (await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS })).id;
+        // The ship's own wait: the task's timeout plus a minute.
+        outcome = await new AgentTask(ship, id).wait();
+      } catch (error) {
+        outcome = unsettled(ship.name, id, error as Error);
+      }
+      onOutcome?.(outcome);
+      return outcome;
+    }));
+  }
+
+  /**
+   * Continues a ship's last session with a new prompt (`--resume`).
+   *
+   * @param shipName The ship's name or a unique prefix.
+   * @param prompt The prompt.
+   * @param options How Claude Code runs.
+   * @returns The task's handle.
+   * @throws {NotFoundError} When the ship has no task with a session yet.
+   */
+  async resume(
+    shipName: string,
+    prompt: string,
+    options: Omit<AgentRunOptions, "ships" | "resume"> = {},
+  ): Promise<AgentTask> {
+    const [ship] = chooseShips(await this.#context.ships(), [shipName]);
+    const last = (await this.#tasksOf(ship)).find((task) => task.sessionId);
+    if (!last) {
+      throw new NotFoundError(
+        `${ship.name} has no task with a Claude Code session to resume: start one with ` +
+          `"ohcommodore agent run --ships ${ship.name} -- <prompt>"`,
+        { query: ship.name },
+      );
+    }
+    const [task] = await this.start(prompt, {
+      ...options,
+      ships: [ship.name],
+      resume: last.sessionId!,
+      branch: options.branch ?? last.branch ?? undefined,
+    });
+    return task;
+  }
+
+  /**
+   * Every task of the fleet, newest first per ship (a ship that cannot be asked is left out and
+   * named in `unreachable`).
+   *
+   * @returns The tasks' outcomes, and the ships that did not answer.
+   */
+  async list(): Promise<{ tasks: TaskOutcome[]; unreachable: { ship: string; error: string }[] }> {
+    const limit = pLimit(LIST_CONCURRENCY);
+    const unreachable: { ship: string; error: string }[] = [];
+    const perShip = await Promise.all(
+      (await this.#context.ships()).map((ship) =>
+        limit(() =>
+          this.#tasksOf(ship).catch((error) => {
+            unreachable.push({ ship: ship.name, error: (error as Error).message });
+            return [];
+          })
+        )
+      ),
+    );
+    return { tasks: perShip.flat(), unreachable };
+  }
+
+  /**
+   * One task, found by its id (or a unique prefix) across the fleet.
+   *
+   * @param id The id.
+   * @returns Its outcome.
+   * @throws {NotFoundError} When no ship has it.
+   */
+  async show(id: string): Promise<TaskOutcome> {
+    const { tasks } = await this.list();
+    const found = tasks.filter((task) => task.id.startsWith(id.trim().toLowerCase()));
+    if (found.length === 1) return found[0];
+    throw new NotFoundError(
+      found.length
+        ? `Task id "${id}" is ambiguous (${found.map((task) => task.id).join(", ")}): type more`
+        : `No ship has a task "${id}": "ohcommodore agent list" shows them`,
+      { query: id },
+    );
+  }
+
+  /**
+   * A handle on a task, found by its id across the fleet.
+   *
+   * @param id The id or a unique prefix.
+   * @returns The handle.
+   */
+  async task(id: string): Promise<AgentTask> {
+    const found = await this.show(id);
+    const [ship] = chooseShips(await this.#context.ships(), [found.ship]);
+    return new AgentTask(ship, found.id);
+  }
+
+  /**
+   * What the fleet's recorded tasks cost, per ship and in all.
+   *
+   * @returns The costs.
+   */
+  async costs(): Promise<FleetCosts> {
+    const { tasks } = await this.list();
+    const ships = new Map<string, { name: string; tasks: number; costUsd: number }>();
+    for (const ship of await this.#context.ships()) {
+      ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0 });
+    }
+    for (const task of tasks) {
+      const entry = ships.get(task.ship) ?? { name: task.ship, tasks: 0, costUsd: 0 };
+      entry.tasks++;
+      entry.costUsd += task.costUsd ?? 0;
+      ships.set(task.ship, entry);
+    }
+    const list = [...ships.values()].map((ship) => ({ ...ship, costUsd: round(ship.costUsd) }));
+    return { ships: list, totalUsd: round(list.reduce((sum, ship) => sum + ship.costUsd, 0)) };
+  }
+
+  async #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
+    const result = await channelFor(ship.destination, this.#context.ssh)
+      .run([REMOTE_PROGRAM, "agent", "_tasks"], { timeoutMs: 60_000, retry: "idempotent" });
+    if (result.code !== 0) {
+      throw new Error(
+        `"agent _tasks" on ${ship.name} exited ${result.code}: ${result.stderr.trim()}`,
+      );
+    }
+    const tasks = JSON.parse(result.stdout);
+    if (!Array.isArray(tasks)) throw new Error(`${ship.name} answered "agent _tasks" with no list`);
+    return tasks;
+  }
+}
+
+// Costs add up in floating point: cents and below to a millionth of a dollar.
+function round(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6;
+}
+
+// A ship that could not be given the task (no id), or whose task could not be waited for.
+function unsettled(ship: string, id: string, error: Error): TaskOutcome {
+  return { ...blankOutcome(ship, id, "error"), error: error.message };
+}

@@ -1,0 +1,51 @@
+/**
+ * A ship's current or last agent task for `fleet status`: the state its task runner keeps in
+ * `~/.ohcommodore/tasks/last.json`, read with `cat` over the shared connection (no program
+ * start), and told in a few fields.
+ *
+ * @module
+ */
+
+import type { Channel } from "../channel.ts";
+import type { MemberReport } from "../inbox/report.ts";
+import type { TaskSummary } from "../fleet/backend.ts";
+import type { TaskState } from "./task_state.ts";
+
+const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true';
+
+/**
+ * Reads a member's last task state.
+ *
+ * @param channel The member.
+ * @returns The state, or null when it ran no task (or the file is unreadable).
+ */
+export async function fetchLastTask(channel: Channel): Promise<TaskState | null> {
+  const result = await channel.run(["sh", "-c", READ_LAST], { timeoutMs: 30_000 });
+  try {
+    const state = JSON.parse(result.stdout);
+    return typeof state?.id === "string" && typeof state?.startedAt === "string" ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The task in a few fields.
+ *
+ * @param state The runner's state.
+ * @param report The member's report (a task that says it runs while nothing runs was stopped).
+ * @returns The summary, or null.
+ */
+export function summarize(state: TaskState | null, report: MemberReport): TaskSummary | null {
+  if (!state) return null;
+  const open = state.status === "running" || state.status === "stalled";
+  const stopped = open && report.counts.running === 0;
+  const ended = state.outcome?.durationMs;
+  return {
+    id: state.id,
+    status: stopped ? "stopped" : state.status,
+    startedAt: state.startedAt,
+    runningMs: open && !stopped ? Date.now() - Date.parse(state.startedAt) : ended ?? 0,
+    costUsd: state.outcome?.costUsd ?? null,
+  };
+}

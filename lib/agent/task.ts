@@ -1,0 +1,270 @@
+/**
+ * Agent tasks as inbox messages: what a task asks (the prompt and how to run Claude Code), how
+ * that travels (a fixed command whose here-document feeds the task to `ohcommodore agent _task`
+ * on stdin, so the prompt is never on a command line), and what comes back (one outcome per
+ * task, the last line of its output).
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { type Message, newMessageId } from "../inbox/message.ts";
+import { formatDuration, MAX_DURATION_MS } from "../duration.ts";
+
+/** What a task asks of a ship. */
+export interface TaskSpec {
+  /** The prompt for Claude Code. */
+  prompt: string;
+  /** Work on this branch, created from the default branch when it does not exist. */
+  branch?: string;
+  /** Push the branch to `origin` when the run ends. */
+  push?: boolean;
+  /** Open a pull request for the branch with `gh`, and record its URL. */
+  pr?: boolean;
+  /** `--max-turns`. */
+  maxTurns?: number;
+  /** `--model`. */
+  model?: string;
+  /** `--permission-mode`; without it the run skips permissions (a ship is a sandbox). */
+  permissionMode?: string;
+  /** Continue this Claude Code session (`--resume`). */
+  resume?: string;
+  /** When the run ends on a usage limit with a stated reset, resume it after the reset. */
+  retryOnLimit?: boolean;
+  /** How long without output before the task is flagged `stalled`. Default 10 minutes. */
+  stallMs?: number;
+}
+
+/** How a task ended, or stands. */
+export type TaskStatus =
+  | "running"
+  | "queued"
+  | "done"
+  | "error"
+  | "timeout"
+  | "rate_limited"
+  | "stalled"
+  | "cancelled";
+
+/** A commit the task made. */
+export interface TaskCommit {
+  /** Its full hash. */
+  sha: string;
+  /** Its subject line. */
+  subject: string;
+}
+
+/** What one ship's task came to: the fields a script acts on. */
+export interface TaskOutcome {
+  /** The ship. */
+  ship: string;
+  /** The task's id (its inbox message's). */
+  id: string;
+  /** How it ended (`running`, `queued` or `stalled` while it has not). */
+  status: TaskStatus;
+  /** Claude Code's exit code, or null when it did not end by itself. */
+  exitCode: number | null;
+  /** The final answer's text. */
+  result: string | null;
+  /** Claude Code's own `is_error`. */
+  isError: boolean;
+  /** What the run cost, as Claude Code reported it. */
+  costUsd: number | null;
+  /** The session, for `agent resume`. */
+  sessionId: string | null;
+  /** Turns taken. */
+  numTurns: number | null;
+  /** How long it ran. */
+  durationMs: number | null;
+  /** The branch worked on, if any. */
+  branch: string | null;
+  /** The commits made during the run, oldest first. */
+  commits: TaskCommit[];
+  /** The pull request's URL, when one was opened. */
+  pr: string | null;
+  /** When it started on the ship (ISO 8601), once it has. */
+  startedAt?: string | null;
+  /** The prompt's first line, for lists. */
+  prompt?: string;
+  /** For `rate_limited`: when the limit resets (ISO 8601), when Claude said. */
+  resetAt?: string | null;
+  /** Why it did not succeed, in a sentence. */
+  error?: string;
+}
+
+/** The first line of every task's command: how a task is told from other messages. */
+export const TASK_MARK = "# ohcommodore agent task";
+
+/** The type of the outcome line a task prints last. */
+export const OUTCOME_TYPE = "ohcommodore_outcome";
+
+/** How long a task may be silent before it is flagged `stalled`, by default. */
+export const DEFAULT_STALL_MS = 10 * 60_000;
+
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
+const MODEL = /^[A-Za-z0-9._:\[\]-]{1,100}$/;
+const PERMISSION_MODES = ["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk"];
+
+/**
+ * Checks a task's settings as a person gave them.
+ *
+ * @param spec The task.
+ * @returns It, checked.
+ * @throws {UsageError} Naming what is wrong and what to give instead.
+ */
+export function checkTaskSpec(spec: TaskSpec): TaskSpec {
+  if (typeof spec.prompt !== "string" || spec.prompt.trim() === "") {
+    throw new UsageError(`Give the prompt after "--", e.g. agent run --all -- "fix the tests"`);
+  }
+  if (spec.branch !== undefined && !BRANCH.test(spec.branch)) {
+    throw new UsageError(
+      `"${spec.branch}" is not a branch name git takes: use letters, digits, ".", "_", "-", "/"`,
+    );
+  }
+  if ((spec.push || spec.pr) && !spec.branch) {
+    throw new UsageError(`--push and --pr need --branch: name the branch the work goes on`);
+  }
+  if (spec.maxTurns !== undefined && !(Number.isInteger(spec.maxTurns) && spec.maxTurns >= 1)) {
+    throw new UsageError(`--max-turns must be a whole number of at least 1, not ${spec.maxTurns}`);
+  }
+  if (spec.model !== undefined && !MODEL.test(spec.model)) {
+    throw new UsageError(`"${spec.model}" is not a model name (e.g. sonnet, claude-opus-4-1)`);
+  }
+  if (spec.permissionMode !== undefined && !PERMISSION_MODES.includes(spec.permissionMode)) {
+    throw new UsageError(
+      `--permission-mode is one of ${PERMISSION_MODES.join(", ")}, not "${spec.permissionMode}"`,
+    );
+  }
+  if (spec.resume !== undefined && !/^[A-Za-z0-9-]{1,100}$/.test(spec.resume)) {
+    throw new UsageError(`"${spec.resume}" is not a Claude Code session id`);
+  }
+  const stall = spec.stallMs;
+  if (stall !== undefined && !(Number.isFinite(stall) && stall > 0 && stall <= MAX_DURATION_MS)) {
+    throw new UsageError(
+      `The stall time must be above 0 and at most ${formatDuration(MAX_DURATION_MS)}`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * The inbox command that runs a task: the program reads the task from a here-document, so the
+ * prompt reaches it on stdin (it is kept in the inbox row, as every command is).
+ *
+ * @param spec The task.
+ * @returns The command.
+ */
+export function taskCommand(spec: TaskSpec): string {
+  const json = JSON.stringify(checkTaskSpec(spec));
+  // A delimiter the text cannot hold: JSON puts no raw newline inside, so it is on no line.
+  let delimiter: string;
+  do delimiter = `OHC_TASK_${newMessageId()}`; while (json.includes(delimiter));
+  return `${TASK_MARK}\nexec "$HOME/.local/bin/ohcommodore" agent _task <<'${delimiter}'\n` +
+    `${json}\n${delimiter}\n`;
+}
+
+/**
+ * The task a command runs, when it is a task's.
+ *
+ * @param command An inbox message's command.
+ * @returns The task, or undefined for other commands.
+ */
+export function taskOf(command: string): TaskSpec | undefined {
+  if (!command.startsWith(`${TASK_MARK}\n`)) return undefined;
+  const line = command.split("\n")[2];
+  try {
+    const spec = JSON.parse(line);
+    return typeof spec?.prompt === "string" ? spec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An outcome that knows nothing yet but where, which and how it stands.
+ *
+ * @param ship The ship.
+ * @param id The task's id.
+ * @param status How it stands.
+ * @param branch Its branch, if any.
+ * @returns The outcome.
+ */
+export function blankOutcome(
+  ship: string,
+  id: string,
+  status: TaskStatus,
+  branch?: string | null,
+): TaskOutcome {
+  return {
+    ship,
+    id,
+    status,
+    exitCode: null,
+    result: null,
+    isError: false,
+    costUsd: null,
+    sessionId: null,
+    numTurns: null,
+    durationMs: null,
+    branch: branch ?? null,
+    commits: [],
+    pr: null,
+  };
+}
+
+/**
+ * The outcome a task printed last, if it did.
+ *
+ * @param output The task's stdout (its tail).
+ * @returns The outcome line, parsed.
+ */
+export function printedOutcome(output: string | null): Partial<TaskOutcome> | undefined {
+  const lines = (output ?? "").trimEnd().split("\n");
+  for (let i = lines.length - 1; i >= 0 && i >= lines.length - 3; i--) {
+    try {
+      const value = JSON.parse(lines[i]);
+      if (value?.type === OUTCOME_TYPE) return value.outcome;
+    } catch {
+      // not ours
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A task's outcome from its inbox message: what it printed when it ended by itself, else what
+ * the message says (timed out, cancelled, still running or queued).
+ *
+ * @param ship The ship.
+ * @param message The task's message.
+ * @param stalled Whether the ship flags the running task stalled.
+ * @returns The outcome.
+ */
+export function outcomeOf(ship: string, message: Message, stalled = false): TaskOutcome {
+  const spec = taskOf(message.command);
+  const base: TaskOutcome = {
+    ...blankOutcome(ship, message.id, "error", spec?.branch),
+    startedAt: message.startedAt,
+    prompt: spec?.prompt.split("\n")[0].slice(0, 200) ?? "",
+  };
+  if (message.status === "unread" || message.status === "held") {
+    return { ...base, status: "queued" };
+  }
+  if (message.status === "running" || message.status === "pending") {
+    return { ...base, status: stalled ? "stalled" : "running" };
+  }
+  const printed = printedOutcome(message.result);
+  if (message.error === "cancelled") {
+    return { ...base, ...printed, ship, id: message.id, status: "cancelled", error: "cancelled" };
+  }
+  if (message.exitCode === 124 && /^timed out/.test(message.error ?? "")) {
+    return { ...base, ...printed, ship, id: message.id, status: "timeout", error: message.error! };
+  }
+  if (printed) return { ...base, ...printed, ship, id: message.id };
+  const tail = (message.stderr ?? "").trim().split("\n").slice(-3).join("\n");
+  return {
+    ...base,
+    exitCode: message.exitCode,
+    error: message.error ?? (tail || "the task ended without an outcome"),
+  };
+}

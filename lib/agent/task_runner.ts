@@ -1,0 +1,331 @@
+/**
+ * A task on the ship (`ohcommodore agent _task`, run by the inbox's scheduler): readies the
+ * branch, runs headless Claude Code with the prompt on stdin, passes its stream-json through as
+ * it comes (so `agent follow` sees it live), flags the task `stalled` while it is silent, resumes
+ * it after a usage limit when asked, pushes and opens the pull request, and prints the outcome
+ * as its last line. The notify hook hears each end, stall and limit.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { OhcommodoreError } from "../errors.ts";
+import { readIdentity } from "../identity.ts";
+import { memberPaths } from "../paths.ts";
+import { lastLine, runProcess } from "../process.ts";
+import { loadSettings } from "../fleet/config.ts";
+import { limitOf } from "./limits.ts";
+import {
+  blankOutcome,
+  DEFAULT_STALL_MS,
+  OUTCOME_TYPE,
+  type TaskCommit,
+  type TaskOutcome,
+  type TaskSpec,
+} from "./task.ts";
+import { type TaskState, writeTaskState } from "./task_state.ts";
+
+// What Claude Code's stream says that the outcome needs.
+interface RunRecord {
+  exitCode: number;
+  sessionId: string | null;
+  result: Record<string, unknown> | null;
+  stderr: string;
+}
+
+const GIT_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs a task to its end and prints its outcome.
+ *
+ * @param spec The task (from stdin).
+ * @param options Where it runs (for tests: the home); `now` for the clock.
+ * @returns The exit code: 0 when it succeeded.
+ */
+export async function runTask(spec: TaskSpec, options: { home?: string } = {}): Promise<number> {
+  const paths = memberPaths(options.home);
+  const identity = await readIdentity(options.home);
+  const settings = await loadSettings([join(paths.configDir, ".env")]);
+  const id = Deno.env.get("OHCOMMODORE_MESSAGE_ID") ?? `t${Date.now()}`;
+  const workdir = identity.workdir ?? paths.home;
+  const began = Date.now();
+  const state: TaskState = {
+    id,
+    status: "running",
+    startedAt: new Date(began).toISOString(),
+    lastOutputAt: new Date(began).toISOString(),
+    sessionId: spec.resume ?? null,
+  };
+  const notify = (event: string, outcome: TaskOutcome) =>
+    runNotify(settings.OHCOMMODORE_NOTIFY, event, outcome);
+  const partial = (): TaskOutcome => ({
+    ...blankOutcome(identity.name, id, "running", spec.branch),
+    sessionId: state.sessionId,
+    durationMs: Date.now() - began,
+  });
+  await writeTaskState(state, options.home);
+  let outcome: TaskOutcome;
+  try {
+    if (spec.branch) await checkOutBranch(workdir, spec.branch);
+    const base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+    let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
+      state.status = "stalled";
+      await writeTaskState(state, options.home);
+      await notify("stalled", { ...partial(), status: "stalled" });
+    });
+    let limit = limitOf(run);
+    while (limit && spec.retryOnLimit && limit.resetAt && run.sessionId) {
+      const wait = Date.parse(limit.resetAt) - Date.now();
+      await notify("rate_limited", {
+        ...partial(),
+        status: "rate_limited",
+        resetAt: limit.resetAt,
+      });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait) + 1000));
+      const resumed = { ...spec, resume: run.sessionId };
+      run = await runClaude(resumed, workdir, "Continue where you left off.", state, options.home);
+      limit = limitOf(run);
+    }
+    outcome = await finish(
+      spec,
+      run,
+      { ...partial(), durationMs: Date.now() - began },
+      workdir,
+      base,
+    );
+  } catch (error) {
+    outcome = { ...partial(), status: "error", error: (error as Error).message };
+  }
+  state.status = outcome.status;
+  await writeTaskState(state, options.home, outcome);
+  console.log(JSON.stringify({ type: OUTCOME_TYPE, outcome }));
+  await notify(outcome.status === "rate_limited" ? "rate_limited" : "ended", outcome);
+  return outcome.status === "done" ? 0 : 1;
+}
+
+// From the run's result to the outcome: its fields, the commits, the push and the PR.
+async function finish(
+  spec: TaskSpec,
+  run: RunRecord,
+  outcome: TaskOutcome,
+  workdir: string,
+  base: string | null,
+): Promise<TaskOutcome> {
+  const result = run.result ?? {};
+  const text = typeof result.result === "string" ? result.result : null;
+  const isError = result.is_error === true;
+  const limit = limitOf(run);
+  outcome = {
+    ...outcome,
+    exitCode: run.exitCode,
+    result: text,
+    isError,
+    costUsd: typeof result.total_cost_usd === "number" ? result.total_cost_usd : null,
+    sessionId: run.sessionId,
+    numTurns: typeof result.num_turns === "number" ? result.num_turns : null,
+    durationMs: typeof result.duration_ms === "number" ? result.duration_ms : outcome.durationMs,
+    commits: base ? await commitsSince(workdir, base) : [],
+  };
+  if (limit) {
+    return { ...outcome, status: "rate_limited", resetAt: limit.resetAt, error: limit.message };
+  }
+  if (!run.result || isError || run.exitCode !== 0) {
+    const why = text ?? lastLine(run.stderr) ?? "";
+    return {
+      ...outcome,
+      status: "error",
+      error: run.result
+        ? `Claude Code ended with ${String(result.subtype ?? "an error")}: ${why}`
+        : `Claude Code exited ${run.exitCode} without a result${why ? `: ${why}` : ""}`,
+    };
+  }
+  if (spec.push && spec.branch) {
+    try {
+      await git(workdir, ["push", "--quiet", "-u", "origin", spec.branch]);
+    } catch (error) {
+      return { ...outcome, status: "error", error: `push failed: ${(error as Error).message}` };
+    }
+  }
+  if (spec.pr && spec.branch) {
+    try {
+      outcome = { ...outcome, pr: await openPullRequest(workdir, spec, outcome) };
+    } catch (error) {
+      return {
+        ...outcome,
+        status: "error",
+        error: `gh pr create failed: ${(error as Error).message}`,
+      };
+    }
+  }
+  return { ...outcome, status: "done" };
+}
+
+/**
+ * Runs Claude Code once, passing its output through line by line.
+ *
+ * @param onStall Called once when it has been silent for the task's stall time.
+ */
+async function runClaude(
+  spec: TaskSpec,
+  workdir: string,
+  prompt: string,
+  state: TaskState,
+  home: string | undefined,
+  onStall: () => Promise<void> = () => Promise.resolve(),
+): Promise<RunRecord> {
+  const args = ["-p", "--output-format", "stream-json", "--verbose"];
+  if (spec.maxTurns !== undefined) args.push("--max-turns", String(spec.maxTurns));
+  if (spec.model) args.push("--model", spec.model);
+  if (spec.resume) args.push("--resume", spec.resume);
+  args.push(
+    ...(spec.permissionMode
+      ? ["--permission-mode", spec.permissionMode]
+      : ["--dangerously-skip-permissions"]),
+  );
+  const paths = memberPaths(home);
+  // Where init.sh and people put programs for this user.
+  const path = [join(paths.home, ".local", "bin"), Deno.env.get("PATH") ?? "/usr/bin:/bin"]
+    .join(":");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("claude", {
+      args,
+      cwd: workdir,
+      env: { PATH: path },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new OhcommodoreError(`claude is not installed on this ship (not on PATH: ${path})`);
+    }
+    throw error;
+  }
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(prompt)).then(() => writer.close()).catch(() => {});
+  const stderr = new Response(child.stderr).text();
+  const stallMs = spec.stallMs ?? DEFAULT_STALL_MS;
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  let stalled = false;
+  const armStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => {
+      stalled = true;
+      onStall().catch(() => {});
+    }, stallMs);
+  };
+  armStall();
+  let result: Record<string, unknown> | null = null;
+  let lastWrite = 0;
+  const out = Deno.stdout;
+  for await (const line of lines(child.stdout)) {
+    armStall();
+    await writeAllTo(out, new TextEncoder().encode(line + "\n"));
+    let event: Record<string, unknown> | null = null;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      // not JSON: passed through all the same
+    }
+    if (typeof event?.session_id === "string") state.sessionId = event.session_id;
+    if (event?.type === "result") result = event;
+    // The state on disk says when it last spoke, at most once a second.
+    if (stalled || Date.now() - lastWrite > 1000) {
+      stalled = false;
+      state.status = "running";
+      state.lastOutputAt = new Date().toISOString();
+      lastWrite = Date.now();
+      await writeTaskState(state, home).catch(() => {});
+    }
+  }
+  clearTimeout(stallTimer);
+  const status = await child.status;
+  return { exitCode: status.code, sessionId: state.sessionId, result, stderr: await stderr };
+}
+
+async function checkOutBranch(workdir: string, branch: string): Promise<void> {
+  const exists = await git(workdir, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])
+    .then(() => true, () => false);
+  if (exists) {
+    await git(workdir, ["switch", "--quiet", branch]);
+    return;
+  }
+  // From the default branch as origin has it, else as the clone has it.
+  await git(workdir, ["fetch", "--quiet", "origin"]).catch(() => {});
+  const head = await git(workdir, [
+    "symbolic-ref",
+    "--quiet",
+    "--short",
+    "refs/remotes/origin/HEAD",
+  ])
+    .then((out) => out.trim(), () => "HEAD");
+  await git(workdir, ["switch", "--quiet", "-c", branch, head]);
+}
+
+async function commitsSince(workdir: string, base: string): Promise<TaskCommit[]> {
+  const out = await git(workdir, ["log", "--reverse", "--format=%H%x09%s", `${base}..HEAD`])
+    .catch(() => "");
+  return out.split("\n").filter(Boolean).map((line) => {
+    const [sha, ...subject] = line.split("\t");
+    return { sha, subject: subject.join("\t") };
+  });
+}
+
+async function openPullRequest(
+  workdir: string,
+  spec: TaskSpec,
+  outcome: TaskOutcome,
+): Promise<string> {
+  const title = outcome.commits.at(-1)?.subject ?? spec.prompt.split("\n")[0].slice(0, 72);
+  const body = `${outcome.result ?? ""}\n\n---\nPrompt:\n\n${spec.prompt}\n`;
+  const result = await runProcess(
+    "gh",
+    ["pr", "create", "--head", spec.branch!, "--title", title, "--body-file", "-"],
+    { cwd: workdir, stdin: body, timeoutMs: GIT_TIMEOUT_MS },
+  );
+  const url = result.stdout.split("\n").map((line) => line.trim()).findLast((line) =>
+    /^https?:\/\//.test(line)
+  );
+  if (result.code !== 0 || !url) throw new Error(lastLine(result.stderr) || `exit ${result.code}`);
+  return url;
+}
+
+async function git(workdir: string, args: string[]): Promise<string> {
+  const result = await runProcess("git", ["-C", workdir, ...args], { timeoutMs: GIT_TIMEOUT_MS });
+  if (result.code !== 0 || result.timedOut) {
+    throw new Error(lastLine(result.stderr) || `git ${args[0]} exited ${result.code}`);
+  }
+  return result.stdout;
+}
+
+// The person's hook: a shell command of their own, with the outcome as JSON on stdin.
+async function runNotify(hook: string | undefined, event: string, outcome: TaskOutcome) {
+  if (!hook) return;
+  await runProcess("bash", ["-c", hook], {
+    stdin: JSON.stringify({ event, ...outcome }) + "\n",
+    env: { ...Deno.env.toObject(), OHCOMMODORE_EVENT: event },
+    timeoutMs: 60_000,
+  }).catch(() => {});
+}
+
+// Unlike the inbox protocol's reader, the last line counts without its newline: it may be the
+// result.
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  buffered += decoder.decode();
+  if (buffered) yield buffered;
+}
+
+async function writeAllTo(file: Deno.FsFile | typeof Deno.stdout, bytes: Uint8Array) {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}

@@ -1,0 +1,77 @@
+/**
+ * What a ship keeps about its tasks, beside the inbox: each task's state while it runs (running
+ * or stalled, when it last spoke, its session) and its outcome once it ends, in
+ * `~/.ohcommodore/tasks/<id>.json`, plus `last.json` for `fleet status`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { memberPaths } from "../paths.ts";
+import type { TaskOutcome, TaskStatus } from "./task.ts";
+
+/** A task's state on its ship. */
+export interface TaskState {
+  /** The task's id. */
+  id: string;
+  /** `running` or `stalled` while it runs, then how it ended. */
+  status: TaskStatus;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** When Claude Code last printed a line (ISO 8601). */
+  lastOutputAt: string;
+  /** The Claude Code session, once known. */
+  sessionId: string | null;
+  /** The outcome, once it ended. */
+  outcome?: TaskOutcome;
+}
+
+/**
+ * The directory of a member's task states.
+ *
+ * @param home The member's home.
+ * @returns The directory.
+ */
+export function tasksDir(home?: string): string {
+  return join(memberPaths(home).configDir, "tasks");
+}
+
+/**
+ * Records a task's state (and outcome), written aside and renamed.
+ *
+ * @param state The state.
+ * @param home The member's home.
+ * @param outcome The outcome, when it ended.
+ */
+export async function writeTaskState(
+  state: TaskState,
+  home?: string,
+  outcome?: TaskOutcome,
+): Promise<void> {
+  const dir = tasksDir(home);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const record = outcome ? { ...state, outcome } : state;
+  const text = JSON.stringify(record) + "\n";
+  for (const name of [`${state.id}.json`, "last.json"]) {
+    const path = join(dir, name);
+    // A part of its own: the stall timer and the output may write at the same moment.
+    const part = `${path}.${crypto.randomUUID()}.part`;
+    await Deno.writeTextFile(part, text, { mode: 0o600 });
+    await Deno.rename(part, path);
+  }
+}
+
+/**
+ * A task's state, if the ship has one.
+ *
+ * @param id The task's id, or `last`.
+ * @param home The member's home.
+ * @returns The state, or undefined.
+ */
+export async function readTaskState(id: string, home?: string): Promise<TaskState | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(tasksDir(home), `${id}.json`)));
+  } catch {
+    return undefined;
+  }
+}

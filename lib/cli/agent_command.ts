@@ -1,0 +1,239 @@
+/**
+ * `ohcommodore agent …`: give prompts to Claude Code on ships, follow them, read and total what
+ * they did; and the hidden `_task` and `_tasks` that run on the ship.
+ *
+ * @module
+ */
+
+import { Command } from "./deps.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
+import { UsageError } from "../errors.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import type { AgentRunOptions, AgentTask } from "../agent/agents.ts";
+import { describeEvent } from "../agent/stream.ts";
+import { checkTaskSpec, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
+import { runTask } from "../agent/task_runner.ts";
+import { ownTasks } from "../agent/ship_tasks.ts";
+import { shipsOption } from "./completions.ts";
+import {
+  age,
+  escapeControls,
+  formatTable,
+  note,
+  oneLine,
+  out,
+  paint,
+  printJson,
+} from "./output.ts";
+
+const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
+
+/** Builds the `agent` command group. */
+export function agentCommand(): Command {
+  const agent = new Command("agent")
+    .description("Give prompts to Claude Code on ships, follow them, and read what they did");
+
+  agent.command("run")
+    .description(
+      "Run headless Claude Code in each chosen ship's repository as an inbox task (the prompt " +
+        "travels on stdin, never on a command line)",
+    )
+    .addOption(shipsOption("these ships: names or unique prefixes, comma-separated"))
+    .option("--all", "every ship")
+    .option("--branch <name>", "work on this branch, made from the default branch if new")
+    .option("--push", "push the branch to origin when the run ends (needs --branch)")
+    .option("--pr", "open a pull request with gh and record its URL (needs --branch)")
+    .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
+    .option("--model <model>", "Claude Code's --model, e.g. sonnet")
+    .option(
+      "--permission-mode <mode>",
+      "Claude Code's --permission-mode (default: skip permissions)",
+    )
+    .option("--timeout <duration>", `how long each task may run (${AT_MOST})`, "30m")
+    .option("--stall <duration>", "flag a task stalled after this long without output", "10m")
+    .option("--retry-on-limit", "after a usage limit with a stated reset, resume then")
+    .option("-w, --wait", "wait for every task and print a summary; exit 1 unless all are done")
+    .option("--json", "print the task ids, or with --wait one outcome per ship, as JSON")
+    .argument("<prompt...>", 'the prompt, after "--"')
+    .addHelpText(
+      "after",
+      `\nExamples:\n  ohcommodore agent run --all --wait -- "make the tests pass"\n` +
+        `  ohcommodore agent run --ships web,api --branch deps --push --pr -- "update deps"`,
+    )
+    .action(async (words: string[], options) => {
+      const prompt = words.join(" ");
+      if (!options.ships && !options.all) {
+        throw new UsageError(`Say which ships: --ships <a,b> or --all`);
+      }
+      const ships = options.ships?.split(",").map((name: string) => name.trim()).filter(Boolean);
+      if (ships?.length === 0) {
+        throw new UsageError(
+          `--ships "${options.ships}" names no ship: give names, comma-separated`,
+        );
+      }
+      const settings: AgentRunOptions = {
+        ...(ships ? { ships } : {}),
+        ...taskSettings(options),
+        timeoutMs: parseDuration(options.timeout),
+      };
+      checkTaskSpec({ prompt, ...settings });
+      await using fleet = await Fleet.open();
+      if (!options.wait) {
+        const tasks = await fleet.agents.start(prompt, settings);
+        return printStarted(tasks, options.json);
+      }
+      const outcomes = await fleet.agents.run(prompt, {
+        ...settings,
+        onOutcome: (outcome) => note(`${outcome.ship}: ${outcome.status}`),
+      });
+      printOutcomes(outcomes, options.json);
+    });
+
+  agent.command("resume")
+    .description("Continue a ship's last Claude Code session with a new prompt")
+    .argument("<ship>", "the ship (name or unique prefix)")
+    .argument("<prompt...>", 'the prompt, after "--"')
+    .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
+    .option("--model <model>", "Claude Code's --model")
+    .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")
+    .option("-w, --wait", "wait for it and print its outcome; exit 1 unless done")
+    .option("--json", "print the task id, or with --wait its outcome, as JSON")
+    .action(async (ship: string, words: string[], options) => {
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.resume(ship, words.join(" "), {
+        ...taskSettings(options),
+        timeoutMs: parseDuration(options.timeout),
+      });
+      if (!options.wait) return printStarted([task], options.json);
+      printOutcomes([await task.wait()], options.json);
+    });
+
+  agent.command("follow")
+    .description(
+      "Show a task's progress as it happens: what the agent says and which tools it uses",
+    )
+    .argument("<id>", "the task id (or a unique prefix)")
+    .option("--json", "pass Claude Code's stream-json through, one object a line")
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.task(id);
+      const outcome = await task.follow((line) => {
+        if (options.json) return out(line);
+        const text = describeEvent(line);
+        if (text) out(escapeControls(text, { inline: true }));
+      });
+      if (!options.json) printOutcomes([outcome], false);
+      else Deno.exitCode = outcome.status === "done" ? 0 : 1;
+    });
+
+  agent.command("list")
+    .description("Every task of the fleet: ship, status, running time, cost")
+    .option("--json", "print the outcomes as JSON")
+    .action(async (options) => {
+      await using fleet = await Fleet.open();
+      const { tasks, unreachable } = await fleet.agents.list();
+      for (const ship of unreachable) note(paint("yellow", `${ship.ship}: ${ship.error}`));
+      if (options.json) return printJson(tasks);
+      if (!tasks.length) return note(`No tasks yet: start one with "ohcommodore agent run"`);
+      out(formatTable(
+        ["ID", "SHIP", "STATUS", "STARTED", "COST", "PROMPT"],
+        tasks.map((task) =>
+          [
+            task.id,
+            task.ship,
+            task.status,
+            age(task.startedAt ?? null),
+            usd(task.costUsd),
+            oneLine(task.prompt ?? "", 50),
+          ].map((cell) => escapeControls(cell, { inline: true }))
+        ),
+      ));
+    });
+
+  agent.command("show")
+    .description("One task's outcome: status, answer, cost, commits, pull request")
+    .argument("<id>", "the task id (or a unique prefix)")
+    .option("--json", "print the outcome as JSON")
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const outcome = await fleet.agents.show(id);
+      if (options.json) return printJson(outcome);
+      printOutcomes([outcome], false);
+      if (outcome.result) out(outcome.result);
+    });
+
+  agent.command("cancel")
+    .description("Stop a task (or remove it, when it has not started)")
+    .argument("<id>", "the task id (or a unique prefix)")
+    .option("--json", 'print {"id", "ship", "outcome"} as JSON')
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.task(id);
+      const outcome = await task.cancel();
+      if (options.json) return printJson({ id: task.id, ship: task.ship.name, outcome });
+      note(`${task.id} on ${task.ship.name}: ${outcome}`);
+    });
+
+  agent.command("_task", { hidden: true })
+    .description("Run one task here: its JSON on stdin (the inbox's scheduler runs this)")
+    .action(async () => {
+      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as TaskSpec;
+      Deno.exitCode = await runTask(checkTaskSpec(spec));
+    });
+
+  agent.command("_tasks", { hidden: true })
+    .description("Print this member's tasks and their outcomes as JSON")
+    .action(async () => printJson(await ownTasks()));
+
+  return agent;
+}
+
+// The settings of `run` and `resume` that shape the task.
+function taskSettings(options: Record<string, unknown>): Omit<TaskSpec, "prompt"> {
+  return {
+    ...(options.branch ? { branch: String(options.branch) } : {}),
+    ...(options.push ? { push: true } : {}),
+    ...(options.pr ? { pr: true } : {}),
+    ...(options.maxTurns ? { maxTurns: Number(options.maxTurns) } : {}),
+    ...(options.model ? { model: String(options.model) } : {}),
+    ...(options.permissionMode ? { permissionMode: String(options.permissionMode) } : {}),
+    ...(options.retryOnLimit ? { retryOnLimit: true } : {}),
+    ...(options.stall ? { stallMs: parseDuration(String(options.stall)) } : {}),
+  };
+}
+
+function printStarted(tasks: AgentTask[], json?: boolean): void {
+  if (json) return printJson(tasks.map((task) => ({ ship: task.ship.name, id: task.id })));
+  for (const task of tasks) out(`${task.id}  ${task.ship.name}`);
+  note(`Follow one with: ohcommodore agent follow ${tasks[0]?.id ?? "<id>"}`);
+}
+
+function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
+  Deno.exitCode = outcomes.every((outcome) => outcome.status === "done") ? 0 : 1;
+  if (json) return printJson(outcomes);
+  out(formatTable(
+    ["SHIP", "ID", "STATUS", "COST", "TURNS", "COMMITS", "PR / WHY"],
+    outcomes.map((outcome) =>
+      [
+        outcome.ship,
+        outcome.id || "-",
+        outcome.status,
+        usd(outcome.costUsd),
+        outcome.numTurns === null ? "-" : String(outcome.numTurns),
+        String(outcome.commits.length),
+        outcome.pr ?? oneLine(outcome.error ?? "", 60),
+      ].map((cell) => escapeControls(cell, { inline: true }))
+    ),
+  ));
+}
+
+function usd(cost: number | null): string {
+  return cost === null ? "-" : `$${cost.toFixed(4)}`;
+}
+
+function parseWhole(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`Expected a whole number of at least 1, not "${value}"`);
+  }
+  return Number(value);
+}

@@ -1,0 +1,146 @@
+/**
+ * Agent tasks without a fleet: the command a task travels in (run by real bash), the checks on
+ * its settings, outcomes read from inbox messages, usage limits, and the stream in words.
+ */
+
+import assert from "node:assert/strict";
+import { limitOf } from "../lib/agent/limits.ts";
+import { describeEvent } from "../lib/agent/stream.ts";
+import {
+  checkTaskSpec,
+  OUTCOME_TYPE,
+  outcomeOf,
+  taskCommand,
+  taskOf,
+  type TaskSpec,
+} from "../lib/agent/task.ts";
+import type { Message } from "../lib/inbox/message.ts";
+
+Deno.test("a task's command hands bash the task on stdin, byte for byte", async () => {
+  const prompt = `it's "quoted", $HOME, \`date\`, a\nnew line, OHC_TASK_0123 and ünïcödé ⚓\n` +
+    `EOF\n'OHC_TASK_x'`;
+  const spec: TaskSpec = { prompt, branch: "agent/x", maxTurns: 3 };
+  const command = taskCommand(spec);
+  assert.deepEqual(taskOf(command), spec);
+  // What the program would read: the here-document, run by bash with the program swapped out.
+  const script = command.replace(`exec "$HOME/.local/bin/ohcommodore" agent _task`, "cat");
+  const bash = await new Deno.Command("bash", { args: ["-c", script], stdout: "piped" }).output();
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(bash.stdout)), spec);
+  assert.ok(!command.split("\n")[1].includes("quoted"), "the prompt is not on the exec line");
+  assert.equal(taskOf("echo hello"), undefined);
+});
+
+Deno.test("a task's settings are checked, with what to give instead", () => {
+  const cases: [TaskSpec, RegExp][] = [
+    [{ prompt: " " }, /Give the prompt after "--"/],
+    [{ prompt: "x", branch: "-x" }, /not a branch name/],
+    [{ prompt: "x", branch: "a..b" }, /not a branch name/],
+    [{ prompt: "x", push: true }, /--push and --pr need --branch/],
+    [{ prompt: "x", maxTurns: 1.5 }, /--max-turns must be a whole number/],
+    [{ prompt: "x", model: "so nnet" }, /is not a model name/],
+    [{ prompt: "x", permissionMode: "yolo" }, /--permission-mode is one of/],
+    [{ prompt: "x", resume: "../x" }, /not a Claude Code session id/],
+    [{ prompt: "x", stallMs: 0 }, /stall time must be above 0/],
+  ];
+  for (const [spec, expected] of cases) assert.throws(() => checkTaskSpec(spec), expected);
+  assert.doesNotThrow(() => checkTaskSpec({ prompt: "x", branch: "feature/a-1", push: true }));
+});
+
+function message(fields: Partial<Message>): Message {
+  return {
+    id: "a1b2c3d4e5f60718",
+    createdAt: "2026-12-01T10:00:00.000Z",
+    status: "done",
+    sender: "local@laptop",
+    recipient: "captain@ship-web-a1b2c3d4",
+    command: taskCommand({ prompt: "fix it\nplease", branch: "fix" }),
+    exitCode: 0,
+    result: null,
+    stderr: null,
+    error: null,
+    startedAt: "2026-12-01T10:00:01.000Z",
+    finishedAt: "2026-12-01T10:00:09.000Z",
+    timeoutSec: 1800,
+    ...fields,
+  } as Message;
+}
+
+Deno.test("an outcome comes from the task's last line, or from how its message ended", () => {
+  const printed = { status: "done", costUsd: 0.5, sessionId: "s-1", commits: [] };
+  const done = outcomeOf(
+    "ship-web-a1b2c3d4",
+    message({
+      result: `{"type":"result"}\n${JSON.stringify({ type: OUTCOME_TYPE, outcome: printed })}\n`,
+    }),
+  );
+  assert.equal(done.status, "done");
+  assert.equal(done.costUsd, 0.5);
+  assert.equal(done.prompt, "fix it");
+  assert.equal(done.branch, "fix");
+  const timedOut = outcomeOf(
+    "s",
+    message({ status: "error", exitCode: 124, error: "timed out after 30m" }),
+  );
+  assert.equal(timedOut.status, "timeout");
+  const cancelled = outcomeOf("s", message({ status: "error", exitCode: 143, error: "cancelled" }));
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(outcomeOf("s", message({ status: "running", exitCode: null })).status, "running");
+  assert.equal(
+    outcomeOf("s", message({ status: "running", exitCode: null }), true).status,
+    "stalled",
+  );
+  assert.equal(outcomeOf("s", message({ status: "unread", exitCode: null })).status, "queued");
+  const silent = outcomeOf("s", message({ status: "error", exitCode: 1, stderr: "boom\n" }));
+  assert.equal(silent.status, "error");
+  assert.equal(silent.error, "boom");
+});
+
+Deno.test("usage limits are told apart, with the reset when Claude names the moment", () => {
+  const epoch = limitOf({
+    result: { result: "Claude AI usage limit reached|1762952400" },
+    stderr: "",
+  });
+  assert.equal(epoch?.resetAt, new Date(1762952400 * 1000).toISOString());
+  const sentence = limitOf({
+    result: { result: "Claude usage limit reached. Your limit will reset at 5pm (Europe/Warsaw)." },
+    stderr: "",
+  });
+  assert.equal(sentence?.resetAt, null);
+  assert.match(sentence?.message ?? "", /reset at 5pm/);
+  assert.ok(limitOf({ result: null, stderr: 'Error: 429 {"type":"rate_limit_error"}' }));
+  assert.equal(limitOf({ result: { result: "All tests pass" }, stderr: "" }), undefined);
+});
+
+Deno.test("the stream in words: what the agent says and which tools it uses", () => {
+  assert.equal(
+    describeEvent(
+      JSON.stringify({ type: "system", subtype: "init", session_id: "s1", model: "m" }),
+    ),
+    "session s1 (m)",
+  );
+  assert.equal(
+    describeEvent(JSON.stringify({
+      type: "assistant",
+      message: {
+        content: [{ type: "text", text: "Looking\nmore" }, {
+          type: "tool_use",
+          name: "Edit",
+          input: { file_path: "src/a.ts" },
+        }],
+      },
+    })),
+    "says: Looking; uses Edit: src/a.ts",
+  );
+  assert.equal(
+    describeEvent(JSON.stringify({ type: "user", message: { content: [] } })),
+    undefined,
+  );
+  assert.equal(describeEvent(JSON.stringify({ type: OUTCOME_TYPE, outcome: {} })), undefined);
+  assert.equal(
+    describeEvent(
+      JSON.stringify({ type: "result", subtype: "success", num_turns: 3, total_cost_usd: 0.1 }),
+    ),
+    "result: success, 3 turn(s), $0.1000",
+  );
+  assert.equal(describeEvent("plain text"), "plain text");
+});
