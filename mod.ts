@@ -179,6 +179,7 @@ export {
 export {
   type AgentRunOptions,
   type AgentsContext,
+  AgentStartError,
   AgentTask,
   FleetAgents,
   type FleetCosts,

@@ -31,6 +31,11 @@ export interface ProcessOptions {
   shielded?: boolean;
   /** Called with stdout's text as it arrives (it is collected all the same). */
   onStdout?: (text: string) => void;
+  /**
+   * Kill the program (SIGKILL, exit 137) once its stdout passes this many characters: for
+   * programs on a machine that may not be ours, whose answer must not fill our memory.
+   */
+  maxOutput?: number;
 }
 
 /** How a program ended. */
@@ -87,7 +92,8 @@ export async function runProcess(
   writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input)
     .then(() => writer.close())
     .catch(() => {});
-  const stdout = collect(child.stdout, options.onStdout);
+  const tooMuch = () => kill(child, "SIGKILL", group);
+  const stdout = collect(child.stdout, options.onStdout, options.maxOutput, tooMuch);
   const stderr = options.passStderr ? null : collect(child.stderr);
   try {
     const { code } = await child.status;
@@ -110,7 +116,12 @@ export async function runProcess(
 const PIPE_GRACE_MS = 200;
 
 /** Reads a stream to its end as text, or until told to stop soon. */
-function collect(stream: ReadableStream<Uint8Array>, onText?: (text: string) => void) {
+function collect(
+  stream: ReadableStream<Uint8Array>,
+  onText?: (text: string) => void,
+  max = Infinity,
+  onTooMuch: () => void = () => {},
+) {
   const reader = stream.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const text = (async () => {
@@ -123,6 +134,11 @@ function collect(stream: ReadableStream<Uint8Array>, onText?: (text: string) => 
         const chunk = decoder.decode(value, { stream: true });
         text += chunk;
         if (chunk) onText?.(chunk);
+        if (text.length > max) {
+          onTooMuch();
+          reader.cancel().catch(() => {});
+          break;
+        }
       }
     } catch {
       // cancelled: keep what came

@@ -57,6 +57,8 @@ export interface RunOptions {
   shielded?: boolean;
   /** Called with the remote stdout's text as it arrives (it is returned all the same). */
   onStdout?: (text: string) => void;
+  /** Kill ssh once the remote stdout passes this many characters (see ProcessOptions). */
+  maxOutput?: number;
 }
 
 /** What a remote command printed and returned. */

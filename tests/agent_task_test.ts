@@ -97,18 +97,30 @@ Deno.test("an outcome comes from the task's last line, or from how its message e
 
 Deno.test("usage limits are told apart, with the reset when Claude names the moment", () => {
   const epoch = limitOf({
-    result: { result: "Claude AI usage limit reached|1762952400" },
+    result: { is_error: true, result: "Claude AI usage limit reached|1762952400" },
     stderr: "",
   });
   assert.equal(epoch?.resetAt, new Date(1762952400 * 1000).toISOString());
   const sentence = limitOf({
-    result: { result: "Claude usage limit reached. Your limit will reset at 5pm (Europe/Warsaw)." },
+    result: {
+      is_error: true,
+      result: "Claude usage limit reached. Your limit will reset at 5pm (Europe/Warsaw).",
+    },
     stderr: "",
   });
   assert.equal(sentence?.resetAt, null);
   assert.match(sentence?.message ?? "", /reset at 5pm/);
   assert.ok(limitOf({ result: null, stderr: 'Error: 429 {"type":"rate_limit_error"}' }));
   assert.equal(limitOf({ result: { result: "All tests pass" }, stderr: "" }), undefined);
+  assert.equal(
+    limitOf({
+      result: { result: "Fixed the 'rate limit exceeded' error" },
+      stderr: "",
+      exitCode: 0,
+    }),
+    undefined,
+    "a run that succeeded is not limited, whatever it says",
+  );
 });
 
 Deno.test("the stream in words: what the agent says and which tools it uses", () => {

@@ -120,7 +120,7 @@ Deno.test({
         assert.equal(inOrigin.stdout.trim(), outcome.commits[0].sha);
         const gh = await Deno.readTextFile(join(world.vmHome(a), ".gh-standin/calls.log"));
         assert.match(gh, /args: pr create --head agent\/greeting --title Stand-in:\\ greet/);
-        assert.match(gh, /Prompt:\n\ngreet on a branch/);
+        assert.match(gh, /body:\nDone: greet on a branch\n/, "the answer is the body");
       },
     );
 

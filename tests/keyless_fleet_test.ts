@@ -136,6 +136,27 @@ Deno.test({
       assert.equal(row.sender, `captain@${a}`);
     });
 
+    await t.step(
+      "ship -> trusted ship: held there, as on the flagship (it holds a key)",
+      async () => {
+        const made = await world.cli(["ship", "create", "keyed", "--trusted"], { env });
+        assert.equal(made.code, 0, made.stderr);
+        const trusted = made.stdout.trim();
+        await eventually(
+          async () => await channelState(a) === "forward" ? true : undefined,
+          30_000,
+          "the channel to be open",
+        );
+        const sent = await as(a, ["inbox", "send", `captain@${trusted}`, "cat ~/.ssh/id_ed25519"]);
+        assert.equal(sent.code, 0, sent.stderr);
+        assert.match(sent.stderr, /held until a person there runs/);
+        const [row] = await inbox(trusted);
+        assert.equal(row.status, "held");
+        assert.equal(row.result, null, "nothing ran");
+        assert.equal((await world.cli(["ship", "destroy", trusted], { env })).code, 0);
+      },
+    );
+
     await t.step("ship -> flagship: a command is held until approved", async () => {
       const sent = await as(a, ["inbox", "send", `commodore@${flagship}`, "whoami"]);
       assert.equal(sent.code, 0, sent.stderr);

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeIdentity } from "../lib/identity.ts";
-import { decide, DEFAULT_POLICY, policyPath, readPolicy } from "../lib/relay/policy.ts";
+import {
+  decide,
+  DEFAULT_POLICY,
+  isFleetCommand,
+  policyPath,
+  readPolicy,
+} from "../lib/relay/policy.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 const command = (text: string, toFlagship = true) => ({
@@ -82,4 +88,25 @@ Deno.test("a wrong policy file is refused with its path and what to fix", async 
       return true;
     });
   }
+});
+
+Deno.test("a ship's command to a trusted ship is judged as one to the flagship", () => {
+  const decision = decide(DEFAULT_POLICY, {
+    ...command("cat ~/.ssh/id_ed25519", false),
+    toTrusted: true,
+  });
+  assert.equal(decision.action, "hold");
+  assert.match(decision.rule, /applies to trusted ships \(they hold a key\)/);
+  assert.equal(
+    decide(DEFAULT_POLICY, { ...command("ohcommodore ship destroy x", false), toTrusted: true })
+      .action,
+    "refuse",
+  );
+});
+
+Deno.test("reading a megabyte of ohcommodore costs linear time and refuses it", () => {
+  // A backtracking pattern took over a minute on this; a test that hangs fails.
+  assert.equal(isFleetCommand("ohcommodore ".repeat(90_000)), true);
+  assert.equal(isFleetCommand(`ohcommodore status ${"x".repeat(400)} init`), false, "too far");
+  assert.equal(isFleetCommand("echo ohcommodore; ohcommodore  fleet  sink"), true);
 });

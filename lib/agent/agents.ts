@@ -8,7 +8,7 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import { channelFor } from "../channel.ts";
 import type { Ssh } from "../ssh.ts";
@@ -157,14 +157,17 @@ export class FleetAgents {
     const { ships: which, timeoutMs, onOutcome: _, ...rest } = options;
     const command = taskCommand({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
-    const chosen = chooseShips(await this.#context.ships(), which);
-    if (chosen.length === 0) {
-      throw new UsageError(`The fleet has no ships: make one with "ohcommodore ship create"`);
-    }
-    return await Promise.all(chosen.map(async (ship) => {
-      const sent = await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS });
-      return new AgentTask(ship, sent.id);
+    const chosen = await this.#choose(which);
+    const sent = await Promise.allSettled(chosen.map(async (ship) => {
+      const message = await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS });
+      return new AgentTask(ship, message.id);
     }));
+    const started = sent.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+    const failed = sent.flatMap((result, i) =>
+      result.status === "rejected" ? [`${chosen[i].name}: ${(result.reason as Error).message}`] : []
+    );
+    if (failed.length) throw new AgentStartError(started, failed);
+    return started;
   }
 
   /**
@@ -178,7 +181,7 @@ export class FleetAgents {
     const { ships: which, timeoutMs, onOutcome, ...rest } = options;
     const command = taskCommand({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
-    const chosen = chooseShips(await this.#context.ships(), which);
+    const chosen = await this.#choose(which);
     return await Promise.all(chosen.map(async (ship) => {
       let outcome: TaskOutcome;
       let id = "";
@@ -300,6 +303,14 @@ export class FleetAgents {
     return { ships: list, totalUsd: round(list.reduce((sum, ship) => sum + ship.costUsd, 0)) };
   }
 
+  async #choose(which: readonly string[] | undefined): Promise<Ship[]> {
+    const chosen = chooseShips(await this.#context.ships(), which);
+    if (chosen.length === 0) {
+      throw new UsageError(`The fleet has no ships: make one with "ohcommodore ship create"`);
+    }
+    return chosen;
+  }
+
   async #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
     const result = await channelFor(ship.destination, this.#context.ssh)
       .run([REMOTE_PROGRAM, "agent", "_tasks"], { timeoutMs: 60_000, retry: "idempotent" });
@@ -310,8 +321,75 @@ export class FleetAgents {
     }
     const tasks = JSON.parse(result.stdout);
     if (!Array.isArray(tasks)) throw new Error(`${ship.name} answered "agent _tasks" with no list`);
-    return tasks;
+    // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
+    return tasks.flatMap((task) => checkedOutcome(ship.name, task));
   }
+}
+
+/**
+ * Some ships could not be given the task; the others have it.
+ *
+ * @example Keep the handles of the tasks that did start
+ * ```ts
+ * import { AgentStartError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const tasks = await fleet.agents.start("fix the build").catch((error) => {
+ *   if (!(error instanceof AgentStartError)) throw error;
+ *   console.error(error.failures.join("\n"));
+ *   return error.started;
+ * });
+ * console.log(tasks.map((task) => task.id));
+ * ```
+ */
+export class AgentStartError extends OhcommodoreError {
+  /** The tasks that were sent. */
+  readonly started: AgentTask[];
+  /** Why the others were not, a line per ship. */
+  readonly failures: string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param started The tasks sent.
+   * @param failures A line per ship that failed.
+   */
+  constructor(started: AgentTask[], failures: string[]) {
+    const made = started.length
+      ? ` (started: ${started.map((task) => `${task.id} on ${task.ship.name}`).join(", ")})`
+      : "";
+    super(
+      `The task could not be given to ${failures.length} ship(s)${made}:\n  ` +
+        failures.join("\n  "),
+    );
+    this.started = started;
+    this.failures = failures;
+  }
+}
+
+// An outcome as a ship told it, or nothing when it is not one; the ship is the one asked.
+function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
+  const task = value as Partial<TaskOutcome> | null;
+  if (typeof task?.id !== "string" || typeof task.status !== "string") return [];
+  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
+  const text = (x: unknown) => typeof x === "string" ? x : null;
+  return [{
+    ...blankOutcome(ship, task.id, task.status as TaskOutcome["status"], text(task.branch)),
+    exitCode: number(task.exitCode),
+    result: text(task.result),
+    isError: task.isError === true,
+    costUsd: number(task.costUsd),
+    sessionId: text(task.sessionId),
+    numTurns: number(task.numTurns),
+    durationMs: number(task.durationMs),
+    commits: Array.isArray(task.commits)
+      ? task.commits.filter((c) => typeof c?.sha === "string" && typeof c?.subject === "string")
+      : [],
+    pr: text(task.pr),
+    startedAt: text(task.startedAt),
+    prompt: text(task.prompt) ?? "",
+    ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
+    ...(text(task.error) ? { error: task.error } : {}),
+  }];
 }
 
 // Costs add up in floating point: cents and below to a millionth of a dollar.

@@ -43,9 +43,13 @@ export function summarize(state: TaskState | null, report: MemberReport): TaskSu
   const ended = state.outcome?.durationMs;
   return {
     id: state.id,
-    status: stopped ? "stopped" : state.status,
+    status: stopped ? "stopped" : String(state.status),
     startedAt: state.startedAt,
-    runningMs: open && !stopped ? Date.now() - Date.parse(state.startedAt) : ended ?? 0,
-    costUsd: state.outcome?.costUsd ?? null,
+    runningMs: open && !stopped
+      ? Date.now() - Date.parse(state.startedAt)
+      : typeof ended === "number"
+      ? ended
+      : 0,
+    costUsd: typeof state.outcome?.costUsd === "number" ? state.outcome.costUsd : null,
   };
 }

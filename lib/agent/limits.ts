@@ -23,8 +23,11 @@ const LIMITED = /usage limit reached|hit your limit|rate_limit_error|rate limit 
  * @returns The limit, or undefined.
  */
 export function limitOf(
-  run: { result: Record<string, unknown> | null; stderr: string },
+  run: { result: Record<string, unknown> | null; stderr: string; exitCode?: number },
 ): Limit | undefined {
+  // A run that succeeded may well speak of rate limits (it fixed one): only a failed run is
+  // read for one.
+  if (run.result?.is_error !== true && (run.exitCode ?? 1) === 0) return undefined;
   const text = [typeof run.result?.result === "string" ? run.result.result : "", run.stderr]
     .join("\n");
   if (!LIMITED.test(text)) return undefined;

@@ -34,6 +34,9 @@ interface RunRecord {
 }
 
 const GIT_TIMEOUT_MS = 120_000;
+// A usage limit is waited out at most this often, and only when it resets within this long.
+const MAX_LIMIT_RETRIES = 3;
+const MAX_LIMIT_WAIT_MS = 6 * 3_600_000;
 
 /**
  * Runs a task to its end and prints its outcome.
@@ -74,12 +77,14 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       await notify("stalled", { ...partial(), status: "stalled" });
     });
     let limit = limitOf(run);
-    while (limit && spec.retryOnLimit && limit.resetAt && run.sessionId) {
-      const wait = Date.parse(limit.resetAt) - Date.now();
+    for (let retry = 1; retry <= MAX_LIMIT_RETRIES && spec.retryOnLimit && run.sessionId; retry++) {
+      const wait = limit?.resetAt ? Date.parse(limit.resetAt) - Date.now() : NaN;
+      // Only a stated reset within reach is waited for; the task's own timeout still applies.
+      if (!(wait > -60_000 && wait <= MAX_LIMIT_WAIT_MS)) break;
       await notify("rate_limited", {
         ...partial(),
         status: "rate_limited",
-        resetAt: limit.resetAt,
+        resetAt: limit!.resetAt,
       });
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait) + 1000));
       const resumed = { ...spec, resume: run.sessionId };
@@ -219,27 +224,38 @@ async function runClaude(
   let result: Record<string, unknown> | null = null;
   let lastWrite = 0;
   const out = Deno.stdout;
-  for await (const line of lines(child.stdout)) {
-    armStall();
-    await writeAllTo(out, new TextEncoder().encode(line + "\n"));
-    let event: Record<string, unknown> | null = null;
+  try {
+    for await (const line of lines(child.stdout)) {
+      armStall();
+      await writeAllTo(out, new TextEncoder().encode(line + "\n"));
+      let event: Record<string, unknown> | null = null;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        // not JSON: passed through all the same
+      }
+      if (typeof event?.session_id === "string") state.sessionId = event.session_id;
+      if (event?.type === "result") result = event;
+      // The state on disk says when it last spoke, at most once a second.
+      if (stalled || Date.now() - lastWrite > 1000) {
+        stalled = false;
+        state.status = "running";
+        state.lastOutputAt = new Date().toISOString();
+        lastWrite = Date.now();
+        await writeTaskState(state, home).catch(() => {});
+      }
+    }
+  } catch (error) {
+    // Our stdout gone, say: Claude Code does not run on unseen.
     try {
-      event = JSON.parse(line);
+      child.kill("SIGTERM");
     } catch {
-      // not JSON: passed through all the same
+      // already gone
     }
-    if (typeof event?.session_id === "string") state.sessionId = event.session_id;
-    if (event?.type === "result") result = event;
-    // The state on disk says when it last spoke, at most once a second.
-    if (stalled || Date.now() - lastWrite > 1000) {
-      stalled = false;
-      state.status = "running";
-      state.lastOutputAt = new Date().toISOString();
-      lastWrite = Date.now();
-      await writeTaskState(state, home).catch(() => {});
-    }
+    throw error;
+  } finally {
+    clearTimeout(stallTimer);
   }
-  clearTimeout(stallTimer);
   const status = await child.status;
   return { exitCode: status.code, sessionId: state.sessionId, result, stderr: await stderr };
 }
@@ -278,7 +294,8 @@ async function openPullRequest(
   outcome: TaskOutcome,
 ): Promise<string> {
   const title = outcome.commits.at(-1)?.subject ?? spec.prompt.split("\n")[0].slice(0, 72);
-  const body = `${outcome.result ?? ""}\n\n---\nPrompt:\n\n${spec.prompt}\n`;
+  // The answer only: the prompt may say more than the repository's readers should see.
+  const body = `${outcome.result ?? ""}\n`;
   const result = await runProcess(
     "gh",
     ["pr", "create", "--head", spec.branch!, "--title", title, "--body-file", "-"],

@@ -159,7 +159,8 @@ export function agentCommand(): Command {
       const outcome = await fleet.agents.show(id);
       if (options.json) return printJson(outcome);
       printOutcomes([outcome], false);
-      if (outcome.result) out(outcome.result);
+      // The agent's words, perhaps an injected prompt's: shown, never obeyed by the terminal.
+      if (outcome.result) out(escapeControls(outcome.result));
     });
 
   agent.command("cancel")

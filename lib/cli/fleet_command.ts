@@ -15,7 +15,16 @@ import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus, ShipStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
 import { withBoard, writeAll } from "./live_board.ts";
-import { ask, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
+import {
+  ask,
+  escapeControls,
+  formatTable,
+  note,
+  out,
+  paint,
+  printJson,
+  progressOn,
+} from "./output.ts";
 import { refreshShipNames, updateShipNames, writeShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `fleet` command group. */
@@ -226,7 +235,7 @@ function printStatus(status: FleetStatus): void {
       String(ship.report?.counts.unread ?? "?"),
       String(ship.report?.counts.running ?? "?"),
       ship.report?.version ?? "?",
-      taskOf(ship),
+      escapeControls(taskOf(ship), { inline: true }), // the ship's own words
     ]);
     out(formatTable(
       [

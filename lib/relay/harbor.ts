@@ -23,7 +23,7 @@ import { type OperationName, SERVER_PROTOCOL_VERSION } from "../inbox/server_pro
 import { Ssh } from "../ssh.ts";
 import { VERSION } from "../version.ts";
 import { flagshipChannelPaths } from "./channel_paths.ts";
-import { type Policy, readPolicy } from "./policy.ts";
+import { type Policy, policyPath, readPolicy } from "./policy.ts";
 import { Relay } from "./relay.ts";
 
 /** How one ship's channel stands. */
@@ -66,6 +66,11 @@ const SYNC_READ_EVERY = 15;
 const FORWARD_COLLECT_MS = 30_000;
 const STEP_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 5000;
+// A ship's requests under way at once: a compromised ship must not make the flagship start
+// ssh processes (or hold waits) without bound.
+const MAX_REQUESTS_PER_CHANNEL = 8;
+// The most a ship's answer to a collection may be (100 messages of up to 1 MiB, JSON-escaped).
+const MAX_COLLECTED_CHARS = 256 * 1024 * 1024;
 
 /** The flagship's channels, kept open while it runs. */
 export class Harbor {
@@ -75,8 +80,9 @@ export class Harbor {
   readonly #channels = new Map<string, ShipChannel>();
   readonly #stopped = new AbortController();
   readonly #syncing: Promise<void>;
-  #destinations = new Map<string, string>();
+  #ships = new Map<string, { destination: string; trusted: boolean }>();
   #policy: Policy | undefined;
+  #policyStamp = "";
   #written = "[]";
 
   private constructor(options: HarborOptions) {
@@ -86,7 +92,7 @@ export class Harbor {
       home: options.home,
       flagship: options.facts.flagshipVm,
       ssh: this.#ssh,
-      shipDestination: (name) => Promise.resolve(this.#destinations.get(name)),
+      shipOf: (name) => Promise.resolve(this.#ships.get(name)),
       policy: () => this.policy(),
       log: options.log,
     });
@@ -109,7 +115,7 @@ export class Harbor {
   }
 
   /**
-   * The policy: read once per look at the registry, so an edit takes effect within seconds.
+   * The policy: read again when its file changed (looked at every two seconds).
    *
    * @returns The policy.
    */
@@ -136,10 +142,14 @@ export class Harbor {
     let seen = "";
     for (let look = 0; !this.#stopped.signal.aborted; look++) {
       try {
+        const policyStamp = await fileStamp(policyPath(this.#options.home));
+        if (policyStamp !== this.#policyStamp) {
+          this.#policyStamp = policyStamp;
+          this.#policy = undefined;
+        }
         const stamp = await fileStamp(registry);
         if (stamp !== seen || look % SYNC_READ_EVERY === 0) {
           seen = stamp;
-          this.#policy = undefined;
           await this.#follow(await (await Registry.open(this.#options.home)).list());
         }
       } catch (error) {
@@ -152,7 +162,9 @@ export class Harbor {
 
   // Opens channels to keyless ships that have none, closes those of ships that are gone.
   async #follow(ships: { name: string; destination: string; trusted: boolean; status: string }[]) {
-    this.#destinations = new Map(ships.map((ship) => [ship.name, ship.destination]));
+    this.#ships = new Map(
+      ships.map((ship) => [ship.name, { destination: ship.destination, trusted: ship.trusted }]),
+    );
     const keyless = ships.filter((ship) => !ship.trusted && ship.status === "ready");
     const wanted = new Set(keyless.map((ship) => ship.name));
     for (const [name, channel] of this.#channels) {
@@ -235,6 +247,7 @@ class ShipChannel {
   readonly #running: Promise<void>;
   #server?: InboxServer;
   #master?: Deno.ChildProcess;
+  #requests = 0;
   status: ChannelStatus;
 
   constructor(ship: { name: string; destination: string }, context: ChannelContext) {
@@ -260,14 +273,17 @@ class ShipChannel {
       try {
         await this.#openAndWatch();
       } catch (error) {
-        if (this.#closed.signal.aborted) break;
-        const problem = (error as Error).message;
-        if (problem !== this.status.problem) {
-          this.#context.log(`channel to ${this.#ship.name} is down: ${problem}`);
+        if (!this.#closed.signal.aborted) {
+          const problem = (error as Error).message;
+          if (problem !== this.status.problem) {
+            this.#context.log(`channel to ${this.#ship.name} is down: ${problem}`);
+          }
+          this.status = { ...this.#down(), problem };
         }
-        this.status = { ...this.#down(), problem };
+      } finally {
+        this.#stopMaster(); // however it ended: no connection outlives its channel
       }
-      this.#stopMaster();
+      if (this.#closed.signal.aborted) break;
       if (Date.now() - began > 30_000) backoff = 500; // it was up a while: a fresh drop
       await sleep(backoff, this.#closed.signal);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -283,6 +299,7 @@ class ShipChannel {
     this.#server ??= InboxServer.listen(this.#paths.relay, this.#handle, CHANNEL_OPERATIONS);
     // A connection an earlier flagship process left would hold the ship's socket: end it.
     await this.#control(["-O", "exit"]).catch(() => {});
+    this.#closed.signal.throwIfAborted(); // closed meanwhile: start nothing
     const master = this.#startMaster();
     await this.#untilMasterAnswers(master);
     const opened = await this.#exec([REMOTE_PROGRAM, "inbox", "_channel"]);
@@ -351,7 +368,22 @@ class ShipChannel {
     await this.#exec([REMOTE_PROGRAM, "inbox", "_outbox", "--settle"], JSON.stringify(settled));
   }
 
-  #handle: RequestHandler = async (op, args) => {
+  #handle: RequestHandler = async (op, args, context) => {
+    if (this.#requests >= MAX_REQUESTS_PER_CHANNEL) {
+      throw new DeliveryRefusedError(
+        `The flagship refused a request from ${this.#ship.name}: ${MAX_REQUESTS_PER_CHANNEL} ` +
+          `of its requests are under way already; wait for one to end`,
+      );
+    }
+    this.#requests++;
+    try {
+      return await this.#answer(op, args, context);
+    } finally {
+      this.#requests--;
+    }
+  };
+
+  #answer: RequestHandler = async (op, args) => {
     const value = await (async () => {
       switch (op as OperationName) {
         case "hello":
@@ -409,6 +441,7 @@ class ShipChannel {
       }
       await sleep(100, this.#closed.signal);
     }
+    master.stderr.cancel().catch(() => {});
     throw new Error(`ssh to ${this.#ship.destination} did not connect within 30s`);
   }
 
@@ -433,6 +466,7 @@ class ShipChannel {
       stdin,
       retry: "connect",
       signal: this.#closed.signal,
+      maxOutput: MAX_COLLECTED_CHARS,
     });
     if (result.code !== 0) {
       throw new Error(

@@ -55,6 +55,11 @@ export interface Decision {
 export interface Asked {
   /** Whether it is for the flagship (else another ship). */
   toFlagship: boolean;
+  /**
+   * Whether it is for a ship made `--trusted`: that ship holds a registered key, so a command
+   * there could hand the key over; it is judged as a command to the flagship is.
+   */
+  toTrusted?: boolean;
   /** A command or a note. */
   kind: MessageKind;
   /** Its text. */
@@ -62,9 +67,33 @@ export interface Asked {
 }
 
 // The fleet's own verbs and the provider's API: what a ship must never get the flagship to do,
-// with its key. A net for the plain cases; holding every other command is the real guard.
-const FLEET_COMMAND =
-  /\bohcommodore\b[\s\S]*\b(?:init|ship\s+(?:create|destroy)|fleet\s+(?:sink|_call)|_fleet)\b|\bexe\.dev\b|\bssh-key\b/;
+// with its key. A net for the plain cases; holding every other command is the real guard. Each
+// pattern is tried on a bounded window, so a megabyte of text costs linear time.
+const PROVIDER_API = /\bexe\.dev\b|\bssh-key\b/;
+const FLEET_VERB = /\b(?:init|ship\s+(?:create|destroy)|fleet\s+(?:sink|_call)|_fleet)\b/;
+const VERB_WINDOW = 300;
+const MAX_MENTIONS = 100;
+
+/**
+ * Whether a command reads as a fleet command: `ohcommodore` followed closely by a fleet verb, or
+ * the provider's API.
+ *
+ * @param command The command.
+ * @returns True when it does (or names ohcommodore so often that it is not worth reading).
+ */
+export function isFleetCommand(command: string): boolean {
+  if (PROVIDER_API.test(command)) return true;
+  let mentions = 0;
+  for (
+    let at = command.indexOf("ohcommodore");
+    at >= 0;
+    at = command.indexOf("ohcommodore", at + 1)
+  ) {
+    if (++mentions > MAX_MENTIONS) return true;
+    if (FLEET_VERB.test(command.slice(at + "ohcommodore".length, at + VERB_WINDOW))) return true;
+  }
+  return false;
+}
 
 /**
  * Decides what becomes of a ship's message.
@@ -79,10 +108,10 @@ export function decide(policy: Policy, asked: Asked): Decision {
       ? { action: "run", rule: "notes from ships are accepted" }
       : { action: "refuse", rule: 'policy "notes": false' };
   }
-  if (!asked.toFlagship) {
+  if (!asked.toFlagship && !asked.toTrusted) {
     return { action: policy.shipToShip, rule: `policy "shipToShip": "${policy.shipToShip}"` };
   }
-  if (FLEET_COMMAND.test(asked.command)) {
+  if (isFleetCommand(asked.command)) {
     return {
       action: "refuse",
       rule: "fleet commands (init, ship create/destroy, fleet sink, the provider's API) are " +
@@ -95,9 +124,10 @@ export function decide(policy: Policy, asked: Asked): Decision {
   if (allowed !== undefined) {
     return { action: "run", rule: `policy "allow" entry ${JSON.stringify(allowed)}` };
   }
+  const where = asked.toFlagship ? "" : ", which applies to trusted ships (they hold a key)";
   return {
     action: policy.shipToFlagship,
-    rule: `policy "shipToFlagship": "${policy.shipToFlagship}" (no "allow" entry matched)`,
+    rule: `policy "shipToFlagship": "${policy.shipToFlagship}"${where} (no "allow" entry matched)`,
   };
 }
 

@@ -11,7 +11,7 @@
 import { type Address, formatAddress, parseAddress } from "../address.ts";
 import { DeliveryRefusedError, NotFoundError, OhcommodoreError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { type FinishedMessage, type Message, parseMessageId } from "../inbox/message.ts";
+import type { FinishedMessage, Message } from "../inbox/message.ts";
 import { MAX_COMMAND_BYTES } from "../inbox/operations.ts";
 import { type DeliverRequest, PROTOCOL_VERSION } from "../inbox/protocol.ts";
 import { RemoteInbox } from "../inbox/remote_inbox.ts";
@@ -27,16 +27,22 @@ export interface RelayContext {
   flagship: string;
   /** The ssh client that reaches the ships. */
   ssh: Ssh;
-  /** Where a ship lives, by exact name, or undefined when the fleet has none by that name. */
-  shipDestination: (name: string) => Promise<string | undefined>;
+  /** Where a ship lives and whether it is trusted, by exact name; undefined for no such ship. */
+  shipOf: (name: string) => Promise<{ destination: string; trusted: boolean } | undefined>;
   /** The policy in force. */
   policy: () => Promise<Policy>;
   /** Writes a line to the flagship's log. */
   log: (line: string) => void;
 }
 
-// Where a ship's message goes.
-type Target = { address: string; destination: string | null };
+// Where a ship's message goes: the flagship (no destination) or a ship, trusted or not.
+type Target = { address: string; destination: string | null; trusted: boolean };
+
+// What a ship sent, as it may go into the flagship's log: one line, and not much of it.
+function clip(text: string): string {
+  const line = JSON.stringify(text).slice(1, -1);
+  return line.length > 200 ? line.slice(0, 199) + "…" : line;
+}
 
 /** Relays messages from keyless ships. */
 export class Relay {
@@ -65,7 +71,7 @@ export class Relay {
     const message = checkShape(raw, from);
     const refuse = (rule: string) => {
       this.#context.log(
-        `relay: refused ${message.id} from ${from} to ${message.recipient}: ${rule}`,
+        `relay: refused ${message.id} from ${from} to ${clip(message.recipient)}: ${clip(rule)}`,
       );
       return new DeliveryRefusedError(
         `The flagship refused message "${message.id}" from ${from} to ${message.recipient}: ${rule}`,
@@ -82,6 +88,7 @@ export class Relay {
     });
     const decision = decide(await this.#context.policy(), {
       toFlagship: target.destination === null,
+      toTrusted: target.trusted,
       kind: message.kind ?? "command",
       command: message.command,
     });
@@ -123,19 +130,20 @@ export class Relay {
     if (typeof args.id !== "string" || typeof args.recipient !== "string") {
       throw new DeliveryRefusedError(`A wait needs the message's "id" and "recipient"`);
     }
-    const id = parseMessageId(args.id);
+    const id = args.id;
     const timeoutMs = typeof args.timeoutMs === "number" ? args.timeoutMs : undefined;
     const target = await this.#target(args.recipient);
     const inbox = target.destination === null
       ? await Inbox.open({ home: this.#context.home })
       : new RemoteInbox(target.address, target.destination, this.#context.ssh);
-    // Only its own messages: a ship must not read what others sent.
-    const message = await inbox.get(id);
-    if (message.id !== id || message.sender !== from) {
-      throw new NotFoundError(`${target.address} has no message "${id}" from ${from}`, {
-        query: id,
-      });
-    }
+    // Only its own messages, by their exact ids; whatever else is there, the answer is the same,
+    // so a ship learns nothing of what others sent.
+    const missing = new NotFoundError(`${target.address} has no message "${id}" from ${from}`, {
+      query: id,
+    });
+    if (!SHIP_ID.test(id)) throw missing;
+    const message = await inbox.get(id).catch(() => undefined);
+    if (message?.id !== id || message.sender !== from) throw missing;
     return await inbox.waitFor(id, { timeoutMs });
   }
 
@@ -147,20 +155,20 @@ export class Relay {
       if (address.role !== "commodore") {
         throw new OhcommodoreError(`${text} is not a member: the flagship is commodore@`);
       }
-      return { address: text, destination: null };
+      return { address: text, destination: null, trusted: true };
     }
-    const destination = address.role === "captain"
-      ? await this.#context.shipDestination(address.host)
-      : undefined;
-    if (destination === undefined) {
+    const ship = address.role === "captain" ? await this.#context.shipOf(address.host) : undefined;
+    if (ship === undefined) {
       throw new OhcommodoreError(
         `${text} is not a member of this fleet (a keyless ship reaches the flagship and ships ` +
           `by name only)`,
       );
     }
-    return { address: text, destination };
+    return { address: text, destination: ship.destination, trusted: ship.trusted };
   }
 }
+
+const SHIP_ID = /^[0-9a-f]{16}$/;
 
 interface ShipMessage {
   id: string;
@@ -176,13 +184,12 @@ function checkShape(raw: unknown, from: string): ShipMessage {
   const data = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   const refuse = (what: string) =>
     new DeliveryRefusedError(`The flagship refused a message from ${from}: ${what}`);
-  if (typeof data.id !== "string") throw refuse(`it has no "id" string`);
-  let id: string;
-  try {
-    id = parseMessageId(data.id);
-  } catch (error) {
-    throw refuse((error as Error).message);
+  // Ids as ohcommodore makes them: a ship cannot pick a short one that a person's prefix (in
+  // "inbox approve 3f9a") would take for another's.
+  if (typeof data.id !== "string" || !SHIP_ID.test(data.id)) {
+    throw refuse(`its "id" is not 16 lowercase hex characters`);
   }
+  const id = data.id;
   if (typeof data.recipient !== "string") throw refuse(`it has no "recipient" string`);
   if (typeof data.command !== "string" || data.command.trim() === "") {
     throw refuse(`it has no command or note text`);

@@ -25,6 +25,11 @@ await Deno.writeTextFile(
   { append: true },
 );
 
+// It commits where it runs: only inside its own home (a ship's repository), never elsewhere.
+if (!Deno.cwd().startsWith(`${home}/`)) {
+  console.error(`claude stand-in: refusing to run in ${Deno.cwd()}, outside ${home}`);
+  Deno.exit(2);
+}
 const resumed = args.includes("--resume") ? args[args.indexOf("--resume") + 1] : undefined;
 const sessionId = resumed ?? crypto.randomUUID();
 const started = Date.now();
