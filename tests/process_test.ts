@@ -37,3 +37,14 @@ Deno.test("a program that ends by itself gives all of its output", async () => {
   assert.equal(result.stderr, "e\n");
   assert.equal(result.timedOut, false);
 });
+
+Deno.test("a program past maxOutput is killed, and what came so far is returned", async () => {
+  const result = await runProcess("yes", ["ship output"], {
+    timeoutMs: 10_000,
+    maxOutput: 100_000,
+  });
+  assert.equal(result.code, 137, "killed, not run to its timeout");
+  assert.equal(result.timedOut, false);
+  assert.ok(result.stdout.length > 100_000 && result.stdout.length < 10_000_000);
+  assert.ok(result.stdout.startsWith("ship output\n"));
+});

@@ -20,7 +20,11 @@ const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true'
  * @returns The state, or null when it ran no task (or the file is unreadable).
  */
 export async function fetchLastTask(channel: Channel): Promise<TaskState | null> {
-  const result = await channel.run(["sh", "-c", READ_LAST], { timeoutMs: 30_000 });
+  // A task's state is a few kilobytes (its answer is kept in the inbox); more is not believed.
+  const result = await channel.run(["sh", "-c", READ_LAST], {
+    timeoutMs: 30_000,
+    maxOutput: 4 * 1024 * 1024,
+  });
   try {
     const state = JSON.parse(result.stdout);
     return typeof state?.id === "string" && typeof state?.startedAt === "string" ? state : null;

@@ -47,6 +47,7 @@ const REPORT_SCRIPT = 'pid=$(cat "$HOME/$1" 2>/dev/null) || exit 3; ' +
   'exec cat "$HOME/$2"';
 
 const HOME_LAYOUT = memberPaths("/home");
+const MAX_REPORT_CHARS = 1024 * 1024;
 const REPORT_ARGS = [
   relative(HOME_LAYOUT.home, schedulerPidPathOf(HOME_LAYOUT.database)),
   relative(HOME_LAYOUT.home, reportPathOf(HOME_LAYOUT.database)),
@@ -65,12 +66,17 @@ export async function fetchReport(
   options: { vm?: string; timeoutMs?: number } = {},
 ): Promise<MemberReport> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const kept = await channel.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], { timeoutMs });
+  // A report is a few hundred bytes; a member that answers with more is not believed.
+  const maxOutput = MAX_REPORT_CHARS;
+  const kept = await channel.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], {
+    timeoutMs,
+    maxOutput,
+  });
   if (kept.code === 0) {
     const report = parseReport(kept.stdout);
     if (report && (!options.vm || report.address.endsWith(`@${options.vm}`))) return report;
   }
-  const result = await channel.run([REMOTE_PROGRAM, "_status"], { timeoutMs });
+  const result = await channel.run([REMOTE_PROGRAM, "_status"], { timeoutMs, maxOutput });
   const report = parseReport(result.stdout);
   if (report) return report;
   const tail = lastLine(result.stderr);
