@@ -342,8 +342,15 @@ Deno.test({
       });
       assert.equal(row.status, "note");
       assert.equal(row.sender, `captain@${a}`);
-      const outbox = JSON.parse((await as(a, ["inbox", "outbox", "--json"])).stdout);
-      assert.deepEqual(outbox.pending, []);
+      // The flagship tells the ship right after it relayed the batch.
+      await eventually(
+        async () => {
+          const outbox = JSON.parse((await as(a, ["inbox", "outbox", "--json"])).stdout);
+          return outbox.pending.length === 0 ? true : undefined;
+        },
+        15_000,
+        "the ship's outbox to be settled",
+      );
     });
 
     await t.step("waiting for an answer is refused, with what to do instead", async () => {
