@@ -197,7 +197,7 @@ export {
 } from "./lib/relay/policy.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
-export type { QueryResult } from "./lib/inbox/store.ts";
+export type { ListFilter, QueryResult } from "./lib/inbox/store.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
   type AddressResolver,

@@ -170,3 +170,14 @@ Deno.test("a note is stored, never unread; a held command waits for approve", as
     /an empty note/,
   );
 });
+
+Deno.test("a listing can keep only the commands that start with a prefix", async () => {
+  await using inbox = await tempInbox();
+  await inbox.deliver({ recipient: "captain@ship-a", command: "# mark\nmake test" });
+  await inbox.deliver({ recipient: "captain@ship-a", command: "make lint" });
+  await inbox.deliver({ recipient: "captain@ship-a", command: "# marked too, not the line" });
+  const marked = await inbox.list({ commandPrefix: "# mark\n" });
+  assert.deepEqual(marked.map((message) => message.command), ["# mark\nmake test"]);
+  assert.equal((await inbox.list({ commandPrefix: "# mark\n", status: "done" })).length, 0);
+  await assert.rejects(inbox.list({ commandPrefix: "x".repeat(1001) }), /at most 1000 characters/);
+});

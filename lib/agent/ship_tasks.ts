@@ -6,7 +6,7 @@
  */
 
 import { Inbox } from "../inbox/inbox.ts";
-import { outcomeOf, taskOf, type TaskOutcome } from "./task.ts";
+import { outcomeOf, TASK_MARK, taskOf, type TaskOutcome } from "./task.ts";
 import { readTaskState } from "./task_state.ts";
 
 /**
@@ -17,7 +17,8 @@ import { readTaskState } from "./task_state.ts";
  */
 export async function ownTasks(home?: string): Promise<TaskOutcome[]> {
   const inbox = await Inbox.open({ home });
-  const messages = (await inbox.list()).filter((message) => taskOf(message.command));
+  const marked = await inbox.list({ commandPrefix: `${TASK_MARK}\n` });
+  const messages = marked.filter((message) => taskOf(message.command));
   return await Promise.all(messages.map(async (message) => {
     const state = message.status === "running" ? await readTaskState(message.id, home) : undefined;
     return outcomeOf(inbox.identity.name, message, state?.status === "stalled");

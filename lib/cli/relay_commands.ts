@@ -31,7 +31,12 @@ export function addRelayCommands(inbox: Command): void {
       const message = await inbox.approve(id);
       await ensureScheduler(inbox, message);
       if (options.json) return printJson(message);
-      note(`Approved ${message.id} from ${message.sender ?? "?"}: it runs in its turn`);
+      // What was approved, in the person's view: the sender and the command.
+      note(escapeControls(
+        `Approved ${message.id} from ${message.sender ?? "?"}: ${oneLine(message.command, 100)}; ` +
+          `it runs in its turn`,
+        { inline: true },
+      ));
     });
 
   inbox.command("outbox")

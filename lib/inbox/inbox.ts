@@ -38,7 +38,13 @@ import {
   type ServerOperations,
 } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
-import { checkMaxRunning, InboxStore, nowMicros, type QueryResult } from "./store.ts";
+import {
+  checkMaxRunning,
+  InboxStore,
+  type ListFilter,
+  nowMicros,
+  type QueryResult,
+} from "./store.ts";
 
 export { MAX_COMMAND_BYTES } from "./operations.ts";
 export type { Cancellation, Delivery } from "./message.ts";
@@ -167,12 +173,12 @@ export class Inbox {
   /**
    * Lists messages, newest first.
    *
-   * @param filter Optional status filter and row limit (a whole number of at least 1).
+   * @param filter Optional status, row limit (a whole number of at least 1) and command prefix.
    * @returns The messages.
    * @throws {UsageError} When the status is unknown or the limit is not a whole number of at
    *   least 1.
    */
-  async list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+  async list(filter: ListFilter = {}): Promise<Message[]> {
     if (filter.status !== undefined) parseStatus(filter.status);
     if (filter.limit !== undefined) checkLimit(filter.limit);
     return await this.#simple("list", filter);

@@ -19,7 +19,7 @@
 import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
-import type { QueryResult } from "./store.ts";
+import type { ListFilter, QueryResult } from "./store.ts";
 
 /** The protocol version; a server answers requests of other versions with an error. */
 export const SERVER_PROTOCOL_VERSION = 1;
@@ -62,7 +62,7 @@ export interface ServerOperations {
   /** One message by id or unique prefix. */
   get: { args: { id: string }; value: Message; event: never };
   /** Messages, newest first. */
-  list: { args: { status?: MessageStatus; limit?: number }; value: Message[]; event: never };
+  list: { args: ListFilter; value: Message[]; event: never };
   /** Mark a message taken by hand. */
   markRead: { args: { id: string }; value: Message; event: never };
   /** Mark a message done. */

@@ -38,6 +38,16 @@ export interface AcceptedDelivery {
   status: "unread" | "held" | "note";
 }
 
+/** Which messages a listing shows. */
+export interface ListFilter {
+  /** Only this status. */
+  status?: MessageStatus;
+  /** At most this many, newest first. */
+  limit?: number;
+  /** Only commands that start with this text (agent tasks start with a mark line). */
+  commandPrefix?: string;
+}
+
 /** What the scheduler reports when a command ends. */
 export interface Outcome {
   /** `done` for exit 0, else `error`. */
@@ -215,12 +225,20 @@ export class InboxStore {
    * @param filter Status and row limit.
    * @returns The messages.
    */
-  async list(filter: { status?: MessageStatus; limit?: number } = {}): Promise<Message[]> {
+  async list(filter: ListFilter = {}): Promise<Message[]> {
     // Checked before DuckDB sees them: its conversion errors say nothing a caller can act on.
     if (filter.status !== undefined) parseStatus(filter.status);
+    const prefix = filter.commandPrefix;
+    if (prefix !== undefined && (typeof prefix !== "string" || prefix.length > 1000)) {
+      throw new UsageError(`A command prefix is a string of at most 1000 characters`);
+    }
     const limit = filter.limit === undefined ? "" : `LIMIT ${checkLimit(filter.limit)}`;
-    const where = filter.status ? "WHERE status = $1" : "";
-    const params: DuckDBValue[] = filter.status ? [filter.status] : [];
+    // Only placeholders are written into the text; the values are parameters.
+    const conditions: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (filter.status) conditions.push(`status = $${params.push(filter.status)}`);
+    if (prefix !== undefined) conditions.push(`starts_with(command, $${params.push(prefix)})`);
+    const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
       params,
