@@ -91,14 +91,13 @@ Deno.test({
     });
 
     await t.step(
-      "--branch --push --pr: the branch is in origin with the commit, and a PR",
+      "--branch --pr (which pushes): the branch is in origin with the commit, and a PR",
       async () => {
         const { code, stderr, outcomes } = await runJson([
           "--ships",
           a,
           "--branch",
           "agent/greeting",
-          "--push",
           "--pr",
           "--wait",
           "--json",
@@ -293,6 +292,13 @@ Deno.test({
           (await cli(["agent", "show", id, "--json"])).stdout,
         ) as TaskOutcome;
         assert.equal(shown.status, "cancelled");
+        // The hook hears both: the runner tells a timeout from a cancel in the scheduler's grace.
+        const events = (await Deno.readTextFile(join(world.vmHome(a), "notify.jsonl")))
+          .split("\n").filter(Boolean).map((line) => JSON.parse(line));
+        const ended = (taskId: string) =>
+          events.find((event) => event.id === taskId && event.event === "ended")?.status;
+        assert.equal(ended(late.outcomes[0].id), "timeout");
+        assert.equal(ended(id), "cancelled");
       },
     );
 

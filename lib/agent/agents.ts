@@ -32,6 +32,8 @@ export interface FleetCosts {
   ships: { name: string; tasks: number; costUsd: number }[];
   /** The fleet's total. */
   totalUsd: number;
+  /** Ships that could not be asked: their costs are not in the totals. */
+  unreachable: { ship: string; error: string }[];
 }
 
 /** What agents need of the fleet. */
@@ -288,7 +290,7 @@ export class FleetAgents {
    * @returns The costs.
    */
   async costs(): Promise<FleetCosts> {
-    const { tasks } = await this.list();
+    const { tasks, unreachable } = await this.list();
     const ships = new Map<string, { name: string; tasks: number; costUsd: number }>();
     for (const ship of await this.#context.ships()) {
       ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0 });
@@ -300,7 +302,8 @@ export class FleetAgents {
       ships.set(task.ship, entry);
     }
     const list = [...ships.values()].map((ship) => ({ ...ship, costUsd: round(ship.costUsd) }));
-    return { ships: list, totalUsd: round(list.reduce((sum, ship) => sum + ship.costUsd, 0)) };
+    const totalUsd = round(list.reduce((sum, ship) => sum + ship.costUsd, 0));
+    return { ships: list, totalUsd, unreachable };
   }
 
   async #choose(which: readonly string[] | undefined): Promise<Ship[]> {

@@ -22,6 +22,7 @@ import {
   type TaskCommit,
   type TaskOutcome,
   type TaskSpec,
+  type TaskStatus,
 } from "./task.ts";
 import { type TaskState, writeTaskState } from "./task_state.ts";
 
@@ -37,6 +38,8 @@ const GIT_TIMEOUT_MS = 120_000;
 // A usage limit is waited out at most this often, and only when it resets within this long.
 const MAX_LIMIT_RETRIES = 3;
 const MAX_LIMIT_WAIT_MS = 6 * 3_600_000;
+// What a stopped task may spend on its last words before the scheduler's SIGKILL.
+const STOP_GRACE_MS = 3000;
 
 /**
  * Runs a task to its end and prints its outcome.
@@ -67,6 +70,22 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
     durationMs: Date.now() - began,
   });
   await writeTaskState(state, options.home);
+  // The scheduler ends a task that timed out or was cancelled with SIGTERM, then SIGKILL after
+  // a grace of seconds: in that grace the task records how it ended and tells the hook.
+  const deadline = began + Number(Deno.env.get("OHCOMMODORE_TIMEOUT_SEC")) * 1000;
+  const stopped = async () => {
+    const status: TaskStatus = Date.now() >= deadline - STOP_GRACE_MS ? "timeout" : "cancelled";
+    const outcome: TaskOutcome = {
+      ...partial(),
+      status,
+      error: status === "timeout" ? "timed out" : "cancelled",
+    };
+    state.status = status;
+    await writeTaskState(state, options.home, outcome).catch(() => {});
+    await runNotify(settings.OHCOMMODORE_NOTIFY, "ended", outcome, STOP_GRACE_MS).catch(() => {});
+    Deno.exit(143);
+  };
+  Deno.addSignalListener("SIGTERM", stopped);
   let outcome: TaskOutcome;
   try {
     if (spec.branch) await checkOutBranch(workdir, spec.branch);
@@ -79,8 +98,9 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
     let limit = limitOf(run);
     for (let retry = 1; retry <= MAX_LIMIT_RETRIES && spec.retryOnLimit && run.sessionId; retry++) {
       const wait = limit?.resetAt ? Date.parse(limit.resetAt) - Date.now() : NaN;
-      // Only a stated reset within reach is waited for; the task's own timeout still applies.
+      // Only a stated reset within reach, and before the task's own timeout, is waited for.
       if (!(wait > -60_000 && wait <= MAX_LIMIT_WAIT_MS)) break;
+      if (Date.now() + wait + 60_000 > deadline) break;
       await notify("rate_limited", {
         ...partial(),
         status: "rate_limited",
@@ -101,6 +121,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   } catch (error) {
     outcome = { ...partial(), status: "error", error: (error as Error).message };
   }
+  Deno.removeSignalListener("SIGTERM", stopped); // it would keep this process alive
   state.status = outcome.status;
   await writeTaskState(state, options.home, outcome);
   console.log(JSON.stringify({ type: OUTCOME_TYPE, outcome }));
@@ -144,7 +165,8 @@ async function finish(
         : `Claude Code exited ${run.exitCode} without a result${why ? `: ${why}` : ""}`,
     };
   }
-  if (spec.push && spec.branch) {
+  // A pull request needs the branch on origin: --pr pushes too.
+  if ((spec.push || spec.pr) && spec.branch) {
     try {
       await git(workdir, ["push", "--quiet", "-u", "origin", spec.branch]);
     } catch (error) {
@@ -317,12 +339,17 @@ async function git(workdir: string, args: string[]): Promise<string> {
 }
 
 // The person's hook: a shell command of their own, with the outcome as JSON on stdin.
-async function runNotify(hook: string | undefined, event: string, outcome: TaskOutcome) {
+async function runNotify(
+  hook: string | undefined,
+  event: string,
+  outcome: TaskOutcome,
+  timeoutMs = 60_000,
+) {
   if (!hook) return;
   await runProcess("bash", ["-c", hook], {
     stdin: JSON.stringify({ event, ...outcome }) + "\n",
     env: { ...Deno.env.toObject(), OHCOMMODORE_EVENT: event },
-    timeoutMs: 60_000,
+    timeoutMs,
   }).catch(() => {});
 }
 

@@ -42,7 +42,7 @@ export function agentCommand(): Command {
     .option("--all", "every ship")
     .option("--branch <name>", "work on this branch, made from the default branch if new")
     .option("--push", "push the branch to origin when the run ends (needs --branch)")
-    .option("--pr", "open a pull request with gh and record its URL (needs --branch)")
+    .option("--pr", "open a pull request with gh and record its URL (pushes; needs --branch)")
     .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
     .option("--model <model>", "Claude Code's --model, e.g. sonnet")
     .option(
@@ -93,6 +93,8 @@ export function agentCommand(): Command {
     .description("Continue a ship's last Claude Code session with a new prompt")
     .argument("<ship>", "the ship (name or unique prefix)")
     .argument("<prompt...>", 'the prompt, after "--"')
+    .option("--push", "push the session's branch to origin when the run ends")
+    .option("--pr", "open a pull request for the session's branch with gh (pushes it too)")
     .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
     .option("--model <model>", "Claude Code's --model")
     .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")

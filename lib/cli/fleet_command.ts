@@ -47,6 +47,9 @@ export function fleetCommand(): Command {
     .action(async (options) => {
       await using fleet = await Fleet.open();
       const costs = await fleet.agents.costs();
+      for (const ship of costs.unreachable) {
+        note(paint("yellow", `${ship.ship} could not be asked (not counted): ${ship.error}`));
+      }
       if (options.json) return printJson(costs);
       out(formatTable(
         ["SHIP", "TASKS", "COST"],

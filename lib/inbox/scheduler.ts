@@ -643,6 +643,8 @@ export class Scheduler {
         OHCOMMODORE_MESSAGE_ID: message.id,
         OHCOMMODORE_SENDER: message.sender ?? "",
         OHCOMMODORE_ADDRESS: this.#inbox.address,
+        // So a command can tell its timeout from a cancel when SIGTERM comes.
+        OHCOMMODORE_TIMEOUT_SEC: String(message.timeoutSec),
       },
     });
     // Cancelled is what it was when a cancel stopped it, not a timeout or its own exit.
