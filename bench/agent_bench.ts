@@ -3,8 +3,9 @@
  * prints a few stream-json lines, commits and ends in well under a second); prints numbers,
  * asserts nothing. Needs root and openssh-server. Run with `deno task bench:agent`.
  *
- * A library script on the laptop runs `fleet.agents.start` + `task.follow` on one keyless ship,
- * N times, and beside each the same stand-in as a plain inbox command (`ship.send` + `output()`),
+ * A library script on the laptop runs `fleet.agents.start` + `task.follow` on one keyless ship
+ * (given as a handle, so no run asks the flagship for the fleet's ships), N times, and beside
+ * each the same stand-in as a plain inbox command (`ship.send` + `output()`),
  * which is what a person wrote by hand before `agent run`. Measured, from the laptop's clock
  * (every "VM" shares this machine, so one clock serves):
  *
@@ -36,7 +37,7 @@ const [ship] = await fleet.ships();
 const endOf = (line) => { try { const e = JSON.parse(line); return e.type === "result" ? e.standin_end_ms : 0; } catch { return 0; } };
 for (let i = 0; i < ${runs}; i++) {
   const t0 = Date.now();
-  const [task] = await fleet.agents.start("agent run " + i, { ships: [ship.name] });
+  const [task] = await fleet.agents.start("agent run " + i, { ships: [ship] });
   let first = 0, end = 0;
   const outcome = await task.follow((line) => { first ||= Date.now(); end ||= endOf(line); });
   const agent = { prompt: "agent run " + i, t0, first, end, done: Date.now(), status: outcome.status, commits: outcome.commits.length };

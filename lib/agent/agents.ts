@@ -18,8 +18,11 @@ import { blankOutcome, outcomeOf, taskCommand, type TaskOutcome, type TaskSpec }
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
-  /** Which ships: names or unique prefixes; default every ship. */
-  ships?: readonly string[];
+  /**
+   * Which ships: names or unique prefixes, or `Ship` handles (which spare asking the flagship
+   * for the fleet's ships); default every ship.
+   */
+  ships?: readonly (string | Ship)[];
   /** How long a task may run on its ship. Default 30 minutes. */
   timeoutMs?: number;
   /** Told each ship's outcome as it settles (with `run`). */
@@ -224,7 +227,7 @@ export class FleetAgents {
     }
     const [task] = await this.start(prompt, {
       ...options,
-      ships: [ship.name],
+      ships: [ship],
       resume: last.sessionId!,
       branch: options.branch ?? last.branch ?? undefined,
     });
@@ -306,8 +309,11 @@ export class FleetAgents {
     return { ships: list, totalUsd, unreachable };
   }
 
-  async #choose(which: readonly string[] | undefined): Promise<Ship[]> {
-    const chosen = chooseShips(await this.#context.ships(), which);
+  async #choose(which: readonly (string | Ship)[] | undefined): Promise<Ship[]> {
+    const handles = which?.filter((ship): ship is Ship => typeof ship !== "string") ?? [];
+    const names = which?.filter((ship): ship is string => typeof ship === "string");
+    if (which && names?.length === 0) return handles;
+    const chosen = [...chooseShips(await this.#context.ships(), names), ...handles];
     if (chosen.length === 0) {
       throw new UsageError(`The fleet has no ships: make one with "ohcommodore ship create"`);
     }
