@@ -45,7 +45,7 @@ const STOP_GRACE_MS = 3000;
  * Runs a task to its end and prints its outcome.
  *
  * @param spec The task (from stdin).
- * @param options Where it runs (for tests: the home); `now` for the clock.
+ * @param options Where it runs (for tests: the home).
  * @returns The exit code: 0 when it succeeded.
  */
 export async function runTask(spec: TaskSpec, options: { home?: string } = {}): Promise<number> {
