@@ -48,6 +48,40 @@ export async function ensurePrivateFile(path: string): Promise<void> {
   await tighten(path, PRIVATE_FILE_MODE);
 }
 
+/**
+ * Writes a private file whole: its text goes to a side file of its own (0600), which is then
+ * renamed over it, so a reader never sees half a file and two writers never share a side file.
+ * Its directory is made (0700) when missing.
+ *
+ * @param path The file.
+ * @param text Its contents.
+ * @param options `sync`: on disk before this returns (for what must survive a crash).
+ */
+export async function writePrivateFile(
+  path: string,
+  text: string,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+  const part = `${path}.${crypto.randomUUID()}.part`;
+  const file = await Deno.open(part, {
+    write: true,
+    createNew: true,
+    mode: PRIVATE_FILE_MODE,
+  });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+    if (options.sync) await file.sync();
+  } catch (error) {
+    file.close();
+    await Deno.remove(part).catch(() => {});
+    throw error;
+  }
+  file.close();
+  await Deno.rename(part, path);
+}
+
 async function tighten(path: string, mode: number): Promise<void> {
   const info = await Deno.stat(path).catch((error) => {
     if (error instanceof Deno.errors.NotFound) return undefined;

@@ -4,11 +4,13 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { writeIdentity } from "../lib/identity.ts";
 import { withDatabase } from "../lib/inbox/database.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
 import { memberPaths } from "../lib/paths.ts";
 import { runProcess } from "../lib/process.ts";
+import { writePrivateFile } from "../lib/private_files.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
@@ -95,4 +97,20 @@ Deno.test("a database outside the ship directory leaves its directory's mode alo
   await inbox.list();
   assert.equal(await modeOf(dir.path), "755");
   assert.equal(await modeOf(`${dir.path}/inbox.duckdb`), "600");
+});
+
+Deno.test("writePrivateFile writes whole, private, with its directory, and leaves no side file", async () => {
+  await using home = await tempDir("ohc-private-");
+  const path = join(home.path, "made", "state.json");
+  await writePrivateFile(path, "one\n");
+  await Promise.all([
+    writePrivateFile(path, "two\n"),
+    writePrivateFile(path, "three\n", { sync: true }),
+  ]);
+  assert.ok(["two\n", "three\n"].includes(await Deno.readTextFile(path)));
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.stat(join(home.path, "made"))).mode! & 0o777, 0o700);
+  assert.deepEqual([...Deno.readDirSync(join(home.path, "made"))].map((entry) => entry.name), [
+    "state.json",
+  ]);
 });

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { memberPaths } from "../paths.ts";
 import type { TaskOutcome, TaskStatus } from "./task.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** A task's state on its ship. */
 export interface TaskState {
@@ -48,16 +49,10 @@ export async function writeTaskState(
   home?: string,
   outcome?: TaskOutcome,
 ): Promise<void> {
-  const dir = tasksDir(home);
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const record = outcome ? { ...state, outcome } : state;
-  const text = JSON.stringify(record) + "\n";
+  const text = JSON.stringify(outcome ? { ...state, outcome } : state) + "\n";
+  // The stall timer and the output may write at the same moment: each write has its own part.
   for (const name of [`${state.id}.json`, "last.json"]) {
-    const path = join(dir, name);
-    // A part of its own: the stall timer and the output may write at the same moment.
-    const part = `${path}.${crypto.randomUUID()}.part`;
-    await Deno.writeTextFile(part, text, { mode: 0o600 });
-    await Deno.rename(part, path);
+    await writePrivateFile(join(tasksDir(home), name), text);
   }
 }
 

@@ -13,6 +13,7 @@ import { memberPaths } from "../paths.ts";
 import { PROVIDER_KINDS, type ProviderKind, type VmProvider } from "../providers/provider.ts";
 import { SETTING_NAMES, settingNames, type Settings } from "../settings.ts";
 import { checkFleetTag, tagOfFlagship } from "./names.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** What a fleet is: written on the flagship, mirrored in the laptop's config. */
 export interface FleetFacts {
@@ -241,10 +242,7 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {
-  await Deno.mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
-  const part = `${file}.part`;
-  await Deno.writeTextFile(part, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
-  await Deno.rename(part, file);
+  await writePrivateFile(file, JSON.stringify(value, null, 2) + "\n");
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 
 import type { MessageStatus } from "./message.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** What a member says about itself. */
 export interface MemberReport {
@@ -37,10 +38,7 @@ export function reportPathOf(database: string): string {
  * @param report The report.
  */
 export async function writeReportFile(database: string, report: MemberReport): Promise<void> {
-  const path = reportPathOf(database);
-  const part = `${path}.${Deno.pid}.part`;
-  await Deno.writeTextFile(part, JSON.stringify(report) + "\n", { mode: 0o600 });
-  await Deno.rename(part, path);
+  await writePrivateFile(reportPathOf(database), JSON.stringify(report) + "\n");
 }
 
 /**

@@ -17,6 +17,7 @@ import { SshError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import { ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** What a member says about its inbox server (`ohcommodore inbox _endpoint`). */
 export interface Endpoint {
@@ -210,7 +211,5 @@ async function readMemo(path: string): Promise<Memo> {
 }
 
 async function writeMemo(path: string, memo: Memo): Promise<void> {
-  const part = `${path}.${Deno.pid}.part`;
-  await Deno.writeTextFile(part, JSON.stringify(memo), { mode: 0o600 });
-  await Deno.rename(part, path);
+  await writePrivateFile(path, JSON.stringify(memo));
 }

@@ -25,6 +25,7 @@ import { VERSION } from "../version.ts";
 import { flagshipChannelPaths } from "./channel_paths.ts";
 import { type Policy, policyPath, readPolicy } from "./policy.ts";
 import { Relay } from "./relay.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** How one ship's channel stands. */
 export interface ChannelStatus {
@@ -190,12 +191,8 @@ export class Harbor {
   async #writeStatus(): Promise<void> {
     const text = JSON.stringify(this.statuses());
     if (text === this.#written) return;
-    const path = channelStatusFile(this.#options.home);
-    const part = `${path}.${Deno.pid}.part`;
     try {
-      await Deno.mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
-      await Deno.writeTextFile(part, text + "\n", { mode: 0o600 });
-      await Deno.rename(part, path);
+      await writePrivateFile(channelStatusFile(this.#options.home), text + "\n");
       this.#written = text;
     } catch {
       // Only fleet status reads it; the channels work without it.

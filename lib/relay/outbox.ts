@@ -14,6 +14,7 @@ import { OhcommodoreError } from "../errors.ts";
 import type { MessageKind } from "../inbox/message.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { memberPaths } from "../paths.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /** A message waiting in the outbox. */
 export interface OutboxEntry {
@@ -111,16 +112,8 @@ export class Outbox {
   }
 
   async #write(path: string, value: unknown): Promise<void> {
-    await Deno.mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
-    const part = `${path}.${Deno.pid}.part`;
-    const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 });
-    try {
-      await file.write(new TextEncoder().encode(JSON.stringify(value) + "\n"));
-      await file.sync(); // on disk before it counts as sent
-    } finally {
-      file.close();
-    }
-    await Deno.rename(part, path);
+    // On disk before it counts as sent.
+    await writePrivateFile(path, JSON.stringify(value) + "\n", { sync: true });
   }
 
   async #read(dir: string): Promise<OutboxEntry[]> {

@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox, type OutboxEntry } from "./outbox.ts";
+import { writePrivateFile } from "../private_files.ts";
 
 /**
  * Readies the channel's socket path: a private directory, no stale socket in the way (the
@@ -40,12 +41,8 @@ export async function takeOutbox(
   home?: string,
 ): Promise<OutboxEntry[]> {
   if (state) {
-    const path = shipChannelStateFile(home);
-    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const part = `${path}.${Deno.pid}.part`;
     const record: ChannelState = { ...state, since: new Date().toISOString() };
-    await Deno.writeTextFile(part, JSON.stringify(record) + "\n", { mode: 0o600 });
-    await Deno.rename(part, path);
+    await writePrivateFile(shipChannelStateFile(home), JSON.stringify(record) + "\n");
   }
   return await new Outbox(home).pending();
 }
