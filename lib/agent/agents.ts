@@ -241,19 +241,8 @@ export class FleetAgents {
    * @returns The tasks' outcomes, and the ships that did not answer.
    */
   async list(): Promise<{ tasks: TaskOutcome[]; unreachable: { ship: string; error: string }[] }> {
-    const limit = pLimit(LIST_CONCURRENCY);
-    const unreachable: { ship: string; error: string }[] = [];
-    const perShip = await Promise.all(
-      (await this.#context.ships()).map((ship) =>
-        limit(() =>
-          this.#tasksOf(ship).catch((error) => {
-            unreachable.push({ ship: ship.name, error: (error as Error).message });
-            return [];
-          })
-        )
-      ),
-    );
-    return { tasks: perShip.flat(), unreachable };
+    const { tasks, unreachable } = await this.#survey();
+    return { tasks, unreachable };
   }
 
   /**
@@ -264,15 +253,7 @@ export class FleetAgents {
    * @throws {NotFoundError} When no ship has it.
    */
   async show(id: string): Promise<TaskOutcome> {
-    const { tasks } = await this.list();
-    const found = tasks.filter((task) => task.id.startsWith(id.trim().toLowerCase()));
-    if (found.length === 1) return found[0];
-    throw new NotFoundError(
-      found.length
-        ? `Task id "${id}" is ambiguous (${found.map((task) => task.id).join(", ")}): type more`
-        : `No ship has a task "${id}": "ohcommodore agent list" shows them`,
-      { query: id },
-    );
+    return (await this.#find(id)).outcome;
   }
 
   /**
@@ -282,9 +263,8 @@ export class FleetAgents {
    * @returns The handle.
    */
   async task(id: string): Promise<AgentTask> {
-    const found = await this.show(id);
-    const [ship] = chooseShips(await this.#context.ships(), [found.ship]);
-    return new AgentTask(ship, found.id);
+    const { ship, outcome } = await this.#find(id);
+    return new AgentTask(ship, outcome.id);
   }
 
   /**
@@ -293,11 +273,9 @@ export class FleetAgents {
    * @returns The costs.
    */
   async costs(): Promise<FleetCosts> {
-    const { tasks, unreachable } = await this.list();
+    const { ships: fleet, tasks, unreachable } = await this.#survey();
     const ships = new Map<string, { name: string; tasks: number; costUsd: number }>();
-    for (const ship of await this.#context.ships()) {
-      ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0 });
-    }
+    for (const ship of fleet) ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0 });
     for (const task of tasks) {
       const entry = ships.get(task.ship) ?? { name: task.ship, tasks: 0, costUsd: 0 };
       entry.tasks++;
@@ -307,6 +285,38 @@ export class FleetAgents {
     const list = [...ships.values()].map((ship) => ({ ...ship, costUsd: round(ship.costUsd) }));
     const totalUsd = round(list.reduce((sum, ship) => sum + ship.costUsd, 0));
     return { ships: list, totalUsd, unreachable };
+  }
+
+  // The fleet's ships (one call to the flagship) and what each says of its tasks.
+  async #survey() {
+    const ships = await this.#context.ships();
+    const limit = pLimit(LIST_CONCURRENCY);
+    const unreachable: { ship: string; error: string }[] = [];
+    const perShip = await Promise.all(
+      ships.map((ship) =>
+        limit(() =>
+          this.#tasksOf(ship).catch((error) => {
+            unreachable.push({ ship: ship.name, error: (error as Error).message });
+            return [];
+          })
+        )
+      ),
+    );
+    return { ships, tasks: perShip.flat(), unreachable };
+  }
+
+  // A task by its id or a unique prefix, with the ship it runs on.
+  async #find(id: string): Promise<{ ship: Ship; outcome: TaskOutcome }> {
+    const { ships, tasks } = await this.#survey();
+    const found = tasks.filter((task) => task.id.startsWith(id.trim().toLowerCase()));
+    const ship = ships.find((ship) => ship.name === found[0]?.ship);
+    if (found.length === 1 && ship) return { ship, outcome: found[0] };
+    throw new NotFoundError(
+      found.length
+        ? `Task id "${id}" is ambiguous (${found.map((task) => task.id).join(", ")}): type more`
+        : `No ship has a task "${id}": "ohcommodore agent list" shows them`,
+      { query: id },
+    );
   }
 
   async #choose(which: readonly (string | Ship)[] | undefined): Promise<Ship[]> {

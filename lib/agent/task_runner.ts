@@ -14,6 +14,7 @@ import { readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
 import { loadSettings } from "../fleet/config.ts";
+import { readLines, writeAll } from "../inbox/server_protocol.ts";
 import { limitOf } from "./limits.ts";
 import {
   blankOutcome,
@@ -40,6 +41,8 @@ const MAX_LIMIT_RETRIES = 3;
 const MAX_LIMIT_WAIT_MS = 6 * 3_600_000;
 // What a stopped task may spend on its last words before the scheduler's SIGKILL.
 const STOP_GRACE_MS = 3000;
+// A stream-json line carries a tool's whole result (a file read, say): room for a big one.
+const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
 /**
  * Runs a task to its end and prints its outcome.
@@ -245,11 +248,10 @@ async function runClaude(
   armStall();
   let result: Record<string, unknown> | null = null;
   let lastWrite = 0;
-  const out = Deno.stdout;
   try {
-    for await (const line of lines(child.stdout)) {
+    for await (const line of readLines(child.stdout, MAX_LINE_CHARS, { keepLast: true })) {
       armStall();
-      await writeAllTo(out, new TextEncoder().encode(line + "\n"));
+      await writeAll(Deno.stdout, new TextEncoder().encode(line + "\n"));
       let event: Record<string, unknown> | null = null;
       try {
         event = JSON.parse(line);
@@ -351,25 +353,4 @@ async function runNotify(
     env: { ...Deno.env.toObject(), OHCOMMODORE_EVENT: event },
     timeoutMs,
   }).catch(() => {});
-}
-
-// Unlike the inbox protocol's reader, the last line counts without its newline: it may be the
-// result.
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  buffered += decoder.decode();
-  if (buffered) yield buffered;
-}
-
-async function writeAllTo(file: Deno.FsFile | typeof Deno.stdout, bytes: Uint8Array) {
-  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
 }

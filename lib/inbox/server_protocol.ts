@@ -310,10 +310,13 @@ export class ServerConnection implements Disposable {
 /**
  * Writes all of a buffer.
  *
- * @param connection Where to.
+ * @param connection Where to: a connection, a file, stdout.
  * @param bytes What.
  */
-export async function writeAll(connection: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(
+  connection: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
   for (let offset = 0; offset < bytes.length;) {
     offset += await connection.write(bytes.subarray(offset));
   }
@@ -325,11 +328,14 @@ export async function writeAll(connection: Deno.Conn, bytes: Uint8Array): Promis
  *
  * @param stream The bytes.
  * @param maxBytes The longest line accepted.
+ * @param options `keepLast`: a last line without its newline counts too (a protocol drops it:
+ *   the sender went away mid-line).
  * @returns The lines.
  */
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
+  options: { keepLast?: boolean } = {},
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = "";
@@ -342,4 +348,6 @@ export async function* readLines(
     }
     if (buffer.length > maxBytes) throw new Error(`a line longer than ${maxBytes} bytes`);
   }
+  buffer += decoder.decode();
+  if (options.keepLast && buffer) yield buffer;
 }

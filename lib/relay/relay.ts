@@ -47,6 +47,7 @@ function clip(text: string): string {
 /** Relays messages from keyless ships. */
 export class Relay {
   readonly #context: RelayContext;
+  #inbox?: Promise<Inbox>;
 
   /**
    * A relay for one flagship.
@@ -105,7 +106,7 @@ export class Relay {
       ...(decision.action === "hold" ? { hold: true } : {}),
     };
     const stored = target.destination === null
-      ? await (await Inbox.open({ home: this.#context.home })).deliver(request)
+      ? await (await this.#flagshipInbox()).deliver(request)
       : await deliverOverSsh(target.destination, request, this.#context.ssh);
     if (decision.action === "hold") {
       this.#context.log(
@@ -134,7 +135,7 @@ export class Relay {
     const timeoutMs = typeof args.timeoutMs === "number" ? args.timeoutMs : undefined;
     const target = await this.#target(args.recipient);
     const inbox = target.destination === null
-      ? await Inbox.open({ home: this.#context.home })
+      ? await this.#flagshipInbox()
       : new RemoteInbox(target.address, target.destination, this.#context.ssh);
     // Only its own messages, by their exact ids; whatever else is there, the answer is the same,
     // so a ship learns nothing of what others sent.
@@ -145,6 +146,14 @@ export class Relay {
     const message = await inbox.get(id).catch(() => undefined);
     if (message?.id !== id || message.sender !== from) throw missing;
     return await inbox.waitFor(id, { timeoutMs });
+  }
+
+  // The flagship's own inbox, opened once (opening reads its identity; the inbox holds no handle).
+  #flagshipInbox(): Promise<Inbox> {
+    return this.#inbox ??= Inbox.open({ home: this.#context.home }).catch((error) => {
+      this.#inbox = undefined; // asked again next time
+      throw error;
+    });
   }
 
   // A fleet member by name: the flagship, or a ship of the registry.
