@@ -357,15 +357,19 @@ Deno.test({
       for (const ship of [a, b]) {
         for (const call of await calls(ship)) assert.ok(!call.args.join(" ").includes(TOKEN));
         const home = world.vmHome(ship);
+        const holding: string[] = [];
         for (const file of await walk(home)) {
           const info = await Deno.stat(file);
           if (info.size > 4 * 1024 * 1024) continue;
           const readable = ((info.mode ?? 0) & 0o004) !== 0;
           const text = await Deno.readTextFile(file).catch(() => "");
           if (!text.includes(TOKEN)) continue;
+          holding.push(file);
           assert.ok(!readable, `${file} is readable by others and holds the token`);
           assert.ok(file.endsWith("/.ohcommodore/.env"), `${file} holds the token`);
         }
+        // The scan sees the one file that should hold it: it would see another.
+        assert.deepEqual(holding, [join(home, ".ohcommodore/.env")]);
       }
       const listed = await cli(["agent", "list", "--json"]);
       assert.ok(!listed.stdout.includes(TOKEN));

@@ -141,7 +141,8 @@ export function checkTaskSpec(spec: TaskSpec): TaskSpec {
   const stall = spec.stallMs;
   if (stall !== undefined && !(Number.isFinite(stall) && stall > 0 && stall <= MAX_DURATION_MS)) {
     throw new UsageError(
-      `The stall time must be above 0 and at most ${formatDuration(MAX_DURATION_MS)}`,
+      `The stall time must be above 0 and at most ${formatDuration(MAX_DURATION_MS)}, not ` +
+        `${stall} ms`,
     );
   }
   return spec;

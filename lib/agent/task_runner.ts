@@ -228,7 +228,10 @@ async function runClaude(
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new OhcommodoreError(`claude is not installed on this ship (not on PATH: ${path})`);
+      throw new OhcommodoreError(
+        `claude is not installed on this ship (not on PATH: ${path}): install Claude Code ` +
+          `there, or put it in ~/.local/bin`,
+      );
     }
     throw error;
   }

@@ -207,7 +207,9 @@ function checkShape(raw: unknown, from: string): ShipMessage {
     throw refuse(`its command is larger than ${MAX_COMMAND_BYTES} bytes`);
   }
   const timeoutMs = data.timeoutMs ?? 30 * 60_000;
-  if (typeof timeoutMs !== "number") throw refuse(`its "timeoutMs" is not a number`);
+  if (typeof timeoutMs !== "number") {
+    throw refuse(`its "timeoutMs" is ${JSON.stringify(timeoutMs)}, not a number of milliseconds`);
+  }
   if (data.kind !== undefined && data.kind !== "command" && data.kind !== "note") {
     throw refuse(`its kind ${JSON.stringify(data.kind)} is neither "command" nor "note"`);
   }
