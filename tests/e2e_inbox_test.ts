@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Message } from "../lib/inbox/message.ts";
 import { eventually } from "./helpers/local_member.ts";
-import { SshWorld, sshWorldUnavailable } from "./helpers/sshd_world.ts";
+import { fixtureUser, run, SshWorld, sshWorldUnavailable } from "./helpers/sshd_world.ts";
 
 const unavailable = sshWorldUnavailable();
 if (unavailable) console.error(`skipping end-to-end inbox tests: ${unavailable}`);
@@ -295,3 +295,10 @@ e2e(
     assert.match(followed.stderr, /^err\n/);
   },
 );
+
+Deno.test("a world refuses a VM name that is no fixture user, before it makes anything", async () => {
+  // Only FIXTURE_VMS are kept between runs (.ci/run makes them first); any other name would
+  // leave a new Unix user behind, which the leftover check fails.
+  await assert.rejects(() => fixtureUser("vm-z"), RangeError);
+  assert.equal((await run(["id", "-u", "ohc-vm-z"], true)).code, 1);
+});

@@ -226,12 +226,35 @@ export class SshWorld implements AsyncDisposable {
   }
 }
 
-async function createVm(dir: string, name: string): Promise<Vm> {
+/** The VM names a world may use; each is the fixture user `ohc-<name>` (see fixture_users.ts). */
+export const FIXTURE_VMS: readonly string[] = ["vm-a", "vm-b"];
+
+/**
+ * The fixture user of a VM name, made if missing. Fixture users are made once on a machine and
+ * kept, like the packages `.ci/run` installs; every world reuses them.
+ *
+ * @param name One of FIXTURE_VMS.
+ * @returns The user's name.
+ * @throws {RangeError} When name is not a fixture: a world must not leave a new user behind.
+ */
+export async function fixtureUser(name: string): Promise<string> {
+  if (!FIXTURE_VMS.includes(name)) {
+    throw new RangeError(
+      `SshWorld has no fixture user for "${name}": use one of ${
+        FIXTURE_VMS.join(", ")
+      } or add it to FIXTURE_VMS`,
+    );
+  }
   const user = `ohc-${name}`;
-  const home = join(dir, `home-${name}`);
   if ((await run(["id", "-u", user], true)).code !== 0) {
     await runUserDb(["useradd", "--no-create-home", "--shell", "/bin/bash", user]);
   }
+  return user;
+}
+
+async function createVm(dir: string, name: string): Promise<Vm> {
+  const user = await fixtureUser(name);
+  const home = join(dir, `home-${name}`);
   await run(["pkill", "-KILL", "-u", user], true); // leftovers of an earlier run
   // "*": no password, but not locked; sshd without PAM refuses locked ("!") accounts.
   await runUserDb(["usermod", "--home", home, "--password", "*", user]);
