@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { type OutputChunk, ServerConnection } from "../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { LocalMember } from "./helpers/local_member.ts";
@@ -78,6 +79,15 @@ Deno.test("inbox sql answers read-only queries through the server and refuses ch
     assert.equal(refused.code, 2, `${query}: ${refused.stderr}`);
     assert.match(refused.stderr, why as RegExp);
   }
+  // Refused before DuckDB acts: preparing EXPORT DATABASE alone would make its directory.
+  const exported = join(member.home, "exported");
+  for (const statement of [`EXPORT DATABASE '${exported}'`, `COPY inbox TO '${exported}.csv'`]) {
+    const refused = await member.cli(["inbox", "sql", statement]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /Only queries are allowed/);
+  }
+  await assert.rejects(Deno.stat(exported), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(`${exported}.csv`), Deno.errors.NotFound);
   const still = await member.cli(["inbox", "list", "--json"]);
   assert.equal(JSON.parse(still.stdout).length, 1, "nothing was deleted");
 });

@@ -550,16 +550,20 @@ export class InboxStore {
     if (extracted.count !== 1) {
       throw new UsageError(`Give exactly one statement (this has ${extracted.count})`);
     }
+    // Judged on the parse alone: DuckDB acts on some statements while preparing them (EXPORT
+    // DATABASE makes its directory), so preparing first would act before refusing.
+    const parsed = await this.#db.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR)", [sql]);
+    const { error } = JSON.parse(String(parsed.getRows()[0][0])) as { error?: boolean };
+    const onlyQueries = new UsageError(
+      "Only queries are allowed (SELECT, WITH … SELECT, FROM …): the inbox is changed " +
+        'through its commands ("inbox done", "inbox delete", …)',
+    );
+    if (error) throw onlyQueries;
     const statement = await extracted.prepare(0).catch((error) => {
       throw new UsageError(`Cannot run that query: ${firstLine(error.message)}`);
     });
     const { StatementType } = await import("../duckdb.ts");
-    if (statement.statementType !== StatementType.SELECT) {
-      throw new UsageError(
-        "Only queries are allowed (SELECT, WITH … SELECT, FROM …): the inbox is changed " +
-          'through its commands ("inbox done", "inbox delete", …)',
-      );
-    }
+    if (statement.statementType !== StatementType.SELECT) throw onlyQueries;
     const reader = await statement.runAndReadUntil(MAX_QUERY_ROWS + 1).catch((error) => {
       throw new UsageError(`The query failed: ${firstLine(error.message)}`);
     });
