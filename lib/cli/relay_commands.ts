@@ -6,6 +6,7 @@
  * @module
  */
 
+import { basename } from "node:path";
 import type { Command } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { ensureScheduler } from "../inbox/scheduler_service.ts";
@@ -43,12 +44,16 @@ export function addRelayCommands(inbox: Command): void {
     .description(
       "On a keyless ship: messages sent that the flagship has not taken yet, and those it refused",
     )
-    .option("--json", 'print {"pending": [...], "refused": [...]} as JSON')
+    .option("--json", 'print {"pending": [...], "refused": [...], "unreadable": [...]} as JSON')
     .action(async (options) => {
       const outbox = new Outbox();
-      const [pending, refused] = await Promise.all([outbox.pending(Infinity), outbox.refused()]);
-      if (options.json) return printJson({ pending, refused });
-      if (!pending.length && !refused.length) return note("The outbox is empty");
+      // Pending first: reading it sets unreadable files aside.
+      const pending = await outbox.pending(Infinity);
+      const [refused, unreadable] = await Promise.all([outbox.refused(), outbox.unreadable()]);
+      if (options.json) return printJson({ pending, refused, unreadable });
+      if (!pending.length && !refused.length && !unreadable.length) {
+        return note("The outbox is empty");
+      }
       const rows = [
         ...pending.map((entry) => [entry.id, "waiting", age(entry.queuedAt), entry.recipient, ""]),
         ...refused.map((entry) => [
@@ -57,6 +62,13 @@ export function addRelayCommands(inbox: Command): void {
           age(entry.refusedAt),
           entry.recipient,
           entry.error,
+        ]),
+        ...unreadable.map((path) => [
+          basename(path, ".json"),
+          "unreadable",
+          "",
+          "",
+          "not a message, so never sent: set aside in outbox/unreadable/",
         ]),
       ];
       out(formatTable(

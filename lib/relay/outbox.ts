@@ -9,8 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
-import { OhcommodoreError } from "../errors.ts";
+import { basename, join } from "node:path";
 import type { MessageKind } from "../inbox/message.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { memberPaths } from "../paths.ts";
@@ -86,6 +85,16 @@ export class Outbox {
   }
 
   /**
+   * The files found in the outbox that held no message, set aside so that they stop nothing.
+   *
+   * @returns Their paths, by name.
+   */
+  async unreadable(): Promise<string[]> {
+    const dir = join(this.dir, UNREADABLE);
+    return (await jsonFiles(dir)).map((name) => join(dir, name));
+  }
+
+  /**
    * Takes a message out: the flagship has it.
    *
    * @param id Its id.
@@ -105,7 +114,8 @@ export class Outbox {
   async refuse(id: string, error: string): Promise<void> {
     const path = join(this.dir, `${parseMessageId(id)}.json`);
     const entry = await readEntry(path);
-    if (!entry) return; // taken meanwhile
+    if (entry === undefined) return; // taken meanwhile
+    if (entry === "unreadable") return await this.#setAside(path);
     const refused: RefusedEntry = { ...entry, error, refusedAt: new Date().toISOString() };
     await this.#write(join(this.dir, "refused", `${entry.id}.json`), refused);
     await this.remove(id);
@@ -118,20 +128,43 @@ export class Outbox {
 
   async #read(dir: string): Promise<OutboxEntry[]> {
     const entries: OutboxEntry[] = [];
-    try {
-      for await (const item of Deno.readDir(dir)) {
-        if (!item.isFile || !/^[0-9a-z-]{1,64}\.json$/.test(item.name)) continue;
-        const entry = await readEntry(join(dir, item.name));
-        if (entry) entries.push(entry);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    for (const name of await jsonFiles(dir)) {
+      const path = join(dir, name);
+      const entry = await readEntry(path);
+      if (entry === "unreadable") await this.#setAside(path);
+      else if (entry) entries.push(entry);
     }
     return entries.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt) || a.id.localeCompare(b.id));
   }
+
+  // A file that is no message (a partial hand edit, say) must not stop the messages behind it:
+  // it moves to unreadable/, where `inbox outbox` shows it, and is never handed over.
+  async #setAside(path: string): Promise<void> {
+    const aside = join(this.dir, UNREADABLE);
+    await Deno.mkdir(aside, { recursive: true, mode: 0o700 });
+    await Deno.rename(path, join(aside, basename(path))).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
 }
 
-async function readEntry(path: string): Promise<OutboxEntry | undefined> {
+// Where entries that could not be read as messages are set aside, below the outbox.
+const UNREADABLE = "unreadable";
+
+async function jsonFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const item of Deno.readDir(dir)) {
+      if (item.isFile && /^[0-9a-z-]{1,64}\.json$/.test(item.name)) names.push(item.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
+// The entry in a file; undefined when it is gone, "unreadable" when it holds no message.
+async function readEntry(path: string): Promise<OutboxEntry | "unreadable" | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -140,10 +173,16 @@ async function readEntry(path: string): Promise<OutboxEntry | undefined> {
     throw error;
   }
   try {
-    return JSON.parse(text) as OutboxEntry;
-  } catch (cause) {
-    throw new OhcommodoreError(`The outbox entry "${path}" is not valid JSON: remove it`, {
-      cause,
-    });
+    const entry = JSON.parse(text);
+    return isEntry(entry) ? entry : "unreadable";
+  } catch {
+    return "unreadable";
   }
+}
+
+function isEntry(value: unknown): value is OutboxEntry {
+  const entry = value as Partial<OutboxEntry> | null;
+  return typeof entry === "object" && entry !== null && typeof entry.id === "string" &&
+    typeof entry.recipient === "string" && typeof entry.command === "string" &&
+    typeof entry.timeoutMs === "number" && typeof entry.queuedAt === "string";
 }
