@@ -68,7 +68,7 @@
  */
 
 export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./lib/address.ts";
-export { type Channel, channelFor } from "./lib/channel.ts";
+export { type Channel, channelFor, type InteractiveOptions } from "./lib/channel.ts";
 export { formatDuration, MAX_DURATION_MS, parseDuration } from "./lib/duration.ts";
 export {
   AmbiguousNameError,
@@ -175,6 +175,8 @@ export {
   type MessageStatus,
   type NoteMessage,
   type OpenMessage,
+  type QueuedMessage,
+  type SendResult,
 } from "./lib/inbox/message.ts";
 export {
   type AgentRunOptions,

@@ -22,7 +22,18 @@ export interface Channel {
   /** Runs a program there and collects its output (see {@link Ssh.run}). */
   run(remote: readonly string[], options: RunOptions): Promise<SshResult>;
   /** Runs a program there with the terminal attached; returns its exit code. */
-  interactive(remote: readonly string[], options?: { agent?: boolean }): Promise<number>;
+  interactive(remote: readonly string[], options?: InteractiveOptions): Promise<number>;
+}
+
+/** Options for {@link Channel.interactive}. */
+export interface InteractiveOptions {
+  /**
+   * Forward this user's SSH agent: while the session is open, code on the member can use every
+   * key the agent holds. Off means off even where the user's ssh_config says `ForwardAgent yes`.
+   *
+   * @default {false}
+   */
+  agent?: boolean;
 }
 
 /**
@@ -69,8 +80,9 @@ export class SshChannel implements Channel {
   }
 
   /** Runs a remote program (or a login shell) on a terminal. */
-  interactive(remote: readonly string[], options: { agent?: boolean } = {}): Promise<number> {
-    const flags = [...(options.agent ? ["-A"] : []), ...(Deno.stdin.isTerminal() ? ["-t"] : [])];
+  interactive(remote: readonly string[], options: InteractiveOptions = {}): Promise<number> {
+    // -a as well as -A: the command line wins over a ForwardAgent in the user's ssh_config.
+    const flags = [options.agent ? "-A" : "-a", ...(Deno.stdin.isTerminal() ? ["-t"] : [])];
     return this.#ssh.interactive(this.destination, remote, flags);
   }
 }

@@ -32,8 +32,9 @@ export interface ProcessOptions {
   /** Called with stdout's text as it arrives (it is collected all the same). */
   onStdout?: (text: string) => void;
   /**
-   * Kill the program (SIGKILL, exit 137) once its stdout passes this many characters: for
-   * programs on a machine that may not be ours, whose answer must not fill our memory.
+   * Kill the program (SIGKILL, exit 137) once its stdout, or its stderr, passes this many
+   * characters: for programs on a machine that may not be ours, whose answer must not fill our
+   * memory. What came until then is returned (one character past the cap tells it was cut).
    */
   maxOutput?: number;
 }
@@ -94,7 +95,9 @@ export async function runProcess(
     .catch(() => {});
   const tooMuch = () => kill(child, "SIGKILL", group);
   const stdout = collect(child.stdout, options.onStdout, options.maxOutput, tooMuch);
-  const stderr = options.passStderr ? null : collect(child.stderr);
+  const stderr = options.passStderr
+    ? null
+    : collect(child.stderr, undefined, options.maxOutput, tooMuch);
   try {
     const { code } = await child.status;
     if (timedOut || options.signal?.aborted) {

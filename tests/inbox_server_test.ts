@@ -5,13 +5,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type OutputChunk, ServerConnection } from "../lib/inbox/server_protocol.ts";
+import { type OutputChunk, ServerConnection, writeAll } from "../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 import type { Inbox } from "../lib/inbox/inbox.ts";
 import { tempInbox } from "./helpers/temp_inbox.ts";
 import { Scheduler } from "../lib/inbox/scheduler.ts";
 import { SentMessage } from "../lib/inbox/sent_message.ts";
+import { InboxServer } from "../lib/inbox/server.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const DUCKDB = new URL("../lib/duckdb.ts", import.meta.url).href;
 
@@ -257,4 +259,61 @@ Deno.test("a follower that stops reading is let go; the server goes on serving",
     for await (const chunk of raw.readable) tail = (tail + decoder.decode(chunk)).slice(-4096);
     assert.doesNotMatch(tail, /"ok":true/, "the follower was let go, not sent everything");
   });
+});
+
+Deno.test("a server holds so many clients and unfinished bytes, and frees them as clients go", async () => {
+  await using dir = await tempDir("ohc-limits-");
+  const path = join(dir.path, "s.sock");
+  using server = InboxServer.listen(
+    path,
+    () => Promise.resolve({}) as never,
+    new Set(["hello"] as const),
+    { maxClients: 3, maxLineBytes: 1024 * 1024, maxBufferedBytes: 1024 * 1024 },
+  );
+  const connect = () => Deno.connect({ transport: "unix", path });
+  // Whether the server let go of a connection: its read ends, where a served one waits.
+  const letGo = async (conn: Deno.Conn) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      conn.read(new Uint8Array(1024)).then((n) => n === null, () => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 500)),
+    ]);
+    clearTimeout(timer);
+    return ended;
+  };
+  const send = async (conn: Deno.Conn, bytes: Uint8Array) => {
+    await writeAll(conn, bytes).catch(() => {}); // a client let go cannot write the rest
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the server reads it
+  };
+  const unfinished = (bytes: number) => new Uint8Array(bytes).fill(120);
+
+  const held = [await connect(), await connect(), await connect()];
+  const fourth = await connect();
+  assert.equal(await letGo(fourth), true, "a fourth client is turned away");
+  fourth.close();
+  // 600 KiB unfinished on two clients: the second passes the shared budget and is let go.
+  await send(held[0], unfinished(600 * 1024));
+  await send(held[1], unfinished(600 * 1024));
+  assert.equal(await letGo(held[1]), true, "no room left for a second 600 KiB");
+  assert.equal(await letGo(held[0]), false);
+  assert.equal(server.clients, 2);
+  // A line past the longest request is let go too, whatever the budget.
+  held[0].close();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await send(held[2], unfinished(1024 * 1024 + 1));
+  assert.equal(await letGo(held[2]), true);
+  // Everything those clients held came back: a new one may fill the whole budget, then ask.
+  const fresh = await connect();
+  await send(fresh, unfinished(1000 * 1024));
+  await send(fresh, new TextEncoder().encode(`\n{"v":1,"id":7,"op":"hello"}\n`));
+  const reply = new Uint8Array(1024);
+  const read = await fresh.read(reply);
+  assert.match(new TextDecoder().decode(reply.subarray(0, read ?? 0)), /"id":7,"ok":true/);
+  for (const conn of [...held, fresh]) {
+    try {
+      conn.close();
+    } catch {
+      // closed by the server
+    }
+  }
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { claimOldest, tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
 import { type Inbox, withStore } from "../lib/inbox/inbox.ts";
+import { LIST_CLIP_CHARS } from "../lib/inbox/store.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
 function tempInbox(): Promise<Inbox & AsyncDisposable> {
@@ -180,4 +181,29 @@ Deno.test("a listing can keep only the commands that start with a prefix", async
   assert.deepEqual(marked.map((message) => message.command), ["# mark\nmake test"]);
   assert.equal((await inbox.list({ commandPrefix: "# mark\n", status: "done" })).length, 0);
   await assert.rejects(inbox.list({ commandPrefix: "x".repeat(1001) }), /at most 1000 characters/);
+});
+
+Deno.test("a listing clips big commands and outputs; get and full give them whole", async () => {
+  await using inbox = await tempInbox();
+  const command = "echo " + "é".repeat(LIST_CLIP_CHARS * 2);
+  const sent = await inbox.deliver({ recipient: "captain@ship-a", command });
+  await withStore(inbox, async (store) => {
+    const claimed = await store.claim(sent);
+    await store.finish(claimed!, {
+      status: "done",
+      exitCode: 0,
+      stdout: "a".repeat(LIST_CLIP_CHARS) + "the end\n",
+      stderr: "short",
+      error: null,
+    });
+  });
+  const [listed] = await inbox.list();
+  assert.equal(listed.command.length, LIST_CLIP_CHARS);
+  assert.ok(listed.command.startsWith("echo é") && listed.command.endsWith("é…"));
+  assert.equal(listed.result!.length, LIST_CLIP_CHARS);
+  assert.ok(listed.result!.startsWith("…a") && listed.result!.endsWith("the end\n"));
+  assert.equal(listed.stderr, "short");
+  const [whole] = await inbox.list({ full: true });
+  assert.equal(whole.command, command);
+  assert.equal((await inbox.get(sent.id)).command, command);
 });

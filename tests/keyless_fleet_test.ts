@@ -114,6 +114,50 @@ Deno.test({
       assert.ok(!toShip.stdout.includes("GH_TOKEN"));
     });
 
+    await t.step(
+      "ship ssh lends a ship the agent only with --forward-agent, and warns",
+      async () => {
+        // The laptop's agent holds the account's key, as a person's would.
+        const socket = join(world.laptop.home, "agent.sock");
+        const agent = world.spawnAs(world.laptop.user, ["ssh-agent", "-D", "-a", socket]);
+        // A person's ssh_config may forward agents everywhere; ship ssh must still not.
+        const sshConfig = join(world.laptop.home, ".ssh/config");
+        const config = await Deno.readTextFile(sshConfig);
+        await Deno.writeTextFile(sshConfig, `ForwardAgent yes\n${config}`);
+        try {
+          const agentEnv = { ...env, SSH_AUTH_SOCK: socket };
+          await eventually(
+            () => Deno.stat(socket).then(() => true, () => undefined),
+            10_000,
+            "agent",
+          );
+          const added = await world.execAs(world.laptop.user, ["ssh-add", ".ssh/id_ed25519"], {
+            env: agentEnv,
+          });
+          assert.equal(added.code, 0, added.stderr);
+          // What code on the ship could do with a lent agent: reach the lobby.
+          const probe =
+            "ssh -o BatchMode=yes -o ConnectTimeout=10 exe.dev whoami >/dev/null 2>&1;" +
+            ' echo "lobby:$?"; exit 0\n';
+          const plain = await world.cli(["ship", "ssh", a], { env: agentEnv, stdin: probe });
+          assert.equal(plain.code, 0, plain.stderr);
+          assert.equal(plain.stdout, "lobby:255\n", "no agent, so no way into the lobby");
+          assert.ok(!/warning/.test(plain.stderr), plain.stderr);
+          const lent = await world.cli(["ship", "ssh", a, "--forward-agent"], {
+            env: agentEnv,
+            stdin: probe,
+          });
+          assert.equal(lent.code, 0, lent.stderr);
+          assert.equal(lent.stdout, "lobby:0\n", "the test shows what a lent agent hands over");
+          assert.match(lent.stderr, /warning: forwarding your SSH agent to ship-.*every key/);
+        } finally {
+          await Deno.writeTextFile(sshConfig, config);
+          agent.kill("SIGTERM");
+          await agent.output();
+        }
+      },
+    );
+
     await t.step("a ship's channel opens with a forward", async () => {
       await eventually(
         async () => await channelState(a) === "forward" ? true : undefined,
@@ -252,9 +296,18 @@ Deno.test({
           "the channel to drop",
         );
         const sent = await as(a, ["inbox", "send", `captain@${b}`, "echo once >> ~/count"]);
-        assert.equal(sent.code, 0, sent.stderr);
+        // Queued is not delivered: a script tells them apart by the exit code and the status.
+        assert.equal(sent.code, 75, sent.stderr);
         assert.match(sent.stderr, /waits in the outbox/);
+        assert.match(
+          sent.stderr,
+          /Queued \w+ for captain@\S+ in this ship's outbox; not delivered/,
+        );
+        assert.ok(!/Delivered/.test(sent.stderr), sent.stderr);
         const id = sent.stdout.trim();
+        const json = await as(a, ["inbox", "send", `captain@${b}`, "--note", "queued", "--json"]);
+        assert.equal(json.code, 75, json.stderr);
+        assert.equal(JSON.parse(json.stdout).status, "queued");
         assert.equal((await inbox(b)).some((row) => row.id === id), false, "not delivered yet");
         await run(["usermod", "--unlock", world.vmUser(a)]);
         const row = await eventually(
@@ -268,6 +321,8 @@ Deno.test({
         assert.equal(await Deno.readTextFile(join(world.vmHome(b), "count")), "once\n");
         const outbox = JSON.parse((await as(a, ["inbox", "outbox", "--json"])).stdout);
         assert.deepEqual(outbox.pending, []);
+        const notes = await inbox(b);
+        assert.equal(notes.filter((row) => row.status === "note").length, 1, "the note came too");
       },
     );
 
@@ -278,12 +333,29 @@ Deno.test({
         ))
           .trim(),
       );
+      // A wait under way when the flagship's scheduler dies, after the relay delivered: the
+      // sender says the truth (delivered, the channel broke) and hears the end once it is back.
+      const waiting = world.spawnAs(world.vmUser(a), [
+        join(world.vmHome(a), ".local/bin/ohcommodore"),
+        "inbox",
+        "send",
+        `captain@${b}`,
+        "sleep 2; echo back",
+        "--wait",
+      ]);
+      await eventually(
+        async () => (await inbox(b)).find((row) => row.command === "sleep 2; echo back"),
+        30_000,
+        "the relay to deliver",
+      );
       Deno.kill(pid, "SIGKILL");
       const started = await as(flagship, ["scheduler", "start"]);
       assert.equal(started.code, 0, started.stderr);
-      const sent = await as(a, ["inbox", "send", `captain@${b}`, "echo back", "--wait"]);
-      assert.equal(sent.code, 0, sent.stderr);
-      assert.equal(sent.stdout, "back\n");
+      const sent = await waiting.output();
+      const stderr = new TextDecoder().decode(sent.stderr);
+      assert.equal(sent.code, 0, stderr);
+      assert.equal(new TextDecoder().decode(sent.stdout), "back\n");
+      assert.ok(!/waits in the outbox/.test(stderr), stderr);
       // The connection the killed scheduler left was ended, not kept beside the new one.
       await eventually(
         async () => await channelMasters(a) === 1 ? true : undefined,
@@ -328,7 +400,7 @@ Deno.test({
 
     await t.step("a ship's note reaches the flagship at the next collection", async () => {
       const sent = await as(a, ["inbox", "send", "--note", `commodore@${flagship}`, "nightly ok"]);
-      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(sent.code, 75, "queued until the next collection: " + sent.stderr);
       assert.match(sent.stderr, /waits in the outbox.*collects every \d+s/);
       const id = sent.stdout.trim();
       const row = await eventually(

@@ -10,7 +10,10 @@ import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
+import { parseMessageId } from "../inbox/message.ts";
 import { channelFor } from "../channel.ts";
+import { oneLine } from "../clip.ts";
+import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "../fleet/exec.ts";
 import type { Ship } from "../fleet/member.ts";
@@ -307,14 +310,18 @@ export class FleetAgents {
 
   // A task by its id or a unique prefix, with the ship it runs on.
   async #find(id: string): Promise<{ ship: Ship; outcome: TaskOutcome }> {
+    // Checked before any ship is asked: an empty prefix would match every task.
+    const prefix = parseMessageId(id, "task");
     const { ships, tasks } = await this.#survey();
-    const found = tasks.filter((task) => task.id.startsWith(id.trim().toLowerCase()));
+    const found = tasks.filter((task) => task.id.startsWith(prefix));
     const ship = ships.find((ship) => ship.name === found[0]?.ship);
     if (found.length === 1 && ship) return { ship, outcome: found[0] };
+    const some = found.slice(0, 3).map((task) => task.id).join(", ");
     throw new NotFoundError(
       found.length
-        ? `Task id "${id}" is ambiguous (${found.map((task) => task.id).join(", ")}): type more`
-        : `No ship has a task "${id}": "ohcommodore agent list" shows them`,
+        ? `Task id "${prefix}" is ambiguous (${found.length} match: ${some}` +
+          `${found.length > 3 ? ", …" : ""}): type more`
+        : `No ship has a task "${prefix}": "ohcommodore agent list" shows them`,
       { query: id },
     );
   }
@@ -331,11 +338,21 @@ export class FleetAgents {
   }
 
   async #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
-    const result = await channelFor(ship.destination, this.#context.ssh)
-      .run([REMOTE_PROGRAM, "agent", "_tasks"], { timeoutMs: 60_000, retry: "idempotent" });
+    const result = await channelFor(ship.destination, this.#context.ssh).run(
+      [REMOTE_PROGRAM, "agent", "_tasks"],
+      { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
+    );
+    // A ship may run anything: an answer past the cap was cut off, and is not believed.
+    if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
+      throw new Error(
+        `${ship.name} is unreadable: its answer to "agent _tasks" passed ` +
+          `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
+      );
+    }
     if (result.code !== 0) {
       throw new Error(
-        `"agent _tasks" on ${ship.name} exited ${result.code}: ${result.stderr.trim()}`,
+        `"agent _tasks" on ${ship.name} exited ${result.code}: ` +
+          JSON.stringify(oneLine(lastLine(result.stderr), 200)),
       );
     }
     const tasks = JSON.parse(result.stdout);
@@ -344,6 +361,10 @@ export class FleetAgents {
     return tasks.flatMap((task) => checkedOutcome(ship.name, task));
   }
 }
+
+// The most of a ship's task list that is read: an outcome is its numbers, states and final
+// answer, so even a ship with hundreds of tasks says far less.
+const MAX_TASKS_ANSWER_CHARS = 16 * 1024 * 1024;
 
 /**
  * Some ships could not be given the task; the others have it.

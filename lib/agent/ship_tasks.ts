@@ -17,7 +17,8 @@ import { readTaskState } from "./task_state.ts";
  */
 export async function ownTasks(home?: string): Promise<TaskOutcome[]> {
   const inbox = await Inbox.open({ home });
-  const marked = await inbox.list({ commandPrefix: `${TASK_MARK}\n` });
+  // Whole: the prompt is in the command, the outcome on the output's last line.
+  const marked = await inbox.list({ commandPrefix: `${TASK_MARK}\n`, full: true });
   const messages = marked.filter((message) => taskOf(message.command));
   return await Promise.all(messages.map(async (message) => {
     const state = message.status === "running" ? await readTaskState(message.id, home) : undefined;

@@ -6,8 +6,8 @@
 
 import { fleetResolver } from "../fleet/resolver.ts";
 import { Argument, Command, Option } from "./deps.ts";
-import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
-import { errorToData, UsageError } from "../errors.ts";
+import { parseDuration } from "../duration.ts";
+import { errorToData } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { isFinished, type Message, MESSAGE_STATUSES, parseStatus } from "../inbox/message.ts";
 import { receiveDelivery } from "../inbox/protocol.ts";
@@ -18,21 +18,11 @@ import { selfCommand } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { OUTPUT_CAP_BYTES } from "../inbox/run_command.ts";
 import { send } from "../inbox/send.ts";
+import { oneLine } from "../clip.ts";
+import { AT_MOST, idArgument, wholeNumber } from "./arguments.ts";
 import { completeWith } from "./completions.ts";
 import { addRelayCommands } from "./relay_commands.ts";
-import {
-  age,
-  escapeControls,
-  formatTable,
-  note,
-  oneLine,
-  out,
-  paint,
-  printJson,
-} from "./output.ts";
-
-// Said in every --timeout's help: longer durations are refused (exit 2).
-const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
+import { age, escapeControls, formatTable, note, out, paint, printJson } from "./output.ts";
 
 /** Builds the `inbox` command group. */
 export function inboxCommand(): Command {
@@ -50,9 +40,11 @@ export function inboxCommand(): Command {
     ))
     .argument("<command>", 'the command, quoted as one argument, or "-" for stdin')
     .option("-w, --wait", "wait for the command to finish, print its output, exit with its code")
-    .option(
-      "-f, --follow",
-      "print the command's output as it is written (stderr to stderr); exit with its code",
+    .addOption(
+      new Option(
+        "-f, --follow",
+        "print the command's output as it is written (stderr to stderr); exit with its code",
+      ).conflicts("wait"),
     )
     .option(
       "-t, --timeout <duration>",
@@ -66,7 +58,9 @@ export function inboxCommand(): Command {
       `\nExamples:\n  ohcommodore inbox send captain@ship-web 'git pull && make test' --wait\n` +
         `  ohcommodore inbox send --note commodore@flagship-k3f9 'tests pass on main'\n` +
         `  ohcommodore inbox send captain@ship-web 'make test' --follow\n` +
-        `  echo 'uname -a' | ohcommodore inbox send captain@ship-web - --json`,
+        `  echo 'uname -a' | ohcommodore inbox send captain@ship-web - --json\n` +
+        `\nExit codes: 0 delivered (with --wait or --follow: the command's own code), ` +
+        `${EXIT_QUEUED} queued in a keyless ship's outbox, not delivered yet, 1 failed, 2 usage.`,
     )
     .action(async (address, command, options) => {
       const text = command === "-" ? await new Response(Deno.stdin.readable).text() : command;
@@ -79,6 +73,16 @@ export function inboxCommand(): Command {
         onQueued: (reason) => note(paint("yellow", reason)),
       });
       if (options.json) printJson(message);
+      if (message.status === "queued") {
+        // Not delivered yet, and a script must be able to tell: its own exit code.
+        if (!options.json) out(message.id);
+        note(
+          `Queued ${message.id} for ${message.recipient} in this ship's outbox; not delivered ` +
+            `yet: the flagship takes it when its channel is back ("ohcommodore inbox outbox")`,
+        );
+        Deno.exitCode = EXIT_QUEUED;
+        return;
+      }
       if (options.follow) return followedTo(message);
       if (!options.wait) {
         if (!options.json) out(message.id);
@@ -97,7 +101,7 @@ export function inboxCommand(): Command {
   inbox.command("list")
     .description("List messages in this member's inbox, newest first")
     .addOption(new Option("-s, --status <status>", "only this status").choices(MESSAGE_STATUSES))
-    .option("-n, --limit <count>", "at most this many", parseCount)
+    .option("-n, --limit <count>", "at most this many", wholeNumber("count"))
     .option("--json", "print JSON")
     .action(async (options) => {
       const status = options.status ? parseStatus(options.status) : undefined;
@@ -121,7 +125,7 @@ export function inboxCommand(): Command {
 
   inbox.command("show")
     .description("Show one message with its output (any unique id prefix works)")
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print JSON")
     .action(async (id, options) => {
       const message = await (await Inbox.open()).get(id);
@@ -142,7 +146,7 @@ export function inboxCommand(): Command {
     .description(
       "Take a message by hand: mark it pending (the scheduler skips it), print its command",
     )
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print JSON")
     .action(async (id, options) => {
       const message = await (await Inbox.open()).markRead(id);
@@ -152,7 +156,7 @@ export function inboxCommand(): Command {
 
   inbox.command("done")
     .description("Mark a message done")
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print JSON")
     .action(async (id, options) => {
       report(await (await Inbox.open()).markDone(id), "Marked done", options.json);
@@ -160,7 +164,7 @@ export function inboxCommand(): Command {
 
   inbox.command("error")
     .description("Mark a message failed, with a reason")
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .argument("<message>", "why it failed")
     .option("--json", "print JSON")
     .action(async (id, reason, options) => {
@@ -169,7 +173,7 @@ export function inboxCommand(): Command {
 
   inbox.command("delete")
     .description("Delete a message")
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print the deleted message as JSON")
     .action(async (id, options) => {
       report(await (await Inbox.open()).delete(id), "Deleted", options.json);
@@ -180,7 +184,7 @@ export function inboxCommand(): Command {
       "Wait for a message to finish; print its output and exit with its exit code (starts the " +
         "scheduler when none runs)",
     )
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option(
       "-t, --timeout <duration>",
       `how long to wait (default: its timeout plus a minute; ${AT_MOST})`,
@@ -203,7 +207,7 @@ export function inboxCommand(): Command {
     .description(
       "Cancel a message: remove it if it has not started, stop its process group if it runs",
     )
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print what happened and the message as JSON")
     .action(async (id, options) => {
       const cancellation = await (await Inbox.open()).cancel(id);
@@ -235,7 +239,7 @@ export function inboxCommand(): Command {
       "Print a message's output as it is written (what was kept first; stderr to stderr) " +
         "until it finishes; exit with its exit code",
     )
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", 'print one JSON line per piece of output, then {"message": …}')
     .action(async (id, options) => {
       const inbox = await Inbox.open();
@@ -322,6 +326,12 @@ function writeChunk(chunk: OutputChunk): void {
 }
 
 // After following: the output is out already; say how it ended, exit with its code.
+/**
+ * The exit code of `inbox send` for a message that waits in a keyless ship's outbox: sysexits'
+ * EX_TEMPFAIL, which mail programs also give for a message deferred to a later delivery.
+ */
+export const EXIT_QUEUED = 75;
+
 function followedTo(message: Message): void {
   noteFailure(message);
   Deno.exitCode = message.exitCode ?? 1;
@@ -357,15 +367,4 @@ function printMessage(m: Message): void {
 function indent(text: string): string {
   return escapeControls(text).replace(/\n$/, "").split("\n").map((line) => `  ${line}`)
     .join("\n");
-}
-
-function parseCount(value: string): number {
-  const count = Number(value);
-  // Digits only, and no more than a double holds exactly: DuckDB must never see the number raw.
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < 1) {
-    throw new UsageError(
-      `Invalid count "${value}": give a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`,
-    );
-  }
-  return count;
 }

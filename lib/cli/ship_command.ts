@@ -6,8 +6,10 @@
 
 import { Argument, Command } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { checkShipCount, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { parseShipSpec } from "../fleet/names.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
+import { wholeNumber } from "./arguments.ts";
 import { completeWith } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { withBoard } from "./live_board.ts";
@@ -23,7 +25,12 @@ export function shipCommand(): Command {
       "Create ship VMs named ship-<name>-<suffix>, each with the repository cloned and a scheduler",
     )
     .argument("<repo>", "owner/repo (GitHub), a git URL, or a plain name for a ship without a repo")
-    .option("-n, --count <n>", `how many ships (1-${MAX_SHIPS_PER_CREATE}, made in parallel)`, "1")
+    .option(
+      "-n, --count <n>",
+      `how many ships (1-${MAX_SHIPS_PER_CREATE}, made in parallel)`,
+      wholeNumber("--count", { max: MAX_SHIPS_PER_CREATE }),
+      1,
+    )
     .option(
       "--trusted",
       "give each ship its own key, registered with the provider, so ships reach each other " +
@@ -31,7 +38,9 @@ export function shipCommand(): Command {
     )
     .option("--json", "print the ships as JSON (on failure: the error, with the ships made)")
     .action(async (repo, options) => {
-      const count = checkShipCount(options.count);
+      // Refused before the fleet is opened or a word of progress is printed.
+      parseShipSpec(repo);
+      const count = options.count;
       const fleet = await Fleet.open();
       if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
       using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
@@ -62,12 +71,28 @@ export function shipCommand(): Command {
     });
 
   ship.command("ssh")
-    .description("Open a shell on a ship (by name or unique prefix), with agent forwarding")
+    .description(
+      "Open a shell on a ship (by name or unique prefix); your SSH agent stays on this machine",
+    )
     .addArgument(shipName())
-    .action(async (name) => {
+    .option(
+      "--forward-agent",
+      "lend the ship your SSH agent for this session: code on the ship can then use every key " +
+        "it holds (an exe.dev key opens the lobby and every VM of the account)",
+    )
+    .action(async (name, options) => {
       const found = await (await Fleet.open()).ship(name);
+      const agent = options.forwardAgent === true;
+      if (agent) {
+        note(paint(
+          "yellow",
+          `warning: forwarding your SSH agent to ${found.name}: while this session is open, code ` +
+            `on the ship can use every key your agent holds (with an exe.dev key: the lobby, ` +
+            `every VM of the account, the flagship and its GitHub token)`,
+        ));
+      }
       note(`Connecting to ${found.name} (${found.destination})…`);
-      Deno.exitCode = await found.ssh();
+      Deno.exitCode = await found.ssh({ agent });
     });
 
   ship.command("destroy")

@@ -6,7 +6,8 @@
  */
 
 import { formatAddress, type Role } from "../address.ts";
-import { channelFor } from "../channel.ts";
+import { channelFor, type InteractiveOptions } from "../channel.ts";
+import { oneLine } from "../clip.ts";
 import { OhcommodoreError, registerErrorClass } from "../errors.ts";
 import { type Cancellation, Inbox } from "../inbox/inbox.ts";
 import type { FinishedMessage, Message, MessageStatus } from "../inbox/message.ts";
@@ -100,7 +101,8 @@ export class Member {
           viaDestination: false,
         }),
     });
-    return new SentMessage(message, this.inbox);
+    // A handle sends directly, never through the relay, so nothing comes back queued.
+    return new SentMessage(message as Message, this.inbox);
   }
 
   /**
@@ -127,12 +129,22 @@ export class Member {
   }
 
   /**
-   * Opens a login shell on the member on this terminal, with agent forwarding.
+   * Opens a login shell on the member on this terminal. The SSH agent is not forwarded unless
+   * asked for: a ship is a place where someone else's code may run, and while a session is open
+   * an agent lends it every key the agent holds (for an exe.dev key, the lobby and every VM).
    *
+   * @example A shell on a ship, without the agent
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * Deno.exitCode = await (await fleet.ship("web")).ssh();
+   * ```
+   *
+   * @param options Whether to forward the agent ({@link InteractiveOptions.agent}).
    * @returns The session's exit code.
    */
-  ssh(): Promise<number> {
-    return channelFor(this.destination, this.#context.ssh).interactive([], { agent: true });
+  ssh(options: InteractiveOptions = {}): Promise<number> {
+    return channelFor(this.destination, this.#context.ssh).interactive([], options);
   }
 }
 
@@ -346,7 +358,7 @@ export class CommandFailedError extends OhcommodoreError {
   constructor(address: string, outcome: FinishedMessage) {
     const tail = (outcome.stderr ?? "").trim().split("\n").slice(-3).join("\n");
     super(
-      `"${oneLine(outcome.command)}" failed on ${address} (${
+      `"${oneLine(outcome.command, 80)}" failed on ${address} (${
         outcome.error ?? "exit code " + outcome.exitCode
       })` +
         (tail ? `:\n${tail}` : ""),
@@ -357,11 +369,6 @@ export class CommandFailedError extends OhcommodoreError {
 }
 
 registerErrorClass(CommandFailedError);
-
-function oneLine(text: string): string {
-  const first = text.split("\n")[0];
-  return first.length > 80 || first !== text ? first.slice(0, 79) + "…" : first;
-}
 
 // This member's own inbox, opened for each call (opening reads only the identity).
 class OpenedInbox implements InboxView {

@@ -5,6 +5,8 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quote } from "../clip.ts";
+import { parseWholeNumber } from "../whole_number.ts";
 
 /**
  * Where a message is in its life: `unread → running → done | error`; a person or agent that takes
@@ -90,6 +92,17 @@ export interface NoteMessage extends MessageFields {
   exitCode: null;
 }
 
+/**
+ * A message a keyless ship sent while its flagship's channel did not answer: it waits in the
+ * ship's outbox, and no inbox has it yet. Only {@link send} returns it; no inbox stores it.
+ */
+export interface QueuedMessage extends MessageFields {
+  /** Always `queued`. */
+  status: "queued";
+  /** Not run yet, so no exit code. */
+  exitCode: null;
+}
+
 /** A message that finished: it has an exit code (1 for one marked failed by hand). */
 export interface FinishedMessage extends MessageFields {
   /** `done` for exit 0, `error` otherwise. */
@@ -111,6 +124,19 @@ export interface FinishedMessage extends MessageFields {
  * ```
  */
 export type Message = OpenMessage | FinishedMessage | NoteMessage;
+
+/**
+ * What {@link send} returns: the message as the recipient stored it (or as it finished, when
+ * waiting), or, on a keyless ship whose channel is down, as it waits in the outbox.
+ *
+ * @example Tell a delivered message from a queued one
+ * ```ts
+ * import { send } from "@smithclay/ohcommodore";
+ * const sent = await send("captain@ship-web-1f2e", "make");
+ * if (sent.status === "queued") console.log(`${sent.id} waits in this ship's outbox`);
+ * ```
+ */
+export type SendResult = Message | QueuedMessage;
 
 /**
  * Whether a message has finished.
@@ -151,7 +177,7 @@ export function noteNeverFinishes(id: string): UsageError {
 export function parseStatus(value: string): MessageStatus {
   if ((MESSAGE_STATUSES as readonly string[]).includes(value)) return value as MessageStatus;
   throw new UsageError(
-    `Invalid status "${value}": use one of ${MESSAGE_STATUSES.join(", ")}`,
+    `Invalid status ${quote(value)}: use one of ${MESSAGE_STATUSES.join(", ")}`,
   );
 }
 
@@ -164,12 +190,7 @@ export function parseStatus(value: string): MessageStatus {
  * @throws {UsageError} When it is not a whole number from 1 to `Number.MAX_SAFE_INTEGER`.
  */
 export function checkLimit(limit: unknown): number {
-  if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1) {
-    throw new UsageError(
-      `Invalid limit "${String(limit)}": give a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`,
-    );
-  }
-  return limit;
+  return parseWholeNumber(limit, "limit");
 }
 
 /**
@@ -186,16 +207,21 @@ export function newMessageId(): string {
 const ID_PATTERN = /^[0-9a-z-]{1,64}$/;
 
 /**
- * Validates a message id or id prefix typed by a person.
+ * Validates a message id or id prefix typed by a person (an agent task's id is its message's).
  *
  * @param id The id.
+ * @param what What the id names, for the message: `message` or `task`.
  * @returns The id, trimmed and lowercased.
- * @throws {UsageError} When it has characters an id never has.
+ * @throws {UsageError} When it is empty, or has characters an id never has.
  */
-export function parseMessageId(id: string): string {
-  const normalized = id.trim().toLowerCase();
+export function parseMessageId(id: string, what: "message" | "task" = "message"): string {
+  const normalized = String(id).trim().toLowerCase();
+  if (normalized === "") {
+    // An empty prefix would match every id: never "ambiguous", never all of them.
+    throw new UsageError(`Invalid ${what} id "": give the id or a unique prefix of it`);
+  }
   if (!ID_PATTERN.test(normalized)) {
-    throw new UsageError(`Invalid message id "${id}": ids are hex, e.g. 3f9a07c2b1d4e856`);
+    throw new UsageError(`Invalid ${what} id ${quote(id)}: ids are hex, e.g. 3f9a07c2b1d4e856`);
   }
   return normalized;
 }
@@ -219,11 +245,25 @@ export interface Delivery {
   kind?: MessageKind;
   /** Store the command `held`: it runs only once a person approves it (`inbox approve`). */
   hold?: boolean;
+  /** Refuse it when its sender has this much waiting here already (the relay sets it). */
+  quota?: SenderQuota;
   /**
    * Whether the address's host part was resolved to this member by an SSH destination or alias
    * rather than by name: then only the role must match.
    */
   viaDestination?: boolean;
+}
+
+/**
+ * The most one sender may have waiting in an inbox: messages `unread`, `held` or kept as a
+ * `note`, by count and by the bytes of their commands. The flagship's relay sets it on what
+ * keyless ships send, so a ship cannot fill another member's disk, memory or listings.
+ */
+export interface SenderQuota {
+  /** Messages at most. */
+  messages: number;
+  /** Bytes of commands (or note text) at most. */
+  bytes: number;
 }
 
 /** What `Inbox.cancel` did. */

@@ -67,6 +67,13 @@ export function acceptDelivery(identity: Identity, delivery: Delivery): Accepted
   if (delivery.id !== undefined && typeof delivery.id !== "string") {
     throw refuse(`an id that is not a string (${JSON.stringify(delivery.id)})`);
   }
+  const quota = delivery.quota;
+  if (
+    quota !== undefined &&
+    !(isCount(quota?.messages) && isCount(quota?.bytes) && typeof delivery.sender === "string")
+  ) {
+    throw refuse(`a quota that is not {"messages", "bytes"} as whole numbers, with a sender`);
+  }
   const id = delivery.id === undefined ? newMessageId() : parseMessageId(delivery.id);
   const timeoutMs = delivery.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   // Checked here too, for senders elsewhere: their JSON must not reach DuckDB unchecked.
@@ -82,7 +89,12 @@ export function acceptDelivery(identity: Identity, delivery: Delivery): Accepted
     sender: delivery.sender ?? null,
     timeoutSec: Math.max(1, Math.ceil(timeoutMs / 1000)),
     status: kind === "note" ? "note" : delivery.hold ? "held" : "unread",
+    ...(quota ? { quota: { messages: quota.messages, bytes: quota.bytes } } : {}),
   };
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 /** A delivery as stored: the message, and whether this delivery stored it (not an earlier one). */
@@ -106,12 +118,29 @@ export async function storeDeliveries(
   batch: readonly AcceptedDelivery[],
 ): Promise<(StoredDelivery | DeliveryRefusedError)[]> {
   const results = await store.insertMany(batch);
-  return results.map((stored, i) =>
-    stored ?? new DeliveryRefusedError(
-      `${store.address} refused message "${batch[i].id}": another message has that id; send ` +
-        `it with a new id (or none)`,
-    )
-  );
+  return results.map((result, i) => {
+    if (!("refused" in result)) return result;
+    const { id, sender, quota } = batch[i];
+    if (result.refused === "taken") {
+      return new DeliveryRefusedError(
+        `${store.address} refused message "${id}": another message has that id; send it with a ` +
+          `new id (or none)`,
+      );
+    }
+    const { messages, bytes } = result.waiting;
+    return new DeliveryRefusedError(
+      `${store.address} refused message "${id}": ${sender} has ${messages} message(s) of ` +
+        `${formatBytes(bytes)} waiting there (unread, held or notes), and may have at most ` +
+        `${quota!.messages} or ${formatBytes(quota!.bytes)}; wait until they run, are approved ` +
+        `or are deleted there`,
+    );
+  });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+    : `${Math.ceil(bytes / 1024)} KiB`;
 }
 
 type StoreOperation<K extends OperationName> = (

@@ -10,7 +10,7 @@
 import { DeliveryRefusedError, type ErrorData, errorFromData, errorToData } from "../errors.ts";
 // Also registers NoSchedulerError, so it comes back from a reply as itself.
 import { Inbox, type InboxOptions } from "./inbox.ts";
-import type { Message, MessageKind } from "./message.ts";
+import type { Message, MessageKind, SenderQuota } from "./message.ts";
 // Also registers SchedulerNotStartedError.
 import { ensureScheduler } from "./scheduler_service.ts";
 
@@ -37,6 +37,8 @@ export interface DeliverRequest {
   kind?: MessageKind;
   /** Store the command held until a person approves it. */
   hold?: boolean;
+  /** Refuse it when its sender has this much waiting there already. */
+  quota?: SenderQuota;
   /** Wait this long for the command to finish; absent means do not wait. */
   waitMs?: number;
 }

@@ -28,6 +28,7 @@ import {
   type MessageStatus,
   newMessageId,
   parseMessageId,
+  type SendResult,
 } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
 import {
@@ -127,7 +128,8 @@ export function directResolver(self: Address): AddressResolver {
  * @param to The recipient's address, e.g. `captain@ship-web`.
  * @param command The shell command (bash).
  * @param options Timeout, waiting, resolution and transport.
- * @returns The message as stored, or as finished when waiting.
+ * @returns The message as stored, or as finished when waiting; on a keyless ship whose channel
+ *   to the flagship is down, `queued` in its outbox (the flagship delivers it later).
  * @throws {UsageError} For a malformed address or an empty command, and for waiting on this
  *   member from a command its own scheduler runs (it would wait for itself).
  * @throws {DeliveryRefusedError} When the recipient refuses it.
@@ -138,11 +140,25 @@ export function directResolver(self: Address): AddressResolver {
  *   up by its id, is there but not finished (or not there, or cannot be looked up). A delivered
  *   message that the look-up finds finished (or any, when not waiting) is returned instead.
  */
+export function send(
+  to: string,
+  command: string,
+  options: SendOptions & { wait: true },
+): Promise<Message>;
+/**
+ * Delivers a shell command without waiting (see the overload above for the whole story).
+ *
+ * @param to The recipient's address.
+ * @param command The shell command (bash).
+ * @param options Timeout, resolution and transport.
+ * @returns The message as stored, or `queued` in a keyless ship's outbox.
+ */
+export function send(to: string, command: string, options?: SendOptions): Promise<SendResult>;
 export async function send(
   to: string,
   command: string,
   options: SendOptions = {},
-): Promise<Message> {
+): Promise<SendResult> {
   const address = parseAddress(to);
   checkTimeoutAndWait(options); // before anything else: a timer past 2^31-1 ms fires at once
   if (command.trim() === "") {
@@ -183,7 +199,7 @@ export async function send(
   if (route.relay) {
     const message = await relaySend(request, options);
     // The channel carries no live output: a follower hears it all at the end.
-    if (options.onOutput && isFinished(message)) {
+    if (options.onOutput && message.status !== "queued" && isFinished(message)) {
       if (message.result) options.onOutput({ stream: "stdout", text: message.result });
       if (message.stderr) options.onOutput({ stream: "stderr", text: message.stderr });
     }

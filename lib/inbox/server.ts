@@ -8,6 +8,7 @@
 
 import { errorToData, UsageError } from "../errors.ts";
 import {
+  ByteBudget,
   MAX_LINE_BYTES,
   type OperationName,
   readLines,
@@ -49,6 +50,28 @@ export const INBOX_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationNam
   "approve",
 ]);
 
+/** What a server holds for its clients at most. */
+export interface ServerLimits {
+  /**
+   * Clients connected at once; one more is disconnected at once.
+   *
+   * @default {Infinity}
+   */
+  maxClients?: number;
+  /**
+   * The longest request line.
+   *
+   * @default {MAX_LINE_BYTES}
+   */
+  maxLineBytes?: number;
+  /**
+   * Bytes of unfinished requests held for all clients together.
+   *
+   * @default {Infinity}
+   */
+  maxBufferedBytes?: number;
+}
+
 /** A listening inbox server. */
 export class InboxServer implements Disposable {
   readonly #listener: Deno.UnixListener;
@@ -56,6 +79,8 @@ export class InboxServer implements Disposable {
   readonly #handle: RequestHandler;
   readonly #operations: ReadonlySet<string>;
   readonly #clients = new Set<Deno.Conn>();
+  readonly #limits: Required<ServerLimits>;
+  readonly #budget: ByteBudget;
   #closed = false;
 
   private constructor(
@@ -63,12 +88,24 @@ export class InboxServer implements Disposable {
     path: string,
     handle: RequestHandler,
     operations: ReadonlySet<string>,
+    limits: ServerLimits,
   ) {
     this.#listener = listener;
     this.#path = path;
     this.#handle = handle;
     this.#operations = operations;
+    this.#limits = {
+      maxClients: limits.maxClients ?? Infinity,
+      maxLineBytes: limits.maxLineBytes ?? MAX_LINE_BYTES,
+      maxBufferedBytes: limits.maxBufferedBytes ?? Infinity,
+    };
+    this.#budget = new ByteBudget(this.#limits.maxBufferedBytes);
     this.#accept();
+  }
+
+  /** How many clients are connected now. */
+  get clients(): number {
+    return this.#clients.size;
   }
 
   /**
@@ -78,12 +115,14 @@ export class InboxServer implements Disposable {
    * @param path The socket path.
    * @param handle What carries out requests.
    * @param operations The operations it answers; any other is refused before the handler.
+   * @param limits What it holds for its clients at most.
    * @returns The server.
    */
   static listen(
     path: string,
     handle: RequestHandler,
     operations: ReadonlySet<OperationName> = INBOX_OPERATIONS,
+    limits: ServerLimits = {},
   ): InboxServer {
     try {
       Deno.removeSync(path);
@@ -93,13 +132,18 @@ export class InboxServer implements Disposable {
     const listener = Deno.listen({ transport: "unix", path });
     // Its directory is private already; the socket is made so too, whatever the umask.
     Deno.chmodSync(path, 0o600);
-    return new InboxServer(listener, path, handle, operations);
+    return new InboxServer(listener, path, handle, operations, limits);
   }
 
   async #accept(): Promise<void> {
     for (;;) {
       try {
-        this.#serve(await this.#listener.accept());
+        const client = await this.#listener.accept();
+        if (this.#clients.size >= this.#limits.maxClients) {
+          client.close(); // a client past the limit is not served, nor held
+          continue;
+        }
+        this.#serve(client);
       } catch (error) {
         if (error instanceof Deno.errors.BadResource || this.#closed) return; // closed
         // Out of descriptors, say: the server stays up and tries again shortly.
@@ -130,11 +174,12 @@ export class InboxServer implements Disposable {
       );
     };
     try {
-      for await (const line of readLines(client.readable, MAX_LINE_BYTES)) {
+      const lines = readLines(client.readable, this.#limits.maxLineBytes, { budget: this.#budget });
+      for await (const line of lines) {
         this.#answer(line, send, gone.signal);
       }
     } catch {
-      // the client went away, or sent a line too long to be a request
+      // the client went away, or sent a line too long (or too much) to be a request
     } finally {
       gone.abort();
       this.#drop(client);

@@ -27,9 +27,15 @@ export const SERVER_PROTOCOL_VERSION = 1;
 /** The longest request line a server reads (a command is at most 1 MiB; JSON escapes it). */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 
-// The longest reply a client reads: a list of messages carries their kept output (256 KiB per
-// stream each), so far more than a request.
+// The longest reply a client reads from its own member's server: a list of messages with their
+// kept output, so far more than a request.
 const MAX_REPLY_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The longest reply believed from another member's server (through a forward): one whole
+ * message is at most a 1 MiB command and 256 KiB of each output, JSON-escaped; listings clip.
+ */
+export const MAX_REMOTE_REPLY_BYTES = 64 * 1024 * 1024;
 
 /** What a server says about itself. */
 export interface ServerHello {
@@ -157,10 +163,10 @@ export class ServerConnection implements Disposable {
   #closed = false;
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(connection: Deno.Conn, where: string) {
+  private constructor(connection: Deno.Conn, where: string, maxReplyBytes: number) {
     this.#connection = connection;
     this.#where = where;
-    this.#read();
+    this.#read(maxReplyBytes);
   }
 
   /**
@@ -168,11 +174,18 @@ export class ServerConnection implements Disposable {
    *
    * @param path The socket.
    * @param where How to name the server in errors, e.g. its address.
+   * @param maxReplyBytes The longest reply believed; a longer one ends the connection. Lower it
+   *   for a server on another member, which may answer anything.
    * @returns The connection, or undefined when nothing listens there.
    */
-  static async connect(path: string, where: string): Promise<ServerConnection | undefined> {
+  static async connect(
+    path: string,
+    where: string,
+    maxReplyBytes: number = MAX_REPLY_BYTES,
+  ): Promise<ServerConnection | undefined> {
     try {
-      return new ServerConnection(await Deno.connect({ transport: "unix", path }), where);
+      const connection = await Deno.connect({ transport: "unix", path });
+      return new ServerConnection(connection, where, maxReplyBytes);
     } catch {
       return undefined; // no socket, or a stale one nobody listens on
     }
@@ -251,9 +264,9 @@ export class ServerConnection implements Disposable {
     });
   }
 
-  async #read(): Promise<void> {
+  async #read(maxReplyBytes: number): Promise<void> {
     try {
-      for await (const line of readLines(this.#connection.readable, MAX_REPLY_BYTES)) {
+      for await (const line of readLines(this.#connection.readable, maxReplyBytes)) {
         let reply: ServerReply;
         try {
           reply = JSON.parse(line);
@@ -323,31 +336,111 @@ export async function writeAll(
 }
 
 /**
- * Splits a byte stream into lines (without their newlines); a line longer than `maxBytes`
- * ends the stream with an error.
+ * Bytes that several readers may hold at once, at most: each takes what it buffers and gives it
+ * back when the line is whole or the reader ends.
+ */
+export class ByteBudget {
+  /** Bytes held now. */
+  held = 0;
+  /** The most that may be held. */
+  readonly limit: number;
+
+  /**
+   * A budget.
+   *
+   * @param limit The most bytes that may be held at once.
+   */
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /**
+   * Takes bytes from the budget.
+   *
+   * @param bytes How many.
+   * @returns False, taking nothing, when that would pass the limit.
+   */
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+
+  /**
+   * Gives bytes back.
+   *
+   * @param bytes How many.
+   */
+  give(bytes: number): void {
+    this.held = Math.max(0, this.held - bytes);
+  }
+}
+
+/** Options for {@link readLines}. */
+export interface ReadLinesOptions {
+  /** A last line without its newline counts too (a protocol drops it: the sender went away mid-line). */
+  keepLast?: boolean;
+  /** Shared with other readers: a line that cannot be buffered within it ends the stream. */
+  budget?: ByteBudget;
+}
+
+/**
+ * Splits a byte stream into lines (without their newlines); a line longer than `maxBytes`, or
+ * one the budget has no room for, ends the stream with an error. It holds bytes, not text, of
+ * an unfinished line, and looks at each byte once: a sender that never ends a line costs at
+ * most `maxBytes`, and that memory is freed when the stream ends.
  *
  * @param stream The bytes.
  * @param maxBytes The longest line accepted.
- * @param options `keepLast`: a last line without its newline counts too (a protocol drops it:
- *   the sender went away mid-line).
+ * @param options `keepLast` and `budget`.
  * @returns The lines.
  */
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  options: { keepLast?: boolean } = {},
+  options: ReadLinesOptions = {},
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
+  let pieces: Uint8Array[] = [];
+  let size = 0;
+  const line = (last: Uint8Array) => {
+    const text = decoder.decode(pieces.length ? join([...pieces, last], size + last.length) : last);
+    options.budget?.give(size);
+    pieces = [];
+    size = 0;
+    return text;
+  };
+  try {
+    for await (const chunk of stream) {
+      let start = 0;
+      for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10, start)) {
+        if (size + newline - start > maxBytes) {
+          throw new Error(`a line longer than ${maxBytes} bytes`);
+        }
+        yield line(chunk.subarray(start, newline));
+        start = newline + 1;
+      }
+      if (start === chunk.length) continue;
+      const rest = chunk.slice(start); // a copy: the reader's buffer is not kept alive
+      if (size + rest.length > maxBytes) throw new Error(`a line longer than ${maxBytes} bytes`);
+      if (options.budget && !options.budget.take(rest.length)) {
+        throw new Error(`no room for more unfinished lines (${options.budget.limit} bytes held)`);
+      }
+      pieces.push(rest);
+      size += rest.length;
     }
-    if (buffer.length > maxBytes) throw new Error(`a line longer than ${maxBytes} bytes`);
+    if (options.keepLast && size) yield line(new Uint8Array());
+  } finally {
+    options.budget?.give(size);
   }
-  buffer += decoder.decode();
-  if (options.keepLast && buffer) yield buffer;
+}
+
+function join(pieces: Uint8Array[], size: number): Uint8Array {
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const piece of pieces) {
+    whole.set(piece, offset);
+    offset += piece.length;
+  }
+  return whole;
 }

@@ -13,6 +13,7 @@ import type {
   DuckDBValue,
 } from "../duckdb.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
+import { parseWholeNumber } from "../whole_number.ts";
 import {
   checkLimit,
   DEFAULT_COMMAND_TIMEOUT_MS,
@@ -22,6 +23,7 @@ import {
   type MessageStatus,
   parseMessageId,
   parseStatus,
+  type SenderQuota,
 } from "./message.ts";
 
 /** A message the inbox has checked and will store. */
@@ -36,7 +38,15 @@ export interface AcceptedDelivery {
   timeoutSec: number;
   /** How it is stored: `unread` to run, `held` until approved, `note` never to run. */
   status: "unread" | "held" | "note";
+  /** Refuse it when its sender has this much waiting already. */
+  quota?: SenderQuota;
 }
+
+/** What became of one delivery in {@link InboxStore.insertMany}. */
+export type Insertion =
+  | { message: Message; created: boolean }
+  | { refused: "taken" }
+  | { refused: "quota"; waiting: { messages: number; bytes: number } };
 
 /** Which messages a listing shows. */
 export interface ListFilter {
@@ -46,7 +56,18 @@ export interface ListFilter {
   limit?: number;
   /** Only commands that start with this text (agent tasks start with a mark line). */
   commandPrefix?: string;
+  /**
+   * Whole messages. By default a listing clips each command to its first, and each output to
+   * its last, {@link LIST_CLIP_CHARS} characters (marked with "…"), so that no inbox, however
+   * full, makes a listing too large to answer; `get` always gives the whole message.
+   *
+   * @default {false}
+   */
+  full?: boolean;
 }
+
+/** How much of a command, and of each output, a listing shows unless asked for `full`. */
+export const LIST_CLIP_CHARS = 4096;
 
 /** What the scheduler reports when a command ends. */
 export interface Outcome {
@@ -94,6 +115,20 @@ const COLUMNS = `id, epoch_us(created_at) AS created_us, status, sender, recipie
   exit_code, result, stderr, error, epoch_us(started_at) AS started_us,
   epoch_us(finished_at) AS finished_us, timeout_sec`;
 
+// The same, with the command's head and the outputs' tails (where a run ends) only.
+const CLIPPED_COLUMNS = COLUMNS
+  .replace(
+    "command,",
+    `CASE WHEN length(command) > ${LIST_CLIP_CHARS} THEN left(command, ${LIST_CLIP_CHARS - 1}) ` +
+      `|| '…' ELSE command END AS command,`,
+  )
+  .replace(
+    /\b(result|stderr),/g,
+    (_, column) =>
+      `CASE WHEN length(${column}) > ${LIST_CLIP_CHARS} THEN '…' || ` +
+      `right(${column}, ${LIST_CLIP_CHARS - 1}) ELSE ${column} END AS ${column},`,
+  );
+
 /** The statements of one inbox, on one open connection. */
 export class InboxStore {
   readonly #db: DuckDBConnection;
@@ -118,27 +153,37 @@ export class InboxStore {
    * its id is there already: the inbox server's way with deliveries that arrive together.
    *
    * @param batch The checked deliveries.
-   * @returns For each, in order: the stored message and whether this call stored it, or
-   *   undefined when its id is taken by another message.
+   * @returns For each, in order: the stored message and whether this call stored it, or why
+   *   it was refused: its id is another message's, or its sender is over its quota.
    */
-  async insertMany(
-    batch: readonly AcceptedDelivery[],
-  ): Promise<({ message: Message; created: boolean } | undefined)[]> {
+  async insertMany(batch: readonly AcceptedDelivery[]): Promise<Insertion[]> {
     const { listValue } = await import("../duckdb.ts");
     const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox WHERE list_contains($1::VARCHAR[], id)`,
       [listValue(batch.map((accepted) => accepted.id))],
     );
     const known = new Map(reader.getRowObjects().map(toMessage).map((m) => [m.id, m]));
+    const waiting = await this.#waitingFrom(
+      batch.filter((accepted) => accepted.quota && !known.has(accepted.id)),
+    );
     const created = nowMicros();
     const fresh: AcceptedDelivery[] = [];
-    const results = batch.map((accepted) => {
+    const results = batch.map((accepted): Insertion => {
       const stored = known.get(accepted.id);
       if (stored) {
         // A held message that was approved since is the same message: its repeat is a repeat.
         const same = stored.command === accepted.command && stored.sender === accepted.sender &&
           (stored.status === "note") === (accepted.status === "note");
-        return same ? { message: stored, created: false } : undefined;
+        return same ? { message: stored, created: false } : { refused: "taken" };
+      }
+      if (accepted.quota) {
+        const sent = waiting.get(accepted.sender)!;
+        const bytes = new TextEncoder().encode(accepted.command).length;
+        if (
+          sent.messages + 1 > accepted.quota.messages || sent.bytes + bytes > accepted.quota.bytes
+        ) return { refused: "quota", waiting: { ...sent } };
+        sent.messages++;
+        sent.bytes += bytes;
       }
       const message = this.#newMessage(accepted, created);
       known.set(accepted.id, message); // the same id twice in one batch is stored once
@@ -167,6 +212,28 @@ export class InboxStore {
       );
     }
     return results;
+  }
+
+  // What each sender of these deliveries has waiting: messages unread, held or kept as notes.
+  async #waitingFrom(
+    batch: readonly AcceptedDelivery[],
+  ): Promise<Map<string | null, { messages: number; bytes: number }>> {
+    const waiting = new Map(
+      batch.map((accepted) => [accepted.sender, { messages: 0, bytes: 0 }]),
+    );
+    const senders = [...waiting.keys()].filter((sender) => sender !== null);
+    if (senders.length === 0) return waiting;
+    const { listValue } = await import("../duckdb.ts");
+    const reader = await this.#read(
+      `SELECT sender, count(*)::INTEGER AS messages, sum(octet_length(encode(command)))::BIGINT
+         AS bytes FROM inbox WHERE status IN ('unread', 'held', 'note')
+         AND list_contains($1::VARCHAR[], sender) GROUP BY sender`,
+      [listValue(senders)],
+    );
+    for (const row of reader.getRowObjects()) {
+      waiting.set(String(row.sender), { messages: Number(row.messages), bytes: Number(row.bytes) });
+    }
+    return waiting;
   }
 
   #newMessage(accepted: AcceptedDelivery, createdMicros: bigint): Message {
@@ -240,7 +307,8 @@ export class InboxStore {
     if (prefix !== undefined) conditions.push(`starts_with(command, $${params.push(prefix)})`);
     const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
     const reader = await this.#read(
-      `SELECT ${COLUMNS} FROM inbox ${where} ORDER BY created_at DESC, id DESC ${limit}`,
+      `SELECT ${filter.full ? COLUMNS : CLIPPED_COLUMNS} FROM inbox ${where}
+         ORDER BY created_at DESC, id DESC ${limit}`,
       params,
     );
     return reader.getRowObjects().map(toMessage);
@@ -620,15 +688,7 @@ export class InboxStore {
  * @throws {UsageError} Otherwise.
  */
 export function checkMaxRunning(count: unknown): number {
-  if (
-    typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_RUNNING_LIMIT
-  ) {
-    throw new UsageError(
-      `Invalid number of commands at once "${String(count)}": give a whole number from 1 to ` +
-        MAX_RUNNING_LIMIT,
-    );
-  }
-  return count;
+  return parseWholeNumber(count, "number of commands at once", { max: MAX_RUNNING_LIMIT });
 }
 
 /**

@@ -15,7 +15,7 @@ import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { channelFor } from "../channel.ts";
 import { SshError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
-import { ServerConnection } from "./server_protocol.ts";
+import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { writePrivateFile } from "../private_files.ts";
 
@@ -190,7 +190,7 @@ async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
 
 // Connected and answering hello (a forward whose far end refuses closes at once).
 async function answering(path: string, address: string): Promise<ServerConnection | undefined> {
-  const connection = await ServerConnection.connect(path, address);
+  const connection = await ServerConnection.connect(path, address, MAX_REMOTE_REPLY_BYTES);
   if (!connection) return undefined;
   try {
     await connection.call("hello", {}, { timeoutMs: 10_000 });

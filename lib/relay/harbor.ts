@@ -18,7 +18,7 @@ import type { FleetFacts } from "../fleet/config.ts";
 import { Registry } from "../fleet/registry.ts";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { InboxServer, type RequestHandler } from "../inbox/server.ts";
+import { InboxServer, type RequestHandler, type ServerLimits } from "../inbox/server.ts";
 import { type OperationName, SERVER_PROTOCOL_VERSION } from "../inbox/server_protocol.ts";
 import { Ssh } from "../ssh.ts";
 import { VERSION } from "../version.ts";
@@ -70,8 +70,17 @@ const MAX_BACKOFF_MS = 5000;
 // A ship's requests under way at once: a compromised ship must not make the flagship start
 // ssh processes (or hold waits) without bound.
 const MAX_REQUESTS_PER_CHANNEL = 8;
-// The most a ship's answer to a collection may be (100 messages of up to 1 MiB, JSON-escaped).
-const MAX_COLLECTED_CHARS = 256 * 1024 * 1024;
+// The most a ship's answer to a collection may be: a ship hands over at most 8 MiB of commands
+// at a time (OUTBOX_BATCH_BYTES), JSON-escaped.
+const MAX_COLLECTED_CHARS = 64 * 1024 * 1024;
+// What one ship's channel holds for it at most: connections at once, and bytes of requests not
+// yet whole (a request is one message of at most 1 MiB, JSON-escaped). Memory a flood took is
+// freed when its connections go.
+const CHANNEL_LIMITS: ServerLimits = {
+  maxClients: 16,
+  maxLineBytes: 8 * 1024 * 1024,
+  maxBufferedBytes: 32 * 1024 * 1024,
+};
 
 /** The flagship's channels, kept open while it runs. */
 export class Harbor {
@@ -293,7 +302,12 @@ class ShipChannel {
 
   async #openAndWatch(): Promise<void> {
     await Deno.mkdir(join(this.#paths.relay, ".."), { recursive: true, mode: 0o700 });
-    this.#server ??= InboxServer.listen(this.#paths.relay, this.#handle, CHANNEL_OPERATIONS);
+    this.#server ??= InboxServer.listen(
+      this.#paths.relay,
+      this.#handle,
+      CHANNEL_OPERATIONS,
+      CHANNEL_LIMITS,
+    );
     // A connection an earlier flagship process left would hold the ship's socket: end it.
     await this.#control(["-O", "exit"]).catch(() => {});
     this.#closed.signal.throwIfAborted(); // closed meanwhile: start nothing

@@ -42,6 +42,12 @@ export interface RefusedEntry extends OutboxEntry {
 /** How many entries one look at the outbox hands over, at most. */
 export const OUTBOX_BATCH = 100;
 
+/**
+ * How many bytes of commands one look hands over, at most (but always one entry): the flagship
+ * reads a collection whole, so it is kept well below what the flagship believes.
+ */
+export const OUTBOX_BATCH_BYTES = 8 * 1024 * 1024;
+
 /** The outbox of the member at a home. */
 export class Outbox {
   /** Its directory. */
@@ -69,10 +75,18 @@ export class Outbox {
    * The messages waiting, oldest first.
    *
    * @param limit How many at most.
+   * @param maxBytes How many bytes of commands at most (the first entry comes whatever its size).
    * @returns The entries.
    */
-  async pending(limit = OUTBOX_BATCH): Promise<OutboxEntry[]> {
-    return (await this.#read(this.dir)).slice(0, limit);
+  async pending(limit = OUTBOX_BATCH, maxBytes = Infinity): Promise<OutboxEntry[]> {
+    const batch: OutboxEntry[] = [];
+    let bytes = 0;
+    for (const entry of await this.#read(this.dir)) {
+      bytes += new TextEncoder().encode(entry.command).length;
+      if (batch.length === limit || (batch.length > 0 && bytes > maxBytes)) break;
+      batch.push(entry);
+    }
+    return batch;
   }
 
   /**

@@ -11,7 +11,7 @@
 import { type Address, formatAddress, parseAddress } from "../address.ts";
 import { DeliveryRefusedError, NotFoundError, OhcommodoreError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import type { FinishedMessage, Message } from "../inbox/message.ts";
+import type { FinishedMessage, Message, SenderQuota } from "../inbox/message.ts";
 import { MAX_COMMAND_BYTES } from "../inbox/operations.ts";
 import { type DeliverRequest, PROTOCOL_VERSION } from "../inbox/protocol.ts";
 import { RemoteInbox } from "../inbox/remote_inbox.ts";
@@ -34,6 +34,12 @@ export interface RelayContext {
   /** Writes a line to the flagship's log. */
   log: (line: string) => void;
 }
+
+/**
+ * The most a keyless ship may have waiting at any one member (unread, held or notes): past it,
+ * the recipient refuses what the ship sends until some of it has run or been dealt with.
+ */
+export const SHIP_QUOTA: SenderQuota = { messages: 100, bytes: 16 * 1024 * 1024 };
 
 // Where a ship's message goes: the flagship (no destination) or a ship, trusted or not.
 type Target = { address: string; destination: string | null; trusted: boolean };
@@ -104,10 +110,16 @@ export class Relay {
       timeoutMs: message.timeoutMs,
       ...(message.kind === "note" ? { kind: "note" as const } : {}),
       ...(decision.action === "hold" ? { hold: true } : {}),
+      quota: SHIP_QUOTA,
     };
-    const stored = target.destination === null
-      ? await (await this.#flagshipInbox()).deliver(request)
-      : await deliverOverSsh(target.destination, request, this.#context.ssh);
+    const stored =
+      await (target.destination === null
+        ? this.#flagshipInbox().then((inbox) => inbox.deliver(request))
+        : deliverOverSsh(target.destination, request, this.#context.ssh)).catch((error) => {
+          // The recipient's own refusal (a ship over its quota, say) is logged here too.
+          if (error instanceof DeliveryRefusedError) refuse(error.message);
+          throw error;
+        });
     if (decision.action === "hold") {
       this.#context.log(
         `relay: ${stored.id} from ${from} held for approval (${decision.rule}); ` +

@@ -9,7 +9,7 @@
 import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
-import { Outbox, type OutboxEntry } from "./outbox.ts";
+import { Outbox, OUTBOX_BATCH, OUTBOX_BATCH_BYTES, type OutboxEntry } from "./outbox.ts";
 import { writePrivateFile } from "../private_files.ts";
 
 /**
@@ -44,7 +44,7 @@ export async function takeOutbox(
     const record: ChannelState = { ...state, since: new Date().toISOString() };
     await writePrivateFile(shipChannelStateFile(home), JSON.stringify(record) + "\n");
   }
-  return await new Outbox(home).pending();
+  return await new Outbox(home).pending(OUTBOX_BATCH, OUTBOX_BATCH_BYTES);
 }
 
 /** What became of one collected message. */

@@ -10,9 +10,13 @@
 
 import { WAIT_MARGIN_MS } from "../duration.ts";
 import { DeliveryRefusedError, TimeoutError, UsageError } from "../errors.ts";
-import type { Message } from "../inbox/message.ts";
+import type { Message, QueuedMessage } from "../inbox/message.ts";
 import type { DeliverRequest } from "../inbox/protocol.ts";
-import { ServerConnection, ServerConnectionError } from "../inbox/server_protocol.ts";
+import {
+  MAX_REMOTE_REPLY_BYTES,
+  ServerConnection,
+  ServerConnectionError,
+} from "../inbox/server_protocol.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox } from "./outbox.ts";
 
@@ -35,14 +39,14 @@ const RETRY_MS = 1000;
  * @param request The delivery (its sender is the ship's address; the flagship stamps it so).
  * @param options The ship's home, and what to tell when it is queued.
  * @returns The message as the recipient stored it (or finished, with `waitMs`); a message
- *   queued for later comes back as the ship would see it delivered, `unread`.
+ *   left in the outbox for later comes back `queued`.
  * @throws {DeliveryRefusedError} When the flagship refused it, naming the rule.
  * @throws {UsageError} When waiting is asked of a ship whose flagship only collects (no forwards).
  */
 export async function relaySend(
   request: DeliverRequest,
   options: RelaySendOptions = {},
-): Promise<Message> {
+): Promise<Message | QueuedMessage> {
   const home = options.home;
   const state = await readChannelState(home);
   if (request.waitMs !== undefined && state?.mode === "poll") {
@@ -63,21 +67,29 @@ export async function relaySend(
     queuedAt: new Date().toISOString(),
   });
   const deadline = waitMs === undefined ? undefined : Date.now() + waitMs;
+  // Once the flagship took it, it is delivered, whatever happens to the channel after: a later
+  // look only waits for its end, and nothing says it waits in the outbox.
+  let delivered: Message | undefined;
   let told = false;
   for (;;) {
     options.signal?.throwIfAborted();
     let why = "no channel to the flagship answers now";
-    const channel = await ServerConnection.connect(shipChannelSocket(home), "the flagship");
+    const channel = await ServerConnection.connect(
+      shipChannelSocket(home),
+      "the flagship",
+      MAX_REMOTE_REPLY_BYTES,
+    );
     if (channel) {
       try {
-        const message = await handOver(channel, delivery, outbox, options.signal);
-        if (typeof message === "string") {
-          why = message;
+        const taken = delivered ?? await handOver(channel, delivery, outbox, options.signal);
+        if (typeof taken === "string") {
+          why = taken;
         } else {
-          if (deadline === undefined) return message;
+          delivered = taken;
+          if (deadline === undefined) return taken;
           const left = Math.max(1, deadline - Date.now());
           return await channel.call("relayWait", {
-            id: message.id,
+            id: taken.id,
             recipient: request.recipient,
             timeoutMs: left,
           }, { timeoutMs: left + WAIT_MARGIN_MS, signal: options.signal });
@@ -93,16 +105,22 @@ export async function relaySend(
     if (!told) {
       told = true;
       options.onQueued?.(
-        `${why}; ${request.id} waits in the outbox and the flagship delivers it once it can` +
-          (state?.mode === "poll" ? ` (it collects every ${state.pollSec}s)` : ""),
+        delivered
+          ? `${why} while waiting for ${request.id}, which ${request.recipient} has; ` +
+            `waiting for the channel to come back`
+          : `${why}; ${request.id} waits in the outbox and the flagship delivers it once it can` +
+            (state?.mode === "poll" ? ` (it collects every ${state.pollSec}s)` : ""),
       );
     }
-    if (deadline === undefined) return queuedAsDelivered(request);
+    if (deadline === undefined) return queued(request);
     if (Date.now() >= deadline) {
       throw new TimeoutError(
-        `Gave up waiting (${why}); ${request.id} waits in the outbox ` +
-          `("ohcommodore inbox outbox") and the flagship delivers it once it can`,
-        { messageId: request.id, status: "queued" },
+        delivered
+          ? `Gave up waiting for ${request.id} (${why}): ${request.recipient} has it, and ` +
+            `"ohcommodore inbox show ${request.id}" there tells how it ended`
+          : `Gave up waiting (${why}); ${request.id} waits in the outbox ` +
+            `("ohcommodore inbox outbox") and the flagship delivers it once it can`,
+        { messageId: request.id, status: delivered ? delivered.status : "queued" },
       );
     }
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -148,8 +166,8 @@ export async function readChannelState(home?: string): Promise<ChannelState | un
   }
 }
 
-function queuedAsDelivered(request: DeliverRequest): Message {
-  const base = {
+function queued(request: DeliverRequest): QueuedMessage {
+  return {
     id: request.id,
     createdAt: new Date().toISOString(),
     sender: request.sender,
@@ -162,6 +180,6 @@ function queuedAsDelivered(request: DeliverRequest): Message {
     finishedAt: null,
     timeoutSec: Math.max(1, Math.ceil(request.timeoutMs / 1000)),
     exitCode: null,
+    status: "queued",
   };
-  return request.kind === "note" ? { ...base, status: "note" } : { ...base, status: "unread" };
 }
