@@ -4,6 +4,7 @@
  * @module
  */
 
+import { quote } from "./clip.ts";
 import { UsageError } from "./errors.ts";
 
 /** The part a program plays in the fleet. */
@@ -32,6 +33,8 @@ export interface Address {
 // (exe.dev destinations carry a user prefix). It must not start with "-" so ssh never reads
 // it as an option.
 const HOST_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]*(@[A-Za-z0-9_][A-Za-z0-9.-]*)?$/;
+// The longest DNS name.
+const MAX_HOST = 253;
 
 /**
  * Parses and validates an inbox address.
@@ -53,14 +56,21 @@ export function parseAddress(text: string): Address {
   const host = text.slice(at + 1);
   const expected = `expected <role>@<name> with role ${ROLES.join(", ")}, e.g. captain@ship-web`;
   if (at < 0 || !host) {
-    throw new UsageError(`Invalid address "${text}": ${expected}`);
+    throw new UsageError(`Invalid address ${quote(text)}: ${expected}`);
   }
   if (!isRole(role)) {
-    throw new UsageError(`Invalid address "${text}": unknown role "${role}"; ${expected}`);
-  }
-  if (host.length > 253 || !HOST_PATTERN.test(host)) {
     throw new UsageError(
-      `Invalid address "${text}": "${host}" is not a valid name, host or SSH destination`,
+      `Invalid address ${quote(text)}: unknown role ${quote(role)}; ${expected}`,
+    );
+  }
+  if (host.length > MAX_HOST) {
+    throw new UsageError(
+      `Invalid address ${quote(text)}: its name has ${host.length} characters, at most ${MAX_HOST}`,
+    );
+  }
+  if (!HOST_PATTERN.test(host)) {
+    throw new UsageError(
+      `Invalid address ${quote(text)}: ${quote(host)} is not a valid name, host or SSH destination`,
     );
   }
   return { role, host };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { quote } from "./clip.ts";
 import { UsageError } from "./errors.ts";
 
 const DAY_MS = 86_400_000;
@@ -43,7 +44,7 @@ export const WAIT_MARGIN_MS: number = 60_000;
 export function checkDurationMs(ms: unknown, name: string, max: number = MAX_DURATION_MS): number {
   if (typeof ms !== "number" || !(ms > 0) || !(ms <= max)) {
     throw new UsageError(
-      `Invalid ${name} "${String(ms)}": give milliseconds above 0 and at most ${max} ` +
+      `Invalid ${name} ${quote(ms)}: give milliseconds above 0 and at most ${max} ` +
         `(${formatDuration(max)})`,
     );
   }
@@ -69,18 +70,18 @@ export function parseDuration(text: string): number {
   if (/^\d+(\.\d+)?$/.test(trimmed)) return positive(text, Number(trimmed) * 1000);
   const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed) {
-    throw new UsageError(`Invalid duration "${text}": use forms like 30s, 5m, 1h30m or 250ms`);
+    throw new UsageError(`Invalid duration ${quote(text)}: use forms like 30s, 5m, 1h30m or 250ms`);
   }
   return positive(text, parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNIT_MS[unit], 0));
 }
 
 function positive(text: string, ms: number): number {
   if (!(ms > 0) || !Number.isFinite(ms)) {
-    throw new UsageError(`Invalid duration "${text}": it must be greater than zero`);
+    throw new UsageError(`Invalid duration ${quote(text)}: it must be greater than zero`);
   }
   if (ms > MAX_DURATION_MS) {
     throw new UsageError(
-      `Invalid duration "${text}": it must be at most ${formatDuration(MAX_DURATION_MS)}`,
+      `Invalid duration ${quote(text)}: it must be at most ${formatDuration(MAX_DURATION_MS)}`,
     );
   }
   return Math.round(ms);

@@ -36,7 +36,8 @@ Deno.test("a task's settings are checked, with what to give instead", () => {
     [{ prompt: "x", branch: "-x" }, /not a branch name/],
     [{ prompt: "x", branch: "a..b" }, /not a branch name/],
     [{ prompt: "x", push: true }, /--push and --pr need --branch/],
-    [{ prompt: "x", maxTurns: 1.5 }, /--max-turns must be a whole number/],
+    [{ prompt: "x", maxTurns: 1.5 }, /Invalid maxTurns "1.5": give a whole number from 1 to/],
+    [{ prompt: "x", maxTurns: 2 ** 53 + 2 }, /Invalid maxTurns "9007199254740994"/],
     [{ prompt: "x", model: "so nnet" }, /is not a model name/],
     [{ prompt: "x", permissionMode: "yolo" }, /--permission-mode is one of/],
     [{ prompt: "x", resume: "../x" }, /not a Claude Code session id/],
@@ -44,6 +45,67 @@ Deno.test("a task's settings are checked, with what to give instead", () => {
   ];
   for (const [spec, expected] of cases) assert.throws(() => checkTaskSpec(spec), expected);
   assert.doesNotThrow(() => checkTaskSpec({ prompt: "x", branch: "feature/a-1", push: true }));
+});
+
+Deno.test("a task's branch name is checked by git's own rules, as git check-ref-format --branch", async () => {
+  const names = [
+    "feature/a-1",
+    "fix/ünïcode",
+    "a@b",
+    "a.lock.b",
+    "x#1",
+    "refs/heads/x",
+    "a/@",
+    "v1.2",
+    "/lead",
+    "lead/",
+    "x.lock",
+    "a/b.lock/c",
+    "a/.hidden",
+    ".x",
+    "x.",
+    "a..b",
+    "a//b",
+    "a@{b",
+    "@",
+    "HEAD",
+    "-x",
+    "a b",
+    "a~b",
+    "a^b",
+    "a:b",
+    "a?b",
+    "a*b",
+    "a[b",
+    "a\\b",
+    "a\tb",
+    "a\x7fb",
+  ];
+  for (const branch of names) {
+    const git = await new Deno.Command("git", {
+      args: ["check-ref-format", "--branch", branch],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    // `--branch` reads "@" as HEAD's branch; git refuses "@" as a branch's own name.
+    const takes = git.success && branch !== "@";
+    const ours = (() => {
+      try {
+        checkTaskSpec({ prompt: "x", branch });
+        return true;
+      } catch (error) {
+        assert.match(String(error), /is not a branch name git takes: .+; give one like agent\/fix/);
+        return false;
+      }
+    })();
+    assert.equal(ours, takes, `${JSON.stringify(branch)}: git ${takes ? "takes" : "refuses"} it`);
+  }
+  const long = "b".repeat(10_000);
+  assert.throws(
+    () => checkTaskSpec({ prompt: "x", branch: long }),
+    (error: Error) =>
+      error.message.length < 200 && /10000 characters, at most 200/.test(error.message),
+  );
 });
 
 function message(fields: Partial<Message>): Message {
@@ -141,7 +203,7 @@ Deno.test("the stream in words: what the agent says and which tools it uses", ()
         }],
       },
     })),
-    "says: Looking; uses Edit: src/a.ts",
+    "says: Looking…; uses Edit: src/a.ts",
   );
   assert.equal(
     describeEvent(JSON.stringify({ type: "user", message: { content: [] } })),

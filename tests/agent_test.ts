@@ -380,7 +380,7 @@ Deno.test({
         [["agent", "run", "--", "x"], /Say which ships: --ships <a,b> or --all/],
         [["agent", "run", "--all", "--push", "--", "x"], /--push and --pr need --branch/],
         [["agent", "run", "--all", "--branch", "-bad", "--", "x"], /is not a branch name/],
-        [["agent", "run", "--all", "--max-turns", "0", "--", "x"], /whole number of at least 1/],
+        [["agent", "run", "--all", "--max-turns", "0", "--", "x"], /Invalid --max-turns "0"/],
         [["agent", "run", "--ships", "nope", "--", "x"], /No ship matches "nope"/],
         [["agent", "show", "ffffffffffff"], /No ship has a task "ffffffffffff"/],
       ];

@@ -427,8 +427,8 @@ Deno.test({
       for (
         const [args, pattern] of [
           [["ship", "create", "bad name!"], /Cannot make a ship from "bad name!"/],
-          [["ship", "create", "web", "--count", "0"], /--count must be a whole number/],
-          [["ship", "create", "web", "--count", "many"], /--count must be a whole number/],
+          [["ship", "create", "web", "--count", "0"], /Invalid --count "0": give a whole/],
+          [["ship", "create", "web", "--count", "many"], /Invalid --count "many": give a whole/],
           [["init", "--provider", "aws"], /Allowed choices are exedev, local/],
         ] as const
       ) {

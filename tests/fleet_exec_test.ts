@@ -200,7 +200,7 @@ Deno.test("fleet exec: grouped output, exit 1 when a ship fails, --json, bad inp
     assert.match(none.stderr, /--ships "," names no ship/);
     const bad = await laptop.cli(["fleet", "exec", "--concurrency", "0", "--", "true"]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--concurrency must be a whole number of at least 1, not "0"/);
+    assert.match(bad.stderr, /Invalid --concurrency "0": give a whole number from 1 to 1000/);
     // A name that looks like an option travels as data and is refused as a name.
     const dashed = await laptop.cli(["ship", "destroy", "--", "-rf"]);
     assert.equal(dashed.code, 1);

@@ -23,6 +23,17 @@ Deno.test("ship specs: owner/repo, git URLs and plain names", () => {
   for (const bad of ["", "a b", "../x", "owner/repo/extra", "-rf", "x;rm"]) {
     assert.throws(() => parseShipSpec(bad), UsageError, bad);
   }
+  // A name typed as a name is kept whole or refused; a repository's name is shortened.
+  assert.deepEqual(parseShipSpec("a".repeat(20)), { name: "a".repeat(20), repo: null });
+  assert.throws(
+    () => parseShipSpec("a".repeat(21)),
+    /it has 21 characters, give a name of at most 20/,
+  );
+  assert.deepEqual(parseShipSpec(`me/${"b".repeat(40)}`), {
+    name: "b".repeat(20),
+    repo: `me/${"b".repeat(40)}`,
+  });
+  assert.throws(() => parseShipSpec(`me/${"b".repeat(400)}`), /at most 300 are taken/);
 });
 
 Deno.test("VM names carry the fleet tag and never end in digits only", () => {

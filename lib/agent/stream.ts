@@ -5,6 +5,7 @@
  * @module
  */
 
+import { oneLine } from "../clip.ts";
 import { OUTCOME_TYPE } from "./task.ts";
 
 /**
@@ -48,17 +49,14 @@ export function describeEvent(line: string): string | undefined {
 
 function describeContent(item: Record<string, unknown>): string | undefined {
   if (item?.type === "text" && typeof item.text === "string") {
-    return `says: ${firstLine(item.text)}`;
+    return `says: ${oneLine(item.text.trim(), 120)}`;
   }
   if (item?.type === "tool_use") {
     const input = (item.input ?? {}) as Record<string, unknown>;
     const detail = input.command ?? input.file_path ?? input.pattern ?? input.url ?? "";
-    return `uses ${item.name ?? "a tool"}${detail ? `: ${firstLine(String(detail))}` : ""}`;
+    return `uses ${item.name ?? "a tool"}${
+      detail ? `: ${oneLine(String(detail).trim(), 120)}` : ""
+    }`;
   }
   return undefined;
-}
-
-function firstLine(text: string): string {
-  const line = text.trim().split("\n")[0];
-  return line.length > 120 ? line.slice(0, 119) + "…" : line;
 }

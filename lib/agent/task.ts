@@ -7,9 +7,11 @@
  * @module
  */
 
+import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 import { type Message, newMessageId } from "../inbox/message.ts";
 import { formatDuration, MAX_DURATION_MS } from "../duration.ts";
+import { parseWholeNumber } from "../whole_number.ts";
 
 /** What a task asks of a ship. */
 export interface TaskSpec {
@@ -101,7 +103,12 @@ export const OUTCOME_TYPE = "ohcommodore_outcome";
 /** How long a task may be silent before it is flagged `stalled`, by default. */
 export const DEFAULT_STALL_MS = 10 * 60_000;
 
-const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9._\/-]{1,200}(?<![./])$/;
+/** The most turns a task may ask Claude Code for (`--max-turns`). */
+export const MAX_TURNS = 10_000;
+
+/** The longest branch name a task takes. */
+export const MAX_BRANCH_LENGTH = 200;
+
 const MODEL = /^[A-Za-z0-9._:\[\]-]{1,100}$/;
 const PERMISSION_MODES = ["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk"];
 
@@ -116,27 +123,28 @@ export function checkTaskSpec(spec: TaskSpec): TaskSpec {
   if (typeof spec.prompt !== "string" || spec.prompt.trim() === "") {
     throw new UsageError(`Give the prompt after "--", e.g. agent run --all -- "fix the tests"`);
   }
-  if (spec.branch !== undefined && !BRANCH.test(spec.branch)) {
+  const wrong = spec.branch === undefined ? undefined : branchNameProblem(spec.branch);
+  if (wrong) {
     throw new UsageError(
-      `"${spec.branch}" is not a branch name git takes: use letters, digits, ".", "_", "-", "/"`,
+      `${quote(spec.branch)} is not a branch name git takes: ${wrong}; give one like agent/fix`,
     );
   }
   if ((spec.push || spec.pr) && !spec.branch) {
     throw new UsageError(`--push and --pr need --branch: name the branch the work goes on`);
   }
-  if (spec.maxTurns !== undefined && !(Number.isInteger(spec.maxTurns) && spec.maxTurns >= 1)) {
-    throw new UsageError(`--max-turns must be a whole number of at least 1, not ${spec.maxTurns}`);
-  }
+  if (spec.maxTurns !== undefined) parseWholeNumber(spec.maxTurns, "maxTurns", { max: MAX_TURNS });
   if (spec.model !== undefined && !MODEL.test(spec.model)) {
-    throw new UsageError(`"${spec.model}" is not a model name (e.g. sonnet, claude-opus-4-1)`);
+    throw new UsageError(`${quote(spec.model)} is not a model name (e.g. sonnet, claude-opus-4-1)`);
   }
   if (spec.permissionMode !== undefined && !PERMISSION_MODES.includes(spec.permissionMode)) {
     throw new UsageError(
-      `--permission-mode is one of ${PERMISSION_MODES.join(", ")}, not "${spec.permissionMode}"`,
+      `--permission-mode is one of ${PERMISSION_MODES.join(", ")}, not ${
+        quote(spec.permissionMode)
+      }`,
     );
   }
   if (spec.resume !== undefined && !/^[A-Za-z0-9-]{1,100}$/.test(spec.resume)) {
-    throw new UsageError(`"${spec.resume}" is not a Claude Code session id`);
+    throw new UsageError(`${quote(spec.resume)} is not a Claude Code session id`);
   }
   const stall = spec.stallMs;
   if (stall !== undefined && !(Number.isFinite(stall) && stall > 0 && stall <= MAX_DURATION_MS)) {
@@ -146,6 +154,36 @@ export function checkTaskSpec(spec: TaskSpec): TaskSpec {
     );
   }
   return spec;
+}
+
+// What git refuses in a branch name (`git check-ref-format --branch`, as refs/heads/<name>), said
+// in words; undefined when git takes it. Checked here, so that a bad name is refused before the
+// task is queued rather than failing on the ship.
+function branchNameProblem(name: string): string | undefined {
+  if (name === "") return "it is empty";
+  if (name.length > MAX_BRANCH_LENGTH) {
+    return `it has ${name.length} characters, at most ${MAX_BRANCH_LENGTH} are taken`;
+  }
+  if (name.startsWith("-")) return 'it starts with "-"';
+  if (name === "@" || name === "HEAD") return `git keeps "${name}" for the current commit`;
+  // ASCII controls, space, DEL, and what revision syntax and globs use.
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(name)?.[0];
+  if (bad === " ") return "it has a space";
+  if (bad !== undefined) {
+    return bad < " " || bad === "\x7f" ? "it has a control character" : `it has "${bad}"`;
+  }
+  for (const sequence of ["..", "@{", "//"]) {
+    if (name.includes(sequence)) return `it has "${sequence}"`;
+  }
+  if (name.startsWith("/")) return 'it starts with "/"';
+  if (name.endsWith("/")) return 'it ends with "/"';
+  if (name.endsWith(".")) return 'it ends with "."';
+  for (const part of name.split("/")) {
+    if (part.startsWith(".")) return 'a part of it starts with "."';
+    if (part.endsWith(".lock")) return 'a part of it ends with ".lock"';
+  }
+  return undefined;
 }
 
 /**

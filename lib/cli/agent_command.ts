@@ -5,28 +5,21 @@
  * @module
  */
 
-import { Command } from "./deps.ts";
-import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
+import { Command, Option } from "./deps.ts";
+import { oneLine, quote } from "../clip.ts";
+import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { AgentRunOptions, AgentTask } from "../agent/agents.ts";
 import { describeEvent } from "../agent/stream.ts";
-import { checkTaskSpec, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
+import { checkTaskSpec, MAX_TURNS, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
 import { runTask } from "../agent/task_runner.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
+import { AT_MOST, idArgument, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
-import {
-  age,
-  escapeControls,
-  formatTable,
-  note,
-  oneLine,
-  out,
-  paint,
-  printJson,
-} from "./output.ts";
+import { age, escapeControls, formatTable, note, out, paint, printJson } from "./output.ts";
 
-const AT_MOST = `at most ${formatDuration(MAX_DURATION_MS)}`;
+const maxTurns = wholeNumber("--max-turns", { max: MAX_TURNS });
 
 /** Builds the `agent` command group. */
 export function agentCommand(): Command {
@@ -39,11 +32,11 @@ export function agentCommand(): Command {
         "travels on stdin, never on a command line)",
     )
     .addOption(shipsOption("these ships: names or unique prefixes, comma-separated"))
-    .option("--all", "every ship")
+    .addOption(new Option("--all", "every ship").conflicts("ships"))
     .option("--branch <name>", "work on this branch, made from the default branch if new")
     .option("--push", "push the branch to origin when the run ends (needs --branch)")
     .option("--pr", "open a pull request with gh and record its URL (pushes; needs --branch)")
-    .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
+    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
     .option("--model <model>", "Claude Code's --model, e.g. sonnet")
     .option(
       "--permission-mode <mode>",
@@ -68,7 +61,7 @@ export function agentCommand(): Command {
       const ships = options.ships?.split(",").map((name: string) => name.trim()).filter(Boolean);
       if (ships?.length === 0) {
         throw new UsageError(
-          `--ships "${options.ships}" names no ship: give names, comma-separated`,
+          `--ships ${quote(options.ships)} names no ship: give names, comma-separated`,
         );
       }
       const settings: AgentRunOptions = {
@@ -95,17 +88,17 @@ export function agentCommand(): Command {
     .argument("<prompt...>", 'the prompt, after "--"')
     .option("--push", "push the session's branch to origin when the run ends")
     .option("--pr", "open a pull request for the session's branch with gh (pushes it too)")
-    .option("--max-turns <n>", "Claude Code's --max-turns", parseWhole)
+    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
     .option("--model <model>", "Claude Code's --model")
     .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")
     .option("-w, --wait", "wait for it and print its outcome; exit 1 unless done")
     .option("--json", "print the task id, or with --wait its outcome, as JSON")
     .action(async (ship: string, words: string[], options) => {
+      const prompt = words.join(" ");
+      const settings = { ...taskSettings(options), timeoutMs: parseDuration(options.timeout) };
+      checkTaskSpec({ prompt, ...settings });
       await using fleet = await Fleet.open();
-      const task = await fleet.agents.resume(ship, words.join(" "), {
-        ...taskSettings(options),
-        timeoutMs: parseDuration(options.timeout),
-      });
+      const task = await fleet.agents.resume(ship, prompt, settings);
       if (!options.wait) return printStarted([task], options.json);
       printOutcomes([await task.wait()], options.json);
     });
@@ -114,7 +107,7 @@ export function agentCommand(): Command {
     .description(
       "Show a task's progress as it happens: what the agent says and which tools it uses",
     )
-    .argument("<id>", "the task id (or a unique prefix)")
+    .addArgument(idArgument("task"))
     .option("--json", "pass Claude Code's stream-json through, one object a line")
     .action(async (id: string, options) => {
       await using fleet = await Fleet.open();
@@ -154,7 +147,7 @@ export function agentCommand(): Command {
 
   agent.command("show")
     .description("One task's outcome: status, answer, cost, commits, pull request")
-    .argument("<id>", "the task id (or a unique prefix)")
+    .addArgument(idArgument("task"))
     .option("--json", "print the outcome as JSON")
     .action(async (id: string, options) => {
       await using fleet = await Fleet.open();
@@ -167,7 +160,7 @@ export function agentCommand(): Command {
 
   agent.command("cancel")
     .description("Stop a task (or remove it, when it has not started)")
-    .argument("<id>", "the task id (or a unique prefix)")
+    .addArgument(idArgument("task"))
     .option("--json", 'print {"id", "ship", "outcome"} as JSON')
     .action(async (id: string, options) => {
       await using fleet = await Fleet.open();
@@ -232,11 +225,4 @@ function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
 
 function usd(cost: number | null): string {
   return cost === null ? "-" : `$${cost.toFixed(4)}`;
-}
-
-function parseWhole(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`Expected a whole number of at least 1, not "${value}"`);
-  }
-  return Number(value);
 }

@@ -6,8 +6,11 @@
 
 import { Command } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
-import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
+import { formatDuration, parseDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
+import { quote } from "../clip.ts";
+import { DEFAULT_EXEC_CONCURRENCY, MAX_EXEC_CONCURRENCY } from "../fleet/exec.ts";
+import { AT_MOST, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
 import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
@@ -133,10 +136,15 @@ export function fleetCommand(): Command {
     .addOption(shipsOption("only these ships: names or unique prefixes, comma-separated"))
     .option(
       "-t, --timeout <duration>",
-      `how long the command may run on each ship (at most ${formatDuration(MAX_DURATION_MS)})`,
+      `how long the command may run on each ship (${AT_MOST})`,
       "30m",
     )
-    .option("-c, --concurrency <n>", "how many ships at once", "32")
+    .option(
+      "-c, --concurrency <n>",
+      `how many ships at once (1-${MAX_EXEC_CONCURRENCY})`,
+      wholeNumber("--concurrency", { max: MAX_EXEC_CONCURRENCY }),
+      DEFAULT_EXEC_CONCURRENCY,
+    )
     .option("--json", "print one result per ship as JSON")
     .addHelpText(
       "after",
@@ -150,13 +158,7 @@ export function fleetCommand(): Command {
       const ships = options.ships?.split(",").map((name) => name.trim()).filter(Boolean);
       if (ships?.length === 0) {
         throw new UsageError(
-          `--ships "${options.ships}" names no ship: give names or prefixes, comma-separated`,
-        );
-      }
-      const concurrency = Number(options.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) {
-        throw new UsageError(
-          `--concurrency must be a whole number of at least 1, not "${options.concurrency}"`,
+          `--ships ${quote(options.ships)} names no ship: give names or prefixes, comma-separated`,
         );
       }
       await using opened = await Fleet.open();
@@ -168,7 +170,7 @@ export function fleetCommand(): Command {
         opened.exec(command, {
           ships,
           timeoutMs: parseDuration(options.timeout),
-          concurrency,
+          concurrency: options.concurrency,
           signal: interruption.signal,
           onProgress: (event) => {
             if (event.phase === "running") return board.set(event.ship, "running");
@@ -211,7 +213,9 @@ async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
     `This destroys ${what} of fleet ${fleet.facts.tag}. Type "sink" to confirm:`,
   );
   if (answer.trim() !== "sink") {
-    throw new UsageError(`Not confirmed ("${answer.trim()}" is not "sink"): nothing was destroyed`);
+    throw new UsageError(
+      `Not confirmed (${quote(answer.trim())} is not "sink"): nothing was destroyed`,
+    );
   }
 }
 

@@ -7,6 +7,7 @@
 
 import { Command, Option } from "./deps.ts";
 import { ROLES } from "../address.ts";
+import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 import { type Identity, writeIdentity } from "../identity.ts";
 import { memberReport } from "../fleet/member_status.ts";
@@ -31,7 +32,9 @@ export function setupCommand(): Command {
         throw new UsageError(`_setup is for VMs: "local" is the laptop's role`);
       }
       if (!VM_NAME.test(options.name)) {
-        throw new UsageError(`"${options.name}" is not a VM name (lowercase letters, digits, -)`);
+        throw new UsageError(
+          `${quote(options.name)} is not a VM name (lowercase letters, digits, -)`,
+        );
       }
       if (Boolean(options.flagshipName) !== Boolean(options.flagshipDest)) {
         throw new UsageError(`Give both --flagship-name and --flagship-dest, or neither`);

@@ -72,13 +72,6 @@ export function escapeControls(text: string, options: { inline?: boolean } = {})
   });
 }
 
-/** Shortens text to one line of at most `max` characters. */
-export function oneLine(text: string, max: number): string {
-  const first = text.split("\n")[0];
-  const more = first !== text || first.length > max;
-  return more ? first.slice(0, max - 1) + "…" : first;
-}
-
 /** Formats an ISO time as a short age, e.g. "3m ago". */
 export function age(iso: string | null, now: number = Date.now()): string {
   if (!iso) return "-";

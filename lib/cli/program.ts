@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command } from "./deps.ts";
+import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { agentCommand } from "./agent_command.ts";
 import { completionsCommand } from "./completions_command.ts";
 import { fleetCommand } from "./fleet_command.ts";
@@ -41,6 +41,22 @@ export function program(): Command {
   root.addCommand(statusCommand(), { hidden: true });
   // Usage errors anywhere in the tree throw instead of exiting, so main() picks the exit code.
   const subcommands = root.commands.flatMap((group) => group.commands);
-  for (const command of [root, ...root.commands, ...subcommands]) command.exitOverride();
+  for (const command of [root, ...root.commands, ...subcommands]) {
+    command.exitOverride();
+    explainConflicts(command);
+  }
   return root;
+}
+
+// Options declared with .conflicts() and given together: commander names both; we say it as a
+// sentence that also says what to do (any other message of commander's is left as it is).
+function explainConflicts(command: CommandUnknownOpts): void {
+  const error = command.error.bind(command);
+  command.error = (message, options) =>
+    error(
+      options?.code === "commander.conflictingOption"
+        ? message.replace(/^error: option (.+)$/, "error: Option $1: give one or the other")
+        : message,
+      options,
+    );
 }

@@ -13,7 +13,12 @@ import { ensureScheduler } from "../inbox/scheduler_service.ts";
 import { Outbox } from "../relay/outbox.ts";
 import { prepareChannel, settleOutbox, takeOutbox } from "../relay/ship_end.ts";
 import { UsageError } from "../errors.ts";
-import { age, escapeControls, formatTable, note, oneLine, out, printJson } from "./output.ts";
+import { oneLine, quote } from "../clip.ts";
+import { idArgument, wholeNumber } from "./arguments.ts";
+import { age, escapeControls, formatTable, note, out, printJson } from "./output.ts";
+
+// The relay's policy lets a flagship collect at most hourly (pollIntervalSec).
+const MAX_POLL_SEC = 3600;
 
 /**
  * Adds the relay's commands to the `inbox` group.
@@ -25,7 +30,7 @@ export function addRelayCommands(inbox: Command): void {
     .description(
       "Let a held command run: one a keyless ship sent the flagship, which waits for a person",
     )
-    .argument("<id>", "message id or prefix")
+    .addArgument(idArgument("message"))
     .option("--json", "print the message as JSON")
     .action(async (id, options) => {
       const inbox = await Inbox.open();
@@ -84,7 +89,11 @@ export function addRelayCommands(inbox: Command): void {
   inbox.command("_outbox", { hidden: true })
     .description("Print the outbox as JSON (recording the channel's mode), or --settle it")
     .option("--mode <mode>", "how the channel runs: forward or poll")
-    .option("--poll-sec <seconds>", "how often the flagship collects")
+    .option(
+      "--poll-sec <seconds>",
+      "how often the flagship collects",
+      wholeNumber("--poll-sec", { max: MAX_POLL_SEC }),
+    )
     .option("--settle", 'read [{"id", "refused"?}] on stdin: remove or set aside each')
     .action(async (options) => {
       if (options.settle) {
@@ -92,13 +101,10 @@ export function addRelayCommands(inbox: Command): void {
         return printJson({ settled: count });
       }
       if (options.mode === undefined) return printJson(await takeOutbox(undefined));
-      const pollSec = Number(options.pollSec);
       if (options.mode !== "forward" && options.mode !== "poll") {
-        throw new UsageError(`--mode is "forward" or "poll", not "${options.mode}"`);
+        throw new UsageError(`--mode is "forward" or "poll", not ${quote(options.mode)}`);
       }
-      if (!Number.isInteger(pollSec) || pollSec < 1) {
-        throw new UsageError(`--poll-sec is a whole number of seconds, not "${options.pollSec}"`);
-      }
-      printJson(await takeOutbox({ mode: options.mode, pollSec }));
+      if (options.pollSec === undefined) throw new UsageError(`--mode needs --poll-sec <seconds>`);
+      printJson(await takeOutbox({ mode: options.mode, pollSec: options.pollSec }));
     });
 }

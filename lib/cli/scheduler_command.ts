@@ -5,8 +5,8 @@
  */
 
 import { Command } from "./deps.ts";
-import { UsageError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
+import { MAX_RUNNING_LIMIT } from "../inbox/store.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
   schedulerState,
@@ -15,7 +15,9 @@ import {
 } from "../inbox/scheduler_service.ts";
 import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
-import { escapeControls, note, oneLine, out, printJson } from "./output.ts";
+import { oneLine } from "../clip.ts";
+import { wholeNumber } from "./arguments.ts";
+import { escapeControls, note, out, printJson } from "./output.ts";
 import { selfCommand } from "../self.ts";
 import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
@@ -79,7 +81,11 @@ export function schedulerCommand(): Command {
       "Show or set how many commands run at once, at most (default 1, as the original tool; " +
         "a running scheduler takes a new value at once)",
     )
-    .argument("[count]", "a whole number from 1 to 64", parseCount)
+    .argument(
+      "[count]",
+      `a whole number from 1 to ${MAX_RUNNING_LIMIT}`,
+      wholeNumber("count", { max: MAX_RUNNING_LIMIT }),
+    )
     .option("--json", 'print {"maxRunning": N} as JSON')
     .action(async (count, options) => {
       const maxRunning = await (await Inbox.open()).maxRunning(count);
@@ -88,14 +94,6 @@ export function schedulerCommand(): Command {
     });
 
   return scheduler;
-}
-
-function parseCount(value: string): number {
-  const count = Number(value);
-  if (!/^\d+$/.test(value.trim())) {
-    throw new UsageError(`Invalid count "${value}": give a whole number from 1 to 64`);
-  }
-  return count;
 }
 
 /** Builds the hidden `_scheduler` command: the scheduler in the foreground, logging to stderr. */

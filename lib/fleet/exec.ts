@@ -12,6 +12,7 @@ import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "../inbox/message.ts";
 import { send } from "../inbox/send.ts";
 import type { Ssh } from "../ssh.ts";
+import { parseWholeNumber } from "../whole_number.ts";
 import type { Ship } from "./member.ts";
 import { matchByPrefix } from "./registry.ts";
 
@@ -143,6 +144,8 @@ export interface ExecContext {
 
 /** The most ships at once by default: every ship of a large `ship create` and more. */
 export const DEFAULT_EXEC_CONCURRENCY = 32;
+/** The most ships at once an exec may ask for. */
+export const MAX_EXEC_CONCURRENCY = 1000;
 // The wait on the ship outlives the command by this much, so its own timeout is what ends it.
 const WAIT_GRACE_MS = 60_000;
 // How long an interrupted exec waits to hear that a ship stopped its command.
@@ -182,9 +185,7 @@ export async function execOnShips(
   // Refused once, before anything is sent, rather than as one failure per ship.
   if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
   const concurrency = options.concurrency ?? DEFAULT_EXEC_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency must be a whole number of at least 1, not ${concurrency}`);
-  }
+  parseWholeNumber(concurrency, "concurrency", { max: MAX_EXEC_CONCURRENCY });
   const limit = pLimit(concurrency);
   const results = await Promise.all(
     chosen.map((ship) => limit(() => runOn(ship, command, options, context))),

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { pLimit } from "../deps.ts";
 import { type Channel, channelFor } from "../channel.ts";
-import { OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
+import { OhcommodoreError, registerErrorClass } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
 import { providerFor } from "../providers/factory.ts";
@@ -18,6 +18,7 @@ import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider
 export type { CreateShipsOptions, FleetStatus, Resolved, ShipStatus, SinkReport };
 import type { MemberEnv, Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
+import { parseWholeNumber } from "../whole_number.ts";
 import type {
   CreateShipsOptions,
   FleetBackend,
@@ -48,13 +49,7 @@ export const MAX_SHIPS_PER_CREATE = 20;
  * @throws {UsageError} Unless it is a whole number from 1 to {@link MAX_SHIPS_PER_CREATE}.
  */
 export function checkShipCount(asked: number | string): number {
-  const count = typeof asked === "string" ? (/^\d+$/.test(asked) ? Number(asked) : NaN) : asked;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_SHIPS_PER_CREATE) {
-    throw new UsageError(
-      `--count must be a whole number from 1 to ${MAX_SHIPS_PER_CREATE}, not "${asked}"`,
-    );
-  }
-  return count;
+  return parseWholeNumber(asked, "count", { max: MAX_SHIPS_PER_CREATE });
 }
 // Status calls go to the ships themselves, not the lobby.
 const STATUS_CONCURRENCY = 32;

@@ -9,6 +9,7 @@
 
 import { FleetAgents } from "../agent/agents.ts";
 import { join } from "node:path";
+import { quote } from "../clip.ts";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { readIdentity, writeIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
@@ -427,7 +428,7 @@ export class Fleet implements AsyncDisposable {
   async ship(prefix: string): Promise<Ship> {
     const found = await this.resolve(prefix, true);
     if (!found) {
-      throw new NotFoundError(`No ship matches "${prefix}"; see "ohcommodore fleet status"`, {
+      throw new NotFoundError(`No ship matches ${quote(prefix)}; see "ohcommodore fleet status"`, {
         query: prefix,
       });
     }

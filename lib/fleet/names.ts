@@ -5,6 +5,7 @@
  * @module
  */
 
+import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 
 /** What `ship create` was asked for. */
@@ -20,7 +21,14 @@ export const VM_NAME: RegExp = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const HEX = "0123456789abcdef";
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
-const MAX_NAME = 20;
+/**
+ * The longest name a ship is given (its VM name is `ship-<name>-<tag><4 hex>`, at most 34
+ * characters). A plain name longer than this is refused; a repository's name is shortened.
+ */
+export const MAX_SHIP_NAME = 20;
+
+/** The longest `ship create` argument: `owner/repo`, a git URL or a plain name. */
+export const MAX_SHIP_SPEC = 300;
 
 function randomFrom(alphabet: string, length: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(length));
@@ -115,6 +123,13 @@ const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  */
 export function parseShipSpec(spec: string): ShipSpec {
   const text = spec.trim();
+  // A plain name that is too long is told its own limit below.
+  if (text.length > MAX_SHIP_SPEC && !PLAIN_NAME.test(text)) {
+    throw new UsageError(
+      `Cannot make a ship from ${quote(spec)}: it has ${text.length} characters, at most ` +
+        `${MAX_SHIP_SPEC} are taken`,
+    );
+  }
   let repo: string | null = null;
   let base: string;
   if (GIT_URL.test(text)) {
@@ -127,14 +142,22 @@ export function parseShipSpec(spec: string): ShipSpec {
     base = text;
   } else {
     throw new UsageError(
-      `Cannot make a ship from ${JSON.stringify(spec)}: give owner/repo (e.g. denoland/std), ` +
+      `Cannot make a ship from ${quote(spec)}: give owner/repo (e.g. denoland/std), ` +
         `a git URL (https://…, ssh://…, git@host:path, file://…) or a plain name (e.g. scratch)`,
     );
   }
-  const name = base.replace(/\.git$/, "").toLowerCase().replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "").slice(0, MAX_NAME).replace(/-+$/, "");
+  const whole = base.replace(/\.git$/, "").toLowerCase().replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  // A name typed as a name is kept whole or refused; one taken from a repository is shortened.
+  if (repo === null && whole.length > MAX_SHIP_NAME) {
+    throw new UsageError(
+      `Cannot make a ship named ${quote(spec)}: it has ${whole.length} characters, give a ` +
+        `name of at most ${MAX_SHIP_NAME}`,
+    );
+  }
+  const name = whole.slice(0, MAX_SHIP_NAME).replace(/-+$/, "");
   if (!name) {
-    throw new UsageError(`Cannot derive a ship name from ${JSON.stringify(spec)}: use letters`);
+    throw new UsageError(`Cannot derive a ship name from ${quote(spec)}: use letters`);
   }
   return { name, repo };
 }

@@ -7,6 +7,7 @@
  */
 
 import type { DuckDBConnection } from "../duckdb.ts";
+import { quote } from "../clip.ts";
 import { AmbiguousNameError, NotFoundError, UsageError } from "../errors.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
@@ -194,12 +195,12 @@ export function matchByPrefix<T extends { name: string }>(ships: readonly T[], p
   if (matches.length === 0) {
     const known = ships.map((ship) => ship.name).join(", ") || "none";
     throw new NotFoundError(
-      `No ship matches "${prefix}" (ships: ${known}); see "ohcommodore fleet status"`,
+      `No ship matches ${quote(prefix)} (ships: ${known}); see "ohcommodore fleet status"`,
       { query: prefix },
     );
   }
   throw new AmbiguousNameError(
-    `"${prefix}" matches ${matches.length} ships (${
+    `${quote(prefix)} matches ${matches.length} ships (${
       matches.map((ship) => ship.name).join(", ")
     }): give more of the name`,
     { query: prefix, matches: matches.map((ship) => ship.name) },
