@@ -7,7 +7,7 @@
  * import { quote } from "./clip.ts";
  *
  * const name = "x".repeat(10_000);
- * console.error(`Invalid name ${quote(name)}: give at most 20 characters`); // "xxx…xx…"
+ * console.error(`Invalid name ${quote(name)}: give at most 20`); // Invalid name "xx…x…": …
  * ```
  *
  * @module
