@@ -74,6 +74,7 @@ export {
   AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
+  DiskFullError,
   type ErrorClass,
   type ErrorData,
   errorFromData,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { dirname } from "node:path";
+
 /**
  * The base of every error ohcommodore throws on purpose.
  *
@@ -265,6 +267,58 @@ export class DeliveryRefusedError extends OhcommodoreError {}
 export class DatabaseError extends OhcommodoreError {}
 
 /**
+ * A write failed because the disk is full (no space left, or the user's quota used up). It
+ * passes once space is freed; nothing is damaged.
+ *
+ * @example Tell a full disk from a failure that needs repair
+ * ```ts
+ * import { DiskFullError, send } from "@smithclay/ohcommodore";
+ * await send("captain@ship-web-1f2e", "make").catch((error) => {
+ *   if (error instanceof DiskFullError) console.error(`free space on ${error.path}'s disk`);
+ *   else throw error;
+ * });
+ * ```
+ */
+export class DiskFullError extends OhcommodoreError {
+  /** What could not be written (a file, or the directory that holds it). */
+  readonly path: string;
+
+  /**
+   * Creates the error; the message says what failed, where, and to free space.
+   *
+   * @param action What failed, in sentence case: `Cannot store message "0a1b2c3d"`.
+   * @param path What could not be written.
+   * @param options Error options with the `cause` (the system's or DuckDB's error).
+   */
+  constructor(action: string, path: string, options?: ErrorOptions) {
+    const where = dirname(path);
+    super(
+      `${action}: the disk is full (no space left to write "${path}"); free space on the disk ` +
+        `that holds ${where} (see "df -h ${where}"), then try again`,
+      options,
+    );
+    this.path = path;
+  }
+}
+
+/**
+ * Whether an error, or one of its causes, says the disk is full: `ENOSPC` or `EDQUOT` from the
+ * system, or DuckDB's "No space left on device".
+ *
+ * @param error Any thrown value.
+ * @returns True for a full disk.
+ */
+export function isDiskFull(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e instanceof DiskFullError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT") return true;
+    if (/No space left on device|Disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
  * A person or the system asked us to stop (SIGINT, SIGTERM, SIGHUP) part way through.
  *
  * @example Tell Ctrl-C from a failure
@@ -330,6 +384,7 @@ for (
     TimeoutError,
     DeliveryRefusedError,
     DatabaseError,
+    DiskFullError,
     InterruptedError,
   ]
 ) registerErrorClass(errorClass);

@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { DiskFullError } from "../lib/errors.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
+import { isFinished } from "../lib/inbox/message.ts";
 import { readReportFile, writeReportFile } from "../lib/inbox/report.ts";
 import { writeIdentity } from "../lib/identity.ts";
 import { memberReport } from "../lib/fleet/member_status.ts";
-import { Scheduler, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { Scheduler, type SchedulerEvent, schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { schedulerLogOf, startSchedulerService } from "../lib/inbox/scheduler_service.ts";
 import { ServerConnection } from "../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
+import { mountSmallDisk, smallDiskUnavailable } from "./helpers/small_disk.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
@@ -29,6 +33,12 @@ async function withScheduler(
     scheduler.stop();
     await scheduler.finished;
   }
+}
+
+/** Delivers a command and waits for it to finish. */
+async function ran(inbox: Inbox, command: string) {
+  const message = await inbox.deliver({ recipient: inbox.address, command });
+  return await inbox.waitFor(message.id, { timeoutMs: 20_000 });
 }
 
 function statusOf(inbox: Inbox, id: string, wanted: string) {
@@ -264,4 +274,158 @@ Deno.test("commands get the credentials from a private ~/.ohcommodore/.env, not 
     const message = await inbox.deliver({ recipient: inbox.address, command });
     assert.equal((await inbox.waitFor(message.id, { timeoutMs: 20_000 })).result, "none none\n");
   });
+});
+
+Deno.test("a listener that throws (its log on a full disk) does not stop the scheduler", async () => {
+  await using inbox = await tempInbox();
+  const onEvent = () => {
+    throw new Error("No space left on device (os error 28)");
+  };
+  const scheduler = await Scheduler.start(inbox, { onEvent });
+  try {
+    assert.equal((await ran(inbox, "echo logged")).result, "logged\n");
+  } finally {
+    scheduler.stop();
+    await scheduler.finished;
+  }
+});
+
+// The member's ~/.local/ship on a real small disk (a tmpfs), as a VM's full disk would be.
+const noSmallDisk = smallDiskUnavailable();
+function fullDiskTest(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, fn, ignore: noSmallDisk !== undefined });
+}
+
+/** An inbox whose ~/.local/ship is a small disk of its own; disposing unmounts, then removes. */
+async function inboxOnSmallDisk(mebibytes: number) {
+  const inbox = await tempInbox();
+  try {
+    const disk = await mountSmallDisk(dirname(inbox.database), mebibytes * 1024 * 1024);
+    return {
+      inbox,
+      disk,
+      [Symbol.asyncDispose]: async () => {
+        await disk[Symbol.asyncDispose]();
+        await inbox[Symbol.asyncDispose]();
+      },
+    };
+  } catch (error) {
+    await inbox[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+// A command of about 900 KB: stored in the database's WAL, and written again as its script.
+const bigCommand = (tag: string) => `: ${tag.repeat(900_000)}\necho ${tag}`;
+
+fullDiskTest(
+  "a command whose script does not fit on a full disk fails alone, with the cause, and the scheduler goes on",
+  async () => {
+    await using member = await inboxOnSmallDisk(8);
+    const { inbox, disk } = member;
+    await withScheduler(inbox, async () => {
+      // Room for the message in the database, not for its script as well.
+      await disk.fill(1_500_000);
+      const failed = await ran(inbox, bigCommand("x"));
+      assert.equal(failed.status, "error");
+      assert.equal(failed.result, "");
+      assert.match(
+        failed.error ?? "",
+        /^could not start: the disk is full \(no space left to write "[^"]+\/run\/[^"]+\.sh"\); free space on the disk that holds /,
+      );
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(join(disk.path, "run"))), []);
+      assert.equal((await ran(inbox, "echo still here")).result, "still here\n");
+    });
+  },
+);
+
+fullDiskTest(
+  "a delivery the full disk has no room for is refused with the cause, and the scheduler goes on",
+  async () => {
+    await using member = await inboxOnSmallDisk(8);
+    const { inbox, disk } = member;
+    await withScheduler(inbox, async () => {
+      await disk.fill(0);
+      await assert.rejects(
+        inbox.deliver({ recipient: inbox.address, command: bigCommand("y") }),
+        (error: Error) => {
+          assert.ok(error instanceof DiskFullError, `${error.name}: ${error.message}`);
+          assert.match(
+            error.message,
+            /^Cannot store message "[0-9a-f]+" in the inbox of captain@s: the disk is full/,
+          );
+          assert.equal(error.path, `${inbox.database}.wal`);
+          return true;
+        },
+      );
+      assert.deepEqual(await inbox.list(), [], "nothing was stored");
+      await disk.free();
+      assert.equal((await ran(inbox, "echo after")).result, "after\n");
+    });
+  },
+);
+
+fullDiskTest(
+  "after a checkpoint fails on a full disk, the scheduler opens its database again once space is freed",
+  async () => {
+    await using member = await inboxOnSmallDisk(40);
+    const { inbox, disk } = member;
+    const failures: string[] = [];
+    const onEvent = (event: SchedulerEvent) => {
+      if (event.type === "retrying") failures.push(event.error.message);
+    };
+    const scheduler = await Scheduler.start(inbox, { onEvent });
+    try {
+      // Room for a WAL past the checkpoint's 16 MiB, not for the checkpoint's copy of it.
+      await disk.fill(20_000_000);
+      for (let i = 0; i < 30 && !failures.some((f) => /^Cannot checkpoint/.test(f)); i++) {
+        const finished = await ran(inbox, bigCommand("z"));
+        // The last may find no room for its script: the disk is full by then.
+        if (finished.status !== "done") assert.match(finished.error ?? "", /the disk is full/);
+      }
+      assert.match(failures.find((f) => /^Cannot checkpoint/.test(f)) ?? "", /the disk is full/);
+      await disk.free();
+      assert.equal((await ran(inbox, "echo after")).result, "after\n");
+      assert.deepEqual((await inbox.list()).filter((m) => !isFinished(m)), []);
+    } finally {
+      scheduler.stop();
+      await scheduler.finished;
+    }
+  },
+);
+
+fullDiskTest(
+  "a scheduler that cannot start on a full disk says the disk is full, not to move the database aside",
+  async () => {
+    await using member = await inboxOnSmallDisk(8);
+    const { inbox, disk } = member;
+    await disk.fill(8192); // its pid file fits, the database does not
+    await assert.rejects(Scheduler.start(inbox), (error: Error) => {
+      assert.ok(error instanceof DiskFullError, `${error.name}: ${error.message}`);
+      assert.match(error.message, /^The scheduler cannot start: the disk is full/);
+      assert.doesNotMatch(error.message, /damaged|aside|\bmv\b/);
+      return true;
+    });
+  },
+);
+
+Deno.test("the detached scheduler's log holds no colour codes, not even Deno's own", async () => {
+  await using inbox = await tempInbox();
+  // A scheduler that dies as Deno reports it: an uncaught error, which Deno colours even in a
+  // file unless NO_COLOR is set (this test's own environment must not set it for it).
+  const script = join(inbox.home, "dies.ts");
+  await Deno.writeTextFile(script, 'throw new Error("the scheduler died");\n');
+  const saved = Deno.env.get("NO_COLOR");
+  Deno.env.delete("NO_COLOR");
+  try {
+    await assert.rejects(
+      startSchedulerService(inbox, [Deno.execPath(), "run", "--quiet", script]),
+      /The scheduler did not start/,
+    );
+  } finally {
+    if (saved !== undefined) Deno.env.set("NO_COLOR", saved);
+  }
+  const log = await Deno.readTextFile(schedulerLogOf(inbox.database));
+  assert.match(log, /Uncaught.*the scheduler died/);
+  assert.ok(!log.includes("\x1b"), JSON.stringify(log));
 });

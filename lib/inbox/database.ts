@@ -14,7 +14,7 @@
 import type { DuckDBConnection } from "../duckdb.ts";
 import { dirname } from "node:path";
 import { pRetry } from "../deps.ts";
-import { DatabaseError, TimeoutError } from "../errors.ts";
+import { DatabaseError, DiskFullError, isDiskFull, TimeoutError } from "../errors.ts";
 import { ensurePrivateDir, tightenFiles } from "../private_files.ts";
 import { SCHEMA_STATEMENTS, SET_IDENTITY_SQL } from "./schema.ts";
 
@@ -51,6 +51,9 @@ export interface DatabaseAccess {
 
 const ensuredSchemas = new Set<string>();
 
+// DuckDB checkpoints after a commit that takes its WAL past this size: never, in effect.
+const NO_AUTOMATIC_CHECKPOINT = "SET checkpoint_threshold = '1000TB'";
+
 /** A database held open, with its lock, until disposed. */
 export interface OpenDatabase extends Disposable {
   /** The connection. */
@@ -75,6 +78,17 @@ export class GaveUpWaiting extends Error {}
  * @returns The open database.
  */
 export async function openDatabase(
+  access: DatabaseAccess,
+  giveUp?: () => Promise<boolean>,
+): Promise<OpenDatabase> {
+  try {
+    return await open(access, giveUp);
+  } catch (error) {
+    throw whenDiskFull(error, `Cannot open inbox database "${access.path}"`, access.path);
+  }
+}
+
+async function open(
   access: DatabaseAccess,
   giveUp?: () => Promise<boolean>,
 ): Promise<OpenDatabase> {
@@ -104,6 +118,11 @@ export async function openDatabase(
       await tightenFiles(access.path, `${access.path}.wal`, lockPathOf(access.path));
       const connection = await instance.connect();
       try {
+        // No checkpoint after a commit: when one fails (a full disk), DuckDB fails the commit
+        // although it is durable, and invalidates the database, so that a stored delivery would
+        // seem refused and a claimed message unclaimed. It checkpoints when the database
+        // closes; a holder for long (the scheduler) runs CHECKPOINT as a step of its own.
+        await connection.run(NO_AUTOMATIC_CHECKPOINT);
         if (!ensuredSchemas.has(access.path)) {
           for (const statement of access.schema ?? SCHEMA_STATEMENTS) {
             await connection.run(statement);
@@ -157,7 +176,64 @@ export async function withDatabase<T>(
   giveUp?: () => Promise<boolean>,
 ): Promise<T> {
   using open = await openDatabase(access, giveUp);
-  return await work(open.connection);
+  try {
+    return await work(open.connection);
+  } catch (error) {
+    throw whenDiskFull(error, `Cannot write inbox database "${access.path}"`, access.path);
+  }
+}
+
+/**
+ * A step's error, as a {@link DiskFullError} when the disk is full (naming the file DuckDB
+ * could not write, when it says which); any other error as it is.
+ *
+ * @param error What the step threw.
+ * @param action What failed, for the message: `Cannot store message "0a1b2c3d"`.
+ * @param file The file the step writes (the database, or another beside it).
+ * @returns The error to throw.
+ */
+export function whenDiskFull(error: unknown, action: string, file: string): unknown {
+  if (error instanceof DiskFullError) return error;
+  const path = diskFullPath(error, file);
+  return path === undefined ? error : new DiskFullError(action, path, { cause: error });
+}
+
+/**
+ * What could not be written when a database step failed for a full disk: the file DuckDB
+ * names, else the database.
+ *
+ * @param error What the step threw.
+ * @param database The database file.
+ * @returns The path, or undefined when the disk is not full.
+ */
+export function diskFullPath(error: unknown, database: string): string | undefined {
+  if (!isDiskFull(error)) return undefined;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e instanceof DiskFullError) return e.path;
+    const named = /Could not write file "([^"]+)"/.exec(e.message)?.[1];
+    if (named) return named;
+  }
+  return database;
+}
+
+// What DuckDB says of a file it cannot read as a database (seen: a file of other bytes, a
+// truncated one, a block or WAL entry whose checksum fails).
+const DAMAGED =
+  /not a valid DuckDB database file|Corrupt (database|WAL) file|does not match stored checksum|Could not read enough bytes from file|Failure while replaying WAL/i;
+
+/**
+ * Whether a database failure says the file itself is damaged, so that moving it aside (and
+ * starting a new inbox) is the way out. A full disk never is: freeing space is.
+ *
+ * @param error What opening or using the database threw.
+ * @returns True when DuckDB says the file is damaged.
+ */
+export function isDamagedDatabase(error: unknown): boolean {
+  if (isDiskFull(error)) return false;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (DAMAGED.test(e.message)) return true;
+  }
+  return false;
 }
 
 function isFileLockConflict(error: unknown): boolean {

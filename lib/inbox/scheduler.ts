@@ -11,6 +11,7 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DatabaseError,
+  DiskFullError,
   NotFoundError,
   OhcommodoreError,
   TimeoutError,
@@ -20,7 +21,14 @@ import { commandCredentials } from "../member_env.ts";
 import { shellQuote } from "../ssh.ts";
 import { setLongTimeout } from "../timer.ts";
 import { VERSION } from "../version.ts";
-import { isTransientDatabaseError, type OpenDatabase, openDatabase } from "./database.ts";
+import {
+  diskFullPath,
+  isDamagedDatabase,
+  isTransientDatabaseError,
+  type OpenDatabase,
+  openDatabase,
+  whenDiskFull,
+} from "./database.ts";
 import { type Cancellation, databaseAccessOf, type Delivery, type Inbox } from "./inbox.ts";
 import {
   type FinishedMessage,
@@ -38,7 +46,7 @@ import {
 } from "./operations.ts";
 import { OutputLog } from "./output_log.ts";
 import { type MemberReport, removeReportFile, writeReportFile } from "./report.ts";
-import { OUTPUT_CAP_BYTES, runCommand, signalGroup } from "./run_command.ts";
+import { notStarted, OUTPUT_CAP_BYTES, runCommand, signalGroup } from "./run_command.ts";
 import { InboxServer, type RequestHandler } from "./server.ts";
 import {
   type OperationName,
@@ -79,7 +87,10 @@ const REPORT_DELAY_MS = 200;
 
 /** Options for {@link Scheduler.start}. */
 export interface SchedulerOptions {
-  /** Called for every event; the library never prints. */
+  /**
+   * Called for every event; the library never prints. What it throws is ignored: a log that
+   * cannot be written (on a full disk) does not stop the scheduler.
+   */
   onEvent?: (event: SchedulerEvent) => void;
   /** Overrides how many commands may run at once (the inbox's `MAX_RUNNING`, default 1). */
   maxRunning?: number;
@@ -172,8 +183,13 @@ export class Scheduler {
   readonly finished: Promise<void>;
   readonly #inbox: Inbox;
   readonly #options: SchedulerOptions;
-  readonly #store: InboxStore;
-  readonly #database: OpenDatabase;
+  readonly #emit: (event: SchedulerEvent) => void;
+  #store: InboxStore;
+  #database: OpenDatabase;
+  // DuckDB invalidated the open database (a checkpoint failed): closed, to be opened again.
+  #databaseLost = false;
+  // No checkpoint before this time (one failed: the disk is full).
+  #checkpointAfter = 0;
   #reader: Promise<DuckDBConnection> | undefined;
   #reading: Promise<unknown> = Promise.resolve();
   #maxRunning: number;
@@ -211,11 +227,12 @@ export class Scheduler {
   ) {
     this.#inbox = inbox;
     this.#options = options;
+    this.#emit = guarded(options.onEvent);
     this.#store = new InboxStore(database.connection, inbox.address);
     this.#database = database;
     this.#maxRunning = options.maxRunning ?? maxRunning;
     this.#idled = new Promise((resolve) => this.#idle = resolve);
-    this.finished = this.#serve(lock, database);
+    this.finished = this.#serve(lock);
   }
 
   /**
@@ -229,8 +246,10 @@ export class Scheduler {
    * @returns The running scheduler.
    * @throws {OhcommodoreError} When another scheduler already serves this database.
    * @throws {DatabaseError} When the database cannot be used for a reason that does not pass by
-   *   itself (a damaged file, no permission): with DuckDB's error and what to do. The reason is
-   *   also recorded for `scheduler status` ({@link readSchedulerFailure}).
+   *   itself (a damaged file, no permission): with DuckDB's error and what to do (moving the
+   *   file aside only when DuckDB says it is damaged). The reason is also recorded for
+   *   `scheduler status` ({@link readSchedulerFailure}).
+   * @throws {DiskFullError} When the disk that holds the database is full.
    */
   static async start(inbox: Inbox, options: SchedulerOptions = {}): Promise<Scheduler> {
     const lockPath = schedulerLockPathOf(inbox.database);
@@ -245,12 +264,12 @@ export class Scheduler {
     }
     // Written under the lock and before the socket answers, removed after it stops answering:
     // whenever a scheduler answers, this file names it.
-    await Deno.writeTextFile(schedulerPidPathOf(inbox.database), `${Deno.pid}\n`, { mode: 0o600 })
-      .catch((error) => {
-        lock.close();
-        throw error;
-      });
-    const emit = options.onEvent ?? (() => {});
+    const pidPath = schedulerPidPathOf(inbox.database);
+    await Deno.writeTextFile(pidPath, `${Deno.pid}\n`, { mode: 0o600 }).catch((error) => {
+      lock.close();
+      throw whenDiskFull(error, "The scheduler cannot start", pidPath);
+    });
+    const emit = guarded(options.onEvent);
     let database: OpenDatabase;
     let start: SchedulingStart;
     try {
@@ -300,18 +319,17 @@ export class Scheduler {
   stop(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#options.onEvent?.({ type: "stopping" });
+    this.#emit({ type: "stopping" });
     // A claim under way ends the pump first, which then says it is idle.
     if (this.#running.size === 0 && !this.#pumping) this.#idle();
   }
 
-  async #serve(lock: Deno.FsFile, database: OpenDatabase): Promise<void> {
+  async #serve(lock: Deno.FsFile): Promise<void> {
     using _lock = lock; // released last
-    using _database = database;
-    const emit = this.#options.onEvent ?? (() => {});
+    using _database = { [Symbol.dispose]: () => this.#closeDatabase() };
     try {
       using _server = InboxServer.listen(socketPathOf(this.#inbox.database), this.#handle);
-      emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
+      this.#emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
       this.#unread.push(...await this.#persist(() => this.#step((store) => store.unread())));
       this.#pump();
       await this.#idled;
@@ -417,7 +435,12 @@ export class Scheduler {
     try {
       results = await storeDeliveries(store, batch.map(({ accepted }) => accepted));
     } catch (error) {
-      for (const { reject } of batch) reject(error);
+      if (isInvalidated(error)) this.#closeDatabase();
+      // Refused to each sender with the cause; nothing was stored.
+      for (const { accepted, reject } of batch) {
+        const action = `Cannot store message "${accepted.id}" in the inbox of ${store.address}`;
+        reject(whenDiskFull(error, action, this.#inbox.database));
+      }
       return;
     }
     let created = false;
@@ -547,6 +570,7 @@ export class Scheduler {
   // A person's query: on a connection of its own, so that it holds up no delivery, and
   // interrupted at its deadline or when its client leaves.
   async #query(sql: string, signal: AbortSignal): Promise<QueryResult> {
+    if (this.#databaseLost) await this.#step(() => Promise.resolve()); // opens it again
     this.#reader ??= this.#database.connect();
     const connection = await this.#reader;
     const run = this.#reading.then(async () => {
@@ -619,17 +643,36 @@ export class Scheduler {
   }
 
   async #run(running: Running): Promise<void> {
-    const emit = this.#options.onEvent ?? (() => {});
     const message = running.message;
-    const capBytes = this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES;
     this.#report();
-    emit({ type: "running", message });
-    // Cancelled between its claim and now: it never starts.
-    const outcome = running.cancelled ? NOT_STARTED : await runCommand(message.command, {
+    this.#emit({ type: "running", message });
+    // Cancelled between its claim and now: it never starts. One that cannot start (its script
+    // cannot be written on a full disk, say) fails alone, with why; the scheduler goes on.
+    const outcome = running.cancelled
+      ? NOT_STARTED
+      : await this.#start(running).catch((error) => notStarted(error));
+    // Cancelled is what it was when a cancel stopped it, not a timeout, its own exit, or a
+    // start that failed.
+    const cancelled = running.cancelled && outcome.status === "error" &&
+      outcome.exitCode !== 124 && outcome.exitCode !== null;
+    const finished = await this.#persist(() =>
+      this.#step((store) => store.finish(message, { ...outcome, cancelled }))
+    );
+    this.#running.delete(message.id);
+    this.#finishes.tell(message.id, finished);
+    this.#report();
+    this.#emit({ type: "finished", message: finished });
+    if (this.#stopping && this.#running.size === 0) this.#idle();
+    else this.#pump();
+  }
+
+  async #start(running: Running): Promise<Outcome> {
+    const message = running.message;
+    return await runCommand(message.command, {
       cwd: await this.#workdir(),
       scratchDir: join(dirname(this.#inbox.database), "run"),
       timeoutMs: message.timeoutSec * 1000,
-      capBytes,
+      capBytes: this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES,
       killGraceMs: this.#options.killGraceMs,
       onSpawn: (pgid) => {
         running.pgid = pgid;
@@ -647,17 +690,6 @@ export class Scheduler {
         OHCOMMODORE_TIMEOUT_SEC: String(message.timeoutSec),
       },
     });
-    // Cancelled is what it was when a cancel stopped it, not a timeout or its own exit.
-    const cancelled = running.cancelled && outcome.status === "error" && outcome.exitCode !== 124;
-    const finished = await this.#persist(() =>
-      this.#step((store) => store.finish(message, { ...outcome, cancelled }))
-    );
-    this.#running.delete(message.id);
-    this.#finishes.tell(message.id, finished);
-    this.#report();
-    emit({ type: "finished", message: finished });
-    if (this.#stopping && this.#running.size === 0) this.#idle();
-    else this.#pump();
   }
 
   // Stops a running message's process group: TERM, then KILL after the grace.
@@ -685,20 +717,72 @@ export class Scheduler {
         const failure = counts
           ? await writeReport(this.#inbox, counts)
           : new DatabaseError("cannot count the messages");
-        if (failure) this.#options.onEvent?.({ type: "reportFailed", error: failure });
+        if (failure) this.#emit({ type: "reportFailed", error: failure });
       });
     }, REPORT_DELAY_MS);
   }
 
-  // Runs a database step after those queued before it.
+  // Runs a database step after those queued before it. A full disk fails it as DiskFullError.
   #step<T>(work: (store: InboxStore) => Promise<T>): Promise<T> {
-    const result = this.#steps.then(() => work(this.#store));
+    const { address, database } = this.#inbox;
+    const result = this.#steps.then(async () => {
+      if (this.#databaseLost) await this.#reopen();
+      let value: T;
+      try {
+        value = await work(this.#store);
+      } catch (error) {
+        if (isInvalidated(error)) this.#closeDatabase();
+        throw error;
+      }
+      await this.#checkpointWhenDue();
+      return value;
+    }).catch((error) => {
+      throw whenDiskFull(error, `Cannot write the inbox of ${address}`, database);
+    });
     this.#steps = result.catch(() => {});
     return result;
   }
 
+  // DuckDB checkpoints by itself only when the database closes (see openDatabase): the
+  // scheduler, which holds it open, checkpoints as a step of its own, failing no other step.
+  async #checkpointWhenDue(): Promise<void> {
+    const wal = await Deno.stat(`${this.#inbox.database}.wal`).catch(() => undefined);
+    if (!wal || wal.size < CHECKPOINT_WAL_BYTES || Date.now() < this.#checkpointAfter) return;
+    try {
+      await this.#database.connection.run("CHECKPOINT");
+    } catch (error) {
+      // Each attempt on a full disk costs opening the database again: not at every step.
+      this.#checkpointAfter = Date.now() + CHECKPOINT_PAUSE_MS;
+      if (isInvalidated(error)) this.#closeDatabase();
+      const failure = whenDiskFull(error, "Cannot checkpoint the inbox", this.#inbox.database);
+      this.#emit({ type: "retrying", error: failure as Error });
+    }
+  }
+
+  // Opens the database again (it replays its WAL); throws, as a DiskFullError while the disk
+  // is still full, and the next step tries again.
+  async #reopen(): Promise<void> {
+    const database = await openDatabase(databaseAccessOf(this.#inbox));
+    this.#database = database;
+    this.#store = new InboxStore(database.connection, this.#inbox.address);
+    this.#reader = undefined;
+    this.#databaseLost = false;
+  }
+
+  // Closes the database once; the next step opens it again. Once DuckDB has invalidated a
+  // database, every statement fails until then.
+  #closeDatabase(): void {
+    if (this.#databaseLost) return;
+    this.#databaseLost = true;
+    try {
+      this.#database[Symbol.dispose]();
+    } catch {
+      // an invalidated database may fail to close cleanly; its lock is released all the same
+    }
+  }
+
   #persist<T>(step: () => Promise<T>): Promise<T> {
-    return persist(step, this.#options.onEvent ?? (() => {}));
+    return persist(step, this.#emit);
   }
 
   async #workdir(): Promise<string> {
@@ -724,15 +808,51 @@ function optionalMs(value: unknown): number | undefined {
   return value === undefined || value === null ? undefined : Number(value);
 }
 
-/** The error of a scheduler that cannot use its database, with how to recover. */
-function cannotStart(database: string, error: Error): DatabaseError {
+// How large the WAL may grow before the scheduler checkpoints (DuckDB's own default).
+const CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024;
+// How long after a failed checkpoint the next is tried.
+const CHECKPOINT_PAUSE_MS = 10_000;
+
+// DuckDB invalidates a database after a fatal error; every statement says so afterwards.
+function isInvalidated(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (/^FATAL Error|database has been invalidated/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * The error of a scheduler that cannot use its database, with how to recover: moving the file
+ * aside only when DuckDB says it is damaged (on a full disk that would only lose the inbox).
+ */
+function cannotStart(database: string, error: Error): OhcommodoreError {
+  const again = `run "ohcommodore scheduler start" again`;
+  const full = diskFullPath(error, database);
+  if (full !== undefined) {
+    return new DiskFullError("The scheduler cannot start", full, { cause: error });
+  }
+  if (!isDamagedDatabase(error)) {
+    const message = `The scheduler cannot start: ${error.message}; fix that and ${again}`;
+    return new DatabaseError(message, { cause: error });
+  }
   const aside = `mv ${shellQuote(database)} ${shellQuote(`${database}.broken`)}`;
   return new DatabaseError(
-    `The scheduler cannot start: ${error.message}; if that file is damaged, move it aside with ` +
-      `"${aside}" and run "ohcommodore scheduler start" again (it makes a new, empty inbox; ` +
-      `the moved file keeps the old messages)`,
+    `The scheduler cannot start: ${error.message}; the file is damaged: move it aside with ` +
+      `"${aside}" and ${again} (it makes a new, empty inbox; the moved file keeps the old ` +
+      `messages)`,
     { cause: error },
   );
+}
+
+// A listener that fails (its log is on the full disk, say) must not stop the scheduler.
+function guarded(onEvent?: (event: SchedulerEvent) => void): (event: SchedulerEvent) => void {
+  return (event) => {
+    try {
+      onEvent?.(event);
+    } catch {
+      // the listener's failure is its own
+    }
+  };
 }
 
 /**

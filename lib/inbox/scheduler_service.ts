@@ -125,13 +125,15 @@ export async function startSchedulerService(
   const log = schedulerLogOf(inbox.database);
   await ensurePrivateFile(log); // 0600 before sh appends to it, also when it exists
   // The script is constant; the program and log path travel as argv and environment.
+  // NO_COLOR: the log is a file, and Deno colours what it prints itself (an uncaught error)
+  // even there. Its commands inherit it: their output is stored, not shown on a terminal.
   const child = new Deno.Command("sh", {
     args: ["-c", 'exec "$@" >>"$OHCOMMODORE_LOG" 2>&1', "sh", ...program, "_scheduler"],
     stdin: "null",
     stdout: "null",
     stderr: "null",
     detached: true,
-    env: { HOME: inbox.home, OHCOMMODORE_LOG: log },
+    env: { HOME: inbox.home, OHCOMMODORE_LOG: log, NO_COLOR: "1" },
   }).spawn();
   let exited: Deno.CommandStatus | undefined;
   child.status.then((status) => exited = status);
