@@ -177,6 +177,7 @@ export {
   type NoteMessage,
   type OpenMessage,
   type QueuedMessage,
+  type SenderQuota,
   type SendResult,
 } from "./lib/inbox/message.ts";
 export {
