@@ -96,6 +96,7 @@ export {
 } from "./lib/fleet/config.ts";
 export {
   listSettings,
+  missingCredentials,
   pickSettings,
   SETTING_NAMES,
   type SettingEntry,
@@ -104,6 +105,8 @@ export {
   type SettingName,
   settingNames,
   type Settings,
+  SHIP_CREDENTIALS,
+  type ShipCredential,
 } from "./lib/settings.ts";
 export {
   CreateShipsError,

@@ -151,6 +151,46 @@ export function pickSettings(settings: Settings, flag: SettingFlag): Settings {
   return picked;
 }
 
+/** A credential a ship's work needs, given by any one of its settings. */
+export interface ShipCredential {
+  /** Whose credential, e.g. `GitHub`. */
+  readonly kind: string;
+  /** The settings that give it; any one will do. */
+  readonly names: readonly SettingName[];
+  /** What a ship without it cannot do. */
+  readonly without: string;
+}
+
+/** The credentials a ship needs: one for GitHub, one for Claude Code. */
+export const SHIP_CREDENTIALS: readonly ShipCredential[] = [
+  {
+    kind: "GitHub",
+    names: ["GH_TOKEN"],
+    without: "it cannot clone a private repository, push or open a pull request",
+  },
+  {
+    kind: "Claude",
+    names: ["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"],
+    without: 'its agent tasks end "Invalid API key"',
+  },
+];
+
+/**
+ * The ship credentials that settings lack.
+ *
+ * @example Say what a new ship would lack
+ * ```ts
+ * import { missingCredentials } from "@smithclay/ohcommodore";
+ * missingCredentials({ GH_TOKEN: "ghp_x" }).map((credential) => credential.kind); // ["Claude"]
+ * ```
+ *
+ * @param settings The settings a ship would get.
+ * @returns The credentials none of whose settings is set, in {@link SHIP_CREDENTIALS}' order.
+ */
+export function missingCredentials(settings: Settings): ShipCredential[] {
+  return SHIP_CREDENTIALS.filter((credential) => !credential.names.some((name) => settings[name]));
+}
+
 /** A setting and what the table says of it, as {@link listSettings} returns it. */
 export interface SettingEntry extends SettingInfo {
   /** Its name. */

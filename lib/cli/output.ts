@@ -90,6 +90,10 @@ export function age(iso: string | null, now: number = Date.now()): string {
  */
 export function progressOn(board: LiveBoard): (progress: FleetProgress) => void {
   return (progress) => {
+    // A warning stays on the screen, above the lines that change.
+    if (progress.step === "warning") {
+      return board.log(paint("yellow", `warning: ${progress.vm}: ${progress.message ?? ""}`));
+    }
     // describeProgress says "<vm>: <step>"; the board prints the VM's name itself.
     const text = describeProgress(progress).slice(progress.vm.length + 2);
     if (progress.step === "ready") board.done(progress.vm, paint("green", text));

@@ -16,7 +16,12 @@ import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
 
 export type { CreateShipsOptions, FleetStatus, Resolved, ShipStatus, SinkReport };
-import type { MemberEnv, Settings } from "../settings.ts";
+import {
+  type MemberEnv,
+  missingCredentials,
+  type Settings,
+  type ShipCredential,
+} from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import { parseWholeNumber } from "../whole_number.ts";
 import type {
@@ -182,11 +187,12 @@ export class Flagship implements FleetBackend {
       : await Deno.readTextFile(join(paths.configDir, "init.sh"))
         .catch(() => initScriptText(settings));
     const registry = await this.registry();
-    // Side by side: the provider bounds its own API calls (exe.dev drops bursts).
+    // Side by side: the provider bounds its own API calls (exe.dev drops bursts). The merged
+    // settings come last: the caller's alone would drop the flagship's own credentials.
     const outcomes = await Promise.allSettled(
       Array.from(
         { length: count },
-        () => this.#createShip(spec, { registry, settings, program, initScript, ...options }),
+        () => this.#createShip(spec, { ...options, registry, settings, program, initScript }),
       ),
     );
     const created = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
@@ -231,6 +237,10 @@ export class Flagship implements FleetBackend {
           SHIP_KEYLESS: trusted ? undefined : "1",
         } satisfies MemberEnv,
       );
+      const missing = missingCredentials(context.settings);
+      if (missing.length) {
+        context.onProgress?.({ vm: name, step: "warning", message: lackingCredentials(missing) });
+      }
       // Sandboxes are entered directly; a trusted VM gets a key of its own, registered first.
       // A keyless one is entered with the flagship's key (the provider gives new VMs the
       // account's keys) and holds none.
@@ -471,6 +481,18 @@ export class Flagship implements FleetBackend {
       await Deno.remove(file).catch(() => {});
     }
   }
+}
+
+// What a new ship lacks, what it cannot do without it, and where to set it.
+function lackingCredentials(missing: readonly ShipCredential[]): string {
+  const lacks = missing.map((credential) =>
+    `no ${credential.kind} credential (${credential.names.join(" or ")}): ${credential.without}`
+  );
+  const names = missing.map((credential) => credential.names[0]).join(" and ");
+  const what = missing.length > 1 ? "them" : "it";
+  return `${lacks.join("; ").replace(/^n/, "N")}; export ${names} where you run ` +
+    `"ohcommodore ship create" (or pass ${what} in settings), or put ${what} in the ` +
+    `flagship's ~/.ohcommodore/.env for every ship it makes`;
 }
 
 // Paths the laptop placed on the flagship arrive as "~/…".

@@ -20,8 +20,10 @@ export type ProvisionStep =
 export interface FleetProgress {
   /** The VM concerned. */
   vm: string;
-  /** What is happening to it. */
-  step: ProvisionStep | "destroy" | "ready";
+  /** What is happening to it; `warning` says something is amiss, in `message`. */
+  step: ProvisionStep | "destroy" | "ready" | "warning";
+  /** For `warning`: what is amiss and how to set it right. */
+  message?: string;
 }
 
 const STEP_TEXT: Record<FleetProgress["step"], string> = {
@@ -34,6 +36,7 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
   record: "recording it",
   ready: "ready",
   destroy: "destroying",
+  warning: "warning",
 };
 
 /**
@@ -50,5 +53,6 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
  * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
  */
 export function describeProgress(progress: FleetProgress): string {
+  if (progress.step === "warning") return `${progress.vm}: warning: ${progress.message ?? ""}`;
   return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
 }
