@@ -87,6 +87,15 @@ export class SshChannel implements Channel {
   }
 }
 
+// A login shell whose PATH still starts with the sandbox's ~/.local/bin (the program, the tools),
+// which /etc/profile sets anew: the profile's work is kept, then the shell people type into.
+const LOGIN_SHELL = [
+  "bash",
+  "-l",
+  "-c",
+  'PATH="$HOME/.local/bin:$PATH"; export PATH; if [ -t 0 ]; then exec bash -i; else exec bash; fi',
+];
+
 // What a sandbox inherits from this process's environment.
 const SANDBOX_ENV = ["PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "DENO_DIR"];
 
@@ -121,7 +130,7 @@ export class SandboxChannel implements Channel {
   /** Runs a program (or bash, for a login shell) in the sandbox on this terminal. */
   async interactive(remote: readonly string[]): Promise<number> {
     this.#checkExists();
-    const [program, ...args] = remote.length ? this.#argv(remote) : ["bash", "-l"];
+    const [program, ...args] = remote.length ? this.#argv(remote) : LOGIN_SHELL;
     const child = new Deno.Command(program, {
       args,
       ...this.#where(),

@@ -94,6 +94,30 @@ Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, sc
     assert.equal(result.stdout, "README.md\n");
   });
 
+  await t.step(
+    "ship ssh opens the sandbox with the program on PATH; addresses take prefixes",
+    async () => {
+      const prefix = ships[0].slice(0, -1);
+      const shell = await laptop.cli(["ship", "ssh", prefix], {
+        stdin: 'echo "$HOME"; command -v ohcommodore; ohcommodore inbox identity\n',
+      });
+      assert.equal(shell.code, 0, shell.stderr);
+      const home = join(sandboxes, ships[0]);
+      assert.equal(
+        shell.stdout,
+        `${home}\n${join(home, ".local/bin/ohcommodore")}\ncaptain@${ships[0]}\n`,
+      );
+      // The same unique prefixes as the ship commands, the whole name stored.
+      const sent = await laptop.cli(["inbox", "send", `captain@${prefix}`, "pwd", "--json", "-w"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(JSON.parse(sent.stdout).recipient, `captain@${ships[0]}`);
+      assert.equal(JSON.parse(sent.stdout).result, `${join(home, "tools")}\n`);
+      const both = await laptop.cli(["inbox", "send", "captain@tools", "true"]);
+      assert.equal(both.code, 2, both.stderr);
+      assert.match(both.stderr, new RegExp(`matches 2 ships \\(.*${ships[1]}`));
+    },
+  );
+
   await t.step("a bad repository fails at step repo and leaves no sandbox or record", async () => {
     const result = await laptop.cli(["ship", "create", `file://${laptop.home}/missing.git`]);
     assert.equal(result.code, 1);

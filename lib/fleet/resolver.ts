@@ -7,6 +7,7 @@
  * @module
  */
 
+import { NotFoundError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import { type AddressResolver, directResolver } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
@@ -41,13 +42,14 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
         ? direct(address)
         : Promise.resolve({ destination: null, viaDestination: false, relay: true });
   }
-  let lookup: (name: string) => Promise<Resolved | null>;
+  // By exact name, and by a unique prefix of a ship's name.
+  let lookup: (name: string, prefix: boolean) => Promise<Resolved | null>;
   if (identity.role === "commodore") {
     // The identity is read already: the facts are all the flagship needs besides.
     const facts = await readFleetFacts(home);
     if (!facts) return direct;
     const flagship = new Flagship(facts, memberPaths(home).home, ssh);
-    lookup = (name) => flagship.resolve(name);
+    lookup = (name, prefix) => flagship.resolve(name, prefix);
   } else {
     const config = identity.role === "local" ? await readLocalConfig(home) : null;
     const flagship = identity.flagship ??
@@ -58,19 +60,34 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
       { flagshipVm: flagship.name, flagship: flagship.destination },
       ssh,
     );
-    // Only names shaped like this fleet's ships cost a round trip to the flagship.
-    lookup = (name) =>
+    // Only names shaped like this fleet's ships cost a round trip to the flagship, and names
+    // that may be a prefix of one.
+    lookup = (name, prefix) =>
       name === flagship.name
         ? Promise.resolve({ name, destination: flagship.destination })
-        : isShipOfFleet(name, tag)
-        ? client.resolve(name)
+        : prefix || isShipOfFleet(name, tag)
+        ? client.resolve(name, prefix)
         : Promise.resolve(null);
   }
   return async (address) => {
     if (address.host === identity.name) return await direct(address);
-    const found = await lookup(address.host);
+    const found = await lookup(address.host, false) ??
+      (address.role === "captain" && mayBePrefix(address.host)
+        ? await lookup(address.host, true).catch((error) => {
+          // No ship starts so: the name may be an SSH destination, as in the original tool.
+          // Two ships that start so are an error that names them.
+          if (error instanceof NotFoundError) return null;
+          throw error;
+        })
+        : null);
     return found
-      ? { destination: found.destination, viaDestination: false }
+      ? { destination: found.destination, viaDestination: false, name: found.name }
       : await direct(address);
   };
+}
+
+// A host part that may be the start of a ship's name ("web" for ship-web-k3f9a1b2, as the ship
+// commands take it): not a host name with a domain, an IP address or a user@ part.
+function mayBePrefix(host: string): boolean {
+  return /^[a-z0-9][a-z0-9-]*$/.test(host);
 }

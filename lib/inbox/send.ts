@@ -57,6 +57,8 @@ export interface Route {
    * destination is then unused).
    */
   relay?: boolean;
+  /** The member's whole name, when the address gave a unique prefix of it. */
+  name?: string;
 }
 
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
@@ -189,7 +191,7 @@ export async function send(
     version: PROTOCOL_VERSION,
     id: options.id === undefined ? newMessageId() : parseMessageId(options.id),
     sender: identityAddress(identity),
-    recipient: formatAddress(address),
+    recipient: formatAddress(route.name ? { ...address, host: route.name } : address),
     viaDestination: route.viaDestination,
     command,
     timeoutMs,
