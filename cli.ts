@@ -7,7 +7,7 @@
 import { CommanderError } from "./lib/cli/deps.ts";
 import { escapeControls, note, paint } from "./lib/cli/output.ts";
 import { program } from "./lib/cli/program.ts";
-import { errorToData, OhcommodoreError } from "./lib/errors.ts";
+import { type ErrorData, errorToData, OhcommodoreError, UsageError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 
 export { VERSION };
@@ -27,8 +27,11 @@ export async function main(args: string[]): Promise<number> {
     return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version "errors" are successes; the rest are usage errors, already printed.
-      return error.exitCode === 0 ? 0 : 2;
+      // Help and version "errors" are successes; the rest are usage errors, already printed,
+      // and with --json on the command line also given as data, as every other failure is.
+      if (error.exitCode === 0) return 0;
+      if (ours.includes("--json")) console.log(JSON.stringify({ error: parseErrorData(error) }));
+      return 2;
     }
     // Messages quote what was typed or what a remote member said: shown, not obeyed.
     note(paint("red", "error: ") + escapeControls(messageOf(error)));
@@ -37,6 +40,12 @@ export async function main(args: string[]): Promise<number> {
     if (ours.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));
     return error instanceof OhcommodoreError ? error.exitCode : 1;
   }
+}
+
+// Commander's words (without its "error: "), as a usage error, with commander's code.
+function parseErrorData(error: CommanderError): ErrorData {
+  const message = error.message.replace(/^error: /, "");
+  return { ...errorToData(new UsageError(message)), fields: { code: error.code } };
 }
 
 function messageOf(error: unknown): string {

@@ -30,6 +30,8 @@ export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
   timeoutMs?: number;
   /** Told each ship's outcome as it settles (with `run`). */
   onOutcome?: (outcome: TaskOutcome) => void;
+  /** Told each ship's task as it is sent, with its id (with `run`, before the wait). */
+  onStart?: (task: AgentTask) => void;
 }
 
 /** The fleet's recorded costs. */
@@ -162,7 +164,7 @@ export class FleetAgents {
    * @throws {NotFoundError} When a name matches no ship.
    */
   async start(prompt: string, options: AgentRunOptions = {}): Promise<AgentTask[]> {
-    const { ships: which, timeoutMs, onOutcome: _, ...rest } = options;
+    const { ships: which, timeoutMs, onOutcome: _, onStart: _start, ...rest } = options;
     const command = taskCommand({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
     const chosen = await this.#choose(which);
@@ -186,7 +188,7 @@ export class FleetAgents {
    * @returns One outcome per ship, settled: a ship that could not be reached is an `error`.
    */
   async run(prompt: string, options: AgentRunOptions = {}): Promise<TaskOutcome[]> {
-    const { ships: which, timeoutMs, onOutcome, ...rest } = options;
+    const { ships: which, timeoutMs, onOutcome, onStart, ...rest } = options;
     const command = taskCommand({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
     const chosen = await this.#choose(which);
@@ -195,6 +197,7 @@ export class FleetAgents {
       let id = "";
       try {
         id = (await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS })).id;
+        onStart?.(new AgentTask(ship, id));
         // The ship's own wait: the task's timeout plus a minute.
         outcome = await new AgentTask(ship, id).wait();
       } catch (error) {

@@ -8,7 +8,7 @@
 import { Command, Option } from "./deps.ts";
 import { oneLine, quote } from "../clip.ts";
 import { parseDuration } from "../duration.ts";
-import { UsageError } from "../errors.ts";
+import { InterruptedError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { AgentRunOptions, AgentTask } from "../agent/agents.ts";
 import { describeEvent } from "../agent/stream.ts";
@@ -17,6 +17,7 @@ import { runTask } from "../agent/task_runner.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
 import { AT_MOST, idArgument, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
+import { listenForInterruption } from "./interrupt.ts";
 import { age, escapeControls, formatTable, note, out, paint, printJson } from "./output.ts";
 
 const maxTurns = wholeNumber("--max-turns", { max: MAX_TURNS });
@@ -75,10 +76,13 @@ export function agentCommand(): Command {
         const tasks = await fleet.agents.start(prompt, settings);
         return printStarted(tasks, options.json);
       }
-      const outcomes = await fleet.agents.run(prompt, {
-        ...settings,
-        onOutcome: (outcome) => note(`${outcome.ship}: ${outcome.status}`),
-      });
+      const outcomes = await waitTelling((onStart) =>
+        fleet.agents.run(prompt, {
+          ...settings,
+          onStart,
+          onOutcome: (outcome) => note(`${outcome.ship}: ${outcome.status}`),
+        })
+      );
       printOutcomes(outcomes, options.json);
     });
 
@@ -100,7 +104,11 @@ export function agentCommand(): Command {
       await using fleet = await Fleet.open();
       const task = await fleet.agents.resume(ship, prompt, settings);
       if (!options.wait) return printStarted([task], options.json);
-      printOutcomes([await task.wait()], options.json);
+      const outcome = await waitTelling((onStart) => {
+        onStart(task);
+        return task.wait();
+      });
+      printOutcomes([outcome], options.json);
     });
 
   agent.command("follow")
@@ -196,6 +204,44 @@ function taskSettings(options: Record<string, unknown>): Omit<TaskSpec, "prompt"
     ...(options.retryOnLimit ? { retryOnLimit: true } : {}),
     ...(options.stall ? { stallMs: parseDuration(String(options.stall)) } : {}),
   };
+}
+
+// Waits for tasks, saying each one's id as it starts. Ctrl-C stops the waiting, not the tasks:
+// it says that they carry on and how to follow them (exit 130; with --json, as the error's data).
+async function waitTelling<T>(
+  wait: (onStart: (task: AgentTask) => void) => Promise<T>,
+): Promise<T> {
+  const started: AgentTask[] = [];
+  const onStart = (task: AgentTask) => {
+    started.push(task);
+    note(`${task.ship.name}: started ${task.id}`);
+  };
+  using interruption = listenForInterruption(`see "ohcommodore agent list"`, {
+    announce: false,
+  });
+  const stopped = new Promise<never>((_, reject) =>
+    interruption.signal.addEventListener("abort", () => {
+      const why = (interruption.signal.reason as Error).message;
+      reject(
+        Object.assign(new InterruptedError(carryOn(why, started)), {
+          tasks: started.map((task) => ({ ship: task.ship.name, id: task.id })),
+        }),
+      );
+    }, { once: true })
+  );
+  return await Promise.race([wait(onStart), stopped]);
+}
+
+// What goes on after the waiting stopped, and how to follow it.
+function carryOn(why: string, started: AgentTask[]): string {
+  const stoppedWaiting = `Stopped waiting (${why})`;
+  if (!started.length) {
+    return `${stoppedWaiting} before any task had started; a task being sent may still ` +
+      `start: see "ohcommodore agent list"`;
+  }
+  const tasks = started.map((task) => `${task.id} on ${task.ship.name}`).join(", ");
+  return `${stoppedWaiting}; the task(s) carry on: ${tasks}; follow one with ` +
+    `"ohcommodore agent follow ${started[0].id}", see them all with "ohcommodore agent list"`;
 }
 
 function printStarted(tasks: AgentTask[], json?: boolean): void {

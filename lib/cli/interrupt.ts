@@ -22,9 +22,14 @@ export interface Interruption extends Disposable {
  * Listens for interruptions until disposed.
  *
  * @param leftovers What a person should run when a second signal stops everything at once.
+ * @param options `announce: false` for an operation that stops at once and says itself what
+ *   goes on (a wait: the work waited for carries on); default true, which says "stopping…".
  * @returns The signal to pass to the operation.
  */
-export function listenForInterruption(leftovers: string): Interruption {
+export function listenForInterruption(
+  leftovers: string,
+  options: { announce?: boolean } = {},
+): Interruption {
   const controller = new AbortController();
   const listeners = SIGNALS.map((name) => {
     const listener = () => {
@@ -34,6 +39,7 @@ export function listenForInterruption(leftovers: string): Interruption {
       }
       // Abort first: after SIGHUP the terminal may be gone, and writing to it may fail.
       controller.abort(new InterruptedError(`interrupted by ${name}`));
+      if (options.announce === false) return;
       tell(
         `Interrupted (${name}): stopping… (once more to stop at once, leaving things half made)`,
       );

@@ -1,0 +1,108 @@
+/**
+ * Ctrl-C of `agent run --wait` (and `agent resume --wait`) stops the waiting, not the task: each
+ * task's id is said as it starts, and the interruption says that the tasks carry on and how to
+ * follow them (exit 130; with --json the error, with the tasks, on stdout). Over a real ship with
+ * the stand-in claude.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { FleetWorld } from "./helpers/fleet_world.ts";
+import { eventually } from "./helpers/local_member.ts";
+import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
+import type { TaskOutcome } from "../lib/agent/task.ts";
+
+const ignore = sshWorldUnavailable() !== undefined;
+const env = {
+  SKIP_STEPS: "zsh,gh,zellij,rustup,ohmyzsh,chezmoi,duckdb,shell",
+  GH_TOKEN: "ghp_interruptTest000",
+  CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-interruptTest111",
+};
+
+/** Runs the CLI as the laptop, sends its process group SIGINT once stderr matches `when`. */
+async function interruptAt(world: FleetWorld, args: string[], when: RegExp) {
+  const program = join(world.laptop.home, ".local/bin/ohcommodore");
+  const child = world.spawnAs(world.laptop.user, [program, ...args], {
+    env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin },
+  });
+  const stdout = new Response(child.stdout).text();
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!when.test(stderr)) {
+      if (Date.now() > deadline) throw new Error(`no ${when} in:\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    Deno.kill(-child.pid, "SIGINT"); // the whole group, as a terminal does
+  }
+  const { code } = await child.status;
+  await reading;
+  return { code, stdout: await stdout, stderr };
+}
+
+Deno.test({
+  name: "Ctrl-C of agent run --wait says the task carries on and how to follow it",
+  ignore,
+  sanitizeResources: false,
+  async fn(t) {
+    await using world = await FleetWorld.start();
+    const cli = (args: string[]) => world.cli(args, { env });
+    assert.equal((await cli(["init"])).code, 0);
+    const made = await cli(["ship", "create", await world.bareRepo("web")]);
+    assert.equal(made.code, 0, made.stderr);
+    const ship = made.stdout.trim();
+    await installAgentStandins(world, [ship]);
+    const statusOf = async (id: string) =>
+      (JSON.parse((await cli(["agent", "show", id, "--json"])).stdout) as TaskOutcome).status;
+    const started = new RegExp(`${ship}: started ([0-9a-f]+)\\n`);
+
+    await t.step("the id is said at the start; Ctrl-C says it goes on, exit 130", async () => {
+      const result = await interruptAt(
+        world,
+        ["agent", "run", "--ships", ship, "--wait", "--", "[stall 30] long"],
+        started,
+      );
+      assert.equal(result.code, 130, result.stderr);
+      const id = result.stderr.match(started)![1];
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `error: Stopped waiting \\(interrupted by SIGINT\\); the task\\(s\\) carry on: ` +
+            `${id} on ${ship}; follow one with "ohcommodore agent follow ${id}"`,
+        ),
+      );
+      assert.equal(result.stdout, "");
+      assert.equal(await statusOf(id), "running", "the task runs on");
+      assert.equal((await cli(["agent", "cancel", id])).code, 0);
+    });
+
+    await t.step("with --json the error and the tasks are data on stdout", async () => {
+      await eventually(
+        async () => {
+          const tasks = JSON.parse((await cli(["agent", "list", "--json"])).stdout);
+          return tasks.every((task: TaskOutcome) => task.status !== "running") || undefined;
+        },
+        20_000,
+        "the cancelled task to end",
+      );
+      const result = await interruptAt(
+        world,
+        ["agent", "run", "--ships", ship, "--wait", "--json", "--", "[stall 30] long"],
+        started,
+      );
+      assert.equal(result.code, 130, result.stderr);
+      const id = result.stderr.match(started)![1];
+      const { error } = JSON.parse(result.stdout);
+      assert.equal(error.name, "InterruptedError");
+      assert.equal(error.exitCode, 130);
+      assert.deepEqual(error.fields.tasks, [{ ship, id }]);
+      assert.equal(await statusOf(id), "running");
+      assert.equal((await cli(["agent", "cancel", id])).code, 0);
+    });
+  },
+});
