@@ -1,5 +1,5 @@
 /**
- * Inbox addresses: `<role>@<name>`, e.g. `captain@ship-web-a1f3` or `commodore@flagship-9c2e`.
+ * Inbox addresses: `<role>@<name>`, e.g. `captain@ship-web-k3f9a1b2` or `commodore@flagship-9c2e`.
  *
  * @module
  */
@@ -42,8 +42,8 @@ const MAX_HOST = 253;
  * @example Parse a captain's address
  * ```ts
  * import { parseAddress } from "@smithclay/ohcommodore";
- * const address = parseAddress("captain@ship-web-a1f3");
- * console.log(address.host); // "ship-web-a1f3"
+ * const address = parseAddress("captain@ship-web-k3f9a1b2");
+ * console.log(address.host); // "ship-web-k3f9a1b2"
  * ```
  *
  * @param text The address as typed.

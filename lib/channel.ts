@@ -42,7 +42,7 @@ export interface InteractiveOptions {
  * @example Run a program on a member
  * ```ts
  * import { channelFor } from "@smithclay/ohcommodore";
- * const channel = channelFor("ship-web-1f2e.exe.xyz");
+ * const channel = channelFor("ship-web-k3f9a1b2.exe.xyz");
  * const { code, stdout } = await channel.run(["uname", "-a"], { timeoutMs: 30_000 });
  * console.log(code, stdout);
  * ```

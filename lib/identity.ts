@@ -109,7 +109,7 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
  * The inbox address of a member.
  *
  * @param identity The member's identity.
- * @returns The address, e.g. `captain@ship-web-a1f3`.
+ * @returns The address, e.g. `captain@ship-web-k3f9a1b2`.
  *
  * @example The address of a member
  * ```ts

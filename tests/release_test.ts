@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { smoke } from "../.ci/smoke.ts";
 import { CLI_PERMISSIONS, selfCommand } from "../lib/self.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { join } from "node:path";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const quiet = () => {};
 
@@ -39,4 +41,18 @@ Deno.test("deno task ok lints the docs of every entry point in deno.json exports
   const entries = Object.values(denoJson.exports).map((path) => path.replace(/^\.\//, ""));
   assert.deepEqual(docLint.sort(), entries.sort());
   assert.match(ok, /deno publish --dry-run/);
+});
+
+Deno.test("deno task install puts an ohcommodore command that works where the README says", async () => {
+  await using root = await tempDir("ohc-install-");
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "install"],
+    cwd: new URL("..", import.meta.url),
+    env: { DENO_INSTALL_ROOT: root.path },
+    stdout: "null",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  await smoke([join(root.path, "bin", "ohcommodore")], quiet);
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.match(readme.split("\n## ")[0], /deno task install/, "the first lines say how to get it");
 });

@@ -22,8 +22,8 @@
  * import { liveBoard } from "./live_board.ts";
  *
  * using board = liveBoard();
- * board.set("ship-web-1f2e", "running cloudinit/init.sh");
- * board.done("ship-web-1f2e", "ready");
+ * board.set("ship-web-k3f9a1b2", "running cloudinit/init.sh");
+ * board.done("ship-web-k3f9a1b2", "ready");
  * ```
  *
  * @module

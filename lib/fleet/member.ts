@@ -70,7 +70,7 @@ export class Member {
       : new RemoteInbox(this.address, where.destination, context.ssh);
   }
 
-  /** The member's inbox address, e.g. `captain@ship-web-1f2e`. */
+  /** The member's inbox address, e.g. `captain@ship-web-k3f9a1b2`. */
   get address(): string {
     return formatAddress({ role: this.role, host: this.name });
   }

@@ -24,7 +24,7 @@ import { FlagshipClient } from "./flagship_client.ts";
  * ```ts
  * import { fleetResolver, send } from "@smithclay/ohcommodore";
  * const resolve = await fleetResolver();
- * const message = await send("captain@ship-web-1f2e", "uptime", { resolve, wait: true });
+ * const message = await send("captain@ship-web-k3f9a1b2", "uptime", { resolve, wait: true });
  * console.log(message.result);
  * ```
  *

@@ -408,7 +408,7 @@ export class Inbox {
    * ```ts
    * import { Inbox } from "@smithclay/ohcommodore";
    * const inbox = await Inbox.open();
-   * const report = await inbox.next({ from: "captain@ship-web-1f2e", timeoutMs: 600_000 });
+   * const report = await inbox.next({ from: "captain@ship-web-k3f9a1b2", timeoutMs: 600_000 });
    * console.log(report.command);
    * ```
    *
@@ -557,7 +557,7 @@ export function withStore<T>(inbox: Inbox, work: (store: InboxStore) => Promise<
  * @example Start the scheduler a message waits for
  * ```ts
  * import { NoSchedulerError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "make", { wait: true }).catch((error) => {
+ * await send("captain@ship-web-k3f9a1b2", "make", { wait: true }).catch((error) => {
  *   if (error instanceof NoSchedulerError) console.error(`${error.waiting.id} waits`);
  *   else throw error;
  * });

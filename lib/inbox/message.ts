@@ -45,7 +45,7 @@ export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
  * @example Give a command twice the default time
  * ```ts
  * import { DEFAULT_COMMAND_TIMEOUT_MS, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "make all", { timeoutMs: 2 * DEFAULT_COMMAND_TIMEOUT_MS });
+ * await send("captain@ship-web-k3f9a1b2", "make all", { timeoutMs: 2 * DEFAULT_COMMAND_TIMEOUT_MS });
  * ```
  */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30 * 60_000;
@@ -132,7 +132,7 @@ export type Message = OpenMessage | FinishedMessage | NoteMessage;
  * @example Tell a delivered message from a queued one
  * ```ts
  * import { send } from "@smithclay/ohcommodore";
- * const sent = await send("captain@ship-web-1f2e", "make");
+ * const sent = await send("captain@ship-web-k3f9a1b2", "make");
  * if (sent.status === "queued") console.log(`${sent.id} waits in this ship's outbox`);
  * ```
  */

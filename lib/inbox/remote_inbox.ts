@@ -61,7 +61,7 @@ const QUICK_MS = 60_000;
  * @example List a ship's failed messages from the laptop
  * ```ts
  * import { RemoteInbox } from "@smithclay/ohcommodore";
- * const inbox = new RemoteInbox("captain@ship-web-1f2e", "ship-web-1f2e.exe.xyz");
+ * const inbox = new RemoteInbox("captain@ship-web-k3f9a1b2", "ship-web-k3f9a1b2.exe.xyz");
  * for (const message of await inbox.list({ status: "error" })) console.log(message.id);
  * ```
  */
@@ -74,7 +74,7 @@ export class RemoteInbox implements InboxView {
   /**
    * The inbox of the member at a destination.
    *
-   * @param address The member's address, e.g. `captain@ship-web-1f2e`.
+   * @param address The member's address, e.g. `captain@ship-web-k3f9a1b2`.
    * @param destination Its SSH destination (or a sandbox's home).
    * @param ssh The ssh client.
    */

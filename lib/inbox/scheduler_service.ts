@@ -234,7 +234,7 @@ export async function ensureScheduler(
  * @example Tell a sender that its message waits
  * ```ts
  * import { SchedulerNotStartedError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "make").catch((error) => {
+ * await send("captain@ship-web-k3f9a1b2", "make").catch((error) => {
  *   if (!(error instanceof SchedulerNotStartedError)) throw error;
  *   console.error(`${error.waiting.id} waits: ${error.reason}`);
  * });

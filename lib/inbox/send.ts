@@ -378,7 +378,7 @@ async function lookUp(
  * @example Tell a lost answer from a failed delivery
  * ```ts
  * import { DeliveryInterruptedError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "make deploy", { wait: true }).catch((error) => {
+ * await send("captain@ship-web-k3f9a1b2", "make deploy", { wait: true }).catch((error) => {
  *   if (!(error instanceof DeliveryInterruptedError)) throw error;
  *   if (error.status === "not delivered") console.error("safe to send again");
  *   else console.error(`${error.messageId} is ${error.status}: wait for it, do not resend`);

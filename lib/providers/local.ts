@@ -24,7 +24,7 @@ const MARKER = ".ohcommodore-sandbox";
  * import { LocalProvider } from "@smithclay/ohcommodore";
  *
  * const provider = new LocalProvider(await Deno.makeTempDir());
- * const vm = await provider.create("ship-try-a1f3");
+ * const vm = await provider.create("ship-try-k3f9a1b2");
  * console.log(vm.name, vm.destination);
  * await provider.remove([vm.name]);
  * ```
