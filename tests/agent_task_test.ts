@@ -4,7 +4,9 @@
  */
 
 import assert from "node:assert/strict";
+import { describeGitFailure, gitErrorLines } from "../lib/agent/git_errors.ts";
 import { limitOf } from "../lib/agent/limits.ts";
+import { branchesFor, repositoryKey } from "../lib/agent/ship_branches.ts";
 import { describeEvent } from "../lib/agent/stream.ts";
 import {
   checkTaskSpec,
@@ -15,6 +17,7 @@ import {
   type TaskSpec,
 } from "../lib/agent/task.ts";
 import type { Message } from "../lib/inbox/message.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("a task's command hands bash the task on stdin, byte for byte", async () => {
   const prompt = `it's "quoted", $HOME, \`date\`, a\nnew line, OHC_TASK_0123 and ünïcödé ⚓\n` +
@@ -217,4 +220,103 @@ Deno.test("the stream in words: what the agent says and which tools it uses", ()
     "result: success, 3 turn(s), $0.1000",
   );
   assert.equal(describeEvent("plain text"), "plain text");
+});
+
+Deno.test("git's errors are kept whole: what was rejected, which file blocked the switch", async () => {
+  await using dir = await tempDir("ohc-git-errors-");
+  const git = async (cwd: string, ...args: string[]) => {
+    const output = await new Deno.Command("git", {
+      args: ["-c", "user.name=T", "-c", "user.email=t@example.test", ...args],
+      cwd,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+  };
+  const origin = `${dir.path}/origin.git`;
+  await git(dir.path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", origin);
+  for (const name of ["a", "b"]) await git(dir.path, "clone", "-q", origin, name);
+  const a = `${dir.path}/a`;
+  const b = `${dir.path}/b`;
+  await Deno.writeTextFile(`${a}/notes.txt`, "a\n");
+  await git(a, "add", "notes.txt");
+  await git(a, "commit", "-q", "-m", "a");
+  await git(a, "push", "-q", "origin", "HEAD:main");
+  await git(b, "commit", "-q", "--allow-empty", "-m", "b");
+  // b's push loses: origin has a's commit, which b lacks.
+  const push = await git(b, "push", "--quiet", "origin", "HEAD:main");
+  assert.notEqual(push.code, 0);
+  assert.match(push.stderr, /hint: /, "git adds hints, which are left out");
+  const pushed = describeGitFailure(push.stderr, "git push exited 1");
+  assert.match(
+    pushed,
+    /^! \[rejected\] HEAD -> main \(fetch first\); error: failed to push some refs to /,
+  );
+  assert.doesNotMatch(pushed, /hint|Note about fast-forwards/);
+  // An untracked file in b's way blocks the switch to a branch that has it.
+  await git(b, "fetch", "-q", "origin");
+  await Deno.writeTextFile(`${b}/notes.txt`, "b's own\n");
+  const blocked = await git(b, "switch", "--quiet", "-c", "from-a", "origin/main");
+  assert.notEqual(blocked.code, 0);
+  assert.match(blocked.stderr, /Aborting\s*$/, "git's last line says only that it stopped");
+  assert.deepEqual(gitErrorLines(blocked.stderr), [
+    "error: The following untracked working tree files would be overwritten by checkout: notes.txt",
+  ]);
+  // A long list is cut; a password in a URL is not repeated; nothing of use, the fallback.
+  const files = Array.from({ length: 14 }, (_, i) => `\tf${i}`).join("\n");
+  assert.equal(
+    gitErrorLines(
+      `error: Your local changes would be overwritten by checkout:\n${files}\nAborting`,
+    )[0],
+    "error: Your local changes would be overwritten by checkout: f0, f1, f2, f3, f4, f5, f6, f7, " +
+      "f8, f9, and 4 more",
+  );
+  assert.equal(
+    describeGitFailure("fatal: unable to access 'https://x:ghp_secret@github.com/a/b/': 403\n", ""),
+    "fatal: unable to access 'https://***@github.com/a/b/': 403",
+  );
+  assert.equal(describeGitFailure("hint: nothing\n", "git push exited 1"), "git push exited 1");
+  assert.equal(describeGitFailure("Aborting\n", "x"), "Aborting");
+});
+
+Deno.test("ships of one repository that push one branch each get their own", () => {
+  assert.equal(repositoryKey("acme/web"), "github.com/acme/web");
+  for (
+    const spelling of [
+      "https://github.com/Acme/web.git",
+      "git@github.com:acme/web",
+      "ssh://git@github.com/acme/web/",
+    ]
+  ) {
+    assert.equal(repositoryKey(spelling), "github.com/acme/web", spelling);
+  }
+  assert.equal(repositoryKey("file:///srv/repos/web.git"), "/srv/repos/web");
+  assert.equal(repositoryKey("/srv/repos/web"), "/srv/repos/web");
+  assert.equal(repositoryKey("https://git.example.test/Team/web"), "git.example.test/Team/web");
+  const ships = [
+    { name: "ship-web-k3f9a1b2", repo: "acme/web" },
+    { name: "ship-web-k3f9c3d4", repo: "https://github.com/acme/web.git" },
+    { name: "ship-api-k3f9e5f6", repo: "acme/api" },
+    { name: "ship-bare-k3f90000", repo: null },
+  ];
+  assert.deepEqual(branchesFor(ships, { branch: "deps", push: true }), [
+    "deps-ship-web-k3f9a1b2",
+    "deps-ship-web-k3f9c3d4",
+    "deps",
+    "deps",
+  ]);
+  assert.deepEqual(branchesFor(ships, { branch: "deps", pr: true })[0], "deps-ship-web-k3f9a1b2");
+  // Nothing pushed: one branch name is no clash, each ship keeps its own copy.
+  assert.deepEqual(branchesFor(ships, { branch: "deps" }), ["deps", "deps", "deps", "deps"]);
+  assert.deepEqual(branchesFor(ships, { push: false }), [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  assert.deepEqual(branchesFor(ships.slice(0, 1), { branch: "deps", push: true }), ["deps"]);
+  assert.throws(
+    () => branchesFor(ships, { branch: "b".repeat(190), push: true }),
+    /is too long to give each ship of "acme\/web" its own .*give a shorter --branch/,
+  );
 });

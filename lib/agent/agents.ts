@@ -17,7 +17,15 @@ import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "../fleet/exec.ts";
 import type { Ship } from "../fleet/member.ts";
-import { blankOutcome, outcomeOf, taskCommand, type TaskOutcome, type TaskSpec } from "./task.ts";
+import { branchesFor, type ShipRepository } from "./ship_branches.ts";
+import {
+  blankOutcome,
+  checkTaskSpec,
+  outcomeOf,
+  taskCommand,
+  type TaskOutcome,
+  type TaskSpec,
+} from "./task.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
@@ -159,17 +167,22 @@ export class FleetAgents {
    *
    * @param prompt The prompt.
    * @param options Ships, branch, push, PR and how Claude Code runs.
+   *   Ships of one repository given one branch to push (or open a PR for) each work on their
+   *   own, `<branch>-<ship>`, named in their outcomes' `branch`.
    * @returns A handle per ship, in the order of the ships.
    * @throws {UsageError} For a bad setting, before anything is sent.
    * @throws {NotFoundError} When a name matches no ship.
    */
   async start(prompt: string, options: AgentRunOptions = {}): Promise<AgentTask[]> {
     const { ships: which, timeoutMs, onOutcome: _, onStart: _start, ...rest } = options;
-    const command = taskCommand({ prompt, ...rest });
+    const spec = checkTaskSpec({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
     const chosen = await this.#choose(which);
-    const sent = await Promise.allSettled(chosen.map(async (ship) => {
-      const message = await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS });
+    const commands = await this.#commands(spec, chosen);
+    const sent = await Promise.allSettled(chosen.map(async (ship, i) => {
+      const message = await ship.send(commands[i], {
+        timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      });
       return new AgentTask(ship, message.id);
     }));
     const started = sent.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
@@ -184,19 +197,22 @@ export class FleetAgents {
    * Sends the prompt to each chosen ship and waits for every task to end.
    *
    * @param prompt The prompt.
-   * @param options Ships, branch, push, PR and how Claude Code runs.
+   * @param options Ships, branch, push, PR and how Claude Code runs (branches as with
+   *   {@link FleetAgents.start}).
    * @returns One outcome per ship, settled: a ship that could not be reached is an `error`.
    */
   async run(prompt: string, options: AgentRunOptions = {}): Promise<TaskOutcome[]> {
     const { ships: which, timeoutMs, onOutcome, onStart, ...rest } = options;
-    const command = taskCommand({ prompt, ...rest });
+    const spec = checkTaskSpec({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
     const chosen = await this.#choose(which);
-    return await Promise.all(chosen.map(async (ship) => {
+    const commands = await this.#commands(spec, chosen);
+    return await Promise.all(chosen.map(async (ship, i) => {
       let outcome: TaskOutcome;
       let id = "";
       try {
-        id = (await ship.send(command, { timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS })).id;
+        const timeout = timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+        id = (await ship.send(commands[i], { timeoutMs: timeout })).id;
         onStart?.(new AgentTask(ship, id));
         // The ship's own wait: the task's timeout plus a minute.
         outcome = await new AgentTask(ship, id).wait();
@@ -329,6 +345,24 @@ export class FleetAgents {
     );
   }
 
+  // The command each ship is sent: ships of one repository given one branch to push each get
+  // their own (see branchesFor), so none has its push rejected after a paid run.
+  async #commands(spec: TaskSpec, chosen: Ship[]): Promise<string[]> {
+    let ships: ShipRepository[] = chosen;
+    const pushes = spec.branch !== undefined && (spec.push || spec.pr);
+    if (pushes && chosen.length > 1 && chosen.some((ship) => ship.repo === null)) {
+      // Handles made by name alone do not know their repository: the registry does.
+      const known = new Map((await this.#context.ships()).map((ship) => [ship.name, ship.repo]));
+      ships = chosen.map((ship) => ({
+        name: ship.name,
+        repo: ship.repo ?? known.get(ship.name) ?? null,
+      }));
+    }
+    return branchesFor(ships, spec).map((branch) =>
+      taskCommand(branch === undefined ? spec : { ...spec, branch })
+    );
+  }
+
   async #choose(which: readonly (string | Ship)[] | undefined): Promise<Ship[]> {
     const handles = which?.filter((ship): ship is Ship => typeof ship !== "string") ?? [];
     const names = which?.filter((ship): ship is string => typeof ship === "string");
@@ -432,6 +466,7 @@ function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
     prompt: text(task.prompt) ?? "",
     ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
     ...(text(task.error) ? { error: task.error } : {}),
+    ...(text(task.prError) ? { prError: task.prError } : {}),
   }];
 }
 

@@ -17,11 +17,20 @@ import { parseWholeNumber } from "../whole_number.ts";
 export interface TaskSpec {
   /** The prompt for Claude Code. */
   prompt: string;
-  /** Work on this branch, created from the default branch when it does not exist. */
+  /**
+   * Work on this branch: carried on from origin's when origin has it, else made from the default
+   * branch when the ship lacks it.
+   */
   branch?: string;
-  /** Push the branch to `origin` when the run ends. */
+  /**
+   * Push the branch to `origin` when the run ends. Checked before Claude Code starts (a remote,
+   * a trial push), so a run is never paid for only to be refused.
+   */
   push?: boolean;
-  /** Open a pull request for the branch with `gh`, and record its URL. */
+  /**
+   * Open a pull request for the branch with `gh` (pushing it first), and record its URL; gh and
+   * its sign-in are checked before Claude Code starts.
+   */
   pr?: boolean;
   /** `--max-turns`. */
   maxTurns?: number;
@@ -84,6 +93,11 @@ export interface TaskOutcome {
   commits: TaskCommit[];
   /** The pull request's URL, when one was opened. */
   pr: string | null;
+  /**
+   * With `pr`: why the pull request could not be opened after the branch was pushed (the task
+   * is still `done`: its work is on origin).
+   */
+  prError?: string;
   /** When it started on the ship (ISO 8601), once it has. */
   startedAt?: string | null;
   /** The prompt's first line, for lists. */

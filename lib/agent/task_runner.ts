@@ -16,6 +16,7 @@ import { lastLine, runProcess } from "../process.ts";
 import { loadSettings } from "../fleet/config.ts";
 import { readLines, writeAll } from "../inbox/server_protocol.ts";
 import { limitOf } from "./limits.ts";
+import { deliver, git, readyCheckout, shipPath, type TaskCheckout } from "./task_git.ts";
 import {
   blankOutcome,
   DEFAULT_STALL_MS,
@@ -35,7 +36,6 @@ interface RunRecord {
   stderr: string;
 }
 
-const GIT_TIMEOUT_MS = 120_000;
 // A usage limit is waited out at most this often, and only when it resets within this long.
 const MAX_LIMIT_RETRIES = 3;
 const MAX_LIMIT_WAIT_MS = 6 * 3_600_000;
@@ -57,6 +57,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   const settings = await loadSettings([join(paths.configDir, ".env")]);
   const id = Deno.env.get("OHCOMMODORE_MESSAGE_ID") ?? `t${Date.now()}`;
   const workdir = identity.workdir ?? paths.home;
+  const checkout: TaskCheckout = { workdir, ship: identity.name, path: shipPath(options.home) };
   const began = Date.now();
   const state: TaskState = {
     id,
@@ -91,7 +92,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   Deno.addSignalListener("SIGTERM", stopped);
   let outcome: TaskOutcome;
   try {
-    if (spec.branch) await checkOutBranch(workdir, spec.branch);
+    await readyCheckout(spec, checkout);
     const base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
     let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
       state.status = "stalled";
@@ -118,7 +119,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       spec,
       run,
       { ...partial(), durationMs: Date.now() - began },
-      workdir,
+      checkout,
       base,
     );
   } catch (error) {
@@ -137,7 +138,7 @@ async function finish(
   spec: TaskSpec,
   run: RunRecord,
   outcome: TaskOutcome,
-  workdir: string,
+  checkout: TaskCheckout,
   base: string | null,
 ): Promise<TaskOutcome> {
   const result = run.result ?? {};
@@ -153,7 +154,7 @@ async function finish(
     sessionId: run.sessionId,
     numTurns: typeof result.num_turns === "number" ? result.num_turns : null,
     durationMs: typeof result.duration_ms === "number" ? result.duration_ms : outcome.durationMs,
-    commits: base ? await commitsSince(workdir, base) : [],
+    commits: base ? await commitsSince(checkout.workdir, base) : [],
   };
   if (limit) {
     return { ...outcome, status: "rate_limited", resetAt: limit.resetAt, error: limit.message };
@@ -169,25 +170,7 @@ async function finish(
     };
   }
   // A pull request needs the branch on origin: --pr pushes too.
-  if ((spec.push || spec.pr) && spec.branch) {
-    try {
-      await git(workdir, ["push", "--quiet", "-u", "origin", spec.branch]);
-    } catch (error) {
-      return { ...outcome, status: "error", error: `push failed: ${(error as Error).message}` };
-    }
-  }
-  if (spec.pr && spec.branch) {
-    try {
-      outcome = { ...outcome, pr: await openPullRequest(workdir, spec, outcome) };
-    } catch (error) {
-      return {
-        ...outcome,
-        status: "error",
-        error: `gh pr create failed: ${(error as Error).message}`,
-      };
-    }
-  }
-  return { ...outcome, status: "done" };
+  return await deliver(spec, outcome, checkout);
 }
 
 /**
@@ -212,10 +195,8 @@ async function runClaude(
       ? ["--permission-mode", spec.permissionMode]
       : ["--dangerously-skip-permissions"]),
   );
-  const paths = memberPaths(home);
   // Where init.sh and people put programs for this user.
-  const path = [join(paths.home, ".local", "bin"), Deno.env.get("PATH") ?? "/usr/bin:/bin"]
-    .join(":");
+  const path = shipPath(home);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("claude", {
@@ -287,25 +268,6 @@ async function runClaude(
   return { exitCode: status.code, sessionId: state.sessionId, result, stderr: await stderr };
 }
 
-async function checkOutBranch(workdir: string, branch: string): Promise<void> {
-  const exists = await git(workdir, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])
-    .then(() => true, () => false);
-  if (exists) {
-    await git(workdir, ["switch", "--quiet", branch]);
-    return;
-  }
-  // From the default branch as origin has it, else as the clone has it.
-  await git(workdir, ["fetch", "--quiet", "origin"]).catch(() => {});
-  const head = await git(workdir, [
-    "symbolic-ref",
-    "--quiet",
-    "--short",
-    "refs/remotes/origin/HEAD",
-  ])
-    .then((out) => out.trim(), () => "HEAD");
-  await git(workdir, ["switch", "--quiet", "-c", branch, head]);
-}
-
 async function commitsSince(workdir: string, base: string): Promise<TaskCommit[]> {
   const out = await git(workdir, ["log", "--reverse", "--format=%H%x09%s", `${base}..HEAD`])
     .catch(() => "");
@@ -313,34 +275,6 @@ async function commitsSince(workdir: string, base: string): Promise<TaskCommit[]
     const [sha, ...subject] = line.split("\t");
     return { sha, subject: subject.join("\t") };
   });
-}
-
-async function openPullRequest(
-  workdir: string,
-  spec: TaskSpec,
-  outcome: TaskOutcome,
-): Promise<string> {
-  const title = outcome.commits.at(-1)?.subject ?? spec.prompt.split("\n")[0].slice(0, 72);
-  // The answer only: the prompt may say more than the repository's readers should see.
-  const body = `${outcome.result ?? ""}\n`;
-  const result = await runProcess(
-    "gh",
-    ["pr", "create", "--head", spec.branch!, "--title", title, "--body-file", "-"],
-    { cwd: workdir, stdin: body, timeoutMs: GIT_TIMEOUT_MS },
-  );
-  const url = result.stdout.split("\n").map((line) => line.trim()).findLast((line) =>
-    /^https?:\/\//.test(line)
-  );
-  if (result.code !== 0 || !url) throw new Error(lastLine(result.stderr) || `exit ${result.code}`);
-  return url;
-}
-
-async function git(workdir: string, args: string[]): Promise<string> {
-  const result = await runProcess("git", ["-C", workdir, ...args], { timeoutMs: GIT_TIMEOUT_MS });
-  if (result.code !== 0 || result.timedOut) {
-    throw new Error(lastLine(result.stderr) || `git ${args[0]} exited ${result.code}`);
-  }
-  return result.stdout;
 }
 
 // The person's hook: a shell command of their own, with the outcome as JSON on stdin.

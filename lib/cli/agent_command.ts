@@ -34,7 +34,11 @@ export function agentCommand(): Command {
     )
     .addOption(shipsOption("these ships: names or unique prefixes, comma-separated"))
     .addOption(new Option("--all", "every ship").conflicts("ships"))
-    .option("--branch <name>", "work on this branch, made from the default branch if new")
+    .option(
+      "--branch <name>",
+      "work on this branch: origin's when it has it, else made from the default branch " +
+        "(ships of one repository that push get <name>-<ship> each)",
+    )
     .option("--push", "push the branch to origin when the run ends (needs --branch)")
     .option("--pr", "open a pull request with gh and record its URL (pushes; needs --branch)")
     .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
@@ -162,6 +166,10 @@ export function agentCommand(): Command {
       const outcome = await fleet.agents.show(id);
       if (options.json) return printJson(outcome);
       printOutcomes([outcome], false);
+      // Why, whole (git's error lines, say): the table shows the start of it.
+      for (const why of [outcome.error, outcome.prError]) {
+        if (why && oneLine(why, 60) !== why) out(escapeControls(why));
+      }
       // The agent's words, perhaps an injected prompt's: shown, never obeyed by the terminal.
       if (outcome.result) out(escapeControls(outcome.result));
     });
@@ -263,7 +271,7 @@ function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
         usd(outcome.costUsd),
         outcome.numTurns === null ? "-" : String(outcome.numTurns),
         String(outcome.commits.length),
-        outcome.pr ?? oneLine(outcome.error ?? "", 60),
+        outcome.pr ?? oneLine(outcome.error ?? outcome.prError ?? "", 60),
       ].map((cell) => escapeControls(cell, { inline: true }))
     ),
   ));
