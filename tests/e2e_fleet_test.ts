@@ -36,26 +36,35 @@ Deno.test({
   name: "fleet: init, create --trusted ships, status, send between ships, destroy, sink --scuttle",
   ignore,
   async fn(t) {
+    // The fixture every step shares: a flagship and two trusted ships of one repository. Each
+    // step below depends on it alone, never on another step, so one failing step fails alone;
+    // a step that destroys makes what it destroys (but the last, which sinks the fleet).
     await using world = await FleetWorld.start({ bootDelayMs: 300, logs: true });
     const laptopKey = keyIdentity(world.lobbyKeys()[0]);
     const cli = (args: string[], stdin?: string) => world.cli(args, { env, stdin });
-    let flagship = "";
+    const init = await cli(["init"]);
+    assert.equal(init.code, 0, `the fixture's init failed: ${init.stderr}`);
+    const configFile = join(world.laptop.home, ".ohcommodore/config.json");
+    const config = JSON.parse(await Deno.readTextFile(configFile));
+    const flagship: string = config.flagship_vm;
+    const keysAfterInit = world.lobbyKeys().map(keyIdentity);
+    const repo = await world.bareRepo("web");
+    const created = await cli(["ship", "create", repo, "--count", "2", "--trusted"]);
+    assert.equal(created.code, 0, `the fixture's ship create failed: ${created.stderr}`);
+    const ships = created.stdout.trim().split("\n");
 
     await t.step("init creates the flagship and the local config", async () => {
-      const result = await cli(["init"]);
-      assert.equal(result.code, 0, result.stderr);
-      const config = JSON.parse(
-        await Deno.readTextFile(join(world.laptop.home, ".ohcommodore/config.json")),
-      );
-      flagship = config.flagship_vm;
       assert.match(flagship, /^flagship-[a-z][0-9a-f]{3}$/);
-      assert.deepEqual(world.lobbyVms().map((vm) => vm.name), [flagship]);
+      assert.ok(world.lobbyVms().some((vm) => vm.name === flagship));
       // The lobby's ssh_dest, used as given (here it carries a user prefix).
       assert.equal(config.flagship, `${world.vmUser(flagship)}@${flagship}.exe.xyz`);
-      const mode = (await Deno.stat(join(world.laptop.home, ".ohcommodore/config.json"))).mode;
+      const mode = (await Deno.stat(configFile)).mode;
       assert.equal(mode! & 0o777, 0o600);
       // The flagship registered a key of its own, and runs as commodore with a scheduler.
-      assert.equal(world.lobbyKeys().length, 2);
+      const flagshipKey = keyIdentity(
+        await Deno.readTextFile(join(world.vmHome(flagship), ".ssh/id_ed25519.pub")),
+      );
+      assert.deepEqual(keysAfterInit.sort(), [laptopKey, flagshipKey].sort());
       const identity = JSON.parse(
         await Deno.readTextFile(join(world.vmHome(flagship), ".ohcommodore/identity.json")),
       );
@@ -63,18 +72,15 @@ Deno.test({
     });
 
     await t.step("a second init refuses", async () => {
+      const before = world.lobbyVms().length;
       const result = await cli(["init"]);
       assert.equal(result.code, 2);
       assert.match(result.stderr, /A fleet already exists \(flagship flagship-/);
-      assert.equal(world.lobbyVms().length, 1);
+      assert.equal(world.lobbyVms().length, before);
     });
 
-    const repo = await world.bareRepo("web");
-    let ships: string[] = [];
     await t.step("ship create --trusted --count 2 clones the repo on two ships", async () => {
-      const result = await cli(["ship", "create", repo, "--count", "2", "--trusted"]);
-      assert.equal(result.code, 0, result.stderr);
-      ships = result.stdout.trim().split("\n");
+      const result = created;
       assert.equal(ships.length, 2);
       for (const ship of ships) {
         assert.match(ship, /^ship-web-[a-z][0-9a-f]{7}$/);
@@ -92,8 +98,15 @@ Deno.test({
         assert.ok(whoami.some((call) => call.key === key && call.code === 0), `${ship} whoami`);
       }
       assert.match(result.stderr, /running cloudinit\/init\.sh/, "progress is shown");
-      assert.equal(world.lobbyVms().length, 3);
-      assert.equal(world.lobbyKeys().length, 4, "each ship has its own key");
+      for (const ship of ships) assert.ok(world.lobbyVms().some((vm) => vm.name === ship));
+      const shipKeys = await Promise.all(
+        ships.map(async (ship) =>
+          keyIdentity(await Deno.readTextFile(join(world.vmHome(ship), ".ssh/id_ed25519.pub")))
+        ),
+      );
+      for (const key of shipKeys) {
+        assert.ok(world.lobbyKeys().map(keyIdentity).includes(key), "each ship has its own key");
+      }
       const calls = world.lobbyCalls().map((call) => call.command).join("\n");
       assert.ok(!calls.includes(GH_TOKEN), "no secret on a lobby command line");
     });
@@ -162,12 +175,17 @@ Deno.test({
       "status counts from the schedulers' reports, and asks a ship whose scheduler is down",
       async () => {
         const launches = async () => (await Deno.readTextFile(world.launchLog)).split("\n");
+        const doneOn = async () => {
+          const status: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
+          const byName = new Map(status.ships.map((ship) => [ship.name, ship]));
+          return ships.map((ship) => byName.get(ship)?.report?.counts.done ?? NaN);
+        };
+        const earlier = await doneOn();
+        const sent = await cli(["inbox", "send", `captain@${ships[1]}`, "true", "--wait"]);
+        assert.equal(sent.code, 0, sent.stderr);
         const before = (await launches()).length;
-        const counted: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
-        const byName = new Map(counted.ships.map((ship) => [ship.name, ship]));
-        // ships[0] ran the laptop's command, ships[1] the one from ships[0].
-        assert.equal(byName.get(ships[0])?.report?.counts.done, 1);
-        assert.equal(byName.get(ships[1])?.report?.counts.done, 1);
+        const counted = await doneOn();
+        assert.deepEqual(counted, [earlier[0], earlier[1] + 1]);
         const shipUsers = ships.map((ship) => world.vmUser(ship));
         const started = (await launches()).slice(before - 1).filter((line) =>
           shipUsers.includes(line.split(" ")[0])
@@ -181,7 +199,7 @@ Deno.test({
           const down: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
           const ship = down.ships.find((ship) => ship.name === ships[1]);
           assert.equal(ship?.report?.schedulerRunning, false);
-          assert.equal(ship?.report?.counts.done, 1, "counted from its database instead");
+          assert.equal(ship?.report?.counts.done, counted[1], "counted from its database instead");
         } finally {
           const start = await world.execAs(world.vmUser(ships[1]), [program, "scheduler", "start"]);
           assert.equal(start.code, 0, start.stderr);
@@ -262,22 +280,29 @@ Deno.test({
       const unknown = await cli(["ship", "destroy", "nope"]);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /No ship matches "nope"/);
+      const made = await cli(["ship", "create", "doomed", "--trusted"]);
+      assert.equal(made.code, 0, made.stderr);
+      const doomed = made.stdout.trim();
       const shipKey = keyIdentity(
-        await Deno.readTextFile(join(world.vmHome(ships[1]), ".ssh/id_ed25519.pub")),
+        await Deno.readTextFile(join(world.vmHome(doomed), ".ssh/id_ed25519.pub")),
       );
-      const result = await cli(["ship", "destroy", ships[1]]);
+      const result = await cli(["ship", "destroy", doomed]);
       assert.equal(result.code, 0, result.stderr);
-      assert.deepEqual(world.lobbyVms().map((vm) => vm.name).sort(), [flagship, ships[0]].sort());
+      assert.deepEqual(
+        world.lobbyVms().map((vm) => vm.name).sort(),
+        [flagship, ...ships].sort(),
+      );
       assert.ok(!world.lobbyKeys().map(keyIdentity).includes(shipKey), "its key is revoked");
       const status: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
-      assert.deepEqual(status.ships.map((ship) => ship.name), [ships[0]]);
+      assert.deepEqual(status.ships.map((ship) => ship.name).sort(), [...ships].sort());
     });
 
     await t.step("sink without --force asks on a terminal, and refuses without one", async () => {
+      const before = world.lobbyVms().length;
       const result = await cli(["fleet", "sink", "--scuttle"]);
       assert.equal(result.code, 2);
       assert.match(result.stderr, /type "sink".*--force/);
-      assert.equal(world.lobbyVms().length, 2);
+      assert.equal(world.lobbyVms().length, before);
     });
 
     await t.step("scuttling from the flagship itself is refused", async () => {
@@ -293,6 +318,7 @@ Deno.test({
       assert.match(result.stderr, /runs from your laptop/);
     });
 
+    // Last: it sinks the fixture.
     await t.step("sink --scuttle --force removes every VM, key and the config", async () => {
       const result = await cli(["fleet", "sink", "--scuttle", "--force"]);
       assert.equal(result.code, 0, result.stderr);
@@ -424,6 +450,7 @@ Deno.test({
     );
 
     await t.step("bad specs and counts are usage errors", async () => {
+      const before = world.lobbyVms().length;
       for (
         const [args, pattern] of [
           [["ship", "create", "bad name!"], /Cannot make a ship from "bad name!"/],
@@ -436,7 +463,7 @@ Deno.test({
         assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
         assert.match(result.stderr, pattern);
       }
-      assert.equal(world.lobbyVms().length, 1);
+      assert.equal(world.lobbyVms().length, before);
     });
 
     await t.step(
@@ -470,8 +497,10 @@ Deno.test({
     );
 
     await t.step("sink finds VMs of this fleet that the registry lost", async () => {
-      // Lose a record: delete it from the flagship's registry behind its back.
-      const lost = world.lobbyVms().find((vm) => vm.name.startsWith("ship-scratch-"))!.name;
+      const made = await cli(["ship", "create", "lost"]);
+      assert.equal(made.code, 0, made.stderr);
+      const lost = made.stdout.trim();
+      // Lose its record: delete it from the flagship's registry behind its back.
       const shipDir = join(world.vmHome(flagship), ".local/ship");
       await withDatabase(
         { path: join(shipDir, "fleet.duckdb"), identity: `commodore@${flagship}`, schema: [] },
@@ -590,12 +619,14 @@ Deno.test({
       await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
     });
 
+    // The fixture of the steps below (theirs alone: the steps above need none).
+    const init = await world.cli(["init"], { env });
+    assert.equal(init.code, 0, `the fixture's init failed: ${init.stderr}`);
+    const flagship = world.lobbyVms()[0].name;
+
     await t.step(
       "ship create on the flagship: no VM, key, record or key file is left",
       async () => {
-        const init = await world.cli(["init"], { env });
-        assert.equal(init.code, 0, init.stderr);
-        const flagship = world.lobbyVms()[0].name;
         const keys = world.lobbyKeys().length;
         const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
         const result = await interruptAt(
@@ -617,7 +648,6 @@ Deno.test({
     await t.step(
       "ship create on the flagship: Ctrl-C during init.sh stops it at once and removes the ship",
       async () => {
-        const flagship = world.lobbyVms()[0].name;
         const slow = join(world.vmHome(flagship), "slow-init.sh");
         await Deno.writeTextFile(slow, "#!/usr/bin/env bash\nsleep 60\n");
         await Deno.chmod(slow, 0o644);
