@@ -190,8 +190,9 @@ export {
   AgentTask,
   FleetAgents,
   type FleetCosts,
+  ResumeRefusedError,
 } from "./lib/agent/agents.ts";
-export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus } from "./lib/agent/task.ts";
+export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus, TaskUsage } from "./lib/agent/task.ts";
 export {
   type Asked,
   decide,

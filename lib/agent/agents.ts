@@ -25,6 +25,7 @@ import {
   taskCommand,
   type TaskOutcome,
   type TaskSpec,
+  type TaskUsage,
 } from "./task.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
@@ -225,13 +226,18 @@ export class FleetAgents {
   }
 
   /**
-   * Continues a ship's last session with a new prompt (`--resume`).
+   * Continues a ship's last task with a new prompt: its Claude Code session (`--resume`), on its
+   * branch. Only the last task: an older session would carry on work the last task may have
+   * moved on from, so a last task that cannot be continued is refused, saying why.
    *
    * @param shipName The ship's name or a unique prefix.
    * @param prompt The prompt.
    * @param options How Claude Code runs.
    * @returns The task's handle.
-   * @throws {NotFoundError} When the ship has no task with a session yet.
+   * @throws {NotFoundError} When the ship has no task yet.
+   * @throws {ResumeRefusedError} When its last task is still queued or running, or has no
+   *   session (it ended before Claude Code started).
+   * @throws {UsageError} For `push` or `pr` when the last task worked on no branch.
    */
   async resume(
     shipName: string,
@@ -239,19 +245,30 @@ export class FleetAgents {
     options: Omit<AgentRunOptions, "ships" | "resume"> = {},
   ): Promise<AgentTask> {
     const [ship] = chooseShips(await this.#context.ships(), [shipName]);
-    const last = (await this.#tasksOf(ship)).find((task) => task.sessionId);
+    // Newest first: the last task sent.
+    const [last] = await this.#tasksOf(ship);
     if (!last) {
       throw new NotFoundError(
-        `${ship.name} has no task with a Claude Code session to resume: start one with ` +
+        `${ship.name} has no task to resume: start one with ` +
           `"ohcommodore agent run --ships ${ship.name} -- <prompt>"`,
         { query: ship.name },
+      );
+    }
+    if (OPEN_STATUSES.includes(last.status) || !last.sessionId) {
+      throw new ResumeRefusedError(ship.name, last);
+    }
+    const branch = options.branch ?? last.branch ?? undefined;
+    if ((options.push || options.pr) && !branch) {
+      throw new UsageError(
+        `The last task of ${ship.name}, "${last.id}", worked on no branch, and pushing needs ` +
+          `one: resume without --push and --pr`,
       );
     }
     const [task] = await this.start(prompt, {
       ...options,
       ships: [ship],
-      resume: last.sessionId!,
-      branch: options.branch ?? last.branch ?? undefined,
+      resume: last.sessionId,
+      branch,
     });
     return task;
   }
@@ -443,6 +460,54 @@ export class AgentStartError extends OhcommodoreError {
   }
 }
 
+/**
+ * A ship's last task cannot be continued with `resume`: it has not ended, or it has no Claude
+ * Code session (it ended before Claude Code started). Its outcome says which.
+ *
+ * @example Wait for the last task when it still runs, then resume
+ * ```ts
+ * import { Fleet, ResumeRefusedError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * const task = await fleet.agents.resume("web", "now the tests").catch(async (error) => {
+ *   if (!(error instanceof ResumeRefusedError) || error.task.sessionId === null) throw error;
+ *   await (await fleet.agents.task(error.task.id)).wait();
+ *   return await fleet.agents.resume("web", "now the tests");
+ * });
+ * console.log(task.id);
+ * ```
+ */
+export class ResumeRefusedError extends OhcommodoreError {
+  /** The ship. */
+  readonly ship: string;
+  /** Its last task, which was not continued. */
+  readonly task: TaskOutcome;
+
+  /**
+   * Creates the error; the message says why and what to do.
+   *
+   * @param ship The ship.
+   * @param task Its last task.
+   */
+  constructor(ship: string, task: TaskOutcome) {
+    const open = OPEN_STATUSES.includes(task.status);
+    super(
+      open
+        ? `The last task of ${ship}, "${task.id}", is ${task.status}: wait for it ` +
+          `("ohcommodore agent follow ${task.id}") or cancel it ("ohcommodore agent cancel ` +
+          `${task.id}"), then resume`
+        : `The last task of ${ship}, "${task.id}" (${task.status}), has no Claude Code session ` +
+          `to continue: it ended before Claude Code started` +
+          `${task.error ? ` (${JSON.stringify(oneLine(task.error, 200))})` : ""}; start a new ` +
+          `task with "ohcommodore agent run --ships ${ship} -- <prompt>"`,
+    );
+    this.ship = ship;
+    this.task = task;
+  }
+}
+
+// A task that has not ended: its session is in use, or not yet known.
+const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
+
 // An outcome as a ship told it, or nothing when it is not one; the ship is the one asked.
 function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
   const task = value as Partial<TaskOutcome> | null;
@@ -455,6 +520,8 @@ function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
     result: text(task.result),
     isError: task.isError === true,
     costUsd: number(task.costUsd),
+    ...(number(task.attempts) !== null ? { attempts: number(task.attempts)! } : {}),
+    ...(task.usage !== undefined ? { usage: checkedUsage(task.usage) } : {}),
     sessionId: text(task.sessionId),
     numTurns: number(task.numTurns),
     durationMs: number(task.durationMs),
@@ -468,6 +535,19 @@ function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
     ...(text(task.error) ? { error: task.error } : {}),
     ...(text(task.prError) ? { prError: task.prError } : {}),
   }];
+}
+
+// Token counts as a ship told them, or null.
+function checkedUsage(value: unknown): TaskUsage | null {
+  const usage = value as Partial<TaskUsage> | null;
+  if (typeof usage !== "object" || usage === null) return null;
+  const count = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 ? x : 0;
+  return {
+    inputTokens: count(usage.inputTokens),
+    outputTokens: count(usage.outputTokens),
+    cacheCreationInputTokens: count(usage.cacheCreationInputTokens),
+    cacheReadInputTokens: count(usage.cacheReadInputTokens),
+  };
 }
 
 // Costs add up in floating point: cents and below to a millionth of a dollar.

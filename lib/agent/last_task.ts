@@ -42,8 +42,10 @@ export async function fetchLastTask(channel: Channel): Promise<TaskState | null>
  */
 export function summarize(state: TaskState | null, report: MemberReport): TaskSummary | null {
   if (!state) return null;
-  const open = state.status === "running" || state.status === "stalled";
+  // Running, stalled or waiting: no outcome yet.
+  const open = state.outcome === undefined;
   const stopped = open && report.counts.running === 0;
+  const resetAt = open ? state.resetAt : state.outcome?.resetAt;
   const ended = state.outcome?.durationMs;
   return {
     id: state.id,
@@ -55,5 +57,6 @@ export function summarize(state: TaskState | null, report: MemberReport): TaskSu
       ? ended
       : 0,
     costUsd: typeof state.outcome?.costUsd === "number" ? state.outcome.costUsd : null,
+    ...(!stopped && typeof resetAt === "string" ? { resetAt } : {}),
   };
 }

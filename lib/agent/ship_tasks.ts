@@ -1,12 +1,13 @@
 /**
  * A ship's own tasks, as it tells them (`ohcommodore agent _tasks`): its inbox's task messages,
- * each with its outcome, and `stalled` for a running one that has been silent too long.
+ * each with its outcome; a running one as its runner says it stands (`stalled` when silent too
+ * long, `waiting` for the checkout or, with `resetAt`, for a usage limit to reset).
  *
  * @module
  */
 
 import { Inbox } from "../inbox/inbox.ts";
-import { outcomeOf, TASK_MARK, taskOf, type TaskOutcome } from "./task.ts";
+import { outcomeOf, TASK_MARK, taskOf, type TaskOutcome, type TaskStatus } from "./task.ts";
 import { readTaskState } from "./task_state.ts";
 
 /**
@@ -21,7 +22,22 @@ export async function ownTasks(home?: string): Promise<TaskOutcome[]> {
   const marked = await inbox.list({ commandPrefix: `${TASK_MARK}\n`, full: true });
   const messages = marked.filter((message) => taskOf(message.command));
   return await Promise.all(messages.map(async (message) => {
-    const state = message.status === "running" ? await readTaskState(message.id, home) : undefined;
-    return outcomeOf(inbox.identity.name, message, state?.status === "stalled");
+    const outcome = outcomeOf(inbox.identity.name, message);
+    const running = message.status === "running";
+    // A task's state file says how a running one stands, and keeps the session of one that
+    // ended without printing it (killed past its grace, or from an older version).
+    if (!running && (outcome.status === "queued" || outcome.sessionId !== null)) return outcome;
+    const state = await readTaskState(message.id, home);
+    if (!state) return outcome;
+    if (!running) return { ...outcome, sessionId: state.sessionId ?? null };
+    return {
+      ...outcome,
+      ...(LIVE.includes(state.status) ? { status: state.status } : {}),
+      ...(state.status === "waiting" && state.resetAt ? { resetAt: state.resetAt } : {}),
+      sessionId: state.sessionId ?? null,
+    };
   }));
 }
+
+// How a running task may stand, as its runner says.
+const LIVE: TaskStatus[] = ["stalled", "waiting"];

@@ -7,6 +7,7 @@
 
 import { oneLine } from "../clip.ts";
 import { OUTCOME_TYPE } from "./task.ts";
+import { WAITING_TYPE } from "./checkout_lock.ts";
 
 /**
  * One stream-json line in words.
@@ -39,6 +40,12 @@ export function describeEvent(line: string): string | undefined {
         : "";
       return `result: ${event.subtype ?? "?"}${event.is_error ? " (error)" : ""}, ` +
         `${event.num_turns ?? "?"} turn(s)${cost}`;
+    }
+    case WAITING_TYPE: {
+      const holder = typeof event.task === "string" ? `task ${event.task}` : "another task";
+      return `waits for ${holder} to finish with the checkout ${
+        oneLine(String(event.checkout), 120)
+      }`;
     }
     case OUTCOME_TYPE:
       return undefined;

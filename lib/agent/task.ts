@@ -50,12 +50,25 @@ export interface TaskSpec {
 export type TaskStatus =
   | "running"
   | "queued"
+  | "waiting"
   | "done"
   | "error"
   | "timeout"
   | "rate_limited"
   | "stalled"
   | "cancelled";
+
+/** The tokens a task used, in all its attempts, as Claude Code counted them. */
+export interface TaskUsage {
+  /** Input tokens. */
+  inputTokens: number;
+  /** Output tokens. */
+  outputTokens: number;
+  /** Input tokens written to the prompt cache. */
+  cacheCreationInputTokens: number;
+  /** Input tokens read from the prompt cache. */
+  cacheReadInputTokens: number;
+}
 
 /** A commit the task made. */
 export interface TaskCommit {
@@ -71,7 +84,10 @@ export interface TaskOutcome {
   ship: string;
   /** The task's id (its inbox message's). */
   id: string;
-  /** How it ended (`running`, `queued` or `stalled` while it has not). */
+  /**
+   * How it ended; while it has not: `queued`, `waiting` (for the ship's checkout, or with
+   * `resetAt` for a usage limit to reset), `running` or `stalled`.
+   */
   status: TaskStatus;
   /** Claude Code's exit code, or null when it did not end by itself. */
   exitCode: number | null;
@@ -79,8 +95,12 @@ export interface TaskOutcome {
   result: string | null;
   /** Claude Code's own `is_error`. */
   isError: boolean;
-  /** What the run cost, as Claude Code reported it. */
+  /** What the run cost, as Claude Code reported it: every attempt's, added up. */
   costUsd: number | null;
+  /** How many times Claude Code ran: more than 1 when it was resumed after a usage limit. */
+  attempts?: number;
+  /** The tokens every attempt used, added up, when Claude Code said. */
+  usage?: TaskUsage | null;
   /** The session, for `agent resume`. */
   sessionId: string | null;
   /** Turns taken. */
@@ -102,7 +122,10 @@ export interface TaskOutcome {
   startedAt?: string | null;
   /** The prompt's first line, for lists. */
   prompt?: string;
-  /** For `rate_limited`: when the limit resets (ISO 8601), when Claude said. */
+  /**
+   * For `rate_limited`, or `waiting` to resume after a limit: when the limit resets (ISO 8601),
+   * when Claude said.
+   */
   resetAt?: string | null;
   /** Why it did not succeed, in a sentence. */
   error?: string;
@@ -263,6 +286,41 @@ export function blankOutcome(
     commits: [],
     pr: null,
   };
+}
+
+/**
+ * What a task's attempts cost and used in all, from each run's result object: Claude Code
+ * reports `total_cost_usd` and `usage` per process, so a run resumed after a usage limit
+ * reports its own part only.
+ *
+ * @param results Each attempt's result object, or null where it printed none.
+ * @returns The cost (null when no attempt stated one) and the tokens (null when none did).
+ */
+export function addAttempts(
+  results: readonly (Record<string, unknown> | null)[],
+): { costUsd: number | null; usage: TaskUsage | null } {
+  let costUsd: number | null = null;
+  let usage: TaskUsage | null = null;
+  const count = (value: unknown) =>
+    typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
+  for (const result of results) {
+    const cost = result?.total_cost_usd;
+    if (typeof cost === "number" && Number.isFinite(cost)) costUsd = (costUsd ?? 0) + cost;
+    const used = result?.usage as Record<string, unknown> | undefined;
+    if (typeof used !== "object" || used === null) continue;
+    usage ??= {
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+    };
+    usage.inputTokens += count(used.input_tokens);
+    usage.outputTokens += count(used.output_tokens);
+    usage.cacheCreationInputTokens += count(used.cache_creation_input_tokens);
+    usage.cacheReadInputTokens += count(used.cache_read_input_tokens);
+  }
+  // Dollars add up in floating point: to a millionth of a dollar.
+  return { costUsd: costUsd === null ? null : Math.round(costUsd * 1e6) / 1e6, usage };
 }
 
 /**

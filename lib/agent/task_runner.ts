@@ -17,7 +17,9 @@ import { loadSettings } from "../fleet/config.ts";
 import { readLines, writeAll } from "../inbox/server_protocol.ts";
 import { limitOf } from "./limits.ts";
 import { deliver, git, readyCheckout, shipPath, type TaskCheckout } from "./task_git.ts";
+import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
 import {
+  addAttempts,
   blankOutcome,
   DEFAULT_STALL_MS,
   OUTCOME_TYPE,
@@ -66,53 +68,92 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
     lastOutputAt: new Date(began).toISOString(),
     sessionId: spec.resume ?? null,
   };
+  // Each attempt's result (Claude Code reports cost and tokens per process): they add up.
+  const results: (Record<string, unknown> | null)[] = [];
+  let attempts = 0;
+  let base: string | null = null;
   const notify = (event: string, outcome: TaskOutcome) =>
     runNotify(settings.OHCOMMODORE_NOTIFY, event, outcome);
   const partial = (): TaskOutcome => ({
     ...blankOutcome(identity.name, id, "running", spec.branch),
+    ...addAttempts(results),
+    attempts,
     sessionId: state.sessionId,
     durationMs: Date.now() - began,
   });
   await writeTaskState(state, options.home);
   // The scheduler ends a task that timed out or was cancelled with SIGTERM, then SIGKILL after
-  // a grace of seconds: in that grace the task records how it ended and tells the hook.
+  // a grace of seconds: in that grace the task prints and records how it ended, with its session
+  // (for `agent resume`) and commits, and tells the hook.
   const deadline = began + Number(Deno.env.get("OHCOMMODORE_TIMEOUT_SEC")) * 1000;
-  const stopped = async () => {
+  let stopping: Promise<never> | undefined;
+  const stop = async (): Promise<never> => {
     const status: TaskStatus = Date.now() >= deadline - STOP_GRACE_MS ? "timeout" : "cancelled";
+    const commits = base ? await within(commitsSince(workdir, base), 1000, []) : [];
     const outcome: TaskOutcome = {
       ...partial(),
       status,
+      commits,
       error: status === "timeout" ? "timed out" : "cancelled",
     };
     state.status = status;
+    await printOutcome(outcome).catch(() => {});
     await writeTaskState(state, options.home, outcome).catch(() => {});
     await runNotify(settings.OHCOMMODORE_NOTIFY, "ended", outcome, STOP_GRACE_MS).catch(() => {});
     Deno.exit(143);
   };
+  const stopped = () => {
+    stopping ??= stop();
+  };
   Deno.addSignalListener("SIGTERM", stopped);
   let outcome: TaskOutcome;
   try {
+    // One agent at a time in a checkout, for the whole task: another task's branch switch
+    // would move this one's commits.
+    using _checkout = await lockCheckout(workdir, id, {
+      home: options.home,
+      onWait: async (holder) => {
+        state.status = "waiting";
+        await writeTaskState(state, options.home);
+        await passThrough(JSON.stringify({ type: WAITING_TYPE, task: holder, checkout: workdir }));
+      },
+    });
+    if (state.status === "waiting") {
+      state.status = "running";
+      await writeTaskState(state, options.home);
+    }
     await readyCheckout(spec, checkout);
-    const base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+    base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+    attempts++;
     let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
       state.status = "stalled";
       await writeTaskState(state, options.home);
       await notify("stalled", { ...partial(), status: "stalled" });
     });
+    results.push(run.result);
     let limit = limitOf(run);
     for (let retry = 1; retry <= MAX_LIMIT_RETRIES && spec.retryOnLimit && run.sessionId; retry++) {
       const wait = limit?.resetAt ? Date.parse(limit.resetAt) - Date.now() : NaN;
       // Only a stated reset within reach, and before the task's own timeout, is waited for.
       if (!(wait > -60_000 && wait <= MAX_LIMIT_WAIT_MS)) break;
       if (Date.now() + wait + 60_000 > deadline) break;
+      // Where `agent list` and `fleet status` read it: waiting for the limit, until when.
+      state.status = "waiting";
+      state.resetAt = limit!.resetAt;
+      await writeTaskState(state, options.home);
       await notify("rate_limited", {
         ...partial(),
         status: "rate_limited",
         resetAt: limit!.resetAt,
       });
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait) + 1000));
+      state.status = "running";
+      delete state.resetAt;
+      await writeTaskState(state, options.home);
       const resumed = { ...spec, resume: run.sessionId };
+      attempts++;
       run = await runClaude(resumed, workdir, "Continue where you left off.", state, options.home);
+      results.push(run.result);
       limit = limitOf(run);
     }
     outcome = await finish(
@@ -125,12 +166,42 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   } catch (error) {
     outcome = { ...partial(), status: "error", error: (error as Error).message };
   }
+  // Stopped meanwhile: the stop has the last word (and ends this process).
+  if (stopping) await stopping;
   Deno.removeSignalListener("SIGTERM", stopped); // it would keep this process alive
   state.status = outcome.status;
   await writeTaskState(state, options.home, outcome);
-  console.log(JSON.stringify({ type: OUTCOME_TYPE, outcome }));
+  await printOutcome(outcome);
   await notify(outcome.status === "rate_limited" ? "rate_limited" : "ended", outcome);
   return outcome.status === "done" ? 0 : 1;
+}
+
+// Lines go out one whole line at a time: the outcome a stop prints never lands inside another.
+let passing: Promise<void> = Promise.resolve();
+
+function passThrough(line: string): Promise<void> {
+  const bytes = new TextEncoder().encode(line + "\n");
+  passing = passing.catch(() => {}).then(() => writeAll(Deno.stdout, bytes));
+  return passing;
+}
+
+async function printOutcome(outcome: TaskOutcome): Promise<void> {
+  // A stdout that does not drain does not keep a stop from its last words.
+  await within(passing.catch(() => {}), 1000, undefined);
+  await passThrough(JSON.stringify({ type: OUTCOME_TYPE, outcome }));
+}
+
+// The promise's value, or the fallback after ms.
+async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<T>((resolve) => timer = setTimeout(() => resolve(fallback), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // From the run's result to the outcome: its fields, the commits, the push and the PR.
@@ -150,7 +221,6 @@ async function finish(
     exitCode: run.exitCode,
     result: text,
     isError,
-    costUsd: typeof result.total_cost_usd === "number" ? result.total_cost_usd : null,
     sessionId: run.sessionId,
     numTurns: typeof result.num_turns === "number" ? result.num_turns : null,
     durationMs: typeof result.duration_ms === "number" ? result.duration_ms : outcome.durationMs,
@@ -235,7 +305,7 @@ async function runClaude(
   try {
     for await (const line of readLines(child.stdout, MAX_LINE_CHARS, { keepLast: true })) {
       armStall();
-      await writeAll(Deno.stdout, new TextEncoder().encode(line + "\n"));
+      await passThrough(line);
       let event: Record<string, unknown> | null = null;
       try {
         event = JSON.parse(line);

@@ -15,7 +15,10 @@ import { writePrivateFile } from "../private_files.ts";
 export interface TaskState {
   /** The task's id. */
   id: string;
-  /** `running` or `stalled` while it runs, then how it ended. */
+  /**
+   * While it runs: `waiting` for its checkout or for a usage limit to reset (`resetAt`),
+   * `running` or `stalled`; then how it ended.
+   */
   status: TaskStatus;
   /** When it started (ISO 8601). */
   startedAt: string;
@@ -23,6 +26,8 @@ export interface TaskState {
   lastOutputAt: string;
   /** The Claude Code session, once known. */
   sessionId: string | null;
+  /** While it waits out a usage limit: when the limit resets (ISO 8601). */
+  resetAt?: string | null;
   /** The outcome, once it ended. */
   outcome?: TaskOutcome;
 }

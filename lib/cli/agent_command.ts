@@ -12,12 +12,19 @@ import { InterruptedError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { AgentRunOptions, AgentTask } from "../agent/agents.ts";
 import { describeEvent } from "../agent/stream.ts";
-import { checkTaskSpec, MAX_TURNS, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
+import {
+  checkTaskSpec,
+  MAX_TURNS,
+  type TaskOutcome,
+  type TaskSpec,
+  type TaskUsage,
+} from "../agent/task.ts";
 import { runTask } from "../agent/task_runner.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
 import { AT_MOST, idArgument, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
+import { costText, readableResult, statusText } from "./limit_text.ts";
 import { age, escapeControls, formatTable, note, out, paint, printJson } from "./output.ts";
 
 const maxTurns = wholeNumber("--max-turns", { max: MAX_TURNS });
@@ -104,7 +111,9 @@ export function agentCommand(): Command {
     .action(async (ship: string, words: string[], options) => {
       const prompt = words.join(" ");
       const settings = { ...taskSettings(options), timeoutMs: parseDuration(options.timeout) };
-      checkTaskSpec({ prompt, ...settings });
+      // --push and --pr take the last task's branch: the ship knows whether it has one.
+      const { push: _push, pr: _pr, ...rest } = settings;
+      checkTaskSpec({ prompt, ...rest });
       await using fleet = await Fleet.open();
       const task = await fleet.agents.resume(ship, prompt, settings);
       if (!options.wait) return printStarted([task], options.json);
@@ -148,9 +157,9 @@ export function agentCommand(): Command {
           [
             task.id,
             task.ship,
-            task.status,
+            statusText(task),
             age(task.startedAt ?? null),
-            usd(task.costUsd),
+            costText(task),
             oneLine(task.prompt ?? "", 50),
           ].map((cell) => escapeControls(cell, { inline: true }))
         ),
@@ -170,8 +179,9 @@ export function agentCommand(): Command {
       for (const why of [outcome.error, outcome.prError]) {
         if (why && oneLine(why, 60) !== why) out(escapeControls(why));
       }
+      if (outcome.usage) out(tokensText(outcome.usage));
       // The agent's words, perhaps an injected prompt's: shown, never obeyed by the terminal.
-      if (outcome.result) out(escapeControls(outcome.result));
+      if (outcome.result) out(escapeControls(readableResult(outcome.result)));
     });
 
   agent.command("cancel")
@@ -267,8 +277,8 @@ function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
       [
         outcome.ship,
         outcome.id || "-",
-        outcome.status,
-        usd(outcome.costUsd),
+        statusText(outcome),
+        costText(outcome),
         outcome.numTurns === null ? "-" : String(outcome.numTurns),
         String(outcome.commits.length),
         outcome.pr ?? oneLine(outcome.error ?? outcome.prError ?? "", 60),
@@ -277,6 +287,8 @@ function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
   ));
 }
 
-function usd(cost: number | null): string {
-  return cost === null ? "-" : `$${cost.toFixed(4)}`;
+// Every attempt's tokens.
+function tokensText(usage: TaskUsage): string {
+  return `Tokens: ${usage.inputTokens} input, ${usage.outputTokens} output, ` +
+    `${usage.cacheCreationInputTokens} cache write, ${usage.cacheReadInputTokens} cache read`;
 }

@@ -12,6 +12,7 @@ import { quote } from "../clip.ts";
 import { DEFAULT_EXEC_CONCURRENCY, MAX_EXEC_CONCURRENCY } from "../fleet/exec.ts";
 import { AT_MOST, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
+import { resetText } from "./limit_text.ts";
 import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
@@ -268,12 +269,14 @@ function printStatus(status: FleetStatus): void {
   }
 }
 
-// The ship's current or last agent task: its status, how long it ran, what it cost.
+// The ship's current or last agent task: its status, how long it ran, what it cost, and when
+// the usage limit it ended on, or waits out, resets.
 function taskOf(ship: ShipStatus): string {
   const task = ship.task;
   if (!task) return "-";
   const cost = task.costUsd === null ? "" : ` $${task.costUsd.toFixed(4)}`;
-  return `${task.status} ${formatDuration(Math.max(task.runningMs, 0))}${cost}`;
+  const reset = task.resetAt ? `, ${resetText(task.resetAt)}` : "";
+  return `${task.status} ${formatDuration(Math.max(task.runningMs, 0))}${cost}${reset}`;
 }
 
 // How a ship reaches the fleet: its own key (trusted), or the flagship's channel (keyless).

@@ -59,6 +59,11 @@ export interface TaskSummary {
   runningMs: number;
   /** What it cost, once it ended. */
   costUsd: number | null;
+  /**
+   * When the usage limit it ended on, or waits out to resume, resets (ISO 8601), when Claude
+   * said.
+   */
+  resetAt?: string;
 }
 
 /** One ship in a fleet report. */
