@@ -170,7 +170,7 @@ export class SshError extends OhcommodoreError {
  * @example Read the remote exit code and stderr
  * ```ts
  * import { RemoteCommandError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "true").catch((error) => {
+ * await send("captain@ship-web-k3f9a1b2", "true").catch((error) => {
  *   if (error instanceof RemoteCommandError) console.error(error.remoteExitCode, error.stderrTail);
  *   else throw error;
  * });
@@ -244,7 +244,7 @@ export class TimeoutError extends OhcommodoreError {
  * @example See that a member refused a message
  * ```ts
  * import { DeliveryRefusedError, send } from "@smithclay/ohcommodore";
- * await send("commodore@ship-web-1f2e", "true").catch((error) => {
+ * await send("commodore@ship-web-k3f9a1b2", "true").catch((error) => {
  *   if (error instanceof DeliveryRefusedError) console.error(error.message); // wrong role
  * });
  * ```
@@ -273,7 +273,7 @@ export class DatabaseError extends OhcommodoreError {}
  * @example Tell a full disk from a failure that needs repair
  * ```ts
  * import { DiskFullError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-1f2e", "make").catch((error) => {
+ * await send("captain@ship-web-k3f9a1b2", "make").catch((error) => {
  *   if (error instanceof DiskFullError) console.error(`free space on ${error.path}'s disk`);
  *   else throw error;
  * });

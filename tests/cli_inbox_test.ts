@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { schedulerPidPathOf } from "../lib/inbox/scheduler_files.ts";
 import { memberPaths } from "../lib/paths.ts";
 import { VERSION } from "../lib/version.ts";
 import { fileURLToPath } from "node:url";

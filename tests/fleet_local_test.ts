@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { schedulerPidPathOf } from "../lib/inbox/scheduler.ts";
+import { schedulerPidPathOf } from "../lib/inbox/scheduler_files.ts";
 import { memberPaths } from "../lib/paths.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 

@@ -5,7 +5,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type OutputChunk, ServerConnection, writeAll } from "../lib/inbox/server_protocol.ts";
+import {
+  type OutputChunk,
+  ServerConnection,
+  serverHello,
+  writeAll,
+} from "../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { LocalMember } from "./helpers/local_member.ts";
 import type { Inbox } from "../lib/inbox/inbox.ts";
@@ -266,8 +271,7 @@ Deno.test("a server holds so many clients and unfinished bytes, and frees them a
   const path = join(dir.path, "s.sock");
   using server = InboxServer.listen(
     path,
-    () => Promise.resolve({}) as never,
-    new Set(["hello"] as const),
+    { hello: () => Promise.resolve(serverHello("test@limits", 0)) },
     { maxClients: 3, maxLineBytes: 1024 * 1024, maxBufferedBytes: 1024 * 1024 },
   );
   const connect = () => Deno.connect({ transport: "unix", path });

@@ -22,6 +22,7 @@ import { selfCommand } from "../self.ts";
 import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
 import { Harbor } from "../relay/harbor.ts";
+import { Registry } from "../fleet/registry.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -108,7 +109,12 @@ export function foregroundSchedulerCommand(): Command {
       const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
       const keyless = facts?.provider === "exedev";
       const harbor = facts && keyless
-        ? Harbor.start({ home: homeDir(), facts, log: logLine })
+        ? Harbor.start({
+          home: homeDir(),
+          flagship: facts.flagshipVm,
+          ships: async () => await (await Registry.open()).list(),
+          log: logLine,
+        })
         : undefined;
       const stop = () => scheduler.stop();
       Deno.addSignalListener("SIGTERM", stop);

@@ -12,7 +12,7 @@ import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { type MemberReport, parseReport, readReportFile, reportPathOf } from "../inbox/report.ts";
-import { schedulerPidPathOf } from "../inbox/scheduler.ts";
+import { schedulerPidPathOf } from "../inbox/scheduler_files.ts";
 import { schedulerState } from "../inbox/scheduler_service.ts";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine } from "../process.ts";

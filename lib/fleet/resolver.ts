@@ -11,6 +11,7 @@ import { NotFoundError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import { type AddressResolver, directResolver } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
+import { relaySend } from "../relay/ship_sender.ts";
 import { Ssh } from "../ssh.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
 import { isShipOfFleet, tagOfFlagship } from "./names.ts";
@@ -40,7 +41,7 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
     return (address) =>
       address.host === identity.name
         ? direct(address)
-        : Promise.resolve({ destination: null, viaDestination: false, relay: true });
+        : Promise.resolve({ destination: null, viaDestination: false, relay: relaySend });
   }
   // By exact name, and by a unique prefix of a ship's name.
   let lookup: (name: string, prefix: boolean) => Promise<Resolved | null>;

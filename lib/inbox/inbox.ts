@@ -27,6 +27,7 @@ import {
   noteNeverFinishes,
   parseMessageId,
   parseStatus,
+  replayOutput,
 } from "./message.ts";
 import { acceptDelivery, cancelStep, STORE_OPERATIONS, storeDeliveries } from "./operations.ts";
 import {
@@ -345,10 +346,7 @@ export class Inbox {
     return await this.#untilFinished("follow", { id: parseMessageId(id) }, undefined, {
       onEvent: onOutput,
       signal: options.signal,
-    }, (message) => {
-      if (message.result) onOutput({ stream: "stdout", text: message.result });
-      if (message.stderr) onOutput({ stream: "stderr", text: message.stderr });
-    });
+    }, (message) => replayOutput(message, onOutput));
   }
 
   // wait and follow: the scheduler answers when the message finishes; without one, a finished

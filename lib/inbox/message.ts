@@ -158,6 +158,29 @@ export function isFinished(message: Message): message is FinishedMessage {
 }
 
 /**
+ * Tells a finished message's kept output, as a follower would have heard it: stdout, then
+ * stderr (for a follower that comes after the end, or hears no live output on its way).
+ *
+ * @example Print what a finished command wrote
+ * ```ts
+ * import { Inbox, replayOutput } from "@smithclay/ohcommodore";
+ * const inbox = await Inbox.open();
+ * const finished = await inbox.waitFor("3f9a", { timeoutMs: 60_000 });
+ * replayOutput(finished, (chunk) => console.log(chunk.stream, chunk.text));
+ * ```
+ *
+ * @param message The finished message.
+ * @param onOutput Told each kept stream that is not empty.
+ */
+export function replayOutput(
+  message: FinishedMessage,
+  onOutput: (chunk: { stream: "stdout" | "stderr"; text: string }) => void,
+): void {
+  if (message.result) onOutput({ stream: "stdout", text: message.result });
+  if (message.stderr) onOutput({ stream: "stderr", text: message.stderr });
+}
+
+/**
  * The refusal to wait for a note to finish.
  *
  * @param id The note's id.

@@ -168,16 +168,6 @@ export const STORE_OPERATIONS: {
   query: { run: (store, args) => store.query(args.sql), changes: false },
 };
 
-/**
- * Whether an operation is one of {@link STORE_OPERATIONS}.
- *
- * @param op The operation.
- * @returns True when the store alone carries it out.
- */
-export function isStoreOperation(op: string): op is keyof typeof STORE_OPERATIONS {
-  return Object.hasOwn(STORE_OPERATIONS, op);
-}
-
 /** Where a cancel stands after its first step. */
 export type CancelStep =
   | { outcome: "removed" | "finished"; message: Message }

@@ -7,6 +7,8 @@
  */
 
 import type { MessageStatus } from "./message.ts";
+import { VERSION } from "../version.ts";
+import { DatabaseError } from "../errors.ts";
 import { writePrivateFile } from "../private_files.ts";
 
 /** What a member says about itself. */
@@ -75,5 +77,82 @@ export function parseReport(text: string): MemberReport | null {
       : null;
   } catch {
     return null;
+  }
+}
+
+// How stale the report may get: status readers see a change after at most this (plus a query).
+const REPORT_DELAY_MS = 200;
+
+/**
+ * The running scheduler's report file, rewritten soon after each change (counts change with
+ * every claim, finish and delivery); the short wait lets a burst of changes share one count.
+ */
+export class ReportWriter {
+  readonly #database: string;
+  readonly #address: string;
+  readonly #counts: () => Promise<Record<MessageStatus, number>>;
+  readonly #onFailure: (error: Error) => void;
+  #writing: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  /**
+   * A writer for one scheduler.
+   *
+   * @param where The database and the member's address.
+   * @param counts Counts the messages now.
+   * @param onFailure Told when the report could not be written (it is removed then).
+   */
+  constructor(
+    where: { database: string; address: string },
+    counts: () => Promise<Record<MessageStatus, number>>,
+    onFailure: (error: Error) => void,
+  ) {
+    this.#database = where.database;
+    this.#address = where.address;
+    this.#counts = counts;
+    this.#onFailure = onFailure;
+  }
+
+  /**
+   * Writes the report now, with counts already known (before the scheduler answers, so that
+   * whoever sees it running can also read which version it is).
+   *
+   * @param counts The counts.
+   */
+  async write(counts: Record<MessageStatus, number>): Promise<void> {
+    try {
+      await writeReportFile(this.#database, {
+        address: this.#address,
+        version: VERSION,
+        schedulerRunning: true,
+        counts,
+      });
+    } catch (error) {
+      // A stale report is worse than none: without one, readers ask the program instead.
+      await removeReportFile(this.#database);
+      this.#onFailure(error as Error);
+    }
+  }
+
+  /** Rewrites the report soon. */
+  soon(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#writing = this.#writing.then(async () => {
+        const counts = await this.#counts().catch(() => undefined);
+        if (counts) await this.write(counts);
+        else this.#onFailure(new DatabaseError("cannot count the messages"));
+      });
+    }, REPORT_DELAY_MS);
+  }
+
+  /** Stops rewriting and removes the report: the scheduler no longer answers. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#writing;
+    await removeReportFile(this.#database);
   }
 }

@@ -18,7 +18,7 @@ import {
   type SchedulerFailure,
   schedulerLockPathOf,
   schedulerPidPathOf,
-} from "./scheduler.ts";
+} from "./scheduler_files.ts";
 import {
   SCHEDULER_UNIT_LOG,
   schedulerUnitEnabled,

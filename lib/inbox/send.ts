@@ -28,6 +28,7 @@ import {
   type MessageStatus,
   newMessageId,
   parseMessageId,
+  replayOutput,
   type SendResult,
 } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
@@ -37,7 +38,6 @@ import {
   ServerConnectionError,
 } from "./server_protocol.ts";
 import { connectToMember, unlessUnreachable } from "./tunnel.ts";
-import { relaySend } from "../relay/ship_sender.ts";
 import { ensureScheduler } from "./scheduler_service.ts";
 import {
   type DeliverReply,
@@ -53,13 +53,19 @@ export interface Route {
   /** True when the destination came from the host part itself (an alias), not from a name. */
   viaDestination: boolean;
   /**
-   * True on a keyless ship: the message goes to the flagship, which relays it (the
-   * destination is then unused).
+   * On a keyless ship: how the message goes to the flagship, which relays it (the destination
+   * is then unused). The fleet's resolver supplies it; the inbox knows nothing of the relay.
    */
-  relay?: boolean;
+  relay?: RelayDelivery;
   /** The member's whole name, when the address gave a unique prefix of it. */
   name?: string;
 }
+
+/** Hands a delivery to the flagship's relay, as a keyless ship must (see `relay/ship_sender.ts`). */
+export type RelayDelivery = (
+  request: DeliverRequest,
+  options: { home?: string; onQueued?: (reason: string) => void; signal?: AbortSignal },
+) => Promise<SendResult>;
 
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
 export type AddressResolver = (address: Address) => Promise<Route>;
@@ -199,11 +205,10 @@ export async function send(
     ...(waitMs === undefined ? {} : { waitMs }),
   };
   if (route.relay) {
-    const message = await relaySend(request, options);
+    const message = await route.relay(request, options);
     // The channel carries no live output: a follower hears it all at the end.
     if (options.onOutput && message.status !== "queued" && isFinished(message)) {
-      if (message.result) options.onOutput({ stream: "stdout", text: message.result });
-      if (message.stderr) options.onOutput({ stream: "stderr", text: message.stderr });
+      replayOutput(message, options.onOutput);
     }
     return message;
   }

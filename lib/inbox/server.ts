@@ -19,36 +19,17 @@ import {
   writeAll,
 } from "./server_protocol.ts";
 
-/** Carries out one request; `emit` streams its events, `signal` aborts when the client leaves. */
-export type RequestHandler = <K extends OperationName>(
-  op: K,
+/** Carries out one operation; `emit` streams its events, `signal` aborts when the client leaves. */
+export type OperationHandler<K extends OperationName> = (
   args: ServerOperations[K]["args"],
   context: { emit: (event: ServerOperations[K]["event"]) => void; signal: AbortSignal },
 ) => Promise<ServerOperations[K]["value"]>;
 
+/** What a server answers: a handler for each operation it serves, and no other. */
+export type OperationHandlers = { [K in OperationName]?: OperationHandler<K> };
+
 // Replies a client may leave unread before it is disconnected.
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
-/** The operations of an inbox server. */
-export const INBOX_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
-  "hello",
-  "deliver",
-  "get",
-  "list",
-  "markRead",
-  "markDone",
-  "markError",
-  "delete",
-  "cancel",
-  "wait",
-  "next",
-  "counts",
-  "report",
-  "query",
-  "maxRunning",
-  "follow",
-  "approve",
-]);
 
 /** What a server holds for its clients at most. */
 export interface ServerLimits {
@@ -76,8 +57,7 @@ export interface ServerLimits {
 export class InboxServer implements Disposable {
   readonly #listener: Deno.UnixListener;
   readonly #path: string;
-  readonly #handle: RequestHandler;
-  readonly #operations: ReadonlySet<string>;
+  readonly #handlers: OperationHandlers;
   readonly #clients = new Set<Deno.Conn>();
   readonly #limits: Required<ServerLimits>;
   readonly #budget: ByteBudget;
@@ -86,14 +66,12 @@ export class InboxServer implements Disposable {
   private constructor(
     listener: Deno.UnixListener,
     path: string,
-    handle: RequestHandler,
-    operations: ReadonlySet<string>,
+    handlers: OperationHandlers,
     limits: ServerLimits,
   ) {
     this.#listener = listener;
     this.#path = path;
-    this.#handle = handle;
-    this.#operations = operations;
+    this.#handlers = handlers;
     this.#limits = {
       maxClients: limits.maxClients ?? Infinity,
       maxLineBytes: limits.maxLineBytes ?? MAX_LINE_BYTES,
@@ -113,15 +91,14 @@ export class InboxServer implements Disposable {
    * that a live server's socket is never removed.
    *
    * @param path The socket path.
-   * @param handle What carries out requests.
-   * @param operations The operations it answers; any other is refused before the handler.
+   * @param handlers The operations it answers, each with what carries it out; any other is
+   *   refused.
    * @param limits What it holds for its clients at most.
    * @returns The server.
    */
   static listen(
     path: string,
-    handle: RequestHandler,
-    operations: ReadonlySet<OperationName> = INBOX_OPERATIONS,
+    handlers: OperationHandlers,
     limits: ServerLimits = {},
   ): InboxServer {
     try {
@@ -132,7 +109,7 @@ export class InboxServer implements Disposable {
     const listener = Deno.listen({ transport: "unix", path });
     // Its directory is private already; the socket is made so too, whatever the umask.
     Deno.chmodSync(path, 0o600);
-    return new InboxServer(listener, path, handle, operations, limits);
+    return new InboxServer(listener, path, handlers, limits);
   }
 
   async #accept(): Promise<void> {
@@ -201,11 +178,12 @@ export class InboxServer implements Disposable {
             `run the same ohcommodore version on both ends`,
         );
       }
-      if (typeof request.op !== "string" || !this.#operations.has(request.op)) {
-        throw new UsageError(`Unknown inbox operation "${String(request.op)}"`);
-      }
+      const handler = typeof request.op === "string" && Object.hasOwn(this.#handlers, request.op)
+        ? this.#handlers[request.op as OperationName] as OperationHandler<OperationName>
+        : undefined;
+      if (!handler) throw new UsageError(`Unknown inbox operation "${String(request.op)}"`);
       const args = typeof request.args === "object" && request.args !== null ? request.args : {};
-      const value = await this.#handle(request.op as OperationName, args as never, {
+      const value = await handler(args as never, {
         emit: (event) => send({ id, event }),
         signal,
       });

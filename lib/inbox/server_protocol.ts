@@ -16,6 +16,7 @@
  * @module
  */
 
+import { VERSION } from "../version.ts";
 import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
@@ -49,6 +50,23 @@ export interface ServerHello {
   pid: number;
   /** How many commands it runs at once, at most. */
   maxRunning: number;
+}
+
+/**
+ * What a server of this program says about itself.
+ *
+ * @param address The member's address (for a ship's channel, the flagship's).
+ * @param maxRunning How many commands it runs at once (0: it runs none).
+ * @returns The hello.
+ */
+export function serverHello(address: string, maxRunning: number): ServerHello {
+  return {
+    protocol: SERVER_PROTOCOL_VERSION,
+    address,
+    version: VERSION,
+    pid: Deno.pid,
+    maxRunning,
+  };
 }
 
 /** A piece of a running command's output. */

@@ -14,14 +14,11 @@
 import { join } from "node:path";
 import { formatAddress } from "../address.ts";
 import { DeliveryRefusedError } from "../errors.ts";
-import type { FleetFacts } from "../fleet/config.ts";
-import { Registry } from "../fleet/registry.ts";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { InboxServer, type RequestHandler, type ServerLimits } from "../inbox/server.ts";
-import { type OperationName, SERVER_PROTOCOL_VERSION } from "../inbox/server_protocol.ts";
+import { InboxServer, type OperationHandlers, type ServerLimits } from "../inbox/server.ts";
+import { serverHello } from "../inbox/server_protocol.ts";
 import { Ssh } from "../ssh.ts";
-import { VERSION } from "../version.ts";
 import { flagshipChannelPaths } from "./channel_paths.ts";
 import { type Policy, policyPath, readPolicy } from "./policy.ts";
 import { Relay } from "./relay.ts";
@@ -39,24 +36,34 @@ export interface ChannelStatus {
   problem?: string;
 }
 
+/** A ship of the registry, as the harbor needs it. */
+export interface HarborShip {
+  /** Its VM name. */
+  name: string;
+  /** Its SSH destination. */
+  destination: string;
+  /** Whether it holds a key of its own (then it needs no channel). */
+  trusted: boolean;
+  /** `ready` once made. */
+  status: string;
+}
+
 /** What a {@link Harbor} needs. */
 export interface HarborOptions {
   /** The flagship's home. */
   home: string;
-  /** The fleet. */
-  facts: FleetFacts;
+  /** The flagship's VM name. */
+  flagship: string;
+  /**
+   * The registry's ships (read again when its file, `fleet.duckdb` in the home, changes): the
+   * keyless ones that are ready get a channel.
+   */
+  ships: () => Promise<HarborShip[]>;
   /** Writes a line to the flagship's log. */
   log: (line: string) => void;
   /** The ssh client for relaying to ships; the channels' own connections derive from it. */
   ssh?: Ssh;
 }
-
-/** The operations a ship's channel answers: nothing of the flagship's own inbox. */
-const CHANNEL_OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
-  "hello",
-  "relay",
-  "relayWait",
-]);
 
 // How often the registry is looked at for ships made or destroyed (its file is only read when
 // it changed, or this many looks later).
@@ -67,8 +74,7 @@ const SYNC_READ_EVERY = 15;
 const FORWARD_COLLECT_MS = 30_000;
 const STEP_TIMEOUT_MS = 30_000;
 const MAX_BACKOFF_MS = 5000;
-// A ship's requests under way at once: a compromised ship must not make the flagship start
-// ssh processes (or hold waits) without bound.
+// A ship's requests under way at once.
 const MAX_REQUESTS_PER_CHANNEL = 8;
 // The most a ship's answer to a collection may be: a ship hands over at most 8 MiB of commands
 // at a time (OUTBOX_BATCH_BYTES), JSON-escaped.
@@ -100,7 +106,7 @@ export class Harbor {
     this.#ssh = options.ssh ?? new Ssh();
     this.#relay = new Relay({
       home: options.home,
-      flagship: options.facts.flagshipVm,
+      flagship: options.flagship,
       ssh: this.#ssh,
       shipOf: (name) => Promise.resolve(this.#ships.get(name)),
       policy: () => this.policy(),
@@ -160,7 +166,7 @@ export class Harbor {
         const stamp = await fileStamp(registry);
         if (stamp !== seen || look % SYNC_READ_EVERY === 0) {
           seen = stamp;
-          await this.#follow(await (await Registry.open(this.#options.home)).list());
+          await this.#follow(await this.#options.ships());
         }
       } catch (error) {
         this.#options.log(`channels: cannot read the registry: ${(error as Error).message}`);
@@ -171,7 +177,7 @@ export class Harbor {
   }
 
   // Opens channels to keyless ships that have none, closes those of ships that are gone.
-  async #follow(ships: { name: string; destination: string; trusted: boolean; status: string }[]) {
+  async #follow(ships: HarborShip[]) {
     this.#ships = new Map(
       ships.map((ship) => [ship.name, { destination: ship.destination, trusted: ship.trusted }]),
     );
@@ -186,7 +192,7 @@ export class Harbor {
       if (this.#channels.has(ship.name)) continue;
       const channel = new ShipChannel(ship, {
         home: this.#options.home,
-        flagship: formatAddress({ role: "commodore", host: this.#options.facts.flagshipVm }),
+        flagship: formatAddress({ role: "commodore", host: this.#options.flagship }),
         ssh: this.#ssh,
         relay: this.#relay,
         policy: () => this.policy(),
@@ -302,12 +308,7 @@ class ShipChannel {
 
   async #openAndWatch(): Promise<void> {
     await Deno.mkdir(join(this.#paths.relay, ".."), { recursive: true, mode: 0o700 });
-    this.#server ??= InboxServer.listen(
-      this.#paths.relay,
-      this.#handle,
-      CHANNEL_OPERATIONS,
-      CHANNEL_LIMITS,
-    );
+    this.#server ??= InboxServer.listen(this.#paths.relay, this.#handlers(), CHANNEL_LIMITS);
     // A connection an earlier flagship process left would hold the ship's socket: end it.
     await this.#control(["-O", "exit"]).catch(() => {});
     this.#closed.signal.throwIfAborted(); // closed meanwhile: start nothing
@@ -379,41 +380,33 @@ class ShipChannel {
     await this.#exec([REMOTE_PROGRAM, "inbox", "_outbox", "--settle"], JSON.stringify(settled));
   }
 
-  #handle: RequestHandler = async (op, args, context) => {
-    if (this.#requests >= MAX_REQUESTS_PER_CHANNEL) {
-      throw new DeliveryRefusedError(
-        `The flagship refused a request from ${this.#ship.name}: ${MAX_REQUESTS_PER_CHANNEL} ` +
-          `of its requests are under way already; wait for one to end`,
-      );
-    }
-    this.#requests++;
-    try {
-      return await this.#answer(op, args, context);
-    } finally {
-      this.#requests--;
-    }
-  };
+  // What a ship's channel answers: nothing of the flagship's own inbox. A compromised ship
+  // must not make the flagship start ssh processes (or hold waits) without bound: a few
+  // requests at a time.
+  #handlers(): OperationHandlers {
+    return {
+      hello: this.#limited(() => Promise.resolve(serverHello(this.#context.flagship, 0))),
+      relay: this.#limited((args) => this.#context.relay.relay(this.#ship.name, args)),
+      relayWait: this.#limited((args) => this.#context.relay.wait(this.#ship.name, args)),
+    };
+  }
 
-  #answer: RequestHandler = async (op, args) => {
-    const value = await (async () => {
-      switch (op as OperationName) {
-        case "hello":
-          return {
-            protocol: SERVER_PROTOCOL_VERSION,
-            address: this.#context.flagship,
-            version: VERSION,
-            pid: Deno.pid,
-            maxRunning: 0,
-          };
-        case "relay":
-          return await this.#context.relay.relay(this.#ship.name, args);
-        case "relayWait":
-          return await this.#context.relay.wait(this.#ship.name, args);
+  #limited<A, T>(answer: (args: A) => Promise<T>): (args: A) => Promise<T> {
+    return async (args) => {
+      if (this.#requests >= MAX_REQUESTS_PER_CHANNEL) {
+        throw new DeliveryRefusedError(
+          `The flagship refused a request from ${this.#ship.name}: ${MAX_REQUESTS_PER_CHANNEL} ` +
+            `of its requests are under way already; wait for one to end`,
+        );
       }
-      throw new DeliveryRefusedError(`A ship's channel does not answer "${op}"`);
-    })();
-    return value as never;
-  };
+      this.#requests++;
+      try {
+        return await answer(args);
+      } finally {
+        this.#requests--;
+      }
+    };
+  }
 
   #startMaster(): Deno.ChildProcess {
     const ssh = this.#channelSsh();

@@ -4,7 +4,7 @@
  * home can go without a process writing into it again.
  */
 
-import { schedulerPidPathOf } from "../../lib/inbox/scheduler.ts";
+import { schedulerPidPathOf } from "../../lib/inbox/scheduler_files.ts";
 import { memberPaths } from "../../lib/paths.ts";
 import { runProcess } from "../../lib/process.ts";
 

@@ -5,9 +5,9 @@
  */
 
 import { memberPaths } from "../../lib/paths.ts";
-import { schedulerLockPathOf, schedulerPidPathOf } from "../../lib/inbox/scheduler.ts";
+import { schedulerLockPathOf, schedulerPidPathOf } from "../../lib/inbox/scheduler_files.ts";
 import { InboxServer } from "../../lib/inbox/server.ts";
-import { SERVER_PROTOCOL_VERSION } from "../../lib/inbox/server_protocol.ts";
+import { serverHello } from "../../lib/inbox/server_protocol.ts";
 import { socketPathOf } from "../../lib/inbox/socket_path.ts";
 
 const database = memberPaths(Deno.args[0]).database;
@@ -15,10 +15,8 @@ await Deno.mkdir(memberPaths(Deno.args[0]).shipDir, { recursive: true, mode: 0o7
 const lock = await Deno.open(schedulerLockPathOf(database), { write: true, create: true });
 await lock.lock(true);
 await Deno.writeTextFile(schedulerPidPathOf(database), `${Deno.pid}\n`);
-const server = InboxServer.listen(socketPathOf(database), (op) => {
-  if (op !== "hello") return Promise.reject(new Error(`an older scheduler knows no "${op}"`));
-  const hello = { protocol: SERVER_PROTOCOL_VERSION, address: "?", version: "0.0.1-old" };
-  return Promise.resolve({ ...hello, pid: Deno.pid, maxRunning: 1 } as never);
+const server = InboxServer.listen(socketPathOf(database), {
+  hello: () => Promise.resolve({ ...serverHello("?", 1), version: "0.0.1-old" }),
 });
 Deno.addSignalListener("SIGTERM", () => {
   server[Symbol.dispose]();
