@@ -111,6 +111,7 @@ export {
 export {
   CreateShipsError,
   type CreateShipsOptions,
+  type DestroyedShip,
   type FleetStatus,
   type Resolved,
   type ShipStatus,
@@ -148,7 +149,7 @@ export { type MemberReport } from "./lib/inbox/report.ts";
 export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
 export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
-export { type ShipRecord } from "./lib/fleet/registry.ts";
+export { type KeptTask, type ShipRecord } from "./lib/fleet/registry.ts";
 export { fleetResolver } from "./lib/fleet/resolver.ts";
 export { ExeDevProvider, ProviderError } from "./lib/providers/exedev.ts";
 export { LocalProvider } from "./lib/providers/local.ts";
@@ -188,6 +189,7 @@ export {
   type AgentsContext,
   AgentStartError,
   AgentTask,
+  fetchShipTasks,
   FleetAgents,
   type FleetCosts,
   ResumeRefusedError,

@@ -11,12 +11,13 @@ import { checkDurationMs } from "../duration.ts";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import { parseMessageId } from "../inbox/message.ts";
-import { channelFor } from "../channel.ts";
+import { type Channel, channelFor } from "../channel.ts";
 import { oneLine } from "../clip.ts";
 import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "../fleet/exec.ts";
 import type { Ship } from "../fleet/member.ts";
+import type { KeptTask } from "../fleet/registry.ts";
 import { branchesFor, type ShipRepository } from "./ship_branches.ts";
 import {
   blankOutcome,
@@ -45,8 +46,11 @@ export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
 
 /** The fleet's recorded costs. */
 export interface FleetCosts {
-  /** Per ship: its tasks and what they cost. */
-  ships: { name: string; tasks: number; costUsd: number }[];
+  /**
+   * Per ship: its tasks and what they cost. `destroyed` marks a ship that is gone: its tasks are
+   * the ones the flagship kept when it was destroyed (a task that still ran then has no cost).
+   */
+  ships: { name: string; tasks: number; costUsd: number; destroyed: boolean }[];
   /** The fleet's total. */
   totalUsd: number;
   /** Ships that could not be asked: their costs are not in the totals. */
@@ -59,6 +63,8 @@ export interface AgentsContext {
   ships: () => Promise<Ship[]>;
   /** The ssh client. */
   ssh: Ssh;
+  /** The tasks of destroyed ships, as the flagship kept them (for costs). */
+  keptTasks?: () => Promise<KeptTask[]>;
 }
 
 const LIST_CONCURRENCY = 32;
@@ -277,10 +283,13 @@ export class FleetAgents {
    * Every task of the fleet, newest first per ship (a ship that cannot be asked is left out and
    * named in `unreachable`).
    *
+   * @param options `ships`: only these (names, unique prefixes or handles); default every ship.
    * @returns The tasks' outcomes, and the ships that did not answer.
    */
-  async list(): Promise<{ tasks: TaskOutcome[]; unreachable: { ship: string; error: string }[] }> {
-    const { tasks, unreachable } = await this.#survey();
+  async list(
+    options: { ships?: readonly (string | Ship)[] } = {},
+  ): Promise<{ tasks: TaskOutcome[]; unreachable: { ship: string; error: string }[] }> {
+    const { tasks, unreachable } = await this.#survey(options.ships);
     return { tasks, unreachable };
   }
 
@@ -307,28 +316,40 @@ export class FleetAgents {
   }
 
   /**
-   * What the fleet's recorded tasks cost, per ship and in all.
+   * What the fleet's recorded tasks cost, per ship and in all: destroyed ships' too, as the
+   * flagship kept them when each went.
    *
    * @returns The costs.
    */
   async costs(): Promise<FleetCosts> {
-    const { ships: fleet, tasks, unreachable } = await this.#survey();
-    const ships = new Map<string, { name: string; tasks: number; costUsd: number }>();
-    for (const ship of fleet) ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0 });
-    for (const task of tasks) {
-      const entry = ships.get(task.ship) ?? { name: task.ship, tasks: 0, costUsd: 0 };
+    const [{ ships: fleet, tasks, unreachable }, kept] = await Promise.all([
+      this.#survey(),
+      this.#context.keptTasks?.() ?? [],
+    ]);
+    const ships = new Map<string, FleetCosts["ships"][number]>();
+    const add = (task: TaskOutcome, destroyed: boolean) => {
+      const entry = ships.get(task.ship) ?? { name: task.ship, tasks: 0, costUsd: 0, destroyed };
       entry.tasks++;
       entry.costUsd += task.costUsd ?? 0;
       ships.set(task.ship, entry);
+    };
+    for (const ship of fleet) {
+      ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0, destroyed: false });
+    }
+    for (const task of tasks) add(task, false);
+    // A ship whose VM would not go is still in the fleet, and answers for itself.
+    for (const { outcome } of kept) {
+      if (!fleet.some((ship) => ship.name === outcome.ship)) add(outcome, true);
     }
     const list = [...ships.values()].map((ship) => ({ ...ship, costUsd: round(ship.costUsd) }));
     const totalUsd = round(list.reduce((sum, ship) => sum + ship.costUsd, 0));
     return { ships: list, totalUsd, unreachable };
   }
 
-  // The fleet's ships (one call to the flagship) and what each says of its tasks.
-  async #survey() {
-    const ships = await this.#context.ships();
+  // The fleet's ships (one call to the flagship), or the ones asked for, and what each says of
+  // its tasks.
+  async #survey(which?: readonly (string | Ship)[]) {
+    const ships = which ? await this.#choose(which) : await this.#context.ships();
     const limit = pLimit(LIST_CONCURRENCY);
     const unreachable: { ship: string; error: string }[] = [];
     const perShip = await Promise.all(
@@ -391,29 +412,49 @@ export class FleetAgents {
     return chosen;
   }
 
-  async #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
-    const result = await channelFor(ship.destination, this.#context.ssh).run(
-      [REMOTE_PROGRAM, "agent", "_tasks"],
-      { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
-    );
-    // A ship may run anything: an answer past the cap was cut off, and is not believed.
-    if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
-      throw new Error(
-        `${ship.name} is unreadable: its answer to "agent _tasks" passed ` +
-          `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
-      );
-    }
-    if (result.code !== 0) {
-      throw new Error(
-        `"agent _tasks" on ${ship.name} exited ${result.code}: ` +
-          JSON.stringify(oneLine(lastLine(result.stderr), 200)),
-      );
-    }
-    const tasks = JSON.parse(result.stdout);
-    if (!Array.isArray(tasks)) throw new Error(`${ship.name} answered "agent _tasks" with no list`);
-    // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
-    return tasks.flatMap((task) => checkedOutcome(ship.name, task));
+  #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
+    return fetchShipTasks(channelFor(ship.destination, this.#context.ssh), ship.name);
   }
+}
+
+/**
+ * A ship's agent tasks, as it tells them (`ohcommodore agent _tasks` on the ship), newest first,
+ * each checked to have an outcome's shape and stamped with the ship asked.
+ *
+ * @example What a ship's tasks cost, asked from the flagship
+ * ```ts
+ * import { channelFor, fetchShipTasks } from "@smithclay/ohcommodore";
+ * const tasks = await fetchShipTasks(channelFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
+ * console.log(tasks.reduce((sum, task) => sum + (task.costUsd ?? 0), 0));
+ * ```
+ *
+ * @param channel The ship.
+ * @param ship Its name.
+ * @returns Its tasks' outcomes.
+ * @throws {Error} When it cannot be asked, or answers with no list or past 16 MiB.
+ */
+export async function fetchShipTasks(channel: Channel, ship: string): Promise<TaskOutcome[]> {
+  const result = await channel.run(
+    [REMOTE_PROGRAM, "agent", "_tasks"],
+    { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
+  );
+  // A ship may run anything: an answer past the cap was cut off, and is not believed.
+  if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
+    throw new Error(
+      `${ship} is unreadable: its answer to "agent _tasks" passed ` +
+        `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
+    );
+  }
+  if (result.code !== 0) {
+    throw new Error(
+      `"agent _tasks" on ${ship} exited ${result.code}: ` +
+        JSON.stringify(oneLine(lastLine(result.stderr), 200)),
+    );
+  }
+  const tasks = JSON.parse(result.stdout);
+  if (!Array.isArray(tasks)) throw new Error(`${ship} answered "agent _tasks" with no list`);
+  // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
+  return tasks.flatMap((task) => checkedOutcome(ship, task));
 }
 
 // The most of a ship's task list that is read: an outcome is its numbers, states and final

@@ -15,20 +15,12 @@ import { shipsOption } from "./completions.ts";
 import { resetText } from "./limit_text.ts";
 import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
+import { confirmTyped, notKept, warnOfUnendedTasks } from "./destroy_check.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
 import type { FleetStatus, ShipStatus } from "../fleet/flagship.ts";
 import { VERSION } from "../version.ts";
 import { withBoard, writeAll } from "./live_board.ts";
-import {
-  ask,
-  escapeControls,
-  formatTable,
-  note,
-  out,
-  paint,
-  printJson,
-  progressOn,
-} from "./output.ts";
+import { escapeControls, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
 import { refreshShipNames, updateShipNames, writeShipNames } from "./ship_names_cache.ts";
 
 /** Builds the `fleet` command group. */
@@ -46,8 +38,13 @@ export function fleetCommand(): Command {
     });
 
   fleet.command("costs")
-    .description("Total the recorded costs of agent tasks, per ship and for the fleet")
-    .option("--json", 'print {"ships": [{"name", "tasks", "costUsd"}], "totalUsd"} as JSON')
+    .description(
+      "Total the recorded costs of agent tasks, per ship and for the fleet, destroyed ships too",
+    )
+    .option(
+      "--json",
+      'print {"ships": [{"name", "tasks", "costUsd", "destroyed"}], "totalUsd"} as JSON',
+    )
     .action(async (options) => {
       await using fleet = await Fleet.open();
       const costs = await fleet.agents.costs();
@@ -58,9 +55,11 @@ export function fleetCommand(): Command {
       out(formatTable(
         ["SHIP", "TASKS", "COST"],
         [
-          ...costs.ships.map((
-            ship,
-          ) => [ship.name, String(ship.tasks), `$${ship.costUsd.toFixed(4)}`]),
+          ...costs.ships.map((ship) => [
+            ship.destroyed ? `${ship.name} (destroyed)` : ship.name,
+            String(ship.tasks),
+            `$${ship.costUsd.toFixed(4)}`,
+          ]),
           [
             "total",
             String(costs.ships.reduce((sum, ship) => sum + ship.tasks, 0)),
@@ -77,6 +76,7 @@ export function fleetCommand(): Command {
     .option("--json", "print what was destroyed as JSON")
     .action(async (options) => {
       const opened = await Fleet.open();
+      await warnOfUnendedTasks(opened);
       if (!options.force) await confirm(opened, Boolean(options.scuttle));
       const result = await withBoard(async (board) => {
         const shown = new Set<string>();
@@ -98,6 +98,9 @@ export function fleetCommand(): Command {
         }
         return result;
       });
+      for (const ship of result.tasksNotKept) {
+        note(paint("yellow", notKept(ship.name, ship.error)));
+      }
       if (result.flagshipUnreachable) {
         note(
           paint(
@@ -206,18 +209,12 @@ export function fleetCommand(): Command {
 }
 
 async function confirm(fleet: Fleet, scuttle: boolean): Promise<void> {
-  if (!Deno.stdin.isTerminal()) {
-    throw new UsageError(`Sinking asks you to type "sink" on a terminal; use --force in scripts`);
-  }
   const what = scuttle ? `every ship AND the flagship ${fleet.facts.flagshipVm}` : "every ship";
-  const answer = await ask(
-    `This destroys ${what} of fleet ${fleet.facts.tag}. Type "sink" to confirm:`,
+  await confirmTyped(
+    "sink",
+    `This destroys ${what} of fleet ${fleet.facts.tag}.`,
+    `Sinking asks you to type "sink" on a terminal; use --force in scripts`,
   );
-  if (answer.trim() !== "sink") {
-    throw new UsageError(
-      `Not confirmed (${quote(answer.trim())} is not "sink"): nothing was destroyed`,
-    );
-  }
 }
 
 function printStatus(status: FleetStatus): void {

@@ -11,6 +11,7 @@ import { parseShipSpec } from "../fleet/names.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
 import { wholeNumber } from "./arguments.ts";
 import { completeWith } from "./completions.ts";
+import { confirmTyped, notKept, warnOfUnendedTasks } from "./destroy_check.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { withBoard } from "./live_board.ts";
 import { note, out, paint, printJson, progressOn } from "./output.ts";
@@ -96,14 +97,39 @@ export function shipCommand(): Command {
     });
 
   ship.command("destroy")
-    .description("Destroy a ship: its VM, its SSH key and its record")
+    .description(
+      "Destroy a ship: its VM, its SSH key and its record (the flagship keeps its agent tasks' " +
+        'outcomes and costs; asks you to type "destroy" when tasks have not ended, unless ' +
+        "--force)",
+    )
     .addArgument(shipName())
+    .option("--force", "do not ask, even when agent tasks on the ship have not ended")
     .option("--json", "print the destroyed ship as JSON")
     .action(async (name, options) => {
-      const gone = await (await Fleet.open()).destroyShip(name);
+      const fleet = await Fleet.open();
+      const found = await fleet.ship(name);
+      const unended = await warnOfUnendedTasks(fleet, [found]);
+      if (unended.length && !options.force) {
+        await confirmTyped(
+          "destroy",
+          `This destroys ${found.name} and stops its agent task(s).`,
+          `${found.name} has agent task(s) that have not ended (${
+            unended.map((task) => task.id).join(", ")
+          }): ` +
+            `wait for them or cancel them, or give --force to destroy it anyway`,
+        );
+      }
+      const gone = await fleet.destroyShip(found.name);
       await refreshShipNames(() => updateShipNames({ remove: [gone.name] }));
+      if (gone.tasksNotKept) note(paint("yellow", notKept(gone.name, gone.tasksNotKept)));
       if (options.json) return printJson(gone);
-      note(`Destroyed ${gone.name}`);
+      note(
+        `Destroyed ${gone.name}` +
+          (gone.tasksKept
+            ? `; the flagship keeps its ${gone.tasksKept} agent task(s) for ` +
+              `"ohcommodore fleet costs"`
+            : ""),
+      );
     });
 
   return ship;

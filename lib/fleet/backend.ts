@@ -10,7 +10,7 @@ import type { MemberReport } from "../inbox/report.ts";
 import type { VmInfo } from "../providers/provider.ts";
 import type { Settings } from "../settings.ts";
 import type { FleetProgress } from "./progress.ts";
-import type { ShipRecord } from "./registry.ts";
+import type { KeptTask, ShipRecord } from "./registry.ts";
 
 /** The flagship's side of every fleet call. */
 export interface FleetBackend {
@@ -20,10 +20,12 @@ export interface FleetBackend {
   ships(): Promise<ShipRecord[]>;
   /** Creates ships; throws `CreateShipsError` naming the ones made when some failed. */
   createShips(spec: string, options: CreateShipsOptions): Promise<ShipRecord[]>;
-  /** Destroys a ship by name or unique prefix. */
-  destroyShip(prefix: string): Promise<ShipRecord>;
+  /** Destroys a ship by name or unique prefix, keeping its agent tasks first. */
+  destroyShip(prefix: string): Promise<DestroyedShip>;
   /** Destroys every ship and lost VM of the fleet, never the flagship. */
   sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport>;
+  /** The agent tasks of destroyed ships, as the flagship kept them. */
+  keptTasks(): Promise<KeptTask[]>;
   /** Where a member lives; with `prefix`, a unique prefix of a ship's name will do. */
   resolve(name: string, prefix?: boolean): Promise<Resolved | null>;
 }
@@ -104,6 +106,14 @@ export interface FleetStatus {
   orphans: VmInfo[];
 }
 
+/** A destroyed ship, and what became of the record of its agent tasks. */
+export interface DestroyedShip extends ShipRecord {
+  /** How many of its agent tasks the flagship kept (outcomes and costs), just before. */
+  tasksKept: number;
+  /** Why its tasks could not be kept (it could not be asked); absent when they were. */
+  tasksNotKept?: string;
+}
+
 /** What a sink did. */
 export interface SinkReport {
   /** Recorded ships destroyed. */
@@ -112,6 +122,11 @@ export interface SinkReport {
   orphans: string[];
   /** Ships that could not be destroyed, with why. */
   failed: { name: string; error: string }[];
+  /**
+   * Destroyed ships whose agent tasks the flagship could not keep first (they could not be
+   * asked), with why: `fleet costs` does not count them.
+   */
+  tasksNotKept: { name: string; error: string }[];
 }
 
 /** Where a member name leads. */

@@ -15,7 +15,7 @@ import { runProcess } from "../process.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
 
-export type { CreateShipsOptions, FleetStatus, Resolved, ShipStatus, SinkReport };
+export type { CreateShipsOptions, DestroyedShip, FleetStatus, Resolved, ShipStatus, SinkReport };
 import {
   type MemberEnv,
   missingCredentials,
@@ -26,6 +26,7 @@ import { Ssh } from "../ssh.ts";
 import { parseWholeNumber } from "../whole_number.ts";
 import type {
   CreateShipsOptions,
+  DestroyedShip,
   FleetBackend,
   FleetStatus,
   Resolved,
@@ -39,8 +40,9 @@ import { fetchReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
-import { Registry, type ShipRecord } from "./registry.ts";
+import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
 import { readChannelStatuses } from "../relay/harbor.ts";
+import { fetchShipTasks } from "../agent/agents.ts";
 import { fetchLastTask, summarize } from "../agent/last_task.ts";
 
 /** The most ships one `ship create` makes. */
@@ -307,16 +309,44 @@ export class Flagship implements FleetBackend {
   }
 
   /**
-   * Destroys a ship: its VM, its key and its record.
+   * Destroys a ship: its VM, its key and its record. Its agent tasks' outcomes and costs are
+   * kept first (see {@link keptTasks}); a ship that cannot be asked goes all the same.
    *
    * @param prefix The ship's name or a unique prefix of it.
-   * @returns The ship as it was recorded.
+   * @returns The ship as it was recorded, and whether its tasks were kept.
    */
-  async destroyShip(prefix: string): Promise<ShipRecord> {
+  async destroyShip(prefix: string): Promise<DestroyedShip> {
     const registry = await this.registry();
     const ship = await registry.find(prefix);
+    const kept = await this.#keepTasks(ship, registry);
     await this.#destroy(ship.name, ship.publicKey, registry);
-    return ship;
+    return { ...ship, ...kept };
+  }
+
+  /**
+   * The agent tasks of destroyed ships: what each ship told of its tasks just before it went.
+   *
+   * @returns The tasks, oldest kept first.
+   */
+  async keptTasks(): Promise<KeptTask[]> {
+    return await (await this.registry()).keptTasks();
+  }
+
+  // Just before a ship goes, its tasks' outcomes and costs go into the registry's database,
+  // which outlives it: "fleet costs" counts them after. Here, so nothing depends on the laptop.
+  async #keepTasks(
+    ship: ShipRecord,
+    registry: Registry,
+  ): Promise<{ tasksKept: number; tasksNotKept?: string }> {
+    // A ship never made ready ran no task (and may have no program to ask).
+    if (ship.status !== "ready") return { tasksKept: 0 };
+    try {
+      const tasks = await fetchShipTasks(this.#channel(ship.destination), ship.name);
+      await registry.keepTasks(ship.name, tasks);
+      return { tasksKept: tasks.length };
+    } catch (error) {
+      return { tasksKept: 0, tasksNotKept: (error as Error).message };
+    }
   }
 
   async #destroy(name: string, publicKey: string | null, registry: Registry): Promise<void> {
@@ -333,6 +363,7 @@ export class Flagship implements FleetBackend {
 
   /**
    * Destroys every ship, and VMs of this fleet that the registry lost. Never the flagship.
+   * Each ship's agent tasks are kept first, as {@link destroyShip} does.
    *
    * @param onProgress Called as each ship goes.
    * @returns What was destroyed and what could not be.
@@ -342,9 +373,16 @@ export class Flagship implements FleetBackend {
     const [ships, vms] = await Promise.all([registry.list(), this.#provider.list()]);
     const orphans = this.#orphansAmong(vms, ships);
     const keys = new Map(ships.map((ship) => [ship.name, ship.publicKey]));
-    const report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    const report: SinkReport = { destroyed: [], orphans: [], failed: [], tasksNotKept: [] };
     const names = [...ships.map((ship) => ship.name), ...orphans.map((vm) => vm.name)];
     for (const name of names) onProgress?.({ vm: name, step: "destroy" });
+    const limit = pLimit(STATUS_CONCURRENCY);
+    await Promise.all(ships.map((ship) =>
+      limit(async () => {
+        const { tasksNotKept } = await this.#keepTasks(ship, registry);
+        if (tasksNotKept) report.tasksNotKept.push({ name: ship.name, error: tasksNotKept });
+      })
+    ));
     try {
       await this.#provider.remove(names); // one call for the whole fleet
     } catch (error) {

@@ -23,6 +23,7 @@ import { type FleetFacts, loadSettings } from "./config.ts";
 import {
   checkShipCount,
   type CreateShipsOptions,
+  type DestroyedShip,
   type FleetStatus,
   type Resolved,
   type SinkReport,
@@ -36,7 +37,7 @@ import {
 import { parseShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { upload } from "./provision.ts";
-import type { ShipRecord } from "./registry.ts";
+import type { KeptTask, ShipRecord } from "./registry.ts";
 
 /** What a client needs to know of its flagship. */
 export type FlagshipFacts = Pick<FleetFacts, "flagshipVm" | "flagship">;
@@ -127,9 +128,14 @@ export class FlagshipClient implements FleetBackend {
     );
   }
 
-  /** Destroys a ship through the flagship. */
-  destroyShip(prefix: string): Promise<ShipRecord> {
-    return this.#call<ShipRecord>({ method: "destroyShip", prefix });
+  /** Destroys a ship through the flagship (which keeps its agent tasks first). */
+  destroyShip(prefix: string): Promise<DestroyedShip> {
+    return this.#call<DestroyedShip>({ method: "destroyShip", prefix });
+  }
+
+  /** The agent tasks of destroyed ships, as the flagship kept them. */
+  keptTasks(): Promise<KeptTask[]> {
+    return this.#call<KeptTask[]>({ method: "keptTasks" }, { readOnly: true });
   }
 
   /** Sinks every ship through the flagship. */

@@ -29,6 +29,7 @@ import {
 import { execOnShips, type ExecOptions, type ExecResults } from "./exec.ts";
 import {
   type CreateShipsOptions,
+  type DestroyedShip,
   Flagship,
   type FleetStatus,
   type Resolved,
@@ -256,7 +257,11 @@ export class Fleet implements AsyncDisposable {
 
   /** The fleet's agents: Claude Code tasks on ships, their outcomes and costs. */
   get agents(): FleetAgents {
-    return new FleetAgents({ ships: () => this.ships(), ssh: this.#ssh });
+    return new FleetAgents({
+      ships: () => this.ships(),
+      ssh: this.#ssh,
+      keptTasks: () => this.#backend.keptTasks(),
+    });
   }
 
   /** The flagship as a member: its inbox, commands to it. */
@@ -297,14 +302,16 @@ export class Fleet implements AsyncDisposable {
   }
 
   /**
-   * Destroys a ship: VM, key and record.
+   * Destroys a ship: VM, key and record. The flagship keeps its agent tasks' outcomes and costs
+   * first (`fleet.agents.costs()` counts them after); a ship that cannot be asked goes anyway,
+   * and `tasksNotKept` says why.
    *
    * @param prefix Its name or a unique prefix.
-   * @returns The ship as it was.
+   * @returns The ship as it was, and whether its tasks were kept.
    * @throws {NotFoundError} When no ship matches.
    * @throws {AmbiguousNameError} When several do.
    */
-  destroyShip(prefix: string): Promise<ShipRecord> {
+  destroyShip(prefix: string): Promise<DestroyedShip> {
     return this.#backend.destroyShip(prefix);
   }
 
@@ -356,7 +363,7 @@ export class Fleet implements AsyncDisposable {
   }
 
   async #scuttle(options: SinkOptions): Promise<SinkResult> {
-    let report: SinkReport = { destroyed: [], orphans: [], failed: [] };
+    let report: SinkReport = { destroyed: [], orphans: [], failed: [], tasksNotKept: [] };
     let flagshipUnreachable: string | undefined;
     try {
       report = await this.#backend.sink(options.onProgress);

@@ -23,6 +23,7 @@ export type FleetCall =
   | { method: "createShips"; spec: string; count: number; settings: Settings; trusted?: boolean }
   | { method: "destroyShip"; prefix: string }
   | { method: "sink" }
+  | { method: "keptTasks" }
   | { method: "resolve"; name: string; prefix: boolean };
 
 /** The request on stdin. */
@@ -94,12 +95,22 @@ function dispatch(
       return backend.destroyShip(call.prefix);
     case "sink":
       return backend.sink(onProgress);
+    case "keptTasks":
+      return backend.keptTasks();
     case "resolve":
       return backend.resolve(call.name, call.prefix);
   }
 }
 
-const METHODS = new Set(["status", "ships", "createShips", "destroyShip", "sink", "resolve"]);
+const METHODS = new Set([
+  "status",
+  "ships",
+  "createShips",
+  "destroyShip",
+  "sink",
+  "keptTasks",
+  "resolve",
+]);
 
 function parseRequest(input: string): FleetCallRequest {
   let request: FleetCallRequest;

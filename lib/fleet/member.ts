@@ -16,7 +16,7 @@ import { send, type SendOptions } from "../inbox/send.ts";
 import type { OutputChunk } from "../inbox/server_protocol.ts";
 import { SentMessage } from "../inbox/sent_message.ts";
 import { shellQuote, Ssh } from "../ssh.ts";
-import type { Resolved } from "./flagship.ts";
+import type { Resolved } from "./backend.ts";
 
 /** How a member handle reaches its member. */
 export interface MemberContext {

@@ -1,11 +1,14 @@
 /**
  * The flagship's record of its ships: the `fleet` table, in a DuckDB file of its own beside the
  * inbox (whose file the scheduler holds open). A ship is recorded (`provisioning`) as soon as its
- * VM exists, so a crash mid-create leaves a trace that `fleet sink` finds.
+ * VM exists, so a crash mid-create leaves a trace that `fleet sink` finds. The `kept_tasks` table
+ * beside it holds the agent tasks of ships that were destroyed, as each ship told them just
+ * before it went, so what they did and cost outlives them.
  *
  * @module
  */
 
+import type { TaskOutcome } from "../agent/task.ts";
 import type { DuckDBConnection } from "../duckdb.ts";
 import { quote } from "../clip.ts";
 import { AmbiguousNameError, NotFoundError, UsageError } from "../errors.ts";
@@ -47,6 +50,26 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
 )`;
 // Ships recorded before keyless ships existed all had a key of their own: they are trusted.
 const TRUSTED_COLUMN = `ALTER TABLE fleet ADD COLUMN IF NOT EXISTS trusted BOOLEAN`;
+// A destroyed ship's tasks: the status and cost in columns (for SQL), the whole outcome as JSON.
+const KEPT_TASKS = `CREATE TABLE IF NOT EXISTS kept_tasks (
+  ship TEXT NOT NULL,
+  id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  cost_usd DOUBLE,
+  outcome TEXT NOT NULL,
+  kept_at TIMESTAMP DEFAULT current_timestamp,
+  PRIMARY KEY (ship, id)
+)`;
+
+/** An agent task of a destroyed ship, as the flagship kept it. */
+export interface KeptTask {
+  /** The ship it ran on, destroyed since. */
+  ship: string;
+  /** When the flagship kept it, just before the ship was destroyed (ISO). */
+  keptAt: string;
+  /** Its outcome as the ship told it then (a task still running then has no cost). */
+  outcome: TaskOutcome;
+}
 
 /** The flagship's ship registry. Holds no open handle. */
 export class Registry {
@@ -127,6 +150,51 @@ export class Registry {
   }
 
   /**
+   * Keeps a ship's agent tasks, before the ship is destroyed; a task kept before is replaced.
+   *
+   * @param ship The ship's name.
+   * @param tasks Its tasks' outcomes, as it told them.
+   */
+  async keepTasks(ship: string, tasks: readonly TaskOutcome[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.#use(async (db) => {
+      await db.run("BEGIN TRANSACTION");
+      try {
+        for (const task of tasks) {
+          await db.run(
+            `INSERT OR REPLACE INTO kept_tasks (ship, id, status, cost_usd, outcome)
+             VALUES ($1, $2, $3, $4, $5)`,
+            [ship, task.id, task.status, task.costUsd, JSON.stringify({ ...task, ship })],
+          );
+        }
+        await db.run("COMMIT");
+      } catch (error) {
+        await db.run("ROLLBACK").catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * The agent tasks of destroyed ships, oldest kept first.
+   *
+   * @returns The tasks.
+   */
+  async keptTasks(): Promise<KeptTask[]> {
+    return await this.#use(async (db) => {
+      const reader = await db.runAndReadAll(
+        `SELECT ship, strftime(kept_at, '%Y-%m-%dT%H:%M:%SZ'), outcome
+         FROM kept_tasks ORDER BY kept_at, ship, id`,
+      );
+      return reader.getRows().map(([ship, keptAt, outcome]) => ({
+        ship: String(ship),
+        keptAt: String(keptAt),
+        outcome: { ...JSON.parse(String(outcome)), ship: String(ship) },
+      }));
+    });
+  }
+
+  /**
    * The ship whose name is, or uniquely starts with, `prefix`.
    *
    * @param prefix A name or the start of one.
@@ -145,7 +213,7 @@ export class Registry {
     const access = {
       path: this.#database,
       identity: this.#identity,
-      schema: [SCHEMA, TRUSTED_COLUMN],
+      schema: [SCHEMA, TRUSTED_COLUMN, KEPT_TASKS],
     };
     return await withDatabase(access, async (db) => {
       for (const row of older) {
