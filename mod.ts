@@ -181,6 +181,7 @@ export {
   type NoteMessage,
   type OpenMessage,
   type QueuedMessage,
+  replayOutput,
   type SenderQuota,
   type SendResult,
 } from "./lib/inbox/message.ts";
@@ -207,12 +208,14 @@ export {
 } from "./lib/relay/policy.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
+export type { DeliverRequest } from "./lib/inbox/protocol.ts";
 export type { ListFilter, QueryResult } from "./lib/inbox/store.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
   type AddressResolver,
   DeliveryInterruptedError,
   directResolver,
+  type RelayDelivery,
   type Route,
   send,
   type SendOptions,

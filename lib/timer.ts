@@ -26,3 +26,32 @@ export function setLongTimeout(callback: () => void, ms: number): () => void {
   arm();
   return () => clearTimeout(timer);
 }
+
+/**
+ * Waits, or stops waiting early when the signal aborts (it resolves then too: the caller looks
+ * at the signal).
+ *
+ * @example Pause between two looks, unless told to stop
+ * ```ts
+ * import { sleep } from "./timer.ts";
+ *
+ * const stopped = new AbortController();
+ * await sleep(500, stopped.signal);
+ * ```
+ *
+ * @param ms How long, in milliseconds (at most {@link MAX_TIMER_MS}).
+ * @param signal Ends the wait early.
+ * @returns When the time is up or the signal aborted.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

@@ -20,7 +20,9 @@ function commandsOf(): Listed[] {
   const walk = (command: ReturnType<typeof program>, path: string[]) => {
     const help = command.createHelp();
     const children = help.visibleCommands(command).filter((child) => child.name() !== "help");
-    for (const child of children) walk(child as ReturnType<typeof program>, [...path, child.name()]);
+    for (const child of children) {
+      walk(child as ReturnType<typeof program>, [...path, child.name()]);
+    }
     if (children.length > 0 || path.length === 0) return;
     const options = new Set<string>();
     for (const option of help.visibleOptions(command)) {

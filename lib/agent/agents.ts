@@ -13,6 +13,7 @@ import { REMOTE_PROGRAM } from "../paths.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { type Channel, channelFor } from "../channel.ts";
 import { oneLine } from "../clip.ts";
+import { lineSplitter } from "../lines.ts";
 import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "../fleet/exec.ts";
@@ -121,14 +122,11 @@ export class AgentTask {
     onLine: (line: string) => void,
     options: { signal?: AbortSignal } = {},
   ): Promise<TaskOutcome> {
-    let partial = "";
+    const lines = lineSplitter(onLine);
     const message = await this.ship.inbox.follow(this.id, (chunk) => {
-      if (chunk.stream !== "stdout") return;
-      const parts = (partial + chunk.text).split("\n");
-      partial = parts.pop()!;
-      for (const line of parts) onLine(line);
+      if (chunk.stream === "stdout") lines.push(chunk.text);
     }, options);
-    if (partial) onLine(partial);
+    lines.end();
     return outcomeOf(this.ship.name, message);
   }
 

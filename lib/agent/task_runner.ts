@@ -14,7 +14,7 @@ import { readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
 import { loadSettings } from "../fleet/config.ts";
-import { readLines, writeAll } from "../inbox/server_protocol.ts";
+import { readLines, writeAll } from "../lines.ts";
 import { limitOf } from "./limits.ts";
 import { deliver, git, readyCheckout, shipPath, type TaskCheckout } from "./task_git.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
@@ -29,6 +29,7 @@ import {
   type TaskStatus,
 } from "./task.ts";
 import { type TaskState, writeTaskState } from "./task_state.ts";
+import { sleep } from "../timer.ts";
 
 // What Claude Code's stream says that the outcome needs.
 interface RunRecord {
@@ -146,7 +147,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
         status: "rate_limited",
         resetAt: limit!.resetAt,
       });
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait) + 1000));
+      await sleep(Math.max(0, wait) + 1000);
       state.status = "running";
       delete state.resetAt;
       await writeTaskState(state, options.home);

@@ -194,7 +194,7 @@ export function fleetCommand(): Command {
       if (results.failed.length) Deno.exitCode = 1;
     });
 
-  fleet.command("_call")
+  fleet.command("_call", { hidden: true })
     .description("Answer one fleet call from the laptop: JSON on stdin, JSON lines on stdout")
     .action(async () => {
       const input = await new Response(Deno.stdin.readable).text();

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { lineSplitter } from "../lines.ts";
 import { type ErrorData, errorToData, isErrorData, UsageError } from "../errors.ts";
 import type { FleetBackend } from "./backend.ts";
 import type { Settings } from "../settings.ts";
@@ -148,21 +149,16 @@ function parseRequest(input: string): FleetCallRequest {
  * @returns A function to feed stdout's text to, chunk by chunk.
  */
 export function answerReader(onLine: (line: FleetCallLine) => void): (text: string) => void {
-  let buffer = "";
-  return (text) => {
-    buffer += text;
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        continue; // not ours: a login banner, a stray print
-      }
-      if (isAnswerLine(parsed)) onLine(parsed);
+  const lines = lineSplitter((line) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return; // not ours: a login banner, a stray print
     }
-  };
+    if (isAnswerLine(parsed)) onLine(parsed);
+  });
+  return (text) => lines.push(text);
 }
 
 function isAnswerLine(value: unknown): value is FleetCallLine {

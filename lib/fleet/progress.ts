@@ -45,12 +45,12 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
  * @example
  * ```ts
  * import { describeProgress } from "@smithclay/ohcommodore";
- * describeProgress({ vm: "ship-web-1f2e", step: "reach" });
- * // "ship-web-1f2e: waiting for it to answer"
+ * describeProgress({ vm: "ship-web-k3f9a1b2", step: "reach" });
+ * // "ship-web-k3f9a1b2: waiting for it to answer"
  * ```
  *
  * @param progress The step.
- * @returns E.g. `ship-web-1f2e: waiting for it to answer`.
+ * @returns E.g. `ship-web-k3f9a1b2: waiting for it to answer`.
  */
 export function describeProgress(progress: FleetProgress): string {
   if (progress.step === "warning") return `${progress.vm}: warning: ${progress.message ?? ""}`;

@@ -17,6 +17,7 @@ import { pRetry } from "../deps.ts";
 import { DatabaseError, DiskFullError, isDiskFull, TimeoutError } from "../errors.ts";
 import { ensurePrivateDir, tightenFiles } from "../private_files.ts";
 import { SCHEMA_STATEMENTS, SET_IDENTITY_SQL } from "./schema.ts";
+import { sleep } from "../timer.ts";
 
 /** How long to wait for the database by default before giving up. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -281,7 +282,7 @@ async function acquireLock(
       );
     }
     // Short, jittered pauses: holders keep the lock for milliseconds.
-    await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+    await sleep(pause + Math.random() * pause);
     pause = Math.min(pause * 2, 16);
   }
   return {

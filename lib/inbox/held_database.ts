@@ -8,6 +8,7 @@
  */
 
 import type { DuckDBConnection } from "../duckdb.ts";
+import { pRetry } from "../deps.ts";
 import { UsageError } from "../errors.ts";
 import {
   isTransientDatabaseError,
@@ -214,18 +215,19 @@ export function isInvalidated(error: unknown): boolean {
 }
 
 // Retries a step until it succeeds, or until it fails in a way `retryIf` says will not pass.
-async function keepTrying<T>(
+function keepTrying<T>(
   step: () => Promise<T>,
   onRetry: (error: Error) => void,
   retryIf: (error: unknown) => boolean = () => true,
 ): Promise<T> {
-  for (let pause = 100;; pause = Math.min(pause * 2, 5000)) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!retryIf(error)) throw error;
-      onRetry(error as Error);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
+  return pRetry(step, {
+    retries: Infinity,
+    minTimeout: 100,
+    maxTimeout: 5000,
+    shouldRetry: ({ error }) => {
+      const again = retryIf(error);
+      if (again) onRetry(error);
+      return again;
+    },
+  });
 }

@@ -46,6 +46,7 @@ import {
   nowMicros,
   type QueryResult,
 } from "./store.ts";
+import { sleep } from "../timer.ts";
 
 export { MAX_COMMAND_BYTES } from "./operations.ts";
 export type { Cancellation, Delivery } from "./message.ts";
@@ -456,9 +457,7 @@ export class Inbox {
             `see what came with "ohcommodore inbox list"`,
         );
       }
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.min(NEXT_POLL_MS, deadline - Date.now()))
-      );
+      await sleep(Math.min(NEXT_POLL_MS, deadline - Date.now()));
     }
   }
 

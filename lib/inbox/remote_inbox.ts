@@ -6,6 +6,7 @@
  * @module
  */
 
+import { lineSplitter } from "../lines.ts";
 import { parseAddress } from "../address.ts";
 import { type Channel, channelFor } from "../channel.ts";
 import { checkDurationMs } from "../duration.ts";
@@ -163,7 +164,6 @@ export class RemoteInbox implements InboxView {
       }
     }
     // Over exec: the member's "inbox follow --json" prints a line per piece, then the message.
-    let partial = "";
     let finished: FinishedMessage | undefined;
     let failure: unknown;
     // A line that is not ours (a login script's echo) is passed over, not a reason to stop.
@@ -178,19 +178,16 @@ export class RemoteInbox implements InboxView {
       else if (item?.error) failure = item.error;
       else if (typeof item?.text === "string") onOutput(item);
     };
+    const lines = lineSplitter(take);
     const result = await this.#channel.run(
       [REMOTE_PROGRAM, "inbox", "follow", "--json", "--", exact],
       {
         timeoutMs: 8 * 24 * 3_600_000,
         signal: options.signal,
-        onStdout: (text) => {
-          const lines = (partial + text).split("\n");
-          partial = lines.pop() ?? "";
-          for (const line of lines) take(line);
-        },
+        onStdout: (text) => lines.push(text),
       },
     );
-    take(partial);
+    lines.end();
     if (finished) return finished;
     if (isErrorData(failure)) throw errorFromData(failure);
     throw new RemoteCommandError(

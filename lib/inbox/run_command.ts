@@ -10,6 +10,7 @@ import { DiskFullError, isDiskFull } from "../errors.ts";
 import { ensurePrivateDir } from "../private_files.ts";
 import { setLongTimeout } from "../timer.ts";
 import type { Outcome } from "./store.ts";
+import { sleep } from "../timer.ts";
 
 /** How much of each output stream is kept: the last 256 KiB. */
 export const OUTPUT_CAP_BYTES = 256 * 1024;
@@ -130,7 +131,7 @@ async function runScript(script: string, options: RunOptions): Promise<Outcome> 
   cancelKill();
   // Background processes the command left behind may hold its pipes open; give them a moment,
   // then stop listening rather than wait for them.
-  const drained = await Promise.race([draining.then(() => true), delay(1000).then(() => false)]);
+  const drained = await Promise.race([draining.then(() => true), sleep(1000).then(() => false)]);
   if (!drained) {
     stdout.stop();
     stderr.stop();
@@ -249,8 +250,4 @@ export function signalGroup(pgid: number, signal: Deno.Signal): void {
       // gone
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

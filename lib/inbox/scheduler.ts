@@ -34,7 +34,7 @@ import {
 import { schedulerHandlers, type ServedInbox } from "./scheduler_requests.ts";
 import { InboxServer } from "./server.ts";
 import type { OutputChunk } from "./server_protocol.ts";
-import type { AcceptedDelivery, InboxStore, Outcome, QueryResult } from "./store.ts";
+import type { AcceptedDelivery, InboxStore, Outcome } from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -89,7 +89,7 @@ interface Running {
  * await scheduler.finished;
  * ```
  */
-export class Scheduler implements ServedInbox {
+export class Scheduler {
   /** Resolves once the scheduler has stopped and its running commands have ended. */
   readonly finished: Promise<void>;
   readonly #inbox: Inbox;
@@ -176,11 +176,6 @@ export class Scheduler implements ServedInbox {
     return new Scheduler(inbox, options, database, reports, lock, start.maxRunning);
   }
 
-  /** The member's address. */
-  get address(): string {
-    return this.#inbox.address;
-  }
-
   /** How many commands it runs at once, at most. */
   get maxRunning(): number {
     return this.#maxRunning;
@@ -200,7 +195,7 @@ export class Scheduler implements ServedInbox {
     using _database = this.#database;
     try {
       const socket = socketPathOf(this.#inbox.database);
-      using _server = InboxServer.listen(socket, schedulerHandlers(this));
+      using _server = InboxServer.listen(socket, schedulerHandlers(this.#served()));
       this.#emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
       this.#unread.push(...await this.#database.stepUntilDone((store) => store.unread()));
       this.#pump();
@@ -213,67 +208,49 @@ export class Scheduler implements ServedInbox {
     }
   }
 
-  /**
-   * Runs database work after the steps queued before it (for the requests it serves).
-   *
-   * @param work What to do with the inbox's statements.
-   * @returns What `work` returns.
-   */
-  step<T>(work: (store: InboxStore) => Promise<T>): Promise<T> {
-    return this.#database.step(work);
+  // What the scheduler does for the requests its server answers.
+  #served(): ServedInbox {
+    return {
+      address: this.#inbox.address,
+      maxRunning: () => this.#maxRunning,
+      step: (work) => this.#database.step(work),
+      changed: () => this.#changed(),
+      deliver: (delivery) => this.#deliver(delivery),
+      approve: (id) => this.#approve(id),
+      setMaxRunning: (count) => this.#setMaxRunning(count),
+      waitFor: (id, timeoutMs, signal) => this.#waitFor(id, timeoutMs, signal),
+      cancel: (id, timeoutMs, signal) => this.#cancel(id, timeoutMs, signal),
+      next: (from, timeoutMs, signal) => this.#next(from, timeoutMs, signal),
+      follow: (id, emit, signal) => this.#follow(id, emit, signal),
+      query: (sql, signal) => this.#database.query(sql, signal),
+    };
   }
 
-  /** The messages changed: the report is rewritten soon. */
-  changed(): void {
+  // The messages changed: the report is rewritten soon.
+  #changed(): void {
     this.#reports.soon();
   }
 
-  /**
-   * A person's read-only query, on a connection of its own.
-   *
-   * @param sql The query.
-   * @param signal Aborts when the client leaves.
-   * @returns The rows.
-   */
-  query(sql: string, signal: AbortSignal): Promise<QueryResult> {
-    return this.#database.query(sql, signal);
-  }
-
-  /**
-   * Sets how many commands run at once, at most (kept in the inbox).
-   *
-   * @param count A checked count.
-   * @returns The count.
-   */
-  async setMaxRunning(count: number): Promise<number> {
+  // Sets how many commands run at once, at most (kept in the inbox).
+  async #setMaxRunning(count: number): Promise<number> {
     await this.#database.step((store) => store.setMaxRunning(count));
     this.#maxRunning = count;
     this.#pump();
     return count;
   }
 
-  /**
-   * Lets a held message run: it becomes unread, and runs in its turn.
-   *
-   * @param id The id or a unique prefix.
-   * @returns The message, now unread.
-   */
-  async approve(id: string): Promise<Message> {
+  // Lets a held message run: it becomes unread, and runs in its turn.
+  async #approve(id: string): Promise<Message> {
     const approved = await this.#database.step((store) => store.approve(id));
     this.#unread.push(approved);
-    this.changed();
+    this.#changed();
     this.#pump();
     return approved;
   }
 
-  /**
-   * Stores a delivery and runs it in turn. Deliveries that arrive while the database is busy
-   * are stored together, in one step.
-   *
-   * @param delivery The message as the sender handed it over.
-   * @returns The message as stored.
-   */
-  deliver(delivery: Delivery): Promise<Message> {
+  // Stores a delivery and runs it in turn. Deliveries that arrive while the database is busy
+  // are stored together, in one step.
+  #deliver(delivery: Delivery): Promise<Message> {
     const accepted = acceptDelivery(this.#inbox.identity, delivery);
     return new Promise((resolve, reject) => {
       this.#deliveries.push({ accepted, resolve, reject });
@@ -308,20 +285,13 @@ export class Scheduler implements ServedInbox {
       if (result.message.sender) this.#arrivals.tell(result.message.sender, result.message);
     });
     if (created) {
-      this.changed();
+      this.#changed();
       queueMicrotask(() => this.#pump());
     }
   }
 
-  /**
-   * Waits for a message to finish.
-   *
-   * @param id The id or a unique prefix.
-   * @param timeoutMs How long (default: its own timeout plus a margin).
-   * @param signal Aborts when the client leaves.
-   * @returns The finished message.
-   */
-  async waitFor(
+  // Waits for a message to finish (by default for its own timeout plus a margin).
+  async #waitFor(
     id: string,
     timeoutMs: number | undefined,
     signal: AbortSignal,
@@ -369,22 +339,16 @@ export class Scheduler implements ServedInbox {
     );
   }
 
-  /**
-   * Removes an unread message, or stops a running one and waits for it to end.
-   *
-   * @param id The id or a unique prefix.
-   * @param timeoutMs How long to wait for a running one (default 20 s).
-   * @param signal Aborts when the client leaves.
-   * @returns What happened.
-   */
-  async cancel(
+  // Removes an unread message, or stops a running one and waits for it to end (20 s unless
+  // told).
+  async #cancel(
     id: string,
     timeoutMs: number | undefined,
     signal: AbortSignal,
   ): Promise<Cancellation> {
     const step = await this.#database.step((store) => cancelStep(store, id));
     if (step.outcome !== "running") {
-      if (step.outcome === "removed") this.changed();
+      if (step.outcome === "removed") this.#changed();
       return step satisfies Cancellation;
     }
     const running = this.#running.get(step.message.id);
@@ -393,15 +357,8 @@ export class Scheduler implements ServedInbox {
     return { outcome: "stopped", message } satisfies Cancellation;
   }
 
-  /**
-   * Waits for the next message to arrive, optionally from one sender.
-   *
-   * @param from The sender's address, or undefined for any.
-   * @param timeoutMs How long.
-   * @param signal Aborts when the client leaves.
-   * @returns The message.
-   */
-  async next(from: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<Message> {
+  // Waits for the next message to arrive, optionally from one sender.
+  async #next(from: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<Message> {
     if (from !== undefined) parseAddress(from);
     const ended = await this.#arrivals.wait(from ?? ANY_SENDER, timeoutMs, signal);
     if (ended === "left") throw new OhcommodoreError("the client went away");
@@ -416,15 +373,8 @@ export class Scheduler implements ServedInbox {
     return ended;
   }
 
-  /**
-   * Streams a message's output, kept then live, until it finishes.
-   *
-   * @param id The id or a unique prefix.
-   * @param emit Told each piece.
-   * @param signal Aborts when the client leaves.
-   * @returns The finished message.
-   */
-  async follow(
+  // Streams a message's output, kept then live, until it finishes.
+  async #follow(
     id: string,
     emit: (chunk: OutputChunk) => void,
     signal: AbortSignal,
@@ -507,7 +457,7 @@ export class Scheduler implements ServedInbox {
 
   async #run(running: Running): Promise<void> {
     const message = running.message;
-    this.changed();
+    this.#changed();
     this.#emit({ type: "running", message });
     // Cancelled between its claim and now: it never starts. One that cannot start (its script
     // cannot be written on a full disk, say) fails alone, with why; the scheduler goes on.
@@ -523,7 +473,7 @@ export class Scheduler implements ServedInbox {
     );
     this.#running.delete(message.id);
     this.#finishes.tell(message.id, finished);
-    this.changed();
+    this.#changed();
     this.#emit({ type: "finished", message: finished });
     if (this.#stopping && this.#running.size === 0) this.#idle();
     else this.#pump();

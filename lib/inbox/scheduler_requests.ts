@@ -20,7 +20,7 @@ export interface ServedInbox {
   /** The member's address. */
   readonly address: string;
   /** How many commands it runs at once, at most. */
-  readonly maxRunning: number;
+  maxRunning(): number;
   /** Runs database work after the steps queued before it. */
   step<T>(work: (store: InboxStore) => Promise<T>): Promise<T>;
   /** Says the messages changed (the report is rewritten soon). */
@@ -67,7 +67,7 @@ export function schedulerHandlers(inbox: ServedInbox): OperationHandlers {
     };
   };
   return {
-    hello: () => Promise.resolve(serverHello(inbox.address, inbox.maxRunning)),
+    hello: () => Promise.resolve(serverHello(inbox.address, inbox.maxRunning())),
     deliver: (delivery) => inbox.deliver(delivery),
     get: step("get"),
     list: step("list"),
@@ -85,7 +85,7 @@ export function schedulerHandlers(inbox: ServedInbox): OperationHandlers {
     query: (args, { signal }) => inbox.query(String(args.sql ?? ""), signal),
     maxRunning: (args) =>
       args.count === undefined
-        ? Promise.resolve(inbox.maxRunning)
+        ? Promise.resolve(inbox.maxRunning())
         : inbox.setMaxRunning(checkMaxRunning(args.count)),
     wait: (args, { signal }) => inbox.waitFor(String(args.id), optionalMs(args.timeoutMs), signal),
     cancel: (args, { signal }) => inbox.cancel(String(args.id), optionalMs(args.timeoutMs), signal),

@@ -27,6 +27,7 @@ import {
 } from "./scheduler_unit.ts";
 import { ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
+import { sleep } from "../timer.ts";
 
 /** Whether a scheduler serves a database, and which process it is. */
 export interface SchedulerState {
@@ -167,7 +168,7 @@ async function untilAnswering(
     // Ours gave up, but another may be starting (two deliveries started one each): it holds
     // the scheduler lock until it answers or fails.
     if (exited() && !(await schedulerLockHeld(inbox.database))) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   const status = exited();
   const recorded = failure ?? await readSchedulerFailure(inbox.database);
@@ -292,7 +293,7 @@ export async function stopSchedulerService(inbox: Inbox, timeoutMs = 60_000): Pr
         `The scheduler (pid ${state.pid}) did not stop within ${timeoutMs / 1000}s`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return true;
 }

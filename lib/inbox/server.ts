@@ -7,17 +7,16 @@
  */
 
 import { errorToData, UsageError } from "../errors.ts";
+import { ByteBudget, readLines, writeAll } from "../lines.ts";
 import {
-  ByteBudget,
   MAX_LINE_BYTES,
   type OperationName,
-  readLines,
   SERVER_PROTOCOL_VERSION,
   type ServerOperations,
   type ServerReply,
   type ServerRequest,
-  writeAll,
 } from "./server_protocol.ts";
+import { sleep } from "../timer.ts";
 
 /** Carries out one operation; `emit` streams its events, `signal` aborts when the client leaves. */
 export type OperationHandler<K extends OperationName> = (
@@ -124,7 +123,7 @@ export class InboxServer implements Disposable {
       } catch (error) {
         if (error instanceof Deno.errors.BadResource || this.#closed) return; // closed
         // Out of descriptors, say: the server stays up and tries again shortly.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
   }

@@ -18,6 +18,7 @@ import type { Ssh } from "../ssh.ts";
 import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { writePrivateFile } from "../private_files.ts";
+import { sleep } from "../timer.ts";
 
 /** What a member says about its inbox server (`ohcommodore inbox _endpoint`). */
 export interface Endpoint {
@@ -142,7 +143,7 @@ async function setUpForward(
     // The member's server answers (it just said where), yet nothing passed the forward: once
     // more after a pause (a server restarting), then it is refused.
     if (++tries < 2) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       continue;
     }
     await writeMemo(memoPath, { socket, refusedAt: Date.now() });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { pLimit } from "../deps.ts";
+import { pLimit, pRetry } from "../deps.ts";
 import { type Channel, SshChannel } from "../channel.ts";
 import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
@@ -132,27 +132,31 @@ export class ExeDevProvider implements VmProvider {
   async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel> {
     const channel = new SshChannel(vm.destination, this.#ssh.with({ attempts: 1 }));
     const deadline = Date.now() + options.timeoutMs;
-    // A VM that has not booted usually fails fast (no DNS name yet, or sshd not listening), so
-    // asking about once a second costs little and finds it ready soon after its boot.
-    let pause = 250;
-    let last = "";
-    while (Date.now() < deadline) {
-      options.signal?.throwIfAborted();
-      try {
+    const unanswered = (error: unknown) =>
+      error instanceof SshError || error instanceof TimeoutError;
+    try {
+      // A VM that has not booted usually fails fast (no DNS name yet, or sshd not listening),
+      // so asking about once a second costs little and finds it ready soon after its boot.
+      await pRetry(async () => {
         const left = Math.max(1000, deadline - Date.now());
         await channel.run(["true"], { timeoutMs: Math.min(30_000, left), signal: options.signal });
-        return new SshChannel(vm.destination, this.#ssh);
-      } catch (error) {
-        if (!(error instanceof SshError) && !(error instanceof TimeoutError)) throw error;
-        last = error.message;
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      pause = Math.min(pause * 1.5, 1000);
+      }, {
+        retries: Infinity,
+        minTimeout: 250,
+        factor: 1.5,
+        maxTimeout: 1000,
+        maxRetryTime: options.timeoutMs,
+        signal: options.signal,
+        shouldRetry: ({ error }) => unanswered(error),
+      });
+    } catch (error) {
+      if (!unanswered(error)) throw error;
+      throw new TimeoutError(
+        `VM "${vm.name}" (${vm.destination}) did not answer over ssh within ` +
+          `${Math.round(options.timeoutMs / 1000)}s: ${(error as Error).message}`,
+      );
     }
-    throw new TimeoutError(
-      `VM "${vm.name}" (${vm.destination}) did not answer over ssh within ` +
-        `${Math.round(options.timeoutMs / 1000)}s: ${last}`,
-    );
+    return new SshChannel(vm.destination, this.#ssh);
   }
 
   /** `ssh exe.dev ssh-key add "<key>"`. */

@@ -23,6 +23,7 @@ import { flagshipChannelPaths } from "./channel_paths.ts";
 import { type Policy, policyPath, readPolicy } from "./policy.ts";
 import { Relay } from "./relay.ts";
 import { writePrivateFile } from "../private_files.ts";
+import { sleep } from "../timer.ts";
 
 /** How one ship's channel stands. */
 export interface ChannelStatus {
@@ -97,6 +98,7 @@ export class Harbor {
   readonly #stopped = new AbortController();
   readonly #syncing: Promise<void>;
   #ships = new Map<string, { destination: string; trusted: boolean }>();
+  #lookedAt = 0;
   #policy: Policy | undefined;
   #policyStamp = "";
   #written = "[]";
@@ -108,7 +110,7 @@ export class Harbor {
       home: options.home,
       flagship: options.flagship,
       ssh: this.#ssh,
-      shipOf: (name) => Promise.resolve(this.#ships.get(name)),
+      shipOf: (name) => this.#shipOf(name),
       policy: () => this.policy(),
       log: options.log,
     });
@@ -174,6 +176,15 @@ export class Harbor {
       await this.#writeStatus();
       await sleep(SYNC_MS, this.#stopped.signal);
     }
+  }
+
+  // A ship by name. One made a moment ago may not be in the last look at the registry (every
+  // two seconds): an unknown name reads the registry again, at most once a second.
+  async #shipOf(name: string): Promise<{ destination: string; trusted: boolean } | undefined> {
+    if (this.#ships.has(name) || Date.now() - this.#lookedAt < 1000) return this.#ships.get(name);
+    this.#lookedAt = Date.now();
+    await this.#follow(await this.#options.ships()).catch(() => {});
+    return this.#ships.get(name);
   }
 
   // Opens channels to keyless ships that have none, closes those of ships that are gone.
@@ -515,17 +526,4 @@ async function fileStamp(path: string): Promise<string> {
     ),
   );
   return stamps.join("/");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -19,6 +19,7 @@ import {
 } from "../inbox/server_protocol.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox } from "./outbox.ts";
+import { sleep } from "../timer.ts";
 
 /** Options for {@link relaySend}. */
 export interface RelaySendOptions {
@@ -123,7 +124,7 @@ export async function relaySend(
         { messageId: request.id, status: delivered ? delivered.status : "queued" },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    await sleep(RETRY_MS, options.signal);
   }
 }
 
