@@ -88,14 +88,10 @@ export {
   TimeoutError,
   UsageError,
 } from "./lib/errors.ts";
-export {
-  type FleetFacts,
-  loadSettings,
-  type LocalConfig,
-  readLocalConfig,
-} from "./lib/fleet/config.ts";
+export { type FleetFacts, type LocalConfig, readLocalConfig } from "./lib/fleet/config.ts";
 export {
   listSettings,
+  loadSettings,
   missingCredentials,
   pickSettings,
   SETTING_NAMES,
@@ -117,7 +113,7 @@ export {
   type ShipStatus,
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
-export type { TaskSummary } from "./lib/fleet/backend.ts";
+export type { TaskSummary } from "./lib/agent/last_task.ts";
 export {
   Fleet,
   type FleetOptions,
@@ -194,7 +190,7 @@ export {
   FleetAgents,
   type FleetCosts,
   ResumeRefusedError,
-} from "./lib/agent/agents.ts";
+} from "./lib/fleet/agents.ts";
 export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus, TaskUsage } from "./lib/agent/task.ts";
 export {
   type Asked,

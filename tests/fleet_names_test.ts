@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UsageError } from "../lib/errors.ts";
-import { formatEnvFile, loadSettings } from "../lib/fleet/config.ts";
+import { formatEnvFile, loadSettings } from "../lib/settings.ts";
 import { isShipOfFleet, newFleetTag, newShipVmName, parseShipSpec } from "../lib/fleet/names.ts";
 import { matchByPrefix } from "../lib/fleet/registry.ts";
 

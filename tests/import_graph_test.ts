@@ -77,13 +77,47 @@ Deno.test("no lib/ module imports itself back through others", async () => {
   assert.deepEqual(cycles.map((cycle) => cycle.join(" → ")), []);
 });
 
-Deno.test("the library never imports the CLI (lib/cli may import the library, not back)", async () => {
-  const graph = await libGraph();
-  assert.ok(graph.has("lib/fleet/fleet.ts"), "the graph covers the library");
+/**
+ * The folders of lib/ as layers, lowest first: a file imports from its own folder and from the
+ * folders below it, never from one above. The small files at lib/ root (paths, ssh, errors,
+ * lines, …) serve everyone; the inbox stands on them; the relay carries inbox messages for
+ * keyless ships; providers make VMs; agent is what runs on a ship for a task; the fleet drives
+ * members, providers, the relay and agents; the CLI presents the library.
+ */
+const LAYERS = ["", "inbox", "relay", "providers", "agent", "fleet", "cli"];
+
+// The folder of a lib/ file: "" at lib/ root.
+function folderOf(file: string): string {
+  const parts = file.split("/");
+  return parts.length > 2 ? parts[1] : "";
+}
+
+// The imports that go up the layers, as "from → to".
+function upwardImports(graph: Map<string, Set<string>>): string[] {
   const wrong: string[] = [];
   for (const [from, targets] of graph) {
-    if (from.startsWith("lib/cli/")) continue;
-    for (const to of targets) if (to.startsWith("lib/cli/")) wrong.push(`${from} → ${to}`);
+    for (const to of targets) {
+      const rank = (file: string) => LAYERS.indexOf(folderOf(file));
+      assert.ok(
+        rank(from) >= 0 && rank(to) >= 0,
+        `${from} or ${to} is in no layer: add its folder`,
+      );
+      if (rank(to) > rank(from)) wrong.push(`${from} → ${to}`);
+    }
   }
-  assert.deepEqual(wrong, []);
+  return wrong.sort();
+}
+
+Deno.test("the layer check refuses an import from a higher folder, and allows one from a lower", () => {
+  const graph = new Map([
+    ["lib/inbox/send.ts", new Set(["lib/relay/ship_sender.ts", "lib/paths.ts"])],
+    ["lib/fleet/fleet.ts", new Set(["lib/agent/task.ts", "lib/inbox/inbox.ts"])],
+  ]);
+  assert.deepEqual(upwardImports(graph), ["lib/inbox/send.ts → lib/relay/ship_sender.ts"]);
+});
+
+Deno.test("no lib/ folder imports from a folder above it (the CLI is the top)", async () => {
+  const graph = await libGraph();
+  assert.ok(graph.has("lib/fleet/fleet.ts"), "the graph covers the library");
+  assert.deepEqual(upwardImports(graph), []);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatEnvFile, vmSettings } from "../lib/fleet/config.ts";
+import { vmSettings } from "../lib/fleet/config.ts";
+import { formatEnvFile } from "../lib/settings.ts";
 import { COMMAND_CREDENTIALS } from "../lib/member_env.ts";
 import { LocalProvider } from "../lib/providers/local.ts";
 import {

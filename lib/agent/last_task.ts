@@ -8,8 +8,26 @@
 
 import type { Channel } from "../channel.ts";
 import type { MemberReport } from "../inbox/report.ts";
-import type { TaskSummary } from "../fleet/backend.ts";
 import type { TaskState } from "./task_state.ts";
+
+/** A ship's current or last agent task, as `fleet status` shows it. */
+export interface TaskSummary {
+  /** The task's id. */
+  id: string;
+  /** Its status; `stopped` for one that ended without an outcome (timed out or cancelled). */
+  status: string;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** How long it ran, or has run so far. */
+  runningMs: number;
+  /** What it cost, once it ended. */
+  costUsd: number | null;
+  /**
+   * When the usage limit it ended on, or waits out to resume, resets (ISO 8601), when Claude
+   * said.
+   */
+  resetAt?: string;
+}
 
 const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true';
 

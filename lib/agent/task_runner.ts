@@ -13,7 +13,7 @@ import { OhcommodoreError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { loadSettings } from "../fleet/config.ts";
+import { loadSettings } from "../settings.ts";
 import { readLines, writeAll } from "../lines.ts";
 import { limitOf } from "./limits.ts";
 import { deliver, git, readyCheckout, shipPath, type TaskCheckout } from "./task_git.ts";

@@ -10,7 +10,7 @@ import { oneLine, quote } from "../clip.ts";
 import { parseDuration } from "../duration.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import type { AgentRunOptions, AgentTask } from "../agent/agents.ts";
+import type { AgentRunOptions, AgentTask } from "../fleet/agents.ts";
 import { describeEvent } from "../agent/stream.ts";
 import {
   checkTaskSpec,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { TaskSummary } from "../agent/last_task.ts";
 import type { MemberReport } from "../inbox/report.ts";
 import type { VmInfo } from "../providers/provider.ts";
 import type { Settings } from "../settings.ts";
@@ -47,25 +48,6 @@ export interface CreateShipsOptions {
   onProgress?: (progress: FleetProgress) => void;
   /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
   signal?: AbortSignal;
-}
-
-/** A ship's current or last agent task, as `fleet status` shows it. */
-export interface TaskSummary {
-  /** The task's id. */
-  id: string;
-  /** Its status; `stopped` for one that ended without an outcome (timed out or cancelled). */
-  status: string;
-  /** When it started (ISO 8601). */
-  startedAt: string;
-  /** How long it ran, or has run so far. */
-  runningMs: number;
-  /** What it cost, once it ended. */
-  costUsd: number | null;
-  /**
-   * When the usage limit it ended on, or waits out to resume, resets (ISO 8601), when Claude
-   * said.
-   */
-  resetAt?: string;
 }
 
 /** One ship in a fleet report. */

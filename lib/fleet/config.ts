@@ -7,8 +7,7 @@
  */
 
 import { join } from "node:path";
-import { parseEnv } from "node:util";
-import { OhcommodoreError, UsageError } from "../errors.ts";
+import { OhcommodoreError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { PROVIDER_KINDS, type ProviderKind, type VmProvider } from "../providers/provider.ts";
 import { SETTING_NAMES, settingNames, type Settings } from "../settings.ts";
@@ -35,62 +34,6 @@ export interface FleetFacts {
 export interface LocalConfig extends FleetFacts {
   /** The flagship's public key, registered with the provider. */
   flagshipPublicKey?: string;
-}
-
-/**
- * Reads settings from `.env` files and the environment; the environment wins, then the files
- * in the order given.
- *
- * @param envFiles `.env` files to read, most important first; missing ones are skipped.
- * @returns The settings that are set and not empty.
- *
- * @example Read the settings a new ship would get
- * ```ts
- * import { loadSettings } from "@smithclay/ohcommodore";
- *
- * const settings = await loadSettings([".env", `${Deno.env.get("HOME")}/.ohcommodore/.env`]);
- * console.log(settings.INIT_URL ?? "the bundled init.sh");
- * console.log(settings.GH_TOKEN ? "GH_TOKEN is set" : "GH_TOKEN is missing"); // never print it
- * ```
- */
-export async function loadSettings(envFiles: readonly string[] = [".env"]): Promise<Settings> {
-  const settings: Settings = {};
-  for (const file of [...envFiles].reverse()) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
-    const values = parseEnv(text);
-    for (const name of SETTING_NAMES) if (values[name]) settings[name] = values[name];
-  }
-  for (const name of SETTING_NAMES) {
-    const value = Deno.env.get(name);
-    if (value) settings[name] = value;
-  }
-  return settings;
-}
-
-/**
- * Formats variables as a `.env` file that both bash (`set -a; . file`) and dotenv parsers read
- * the same way: `KEY='value'`.
- *
- * @param values The variables.
- * @returns The file text.
- * @throws {UsageError} When a value holds a quote or a newline (named by key, never by value).
- */
-export function formatEnvFile(values: Record<string, string | undefined>): string {
-  const lines: string[] = [];
-  for (const [key, value] of Object.entries(values)) {
-    if (value === undefined) continue;
-    if (/['\n\r\0]/.test(value)) {
-      throw new UsageError(`${key} contains a quote or a line break, which cannot be passed on`);
-    }
-    lines.push(`${key}='${value}'`);
-  }
-  return lines.join("\n") + "\n";
 }
 
 /**

@@ -34,7 +34,8 @@ import type {
   SinkReport,
 } from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
-import { type FleetFacts, formatEnvFile, loadSettings, vmSettings } from "./config.ts";
+import { type FleetFacts, vmSettings } from "./config.ts";
+import { formatEnvFile, loadSettings } from "../settings.ts";
 import { Creation } from "./creation.ts";
 import { fetchReport, memberReport } from "./member_status.ts";
 import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
@@ -42,7 +43,7 @@ import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
 import { readChannelStatuses } from "../relay/harbor.ts";
-import { fetchShipTasks } from "../agent/agents.ts";
+import { fetchShipTasks } from "./agents.ts";
 import { fetchLastTask, summarize } from "../agent/last_task.ts";
 
 /** The most ships one `ship create` makes. */

@@ -19,7 +19,8 @@ import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
 import type { FleetBackend } from "./backend.ts";
 import { pickSettings } from "../settings.ts";
-import { type FleetFacts, loadSettings } from "./config.ts";
+import type { FleetFacts } from "./config.ts";
+import { loadSettings } from "../settings.ts";
 import {
   checkShipCount,
   type CreateShipsOptions,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { FleetAgents } from "../agent/agents.ts";
+import { FleetAgents } from "./agents.ts";
 import { join } from "node:path";
 import { quote } from "../clip.ts";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
@@ -15,12 +15,11 @@ import { readIdentity, writeIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
-import type { Settings } from "../settings.ts";
+import { loadSettings, type Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import type { FleetBackend } from "./backend.ts";
 import {
   type FleetFacts,
-  loadSettings,
   type LocalConfig,
   readFleetFacts,
   readLocalConfig,

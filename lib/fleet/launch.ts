@@ -6,15 +6,14 @@
  * @module
  */
 
-import type { MemberEnv, Settings } from "../settings.ts";
 import type { Ssh } from "../ssh.ts";
 import { providerFor } from "../providers/factory.ts";
 import type { ProviderKind, VmInfo } from "../providers/provider.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { initScriptText, programFor, shipBinOf } from "./artifacts.ts";
+import { formatEnvFile, type MemberEnv, type Settings } from "../settings.ts";
 import {
   type FleetFacts,
-  formatEnvFile,
   formatFleetFacts,
   type LocalConfig,
   removeLocalConfig,

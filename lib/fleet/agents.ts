@@ -16,10 +16,10 @@ import { oneLine } from "../clip.ts";
 import { lineSplitter } from "../lines.ts";
 import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
-import { chooseShips } from "../fleet/exec.ts";
-import type { Ship } from "../fleet/member.ts";
-import type { KeptTask } from "../fleet/registry.ts";
-import { branchesFor, type ShipRepository } from "./ship_branches.ts";
+import { chooseShips } from "./exec.ts";
+import type { Ship } from "./member.ts";
+import type { KeptTask } from "./registry.ts";
+import { branchesFor, type ShipRepository } from "../agent/ship_branches.ts";
 import {
   blankOutcome,
   checkTaskSpec,
@@ -28,7 +28,7 @@ import {
   type TaskOutcome,
   type TaskSpec,
   type TaskUsage,
-} from "./task.ts";
+} from "../agent/task.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {

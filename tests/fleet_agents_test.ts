@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FleetAgents } from "../lib/agent/agents.ts";
+import { FleetAgents } from "../lib/fleet/agents.ts";
 import { Ship } from "../lib/fleet/member.ts";
 import { Ssh } from "../lib/ssh.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
