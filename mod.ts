@@ -205,7 +205,8 @@ export {
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
 export type { DeliverRequest } from "./lib/inbox/protocol.ts";
-export type { ListFilter, QueryResult } from "./lib/inbox/store.ts";
+export type { ListFilter } from "./lib/inbox/store.ts";
+export type { QueryResult } from "./lib/inbox/query.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
   type AddressResolver,

@@ -21,7 +21,7 @@ import { escapeControls, note, out, printJson } from "./output.ts";
 import { selfCommand } from "../self.ts";
 import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
-import { Harbor } from "../relay/harbor.ts";
+import { ShipChannels } from "../relay/ship_channels.ts";
 import { Registry } from "../fleet/registry.ts";
 
 /** Builds the `scheduler` command group. */
@@ -108,8 +108,8 @@ export function foregroundSchedulerCommand(): Command {
       // sandboxes share one user: none of them is keyless).
       const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
       const keyless = facts?.provider === "exedev";
-      const harbor = facts && keyless
-        ? Harbor.start({
+      const channels = facts && keyless
+        ? ShipChannels.start({
           home: homeDir(),
           flagship: facts.flagshipVm,
           ships: async () => await (await Registry.open()).list(),
@@ -124,7 +124,7 @@ export function foregroundSchedulerCommand(): Command {
       } finally {
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
-        await harbor?.stop();
+        await channels?.stop();
       }
     });
 }

@@ -42,7 +42,7 @@ import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./na
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
-import { readChannelStatuses } from "../relay/harbor.ts";
+import { readChannelStatuses } from "../relay/ship_channels.ts";
 import { fetchShipTasks } from "./agents.ts";
 import { fetchLastTask, summarize } from "../agent/last_task.ts";
 

@@ -17,7 +17,8 @@ import {
   whenDiskFull,
 } from "./database.ts";
 import { databaseAccessOf, type Inbox } from "./inbox.ts";
-import { InboxStore, type QueryResult, type SchedulingStart } from "./store.ts";
+import { type QueryResult, runQuery } from "./query.ts";
+import { InboxStore, type SchedulingStart } from "./store.ts";
 
 // How long a person's query may run.
 const QUERY_TIMEOUT_MS = 30_000;
@@ -134,7 +135,7 @@ export class HeldDatabase implements Disposable {
       }, QUERY_TIMEOUT_MS);
       signal.addEventListener("abort", stop, { once: true });
       try {
-        return await new InboxStore(connection, this.#inbox.address).query(sql);
+        return await runQuery(connection, sql);
       } catch (error) {
         if (!late) throw error;
         throw new UsageError(

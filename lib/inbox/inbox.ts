@@ -39,13 +39,8 @@ import {
   type ServerOperations,
 } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
-import {
-  checkMaxRunning,
-  InboxStore,
-  type ListFilter,
-  nowMicros,
-  type QueryResult,
-} from "./store.ts";
+import type { QueryResult } from "./query.ts";
+import { checkMaxRunning, InboxStore, type ListFilter, nowMicros } from "./store.ts";
 import { sleep } from "../timer.ts";
 
 export { MAX_COMMAND_BYTES } from "./operations.ts";

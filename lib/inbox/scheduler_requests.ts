@@ -13,7 +13,8 @@ import type { Cancellation, Delivery, FinishedMessage, Message } from "./message
 import { STORE_OPERATIONS } from "./operations.ts";
 import type { OperationHandler, OperationHandlers } from "./server.ts";
 import { type OutputChunk, serverHello } from "./server_protocol.ts";
-import { checkMaxRunning, type InboxStore, type QueryResult } from "./store.ts";
+import type { QueryResult } from "./query.ts";
+import { checkMaxRunning, type InboxStore } from "./store.ts";
 
 /** What a running scheduler does for the requests it serves. */
 export interface ServedInbox {

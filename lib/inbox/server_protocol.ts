@@ -21,7 +21,8 @@ import { VERSION } from "../version.ts";
 import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
-import type { ListFilter, QueryResult } from "./store.ts";
+import type { QueryResult } from "./query.ts";
+import type { ListFilter } from "./store.ts";
 
 /** The protocol version; a server answers requests of other versions with an error. */
 export const SERVER_PROTOCOL_VERSION = 1;

@@ -1,29 +1,26 @@
 /**
- * The flagship's channels to its keyless ships. For each ship the registry holds without a key,
- * the flagship opens a connection of its own (`ssh -M -N`, watched as a child process), listens
- * on a relay socket for that ship alone, and forwards that socket onto the ship
- * (`ssh -O forward -R <ship socket>:<relay socket>`): whatever connects to it on the ship talks
- * to the relay as that ship, and as nothing else. Where the ship's sshd passes no forwards, the
- * flagship collects the ship's outbox instead, at the policy's interval. Either way the outbox is
- * collected when a channel opens (messages sent while it was down) and now and then after.
- * A channel that drops is opened again, soon and then less often while the ship stays away.
+ * One keyless ship's channel, kept by the flagship: its own connection to the ship (`ssh -M
+ * -N`, watched as a child process), a relay socket for that ship alone, forwarded onto the ship
+ * (`ssh -O forward -R <ship socket>:<relay socket>`), so that whatever connects to it on the ship
+ * talks to the relay as that ship and as nothing else. Where the ship's sshd passes no forwards,
+ * the flagship collects the ship's outbox instead, at the policy's interval. Either way the
+ * outbox is collected when the channel opens and now and then after. A channel that drops is
+ * opened again, soon and then less often while the ship stays away.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { formatAddress } from "../address.ts";
 import { DeliveryRefusedError } from "../errors.ts";
-import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
-import { lastLine, runProcess } from "../process.ts";
 import { InboxServer, type OperationHandlers, type ServerLimits } from "../inbox/server.ts";
 import { serverHello } from "../inbox/server_protocol.ts";
-import { Ssh } from "../ssh.ts";
-import { flagshipChannelPaths } from "./channel_paths.ts";
-import { type Policy, policyPath, readPolicy } from "./policy.ts";
-import { Relay } from "./relay.ts";
-import { writePrivateFile } from "../private_files.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
+import { lastLine, runProcess } from "../process.ts";
+import type { Ssh } from "../ssh.ts";
 import { sleep } from "../timer.ts";
+import { flagshipChannelPaths } from "./channel_paths.ts";
+import type { Policy } from "./policy.ts";
+import type { Relay } from "./relay.ts";
 
 /** How one ship's channel stands. */
 export interface ChannelStatus {
@@ -37,39 +34,6 @@ export interface ChannelStatus {
   problem?: string;
 }
 
-/** A ship of the registry, as the harbor needs it. */
-export interface HarborShip {
-  /** Its VM name. */
-  name: string;
-  /** Its SSH destination. */
-  destination: string;
-  /** Whether it holds a key of its own (then it needs no channel). */
-  trusted: boolean;
-  /** `ready` once made. */
-  status: string;
-}
-
-/** What a {@link Harbor} needs. */
-export interface HarborOptions {
-  /** The flagship's home. */
-  home: string;
-  /** The flagship's VM name. */
-  flagship: string;
-  /**
-   * The registry's ships (read again when its file, `fleet.duckdb` in the home, changes): the
-   * keyless ones that are ready get a channel.
-   */
-  ships: () => Promise<HarborShip[]>;
-  /** Writes a line to the flagship's log. */
-  log: (line: string) => void;
-  /** The ssh client for relaying to ships; the channels' own connections derive from it. */
-  ssh?: Ssh;
-}
-
-// How often the registry is looked at for ships made or destroyed (its file is only read when
-// it changed, or this many looks later).
-const SYNC_MS = 2000;
-const SYNC_READ_EVERY = 15;
 // With a forward, ships hand messages over themselves; collecting now and then catches one whose
 // sender died between the outbox and the hand-over.
 const FORWARD_COLLECT_MS = 30_000;
@@ -89,170 +53,8 @@ const CHANNEL_LIMITS: ServerLimits = {
   maxBufferedBytes: 32 * 1024 * 1024,
 };
 
-/** The flagship's channels, kept open while it runs. */
-export class Harbor {
-  readonly #options: HarborOptions;
-  readonly #ssh: Ssh;
-  readonly #relay: Relay;
-  readonly #channels = new Map<string, ShipChannel>();
-  readonly #stopped = new AbortController();
-  readonly #syncing: Promise<void>;
-  #ships = new Map<string, { destination: string; trusted: boolean }>();
-  #lookedAt = 0;
-  #policy: Policy | undefined;
-  #policyStamp = "";
-  #written = "[]";
-
-  private constructor(options: HarborOptions) {
-    this.#options = options;
-    this.#ssh = options.ssh ?? new Ssh();
-    this.#relay = new Relay({
-      home: options.home,
-      flagship: options.flagship,
-      ssh: this.#ssh,
-      shipOf: (name) => this.#shipOf(name),
-      policy: () => this.policy(),
-      log: options.log,
-    });
-    this.#syncing = this.#sync();
-  }
-
-  /**
-   * Starts keeping the channels of the registry's keyless ships.
-   *
-   * @param options The flagship, its fleet and its log.
-   * @returns The harbor.
-   */
-  static start(options: HarborOptions): Harbor {
-    return new Harbor(options);
-  }
-
-  /** The relay, for collecting by hand and for tests. */
-  get relay(): Relay {
-    return this.#relay;
-  }
-
-  /**
-   * The policy: read again when its file changed (looked at every two seconds).
-   *
-   * @returns The policy.
-   */
-  async policy(): Promise<Policy> {
-    return this.#policy ??= await readPolicy(this.#options.home);
-  }
-
-  /** How each channel stands. */
-  statuses(): ChannelStatus[] {
-    return [...this.#channels.values()].map((channel) => channel.status);
-  }
-
-  /** Closes every channel (the ships' outboxes keep what they send meanwhile). */
-  async stop(): Promise<void> {
-    this.#stopped.abort();
-    await this.#syncing;
-    await Promise.all([...this.#channels.values()].map((channel) => channel.close()));
-    this.#channels.clear();
-    await this.#writeStatus();
-  }
-
-  async #sync(): Promise<void> {
-    const registry = memberPaths(this.#options.home).fleetDatabase;
-    let seen = "";
-    for (let look = 0; !this.#stopped.signal.aborted; look++) {
-      try {
-        const policyStamp = await fileStamp(policyPath(this.#options.home));
-        if (policyStamp !== this.#policyStamp) {
-          this.#policyStamp = policyStamp;
-          this.#policy = undefined;
-        }
-        const stamp = await fileStamp(registry);
-        if (stamp !== seen || look % SYNC_READ_EVERY === 0) {
-          seen = stamp;
-          await this.#follow(await this.#options.ships());
-        }
-      } catch (error) {
-        this.#options.log(`channels: cannot read the registry: ${(error as Error).message}`);
-      }
-      await this.#writeStatus();
-      await sleep(SYNC_MS, this.#stopped.signal);
-    }
-  }
-
-  // A ship by name. One made a moment ago may not be in the last look at the registry (every
-  // two seconds): an unknown name reads the registry again, at most once a second.
-  async #shipOf(name: string): Promise<{ destination: string; trusted: boolean } | undefined> {
-    if (this.#ships.has(name) || Date.now() - this.#lookedAt < 1000) return this.#ships.get(name);
-    this.#lookedAt = Date.now();
-    await this.#follow(await this.#options.ships()).catch(() => {});
-    return this.#ships.get(name);
-  }
-
-  // Opens channels to keyless ships that have none, closes those of ships that are gone.
-  async #follow(ships: HarborShip[]) {
-    this.#ships = new Map(
-      ships.map((ship) => [ship.name, { destination: ship.destination, trusted: ship.trusted }]),
-    );
-    const keyless = ships.filter((ship) => !ship.trusted && ship.status === "ready");
-    const wanted = new Set(keyless.map((ship) => ship.name));
-    for (const [name, channel] of this.#channels) {
-      if (wanted.has(name)) continue;
-      this.#channels.delete(name);
-      await channel.close();
-    }
-    for (const ship of keyless) {
-      if (this.#channels.has(ship.name)) continue;
-      const channel = new ShipChannel(ship, {
-        home: this.#options.home,
-        flagship: formatAddress({ role: "commodore", host: this.#options.flagship }),
-        ssh: this.#ssh,
-        relay: this.#relay,
-        policy: () => this.policy(),
-        log: this.#options.log,
-      });
-      this.#channels.set(ship.name, channel);
-    }
-  }
-
-  // Written when it changed: a flagship without keyless ships writes nothing.
-  async #writeStatus(): Promise<void> {
-    const text = JSON.stringify(this.statuses());
-    if (text === this.#written) return;
-    try {
-      await writePrivateFile(channelStatusFile(this.#options.home), text + "\n");
-      this.#written = text;
-    } catch {
-      // Only fleet status reads it; the channels work without it.
-    }
-  }
-}
-
-/**
- * Where the flagship records how its channels stand, for `fleet status`.
- *
- * @param home The flagship's home.
- * @returns The file's path.
- */
-export function channelStatusFile(home?: string): string {
-  return join(memberPaths(home).configDir, "channels", "status.json");
-}
-
-/**
- * Reads how the flagship's channels stood at its last look (a few seconds ago at most, while its
- * scheduler runs).
- *
- * @param home The flagship's home.
- * @returns The statuses, or an empty list.
- */
-export async function readChannelStatuses(home?: string): Promise<ChannelStatus[]> {
-  try {
-    const data = JSON.parse(await Deno.readTextFile(channelStatusFile(home)));
-    return Array.isArray(data) ? data : [];
-  } catch {
-    return [];
-  }
-}
-
-interface ChannelContext {
+/** What a ship's channel needs of the flagship. */
+export interface ChannelContext {
   home: string;
   flagship: string;
   ssh: Ssh;
@@ -261,8 +63,8 @@ interface ChannelContext {
   log: (line: string) => void;
 }
 
-// One ship's channel: opened, watched, opened again, until closed.
-class ShipChannel {
+/** One ship's channel: opened, watched, opened again, until closed. */
+export class ShipChannel {
   readonly #ship: { name: string; destination: string };
   readonly #context: ChannelContext;
   readonly #paths: { relay: string; control: string };
@@ -517,13 +319,4 @@ function parseSocket(stdout: string): string {
     throw new Error(`the ship named no usable socket for its channel (${stdout.slice(0, 200)})`);
   }
   return socket;
-}
-
-async function fileStamp(path: string): Promise<string> {
-  const stamps = await Promise.all(
-    [path, `${path}.wal`].map((file) =>
-      Deno.stat(file).then((info) => `${info.mtime?.getTime()}:${info.size}`, () => "-")
-    ),
-  );
-  return stamps.join("/");
 }
