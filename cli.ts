@@ -5,7 +5,7 @@
  */
 
 import { CommanderError } from "./lib/cli/deps.ts";
-import { escapeControls, note, paint } from "./lib/cli/output.ts";
+import { errorText, escapeControls, note, paint } from "./lib/cli/output.ts";
 import { program } from "./lib/cli/program.ts";
 import { type ErrorData, errorToData, OhcommodoreError, UsageError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
@@ -34,7 +34,7 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     // Messages quote what was typed or what a remote member said: shown, not obeyed.
-    note(paint("red", "error: ") + escapeControls(messageOf(error)));
+    note(paint("red", "error: ") + escapeControls(errorText(error)));
     if (verbose) printCauses(error);
     // Scripts (and other members reading this one's inbox) get the error as data too.
     if (ours.includes("--json")) console.log(JSON.stringify({ error: errorToData(error) }));
@@ -48,16 +48,12 @@ function parseErrorData(error: CommanderError): ErrorData {
   return { ...errorToData(new UsageError(message)), fields: { code: error.code } };
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function printCauses(error: unknown): void {
   if (!(error instanceof OhcommodoreError) && error instanceof Error && error.stack) {
     note(error.stack);
   }
   for (let cause = (error as Error)?.cause; cause; cause = (cause as Error).cause) {
-    note(`  caused by: ${messageOf(cause)}`);
+    note(`  caused by: ${errorText(cause)}`);
   }
 }
 

@@ -26,17 +26,37 @@ import { dirname } from "node:path";
 export class OhcommodoreError extends Error {
   /** Exit code the CLI uses for this error. */
   readonly exitCode: number = 1;
+  /**
+   * What a person at the `ohcommodore` command line runs next, e.g.
+   * `see "ohcommodore fleet status"`: the CLI prints it after the message. A script acts on the
+   * error's class and fields instead. Set after construction only where the advice is learnt
+   * later (a creation whose cleanup failed names the command that finishes it).
+   */
+  declare next?: string;
 
   /**
    * Creates the error.
    *
-   * @param message Sentence-case description that quotes the offending value.
-   * @param options Standard error options; `cause` keeps the underlying error.
+   * @param message Sentence-case description of what went wrong that quotes the offending value.
+   * @param options `cause` keeps the underlying error; `next`, the command line to run next.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: OhcommodoreErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.next !== undefined) this.next = options.next;
   }
+}
+
+/**
+ * What every ohcommodore error takes besides its message: the standard `cause`, and the
+ * command line a person runs next.
+ */
+export interface OhcommodoreErrorOptions extends ErrorOptions {
+  /**
+   * The `ohcommodore` command to run next, as the CLI prints it after the message:
+   * `see "ohcommodore fleet status"`.
+   */
+  next?: string;
 }
 
 /**
@@ -81,11 +101,11 @@ export class NotFoundError extends OhcommodoreError {
   /**
    * Creates the error.
    *
-   * @param message What was not found, and how to find what exists.
-   * @param fields What was looked for.
+   * @param message What was not found.
+   * @param fields What was looked for; `next`, how to find what exists.
    */
-  constructor(message: string, fields: { query?: string } = {}) {
-    super(message);
+  constructor(message: string, fields: { query?: string } & OhcommodoreErrorOptions = {}) {
+    super(message, fields);
     if (fields.query !== undefined) this.query = fields.query;
   }
 }
@@ -114,11 +134,14 @@ export class AmbiguousNameError extends UsageError {
   /**
    * Creates the error.
    *
-   * @param message Which names match, and what to do.
-   * @param fields The prefix and what it matches.
+   * @param message Which names match.
+   * @param fields The prefix and what it matches; `next`, what to do.
    */
-  constructor(message: string, fields: { query: string; matches: string[] }) {
-    super(message);
+  constructor(
+    message: string,
+    fields: { query: string; matches: string[] } & OhcommodoreErrorOptions,
+  ) {
+    super(message, fields);
     this.query = fields.query;
     this.matches = fields.matches;
   }
@@ -150,13 +173,13 @@ export class SshError extends OhcommodoreError {
    * @param destination The SSH destination.
    * @param message What went wrong.
    * @param beforeCommand Whether ssh failed before the remote command started.
-   * @param options Error options with the `cause`.
+   * @param options The `cause`, and the command to run next.
    */
   constructor(
     destination: string,
     message: string,
     beforeCommand: boolean,
-    options?: ErrorOptions,
+    options?: OhcommodoreErrorOptions,
   ) {
     super(message, options);
     this.destination = destination;
@@ -191,9 +214,16 @@ export class RemoteCommandError extends OhcommodoreError {
    * @param remoteExitCode The remote exit code.
    * @param stderrTail The tail of stderr.
    * @param message What ran.
+   * @param options The `cause`, and the command to run next.
    */
-  constructor(destination: string, remoteExitCode: number, stderrTail: string, message: string) {
-    super(message);
+  constructor(
+    destination: string,
+    remoteExitCode: number,
+    stderrTail: string,
+    message: string,
+    options?: OhcommodoreErrorOptions,
+  ) {
+    super(message, options);
     this.destination = destination;
     this.remoteExitCode = remoteExitCode;
     this.stderrTail = stderrTail;
@@ -229,10 +259,14 @@ export class TimeoutError extends OhcommodoreError {
    * Creates the error.
    *
    * @param message What did not finish, and how long it was given.
-   * @param fields The message waited for and its status when the wait gave up.
+   * @param fields The message waited for and its status when the wait gave up; `next`, how to
+   *   see how it ends.
    */
-  constructor(message: string, fields: { messageId?: string; status?: string } = {}) {
-    super(message);
+  constructor(
+    message: string,
+    fields: { messageId?: string; status?: string } & OhcommodoreErrorOptions = {},
+  ) {
+    super(message, fields);
     if (fields.messageId !== undefined) this.messageId = fields.messageId;
     if (fields.status !== undefined) this.status = fields.status;
   }
@@ -288,9 +322,9 @@ export class DiskFullError extends OhcommodoreError {
    *
    * @param action What failed, in sentence case: `Cannot store message "0a1b2c3d"`.
    * @param path What could not be written.
-   * @param options Error options with the `cause` (the system's or DuckDB's error).
+   * @param options The `cause` (the system's or DuckDB's error), and the command to run next.
    */
-  constructor(action: string, path: string, options?: ErrorOptions) {
+  constructor(action: string, path: string, options?: OhcommodoreErrorOptions) {
     const where = dirname(path);
     super(
       `${action}: the disk is full (no space left to write "${path}"); free space on the disk ` +
@@ -346,7 +380,7 @@ export interface ErrorData {
   message: string;
   /** The exit code the CLI uses for it. */
   exitCode: number;
-  /** Its structured fields (`query`, `matches`, `messageId`, …); nested errors as data too. */
+  /** Its structured fields (`query`, `matches`, `messageId`, `next`, …); nested errors as data too. */
   fields: Record<string, unknown>;
 }
 

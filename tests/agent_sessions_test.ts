@@ -106,7 +106,7 @@ Deno.test({
     assert.equal(early.code, 1, early.stderr);
     assert.match(
       early.stderr,
-      new RegExp(`The last task of ${ship}, "${id}", is running: wait for it .*or cancel it`),
+      new RegExp(`The last task of ${ship}, "${id}", is running; wait for it .*or cancel it`),
     );
     const cancelled = await cli(["agent", "cancel", id, "--json"]);
     assert.equal(cancelled.code, 0, cancelled.stderr);

@@ -98,6 +98,22 @@ Deno.test("bad input gets one clear error line and a non-zero exit", async () =>
   }
 });
 
+Deno.test("the CLI prints a library error's next step after its message; --json keeps it a field", async () => {
+  await using member = await LocalMember.create({ role: "captain", name: "solo" });
+  const next = 'list messages with "ohcommodore inbox list"';
+  const shown = await member.cli(["inbox", "show", "ffffffff"]);
+  assert.equal(shown.code, 1);
+  assert.equal(
+    shown.stderr,
+    `error: Cannot find message "ffffffff" in the inbox of captain@solo; ${next}\n`,
+  );
+  const json = await member.cli(["inbox", "show", "ffffffff", "--json"]);
+  const { error } = JSON.parse(json.stdout);
+  assert.equal(error.name, "NotFoundError");
+  assert.equal(error.message, 'Cannot find message "ffffffff" in the inbox of captain@solo');
+  assert.deepEqual(error.fields, { query: "ffffffff", next });
+});
+
 Deno.test("a send to a member whose scheduler is down starts one, as scheduler start does", async () => {
   await using member = await LocalMember.create({ role: "captain", name: "idle" });
   assert.equal((await member.cli(["scheduler", "status"])).stdout, "stopped\n");

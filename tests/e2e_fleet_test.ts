@@ -327,7 +327,7 @@ Deno.test({
       await assert.rejects(Deno.stat(join(world.laptop.home, ".ohcommodore/config.json")));
       const after = await cli(["fleet", "status"]);
       assert.equal(after.code, 2);
-      assert.match(after.stderr, /No fleet yet: create one with "ohcommodore init"/);
+      assert.match(after.stderr, /No fleet yet; create one with "ohcommodore init"/);
     });
   },
 });

@@ -83,9 +83,9 @@ Deno.test("one failing undo does not stop the others, and the error says how to 
   assert.equal(
     error.message,
     'Setting up ship-web-k3f9aaaa failed at step "program": disk full\n' +
-      "Cleaning up ship-web-k3f9aaaa failed too (lobby down); " +
-      'run "ohcommodore fleet sink" to remove what is left',
+      "Cleaning up ship-web-k3f9aaaa failed too (lobby down)",
   );
+  assert.equal(error.next, 'run "ohcommodore fleet sink" to remove what is left');
 });
 
 Deno.test("a provisioning error keeps the step it names", async () => {

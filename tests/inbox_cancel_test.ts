@@ -106,6 +106,10 @@ Deno.test("errors from data keep their class and fields, never exit 0 and take n
   assert.ok(back instanceof AmbiguousNameError);
   assert.deepEqual(back.matches, ["a", "b"]);
   assert.equal(back.exitCode, 2);
+  const advised = new NotFoundError("gone", { query: "w", next: 'see "ohcommodore fleet status"' });
+  const advisedBack = errorFromData(JSON.parse(JSON.stringify(errorToData(advised))));
+  assert.equal(advisedBack.next, 'see "ohcommodore fleet status"', "the next step crosses too");
+  assert.equal(advisedBack.message, "gone");
   const forged = errorFromData(JSON.parse(
     '{"name":"NotFoundError","message":"m","exitCode":0,"fields":{"__proto__":{"x":1},' +
       '"constructor":"c","toString":"t","query":"q"}}',

@@ -85,7 +85,7 @@ Deno.test("a --wait whose answer is lost while the command runs says it was deli
   assert.match(error.message, /exit code 137: killed by signal 9/);
   assert.doesNotMatch(error.message, /Cannot deliver/);
   assert.match(error.message, /was delivered and is running: do not send it again/);
-  assert.match(error.message, /"ohcommodore inbox wait aaaa000000000002"/);
+  assert.equal(error.next, 'wait for it there with "ohcommodore inbox wait aaaa000000000002"');
   assert.equal((await world.inbox.list()).length, 1);
   await world.inbox.cancel("aaaa000000000002");
 });

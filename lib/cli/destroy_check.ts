@@ -11,7 +11,7 @@ import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { Ship } from "../fleet/member.ts";
-import { ask, escapeControls, note, paint } from "./output.ts";
+import { ask, errorText, escapeControls, note, paint } from "./output.ts";
 
 // A task in one of these has not ended: destroying its ship stops or loses it.
 const UNENDED = new Set(["queued", "waiting", "running", "stalled"]);
@@ -31,7 +31,7 @@ export async function warnOfUnendedTasks(
   try {
     listed = await fleet.agents.list(ships ? { ships } : {});
   } catch (error) {
-    warn(`Could not ask the ships for running agent tasks: ${(error as Error).message}`);
+    warn(`Could not ask the ships for running agent tasks: ${errorText(error)}`);
     return [];
   }
   for (const { ship, error } of listed.unreachable) {

@@ -25,6 +25,19 @@ export function note(line: string): void {
   console.error(line);
 }
 
+/**
+ * An error as a person reads it: what went wrong, then the library's `next` (the command to
+ * run), as in `No ship matches "web"; see "ohcommodore fleet status"`.
+ *
+ * @param error Any thrown value.
+ * @returns The text, not yet escaped.
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const next = (error as { next?: unknown }).next;
+  return typeof next === "string" && next ? `${error.message}; ${next}` : error.message;
+}
+
 /** Prints a value as indented JSON on stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));

@@ -54,7 +54,8 @@ export function schedulerCommand(): Command {
       const current = state.running && (!options.thisVersion || state.version === VERSION);
       if (options.json) printJson(state);
       else if (!state.running && state.failure) {
-        out(`failed: ${oneLine(state.failure.error, 2000)} (at ${state.failure.at})`);
+        const { error, next, at } = state.failure;
+        out(`failed: ${oneLine(next ? `${error}; ${next}` : error, 2000)} (at ${at})`);
       } else if (!state.running) out("stopped");
       else {
         const other = state.version === VERSION

@@ -252,11 +252,10 @@ export class FleetAgents {
     // Newest first: the last task sent.
     const [last] = await this.#tasksOf(ship);
     if (!last) {
-      throw new NotFoundError(
-        `${ship.name} has no task to resume: start one with ` +
-          `"ohcommodore agent run --ships ${ship.name} -- <prompt>"`,
-        { query: ship.name },
-      );
+      throw new NotFoundError(`${ship.name} has no task to resume`, {
+        query: ship.name,
+        next: `start one with "ohcommodore agent run --ships ${ship.name} -- <prompt>"`,
+      });
     }
     if (OPEN_STATUSES.includes(last.status) || !last.sessionId) {
       throw new ResumeRefusedError(ship.name, last);
@@ -376,8 +375,8 @@ export class FleetAgents {
       found.length
         ? `Task id "${prefix}" is ambiguous (${found.length} match: ${some}` +
           `${found.length > 3 ? ", …" : ""}): type more`
-        : `No ship has a task "${prefix}": "ohcommodore agent list" shows them`,
-      { query: id },
+        : `No ship has a task "${prefix}"`,
+      { query: id, next: found.length ? undefined : `"ohcommodore agent list" shows them` },
     );
   }
 
@@ -405,7 +404,9 @@ export class FleetAgents {
     if (which && names?.length === 0) return handles;
     const chosen = [...chooseShips(await this.#context.ships(), names), ...handles];
     if (chosen.length === 0) {
-      throw new UsageError(`The fleet has no ships: make one with "ohcommodore ship create"`);
+      throw new UsageError(`The fleet has no ships`, {
+        next: `make one with "ohcommodore ship create"`,
+      });
     }
     return chosen;
   }
@@ -522,7 +523,7 @@ export class ResumeRefusedError extends OhcommodoreError {
   readonly task: TaskOutcome;
 
   /**
-   * Creates the error; the message says why and what to do.
+   * Creates the error; the message says why, `next` what to do.
    *
    * @param ship The ship.
    * @param task Its last task.
@@ -531,13 +532,16 @@ export class ResumeRefusedError extends OhcommodoreError {
     const open = OPEN_STATUSES.includes(task.status);
     super(
       open
-        ? `The last task of ${ship}, "${task.id}", is ${task.status}: wait for it ` +
-          `("ohcommodore agent follow ${task.id}") or cancel it ("ohcommodore agent cancel ` +
-          `${task.id}"), then resume`
+        ? `The last task of ${ship}, "${task.id}", is ${task.status}`
         : `The last task of ${ship}, "${task.id}" (${task.status}), has no Claude Code session ` +
           `to continue: it ended before Claude Code started` +
-          `${task.error ? ` (${JSON.stringify(oneLine(task.error, 200))})` : ""}; start a new ` +
-          `task with "ohcommodore agent run --ships ${ship} -- <prompt>"`,
+          `${task.error ? ` (${JSON.stringify(oneLine(task.error, 200))})` : ""}`,
+      {
+        next: open
+          ? `wait for it ("ohcommodore agent follow ${task.id}") or cancel it ` +
+            `("ohcommodore agent cancel ${task.id}"), then resume`
+          : `start a new task with "ohcommodore agent run --ships ${ship} -- <prompt>"`,
+      },
     );
     this.ship = ship;
     this.task = task;

@@ -16,7 +16,10 @@ export type Undo = () => Promise<unknown>;
 export interface CreationOptions {
   /** The step a failure names until the first one begins (say, work done before any step). */
   startsAt: ProvisionStep;
-  /** The command that removes what an undo could not, e.g. `ohcommodore fleet sink`. */
+  /**
+   * The command a person runs to remove what an undo could not, e.g. `ohcommodore fleet sink`:
+   * the failure's `next`.
+   */
   recovery: string;
   /** Told as each step begins, and when the member is ready. */
   onProgress?: (progress: FleetProgress) => void;
@@ -130,7 +133,7 @@ export class Creation {
   /**
    * Undoes what the creation made, newest first and each undo on its own (one failing does not
    * stop the others), and returns the error to throw: which step failed, plus what could not be
-   * undone and how to finish the job.
+   * undone, and as its `next` how to finish the job.
    *
    * @param error What went wrong.
    * @returns The error, naming the step (a {@link ProvisionError} from provisioning is kept).
@@ -146,8 +149,8 @@ export class Creation {
       await undo().catch((reason) => left.push((reason as Error).message));
     }
     if (left.length) {
-      failed.message += `\nCleaning up ${this.vm} failed too (${left.join("; ")}); ` +
-        `run "${this.#recovery}" to remove what is left`;
+      failed.message += `\nCleaning up ${this.vm} failed too (${left.join("; ")})`;
+      failed.next = `run "${this.#recovery}" to remove what is left`;
     } else if (failed.exitCode === 130) {
       failed.message += `; what it had made is removed`;
     }

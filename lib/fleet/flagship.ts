@@ -90,15 +90,17 @@ export class CreateShipsError extends OhcommodoreError {
    * Creates the error.
    *
    * @param created The ships made.
-   * @param failures The errors of the others.
+   * @param failures The errors of the others; what they say to run next is said once.
    */
   constructor(created: ShipRecord[], failures: Error[]) {
     const made = created.length ? ` (made: ${created.map((ship) => ship.name).join(", ")})` : "";
+    const next = [...new Set(failures.flatMap((error) => (error as OhcommodoreError).next ?? []))];
     super(
       failures.length === 1
         ? failures[0].message + made
         : `${failures.length} ships failed${made}:\n` +
           failures.map((error) => `  ${error.message}`).join("\n"),
+      { next: next.length ? next.join("; ") : undefined },
     );
     this.created = created;
     this.failures = failures;

@@ -56,8 +56,8 @@ interface CallOptions {
   long?: boolean;
   onProgress?: (progress: FleetProgress) => void;
   signal?: AbortSignal;
-  /** Said after "interrupted" when the signal stops the call. */
-  interrupted?: string;
+  /** Said after "interrupted" when the signal stops the call, and what a person runs next. */
+  interrupted?: { also: string; next: string };
 }
 
 /** The fleet as the laptop reaches it: through the flagship. */
@@ -122,9 +122,11 @@ export class FlagshipClient implements FleetBackend {
         onProgress: options.onProgress,
         // The flagship does not hear that we stopped listening: it finishes what it started.
         signal: options.signal,
-        interrupted: `the flagship ${this.#facts.flagshipVm} carries on with the ships it ` +
-          `started: see them with "ohcommodore fleet status", remove them with ` +
-          `"ohcommodore ship destroy <name>"`,
+        interrupted: {
+          also: `the flagship ${this.#facts.flagshipVm} carries on with the ships it started`,
+          next: `see them with "ohcommodore fleet status", remove them with ` +
+            `"ohcommodore ship destroy <name>"`,
+        },
       },
     );
   }
@@ -178,7 +180,8 @@ export class FlagshipClient implements FleetBackend {
       },
     ).catch((error) => {
       if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
-      throw new InterruptedError(`${error.message}; ${options.interrupted}`);
+      const { also, next } = options.interrupted;
+      throw new InterruptedError(`${error.message}; ${also}`, { next });
     });
     let answer: FleetCallLine | undefined;
     answerReader((line) => {
@@ -221,8 +224,8 @@ export class FlagshipError extends OhcommodoreError {
     const tail = lastLine(stderr);
     super(
       `The flagship ${flagship} did not answer "${method}" (exit ${code}` +
-        (tail ? `: ${tail}` : "") +
-        `); is it running another ohcommodore version? See "ohcommodore fleet status"`,
+        (tail ? `: ${tail}` : "") + `); it may run another ohcommodore version`,
+      { next: `see "ohcommodore fleet status"` },
     );
     // Its usage error (exit 2: an older flagship without "fleet _call") is not ours.
     this.exitCode = code === 124 || code === 130 ? code : 1;

@@ -146,11 +146,10 @@ export class Fleet implements AsyncDisposable {
     }
     const existing = await readLocalConfig(home);
     if (existing) {
-      throw new UsageError(
-        `A fleet already exists (flagship ${existing.flagshipVm}): sink it with ` +
-          `"ohcommodore fleet sink --scuttle" first, or delete ${join(home, ".ohcommodore")}` +
-          `/config.json if that fleet is gone`,
-      );
+      throw new UsageError(`A fleet already exists (flagship ${existing.flagshipVm})`, {
+        next: `sink it with "ohcommodore fleet sink --scuttle" first, or delete ` +
+          `${join(home, ".ohcommodore")}/config.json if that fleet is gone`,
+      });
     }
     const ssh = options.ssh ?? new Ssh();
     const provider = options.provider ?? "exedev";
@@ -192,7 +191,7 @@ export class Fleet implements AsyncDisposable {
     }
     const config = await readLocalConfig(home);
     if (!config) {
-      throw new UsageError(`No fleet yet: create one with "ohcommodore init"`);
+      throw new UsageError(`No fleet yet`, { next: `create one with "ohcommodore init"` });
     }
     return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
   }
@@ -434,8 +433,9 @@ export class Fleet implements AsyncDisposable {
   async ship(prefix: string): Promise<Ship> {
     const found = await this.resolve(prefix, true);
     if (!found) {
-      throw new NotFoundError(`No ship matches ${quote(prefix)}; see "ohcommodore fleet status"`, {
+      throw new NotFoundError(`No ship matches ${quote(prefix)}`, {
         query: prefix,
+        next: `see "ohcommodore fleet status"`,
       });
     }
     return this.#shipOf(found);

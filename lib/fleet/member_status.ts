@@ -84,7 +84,7 @@ export async function fetchReport(
     channel.destination,
     result.code,
     tail,
-    `${channel.destination} gave no status (exit ${result.code}): ${tail}; look at it with ` +
-      `"ohcommodore ship ssh ${options.vm ?? channel.destination}"`,
+    `${channel.destination} gave no status (exit ${result.code}): ${tail}`,
+    { next: `look at it with "ohcommodore ship ssh ${options.vm ?? channel.destination}"` },
   );
 }

@@ -45,11 +45,14 @@ export class ProvisionError extends OhcommodoreError {
    *
    * @param vm The VM.
    * @param step The failed step.
-   * @param cause What went wrong.
+   * @param cause What went wrong; what it says to run next is this error's `next`.
    */
   constructor(vm: string, step: ProvisionStep, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`Setting up ${vm} failed at step "${step}": ${reason}`, { cause });
+    super(`Setting up ${vm} failed at step "${step}": ${reason}`, {
+      cause,
+      next: (cause as OhcommodoreError | undefined)?.next,
+    });
     this.vm = vm;
     this.step = step;
     if (cause instanceof InterruptedError) this.exitCode = cause.exitCode;

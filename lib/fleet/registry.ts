@@ -249,9 +249,9 @@ export class Registry {
  */
 export function matchByPrefix<T extends { name: string }>(ships: readonly T[], prefix: string): T {
   if (prefix.trim() === "") {
-    throw new UsageError(
-      `Give a ship's name or the start of it; "ohcommodore fleet status" lists them`,
-    );
+    throw new UsageError(`Give a ship's name or the start of it`, {
+      next: `"ohcommodore fleet status" lists them`,
+    });
   }
   const exact = ships.find((ship) => ship.name === prefix);
   if (exact) return exact;
@@ -262,10 +262,10 @@ export function matchByPrefix<T extends { name: string }>(ships: readonly T[], p
   if (matches.length === 1) return matches[0];
   if (matches.length === 0) {
     const known = ships.map((ship) => ship.name).join(", ") || "none";
-    throw new NotFoundError(
-      `No ship matches ${quote(prefix)} (ships: ${known}); see "ohcommodore fleet status"`,
-      { query: prefix },
-    );
+    throw new NotFoundError(`No ship matches ${quote(prefix)} (ships: ${known})`, {
+      query: prefix,
+      next: `see "ohcommodore fleet status"`,
+    });
   }
   throw new AmbiguousNameError(
     `${quote(prefix)} matches ${matches.length} ships (${

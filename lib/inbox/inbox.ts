@@ -448,8 +448,11 @@ export class Inbox {
         throw new TimeoutError(
           `No message arrived in the inbox of ${this.address}` +
             (options.from ? ` from ${options.from}` : "") +
-            ` within ${Math.round(timeoutMs / 1000)}s; wait longer with a larger timeout, or ` +
-            `see what came with "ohcommodore inbox list"`,
+            ` within ${Math.round(timeoutMs / 1000)}s`,
+          {
+            next: `wait longer with a larger timeout, or see what came with ` +
+              `"ohcommodore inbox list"`,
+          },
         );
       }
       await sleep(Math.min(NEXT_POLL_MS, deadline - Date.now()));
@@ -568,7 +571,11 @@ export class NoSchedulerError extends DeliveryRefusedError {
   constructor(address: string, message: Message) {
     super(
       `Message "${message.id}" is ${message.status} on ${address}, but no scheduler is running ` +
-        `there: start one with "ohcommodore scheduler start", then check "inbox show ${message.id}"`,
+        `there`,
+      {
+        next: `start one with "ohcommodore scheduler start", then check ` +
+          `"ohcommodore inbox show ${message.id}"`,
+      },
     );
     this.waiting = message;
   }

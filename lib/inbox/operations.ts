@@ -187,8 +187,8 @@ export async function cancelStep(store: InboxStore, id: string): Promise<CancelS
     const message = await store.resolve(id);
     if (message.status === "pending") {
       throw new UsageError(
-        `Message "${message.id}" was taken by hand ("inbox read"), so nothing runs it: mark ` +
-          `it with "inbox done" or "inbox error", or delete it`,
+        `Message "${message.id}" was taken by hand ("inbox read"), so nothing runs it to stop`,
+        { next: `mark it with "ohcommodore inbox done" or "inbox error", or delete it` },
       );
     }
     if (message.status === "unread") {

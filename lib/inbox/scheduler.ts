@@ -325,17 +325,20 @@ export class Scheduler {
     if (current && isFinished(current)) return current;
     throw new TimeoutError(
       `Gave up waiting after ${formatDuration(timeoutMs)}: message "${message.id}" is still ` +
-        `${current?.status ?? "gone"} on ${this.#inbox.address}; check it later with ` +
-        `"inbox show ${message.id}"`,
-      { messageId: message.id, status: current?.status ?? "gone" },
+        `${current?.status ?? "gone"} on ${this.#inbox.address}`,
+      {
+        messageId: message.id,
+        status: current?.status ?? "gone",
+        next: `check it later with "ohcommodore inbox show ${message.id}"`,
+      },
     );
   }
 
   #gone(id: string): NotFoundError {
     return new NotFoundError(
       `Message "${id}" is no longer in the inbox of ${this.#inbox.address} (deleted or ` +
-        `cancelled); see what is there with "ohcommodore inbox list"`,
-      { query: id },
+        `cancelled)`,
+      { query: id, next: `see what is there with "ohcommodore inbox list"` },
     );
   }
 
@@ -365,9 +368,11 @@ export class Scheduler {
     if (ended === "expired") {
       throw new TimeoutError(
         `No message arrived in the inbox of ${this.#inbox.address}` +
-          (from ? ` from ${from}` : "") +
-          ` within ${formatDuration(timeoutMs)}; wait longer with a larger timeout, or see ` +
-          `what came with "ohcommodore inbox list"`,
+          (from ? ` from ${from}` : "") + ` within ${formatDuration(timeoutMs)}`,
+        {
+          next: `wait longer with a larger timeout, or see what came with ` +
+            `"ohcommodore inbox list"`,
+        },
       );
     }
     return ended;

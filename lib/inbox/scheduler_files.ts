@@ -34,8 +34,10 @@ export function schedulerPidPathOf(database: string): string {
 
 /** Why the last scheduler of a database could not start, as it recorded it. */
 export interface SchedulerFailure {
-  /** The error, with what to do about it. */
+  /** The error. */
   error: string;
+  /** The command a person runs next (the error's `next`), when it names one. */
+  next?: string;
   /** When it failed (ISO time). */
   at: string;
   /** The process that failed. */
@@ -83,10 +85,10 @@ export async function takeSchedulerLock(database: string): Promise<Deno.FsFile> 
   const lock = await Deno.open(lockPath, { read: true, write: true, create: true, mode: 0o600 });
   if (!(await lock.tryLock(true))) {
     lock.close();
-    throw new OhcommodoreError(
-      `Another scheduler is already running for "${database}": ` +
-        `check it with "ohcommodore scheduler status", stop it with "ohcommodore scheduler stop"`,
-    );
+    throw new OhcommodoreError(`Another scheduler is already running for "${database}"`, {
+      next: `check it with "ohcommodore scheduler status", stop it with ` +
+        `"ohcommodore scheduler stop"`,
+    });
   }
   const pidPath = schedulerPidPathOf(database);
   await Deno.writeTextFile(pidPath, `${Deno.pid}\n`, { mode: 0o600 }).catch((error) => {
@@ -114,6 +116,7 @@ export async function recordCannotStart(
   const failure = cannotStart(database, error);
   const record: SchedulerFailure = {
     error: failure.message,
+    ...failure.next === undefined ? {} : { next: failure.next },
     at: new Date().toISOString(),
     pid: Deno.pid,
   };
@@ -132,14 +135,16 @@ function cannotStart(database: string, error: Error): OhcommodoreError {
     return new DiskFullError("The scheduler cannot start", full, { cause: error });
   }
   if (!isDamagedDatabase(error)) {
-    const message = `The scheduler cannot start: ${error.message}; fix that and ${again}`;
-    return new DatabaseError(message, { cause: error });
+    return new DatabaseError(`The scheduler cannot start: ${error.message}`, {
+      cause: error,
+      next: `fix that and ${again}`,
+    });
   }
   const aside = `mv ${shellQuote(database)} ${shellQuote(`${database}.broken`)}`;
   return new DatabaseError(
     `The scheduler cannot start: ${error.message}; the file is damaged: move it aside with ` +
-      `"${aside}" and ${again} (it makes a new, empty inbox; the moved file keeps the old ` +
+      `"${aside}" (starting again makes a new, empty inbox; the moved file keeps the old ` +
       `messages)`,
-    { cause: error },
+    { cause: error, next: `then ${again}` },
   );
 }

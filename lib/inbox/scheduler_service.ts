@@ -174,7 +174,9 @@ async function untilAnswering(
   const recorded = failure ?? await readSchedulerFailure(inbox.database);
   const how = status ? `exit code ${status.code}` : failure ? "it gave up" : "no answer in 15s";
   if (recorded && Date.parse(recorded.at) >= since) {
-    throw new OhcommodoreError(`The scheduler did not start (${how}): ${recorded.error}`);
+    throw new OhcommodoreError(`The scheduler did not start (${how}): ${recorded.error}`, {
+      next: recorded.next,
+    });
   }
   throw new OhcommodoreError(`The scheduler did not start (${how}); ${await whereToLook()}`);
 }
@@ -256,7 +258,8 @@ export class SchedulerNotStartedError extends NoSchedulerError {
     super(address, message);
     this.message = `Message "${message.id}" is ${message.status} on ${address}, but no ` +
       `scheduler runs there and none could be started: ${reason.message}; nothing will run it ` +
-      `until one does: fix that, run "ohcommodore scheduler start" there, then check ` +
+      `until one does`;
+    this.next = `fix that, run "ohcommodore scheduler start" there, then check ` +
       `"ohcommodore inbox show ${message.id}"`;
     this.reason = reason.message;
   }

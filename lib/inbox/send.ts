@@ -428,15 +428,21 @@ export class DeliveryInterruptedError extends OhcommodoreError {
     super(
       status === "unknown"
         ? `The answer to the delivery of message "${id}" to ${to} was lost (${why}), and looking ` +
-          `it up failed too (${lookUpError?.message}): it may have been delivered; check with ` +
-          `"ohcommodore inbox show ${id}" there before sending it again`
+          `it up failed too (${lookUpError?.message}): it may have been delivered`
         : status === "not delivered"
         ? `${lost.message.split("\n")[0]}; message "${id}" is not in that inbox, so it was not ` +
           `delivered: sending it again is safe`
         : `The connection to ${to} broke before its answer arrived (${why}), but message "${id}" ` +
           `was delivered and is ${status}${status === "pending" ? " (taken by hand)" : ""}: do ` +
-          `not send it again; wait for it there with "ohcommodore inbox wait ${id}"`,
-      { cause: lost },
+          `not send it again`,
+      {
+        cause: lost,
+        next: status === "unknown"
+          ? `check with "ohcommodore inbox show ${id}" there before sending it again`
+          : status === "not delivered"
+          ? undefined
+          : `wait for it there with "ohcommodore inbox wait ${id}"`,
+      },
     );
     this.messageId = id;
     this.recipient = request.recipient;

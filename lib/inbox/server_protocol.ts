@@ -167,6 +167,7 @@ export interface CallOptions<E> {
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+const NEXT_SCHEDULER_STATUS = `see whether it runs with "ohcommodore scheduler status" there`;
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -233,10 +234,9 @@ export class ServerConnection implements Disposable {
   ): Promise<ServerOperations[K]["value"]> {
     if (this.#closed) {
       return Promise.reject(
-        new ServerConnectionError(
-          `The inbox server of ${this.#where} hung up; see whether it runs with ` +
-            `"ohcommodore scheduler status" there`,
-        ),
+        new ServerConnectionError(`The inbox server of ${this.#where} hung up`, {
+          next: NEXT_SCHEDULER_STATUS,
+        }),
       );
     }
     const id = this.#nextId++;
@@ -316,8 +316,8 @@ export class ServerConnection implements Disposable {
     for (const pending of [...this.#pending.values()]) {
       pending.reject(
         new ServerConnectionError(
-          `The connection to the inbox server of ${this.#where} ended before it answered; ` +
-            `see whether it runs with "ohcommodore scheduler status" there`,
+          `The connection to the inbox server of ${this.#where} ended before it answered`,
+          { next: NEXT_SCHEDULER_STATUS },
         ),
       );
     }

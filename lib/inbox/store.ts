@@ -319,11 +319,10 @@ export class InboxStore {
     const exact = rows.find((row) => row.id === prefix);
     if (exact) return exact;
     if (rows.length === 0) {
-      throw new NotFoundError(
-        `Cannot find message "${id}" in the inbox of ${this.address}: ` +
-          `list messages with "ohcommodore inbox list"`,
-        { query: id },
-      );
+      throw new NotFoundError(`Cannot find message "${id}" in the inbox of ${this.address}`, {
+        query: id,
+        next: `list messages with "ohcommodore inbox list"`,
+      });
     }
     if (rows.length > 1) {
       throw new NotFoundError(

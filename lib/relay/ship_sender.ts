@@ -53,8 +53,11 @@ export async function relaySend(
   if (request.waitMs !== undefined && state?.mode === "poll") {
     throw new UsageError(
       `This ship's flagship collects its outbox every ${state.pollSec}s (its provider passes no ` +
-        `forwards), so nothing can wait here for the answer: send without --wait, and have the ` +
-        `command report back with "inbox send --note"`,
+        `forwards), so nothing can wait here for the answer`,
+      {
+        next: `send without --wait, and have the command report back with ` +
+          `"ohcommodore inbox send --note"`,
+      },
     );
   }
   const outbox = new Outbox(home);
@@ -117,11 +120,16 @@ export async function relaySend(
     if (Date.now() >= deadline) {
       throw new TimeoutError(
         delivered
-          ? `Gave up waiting for ${request.id} (${why}): ${request.recipient} has it, and ` +
-            `"ohcommodore inbox show ${request.id}" there tells how it ended`
-          : `Gave up waiting (${why}); ${request.id} waits in the outbox ` +
-            `("ohcommodore inbox outbox") and the flagship delivers it once it can`,
-        { messageId: request.id, status: delivered ? delivered.status : "queued" },
+          ? `Gave up waiting for ${request.id} (${why}): ${request.recipient} has it`
+          : `Gave up waiting (${why}); ${request.id} waits in the outbox and the flagship ` +
+            `delivers it once it can`,
+        {
+          messageId: request.id,
+          status: delivered ? delivered.status : "queued",
+          next: delivered
+            ? `"ohcommodore inbox show ${request.id}" there tells how it ended`
+            : `see it with "ohcommodore inbox outbox"`,
+        },
       );
     }
     await sleep(RETRY_MS, options.signal);
