@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command, Option } from "./deps.ts";
+import { Command, type CommandUnknownOpts, Option } from "./deps.ts";
 import { oneLine, quote } from "../clip.ts";
 import { parseDuration } from "../duration.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
@@ -34,178 +34,14 @@ export function agentCommand(): Command {
   const agent = new Command("agent")
     .description("Give prompts to Claude Code on ships, follow them, and read what they did");
 
-  agent.command("run")
-    .description(
-      "Run headless Claude Code in each chosen ship's repository as an inbox task (the prompt " +
-        "travels on stdin, never on a command line)",
-    )
-    .addOption(shipsOption("these ships: names or unique prefixes, comma-separated"))
-    .addOption(new Option("--all", "every ship").conflicts("ships"))
-    .option(
-      "--branch <name>",
-      "work on this branch: origin's when it has it, else made from the default branch " +
-        "(ships of one repository that push get <name>-<ship> each)",
-    )
-    .option("--push", "push the branch to origin when the run ends (needs --branch)")
-    .option("--pr", "open a pull request with gh and record its URL (pushes; needs --branch)")
-    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
-    .option("--model <model>", "Claude Code's --model, e.g. sonnet")
-    .option(
-      "--permission-mode <mode>",
-      "Claude Code's --permission-mode (default: skip permissions)",
-    )
-    .option("--timeout <duration>", `how long each task may run (${AT_MOST})`, "30m")
-    .option("--stall <duration>", "flag a task stalled after this long without output", "10m")
-    .option("--retry-on-limit", "after a usage limit with a stated reset, resume then")
-    .option("-w, --wait", "wait for every task and print a summary; exit 1 unless all are done")
-    .option("--json", "print the task ids, or with --wait one outcome per ship, as JSON")
-    .argument("<prompt...>", 'the prompt, after "--"')
-    .addHelpText(
-      "after",
-      `\nExamples:\n  ohcommodore agent run --all --wait -- "make the tests pass"\n` +
-        `  ohcommodore agent run --ships web,api --branch deps --push --pr -- "update deps"`,
-    )
-    .action(async (words: string[], options) => {
-      const prompt = words.join(" ");
-      if (!options.ships && !options.all) {
-        throw new UsageError(`Say which ships: --ships <a,b> or --all`);
-      }
-      const ships = options.ships?.split(",").map((name: string) => name.trim()).filter(Boolean);
-      if (ships?.length === 0) {
-        throw new UsageError(
-          `--ships ${quote(options.ships)} names no ship: give names, comma-separated`,
-        );
-      }
-      const settings: AgentRunOptions = {
-        ...(ships ? { ships } : {}),
-        ...taskSettings(options),
-        timeoutMs: parseDuration(options.timeout),
-      };
-      checkTaskSpec({ prompt, ...settings });
-      await using fleet = await Fleet.open();
-      if (!options.wait) {
-        const tasks = await fleet.agents.start(prompt, settings);
-        return printStarted(tasks, options.json);
-      }
-      const outcomes = await waitTelling((onStart) =>
-        fleet.agents.run(prompt, {
-          ...settings,
-          onStart,
-          onOutcome: (outcome) => note(`${outcome.ship}: ${outcome.status}`),
-        })
-      );
-      printOutcomes(outcomes, options.json);
-    });
-
-  agent.command("resume")
-    .description("Continue a ship's last Claude Code session with a new prompt")
-    .argument("<ship>", "the ship (name or unique prefix)")
-    .argument("<prompt...>", 'the prompt, after "--"')
-    .option("--push", "push the session's branch to origin when the run ends")
-    .option("--pr", "open a pull request for the session's branch with gh (pushes it too)")
-    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
-    .option("--model <model>", "Claude Code's --model")
-    .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")
-    .option("-w, --wait", "wait for it and print its outcome; exit 1 unless done")
-    .option("--json", "print the task id, or with --wait its outcome, as JSON")
-    .action(async (ship: string, words: string[], options) => {
-      const prompt = words.join(" ");
-      const settings = { ...taskSettings(options), timeoutMs: parseDuration(options.timeout) };
-      // --push and --pr take the last task's branch: the ship knows whether it has one.
-      const { push: _push, pr: _pr, ...rest } = settings;
-      checkTaskSpec({ prompt, ...rest });
-      await using fleet = await Fleet.open();
-      const task = await fleet.agents.resume(ship, prompt, settings);
-      if (!options.wait) return printStarted([task], options.json);
-      const outcome = await waitTelling((onStart) => {
-        onStart(task);
-        return task.wait();
-      });
-      printOutcomes([outcome], options.json);
-    });
-
-  agent.command("follow")
-    .description(
-      "Show a task's progress as it happens: what the agent says and which tools it uses",
-    )
-    .addArgument(idArgument("task"))
-    .option("--json", "pass Claude Code's stream-json through, one object a line")
-    .action(async (id: string, options) => {
-      await using fleet = await Fleet.open();
-      const task = await fleet.agents.task(id);
-      const outcome = await task.follow((line) => {
-        if (options.json) return out(line);
-        const text = describeEvent(line);
-        if (text) out(escapeControls(text, { inline: true }));
-      });
-      if (!options.json) printOutcomes([outcome], false);
-      else Deno.exitCode = outcome.status === "done" ? 0 : 1;
-    });
-
-  agent.command("list")
-    .description("Every task of the fleet: ship, status, running time, cost")
-    .option("--json", "print the outcomes as JSON")
-    .action(async (options) => {
-      await using fleet = await Fleet.open();
-      const { tasks, unreachable } = await fleet.agents.list();
-      for (const ship of unreachable) note(paint("yellow", `${ship.ship}: ${ship.error}`));
-      if (options.json) return printJson(tasks);
-      if (!tasks.length) return note(`No tasks yet: start one with "ohcommodore agent run"`);
-      out(formatTable(
-        ["ID", "SHIP", "STATUS", "STARTED", "COST", "PROMPT"],
-        tasks.map((task) =>
-          [
-            task.id,
-            task.ship,
-            statusText(task),
-            age(task.startedAt ?? null),
-            costText(task),
-            oneLine(task.prompt ?? "", 50),
-          ].map((cell) => escapeControls(cell, { inline: true }))
-        ),
-      ));
-    });
-
-  agent.command("show")
-    .description("One task's outcome: status, answer, cost, commits, pull request")
-    .addArgument(idArgument("task"))
-    .option("--json", "print the outcome as JSON")
-    .action(async (id: string, options) => {
-      await using fleet = await Fleet.open();
-      const outcome = await fleet.agents.show(id);
-      if (options.json) return printJson(outcome);
-      printOutcomes([outcome], false);
-      // Why, whole (git's error lines, say): the table shows the start of it.
-      for (const why of [outcome.error, outcome.prError]) {
-        if (why && oneLine(why, 60) !== why) out(escapeControls(why));
-      }
-      if (outcome.usage) out(tokensText(outcome.usage));
-      // The agent's words, perhaps an injected prompt's: shown, never obeyed by the terminal.
-      if (outcome.result) out(escapeControls(readableResult(outcome.result)));
-    });
-
-  agent.command("cancel")
-    .description("Stop a task (or remove it, when it has not started)")
-    .addArgument(idArgument("task"))
-    .option("--json", 'print {"id", "ship", "outcome"} as JSON')
-    .action(async (id: string, options) => {
-      await using fleet = await Fleet.open();
-      const task = await fleet.agents.task(id);
-      const outcome = await task.cancel();
-      if (options.json) return printJson({ id: task.id, ship: task.ship.name, outcome });
-      note(`${task.id} on ${task.ship.name}: ${outcome}`);
-    });
-
-  agent.command("_task", { hidden: true })
-    .description("Run one task here: its JSON on stdin (the inbox's scheduler runs this)")
-    .action(async () => {
-      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as TaskSpec;
-      Deno.exitCode = await runTask(checkTaskSpec(spec));
-    });
-
-  agent.command("_tasks", { hidden: true })
-    .description("Print this member's tasks and their outcomes as JSON")
-    .action(async () => printJson(await ownTasks()));
+  agent.addCommand(runCommand());
+  agent.addCommand(resumeCommand());
+  agent.addCommand(followCommand());
+  agent.addCommand(listCommand());
+  agent.addCommand(showCommand());
+  agent.addCommand(cancelCommand());
+  agent.addCommand(hiddenTaskCommand(), { hidden: true });
+  agent.addCommand(hiddenTasksCommand(), { hidden: true });
 
   return agent;
 }
@@ -291,4 +127,201 @@ function printOutcomes(outcomes: TaskOutcome[], json?: boolean): void {
 function tokensText(usage: TaskUsage): string {
   return `Tokens: ${usage.inputTokens} input, ${usage.outputTokens} output, ` +
     `${usage.cacheCreationInputTokens} cache write, ${usage.cacheReadInputTokens} cache read`;
+}
+
+// `agent run`.
+function runCommand(): CommandUnknownOpts {
+  return new Command("run")
+    .description(
+      "Run headless Claude Code in each chosen ship's repository as an inbox task (the prompt " +
+        "travels on stdin, never on a command line)",
+    )
+    .addOption(shipsOption("these ships: names or unique prefixes, comma-separated"))
+    .addOption(new Option("--all", "every ship").conflicts("ships"))
+    .option(
+      "--branch <name>",
+      "work on this branch: origin's when it has it, else made from the default branch " +
+        "(ships of one repository that push get <name>-<ship> each)",
+    )
+    .option("--push", "push the branch to origin when the run ends (needs --branch)")
+    .option("--pr", "open a pull request with gh and record its URL (pushes; needs --branch)")
+    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
+    .option("--model <model>", "Claude Code's --model, e.g. sonnet")
+    .option(
+      "--permission-mode <mode>",
+      "Claude Code's --permission-mode (default: skip permissions)",
+    )
+    .option("--timeout <duration>", `how long each task may run (${AT_MOST})`, "30m")
+    .option("--stall <duration>", "flag a task stalled after this long without output", "10m")
+    .option("--retry-on-limit", "after a usage limit with a stated reset, resume then")
+    .option("-w, --wait", "wait for every task and print a summary; exit 1 unless all are done")
+    .option("--json", "print the task ids, or with --wait one outcome per ship, as JSON")
+    .argument("<prompt...>", 'the prompt, after "--"')
+    .addHelpText(
+      "after",
+      `\nExamples:\n  ohcommodore agent run --all --wait -- "make the tests pass"\n` +
+        `  ohcommodore agent run --ships web,api --branch deps --push --pr -- "update deps"`,
+    )
+    .action(async (words: string[], options) => {
+      const prompt = words.join(" ");
+      if (!options.ships && !options.all) {
+        throw new UsageError(`Say which ships: --ships <a,b> or --all`);
+      }
+      const ships = options.ships?.split(",").map((name: string) => name.trim()).filter(Boolean);
+      if (ships?.length === 0) {
+        throw new UsageError(
+          `--ships ${quote(options.ships)} names no ship: give names, comma-separated`,
+        );
+      }
+      const settings: AgentRunOptions = {
+        ...(ships ? { ships } : {}),
+        ...taskSettings(options),
+        timeoutMs: parseDuration(options.timeout),
+      };
+      checkTaskSpec({ prompt, ...settings });
+      await using fleet = await Fleet.open();
+      if (!options.wait) {
+        const tasks = await fleet.agents.start(prompt, settings);
+        return printStarted(tasks, options.json);
+      }
+      const outcomes = await waitTelling((onStart) =>
+        fleet.agents.run(prompt, {
+          ...settings,
+          onStart,
+          onOutcome: (outcome) => note(`${outcome.ship}: ${outcome.status}`),
+        })
+      );
+      printOutcomes(outcomes, options.json);
+    });
+}
+
+// `agent resume`.
+function resumeCommand(): CommandUnknownOpts {
+  return new Command("resume")
+    .description("Continue a ship's last Claude Code session with a new prompt")
+    .argument("<ship>", "the ship (name or unique prefix)")
+    .argument("<prompt...>", 'the prompt, after "--"')
+    .option("--push", "push the session's branch to origin when the run ends")
+    .option("--pr", "open a pull request for the session's branch with gh (pushes it too)")
+    .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
+    .option("--model <model>", "Claude Code's --model")
+    .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")
+    .option("-w, --wait", "wait for it and print its outcome; exit 1 unless done")
+    .option("--json", "print the task id, or with --wait its outcome, as JSON")
+    .action(async (ship: string, words: string[], options) => {
+      const prompt = words.join(" ");
+      const settings = { ...taskSettings(options), timeoutMs: parseDuration(options.timeout) };
+      // --push and --pr take the last task's branch: the ship knows whether it has one.
+      const { push: _push, pr: _pr, ...rest } = settings;
+      checkTaskSpec({ prompt, ...rest });
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.resume(ship, prompt, settings);
+      if (!options.wait) return printStarted([task], options.json);
+      const outcome = await waitTelling((onStart) => {
+        onStart(task);
+        return task.wait();
+      });
+      printOutcomes([outcome], options.json);
+    });
+}
+
+// `agent follow`.
+function followCommand(): CommandUnknownOpts {
+  return new Command("follow")
+    .description(
+      "Show a task's progress as it happens: what the agent says and which tools it uses",
+    )
+    .addArgument(idArgument("task"))
+    .option("--json", "pass Claude Code's stream-json through, one object a line")
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.task(id);
+      const outcome = await task.follow((line) => {
+        if (options.json) return out(line);
+        const text = describeEvent(line);
+        if (text) out(escapeControls(text, { inline: true }));
+      });
+      if (!options.json) printOutcomes([outcome], false);
+      else Deno.exitCode = outcome.status === "done" ? 0 : 1;
+    });
+}
+
+// `agent list`.
+function listCommand(): CommandUnknownOpts {
+  return new Command("list")
+    .description("Every task of the fleet: ship, status, running time, cost")
+    .option("--json", "print the outcomes as JSON")
+    .action(async (options) => {
+      await using fleet = await Fleet.open();
+      const { tasks, unreachable } = await fleet.agents.list();
+      for (const ship of unreachable) note(paint("yellow", `${ship.ship}: ${ship.error}`));
+      if (options.json) return printJson(tasks);
+      if (!tasks.length) return note(`No tasks yet: start one with "ohcommodore agent run"`);
+      out(formatTable(
+        ["ID", "SHIP", "STATUS", "STARTED", "COST", "PROMPT"],
+        tasks.map((task) =>
+          [
+            task.id,
+            task.ship,
+            statusText(task),
+            age(task.startedAt ?? null),
+            costText(task),
+            oneLine(task.prompt ?? "", 50),
+          ].map((cell) => escapeControls(cell, { inline: true }))
+        ),
+      ));
+    });
+}
+
+// `agent show`.
+function showCommand(): CommandUnknownOpts {
+  return new Command("show")
+    .description("One task's outcome: status, answer, cost, commits, pull request")
+    .addArgument(idArgument("task"))
+    .option("--json", "print the outcome as JSON")
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const outcome = await fleet.agents.show(id);
+      if (options.json) return printJson(outcome);
+      printOutcomes([outcome], false);
+      // Why, whole (git's error lines, say): the table shows the start of it.
+      for (const why of [outcome.error, outcome.prError]) {
+        if (why && oneLine(why, 60) !== why) out(escapeControls(why));
+      }
+      if (outcome.usage) out(tokensText(outcome.usage));
+      // The agent's words, perhaps an injected prompt's: shown, never obeyed by the terminal.
+      if (outcome.result) out(escapeControls(readableResult(outcome.result)));
+    });
+}
+
+// `agent cancel`.
+function cancelCommand(): CommandUnknownOpts {
+  return new Command("cancel")
+    .description("Stop a task (or remove it, when it has not started)")
+    .addArgument(idArgument("task"))
+    .option("--json", 'print {"id", "ship", "outcome"} as JSON')
+    .action(async (id: string, options) => {
+      await using fleet = await Fleet.open();
+      const task = await fleet.agents.task(id);
+      const outcome = await task.cancel();
+      if (options.json) return printJson({ id: task.id, ship: task.ship.name, outcome });
+      note(`${task.id} on ${task.ship.name}: ${outcome}`);
+    });
+}
+
+// `agent _task`.
+function hiddenTaskCommand(): CommandUnknownOpts {
+  return new Command("_task")
+    .description("Run one task here: its JSON on stdin (the inbox's scheduler runs this)")
+    .action(async () => {
+      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as TaskSpec;
+      Deno.exitCode = await runTask(checkTaskSpec(spec));
+    });
+}
+
+// `agent _tasks`.
+function hiddenTasksCommand(): CommandUnknownOpts {
+  return new Command("_tasks")
+    .description("Print this member's tasks and their outcomes as JSON")
+    .action(async () => printJson(await ownTasks()));
 }

@@ -7,7 +7,7 @@
  */
 
 import { basename } from "node:path";
-import type { Command } from "./deps.ts";
+import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { ensureScheduler } from "../inbox/scheduler_service.ts";
 import { Outbox } from "../relay/outbox.ts";
@@ -26,7 +26,15 @@ const MAX_POLL_SEC = 3600;
  * @param inbox The group.
  */
 export function addRelayCommands(inbox: Command): void {
-  inbox.command("approve")
+  inbox.addCommand(approveCommand());
+  inbox.addCommand(outboxCommand());
+  inbox.addCommand(hiddenChannelCommand(), { hidden: true });
+  inbox.addCommand(hiddenOutboxCommand(), { hidden: true });
+}
+
+// `inbox approve`.
+function approveCommand(): CommandUnknownOpts {
+  return new Command("approve")
     .description(
       "Let a held command run: one a keyless ship sent the flagship, which waits for a person",
     )
@@ -44,8 +52,11 @@ export function addRelayCommands(inbox: Command): void {
         { inline: true },
       ));
     });
+}
 
-  inbox.command("outbox")
+// `inbox outbox`.
+function outboxCommand(): CommandUnknownOpts {
+  return new Command("outbox")
     .description(
       "On a keyless ship: messages sent that the flagship has not taken yet, and those it refused",
     )
@@ -81,12 +92,18 @@ export function addRelayCommands(inbox: Command): void {
         rows.map((row) => row.map((cell) => escapeControls(oneLine(cell, 80), { inline: true }))),
       ));
     });
+}
 
-  inbox.command("_channel", { hidden: true })
+// `inbox _channel`.
+function hiddenChannelCommand(): CommandUnknownOpts {
+  return new Command("_channel")
     .description("Ready the socket path of the flagship's channel; print it as JSON")
     .action(async () => printJson(await prepareChannel()));
+}
 
-  inbox.command("_outbox", { hidden: true })
+// `inbox _outbox`.
+function hiddenOutboxCommand(): CommandUnknownOpts {
+  return new Command("_outbox")
     .description("Print the outbox as JSON (recording the channel's mode), or --settle it")
     .option("--mode <mode>", "how the channel runs: forward or poll")
     .option(

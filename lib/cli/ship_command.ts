@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Argument, Command } from "./deps.ts";
+import { Argument, Command, type CommandUnknownOpts } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import { parseShipSpec } from "../fleet/names.ts";
@@ -21,7 +21,20 @@ import { refreshShipNames, updateShipNames } from "./ship_names_cache.ts";
 export function shipCommand(): Command {
   const ship = new Command("ship").description("Create, enter or destroy ships");
 
-  ship.command("create")
+  ship.addCommand(createCommand());
+  ship.addCommand(sshCommand());
+  ship.addCommand(destroyCommand());
+
+  return ship;
+}
+
+function shipName(): Argument<"<name>"> {
+  return completeWith(new Argument("<name>", "the ship's name or a unique prefix"), "ship");
+}
+
+// `ship create`.
+function createCommand(): CommandUnknownOpts {
+  return new Command("create")
     .description(
       "Create ship VMs named ship-<name>-<suffix>, each with the repository cloned and a scheduler",
     )
@@ -70,8 +83,11 @@ export function shipCommand(): Command {
           `; send work with: ohcommodore inbox send captain@${ships[0].name} '<command>'`,
       );
     });
+}
 
-  ship.command("ssh")
+// `ship ssh`.
+function sshCommand(): CommandUnknownOpts {
+  return new Command("ssh")
     .description(
       "Open a shell on a ship (by name or unique prefix); your SSH agent stays on this machine",
     )
@@ -95,8 +111,11 @@ export function shipCommand(): Command {
       note(`Connecting to ${found.name} (${found.destination})…`);
       Deno.exitCode = await found.ssh({ agent });
     });
+}
 
-  ship.command("destroy")
+// `ship destroy`.
+function destroyCommand(): CommandUnknownOpts {
+  return new Command("destroy")
     .description(
       "Destroy a ship: its VM, its SSH key and its record (the flagship keeps its agent tasks' " +
         'outcomes and costs; asks you to type "destroy" when tasks have not ended, unless ' +
@@ -131,10 +150,4 @@ export function shipCommand(): Command {
             : ""),
       );
     });
-
-  return ship;
-}
-
-function shipName(): Argument<"<name>"> {
-  return completeWith(new Argument("<name>", "the ship's name or a unique prefix"), "ship");
 }
