@@ -21,7 +21,7 @@ import {
 } from "../agent/task.ts";
 import { runTask } from "../agent/task_runner.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
-import { AT_MOST, idArgument, wholeNumber } from "./arguments.ts";
+import { idArgument, timeoutOption, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { costText, readableResult, statusText } from "./limit_text.ts";
@@ -151,7 +151,7 @@ function runCommand(): CommandUnknownOpts {
       "--permission-mode <mode>",
       "Claude Code's --permission-mode (default: skip permissions)",
     )
-    .option("--timeout <duration>", `how long each task may run (${AT_MOST})`, "30m")
+    .addOption(timeoutOption("how long each task may run", "30m"))
     .option("--stall <duration>", "flag a task stalled after this long without output", "10m")
     .option("--retry-on-limit", "after a usage limit with a stated reset, resume then")
     .option("-w, --wait", "wait for every task and print a summary; exit 1 unless all are done")
@@ -176,7 +176,7 @@ function runCommand(): CommandUnknownOpts {
       const settings: AgentRunOptions = {
         ...(ships ? { ships } : {}),
         ...taskSettings(options),
-        timeoutMs: parseDuration(options.timeout),
+        timeoutMs: options.timeout,
       };
       checkTaskSpec({ prompt, ...settings });
       await using fleet = await Fleet.open();
@@ -205,12 +205,12 @@ function resumeCommand(): CommandUnknownOpts {
     .option("--pr", "open a pull request for the session's branch with gh (pushes it too)")
     .option("--max-turns <n>", `Claude Code's --max-turns (1-${MAX_TURNS})`, maxTurns)
     .option("--model <model>", "Claude Code's --model")
-    .option("--timeout <duration>", `how long the task may run (${AT_MOST})`, "30m")
+    .addOption(timeoutOption("how long the task may run", "30m"))
     .option("-w, --wait", "wait for it and print its outcome; exit 1 unless done")
     .option("--json", "print the task id, or with --wait its outcome, as JSON")
     .action(async (ship: string, words: string[], options) => {
       const prompt = words.join(" ");
-      const settings = { ...taskSettings(options), timeoutMs: parseDuration(options.timeout) };
+      const settings = { ...taskSettings(options), timeoutMs: options.timeout };
       // --push and --pr take the last task's branch: the ship knows whether it has one.
       const { push: _push, pr: _pr, ...rest } = settings;
       checkTaskSpec({ prompt, ...rest });

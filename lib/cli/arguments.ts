@@ -7,8 +7,8 @@
  * @module
  */
 
-import { Argument } from "./deps.ts";
-import { formatDuration, MAX_DURATION_MS } from "../duration.ts";
+import { Argument, Option } from "./deps.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { parseWholeNumber, type WholeNumberRange } from "../whole_number.ts";
 
@@ -53,4 +53,30 @@ export function idArgument(what: "message" | "task"): Argument<"<id>", undefined
  */
 export function wholeNumber(name: string, range: WholeNumberRange = {}): (text: string) => number {
   return (text) => parseWholeNumber(text, name, range);
+}
+
+/**
+ * The `-t, --timeout <duration>` option, read as milliseconds while the command line is read (a
+ * duration past {@link AT_MOST} or that is no duration is refused, exit 2).
+ *
+ * @example A command that may run 30 minutes unless told
+ * ```ts
+ * import { Command } from "npm:@commander-js/extra-typings@15.1.0";
+ * import { timeoutOption } from "./arguments.ts";
+ *
+ * new Command("run").addOption(timeoutOption("how long it may run", "30m"))
+ *   .action((options) => console.log(options.timeout)); // 1800000
+ * ```
+ *
+ * @param description What the duration is for; the longest allowed is added.
+ * @param fallback The default, as a person would type it; none when omitted.
+ * @returns The option.
+ */
+export function timeoutOption(
+  description: string,
+  fallback?: string,
+): Option<"-t, --timeout <duration>", undefined, number | undefined, number> {
+  const option = new Option("-t, --timeout <duration>", `${description} (${AT_MOST})`)
+    .argParser(parseDuration);
+  return fallback === undefined ? option : option.default(parseDuration(fallback), fallback);
 }

@@ -6,11 +6,11 @@
 
 import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
-import { formatDuration, parseDuration } from "../duration.ts";
+import { formatDuration } from "../duration.ts";
 import { Fleet, openFlagship } from "../fleet/fleet.ts";
 import { quote } from "../clip.ts";
 import { DEFAULT_EXEC_CONCURRENCY, MAX_EXEC_CONCURRENCY } from "../fleet/exec.ts";
-import { AT_MOST, wholeNumber } from "./arguments.ts";
+import { timeoutOption, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
 import { resetText } from "./limit_text.ts";
 import { describeOutcome, formatExecSummary } from "./exec_report.ts";
@@ -232,11 +232,7 @@ function execCommand(): CommandUnknownOpts {
     )
     .argument("<command...>", "the command (after --, so its options stay its own)")
     .addOption(shipsOption("only these ships: names or unique prefixes, comma-separated"))
-    .option(
-      "-t, --timeout <duration>",
-      `how long the command may run on each ship (${AT_MOST})`,
-      "30m",
-    )
+    .addOption(timeoutOption("how long the command may run on each ship", "30m"))
     .option(
       "-c, --concurrency <n>",
       `how many ships at once (1-${MAX_EXEC_CONCURRENCY})`,
@@ -267,7 +263,7 @@ function execCommand(): CommandUnknownOpts {
       const results = await withBoard((board) =>
         opened.exec(command, {
           ships,
-          timeoutMs: parseDuration(options.timeout),
+          timeoutMs: options.timeout,
           concurrency: options.concurrency,
           signal: interruption.signal,
           onProgress: (event) => {

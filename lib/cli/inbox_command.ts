@@ -6,7 +6,6 @@
 
 import { fleetResolver } from "../fleet/resolver.ts";
 import { Argument, Command, type CommandUnknownOpts, Option } from "./deps.ts";
-import { parseDuration } from "../duration.ts";
 import { errorToData } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { isFinished, type Message } from "../inbox/message.ts";
@@ -17,7 +16,7 @@ import { socketPathOf } from "../inbox/socket_path.ts";
 import { selfCommand } from "../self.ts";
 import { VERSION } from "../version.ts";
 import { send } from "../inbox/send.ts";
-import { AT_MOST, idArgument } from "./arguments.ts";
+import { idArgument, timeoutOption } from "./arguments.ts";
 import { completeWith } from "./completions.ts";
 import { addRelayCommands } from "./relay_commands.ts";
 import {
@@ -30,15 +29,7 @@ import {
   showCommand,
   sqlCommand,
 } from "./inbox_reads.ts";
-import {
-  type age,
-  escapeControls,
-  type formatTable,
-  note,
-  out,
-  paint,
-  printJson,
-} from "./output.ts";
+import { escapeControls, note, out, paint, printJson } from "./output.ts";
 
 /** Builds the `inbox` command group. */
 export function inboxCommand(): Command {
@@ -119,11 +110,7 @@ function sendCommand(): CommandUnknownOpts {
         "print the command's output as it is written (stderr to stderr); exit with its code",
       ).conflicts("wait"),
     )
-    .option(
-      "-t, --timeout <duration>",
-      `how long the command may run (e.g. 90s, 10m; ${AT_MOST})`,
-      "30m",
-    )
+    .addOption(timeoutOption("how long the command may run (e.g. 90s, 10m)", "30m"))
     .option("--note", "send a note: text the recipient stores and shows, never runs")
     .option("--json", "print the message as JSON")
     .addHelpText(
@@ -138,7 +125,7 @@ function sendCommand(): CommandUnknownOpts {
     .action(async (address, command, options) => {
       const text = command === "-" ? await new Response(Deno.stdin.readable).text() : command;
       const message = await send(address, text, {
-        timeoutMs: parseDuration(options.timeout),
+        timeoutMs: options.timeout,
         wait: options.wait || options.follow,
         note: options.note === true,
         resolve: await fleetResolver(),
@@ -180,17 +167,13 @@ function waitCommand(): CommandUnknownOpts {
         "scheduler when none runs)",
     )
     .addArgument(idArgument("message"))
-    .option(
-      "-t, --timeout <duration>",
-      `how long to wait (default: its timeout plus a minute; ${AT_MOST})`,
-    )
+    .addOption(timeoutOption("how long to wait (default: its timeout plus a minute)"))
     .option("--json", "print the finished message as JSON (and exit 0: its code is in it)")
     .action(async (id, options) => {
-      const timeoutMs = options.timeout ? parseDuration(options.timeout) : undefined;
       const inbox = await Inbox.open();
       const waiting = await inbox.get(id);
       if (!isFinished(waiting)) await ensureScheduler(inbox, waiting);
-      const message = await inbox.waitFor(waiting.id, { timeoutMs });
+      const message = await inbox.waitFor(waiting.id, { timeoutMs: options.timeout });
       // With --json the exit code is in the data; exiting with it would let a command's 255
       // pass for ssh's own failure at a remote reader (RemoteInbox).
       if (options.json) return printJson(message);
@@ -224,12 +207,12 @@ function nextCommand(): CommandUnknownOpts {
   return new Command("next")
     .description("Wait for the next message to arrive in this inbox; print its id")
     .option("--from <address>", "only a message from this sender, e.g. captain@ship-web")
-    .option("-t, --timeout <duration>", `how long to wait (${AT_MOST})`, "10m")
+    .addOption(timeoutOption("how long to wait", "10m"))
     .option("--json", "print the message as JSON")
     .action(async (options) => {
       const message = await (await Inbox.open()).next({
         from: options.from,
-        timeoutMs: parseDuration(options.timeout),
+        timeoutMs: options.timeout,
       });
       if (options.json) return printJson(message);
       out(message.id);
