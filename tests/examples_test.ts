@@ -66,14 +66,16 @@ Deno.test("examples: a long command followed to its end", async () => {
   assert.deepEqual(leftovers(tmp.path), []);
 });
 
-Deno.test("Fleet.local is sunk and removed on SIGTERM", async () => {
+// Runs a script that makes a Fleet.local with one ship, prints its home, runs `then` and waits
+// forever; sends it SIGTERM; gives back its exit status, the home and what it printed after.
+async function heldFleetOnSigterm(then: string) {
   await using tmp = await tempDir("ohc-example-");
   const script = `${tmp.path}/hold.ts`;
   await Deno.writeTextFile(
     script,
     `import { Fleet } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
       `const fleet = await Fleet.local();\nawait fleet.createShips("held");\n` +
-      `console.log(fleet.home);\nawait new Promise(() => {});\n`,
+      `console.log(fleet.home);\n${then}\nawait new Promise(() => {});\n`,
   );
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...CLI_PERMISSIONS, script],
@@ -83,21 +85,39 @@ Deno.test("Fleet.local is sunk and removed on SIGTERM", async () => {
     stderr: "null",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let home = "";
-  while (!home.includes("\n")) {
+  let printed = "";
+  while (!printed.includes("\n")) {
     const { value, done } = await reader.read();
     if (done) break;
-    home += value;
+    printed += value;
   }
-  home = home.trim();
+  const home = printed.slice(0, printed.indexOf("\n"));
   assert.ok(Deno.statSync(home).isDirectory);
   child.kill("SIGTERM");
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    printed += read.value;
+  }
   const status = await child.status;
-  reader.releaseLock();
-  await child.stdout.cancel().catch(() => {});
-  assert.equal(status.code, 130);
   assert.throws(() => Deno.statSync(home), Deno.errors.NotFound);
   // No scheduler of its members is left: they ran with the home in their command line.
   const ps = await runProcess("ps", ["-eo", "args"], { timeoutMs: 10_000 });
   assert.ok(!ps.stdout.includes(home), "a process of the fleet is still running");
+  return { status, after: printed.slice(home.length + 1) };
+}
+
+Deno.test("Fleet.local is sunk and removed on SIGTERM, which then ends the process", async () => {
+  const { status } = await heldFleetOnSigterm("");
+  assert.equal(status.signal, "SIGTERM", "after the sinking, the signal ends it as it would have");
+});
+
+Deno.test("Fleet.local sinks on SIGTERM and leaves the ending to a script that listens for it", async () => {
+  // The script hears the signal twice: as it comes, and raised again once the fleet is sunk.
+  const { status, after } = await heldFleetOnSigterm(
+    `let heard = 0;\nDeno.addSignalListener("SIGTERM", () => {\n` +
+      `  if (++heard < 2) return;\n` +
+      `  try { Deno.statSync(fleet.home); console.log("afloat"); } catch { console.log("sunk"); }\n` +
+      `  Deno.exit(7);\n});`,
+  );
+  assert.equal(status.code, 7, "the script's own listener decided");
+  assert.equal(after, "sunk\n");
 });

@@ -95,3 +95,22 @@ Deno.test("every JSDoc example imports the package by its name, as a user's code
   }
   assert.deepEqual(wrong, []);
 });
+
+Deno.test("the library never ends its caller's process: Deno.exit only in the CLI", async () => {
+  const root = new URL("../", import.meta.url);
+  const exits: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(new URL(dir, root))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory && path !== "lib/cli") await walk(path);
+      else if (path.endsWith(".ts")) {
+        const text = await Deno.readTextFile(new URL(path, root));
+        // Code, not prose: a comment or an example may name it.
+        const code = text.split("\n").filter((line) => !/^\s*(\/\/|\*)/.test(line));
+        if (code.some((line) => /\bDeno\.exit\(/.test(line))) exits.push(path);
+      }
+    }
+  };
+  await walk("lib");
+  assert.deepEqual(exits, []);
+});

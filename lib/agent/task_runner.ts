@@ -44,15 +44,19 @@ const MAX_LIMIT_RETRIES = 3;
 const MAX_LIMIT_WAIT_MS = 6 * 3_600_000;
 // What a stopped task may spend on its last words before the scheduler's SIGKILL.
 const STOP_GRACE_MS = 3000;
+// A stopped task exits as a process ended by SIGTERM does.
+const STOPPED_EXIT_CODE = 143;
 // A stream-json line carries a tool's whole result (a file read, say): room for a big one.
 const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
 /**
- * Runs a task to its end and prints its outcome.
+ * Runs a task to its end and prints its outcome. A SIGTERM (the scheduler's cancel or timeout)
+ * stops it: the outcome is printed and recorded as `cancelled` or `timeout`, and the exit code
+ * comes back at once; the work it interrupted is abandoned, for the caller's process to end.
  *
  * @param spec The task (from stdin).
  * @param options Where it runs (for tests: the home).
- * @returns The exit code: 0 when it succeeded.
+ * @returns The exit code: 0 when it succeeded, 143 when it was stopped.
  */
 export async function runTask(spec: TaskSpec, options: { home?: string } = {}): Promise<number> {
   const paths = memberPaths(options.home);
@@ -87,8 +91,8 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   // a grace of seconds: in that grace the task prints and records how it ended, with its session
   // (for `agent resume`) and commits, and tells the hook.
   const deadline = began + Number(Deno.env.get("OHCOMMODORE_TIMEOUT_SEC")) * 1000;
-  let stopping: Promise<never> | undefined;
-  const stop = async (): Promise<never> => {
+  let stopping: Promise<number> | undefined;
+  const stop = async (): Promise<number> => {
     const status: TaskStatus = Date.now() >= deadline - STOP_GRACE_MS ? "timeout" : "cancelled";
     const commits = base ? await within(commitsSince(workdir, base), 1000, []) : [];
     const outcome: TaskOutcome = {
@@ -101,80 +105,106 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
     await printOutcome(outcome).catch(() => {});
     await writeTaskState(state, options.home, outcome).catch(() => {});
     await runNotify(settings.OHCOMMODORE_NOTIFY, "ended", outcome, STOP_GRACE_MS).catch(() => {});
-    Deno.exit(143);
+    return STOPPED_EXIT_CODE;
   };
-  const stopped = () => {
+  const stopRequest = new AbortController();
+  const stopped = Promise.withResolvers<number>();
+  const onStop = () => {
     stopping ??= stop();
+    stopRequest.abort();
+    stopped.resolve(stopping);
   };
-  Deno.addSignalListener("SIGTERM", stopped);
-  let outcome: TaskOutcome;
-  try {
-    // One agent at a time in a checkout, for the whole task: another task's branch switch
-    // would move this one's commits.
-    using _checkout = await lockCheckout(workdir, id, {
-      home: options.home,
-      onWait: async (holder) => {
-        state.status = "waiting";
-        await writeTaskState(state, options.home);
-        await passThrough(JSON.stringify({ type: WAITING_TYPE, task: holder, checkout: workdir }));
-      },
-    });
-    if (state.status === "waiting") {
-      state.status = "running";
-      await writeTaskState(state, options.home);
-    }
-    await readyCheckout(spec, checkout);
-    base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
-    attempts++;
-    let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
-      state.status = "stalled";
-      await writeTaskState(state, options.home);
-      await notify("stalled", { ...partial(), status: "stalled" });
-    });
-    results.push(run.result);
-    let limit = limitOf(run);
-    for (let retry = 1; retry <= MAX_LIMIT_RETRIES && spec.retryOnLimit && run.sessionId; retry++) {
-      const wait = limit?.resetAt ? Date.parse(limit.resetAt) - Date.now() : NaN;
-      // Only a stated reset within reach, and before the task's own timeout, is waited for.
-      if (!(wait > -60_000 && wait <= MAX_LIMIT_WAIT_MS)) break;
-      if (Date.now() + wait + 60_000 > deadline) break;
-      // Where `agent list` and `fleet status` read it: waiting for the limit, until when.
-      state.status = "waiting";
-      state.resetAt = limit!.resetAt;
-      await writeTaskState(state, options.home);
-      await notify("rate_limited", {
-        ...partial(),
-        status: "rate_limited",
-        resetAt: limit!.resetAt,
+  const work = async (): Promise<number> => {
+    let outcome: TaskOutcome;
+    try {
+      // One agent at a time in a checkout, for the whole task: another task's branch switch
+      // would move this one's commits.
+      using _checkout = await lockCheckout(workdir, id, {
+        home: options.home,
+        onWait: async (holder) => {
+          state.status = "waiting";
+          await writeTaskState(state, options.home);
+          await passThrough(
+            JSON.stringify({ type: WAITING_TYPE, task: holder, checkout: workdir }),
+          );
+        },
       });
-      await sleep(Math.max(0, wait) + 1000);
-      state.status = "running";
-      delete state.resetAt;
-      await writeTaskState(state, options.home);
-      const resumed = { ...spec, resume: run.sessionId };
+      if (state.status === "waiting") {
+        state.status = "running";
+        await writeTaskState(state, options.home);
+      }
+      await readyCheckout(spec, checkout);
+      base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
       attempts++;
-      run = await runClaude(resumed, workdir, "Continue where you left off.", state, options.home);
+      let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
+        state.status = "stalled";
+        await writeTaskState(state, options.home);
+        await notify("stalled", { ...partial(), status: "stalled" });
+      });
       results.push(run.result);
-      limit = limitOf(run);
+      let limit = limitOf(run);
+      for (
+        let retry = 1;
+        retry <= MAX_LIMIT_RETRIES && spec.retryOnLimit && run.sessionId;
+        retry++
+      ) {
+        const wait = limit?.resetAt ? Date.parse(limit.resetAt) - Date.now() : NaN;
+        // Only a stated reset within reach, and before the task's own timeout, is waited for.
+        if (!(wait > -60_000 && wait <= MAX_LIMIT_WAIT_MS)) break;
+        if (Date.now() + wait + 60_000 > deadline) break;
+        // Where `agent list` and `fleet status` read it: waiting for the limit, until when.
+        state.status = "waiting";
+        state.resetAt = limit!.resetAt;
+        await writeTaskState(state, options.home);
+        await notify("rate_limited", {
+          ...partial(),
+          status: "rate_limited",
+          resetAt: limit!.resetAt,
+        });
+        await sleep(Math.max(0, wait) + 1000, stopRequest.signal);
+        stopRequest.signal.throwIfAborted();
+        state.status = "running";
+        delete state.resetAt;
+        await writeTaskState(state, options.home);
+        const resumed = { ...spec, resume: run.sessionId };
+        attempts++;
+        run = await runClaude(
+          resumed,
+          workdir,
+          "Continue where you left off.",
+          state,
+          options.home,
+        );
+        results.push(run.result);
+        limit = limitOf(run);
+      }
+      // Nothing is pushed for a task being stopped.
+      stopRequest.signal.throwIfAborted();
+      outcome = await finish(
+        spec,
+        run,
+        { ...partial(), durationMs: Date.now() - began },
+        checkout,
+        base,
+      );
+    } catch (error) {
+      outcome = { ...partial(), status: "error", error: (error as Error).message };
     }
-    outcome = await finish(
-      spec,
-      run,
-      { ...partial(), durationMs: Date.now() - began },
-      checkout,
-      base,
-    );
-  } catch (error) {
-    outcome = { ...partial(), status: "error", error: (error as Error).message };
+    // Stopped meanwhile: the stop has the last word (its exit code is already given).
+    if (stopping) return await stopping;
+    state.status = outcome.status;
+    await writeTaskState(state, options.home, outcome);
+    await printOutcome(outcome);
+    await notify(outcome.status === "rate_limited" ? "rate_limited" : "ended", outcome);
+    return outcome.status === "done" ? 0 : 1;
+  };
+  Deno.addSignalListener("SIGTERM", onStop);
+  try {
+    // A stop answers once its outcome is recorded; the work it cut short is left behind.
+    return await Promise.race([work(), stopped.promise]);
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onStop); // it would keep this process alive
   }
-  // Stopped meanwhile: the stop has the last word (and ends this process).
-  if (stopping) await stopping;
-  Deno.removeSignalListener("SIGTERM", stopped); // it would keep this process alive
-  state.status = outcome.status;
-  await writeTaskState(state, options.home, outcome);
-  await printOutcome(outcome);
-  await notify(outcome.status === "rate_limited" ? "rate_limited" : "ended", outcome);
-  return outcome.status === "done" ? 0 : 1;
 }
 
 // Lines go out one whole line at a time: the outcome a stop prints never lands inside another.

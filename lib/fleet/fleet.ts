@@ -199,7 +199,8 @@ export class Fleet implements AsyncDisposable {
   /**
    * A throwaway fleet on this machine (the local provider, in a temporary home) for scripts
    * and tests: disposing it sinks every ship and the flagship and removes the home, and so does
-   * Ctrl-C or SIGTERM (then the process exits with 130).
+   * Ctrl-C or SIGTERM, which then goes on to end the process as it would have (unless the
+   * script listens for that signal itself: then its own listener decides).
    *
    * @example A fleet that lives as long as a block
    * ```ts
@@ -459,28 +460,44 @@ export class Fleet implements AsyncDisposable {
   }
 }
 
-// Every throwaway fleet still afloat; a signal sinks them all, then the process exits.
+// Every throwaway fleet still afloat; a signal sinks them all, then goes on as it would have.
 const THROWAWAY_FLEETS = new Set<() => Promise<void>>();
-const SINK_SIGNALS = ["SIGINT", "SIGTERM"] as const;
-let exiting: Promise<unknown> | undefined;
+const SINK_ON: Record<"SIGINT" | "SIGTERM", () => void> = {
+  SIGINT: () => sinkAllThenResignal("SIGINT"),
+  SIGTERM: () => sinkAllThenResignal("SIGTERM"),
+};
+let sinking: Promise<unknown> | undefined;
 
-// Listening stays on while fleets sink: a second Ctrl-C waits for the same cleanup.
-function sinkAllAndExit(): void {
-  exiting ??= Promise.allSettled([...THROWAWAY_FLEETS].map((sink) => sink()))
-    .finally(() => Deno.exit(130));
+// Listening stays on while fleets sink: a second Ctrl-C waits for the same cleanup. Then the
+// signal is raised again without our listeners: it ends the process as it would have without
+// a fleet, or reaches the script's own listener, which decides. The library never exits.
+function sinkAllThenResignal(signal: Deno.Signal): void {
+  sinking ??= Promise.allSettled([...THROWAWAY_FLEETS].map((sink) => sink())).finally(() => {
+    sinking = undefined;
+    stopListening();
+    Deno.kill(Deno.pid, signal);
+  });
 }
 
 function throwAwayOnSignal(stop: () => Promise<void>): void {
   if (THROWAWAY_FLEETS.size === 0) {
-    for (const signal of SINK_SIGNALS) Deno.addSignalListener(signal, sinkAllAndExit);
+    for (const [signal, listener] of Object.entries(SINK_ON)) {
+      Deno.addSignalListener(signal as Deno.Signal, listener);
+    }
   }
   THROWAWAY_FLEETS.add(stop);
 }
 
 // The last one gone, the listeners go too, so the process can end by itself.
 function forgetThrowaway(stop: () => Promise<void>): void {
-  if (!THROWAWAY_FLEETS.delete(stop) || THROWAWAY_FLEETS.size > 0 || exiting) return;
-  for (const signal of SINK_SIGNALS) Deno.removeSignalListener(signal, sinkAllAndExit);
+  if (!THROWAWAY_FLEETS.delete(stop) || THROWAWAY_FLEETS.size > 0 || sinking) return;
+  stopListening();
+}
+
+function stopListening(): void {
+  for (const [signal, listener] of Object.entries(SINK_ON)) {
+    Deno.removeSignalListener(signal as Deno.Signal, listener);
+  }
 }
 
 /**
