@@ -186,11 +186,11 @@ export {
   type AgentsContext,
   AgentStartError,
   AgentTask,
-  fetchShipTasks,
   FleetAgents,
   type FleetCosts,
   ResumeRefusedError,
 } from "./lib/fleet/agents.ts";
+export { fetchShipTasks } from "./lib/fleet/ship_task_list.ts";
 export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus, TaskUsage } from "./lib/agent/task.ts";
 export {
   type Asked,

@@ -9,12 +9,13 @@
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
 import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
-import { REMOTE_PROGRAM } from "../paths.ts";
 import { parseMessageId } from "../inbox/message.ts";
-import { type Channel, channelFor } from "../channel.ts";
+import { channelFor } from "../channel.ts";
+import { fetchShipTasks } from "./ship_task_list.ts";
+import { AgentTask } from "./agent_task.ts";
+
+export { AgentTask } from "./agent_task.ts";
 import { oneLine } from "../clip.ts";
-import { lineSplitter } from "../lines.ts";
-import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "./exec.ts";
 import type { Ship } from "./member.ts";
@@ -23,21 +24,25 @@ import { branchesFor, type ShipRepository } from "../agent/ship_branches.ts";
 import {
   blankOutcome,
   checkTaskSpec,
-  outcomeOf,
   taskCommand,
   type TaskOutcome,
   type TaskSpec,
-  type TaskUsage,
 } from "../agent/task.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
   /**
    * Which ships: names or unique prefixes, or `Ship` handles (which spare asking the flagship
-   * for the fleet's ships); default every ship.
+   * for the fleet's ships).
+   *
+   * @default {every ship}
    */
   ships?: readonly (string | Ship)[];
-  /** How long a task may run on its ship. Default 30 minutes. */
+  /**
+   * How long a task may run on its ship.
+   *
+   * @default {30 * 60_000}
+   */
   timeoutMs?: number;
   /** Told each ship's outcome as it settles (with `run`). */
   onOutcome?: (outcome: TaskOutcome) => void;
@@ -70,75 +75,6 @@ export interface AgentsContext {
 
 const LIST_CONCURRENCY = 32;
 const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
-
-/**
- * One task on one ship: its id, and ways to follow, wait for and cancel it.
- *
- * @example Start a task and follow what the agent says
- * ```ts
- * import { Fleet } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * const [task] = await fleet.agents.start("fix the failing test", { ships: ["web"] });
- * const outcome = await task.follow((line) => console.log(line));
- * console.log(outcome.status, outcome.costUsd);
- * ```
- */
-export class AgentTask {
-  /** The ship it runs on. */
-  readonly ship: Ship;
-  /** The task's id (its inbox message's). */
-  readonly id: string;
-
-  /**
-   * A handle on a task that was sent.
-   *
-   * @param ship Its ship.
-   * @param id Its id.
-   */
-  constructor(ship: Ship, id: string) {
-    this.ship = ship;
-    this.id = id;
-  }
-
-  /**
-   * Waits for the task to end.
-   *
-   * @param options How long to wait at most (default: its own timeout plus a minute).
-   * @returns Its outcome.
-   */
-  async wait(options: { timeoutMs?: number } = {}): Promise<TaskOutcome> {
-    const message = await this.ship.inbox.waitFor(this.id, options);
-    return outcomeOf(this.ship.name, message);
-  }
-
-  /**
-   * Follows the task as it works: each line Claude Code prints (stream-json), as it comes.
-   *
-   * @param onLine Told each line.
-   * @param options `signal` stops following (the task goes on).
-   * @returns Its outcome, once it ends.
-   */
-  async follow(
-    onLine: (line: string) => void,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<TaskOutcome> {
-    const lines = lineSplitter(onLine);
-    const message = await this.ship.inbox.follow(this.id, (chunk) => {
-      if (chunk.stream === "stdout") lines.push(chunk.text);
-    }, options);
-    lines.end();
-    return outcomeOf(this.ship.name, message);
-  }
-
-  /**
-   * Stops the task (removes it when it has not started).
-   *
-   * @returns What the cancel did.
-   */
-  async cancel(): Promise<"removed" | "stopped" | "finished"> {
-    return (await this.ship.inbox.cancel(this.id)).outcome;
-  }
-}
 
 /**
  * The fleet's agents: `fleet.agents`.
@@ -417,50 +353,6 @@ export class FleetAgents {
 }
 
 /**
- * A ship's agent tasks, as it tells them (`ohcommodore agent _tasks` on the ship), newest first,
- * each checked to have an outcome's shape and stamped with the ship asked.
- *
- * @example What a ship's tasks cost, asked from the flagship
- * ```ts
- * import { channelFor, fetchShipTasks } from "@smithclay/ohcommodore";
- * const tasks = await fetchShipTasks(channelFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
- * console.log(tasks.reduce((sum, task) => sum + (task.costUsd ?? 0), 0));
- * ```
- *
- * @param channel The ship.
- * @param ship Its name.
- * @returns Its tasks' outcomes.
- * @throws {Error} When it cannot be asked, or answers with no list or past 16 MiB.
- */
-export async function fetchShipTasks(channel: Channel, ship: string): Promise<TaskOutcome[]> {
-  const result = await channel.run(
-    [REMOTE_PROGRAM, "agent", "_tasks"],
-    { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
-  );
-  // A ship may run anything: an answer past the cap was cut off, and is not believed.
-  if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
-    throw new Error(
-      `${ship} is unreadable: its answer to "agent _tasks" passed ` +
-        `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
-    );
-  }
-  if (result.code !== 0) {
-    throw new Error(
-      `"agent _tasks" on ${ship} exited ${result.code}: ` +
-        JSON.stringify(oneLine(lastLine(result.stderr), 200)),
-    );
-  }
-  const tasks = JSON.parse(result.stdout);
-  if (!Array.isArray(tasks)) throw new Error(`${ship} answered "agent _tasks" with no list`);
-  // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
-  return tasks.flatMap((task) => checkedOutcome(ship, task));
-}
-
-// The most of a ship's task list that is read: an outcome is its numbers, states and final
-// answer, so even a ship with hundreds of tasks says far less.
-const MAX_TASKS_ANSWER_CHARS = 16 * 1024 * 1024;
-
-/**
  * Some ships could not be given the task; the others have it.
  *
  * @example Keep the handles of the tasks that did start
@@ -550,48 +442,6 @@ export class ResumeRefusedError extends OhcommodoreError {
 
 // A task that has not ended: its session is in use, or not yet known.
 const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
-
-// An outcome as a ship told it, or nothing when it is not one; the ship is the one asked.
-function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
-  const task = value as Partial<TaskOutcome> | null;
-  if (typeof task?.id !== "string" || typeof task.status !== "string") return [];
-  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
-  const text = (x: unknown) => typeof x === "string" ? x : null;
-  return [{
-    ...blankOutcome(ship, task.id, task.status as TaskOutcome["status"], text(task.branch)),
-    exitCode: number(task.exitCode),
-    result: text(task.result),
-    isError: task.isError === true,
-    costUsd: number(task.costUsd),
-    ...(number(task.attempts) !== null ? { attempts: number(task.attempts)! } : {}),
-    ...(task.usage !== undefined ? { usage: checkedUsage(task.usage) } : {}),
-    sessionId: text(task.sessionId),
-    numTurns: number(task.numTurns),
-    durationMs: number(task.durationMs),
-    commits: Array.isArray(task.commits)
-      ? task.commits.filter((c) => typeof c?.sha === "string" && typeof c?.subject === "string")
-      : [],
-    pr: text(task.pr),
-    startedAt: text(task.startedAt),
-    prompt: text(task.prompt) ?? "",
-    ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
-    ...(text(task.error) ? { error: task.error } : {}),
-    ...(text(task.prError) ? { prError: task.prError } : {}),
-  }];
-}
-
-// Token counts as a ship told them, or null.
-function checkedUsage(value: unknown): TaskUsage | null {
-  const usage = value as Partial<TaskUsage> | null;
-  if (typeof usage !== "object" || usage === null) return null;
-  const count = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 ? x : 0;
-  return {
-    inputTokens: count(usage.inputTokens),
-    outputTokens: count(usage.outputTokens),
-    cacheCreationInputTokens: count(usage.cacheCreationInputTokens),
-    cacheReadInputTokens: count(usage.cacheReadInputTokens),
-  };
-}
 
 // Costs add up in floating point: cents and below to a millionth of a dollar.
 function round(usd: number): number {

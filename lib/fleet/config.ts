@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { OhcommodoreError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { PROVIDER_KINDS, type ProviderKind, type VmProvider } from "../providers/provider.ts";
-import { SETTING_NAMES, settingNames, type Settings } from "../settings.ts";
+import { settingNames, type Settings } from "../settings.ts";
 import { checkFleetTag, tagOfFlagship } from "./names.ts";
 import { writePrivateFile } from "../private_files.ts";
 

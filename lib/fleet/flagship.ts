@@ -43,7 +43,7 @@ import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
 import { readChannelStatuses } from "../relay/ship_channels.ts";
-import { fetchShipTasks } from "./agents.ts";
+import { fetchShipTasks } from "./ship_task_list.ts";
 import { fetchLastTask, summarize } from "../agent/last_task.ts";
 
 /** The most ships one `ship create` makes. */

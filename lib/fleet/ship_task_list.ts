@@ -1,0 +1,98 @@
+/**
+ * A ship's task list as the fleet reads it (`agent _tasks` over the ship's channel): a ship may
+ * run anything, so its answer is believed up to a cap, and each outcome field by field.
+ *
+ * @module
+ */
+
+import type { Channel } from "../channel.ts";
+import { oneLine } from "../clip.ts";
+import { REMOTE_PROGRAM } from "../paths.ts";
+import { lastLine } from "../process.ts";
+import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts";
+
+/**
+ * A ship's agent tasks, as it tells them (`ohcommodore agent _tasks` on the ship), newest first,
+ * each checked to have an outcome's shape and stamped with the ship asked.
+ *
+ * @example What a ship's tasks cost, asked from the flagship
+ * ```ts
+ * import { channelFor, fetchShipTasks } from "@smithclay/ohcommodore";
+ * const tasks = await fetchShipTasks(channelFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
+ * console.log(tasks.reduce((sum, task) => sum + (task.costUsd ?? 0), 0));
+ * ```
+ *
+ * @param channel The ship.
+ * @param ship Its name.
+ * @returns Its tasks' outcomes.
+ * @throws {Error} When it cannot be asked, or answers with no list or past 16 MiB.
+ */
+export async function fetchShipTasks(channel: Channel, ship: string): Promise<TaskOutcome[]> {
+  const result = await channel.run(
+    [REMOTE_PROGRAM, "agent", "_tasks"],
+    { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
+  );
+  // A ship may run anything: an answer past the cap was cut off, and is not believed.
+  if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
+    throw new Error(
+      `${ship} is unreadable: its answer to "agent _tasks" passed ` +
+        `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
+    );
+  }
+  if (result.code !== 0) {
+    throw new Error(
+      `"agent _tasks" on ${ship} exited ${result.code}: ` +
+        JSON.stringify(oneLine(lastLine(result.stderr), 200)),
+    );
+  }
+  const tasks = JSON.parse(result.stdout);
+  if (!Array.isArray(tasks)) throw new Error(`${ship} answered "agent _tasks" with no list`);
+  // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
+  return tasks.flatMap((task) => checkedOutcome(ship, task));
+}
+
+// The most of a ship's task list that is read: an outcome is its numbers, states and final
+// answer, so even a ship with hundreds of tasks says far less.
+const MAX_TASKS_ANSWER_CHARS = 16 * 1024 * 1024;
+
+// An outcome as a ship told it, or nothing when it is not one; the ship is the one asked.
+function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
+  const task = value as Partial<TaskOutcome> | null;
+  if (typeof task?.id !== "string" || typeof task.status !== "string") return [];
+  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
+  const text = (x: unknown) => typeof x === "string" ? x : null;
+  return [{
+    ...blankOutcome(ship, task.id, task.status as TaskOutcome["status"], text(task.branch)),
+    exitCode: number(task.exitCode),
+    result: text(task.result),
+    isError: task.isError === true,
+    costUsd: number(task.costUsd),
+    ...(number(task.attempts) !== null ? { attempts: number(task.attempts)! } : {}),
+    ...(task.usage !== undefined ? { usage: checkedUsage(task.usage) } : {}),
+    sessionId: text(task.sessionId),
+    numTurns: number(task.numTurns),
+    durationMs: number(task.durationMs),
+    commits: Array.isArray(task.commits)
+      ? task.commits.filter((c) => typeof c?.sha === "string" && typeof c?.subject === "string")
+      : [],
+    pr: text(task.pr),
+    startedAt: text(task.startedAt),
+    prompt: text(task.prompt) ?? "",
+    ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
+    ...(text(task.error) ? { error: task.error } : {}),
+    ...(text(task.prError) ? { prError: task.prError } : {}),
+  }];
+}
+
+// Token counts as a ship told them, or null.
+function checkedUsage(value: unknown): TaskUsage | null {
+  const usage = value as Partial<TaskUsage> | null;
+  if (typeof usage !== "object" || usage === null) return null;
+  const count = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 ? x : 0;
+  return {
+    inputTokens: count(usage.inputTokens),
+    outputTokens: count(usage.outputTokens),
+    cacheCreationInputTokens: count(usage.cacheCreationInputTokens),
+    cacheReadInputTokens: count(usage.cacheReadInputTokens),
+  };
+}
