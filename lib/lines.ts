@@ -64,7 +64,12 @@ export class ByteBudget {
 
 /** Options for {@link readLines}. */
 export interface ReadLinesOptions {
-  /** A last line without its newline counts too (a protocol drops it: the sender went away mid-line). */
+  /**
+   * A last line without its newline counts too (a protocol drops it: the sender went away
+   * mid-line).
+   *
+   * @default {false}
+   */
   keepLast?: boolean;
   /** Shared with other readers: a line that cannot be buffered within it ends the stream. */
   budget?: ByteBudget;

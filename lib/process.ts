@@ -14,9 +14,17 @@ export interface ProcessOptions {
   cwd?: string;
   /** Extra environment. */
   env?: Record<string, string>;
-  /** Start from an empty environment instead of this process's. */
+  /**
+   * Start from an empty environment instead of this process's.
+   *
+   * @default {false}
+   */
   clearEnv?: boolean;
-  /** Let stderr through to ours (progress a person should see live) instead of collecting it. */
+  /**
+   * Let stderr through to ours (progress a person should see live) instead of collecting it.
+   *
+   * @default {false}
+   */
   passStderr?: boolean;
   /**
    * Stop the program (SIGTERM) when this aborts; the call then throws the abort's reason. The
@@ -27,6 +35,8 @@ export interface ProcessOptions {
    * Run in its own process group even without a signal: the terminal's Ctrl-C does not reach
    * it, so it finishes (or meets its deadline) and its effect is known. For steps that must not
    * be cut short, such as asking a provider to create a VM or register a key.
+   *
+   * @default {false}
    */
   shielded?: boolean;
   /** Called with stdout's text as it arrives (it is collected all the same). */

@@ -17,19 +17,43 @@ import { lastLine, runProcess } from "./process.ts";
 
 /** How ssh connects. Derive variants with {@link Ssh.with}; instances never change. */
 export interface SshSettings {
-  /** Seconds to wait for the TCP connection and handshake. Default 10. */
+  /**
+   * Seconds to wait for the TCP connection and handshake.
+   *
+   * @default {10}
+   */
   connectTimeoutSec: number;
   /** An ssh_config file to use instead of the user's (`-F`). */
   configFile?: string;
-  /** Share one connection per host between calls (ControlMaster). Default true. */
+  /**
+   * Share one connection per host between calls (ControlMaster).
+   *
+   * @default {true}
+   */
   multiplex: boolean;
-  /** Where control sockets live. Default `~/.ohcommodore/ssh`. */
+  /**
+   * Where control sockets live.
+   *
+   * @default {"~/.ohcommodore/ssh"}
+   */
   controlDir?: string;
-  /** How long an idle shared connection stays open. Default 60 seconds. */
+  /**
+   * How long an idle shared connection stays open.
+   *
+   * @default {60}
+   */
   controlPersistSec: number;
-  /** Attempts for retriable failures. Default 4. */
+  /**
+   * Attempts for retriable failures.
+   *
+   * @default {4}
+   */
   attempts: number;
-  /** Seconds between keep-alive probes; three unanswered drop the connection. Default 15. */
+  /**
+   * Seconds between keep-alive probes; three unanswered drop the connection.
+   *
+   * @default {15}
+   */
   aliveIntervalSec: number;
 }
 
@@ -45,15 +69,27 @@ export interface RunOptions {
   stdin?: string | Uint8Array;
   /** Kill ssh after this long. */
   timeoutMs: number;
-  /** When to retry; default `connect`. */
+  /**
+   * When to retry.
+   *
+   * @default {"connect"}
+   */
   retry?: RetryPolicy;
-  /** Let the remote stderr through to ours; ssh failures then cannot be told apart. */
+  /**
+   * Let the remote stderr through to ours; ssh failures then cannot be told apart.
+   *
+   * @default {false}
+   */
   passStderr?: boolean;
   /** Extra ssh flags, e.g. `["-A"]` to forward the agent. */
   sshFlags?: readonly string[];
   /** Stops ssh (and further attempts) when this aborts; the call throws its reason. */
   signal?: AbortSignal;
-  /** Keep the terminal's Ctrl-C from killing ssh mid-call (see ProcessOptions). */
+  /**
+   * Keep the terminal's Ctrl-C from killing ssh mid-call (see ProcessOptions).
+   *
+   * @default {false}
+   */
   shielded?: boolean;
   /** Called with the remote stdout's text as it arrives (it is returned all the same). */
   onStdout?: (text: string) => void;

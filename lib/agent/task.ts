@@ -25,11 +25,15 @@ export interface TaskSpec {
   /**
    * Push the branch to `origin` when the run ends. Checked before Claude Code starts (a remote,
    * a trial push), so a run is never paid for only to be refused.
+   *
+   * @default {false}
    */
   push?: boolean;
   /**
    * Open a pull request for the branch with `gh` (pushing it first), and record its URL; gh and
    * its sign-in are checked before Claude Code starts.
+   *
+   * @default {false}
    */
   pr?: boolean;
   /** `--max-turns`. */
@@ -40,9 +44,17 @@ export interface TaskSpec {
   permissionMode?: string;
   /** Continue this Claude Code session (`--resume`). */
   resume?: string;
-  /** When the run ends on a usage limit with a stated reset, resume it after the reset. */
+  /**
+   * When the run ends on a usage limit with a stated reset, resume it after the reset.
+   *
+   * @default {false}
+   */
   retryOnLimit?: boolean;
-  /** How long without output before the task is flagged `stalled`. Default 10 minutes. */
+  /**
+   * How long without output before the task is flagged `stalled`.
+   *
+   * @default {10 * 60_000}
+   */
   stallMs?: number;
 }
 

@@ -33,15 +33,21 @@ export interface FleetBackend {
 
 /** Options for {@link Flagship.createShips}. */
 export interface CreateShipsOptions {
-  /** How many ships; default 1, at most 20 (`MAX_SHIPS_PER_CREATE`). */
+  /**
+   * How many ships; at most 20 (`MAX_SHIPS_PER_CREATE`).
+   *
+   * @default {1}
+   */
   count?: number;
   /** Settings that override the flagship's own (e.g. from the laptop). */
   settings?: Settings;
   /**
    * Give each ship a key of its own, registered with the provider, as the original tool did:
-   * ships then reach each other (and, on exe.dev, the account) directly. Default false: ships
+   * ships then reach each other (and, on exe.dev, the account) directly. Without it, ships
    * hold no key and reach the fleet only through the flagship's channel (see the README's
    * security model).
+   *
+   * @default {false}
    */
   trusted?: boolean;
   /** Called as each ship moves through its steps. */

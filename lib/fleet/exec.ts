@@ -50,11 +50,23 @@ export type ExecProgress =
 
 /** Options for `Fleet.exec`. */
 export interface ExecOptions {
-  /** Which ships: names or unique prefixes, or a predicate; default every ship. */
+  /**
+   * Which ships: names or unique prefixes, or a predicate.
+   *
+   * @default {every ship}
+   */
   ships?: readonly string[] | ((ship: Ship) => boolean);
-  /** How long the command may run on each ship. Default 30 minutes, at most 7 days. */
+  /**
+   * How long the command may run on each ship; at most 7 days.
+   *
+   * @default {30 * 60_000}
+   */
   timeoutMs?: number;
-  /** How many ships at once. Default 32. */
+  /**
+   * How many ships at once.
+   *
+   * @default {32}
+   */
   concurrency?: number;
   /** Stops waiting and cancels the command on the ships where it was sent. */
   signal?: AbortSignal;

@@ -43,19 +43,39 @@ import type { ShipRecord } from "./registry.ts";
 
 /** Options shared by fleet calls. */
 export interface FleetOptions {
-  /** The home directory of this member; defaults to `$HOME`. */
+  /**
+   * The home directory of this member.
+   *
+   * @default {Deno.env.get("HOME")}
+   */
   home?: string;
-  /** The ssh client. */
+  /**
+   * The ssh client.
+   *
+   * @default {new Ssh()}
+   */
   ssh?: Ssh;
 }
 
 /** Options for {@link Fleet.init}. */
 export interface InitOptions extends FleetOptions {
-  /** Where VMs come from; default `exedev`. */
+  /**
+   * Where VMs come from.
+   *
+   * @default {"exedev"}
+   */
   provider?: ProviderKind;
-  /** For `local`: where sandboxes live; default `~/.ohcommodore/sandboxes`. */
+  /**
+   * For `local`: where sandboxes live.
+   *
+   * @default {"~/.ohcommodore/sandboxes"}
+   */
   localRoot?: string;
-  /** Settings; default from the environment and `./.env`. */
+  /**
+   * Settings.
+   *
+   * @default {read from the environment and ./.env}
+   */
   settings?: Settings;
   /** Progress of the flagship's creation. */
   onProgress?: (progress: FleetProgress) => void;
@@ -65,7 +85,11 @@ export interface InitOptions extends FleetOptions {
 
 /** Options for {@link Fleet.local}. */
 export interface LocalFleetOptions {
-  /** Settings for its members; default none (nothing is read from the environment). */
+  /**
+   * Settings for its members (nothing is read from the environment).
+   *
+   * @default {{}}
+   */
   settings?: Settings;
   /** Progress of the flagship's creation. */
   onProgress?: (progress: FleetProgress) => void;
@@ -75,7 +99,11 @@ export interface LocalFleetOptions {
 
 /** Options for {@link Fleet.sink}. */
 export interface SinkOptions {
-  /** Also destroy the flagship and forget the fleet (laptop only). */
+  /**
+   * Also destroy the flagship and forget the fleet (laptop only).
+   *
+   * @default {false}
+   */
   scuttle?: boolean;
   /** Progress per VM. */
   onProgress?: (progress: FleetProgress) => void;

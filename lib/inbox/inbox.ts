@@ -58,16 +58,30 @@ const NEXT_POLL_MS = 500;
 
 /** Options for {@link Inbox.open}. */
 export interface InboxOptions {
-  /** The member's home directory; defaults to `$HOME`. */
+  /**
+   * The member's home directory.
+   *
+   * @default {Deno.env.get("HOME")}
+   */
   home?: string;
   /**
-   * The database file; defaults to `<home>/.local/ship/data.duckdb`. It is kept 0600; its
-   * directory is kept 0700 when it is the member's `~/.local/ship`.
+   * The database file. It is kept 0600; its directory is kept 0700 when it is the member's
+   * `~/.local/ship`.
+   *
+   * @default {"<home>/.local/ship/data.duckdb"}
    */
   database?: string;
-  /** The member's identity; defaults to `<home>/.ohcommodore/identity.json`. */
+  /**
+   * The member's identity.
+   *
+   * @default {the one in <home>/.ohcommodore/identity.json}
+   */
   identity?: Identity;
-  /** How long to wait for the database lock; defaults to 30 seconds. */
+  /**
+   * How long to wait for the database lock.
+   *
+   * @default {30_000}
+   */
   lockTimeoutMs?: number;
 }
 

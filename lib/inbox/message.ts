@@ -260,13 +260,29 @@ export interface Delivery {
   recipient: string;
   /** The sender's address. */
   sender?: string;
-  /** The id; senders choose it so retries are idempotent. Generated when missing. */
+  /**
+   * The id; senders choose it so retries are idempotent.
+   *
+   * @default {a new one}
+   */
   id?: string;
-  /** How long the command may run; defaults to 30 minutes, at most 7 days. */
+  /**
+   * How long the command may run; at most 7 days.
+   *
+   * @default {30 * 60_000}
+   */
   timeoutMs?: number;
-  /** `note` for text that is stored and shown, never run; default `command`. */
+  /**
+   * `note` for text that is stored and shown, never run.
+   *
+   * @default {"command"}
+   */
   kind?: MessageKind;
-  /** Store the command `held`: it runs only once a person approves it (`inbox approve`). */
+  /**
+   * Store the command `held`: it runs only once a person approves it (`inbox approve`).
+   *
+   * @default {false}
+   */
   hold?: boolean;
   /** Refuse it when its sender has this much waiting here already (the relay sets it). */
   quota?: SenderQuota;

@@ -29,9 +29,17 @@ export interface RunOptions {
   timeoutMs: number;
   /** Extra environment for the command. */
   env?: Record<string, string>;
-  /** Bytes kept per stream; defaults to {@link OUTPUT_CAP_BYTES}. */
+  /**
+   * Bytes kept per stream.
+   *
+   * @default {OUTPUT_CAP_BYTES}
+   */
   capBytes?: number;
-  /** Time between SIGTERM and SIGKILL on timeout; defaults to 5 seconds. */
+  /**
+   * Time between SIGTERM and SIGKILL on timeout.
+   *
+   * @default {5_000}
+   */
   killGraceMs?: number;
 }
 

@@ -58,11 +58,23 @@ export interface SchedulerOptions {
    * cannot be written (on a full disk) does not stop the scheduler.
    */
   onEvent?: (event: SchedulerEvent) => void;
-  /** Overrides how many commands may run at once (the inbox's `MAX_RUNNING`, default 1). */
+  /**
+   * Overrides how many commands may run at once.
+   *
+   * @default {the inbox's MAX_RUNNING, itself 1 unless set}
+   */
   maxRunning?: number;
-  /** Overrides the output cap per stream. */
+  /**
+   * Overrides the output cap per stream, in bytes.
+   *
+   * @default {OUTPUT_CAP_BYTES}
+   */
   outputCapBytes?: number;
-  /** Time between SIGTERM and SIGKILL when a command times out. */
+  /**
+   * Time between SIGTERM and SIGKILL when a command times out.
+   *
+   * @default {5_000}
+   */
   killGraceMs?: number;
 }
 

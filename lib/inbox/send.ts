@@ -72,19 +72,47 @@ export type AddressResolver = (address: Address) => Promise<Route>;
 
 /** Options for {@link send}. */
 export interface SendOptions {
-  /** How long the command may run on the recipient. Default 30 minutes. */
+  /**
+   * How long the command may run on the recipient.
+   *
+   * @default {30 * 60_000}
+   */
   timeoutMs?: number;
-  /** Wait for the command to finish and return its outcome. */
+  /**
+   * Wait for the command to finish and return its outcome.
+   *
+   * @default {false}
+   */
   wait?: boolean;
-  /** How long to wait. Default: the command's timeout plus a minute. */
+  /**
+   * How long to wait.
+   *
+   * @default {timeoutMs + 60_000}
+   */
   waitMs?: number;
-  /** The sender's home (identity and inbox); defaults to `$HOME`. */
+  /**
+   * The sender's home (identity and inbox).
+   *
+   * @default {Deno.env.get("HOME")}
+   */
   home?: string;
-  /** Resolves addresses; by default the host part is itself the SSH destination. */
+  /**
+   * Resolves addresses.
+   *
+   * @default {directResolver: the host part is itself the SSH destination}
+   */
   resolve?: AddressResolver;
-  /** The ssh client. */
+  /**
+   * The ssh client.
+   *
+   * @default {new Ssh()}
+   */
   ssh?: Ssh;
-  /** The message's id; by default a new one. Knowing it first lets a caller cancel it. */
+  /**
+   * The message's id. Knowing it first lets a caller cancel it.
+   *
+   * @default {a new one}
+   */
   id?: string;
   /** Stops the delivery, or the wait (the command itself is not stopped: cancel it). */
   signal?: AbortSignal;
@@ -93,7 +121,11 @@ export interface SendOptions {
    * the send waits for it to finish.
    */
   onOutput?: (chunk: OutputChunk) => void;
-  /** Send a note: text the recipient stores and shows, never runs. */
+  /**
+   * Send a note: text the recipient stores and shows, never runs.
+   *
+   * @default {false}
+   */
   note?: boolean;
   /** On a keyless ship: told when the message waits in the outbox for the flagship's channel. */
   onQueued?: (reason: string) => void;

@@ -158,7 +158,11 @@ export class ServerConnectionError extends OhcommodoreError {}
 
 /** Options for one {@link ServerConnection.call}. */
 export interface CallOptions<E> {
-  /** Give up after this long; default 30 seconds. */
+  /**
+   * Give up after this long.
+   *
+   * @default {30_000}
+   */
   timeoutMs?: number;
   /** Called with each event before the answer. */
   onEvent?: (event: E) => void;

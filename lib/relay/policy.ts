@@ -19,18 +19,37 @@ export type PolicyAction = "run" | "hold" | "refuse";
 
 /** The flagship's policy for messages from keyless ships. */
 export interface Policy {
-  /** A ship's commands to another ship. Default `run`. */
+  /**
+   * A ship's commands to another ship.
+   *
+   * @default {"run"}
+   */
   shipToShip: PolicyAction;
-  /** A ship's commands to the flagship that no `allow` entry matches. Default `hold`. */
+  /**
+   * A ship's commands to the flagship that no `allow` entry matches.
+   *
+   * @default {"hold"}
+   */
   shipToFlagship: PolicyAction;
   /**
    * Commands to the flagship that run without approval: regular expressions that must match the
-   * whole command (they are anchored for you), e.g. `"git -C ~/reports pull"`. Default none.
+   * whole command (they are anchored for you), e.g. `"git -C ~/reports pull"`.
+   *
+   * @default {[]}
    */
   allow: string[];
-  /** Whether ships may send notes (to the flagship or another ship). Default true. */
+  /**
+   * Whether ships may send notes (to the flagship or another ship).
+   *
+   * @default {true}
+   */
   notes: boolean;
-  /** How often the flagship collects outboxes of ships whose channel has no forward. Default 5. */
+  /**
+   * How often, in seconds, the flagship collects outboxes of ships whose channel has no
+   * forward.
+   *
+   * @default {5}
+   */
   pollIntervalSec: number;
 }
 

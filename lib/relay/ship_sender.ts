@@ -23,7 +23,11 @@ import { sleep } from "../timer.ts";
 
 /** Options for {@link relaySend}. */
 export interface RelaySendOptions {
-  /** The ship's home; defaults to `$HOME`. */
+  /**
+   * The ship's home.
+   *
+   * @default {Deno.env.get("HOME")}
+   */
   home?: string;
   /** Told when the message waits in the outbox because the channel does not answer now. */
   onQueued?: (reason: string) => void;
