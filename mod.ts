@@ -79,9 +79,12 @@ export {
   type ErrorData,
   errorFromData,
   errorToData,
+  FlagshipError,
   InterruptedError,
   NotFoundError,
   OhcommodoreError,
+  type OhcommodoreErrorOptions,
+  ProviderError,
   registerErrorClass,
   RemoteCommandError,
   SshError,
@@ -122,7 +125,6 @@ export {
   type SinkOptions,
   type SinkResult,
 } from "./lib/fleet/fleet.ts";
-export { FlagshipError } from "./lib/fleet/flagship_client.ts";
 export {
   CommandFailedError,
   type CommandOutcome,
@@ -147,7 +149,7 @@ export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export { type KeptTask, type ShipRecord } from "./lib/fleet/registry.ts";
 export { fleetResolver } from "./lib/fleet/resolver.ts";
-export { ExeDevProvider, ProviderError } from "./lib/providers/exedev.ts";
+export { ExeDevProvider } from "./lib/providers/exedev.ts";
 export { LocalProvider } from "./lib/providers/local.ts";
 export {
   PROVIDER_KINDS,

@@ -1,12 +1,27 @@
 /**
  * The errors ohcommodore throws. Callers catch {@link OhcommodoreError} for any of them and the
- * subclasses for conditions they handle differently; the CLI maps them to one `error:` line and
- * an exit code.
+ * subclasses for conditions they handle differently. An error says what went wrong and carries
+ * its fields; its `next` names the `ohcommodore` command a person would run next, which the CLI
+ * prints after the message on its one `error:` line, with the error's exit code.
+ *
+ * Where errors live:
+ * - Here: every error whose fields are plain data (names, codes, text), whichever layer throws
+ *   it, and how errors cross a process boundary ({@link errorToData}, {@link errorFromData}).
+ * - Beside their concept: an error that carries that concept's own types, so that this file, at
+ *   the bottom of the layers, imports none of them. Each registers itself with
+ *   {@link registerErrorClass} and is exported with the rest: for the inbox `NoSchedulerError`,
+ *   `SchedulerNotStartedError` (the waiting message) and `DeliveryInterruptedError` (what the
+ *   look-up found); for the fleet `CommandFailedError` (the finished message), `ProvisionError`
+ *   (the step), `CreateShipsError` (the ships made), `FleetExecError` (every ship's result),
+ *   `AgentStartError` and `ResumeRefusedError` (the tasks).
+ * - Neither: limits on untrusted input are the built-in `RangeError` (a line past its size), and
+ *   signals a module gives itself and catches are not errors a caller sees.
  *
  * @module
  */
 
 import { dirname } from "node:path";
+import { lastLine } from "./process.ts";
 
 /**
  * The base of every error ohcommodore throws on purpose.
@@ -372,6 +387,67 @@ export class InterruptedError extends OhcommodoreError {
   override readonly exitCode: number = 130;
 }
 
+/**
+ * A lobby command failed or answered with an error.
+ *
+ * @example Tell the provider refusing from other failures
+ * ```ts
+ * import { Fleet, ProviderError } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * await fleet.createShips("scratch").catch((error) => {
+ *   if (error instanceof ProviderError) console.error(`exe.dev said: ${error.message}`);
+ *   throw error;
+ * });
+ * ```
+ */
+export class ProviderError extends OhcommodoreError {}
+
+/**
+ * The connection to an inbox server broke (or the server did not answer in time) before a
+ * request's answer arrived: the request may or may not have been carried out.
+ */
+export class ServerConnectionError extends OhcommodoreError {}
+
+/**
+ * The flagship gave no answer to a fleet call (another version, a crash, a broken install).
+ *
+ * @example Notice a flagship that runs another version
+ * ```ts
+ * import { FlagshipError, Fleet } from "@smithclay/ohcommodore";
+ * await using fleet = await Fleet.open();
+ * await fleet.status().catch((error) => {
+ *   if (error instanceof FlagshipError) console.error(`flagship: ${error.stderrTail}`);
+ *   throw error;
+ * });
+ * ```
+ */
+export class FlagshipError extends OhcommodoreError {
+  /** The flagship's exit code. */
+  override readonly exitCode: number;
+  /** The last line the flagship wrote to stderr. */
+  readonly stderrTail: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param flagship The flagship's name.
+   * @param method The call.
+   * @param code Its exit code.
+   * @param stderr What the flagship wrote to stderr.
+   */
+  constructor(flagship: string, method: string, code: number, stderr: string) {
+    const tail = lastLine(stderr);
+    super(
+      `The flagship ${flagship} did not answer "${method}" (exit ${code}` +
+        (tail ? `: ${tail}` : "") + `); it may run another ohcommodore version`,
+      { next: `see "ohcommodore fleet status"` },
+    );
+    // Its usage error (exit 2: an older flagship without "fleet _call") is not ours.
+    this.exitCode = code === 124 || code === 130 ? code : 1;
+    this.stderrTail = tail;
+  }
+}
+
 /** An error as data, to cross a process boundary (the flagship's answer to the laptop). */
 export interface ErrorData {
   /** The class name, e.g. `NotFoundError`. */
@@ -420,6 +496,9 @@ for (
     DatabaseError,
     DiskFullError,
     InterruptedError,
+    ProviderError,
+    ServerConnectionError,
+    FlagshipError,
   ]
 ) registerErrorClass(errorClass);
 

@@ -106,16 +106,20 @@ export async function* readLines(
       let start = 0;
       for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10, start)) {
         if (size + newline - start > maxBytes) {
-          throw new Error(`a line longer than ${maxBytes} bytes`);
+          throw new RangeError(`a line longer than ${maxBytes} bytes`);
         }
         yield line(chunk.subarray(start, newline));
         start = newline + 1;
       }
       if (start === chunk.length) continue;
       const rest = chunk.slice(start); // a copy: the reader's buffer is not kept alive
-      if (size + rest.length > maxBytes) throw new Error(`a line longer than ${maxBytes} bytes`);
+      if (size + rest.length > maxBytes) {
+        throw new RangeError(`a line longer than ${maxBytes} bytes`);
+      }
       if (options.budget && !options.budget.take(rest.length)) {
-        throw new Error(`no room for more unfinished lines (${options.budget.limit} bytes held)`);
+        throw new RangeError(
+          `no room for more unfinished lines (${options.budget.limit} bytes held)`,
+        );
       }
       pieces.push(rest);
       size += rest.length;

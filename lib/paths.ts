@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { OhcommodoreError } from "./errors.ts";
 
 /** The files of one fleet member, all below its home directory. */
 export interface MemberPaths {
@@ -34,7 +35,7 @@ export interface MemberPaths {
  */
 export function homeDir(): string {
   const home = Deno.env.get("HOME");
-  if (!home) throw new Error("Cannot find the home directory: HOME is not set");
+  if (!home) throw new OhcommodoreError("Cannot find the home directory: HOME is not set");
   return home;
 }
 

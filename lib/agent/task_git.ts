@@ -264,7 +264,9 @@ async function openPullRequest(
   const url = result.stdout.split("\n").map((line) => line.trim()).findLast((line) =>
     /^https?:\/\//.test(line)
   );
-  if (result.code !== 0 || !url) throw new Error(linesOf(result.stderr) || `exit ${result.code}`);
+  if (result.code !== 0 || !url) {
+    throw new OhcommodoreError(linesOf(result.stderr) || `exit ${result.code}`);
+  }
   return url;
 }
 

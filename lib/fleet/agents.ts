@@ -8,7 +8,7 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
+import { NotFoundError, OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { channelFor } from "../channel.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";
@@ -392,6 +392,9 @@ export class AgentStartError extends OhcommodoreError {
   }
 }
 
+// Read back from data (another process's --json), it is itself again.
+registerErrorClass(AgentStartError);
+
 /**
  * A ship's last task cannot be continued with `resume`: it has not ended, or it has no Claude
  * Code session (it ended before Claude Code started). Its outcome says which.
@@ -439,6 +442,9 @@ export class ResumeRefusedError extends OhcommodoreError {
     this.task = task;
   }
 }
+
+// Read back from data (another process's --json), it is itself again.
+registerErrorClass(ResumeRefusedError);
 
 // A task that has not ended: its session is in use, or not yet known.
 const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];

@@ -8,7 +8,7 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
+import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "../inbox/message.ts";
 import { send } from "../inbox/send.ts";
 import type { Ssh } from "../ssh.ts";
@@ -145,6 +145,9 @@ export class FleetExecError extends OhcommodoreError {
     this.results = results;
   }
 }
+
+// Read back from data (another process's --json), it is itself again.
+registerErrorClass(FleetExecError);
 
 /** What a fleet exec needs of its fleet. */
 export interface ExecContext {

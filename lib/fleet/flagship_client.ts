@@ -7,14 +7,8 @@
  */
 
 import { channelFor } from "../channel.ts";
-import {
-  errorFromData,
-  InterruptedError,
-  OhcommodoreError,
-  registerErrorClass,
-} from "../errors.ts";
+import { errorFromData, FlagshipError, InterruptedError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
-import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
 import type { FleetBackend } from "./backend.ts";
@@ -192,45 +186,3 @@ export class FlagshipClient implements FleetBackend {
     throw new FlagshipError(this.#facts.flagshipVm, call.method, result.code, result.stderr);
   }
 }
-
-/**
- * The flagship gave no answer to a fleet call (another version, a crash, a broken install).
- *
- * @example Notice a flagship that runs another version
- * ```ts
- * import { FlagshipError, Fleet } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * await fleet.status().catch((error) => {
- *   if (error instanceof FlagshipError) console.error(`flagship: ${error.stderrTail}`);
- *   throw error;
- * });
- * ```
- */
-export class FlagshipError extends OhcommodoreError {
-  /** The flagship's exit code. */
-  override readonly exitCode: number;
-  /** The last line the flagship wrote to stderr. */
-  readonly stderrTail: string;
-
-  /**
-   * Creates the error.
-   *
-   * @param flagship The flagship's name.
-   * @param method The call.
-   * @param code Its exit code.
-   * @param stderr What the flagship wrote to stderr.
-   */
-  constructor(flagship: string, method: string, code: number, stderr: string) {
-    const tail = lastLine(stderr);
-    super(
-      `The flagship ${flagship} did not answer "${method}" (exit ${code}` +
-        (tail ? `: ${tail}` : "") + `); it may run another ohcommodore version`,
-      { next: `see "ohcommodore fleet status"` },
-    );
-    // Its usage error (exit 2: an older flagship without "fleet _call") is not ours.
-    this.exitCode = code === 124 || code === 130 ? code : 1;
-    this.stderrTail = tail;
-  }
-}
-
-registerErrorClass(FlagshipError);

@@ -7,6 +7,7 @@
 
 import type { Channel } from "../channel.ts";
 import { oneLine } from "../clip.ts";
+import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine } from "../process.ts";
 import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts";
@@ -25,7 +26,9 @@ import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts
  * @param channel The ship.
  * @param ship Its name.
  * @returns Its tasks' outcomes.
- * @throws {Error} When it cannot be asked, or answers with no list or past 16 MiB.
+ * @throws {SshError} When it cannot be reached.
+ * @throws {RemoteCommandError} When its `agent _tasks` fails.
+ * @throws {OhcommodoreError} When it answers with no list, or past 16 MiB.
  */
 export async function fetchShipTasks(channel: Channel, ship: string): Promise<TaskOutcome[]> {
   const result = await channel.run(
@@ -34,19 +37,29 @@ export async function fetchShipTasks(channel: Channel, ship: string): Promise<Ta
   );
   // A ship may run anything: an answer past the cap was cut off, and is not believed.
   if (Math.max(result.stdout.length, result.stderr.length) > MAX_TASKS_ANSWER_CHARS) {
-    throw new Error(
+    throw new OhcommodoreError(
       `${ship} is unreadable: its answer to "agent _tasks" passed ` +
         `${MAX_TASKS_ANSWER_CHARS / 1024 / 1024} MiB`,
     );
   }
   if (result.code !== 0) {
-    throw new Error(
-      `"agent _tasks" on ${ship} exited ${result.code}: ` +
-        JSON.stringify(oneLine(lastLine(result.stderr), 200)),
+    const tail = lastLine(result.stderr);
+    throw new RemoteCommandError(
+      channel.destination,
+      result.code,
+      tail,
+      `"agent _tasks" on ${ship} exited ${result.code}: ${JSON.stringify(oneLine(tail, 200))}`,
     );
   }
-  const tasks = JSON.parse(result.stdout);
-  if (!Array.isArray(tasks)) throw new Error(`${ship} answered "agent _tasks" with no list`);
+  let tasks: unknown;
+  try {
+    tasks = JSON.parse(result.stdout);
+  } catch {
+    throw new OhcommodoreError(`${ship} answered "agent _tasks" with something other than JSON`);
+  }
+  if (!Array.isArray(tasks)) {
+    throw new OhcommodoreError(`${ship} answered "agent _tasks" with no list`);
+  }
   // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
   return tasks.flatMap((task) => checkedOutcome(ship, task));
 }

@@ -11,7 +11,13 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { dirname, resolve as resolvePath } from "node:path";
 import { parseAddress } from "../address.ts";
 import { checkDurationMs, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
-import { DeliveryRefusedError, registerErrorClass, TimeoutError, UsageError } from "../errors.ts";
+import {
+  DeliveryRefusedError,
+  registerErrorClass,
+  ServerConnectionError,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
 import { type Identity, identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, GaveUpWaiting, withDatabase } from "./database.ts";
@@ -35,7 +41,6 @@ import {
   type OperationName,
   type OutputChunk,
   ServerConnection,
-  ServerConnectionError,
   type ServerOperations,
 } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";

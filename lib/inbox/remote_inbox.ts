@@ -10,7 +10,12 @@ import { lineSplitter } from "../lines.ts";
 import { parseAddress } from "../address.ts";
 import { type Channel, channelFor } from "../channel.ts";
 import { checkDurationMs } from "../duration.ts";
-import { errorFromData, isErrorData, RemoteCommandError } from "../errors.ts";
+import {
+  errorFromData,
+  isErrorData,
+  RemoteCommandError,
+  ServerConnectionError,
+} from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import { type Cancellation, DEFAULT_NEXT_WAIT_MS } from "./inbox.ts";
@@ -22,12 +27,11 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
-import {
-  type OperationName,
-  type OutputChunk,
-  type ServerConnection,
-  ServerConnectionError,
-  type ServerOperations,
+import type {
+  OperationName,
+  OutputChunk,
+  ServerConnection,
+  ServerOperations,
 } from "./server_protocol.ts";
 import { connectToMember, unlessUnreachable } from "./tunnel.ts";
 

@@ -11,6 +11,7 @@ import {
   OhcommodoreError,
   registerErrorClass,
   RemoteCommandError,
+  ServerConnectionError,
   SshError,
   TimeoutError,
   UsageError,
@@ -32,11 +33,7 @@ import {
   type SendResult,
 } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
-import {
-  type OutputChunk,
-  type ServerConnection,
-  ServerConnectionError,
-} from "./server_protocol.ts";
+import type { OutputChunk, ServerConnection } from "./server_protocol.ts";
 import { connectToMember, unlessUnreachable } from "./tunnel.ts";
 import { ensureScheduler } from "./scheduler_service.ts";
 import {

@@ -18,7 +18,7 @@
 
 import { readLines, writeAll } from "../lines.ts";
 import { VERSION } from "../version.ts";
-import { type ErrorData, errorFromData, OhcommodoreError } from "../errors.ts";
+import { type ErrorData, errorFromData, ServerConnectionError } from "../errors.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
 import type { QueryResult } from "./query.ts";
@@ -149,12 +149,6 @@ export type ServerReply =
   | { id: number; event: unknown }
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: ErrorData };
-
-/**
- * The connection to an inbox server broke (or the server did not answer in time) before a
- * request's answer arrived: the request may or may not have been carried out.
- */
-export class ServerConnectionError extends OhcommodoreError {}
 
 /** Options for one {@link ServerConnection.call}. */
 export interface CallOptions<E> {

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
 import { channelFor } from "../channel.ts";
-import { SshError } from "../errors.ts";
+import { RemoteCommandError, SshError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
@@ -183,9 +183,12 @@ async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
   } catch {
     // said below
   }
-  throw new Error(
-    `"${destination}" did not say where its inbox server listens (exit ${result.code}): ` +
-      result.stderr.trim().split("\n").slice(-1)[0],
+  const tail = result.stderr.trim().split("\n").slice(-1)[0];
+  throw new RemoteCommandError(
+    destination,
+    result.code,
+    tail,
+    `"${destination}" did not say where its inbox server listens (exit ${result.code}): ${tail}`,
   );
 }
 

@@ -8,7 +8,7 @@
 
 import { pLimit, pRetry } from "../deps.ts";
 import { type Channel, SshChannel } from "../channel.ts";
-import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
+import { ProviderError, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import {
@@ -18,21 +18,6 @@ import {
   type VmProvider,
   type WaitOptions,
 } from "./provider.ts";
-
-/**
- * A lobby command failed or answered with an error.
- *
- * @example Tell the provider refusing from other failures
- * ```ts
- * import { Fleet, ProviderError } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * await fleet.createShips("scratch").catch((error) => {
- *   if (error instanceof ProviderError) console.error(`exe.dev said: ${error.message}`);
- *   throw error;
- * });
- * ```
- */
-export class ProviderError extends OhcommodoreError {}
 
 const LOBBY_TIMEOUT_MS = 120_000;
 const LOBBY_CONCURRENCY = 4;
@@ -266,4 +251,3 @@ function toVmInfo(value: unknown, command: string): VmInfo {
 }
 
 // It crosses from the flagship to the laptop as data and comes back as itself.
-registerErrorClass(ProviderError);

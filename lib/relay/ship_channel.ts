@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { DeliveryRefusedError } from "../errors.ts";
+import { DeliveryRefusedError, OhcommodoreError, RemoteCommandError, SshError } from "../errors.ts";
 import { InboxServer, type OperationHandlers, type ServerLimits } from "../inbox/server.ts";
 import { serverHello } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
@@ -168,9 +168,9 @@ export class ShipChannel {
     try {
       entries = JSON.parse(taken.stdout);
     } catch {
-      throw new Error(`its outbox answered with something other than JSON`);
+      throw new OhcommodoreError(`its outbox answered with something other than JSON`);
     }
-    if (!Array.isArray(entries)) throw new Error(`its outbox answered with no list`);
+    if (!Array.isArray(entries)) throw new OhcommodoreError(`its outbox answered with no list`);
     const settled: { id: string; refused?: string }[] = [];
     for (const entry of entries.slice(0, 100)) {
       const id = (entry as { id?: unknown })?.id;
@@ -248,8 +248,10 @@ export class ShipChannel {
     while (Date.now() < deadline && !this.#closed.signal.aborted) {
       if (exited) {
         const stderr = await new Response(master.stderr).text().catch(() => "");
-        throw new Error(
+        throw new SshError(
+          this.#ship.destination,
           `ssh to ${this.#ship.destination} ended: ${lastLine(stderr) || "no reason"}`,
+          true,
         );
       }
       if (await this.#control(["-O", "check"]).then(() => true, () => false)) {
@@ -259,7 +261,8 @@ export class ShipChannel {
       await sleep(100, this.#closed.signal);
     }
     master.stderr.cancel().catch(() => {});
-    throw new Error(`ssh to ${this.#ship.destination} did not connect within 30s`);
+    const destination = this.#ship.destination;
+    throw new SshError(destination, `ssh to ${destination} did not connect within 30s`, true);
   }
 
   #stopMaster(): void {
@@ -286,9 +289,13 @@ export class ShipChannel {
       maxOutput: MAX_COLLECTED_CHARS,
     });
     if (result.code !== 0) {
-      throw new Error(
+      const tail = lastLine(result.stderr);
+      throw new RemoteCommandError(
+        this.#ship.destination,
+        result.code,
+        tail,
         `"${remote.slice(1).join(" ")}" on ${this.#ship.name} failed (exit ${result.code}): ` +
-          (lastLine(result.stderr) || "no message"),
+          (tail || "no message"),
       );
     }
     return result;
@@ -302,7 +309,11 @@ export class ShipChannel {
     ]);
     const result = await runProcess(program, args, { timeoutMs: 10_000 });
     if (result.code !== 0 || result.timedOut) {
-      throw new Error(lastLine(result.stderr) || `ssh ${flags.join(" ")} exited ${result.code}`);
+      throw new SshError(
+        this.#ship.destination,
+        lastLine(result.stderr) || `ssh ${flags.join(" ")} exited ${result.code}`,
+        true,
+      );
     }
   }
 }
@@ -316,7 +327,9 @@ function parseSocket(stdout: string): string {
   }
   // A forward's path may not hold the ":" that separates it from ours.
   if (typeof socket !== "string" || !socket.startsWith("/") || /[:\s]/.test(socket)) {
-    throw new Error(`the ship named no usable socket for its channel (${stdout.slice(0, 200)})`);
+    throw new OhcommodoreError(
+      `the ship named no usable socket for its channel (${stdout.slice(0, 200)})`,
+    );
   }
   return socket;
 }

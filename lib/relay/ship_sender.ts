@@ -9,14 +9,15 @@
  */
 
 import { WAIT_MARGIN_MS } from "../duration.ts";
-import { DeliveryRefusedError, TimeoutError, UsageError } from "../errors.ts";
+import {
+  DeliveryRefusedError,
+  ServerConnectionError,
+  TimeoutError,
+  UsageError,
+} from "../errors.ts";
 import type { Message, QueuedMessage } from "../inbox/message.ts";
 import type { DeliverRequest } from "../inbox/protocol.ts";
-import {
-  MAX_REMOTE_REPLY_BYTES,
-  ServerConnection,
-  ServerConnectionError,
-} from "../inbox/server_protocol.ts";
+import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "../inbox/server_protocol.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox } from "./outbox.ts";
 import { sleep } from "../timer.ts";
