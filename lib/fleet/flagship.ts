@@ -11,19 +11,13 @@ import { pLimit } from "../deps.ts";
 import { type Channel, channelFor } from "../channel.ts";
 import { OhcommodoreError, registerErrorClass } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
-import { runProcess } from "../process.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
-
-export type { CreateShipsOptions, DestroyedShip, FleetStatus, Resolved, ShipStatus, SinkReport };
-import {
-  type MemberEnv,
-  missingCredentials,
-  type Settings,
-  type ShipCredential,
-} from "../settings.ts";
+import { loadSettings, type Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import { parseWholeNumber } from "../whole_number.ts";
+import { fetchLastTask, summarize } from "../agent/last_task.ts";
+import { readChannelStatuses } from "../relay/ship_channels.ts";
 import type {
   CreateShipsOptions,
   DestroyedShip,
@@ -34,17 +28,16 @@ import type {
   SinkReport,
 } from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
-import { type FleetFacts, vmSettings } from "./config.ts";
-import { formatEnvFile, loadSettings } from "../settings.ts";
-import { Creation } from "./creation.ts";
+import type { FleetFacts } from "./config.ts";
+import { makeShip } from "./make_ship.ts";
 import { fetchReport, memberReport } from "./member_status.ts";
-import { isShipOfFleet, newShipVmName, parseShipSpec, type ShipSpec } from "./names.ts";
+import { isShipOfFleet, parseShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
-import { provision } from "./provision.ts";
 import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
-import { readChannelStatuses } from "../relay/ship_channels.ts";
+import { ShipKeys } from "./ship_keys.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";
-import { fetchLastTask, summarize } from "../agent/last_task.ts";
+
+export type { CreateShipsOptions, DestroyedShip, FleetStatus, Resolved, ShipStatus, SinkReport };
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -61,7 +54,6 @@ export function checkShipCount(asked: number | string): number {
 }
 // Status calls go to the ships themselves, not the lobby.
 const STATUS_CONCURRENCY = 32;
-const REACH_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * Some ships of a `ship create --count` failed; the others were made.
@@ -141,6 +133,7 @@ export class Flagship implements FleetBackend {
   readonly #home: string;
   readonly #ssh: Ssh;
   readonly #provider: VmProvider;
+  readonly #keys: ShipKeys;
 
   /**
    * The flagship of a fleet.
@@ -154,6 +147,7 @@ export class Flagship implements FleetBackend {
     this.#home = home;
     this.#ssh = ssh;
     this.#provider = providerFor(facts, ssh);
+    this.#keys = new ShipKeys(home);
   }
 
   /** The ship registry. */
@@ -197,118 +191,23 @@ export class Flagship implements FleetBackend {
     const outcomes = await Promise.allSettled(
       Array.from(
         { length: count },
-        () => this.#createShip(spec, { ...options, registry, settings, program, initScript }),
+        () =>
+          makeShip(spec, {
+            ...options,
+            facts: this.facts,
+            provider: this.#provider,
+            keys: this.#keys,
+            registry,
+            settings,
+            program,
+            initScript,
+          }),
       ),
     );
     const created = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
     const failures = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason as Error] : []);
     if (failures.length) throw new CreateShipsError(created, failures);
     return created;
-  }
-
-  async #createShip(
-    spec: ShipSpec,
-    context: {
-      registry: Registry;
-      settings: Settings;
-      program: Uint8Array;
-      initScript: string;
-      trusted?: boolean;
-      onProgress?: (progress: FleetProgress) => void;
-      signal?: AbortSignal;
-    },
-  ): Promise<ShipRecord> {
-    // Where the provider hands out no keys (sandboxes of this user), every ship is trusted.
-    const trusted = context.trusted === true || !this.#provider.managesKeys;
-    const name = newShipVmName(spec.name, this.facts.tag);
-    const signal = context.signal;
-    // On failure, leave nothing behind: no VM, no key, no record.
-    const creation = new Creation(name, {
-      startsAt: "key",
-      recovery: "ohcommodore fleet sink",
-      onProgress: context.onProgress,
-      signal,
-    });
-    try {
-      // Checked before anything is paid for: a value .env cannot carry fails here.
-      const envFile = formatEnvFile(
-        {
-          ...vmSettings(context.settings, this.#provider),
-          ROLE: "captain",
-          VM_NAME: name,
-          TARGET_REPO: spec.repo ?? undefined,
-          FLAGSHIP_NAME: this.facts.flagshipVm,
-          FLAGSHIP_DEST: this.facts.flagship,
-          SHIP_KEYLESS: trusted ? undefined : "1",
-        } satisfies MemberEnv,
-      );
-      const missing = missingCredentials(context.settings);
-      if (missing.length) {
-        context.onProgress?.({ vm: name, step: "warning", message: lackingCredentials(missing) });
-      }
-      // Sandboxes are entered directly; a trusted VM gets a key of its own, registered first.
-      // A keyless one is entered with the flagship's key (the provider gives new VMs the
-      // account's keys) and holds none.
-      const key = trusted && this.#provider.managesKeys ? await this.#newKey(name) : null;
-      if (key) {
-        creation.onUndo(() => this.#forgetKey(name));
-        await creation.step(
-          "key",
-          () => this.#provider.addKey(key.publicKey),
-          () => this.#provider.removeKey(key.publicKey),
-        );
-      }
-      const vm = await creation.step(
-        "create",
-        () => this.#provider.create(name),
-        // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
-        async () => {
-          await this.#provider.remove([name]);
-          await context.registry.remove(name);
-        },
-      );
-      const record = {
-        name,
-        repo: spec.repo,
-        destination: vm.destination,
-        publicKey: key?.publicKey ?? "",
-        trusted,
-        status: "provisioning",
-      };
-      await context.registry.add(record);
-      const channel = await creation.step(
-        "reach",
-        () => this.#provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
-      );
-      await provision(channel, {
-        vm: name,
-        program: context.program,
-        initScript: context.initScript,
-        files: [
-          { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
-          ...(key
-            ? [
-              { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
-              { path: "~/.ssh/id_ed25519.pub", data: key.publicKey + "\n", mode: 0o644 },
-            ]
-            : []),
-        ],
-        // The new key's registration needs the key file on the ship, not init.sh.
-        alongsideInit: key
-          ? { step: "key", run: () => this.#provider.activateKey(channel, signal) }
-          : undefined,
-        onStep: (step) => creation.begin(step),
-        signal,
-      });
-      creation.begin("record", { report: false });
-      await context.registry.setStatus(name, "ready");
-      // The ship has its key now; the flagship keeps only the public half, to revoke it.
-      await Deno.remove(this.#keyPath(name)).catch(() => {});
-      creation.done();
-      return { ...record, status: "ready", createdAt: new Date().toISOString() };
-    } catch (error) {
-      throw await creation.fail(error);
-    }
   }
 
   /**
@@ -361,7 +260,7 @@ export class Flagship implements FleetBackend {
   async #forget(name: string, publicKey: string | null, registry: Registry): Promise<void> {
     if (publicKey && this.#provider.managesKeys) await this.#provider.removeKey(publicKey);
     await registry.remove(name);
-    await this.#forgetKey(name);
+    await this.#keys.forget(name);
   }
 
   /**
@@ -394,7 +293,7 @@ export class Flagship implements FleetBackend {
     }
     await Promise.all(names.map(async (name) => {
       try {
-        const publicKey = keys.get(name) || await this.#keptPublicKey(name);
+        const publicKey = keys.get(name) || await this.#keys.keptPublicKey(name);
         await this.#forget(name, publicKey, registry);
         (keys.has(name) ? report.destroyed : report.orphans).push(name);
       } catch (error) {
@@ -488,52 +387,6 @@ export class Flagship implements FleetBackend {
   #channel(destination: string): Channel {
     return channelFor(destination, this.#ssh);
   }
-
-  #keyPath(name: string): string {
-    return join(memberPaths(this.#home).configDir, "keys", name);
-  }
-
-  async #newKey(name: string): Promise<{ privateKey: string; publicKey: string }> {
-    const path = this.#keyPath(name);
-    await Deno.mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
-    const result = await runProcess(
-      "ssh-keygen",
-      ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path],
-      { timeoutMs: 30_000 },
-    );
-    if (result.code !== 0) {
-      throw new OhcommodoreError(
-        `ssh-keygen could not make a key for ${name}: ${result.stderr.trim()} ` +
-          `(is openssh-client installed on the flagship?)`,
-      );
-    }
-    return {
-      privateKey: await Deno.readTextFile(path),
-      publicKey: (await Deno.readTextFile(`${path}.pub`)).trim(),
-    };
-  }
-
-  async #keptPublicKey(name: string): Promise<string | null> {
-    return await Deno.readTextFile(`${this.#keyPath(name)}.pub`).catch(() => null);
-  }
-
-  async #forgetKey(name: string): Promise<void> {
-    for (const file of [this.#keyPath(name), `${this.#keyPath(name)}.pub`]) {
-      await Deno.remove(file).catch(() => {});
-    }
-  }
-}
-
-// What a new ship lacks, what it cannot do without it, and where to set it.
-function lackingCredentials(missing: readonly ShipCredential[]): string {
-  const lacks = missing.map((credential) =>
-    `no ${credential.kind} credential (${credential.names.join(" or ")}): ${credential.without}`
-  );
-  const names = missing.map((credential) => credential.names[0]).join(" and ");
-  const what = missing.length > 1 ? "them" : "it";
-  return `${lacks.join("; ").replace(/^n/, "N")}; export ${names} where you run ` +
-    `"ohcommodore ship create" (or pass ${what} in settings), or put ${what} in the ` +
-    `flagship's ~/.ohcommodore/.env for every ship it makes`;
 }
 
 // Paths the laptop placed on the flagship arrive as "~/…".

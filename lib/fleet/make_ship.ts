@@ -1,0 +1,164 @@
+/**
+ * Making one ship, as the flagship does for each of a `ship create`: its key (when trusted), its
+ * VM, its record, then the program, its `.env` and init.sh on it; on failure each step is undone,
+ * newest first, so nothing is left behind.
+ *
+ * @module
+ */
+
+import type { VmProvider } from "../providers/provider.ts";
+import {
+  formatEnvFile,
+  type MemberEnv,
+  missingCredentials,
+  type Settings,
+  type ShipCredential,
+} from "../settings.ts";
+import { type FleetFacts, vmSettings } from "./config.ts";
+import { Creation } from "./creation.ts";
+import { newShipVmName, type ShipSpec } from "./names.ts";
+import type { FleetProgress } from "./progress.ts";
+import { provision } from "./provision.ts";
+import type { Registry, ShipRecord } from "./registry.ts";
+import type { ShipKeys } from "./ship_keys.ts";
+
+// How long a new VM may take to answer over ssh.
+const REACH_TIMEOUT_MS = 5 * 60_000;
+
+/** What making a ship needs of the flagship and of the `ship create` it belongs to. */
+export interface MakeShipContext {
+  /** The fleet. */
+  facts: FleetFacts;
+  /** Where VMs come from. */
+  provider: VmProvider;
+  /** Where a trusted ship's key is made and kept. */
+  keys: ShipKeys;
+  /** The ship registry. */
+  registry: Registry;
+  /** The settings the ship gets (tokens, dotfiles, …). */
+  settings: Settings;
+  /** The program put on the ship. */
+  program: Uint8Array;
+  /** The setup script run on it. */
+  initScript: string;
+  /** Give it a key of its own. */
+  trusted?: boolean;
+  /** Told of each step. */
+  onProgress?: (progress: FleetProgress) => void;
+  /** Stops at the next step, undoing what was made. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Makes one ship, ready, or nothing.
+ *
+ * @param spec What it is made from (a repository, or a plain name).
+ * @param context The flagship's side.
+ * @returns The ship's record.
+ * @throws {ProvisionError} Naming the step that failed, once what was made is removed.
+ */
+export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promise<ShipRecord> {
+  // Where the provider hands out no keys (sandboxes of this user), every ship is trusted.
+  const trusted = context.trusted === true || !context.provider.managesKeys;
+  const name = newShipVmName(spec.name, context.facts.tag);
+  const signal = context.signal;
+  // On failure, leave nothing behind: no VM, no key, no record.
+  const creation = new Creation(name, {
+    startsAt: "key",
+    recovery: "ohcommodore fleet sink",
+    onProgress: context.onProgress,
+    signal,
+  });
+  try {
+    // Checked before anything is paid for: a value .env cannot carry fails here.
+    const envFile = formatEnvFile(
+      {
+        ...vmSettings(context.settings, context.provider),
+        ROLE: "captain",
+        VM_NAME: name,
+        TARGET_REPO: spec.repo ?? undefined,
+        FLAGSHIP_NAME: context.facts.flagshipVm,
+        FLAGSHIP_DEST: context.facts.flagship,
+        SHIP_KEYLESS: trusted ? undefined : "1",
+      } satisfies MemberEnv,
+    );
+    const missing = missingCredentials(context.settings);
+    if (missing.length) {
+      context.onProgress?.({ vm: name, step: "warning", message: lackingCredentials(missing) });
+    }
+    // Sandboxes are entered directly; a trusted VM gets a key of its own, registered first.
+    // A keyless one is entered with the flagship's key (the provider gives new VMs the
+    // account's keys) and holds none.
+    const key = trusted && context.provider.managesKeys ? await context.keys.make(name) : null;
+    if (key) {
+      creation.onUndo(() => context.keys.forget(name));
+      await creation.step(
+        "key",
+        () => context.provider.addKey(key.publicKey),
+        () => context.provider.removeKey(key.publicKey),
+      );
+    }
+    const vm = await creation.step(
+      "create",
+      () => context.provider.create(name),
+      // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
+      async () => {
+        await context.provider.remove([name]);
+        await context.registry.remove(name);
+      },
+    );
+    const record = {
+      name,
+      repo: spec.repo,
+      destination: vm.destination,
+      publicKey: key?.publicKey ?? "",
+      trusted,
+      status: "provisioning",
+    };
+    await context.registry.add(record);
+    const channel = await creation.step(
+      "reach",
+      () => context.provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
+    );
+    await provision(channel, {
+      vm: name,
+      program: context.program,
+      initScript: context.initScript,
+      files: [
+        { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
+        ...(key
+          ? [
+            { path: "~/.ssh/id_ed25519", data: key.privateKey, mode: 0o600 },
+            { path: "~/.ssh/id_ed25519.pub", data: key.publicKey + "\n", mode: 0o644 },
+          ]
+          : []),
+      ],
+      // The new key's registration needs the key file on the ship, not init.sh.
+      alongsideInit: key
+        ? { step: "key", run: () => context.provider.activateKey(channel, signal) }
+        : undefined,
+      onStep: (step) => creation.begin(step),
+      signal,
+    });
+    creation.begin("record", { report: false });
+    await context.registry.setStatus(name, "ready");
+    // The ship has its key now; the flagship keeps only the public half, to revoke it.
+    await Deno.remove(context.keys.path(name)).catch(() => {});
+    creation.done();
+    return { ...record, status: "ready", createdAt: new Date().toISOString() };
+  } catch (error) {
+    throw await creation.fail(error);
+  }
+}
+
+// What a new ship lacks, what it cannot do without it, and where to set it.
+function lackingCredentials(missing: readonly ShipCredential[]): string {
+  const lacks = missing.map((credential) =>
+    `no ${credential.kind} credential (${credential.names.join(" or ")}): ${credential.without}`
+  );
+  const names = missing.map((credential) => credential.names[0]).join(" and ");
+  const what = missing.length > 1 ? "them" : "it";
+  return `${lacks.join("; ").replace(/^n/, "N")}; export ${names} where you run ` +
+    `"ohcommodore ship create" (or pass ${what} in settings), or put ${what} in the ` +
+    `flagship's ~/.ohcommodore/.env for every ship it makes`;
+}
