@@ -206,7 +206,7 @@ export {
 } from "./lib/relay/policy.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
-export type { DeliverRequest } from "./lib/inbox/protocol.ts";
+export type { DeliverRequest } from "./lib/inbox/exec_delivery.ts";
 export type { ListFilter } from "./lib/inbox/store.ts";
 export type { QueryResult } from "./lib/inbox/query.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";

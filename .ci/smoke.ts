@@ -7,7 +7,7 @@
  *
  * Usage: `deno run -A .ci/smoke.ts <program> [its leading arguments...]`, e.g.
  * `.ci/smoke.ts dist/ohcommodore-x86_64-unknown-linux-gnu`, or
- * `.ci/smoke.ts deno run $(deno run lib/self.ts) cli.ts`. Exits 1 with the reason on failure.
+ * `.ci/smoke.ts deno run $(deno run lib/self_command.ts) cli.ts`. Exits 1 with the reason on failure.
  *
  * @module
  */

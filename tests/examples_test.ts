@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { runProcess } from "../lib/process.ts";
-import { CLI_PERMISSIONS } from "../lib/self.ts";
+import { CLI_PERMISSIONS } from "../lib/self_command.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

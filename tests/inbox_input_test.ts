@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { DeliveryRefusedError, UsageError } from "../lib/errors.ts";
 import { execOnShips } from "../lib/fleet/exec.ts";
 import type { Inbox } from "../lib/inbox/inbox.ts";
-import { receiveDelivery } from "../lib/inbox/protocol.ts";
+import { receiveDelivery } from "../lib/inbox/exec_delivery.ts";
 import { send } from "../lib/inbox/send.ts";
 import { Ssh } from "../lib/ssh.ts";
 import { LocalMember } from "./helpers/local_member.ts";

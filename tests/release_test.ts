@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { smoke } from "../.ci/smoke.ts";
-import { CLI_PERMISSIONS, selfCommand } from "../lib/self.ts";
+import { CLI_PERMISSIONS, selfCommand } from "../lib/self_command.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { join } from "node:path";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -18,8 +18,8 @@ Deno.test("the release smoke test fails on a CLI that lacks a permission it need
   await assert.rejects(smoke(withoutFfi, quiet), /Requires ffi access/);
 });
 
-Deno.test("the compile tasks and the release workflow take their permissions from lib/self.ts", async () => {
-  const flags = "$(deno run --quiet lib/self.ts)";
+Deno.test("the compile tasks and the release workflow take their permissions from lib/self_command.ts", async () => {
+  const flags = "$(deno run --quiet lib/self_command.ts)";
   const workflow = await Deno.readTextFile(
     new URL("../.github/workflows/release.yml", import.meta.url),
   );

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
 import { runProcess } from "../lib/process.ts";
-import { CLI_PERMISSIONS } from "../lib/self.ts";
+import { CLI_PERMISSIONS } from "../lib/self_command.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
 import { tempDir } from "./helpers/temp_dir.ts";

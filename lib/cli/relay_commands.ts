@@ -11,7 +11,7 @@ import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { ensureScheduler } from "../inbox/scheduler_service.ts";
 import { Outbox } from "../relay/outbox.ts";
-import { prepareChannel, settleOutbox, takeOutbox } from "../relay/ship_end.ts";
+import { prepareChannel, settleOutbox, takeOutbox } from "../relay/ship_side.ts";
 import { UsageError } from "../errors.ts";
 import { oneLine, quote } from "../clip.ts";
 import { idArgument, wholeNumber } from "./arguments.ts";

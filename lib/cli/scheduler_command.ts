@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 import { oneLine } from "../clip.ts";
 import { wholeNumber } from "./arguments.ts";
 import { escapeControls, note, out, printJson } from "./output.ts";
-import { selfCommand } from "../self.ts";
+import { selfCommand } from "../self_command.ts";
 import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
 import { ShipChannels } from "../relay/ship_channels.ts";

@@ -11,7 +11,7 @@ import { type Channel, SandboxChannel } from "../channel.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
-import { CLI_PERMISSIONS, selfCommand } from "../self.ts";
+import { CLI_PERMISSIONS, selfCommand } from "../self_command.ts";
 import type { Settings } from "../settings.ts";
 import { shellQuote } from "../ssh.ts";
 

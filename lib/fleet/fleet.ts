@@ -35,7 +35,7 @@ import {
   type SinkReport,
 } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
-import { launchFlagship } from "./launch.ts";
+import { launchFlagship } from "./make_flagship.ts";
 import { Member, Ship } from "./member.ts";
 import { isShipOfFleet } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";

@@ -15,7 +15,7 @@ import {
   type ShipCredential,
 } from "../settings.ts";
 import { type FleetFacts, vmSettings } from "./config.ts";
-import { Creation } from "./creation.ts";
+import { UndoableSteps } from "./undoable_steps.ts";
 import { newShipVmName, type ShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
@@ -63,7 +63,7 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
   const name = newShipVmName(spec.name, context.facts.tag);
   const signal = context.signal;
   // On failure, leave nothing behind: no VM, no key, no record.
-  const creation = new Creation(name, {
+  const steps = new UndoableSteps(name, {
     startsAt: "key",
     recovery: "ohcommodore fleet sink",
     onProgress: context.onProgress,
@@ -91,14 +91,14 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
     // account's keys) and holds none.
     const key = trusted && context.provider.managesKeys ? await context.keys.make(name) : null;
     if (key) {
-      creation.onUndo(() => context.keys.forget(name));
-      await creation.step(
+      steps.onUndo(() => context.keys.forget(name));
+      await steps.step(
         "key",
         () => context.provider.addKey(key.publicKey),
         () => context.provider.removeKey(key.publicKey),
       );
     }
-    const vm = await creation.step(
+    const vm = await steps.step(
       "create",
       () => context.provider.create(name),
       // The record goes only once the VM is gone, so a VM that refuses to go stays findable.
@@ -116,7 +116,7 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
       status: "provisioning",
     };
     await context.registry.add(record);
-    const channel = await creation.step(
+    const channel = await steps.step(
       "reach",
       () => context.provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
     );
@@ -137,17 +137,17 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
       alongsideInit: key
         ? { step: "key", run: () => context.provider.activateKey(channel, signal) }
         : undefined,
-      onStep: (step) => creation.begin(step),
+      onStep: (step) => steps.begin(step),
       signal,
     });
-    creation.begin("record", { report: false });
+    steps.begin("record", { report: false });
     await context.registry.setStatus(name, "ready");
     // The ship has its key now; the flagship keeps only the public half, to revoke it.
     await Deno.remove(context.keys.path(name)).catch(() => {});
-    creation.done();
+    steps.done();
     return { ...record, status: "ready", createdAt: new Date().toISOString() };
   } catch (error) {
-    throw await creation.fail(error);
+    throw await steps.fail(error);
   }
 }
 

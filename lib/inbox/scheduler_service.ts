@@ -9,7 +9,7 @@
 import { dirname, join } from "node:path";
 import { OhcommodoreError, registerErrorClass, TimeoutError } from "../errors.ts";
 import { ensurePrivateFile } from "../private_files.ts";
-import { selfCommand } from "../self.ts";
+import { selfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";
 import { type Inbox, NoSchedulerError } from "./inbox.ts";
 import type { Message } from "./message.ts";

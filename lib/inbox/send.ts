@@ -41,7 +41,7 @@ import {
   type DeliverRequest,
   PROTOCOL_VERSION,
   unwrapReply,
-} from "./protocol.ts";
+} from "./exec_delivery.ts";
 
 /** Where an address leads. */
 export interface Route {

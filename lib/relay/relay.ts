@@ -13,7 +13,7 @@ import { DeliveryRefusedError, NotFoundError, OhcommodoreError } from "../errors
 import { Inbox } from "../inbox/inbox.ts";
 import type { FinishedMessage, Message, SenderQuota } from "../inbox/message.ts";
 import { MAX_COMMAND_BYTES } from "../inbox/operations.ts";
-import { type DeliverRequest, PROTOCOL_VERSION } from "../inbox/protocol.ts";
+import { type DeliverRequest, PROTOCOL_VERSION } from "../inbox/exec_delivery.ts";
 import { RemoteInbox } from "../inbox/remote_inbox.ts";
 import { deliverOverSsh } from "../inbox/send.ts";
 import type { Ssh } from "../ssh.ts";

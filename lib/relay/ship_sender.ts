@@ -16,7 +16,7 @@ import {
   UsageError,
 } from "../errors.ts";
 import type { Message, QueuedMessage } from "../inbox/message.ts";
-import type { DeliverRequest } from "../inbox/protocol.ts";
+import type { DeliverRequest } from "../inbox/exec_delivery.ts";
 import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "../inbox/server_protocol.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox } from "./outbox.ts";

@@ -1,5 +1,6 @@
 /**
- * The delivery protocol between members. The sender runs the recipient's own program over ssh
+ * Delivery over exec, for where no socket forward reaches the recipient's inbox server (see
+ * `server_protocol.ts` for that one): the sender runs the recipient's own program over ssh
  * (`ohcommodore inbox _deliver`) with one JSON request on stdin; the recipient validates it,
  * stores it with parameters, optionally waits for the scheduler, and answers with one JSON reply
  * on stdout. Nothing the user typed ever passes through a shell.

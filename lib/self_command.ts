@@ -3,7 +3,7 @@
  * the permissions it runs with: the one list that `deno run` here, `deno compile` (tasks, the
  * release workflow, a build for a VM) and therefore every end-to-end test use.
  *
- * Run as a script it prints the flags, for shells: `deno compile $(deno run lib/self.ts) …`.
+ * Run as a script it prints the flags, for shells: `deno compile $(deno run lib/self_command.ts) …`.
  *
  * @module
  */

@@ -20,7 +20,7 @@ import {
   vmSettings,
   writeLocalConfig,
 } from "./config.ts";
-import { Creation } from "./creation.ts";
+import { UndoableSteps } from "./undoable_steps.ts";
 import { flagshipVmName, newFleetTag } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
@@ -86,36 +86,36 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
   const initScript = await initScriptText(options.settings);
   const shipBin = await shipBinOf(options.settings);
   const signal = options.signal;
-  const creation = new Creation(name, {
+  const steps = new UndoableSteps(name, {
     startsAt: "create",
     recovery: "ohcommodore fleet sink --scuttle",
     onProgress: options.onProgress,
     signal,
   });
   await writeLocalConfig(facts, options.home);
-  creation.onUndo(() => removeLocalConfig(options.home));
+  steps.onUndo(() => removeLocalConfig(options.home));
   try {
-    const vm: VmInfo = await creation.step(
+    const vm: VmInfo = await steps.step(
       "create",
       () => provider.create(name),
       () => provider.remove([name]), // harmless when it was never made
     );
     facts = { ...facts, flagship: vm.destination };
     await writeLocalConfig(facts, options.home);
-    const channel = await creation.step(
+    const channel = await steps.step(
       "reach",
       () => provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal }),
     );
     let publicKey: string | undefined;
     if (provider.managesKeys) {
-      creation.begin("key");
+      steps.begin("key");
       const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
         timeoutMs: 60_000,
         signal,
       });
       if (keygen.code !== 0) throw new OhcommodoreError(`ssh-keygen failed: ${keygen.stderr}`);
       const key = keygen.stdout.trim();
-      creation.onUndo(() => provider.removeKey(key)); // before adding: an add may fail after it took
+      steps.onUndo(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
       await provider.activateKey(channel, signal);
@@ -128,18 +128,18 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
         { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },
         { path: "~/.ohcommodore/fleet.json", data: formatFleetFacts(facts), mode: 0o600 },
       ],
-      onStep: (step) => creation.begin(step),
+      onStep: (step) => steps.begin(step),
       signal,
     });
-    creation.begin("record", { report: false });
+    steps.begin("record", { report: false });
     const config: LocalConfig = {
       ...facts,
       ...(publicKey ? { flagshipPublicKey: publicKey } : {}),
     };
     await writeLocalConfig(config, options.home);
-    creation.done();
+    steps.done();
     return config;
   } catch (error) {
-    throw await creation.fail(error);
+    throw await steps.fail(error);
   }
 }

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { InterruptedError } from "../lib/errors.ts";
-import { Creation } from "../lib/fleet/creation.ts";
+import { UndoableSteps } from "../lib/fleet/undoable_steps.ts";
 import type { FleetProgress } from "../lib/fleet/progress.ts";
 import { ProvisionError } from "../lib/fleet/provision.ts";
 
-function creationFor(signal?: AbortSignal) {
+function stepsFor(signal?: AbortSignal) {
   const progress: FleetProgress["step"][] = [];
-  const creation = new Creation("ship-web-k3f9aaaa", {
+  const steps = new UndoableSteps("ship-web-k3f9aaaa", {
     startsAt: "key",
     recovery: "ohcommodore fleet sink",
     onProgress: (event) => progress.push(event.step),
     signal,
   });
-  return { creation, progress };
+  return { steps, progress };
 }
 
 const nothing = () => Promise.resolve();
@@ -25,24 +25,24 @@ function noting(log: string[], what: string): () => Promise<void> {
   };
 }
 
-// The error a creation throws when `work` fails.
-async function failureOf(creation: Creation, work: Promise<unknown>): Promise<ProvisionError> {
+// The error a steps throws when `work` fails.
+async function failureOf(steps: UndoableSteps, work: Promise<unknown>): Promise<ProvisionError> {
   try {
     await work;
   } catch (error) {
-    return await creation.fail(error);
+    return await steps.fail(error);
   }
   assert.fail("the work succeeded");
 }
 
-Deno.test("a failed creation undoes its steps newest first and names the failed step", async () => {
-  const { creation, progress } = creationFor();
+Deno.test("a failed steps undoes its steps newest first and names the failed step", async () => {
+  const { steps, progress } = stepsFor();
   const undone: string[] = [];
-  creation.onUndo(noting(undone, "key file"));
-  await creation.step("key", nothing, noting(undone, "key"));
-  await creation.step("create", nothing, noting(undone, "vm"));
+  steps.onUndo(noting(undone, "key file"));
+  await steps.step("key", nothing, noting(undone, "key"));
+  await steps.step("create", nothing, noting(undone, "vm"));
   const boom = new Error("no answer");
-  const error = await failureOf(creation, creation.step("reach", () => Promise.reject(boom)));
+  const error = await failureOf(steps, steps.step("reach", () => Promise.reject(boom)));
   assert.deepEqual(undone, ["vm", "key", "key file"]);
   assert.deepEqual(progress, ["key", "create", "reach"]);
   assert.ok(error instanceof ProvisionError);
@@ -54,30 +54,30 @@ Deno.test("a failed creation undoes its steps newest first and names the failed 
 });
 
 Deno.test("a step's undo runs even when its work failed: the work may have taken effect", async () => {
-  const { creation } = creationFor();
+  const { steps } = stepsFor();
   const undone: string[] = [];
   const error = await failureOf(
-    creation,
-    creation.step("create", () => Promise.reject(new Error("lost")), noting(undone, "vm")),
+    steps,
+    steps.step("create", () => Promise.reject(new Error("lost")), noting(undone, "vm")),
   );
   assert.deepEqual(undone, ["vm"]);
   assert.equal(error.step, "create");
 });
 
 Deno.test("a failure before the first step names the step it starts at", async () => {
-  const { creation, progress } = creationFor();
-  const error = await creation.fail(new Error("GH_TOKEN contains a quote"));
+  const { steps, progress } = stepsFor();
+  const error = await steps.fail(new Error("GH_TOKEN contains a quote"));
   assert.equal(error.step, "key");
   assert.deepEqual(progress, []);
 });
 
 Deno.test("one failing undo does not stop the others, and the error says how to finish", async () => {
-  const { creation } = creationFor();
+  const { steps } = stepsFor();
   const undone: string[] = [];
-  await creation.step("key", nothing, noting(undone, "key"));
-  await creation.step("create", nothing, () => Promise.reject(new Error("lobby down")));
-  creation.begin("program");
-  const error = await creation.fail(new Error("disk full"));
+  await steps.step("key", nothing, noting(undone, "key"));
+  await steps.step("create", nothing, () => Promise.reject(new Error("lobby down")));
+  steps.begin("program");
+  const error = await steps.fail(new Error("disk full"));
   assert.deepEqual(undone, ["key"]);
   assert.equal(error.step, "program");
   assert.equal(
@@ -89,21 +89,21 @@ Deno.test("one failing undo does not stop the others, and the error says how to 
 });
 
 Deno.test("a provisioning error keeps the step it names", async () => {
-  const { creation } = creationFor();
-  creation.begin("init.sh");
+  const { steps } = stepsFor();
+  steps.begin("init.sh");
   const inner = new ProvisionError("ship-web-k3f9aaaa", "key", new Error("whoami failed"));
-  assert.equal(await creation.fail(inner), inner);
+  assert.equal(await steps.fail(inner), inner);
   assert.equal(inner.step, "key");
 });
 
 Deno.test("an interruption stops at the next step, exits 130 and removes what was made", async () => {
   const controller = new AbortController();
-  const { creation, progress } = creationFor(controller.signal);
+  const { steps, progress } = stepsFor(controller.signal);
   const undone: string[] = [];
-  await creation.step("create", nothing, noting(undone, "vm"));
+  await steps.step("create", nothing, noting(undone, "vm"));
   controller.abort(new InterruptedError("interrupted by SIGINT"));
   const ran: string[] = [];
-  const error = await failureOf(creation, creation.step("reach", noting(ran, "reach")));
+  const error = await failureOf(steps, steps.step("reach", noting(ran, "reach")));
   assert.deepEqual(ran, []);
   assert.deepEqual(progress, ["create"]);
   assert.deepEqual(undone, ["vm"]);
@@ -118,10 +118,10 @@ Deno.test("an interruption stops at the next step, exits 130 and removes what wa
 
 Deno.test("an interruption is the cause even when the killed work failed first", async () => {
   const controller = new AbortController();
-  const { creation } = creationFor(controller.signal);
+  const { steps } = stepsFor(controller.signal);
   const error = await failureOf(
-    creation,
-    creation.step("reach", () => {
+    steps,
+    steps.step("reach", () => {
       controller.abort(new InterruptedError("interrupted by SIGTERM"));
       return Promise.reject(new Error("ssh exited with 255"));
     }),
@@ -131,15 +131,15 @@ Deno.test("an interruption is the cause even when the killed work failed first",
 });
 
 Deno.test("a silent step is not reported; done reports ready, unless interrupted", () => {
-  const { creation, progress } = creationFor();
-  creation.begin("record", { report: false });
-  assert.equal(creation.current, "record");
-  creation.done();
+  const { steps, progress } = stepsFor();
+  steps.begin("record", { report: false });
+  assert.equal(steps.current, "record");
+  steps.done();
   assert.deepEqual(progress, ["ready"]);
 
   const controller = new AbortController();
-  const late = creationFor(controller.signal);
+  const late = stepsFor(controller.signal);
   controller.abort(new InterruptedError("interrupted by SIGINT"));
-  assert.throws(() => late.creation.done(), InterruptedError);
+  assert.throws(() => late.steps.done(), InterruptedError);
   assert.deepEqual(late.progress, []);
 });

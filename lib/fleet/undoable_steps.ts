@@ -1,5 +1,5 @@
 /**
- * Making a fleet member is a sequence of steps, each with a way to undo it. {@link Creation}
+ * Making a fleet member is a sequence of steps, each with a way to undo it. {@link UndoableSteps}
  * runs them, tells of each as it begins, and on failure undoes what was made, newest first:
  * the flagship's launch and every ship's creation share it, so cleanup is written once.
  *
@@ -12,7 +12,7 @@ import { ProvisionError } from "./provision.ts";
 /** Undoes one piece of work. It must be harmless when that work never took effect. */
 export type Undo = () => Promise<unknown>;
 
-/** How a {@link Creation} reports, stops and recovers. */
+/** How a {@link UndoableSteps} reports, stops and recovers. */
 export interface CreationOptions {
   /** The step a failure names until the first one begins (say, work done before any step). */
   startsAt: ProvisionStep;
@@ -32,27 +32,27 @@ export interface CreationOptions {
  *
  * @example Create a VM, wait for it, and leave nothing behind when either fails
  * ```ts
- * import { Creation } from "./creation.ts";
+ * import { UndoableSteps } from "./undoable_steps.ts";
  * import { LocalProvider } from "../providers/local.ts";
  * const provider = new LocalProvider("/tmp/sandboxes");
- * const creation = new Creation("ship-web-k3f9aaaa", {
+ * const steps = new UndoableSteps("ship-web-k3f9aaaa", {
  *   startsAt: "create",
  *   recovery: "ohcommodore fleet sink",
  * });
  * try {
- *   const vm = await creation.step(
+ *   const vm = await steps.step(
  *     "create",
  *     () => provider.create("ship-web-k3f9aaaa"),
  *     () => provider.remove(["ship-web-k3f9aaaa"]),
  *   );
- *   await creation.step("reach", () => provider.waitUntilReachable(vm));
- *   creation.done();
+ *   await steps.step("reach", () => provider.waitUntilReachable(vm));
+ *   steps.done();
  * } catch (error) {
- *   throw await creation.fail(error);
+ *   throw await steps.fail(error);
  * }
  * ```
  */
-export class Creation {
+export class UndoableSteps {
   /** The VM being created. */
   readonly vm: string;
   /** The creation's interruption signal, for the work of its steps to pass on. */
