@@ -155,7 +155,7 @@ export const STORE_OPERATIONS: {
     changes: boolean;
   };
 } = {
-  get: { run: (store, args) => store.resolve(String(args.id)), changes: false },
+  get: { run: (store, args) => store.get(String(args.id)), changes: false },
   list: { run: (store, args) => store.list(args), changes: false },
   markRead: { run: (store, args) => store.markRead(String(args.id)), changes: true },
   markDone: { run: (store, args) => store.markDone(String(args.id)), changes: true },
@@ -184,7 +184,7 @@ export type CancelStep =
  */
 export async function cancelStep(store: InboxStore, id: string): Promise<CancelStep> {
   for (;;) {
-    const message = await store.resolve(id);
+    const message = await store.get(id);
     if (message.status === "pending") {
       throw new UsageError(
         `Message "${message.id}" was taken by hand ("inbox read"), so nothing runs it to stop`,

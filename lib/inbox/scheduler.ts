@@ -311,7 +311,7 @@ export class Scheduler {
     if (timeoutMs !== undefined) {
       checkDurationMs(timeoutMs, "timeoutMs", MAX_DURATION_MS + WAIT_MARGIN_MS);
     }
-    const message = await this.#database.step((store) => store.resolve(id));
+    const message = await this.#database.step((store) => store.get(id));
     return await this.#untilFinished(
       message,
       timeoutMs ?? message.timeoutSec * 1000 + WAIT_MARGIN_MS,
@@ -396,7 +396,7 @@ export class Scheduler {
     emit: (chunk: OutputChunk) => void,
     signal: AbortSignal,
   ): Promise<FinishedMessage> {
-    const message = await this.#database.step((store) => store.resolve(id));
+    const message = await this.#database.step((store) => store.get(id));
     if (message.status === "pending") {
       throw new UsageError(
         `Message "${message.id}" was taken by hand ("inbox read"): nothing runs it, so it has ` +

@@ -309,7 +309,7 @@ export class InboxStore {
    * @returns The message.
    * @throws {NotFoundError} When none, or more than one, matches.
    */
-  async resolve(id: string): Promise<Message> {
+  async get(id: string): Promise<Message> {
     const prefix = parseMessageId(id);
     const reader = await this.#read(
       `SELECT ${COLUMNS} FROM inbox WHERE starts_with(id, $1) ORDER BY id LIMIT 2`,
@@ -355,7 +355,7 @@ export class InboxStore {
    * @throws {UsageError} When it is not held.
    */
   async approve(id: string): Promise<Message> {
-    const message = await this.resolve(id);
+    const message = await this.get(id);
     const changed = await this.#change(
       `UPDATE inbox SET status = 'unread' WHERE id = $1 AND status = 'held'`,
       [message.id],
@@ -419,7 +419,7 @@ export class InboxStore {
    * @returns The message as it was.
    */
   async delete(id: string): Promise<Message> {
-    const message = await this.resolve(id);
+    const message = await this.get(id);
     await this.#run(`DELETE FROM inbox WHERE id = $1`, [message.id]);
     return message;
   }
@@ -628,9 +628,9 @@ export class InboxStore {
   }
 
   async #update(id: string, assignments: string, params: DuckDBValue[]): Promise<Message> {
-    const message = await this.resolve(id);
+    const message = await this.get(id);
     await this.#run(`UPDATE inbox SET ${assignments} WHERE id = $1`, [message.id, ...params]);
-    return await this.resolve(message.id);
+    return await this.get(message.id);
   }
 }
 
