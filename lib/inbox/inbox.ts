@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { DuckDBConnection } from "../duckdb.ts";
 import { dirname, resolve as resolvePath } from "node:path";
 import { parseAddress } from "../address.ts";
 import { checkDurationMs, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
@@ -20,7 +19,7 @@ import {
 } from "../errors.ts";
 import { type Identity, identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
-import { type DatabaseAccess, GaveUpWaiting, withDatabase } from "./database.ts";
+import { type DatabaseAccess, withDatabase } from "./database.ts";
 import {
   type Cancellation,
   checkLimit,
@@ -35,15 +34,9 @@ import {
   parseStatus,
   replayOutput,
 } from "./message.ts";
-import { acceptDelivery, cancelStep, STORE_OPERATIONS, storeDeliveries } from "./operations.ts";
-import {
-  type CallOptions,
-  type OperationName,
-  type OutputChunk,
-  ServerConnection,
-  type ServerOperations,
-} from "./server_protocol.ts";
-import { socketPathOf } from "./socket_path.ts";
+import { acceptDelivery, cancelStep, storeDeliveries } from "./operations.ts";
+import type { CallOptions, OutputChunk, ServerOperations } from "./server_protocol.ts";
+import { InboxAccess } from "./inbox_access.ts";
 import type { QueryResult } from "./query.ts";
 import { checkMaxRunning, InboxStore, type ListFilter, nowMicros } from "./store.ts";
 import { sleep } from "../timer.ts";
@@ -123,10 +116,7 @@ export class Inbox {
   readonly database: string;
   /** The member's home directory. */
   readonly home: string;
-  readonly #lockTimeoutMs?: number;
-  // The member's ship directory when the database is in it: kept 0700 (a database elsewhere is
-  // the caller's, in a directory that may be shared).
-  readonly #privateDir?: string;
+  readonly #reach: InboxAccess;
 
   private constructor(
     identity: Identity,
@@ -139,12 +129,18 @@ export class Inbox {
     this.address = identityAddress(identity);
     this.database = database;
     this.home = home;
-    this.#lockTimeoutMs = lockTimeoutMs;
-    this.#privateDir = privateDir;
+    // The member's ship directory when the database is in it is kept 0700 (a database
+    // elsewhere is the caller's, in a directory that may be shared).
+    this.#reach = new InboxAccess(this.address, {
+      path: database,
+      identity: this.address,
+      lockTimeoutMs,
+      privateDir,
+    });
   }
 
   static {
-    accessOf = (inbox) => inbox.#access();
+    accessOf = (inbox) => inbox.#reach.database;
   }
 
   /**
@@ -179,7 +175,7 @@ export class Inbox {
     // The id is chosen here, so that asking again after a lost answer stores it once.
     const request = { ...delivery, id: delivery.id ?? newMessageId() };
     const accepted = acceptDelivery(this.identity, request); // refused here, without a round trip
-    return await this.#call("deliver", request, async (store) => {
+    return await this.#reach.call("deliver", request, async (store) => {
       const [stored] = await storeDeliveries(store, [accepted]);
       if (stored instanceof Error) throw stored;
       return stored.message;
@@ -197,7 +193,7 @@ export class Inbox {
   async list(filter: ListFilter = {}): Promise<Message[]> {
     if (filter.status !== undefined) parseStatus(filter.status);
     if (filter.limit !== undefined) checkLimit(filter.limit);
-    return await this.#simple("list", filter);
+    return await this.#reach.simple("list", filter);
   }
 
   /**
@@ -208,7 +204,7 @@ export class Inbox {
    * @throws {NotFoundError} When no message, or more than one, matches.
    */
   async get(id: string): Promise<Message> {
-    return await this.#simple("get", { id: parseMessageId(id) });
+    return await this.#reach.simple("get", { id: parseMessageId(id) });
   }
 
   /**
@@ -218,7 +214,7 @@ export class Inbox {
    * @returns The updated message.
    */
   async markRead(id: string): Promise<Message> {
-    return await this.#simple("markRead", { id: parseMessageId(id) });
+    return await this.#reach.simple("markRead", { id: parseMessageId(id) });
   }
 
   /**
@@ -231,7 +227,7 @@ export class Inbox {
    */
   async approve(id: string): Promise<Message> {
     const args = { id: parseMessageId(id) };
-    return await this.#call("approve", args, (store) => store.approve(args.id));
+    return await this.#reach.call("approve", args, (store) => store.approve(args.id));
   }
 
   /**
@@ -241,7 +237,7 @@ export class Inbox {
    * @returns The updated message.
    */
   async markDone(id: string): Promise<Message> {
-    return await this.#simple("markDone", { id: parseMessageId(id) });
+    return await this.#reach.simple("markDone", { id: parseMessageId(id) });
   }
 
   /**
@@ -253,7 +249,7 @@ export class Inbox {
    */
   async markError(id: string, reason: string): Promise<Message> {
     if (!reason.trim()) throw new UsageError('Give a reason for the error, e.g. "tests failed"');
-    return await this.#simple("markError", { id: parseMessageId(id), reason });
+    return await this.#reach.simple("markError", { id: parseMessageId(id), reason });
   }
 
   /**
@@ -263,7 +259,7 @@ export class Inbox {
    * @returns The message as it was.
    */
   async delete(id: string): Promise<Message> {
-    return await this.#simple("delete", { id: parseMessageId(id) });
+    return await this.#reach.simple("delete", { id: parseMessageId(id) });
   }
 
   /**
@@ -272,7 +268,7 @@ export class Inbox {
    * @returns A count for every status (zero when none).
    */
   async counts(): Promise<Record<MessageStatus, number>> {
-    return await this.#simple("counts", {});
+    return await this.#reach.simple("counts", {});
   }
 
   /**
@@ -292,7 +288,7 @@ export class Inbox {
    * @throws {UsageError} For anything but one query, or a query DuckDB refuses.
    */
   async query(sql: string): Promise<QueryResult> {
-    return await this.#simple("query", { sql });
+    return await this.#reach.simple("query", { sql });
   }
 
   /**
@@ -305,10 +301,14 @@ export class Inbox {
    */
   async maxRunning(count?: number): Promise<number> {
     if (count !== undefined) checkMaxRunning(count);
-    return await this.#call("maxRunning", count === undefined ? {} : { count }, async (store) => {
-      if (count !== undefined) await store.setMaxRunning(count);
-      return await store.maxRunning();
-    });
+    return await this.#reach.call(
+      "maxRunning",
+      count === undefined ? {} : { count },
+      async (store) => {
+        if (count !== undefined) await store.setMaxRunning(count);
+        return await store.maxRunning();
+      },
+    );
   }
 
   /**
@@ -373,7 +373,7 @@ export class Inbox {
     options: CallOptions<ServerOperations[K]["event"]> = {},
     onStored: (message: FinishedMessage) => void = () => {},
   ): Promise<FinishedMessage> {
-    const server = await this.#connect();
+    const server = await this.#reach.connect();
     if (server) {
       try {
         // The scheduler applies the message's own timeout when none is given; a day of margin.
@@ -404,7 +404,7 @@ export class Inbox {
    */
   async cancel(id: string, options: { timeoutMs?: number } = {}): Promise<Cancellation> {
     const args = { id: parseMessageId(id), timeoutMs: options.timeoutMs };
-    return await this.#call("cancel", args, async (store) => {
+    return await this.#reach.call("cancel", args, async (store) => {
       const step = await cancelStep(store, args.id);
       // A running row with no scheduler is a crash's leftover, whose group may be anyone's.
       if (step.outcome === "running") throw new NoSchedulerError(this.address, step.message);
@@ -442,7 +442,7 @@ export class Inbox {
     let before: Set<string> | undefined;
     let askedServer = false;
     for (;;) {
-      const server = await this.#connect();
+      const server = await this.#reach.connect();
       if (server) {
         askedServer = true;
         try {
@@ -456,7 +456,7 @@ export class Inbox {
           server.close();
         }
       }
-      const arrived = await this.#direct((store) => store.arrivedSince(since, options.from));
+      const arrived = await this.#reach.direct((store) => store.arrivedSince(since, options.from));
       if (arrived === undefined) continue; // a scheduler started: ask it
       // Only a first look at the call's start knows what was there before it; after a
       // scheduler went away mid-wait, everything since the call is new.
@@ -476,80 +476,6 @@ export class Inbox {
       }
       await sleep(Math.min(NEXT_POLL_MS, deadline - Date.now()));
     }
-  }
-
-  #simple<K extends keyof typeof STORE_OPERATIONS>(
-    op: K,
-    args: ServerOperations[K]["args"],
-  ): Promise<ServerOperations[K]["value"]> {
-    const operation = STORE_OPERATIONS[op] as {
-      run: (store: InboxStore, args: ServerOperations[K]["args"]) => Promise<unknown>;
-    };
-    return this.#call(
-      op,
-      args,
-      (store) => operation.run(store, args) as Promise<ServerOperations[K]["value"]>,
-    );
-  }
-
-  // Asks the scheduler when one answers, else does the work on the file itself; when a
-  // scheduler starts while this waits for the file, asks it after all.
-  async #call<K extends OperationName>(
-    op: K,
-    args: ServerOperations[K]["args"],
-    direct: (store: InboxStore) => Promise<ServerOperations[K]["value"]>,
-    options: CallOptions<ServerOperations[K]["event"]> & { retryLostAnswer?: boolean } = {},
-  ): Promise<ServerOperations[K]["value"]> {
-    for (let attempt = 1;; attempt++) {
-      const server = await this.#connect();
-      if (server) {
-        try {
-          return await server.call(op, args, options);
-        } catch (error) {
-          // A lost answer is asked again only where asking twice does what asking once does.
-          const again = options.retryLostAnswer && attempt < 3;
-          if (!(error instanceof ServerConnectionError) || !again) throw error;
-          continue;
-        } finally {
-          server.close();
-        }
-      }
-      const value = await this.#direct(direct);
-      if (value !== undefined) return value;
-    }
-  }
-
-  // Undefined when a scheduler started while this waited for the file.
-  async #direct<T>(work: (store: InboxStore) => Promise<T>): Promise<T | undefined> {
-    try {
-      return await withDatabase(
-        this.#access(),
-        (db: DuckDBConnection) => work(new InboxStore(db, this.address)),
-        () => this.#serverAnswers(),
-      );
-    } catch (error) {
-      if (error instanceof GaveUpWaiting) return undefined;
-      throw error;
-    }
-  }
-
-  #connect(): Promise<ServerConnection | undefined> {
-    return ServerConnection.connect(socketPathOf(this.database), this.address);
-  }
-
-  async #serverAnswers(): Promise<boolean> {
-    const server = await this.#connect();
-    server?.close();
-    return server !== undefined;
-  }
-
-  #access(): DatabaseAccess {
-    return {
-      path: this.database,
-      identity: this.address,
-      lockTimeoutMs: this.#lockTimeoutMs,
-      privateDir: this.#privateDir,
-    };
   }
 }
 

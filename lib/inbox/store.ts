@@ -654,10 +654,6 @@ export function nowMicros(): bigint {
   return BigInt(Date.now()) * 1000n;
 }
 
-function firstLine(text: string): string {
-  return text.split("\n")[0];
-}
-
 function iso(micros: DuckDBValue): string | null {
   return micros === null ? null : new Date(Number(BigInt(micros as bigint) / 1000n)).toISOString();
 }
