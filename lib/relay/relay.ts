@@ -15,7 +15,7 @@ import type { FinishedMessage, Message, SenderQuota } from "../inbox/message.ts"
 import { MAX_COMMAND_BYTES } from "../inbox/operations.ts";
 import { type DeliverRequest, PROTOCOL_VERSION } from "../inbox/exec_delivery.ts";
 import { RemoteInbox } from "../inbox/remote_inbox.ts";
-import { deliverOverSsh } from "../inbox/send.ts";
+import { deliverOverSsh } from "../inbox/remote_delivery.ts";
 import type { Ssh } from "../ssh.ts";
 import { decide, type Policy } from "./policy.ts";
 
