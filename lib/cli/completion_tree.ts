@@ -120,6 +120,17 @@ export function valueCases(nodes: Node[], body: (values: Values) => string, quot
   );
 }
 
+/** The value cases of bash and zsh scripts: the kind of each value, and its words. */
+export function shValueCases(nodes: Node[]): string[] {
+  return valueCases(
+    nodes,
+    (values) =>
+      values.kind === "words"
+        ? `kind=words vals=${shArray(values.words)} ;;`
+        : `kind=${values.kind} ;;`,
+  );
+}
+
 /** The functions bash and zsh scripts share: the command tree, its values, the ship names. */
 export function lookups(
   f: string,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { lookups, type Node, optionNames, sh, shArray, valueCases } from "./completion_tree.ts";
+import { lookups, type Node, optionNames, sh, shArray, shValueCases } from "./completion_tree.ts";
 
 /**
  * The bash script of a command tree.
@@ -20,13 +20,7 @@ export function bashScript(program: string, nodes: Node[], cache: string): strin
     `    ${sh(node.path)}) subs=${shArray(node.commands.map((c) => c.name))}` +
     ` opts=${shArray(optionNames(node))} valued=${shArray(optionNames(node, true))} ;;`
   );
-  const values = valueCases(
-    nodes,
-    (values) =>
-      values.kind === "words"
-        ? `kind=words vals=${shArray(values.words)} ;;`
-        : `kind=${values.kind} ;;`,
-  );
+  const values = shValueCases(nodes);
   return `# bash completion for ${program}, generated from its commands by "${program} completions bash".
 # Install: add to ~/.bashrc   source <(${program} completions bash)
 

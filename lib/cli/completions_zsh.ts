@@ -4,7 +4,7 @@
  * @module
  */
 
-import { lookups, type Node, optionNames, sh, shArray, valueCases } from "./completion_tree.ts";
+import { lookups, type Node, optionNames, sh, shArray, shValueCases } from "./completion_tree.ts";
 
 /**
  * The zsh script of a command tree.
@@ -28,13 +28,7 @@ export function zshScript(program: string, nodes: Node[], cache: string): string
     }\n` +
     `      valued=${shArray(optionNames(node, true))} ;;`
   );
-  const values = valueCases(
-    nodes,
-    (values) =>
-      values.kind === "words"
-        ? `kind=words vals=${shArray(values.words)} ;;`
-        : `kind=${values.kind} ;;`,
-  );
+  const values = shValueCases(nodes);
   return `#compdef ${program}
 # zsh completion for ${program}, generated from its commands by "${program} completions zsh".
 # Install: add to ~/.zshrc, after compinit   source <(${program} completions zsh)
