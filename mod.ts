@@ -6,6 +6,13 @@
  * code, output and timing. This module is the library (`Fleet` and `Ship` for the fleet; `Inbox`,
  * `Scheduler` and `send` for inboxes); the `ohcommodore` CLI is a thin layer on it.
  *
+ * The root holds what a script needs: the fleet and its handles, inboxes, agent tasks as
+ * `fleet.agents` gives them, and every error a call may throw. The rest is at subpaths:
+ * `/fleet` (status, records, progress, settings), `/inbox` (messages, addresses, identities,
+ * member files, schedulers), `/agent` (tasks, costs), `/relay` (the keyless ships' policy),
+ * `/ssh` (the ssh client and channels), `/providers` (where VMs come from) and `/errors` (errors
+ * as data across processes).
+ *
  * @example Create a ship for a repository, give it work, and destroy it
  * ```ts
  * import { Fleet } from "@smithclay/ohcommodore";
@@ -67,56 +74,45 @@
  * @module
  */
 
-export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./lib/address.ts";
-export { type Channel, channelFor, type InteractiveOptions } from "./lib/channel.ts";
-export { formatDuration, MAX_DURATION_MS, parseDuration } from "./lib/duration.ts";
+export type { TaskOutcome, TaskStatus } from "./lib/agent/task.ts";
 export {
   AmbiguousNameError,
   DatabaseError,
   DeliveryRefusedError,
   DiskFullError,
-  type ErrorClass,
-  type ErrorData,
-  errorFromData,
-  errorToData,
   FlagshipError,
   InterruptedError,
   NotFoundError,
   OhcommodoreError,
   type OhcommodoreErrorOptions,
   ProviderError,
-  registerErrorClass,
   RemoteCommandError,
   SshError,
   TimeoutError,
   UsageError,
 } from "./lib/errors.ts";
-export { type FleetFacts, type LocalConfig, readLocalConfig } from "./lib/fleet/config.ts";
 export {
-  listSettings,
-  loadSettings,
-  missingCredentials,
-  pickSettings,
-  SETTING_NAMES,
-  type SettingEntry,
-  type SettingFlag,
-  type SettingInfo,
-  type SettingName,
-  settingNames,
-  type Settings,
-  SHIP_CREDENTIALS,
-  type ShipCredential,
-} from "./lib/settings.ts";
+  type AgentRunOptions,
+  AgentStartError,
+  AgentTask,
+  ResumeRefusedError,
+} from "./lib/fleet/agents.ts";
+export {
+  type ExecOptions,
+  type ExecProgress,
+  type ExecResult,
+  ExecResults,
+  type ExecStatus,
+  FleetExecError,
+} from "./lib/fleet/exec.ts";
 export {
   CreateShipsError,
   type CreateShipsOptions,
   type DestroyedShip,
   type FleetStatus,
-  type Resolved,
   type ShipStatus,
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
-export type { TaskSummary } from "./lib/agent/last_task.ts";
 export {
   Fleet,
   type FleetOptions,
@@ -133,98 +129,13 @@ export {
   type MemberSendOptions,
   Ship,
 } from "./lib/fleet/member.ts";
-export {
-  type ExecOptions,
-  type ExecProgress,
-  type ExecResult,
-  ExecResults,
-  type ExecStatus,
-  FleetExecError,
-} from "./lib/fleet/exec.ts";
-export { type InboxView, RemoteInbox } from "./lib/inbox/remote_inbox.ts";
-export { SentMessage } from "./lib/inbox/sent_message.ts";
-export { type MemberReport } from "./lib/inbox/report.ts";
-export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
-export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
+export type { FleetProgress, ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
-export { type KeptTask, type ShipRecord } from "./lib/fleet/registry.ts";
-export { fleetResolver } from "./lib/fleet/resolver.ts";
-export { ExeDevProvider } from "./lib/providers/exedev.ts";
-export { LocalProvider } from "./lib/providers/local.ts";
-export {
-  PROVIDER_KINDS,
-  type ProviderKind,
-  type RegisteredKey,
-  type VmInfo,
-  type VmProvider,
-  type WaitOptions,
-} from "./lib/providers/provider.ts";
-export { type Identity, identityAddress, readIdentity, writeIdentity } from "./lib/identity.ts";
-export {
-  type Cancellation,
-  type Delivery,
-  Inbox,
-  type InboxOptions,
-  NoSchedulerError,
-} from "./lib/inbox/inbox.ts";
-export {
-  DEFAULT_COMMAND_TIMEOUT_MS,
-  type FinishedMessage,
-  isFinished,
-  type Message,
-  MESSAGE_STATUSES,
-  type MessageFields,
-  type MessageKind,
-  type MessageStatus,
-  type NoteMessage,
-  type OpenMessage,
-  type QueuedMessage,
-  replayOutput,
-  type SenderQuota,
-  type SendResult,
-} from "./lib/inbox/message.ts";
-export {
-  type AgentRunOptions,
-  type AgentsContext,
-  AgentStartError,
-  AgentTask,
-  FleetAgents,
-  type FleetCosts,
-  ResumeRefusedError,
-} from "./lib/fleet/agents.ts";
-export { fetchShipTasks } from "./lib/fleet/ship_task_list.ts";
-export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus, TaskUsage } from "./lib/agent/task.ts";
-export {
-  type Asked,
-  decide,
-  type Decision,
-  DEFAULT_POLICY,
-  type Policy,
-  type PolicyAction,
-  policyPath,
-  readPolicy,
-} from "./lib/relay/policy.ts";
-export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
-export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
-export type { DeliverRequest } from "./lib/inbox/exec_delivery.ts";
-export type { ListFilter } from "./lib/inbox/store.ts";
-export type { QueryResult } from "./lib/inbox/query.ts";
-export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
-export {
-  type AddressResolver,
-  DeliveryInterruptedError,
-  directResolver,
-  type RelayDelivery,
-  type Route,
-  send,
-  type SendOptions,
-} from "./lib/inbox/send.ts";
-export { type MemberPaths, memberPaths } from "./lib/paths.ts";
+export type { ShipRecord } from "./lib/fleet/registry.ts";
+export { Inbox, type InboxOptions, NoSchedulerError } from "./lib/inbox/inbox.ts";
+export type { FinishedMessage, Message, MessageStatus } from "./lib/inbox/message.ts";
+export { Scheduler, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
+export { SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
+export { DeliveryInterruptedError, send, type SendOptions } from "./lib/inbox/send.ts";
+export { SentMessage } from "./lib/inbox/sent_message.ts";
 export { VERSION } from "./lib/version.ts";
-export {
-  type RetryPolicy,
-  type RunOptions,
-  Ssh,
-  type SshResult,
-  type SshSettings,
-} from "./lib/ssh.ts";

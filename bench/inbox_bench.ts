@@ -34,7 +34,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 // What runs on vm-a, as its user: the library, as a script of theirs would use it.
 const WORKER = `
-import { send, Ssh } from "@smithclay/ohcommodore";
+import { send } from "@smithclay/ohcommodore";
+import { Ssh } from "@smithclay/ohcommodore/ssh";
 import { connectToMember } from "@lib/inbox/tunnel.ts";
 import { RemoteInbox } from "@lib/inbox/remote_inbox.ts";
 

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { describeProgress, Fleet, type FleetProgress, fleetResolver, send } from "../mod.ts";
+import { Fleet, type FleetProgress, send } from "../mod.ts";
+import { describeProgress, fleetResolver } from "../fleet.ts";
 
 const home = await Deno.makeTempDir({ prefix: "ohcommodore-demo-" });
 const step = (text: string) => console.error(`\n⚓ ${text}`);

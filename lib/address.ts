@@ -15,7 +15,7 @@ export type Role = "local" | "commodore" | "captain";
  *
  * @example Check a role
  * ```ts
- * import { ROLES } from "@smithclay/ohcommodore";
+ * import { ROLES } from "@smithclay/ohcommodore/inbox";
  * console.log(ROLES); // ["local", "commodore", "captain"]
  * ```
  */
@@ -41,7 +41,7 @@ const MAX_HOST = 253;
  *
  * @example Parse a captain's address
  * ```ts
- * import { parseAddress } from "@smithclay/ohcommodore";
+ * import { parseAddress } from "@smithclay/ohcommodore/inbox";
  * const address = parseAddress("captain@ship-web-k3f9a1b2");
  * console.log(address.host); // "ship-web-k3f9a1b2"
  * ```
@@ -84,7 +84,7 @@ export function parseAddress(text: string): Address {
  *
  * @example Format an address
  * ```ts
- * import { formatAddress } from "@smithclay/ohcommodore";
+ * import { formatAddress } from "@smithclay/ohcommodore/inbox";
  *
  * console.log(formatAddress({ role: "captain", host: "ship-web" })); // "captain@ship-web"
  * ```

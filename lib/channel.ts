@@ -41,7 +41,7 @@ export interface InteractiveOptions {
  *
  * @example Run a program on a member
  * ```ts
- * import { channelFor } from "@smithclay/ohcommodore";
+ * import { channelFor } from "@smithclay/ohcommodore/ssh";
  * const channel = channelFor("ship-web-k3f9a1b2.exe.xyz");
  * const { code, stdout } = await channel.run(["uname", "-a"], { timeoutMs: 30_000 });
  * console.log(code, stdout);

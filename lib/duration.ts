@@ -19,7 +19,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  *
  * @example Refuse a timeout before sending it
  * ```ts
- * import { formatDuration, MAX_DURATION_MS } from "@smithclay/ohcommodore";
+ * import { formatDuration, MAX_DURATION_MS } from "@smithclay/ohcommodore/inbox";
  * const timeoutMs = 10 * 86_400_000;
  * if (timeoutMs > MAX_DURATION_MS) console.error(`at most ${formatDuration(MAX_DURATION_MS)}`);
  * ```
@@ -56,7 +56,7 @@ export function checkDurationMs(ms: unknown, name: string, max: number = MAX_DUR
  *
  * @example Parse a few durations
  * ```ts
- * import { parseDuration } from "@smithclay/ohcommodore";
+ * import { parseDuration } from "@smithclay/ohcommodore/inbox";
  * parseDuration("1h30m"); // 5_400_000
  * parseDuration("45"); // 45_000 (plain numbers are seconds)
  * ```
@@ -95,7 +95,7 @@ function positive(text: string, ms: number): number {
  *
  * @example Format durations for a message
  * ```ts
- * import { formatDuration } from "@smithclay/ohcommodore";
+ * import { formatDuration } from "@smithclay/ohcommodore/inbox";
  *
  * console.log(formatDuration(250)); // "250ms"
  * console.log(formatDuration(90 * 60_000)); // "1h30m"

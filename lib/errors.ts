@@ -28,7 +28,8 @@ import { lastLine } from "./process.ts";
  *
  * @example Tell ohcommodore's errors from others
  * ```ts
- * import { OhcommodoreError, readIdentity } from "@smithclay/ohcommodore";
+ * import { OhcommodoreError } from "@smithclay/ohcommodore";
+ * import { readIdentity } from "@smithclay/ohcommodore/inbox";
  *
  * try {
  *   await readIdentity();
@@ -79,7 +80,8 @@ export interface OhcommodoreErrorOptions extends ErrorOptions {
  *
  * @example Reject bad input the way the CLI does
  * ```ts
- * import { parseAddress, UsageError } from "@smithclay/ohcommodore";
+ * import { UsageError } from "@smithclay/ohcommodore";
+ * import { parseAddress } from "@smithclay/ohcommodore/inbox";
  *
  * try {
  *   parseAddress("nobody");
@@ -472,7 +474,8 @@ const KNOWN_ERRORS = new Map<string, ErrorClass>();
  *
  * @example Register an error class
  * ```ts
- * import { OhcommodoreError, registerErrorClass } from "@smithclay/ohcommodore";
+ * import { OhcommodoreError } from "@smithclay/ohcommodore";
+ * import { registerErrorClass } from "@smithclay/ohcommodore/errors";
  * class QuotaError extends OhcommodoreError {}
  * registerErrorClass(QuotaError);
  * ```
@@ -513,7 +516,8 @@ const MAX_DEPTH = 8;
  *
  * @example Send an error across a pipe and get it back
  * ```ts
- * import { errorFromData, errorToData, NotFoundError } from "@smithclay/ohcommodore";
+ * import { NotFoundError } from "@smithclay/ohcommodore";
+ * import { errorFromData, errorToData } from "@smithclay/ohcommodore/errors";
  * const data = errorToData(new NotFoundError(`No ship matches "web"`, { query: "web" }));
  * const back = errorFromData(JSON.parse(JSON.stringify(data)));
  * console.log(back instanceof NotFoundError, (back as NotFoundError).query); // true "web"

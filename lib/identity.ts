@@ -33,7 +33,7 @@ export interface Identity {
  *
  * @example Read the identity of the current user
  * ```ts
- * import { identityAddress, readIdentity } from "@smithclay/ohcommodore";
+ * import { identityAddress, readIdentity } from "@smithclay/ohcommodore/inbox";
  * const identity = await readIdentity();
  * console.log(identityAddress(identity)); // e.g. "local@my-laptop"
  * ```
@@ -92,7 +92,7 @@ export async function readIdentity(home?: string): Promise<Identity> {
  *
  * @example Make a directory a captain's home
  * ```ts
- * import { identityAddress, readIdentity, writeIdentity } from "@smithclay/ohcommodore";
+ * import { identityAddress, readIdentity, writeIdentity } from "@smithclay/ohcommodore/inbox";
  *
  * const home = await Deno.makeTempDir();
  * await writeIdentity({ role: "captain", name: "ship-web" }, home);
@@ -113,7 +113,7 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
  *
  * @example The address of a member
  * ```ts
- * import { identityAddress } from "@smithclay/ohcommodore";
+ * import { identityAddress } from "@smithclay/ohcommodore/inbox";
  *
  * console.log(identityAddress({ role: "commodore", name: "flagship-a1f3" })); // "commodore@flagship-a1f3"
  * ```

@@ -44,7 +44,7 @@ export function homeDir(): string {
  *
  * @example Find a member's database
  * ```ts
- * import { memberPaths } from "@smithclay/ohcommodore";
+ * import { memberPaths } from "@smithclay/ohcommodore/inbox";
  * console.log(memberPaths().database); // ~/.local/ship/data.duckdb
  * ```
  *

@@ -112,7 +112,7 @@ export const SETTINGS: { readonly [Name in SettingName]: SettingInfo } = {
  *
  * @example List the settings
  * ```ts
- * import { SETTING_NAMES } from "@smithclay/ohcommodore";
+ * import { SETTING_NAMES } from "@smithclay/ohcommodore/fleet";
  * console.log(SETTING_NAMES.join(", "));
  * ```
  */
@@ -123,7 +123,7 @@ export const SETTING_NAMES: readonly SettingName[] = Object.keys(SETTINGS) as Se
  *
  * @example
  * ```ts
- * import { settingNames } from "@smithclay/ohcommodore";
+ * import { settingNames } from "@smithclay/ohcommodore/fleet";
  * settingNames("secret"); // ["GH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY"]
  * ```
  *
@@ -139,7 +139,7 @@ export function settingNames(flag: SettingFlag): SettingName[] {
  *
  * @example
  * ```ts
- * import { pickSettings } from "@smithclay/ohcommodore";
+ * import { pickSettings } from "@smithclay/ohcommodore/fleet";
  * pickSettings({ GH_TOKEN: "ghp_x", INIT_PATH: "./init.sh" }, "forwardedToFlagship");
  * // { GH_TOKEN: "ghp_x" }
  * ```
@@ -183,7 +183,7 @@ export const SHIP_CREDENTIALS: readonly ShipCredential[] = [
  *
  * @example Say what a new ship would lack
  * ```ts
- * import { missingCredentials } from "@smithclay/ohcommodore";
+ * import { missingCredentials } from "@smithclay/ohcommodore/fleet";
  * missingCredentials({ GH_TOKEN: "ghp_x" }).map((credential) => credential.kind); // ["Claude"]
  * ```
  *
@@ -206,7 +206,7 @@ export interface SettingEntry extends SettingInfo {
  *
  * @example
  * ```ts
- * import { listSettings } from "@smithclay/ohcommodore";
+ * import { listSettings } from "@smithclay/ohcommodore/fleet";
  * for (const setting of listSettings()) {
  *   console.log(`${setting.name}${setting.secret ? " (secret)" : ""}: ${setting.description}`);
  * }
@@ -249,7 +249,7 @@ export type MemberEnv = { [Name in SettingName | MemberVariable]?: string };
  *
  * @example Read the settings a new ship would get
  * ```ts
- * import { loadSettings } from "@smithclay/ohcommodore";
+ * import { loadSettings } from "@smithclay/ohcommodore/fleet";
  *
  * const settings = await loadSettings([".env", `${Deno.env.get("HOME")}/.ohcommodore/.env`]);
  * console.log(settings.INIT_URL ?? "the bundled init.sh");

@@ -141,7 +141,7 @@ const TRANSIENT = BEFORE_COMMAND.filter((pattern) => !PERMANENT.test(pattern.sou
  *
  * @example Run a program remotely with a payload on stdin
  * ```ts
- * import { Ssh } from "@smithclay/ohcommodore";
+ * import { Ssh } from "@smithclay/ohcommodore/ssh";
  * const ssh = new Ssh();
  * const result = await ssh.run("ship-web.exe.xyz", ["cat"], { stdin: "hello", timeoutMs: 30_000 });
  * console.log(result.stdout); // "hello"

@@ -5,7 +5,12 @@ import { fileURLToPath } from "node:url";
 import { runProcess } from "../lib/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const ENTRY_POINTS = ["mod.ts", "cli.ts"];
+// Every entry point of the package: mod.ts, its subpaths (inbox.ts, fleet.ts, …) and cli.ts.
+const ENTRY_POINTS = Object.values(
+  (JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
+    exports: Record<string, string>;
+  }).exports,
+);
 
 interface InfoModule {
   specifier: string;

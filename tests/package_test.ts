@@ -15,10 +15,13 @@ import { join } from "node:path";
 import { runProcess } from "../lib/process.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
+const INBOX = new URL("../inbox.ts", import.meta.url).href;
 
-// The user's script: parse an address, then a delivery and a listing on a real DuckDB file.
+// The user's script: parse an address, then a delivery and a listing on a real DuckDB file; the
+// root and a subpath, as a user's script would take them.
 const SCRIPT = `
-import { formatAddress, Inbox, parseAddress } from ${JSON.stringify(MOD)};
+import { Inbox } from ${JSON.stringify(MOD)};
+import { formatAddress, parseAddress } from ${JSON.stringify(INBOX)};
 
 const [home] = Deno.args;
 const address = parseAddress("captain@ship-web");
@@ -58,7 +61,7 @@ function assertRoundTrip(result: { code: number; stdout: string; stderr: string 
   assert.equal(output.listed.command, `echo 'it''s "here"'`);
 }
 
-Deno.test("another project imports mod.ts by path and runs an inbox round trip on DuckDB", async () => {
+Deno.test("another project imports mod.ts and inbox.ts by path and runs an inbox round trip on DuckDB", async () => {
   const result = await runOutside({});
   assertRoundTrip(result);
   assert.ok(!result.entries.includes("node_modules"), "the global npm cache served DuckDB");
@@ -70,9 +73,17 @@ Deno.test("another project with nodeModulesDir auto loads DuckDB from its own no
   assert.ok(result.entries.includes("node_modules"));
 });
 
-Deno.test("every JSDoc example imports the package by its name, as a user's code would", async () => {
+Deno.test("every JSDoc example imports the package by its name or a subpath, as a user's code would", async () => {
   const root = new URL("../", import.meta.url);
-  const files = ["mod.ts", "cli.ts"];
+  const { name, exports } = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))) as {
+    name: string;
+    exports: Record<string, string>;
+  };
+  const entries = Object.values(exports).map((path) => path.replace(/^\.\//, ""));
+  // "@smithclay/ohcommodore", "@smithclay/ohcommodore/inbox", …: deno check --doc-only then
+  // checks that each name imported is exported there.
+  const specifiers = new Set(Object.keys(exports).map((key) => name + key.slice(1)));
+  const files = [...entries];
   const walk = async (dir: string): Promise<void> => {
     for await (const entry of Deno.readDir(new URL(dir, root))) {
       const path = `${dir}/${entry.name}`;
@@ -81,15 +92,18 @@ Deno.test("every JSDoc example imports the package by its name, as a user's code
     }
   };
   await walk("lib");
-  // Only what mod.ts re-exports is the package's surface; internal modules may import freely.
-  const mod = await Deno.readTextFile(new URL("mod.ts", root));
-  const surface = new Set([...mod.matchAll(/from "\.\/(lib\/[^"]+)"/g)].map((m) => m[1]));
+  // Only what an entry re-exports is the package's surface; internal modules may import freely.
+  const surface = new Set<string>();
+  for (const entry of entries) {
+    const text = await Deno.readTextFile(new URL(entry, root));
+    for (const [, file] of text.matchAll(/from "\.\/(lib\/[^"]+)"/g)) surface.add(file);
+  }
   const wrong: string[] = [];
   for (const file of files.filter((file) => !file.startsWith("lib/") || surface.has(file))) {
     const text = await Deno.readTextFile(new URL(file, root));
     for (const block of text.matchAll(/@example[^\n]*\n \* ```ts\n([\s\S]*?) \* ```/g)) {
-      for (const [line] of block[1].matchAll(/import .* from "([^"]+)";/g)) {
-        if (!line.endsWith(`from "@smithclay/ohcommodore";`)) wrong.push(`${file}: ${line}`);
+      for (const [line, from] of block[1].matchAll(/import [^;]* from "([^"]+)";/g)) {
+        if (!specifiers.has(from)) wrong.push(`${file}: ${line}`);
       }
     }
   }

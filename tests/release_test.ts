@@ -35,11 +35,14 @@ Deno.test("the compile tasks and the release workflow take their permissions fro
   assert.ok(!CLI_PERMISSIONS.includes("-A") && !CLI_PERMISSIONS.includes("--allow-all"));
 });
 
-Deno.test("deno task ok lints the docs of every entry point in deno.json exports", () => {
+Deno.test("deno task ok checks, and lints the docs of, every entry point in deno.json exports", () => {
   const ok = denoJson.tasks.ok.command;
-  const docLint = ok.match(/deno doc --lint ([^&]+)/)?.[1].trim().split(/\s+/) ?? [];
   const entries = Object.values(denoJson.exports).map((path) => path.replace(/^\.\//, ""));
-  assert.deepEqual(docLint.sort(), entries.sort());
+  const filesOf = (command: RegExp) =>
+    (ok.match(command)?.[1].trim().split(/\s+/) ?? []).filter((file) => file.endsWith(".ts"));
+  assert.deepEqual(filesOf(/deno doc --lint ([^&]+)/).sort(), [...entries].sort());
+  assert.deepEqual(filesOf(/deno check --doc-only ([^&]+)/).sort(), [...entries].sort());
+  assert.deepEqual(filesOf(/deno check (?!--)([^&]+)/).sort(), [...entries].sort());
   assert.match(ok, /deno publish --dry-run/);
 });
 

@@ -83,7 +83,7 @@ export function fleetFactsPath(home?: string): string {
  *
  * @example Find this laptop's fleet
  * ```ts
- * import { readLocalConfig } from "@smithclay/ohcommodore";
+ * import { readLocalConfig } from "@smithclay/ohcommodore/fleet";
  *
  * const config = await readLocalConfig();
  * console.log(config ? `flagship ${config.flagshipVm} at ${config.flagship}` : "no fleet yet");

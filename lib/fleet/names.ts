@@ -115,7 +115,7 @@ const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  *
  * @example What `ship create` makes of its argument
  * ```ts
- * import { parseShipSpec } from "@smithclay/ohcommodore";
+ * import { parseShipSpec } from "@smithclay/ohcommodore/fleet";
  *
  * console.log(parseShipSpec("denoland/std")); // { name: "std", repo: "denoland/std" }
  * console.log(parseShipSpec("scratch")); // { name: "scratch", repo: null }

@@ -44,7 +44,7 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
  *
  * @example
  * ```ts
- * import { describeProgress } from "@smithclay/ohcommodore";
+ * import { describeProgress } from "@smithclay/ohcommodore/fleet";
  * describeProgress({ vm: "ship-web-k3f9a1b2", step: "reach" });
  * // "ship-web-k3f9a1b2: waiting for it to answer"
  * ```

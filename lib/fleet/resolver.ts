@@ -23,7 +23,8 @@ import { FlagshipClient } from "./flagship_client.ts";
  *
  * @example Send to a ship by name from any member
  * ```ts
- * import { fleetResolver, send } from "@smithclay/ohcommodore";
+ * import { send } from "@smithclay/ohcommodore";
+ * import { fleetResolver } from "@smithclay/ohcommodore/fleet";
  * const resolve = await fleetResolver();
  * const message = await send("captain@ship-web-k3f9a1b2", "uptime", { resolve, wait: true });
  * console.log(message.result);

@@ -18,7 +18,8 @@ import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts
  *
  * @example What a ship's tasks cost, asked from the flagship
  * ```ts
- * import { channelFor, fetchShipTasks } from "@smithclay/ohcommodore";
+ * import { fetchShipTasks } from "@smithclay/ohcommodore/agent";
+ * import { channelFor } from "@smithclay/ohcommodore/ssh";
  * const tasks = await fetchShipTasks(channelFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
  * console.log(tasks.reduce((sum, task) => sum + (task.costUsd ?? 0), 0));
  * ```

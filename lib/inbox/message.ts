@@ -21,7 +21,8 @@ export type MessageStatus = "unread" | "pending" | "running" | "done" | "error" 
  *
  * @example Count messages by status
  * ```ts
- * import { Inbox, MESSAGE_STATUSES } from "@smithclay/ohcommodore";
+ * import { Inbox } from "@smithclay/ohcommodore";
+ * import { MESSAGE_STATUSES } from "@smithclay/ohcommodore/inbox";
  * const counts = await (await Inbox.open()).counts();
  * for (const status of MESSAGE_STATUSES) console.log(status, counts[status]);
  * ```
@@ -44,7 +45,8 @@ export const FINISHED_STATUSES: readonly MessageStatus[] = ["done", "error"];
  *
  * @example Give a command twice the default time
  * ```ts
- * import { DEFAULT_COMMAND_TIMEOUT_MS, send } from "@smithclay/ohcommodore";
+ * import { send } from "@smithclay/ohcommodore";
+ * import { DEFAULT_COMMAND_TIMEOUT_MS } from "@smithclay/ohcommodore/inbox";
  * await send("captain@ship-web-k3f9a1b2", "make all", { timeoutMs: 2 * DEFAULT_COMMAND_TIMEOUT_MS });
  * ```
  */
@@ -143,7 +145,8 @@ export type SendResult = Message | QueuedMessage;
  *
  * @example Act on a message only once it finished
  * ```ts
- * import { Inbox, isFinished } from "@smithclay/ohcommodore";
+ * import { Inbox } from "@smithclay/ohcommodore";
+ * import { isFinished } from "@smithclay/ohcommodore/inbox";
  * const inbox = await Inbox.open();
  * for (const message of await inbox.list()) {
  *   if (isFinished(message)) console.log(message.id, message.exitCode);
@@ -163,7 +166,8 @@ export function isFinished(message: Message): message is FinishedMessage {
  *
  * @example Print what a finished command wrote
  * ```ts
- * import { Inbox, replayOutput } from "@smithclay/ohcommodore";
+ * import { Inbox } from "@smithclay/ohcommodore";
+ * import { replayOutput } from "@smithclay/ohcommodore/inbox";
  * const inbox = await Inbox.open();
  * const finished = await inbox.waitFor("3f9a", { timeoutMs: 60_000 });
  * replayOutput(finished, (chunk) => console.log(chunk.stream, chunk.text));

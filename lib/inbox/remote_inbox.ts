@@ -65,7 +65,7 @@ const QUICK_MS = 60_000;
  *
  * @example List a ship's failed messages from the laptop
  * ```ts
- * import { RemoteInbox } from "@smithclay/ohcommodore";
+ * import { RemoteInbox } from "@smithclay/ohcommodore/inbox";
  * const inbox = new RemoteInbox("captain@ship-web-k3f9a1b2", "ship-web-k3f9a1b2.exe.xyz");
  * for (const message of await inbox.list({ status: "error" })) console.log(message.id);
  * ```

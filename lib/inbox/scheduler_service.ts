@@ -206,7 +206,8 @@ async function schedulerLockHeld(database: string): Promise<boolean> {
  *
  * @example Deliver by hand and make sure it runs
  * ```ts
- * import { ensureScheduler, Inbox } from "@smithclay/ohcommodore";
+ * import { Inbox } from "@smithclay/ohcommodore";
+ * import { ensureScheduler } from "@smithclay/ohcommodore/inbox";
  * const inbox = await Inbox.open();
  * const message = await inbox.deliver({ recipient: inbox.address, command: "make" });
  * await ensureScheduler(inbox, message);

@@ -118,7 +118,8 @@ export interface SendOptions {
  *
  * @example Treat every host part as an ssh destination
  * ```ts
- * import { directResolver, send } from "@smithclay/ohcommodore";
+ * import { send } from "@smithclay/ohcommodore";
+ * import { directResolver } from "@smithclay/ohcommodore/inbox";
  * const resolve = directResolver({ role: "local", host: "laptop" });
  * await send("captain@my-ssh-alias", "uptime", { resolve });
  * ```

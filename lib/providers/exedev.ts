@@ -27,7 +27,7 @@ const LOBBY_CONCURRENCY = 4;
  *
  * @example List the VMs of an exe.dev account
  * ```ts
- * import { ExeDevProvider } from "@smithclay/ohcommodore";
+ * import { ExeDevProvider } from "@smithclay/ohcommodore/providers";
  *
  * const provider = new ExeDevProvider(); // the lobby at exe.dev, through your ssh keys
  * for (const vm of await provider.list()) console.log(vm.name, vm.destination);

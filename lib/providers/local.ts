@@ -21,7 +21,7 @@ const MARKER = ".ohcommodore-sandbox";
  *
  * @example Make and remove a sandbox member
  * ```ts
- * import { LocalProvider } from "@smithclay/ohcommodore";
+ * import { LocalProvider } from "@smithclay/ohcommodore/providers";
  *
  * const provider = new LocalProvider(await Deno.makeTempDir());
  * const vm = await provider.create("ship-try-k3f9a1b2");

@@ -13,7 +13,7 @@ import type { Channel } from "../channel.ts";
  *
  * @example Check a provider name
  * ```ts
- * import { PROVIDER_KINDS } from "@smithclay/ohcommodore";
+ * import { PROVIDER_KINDS } from "@smithclay/ohcommodore/providers";
  * console.log(PROVIDER_KINDS.includes("local")); // true
  * ```
  */

@@ -29,9 +29,12 @@ export interface RunAs {
 }
 
 const PROJECT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+// The package's entry points by subpath ("." is mod.ts, "./inbox" inbox.ts, "./cli" cli.ts).
+const EXPORTS: Record<string, string> = JSON.parse(
+  Deno.readTextFileSync(join(PROJECT, "deno.json")),
+).exports;
 const APP_FILES = [
-  "cli.ts",
-  "mod.ts",
+  ...Object.values(EXPORTS).map((path) => path.replace(/^\.\//, "")),
   "lib",
   "cloudinit",
   "deno.json",
@@ -483,8 +486,8 @@ export function launcherScript(app: WorldApp, logFile?: string): string {
 
 /**
  * Writes a script that uses the library into a user's home, as a script of theirs would:
- * `"@smithclay/ohcommodore"` imports the world's mod.ts, `"@lib/…"` its lib/ modules. It runs
- * from the launcher's cache (the user's CLI must have run once), so nothing is fetched.
+ * `"@smithclay/ohcommodore"` imports the world's mod.ts (`"@smithclay/ohcommodore/inbox"` its
+ * inbox.ts, and so on), `"@lib/…"` its lib/ modules. It runs from the launcher's cache (the user's CLI must have run once), so nothing is fetched.
  *
  * @param app The world's project.
  * @param home The user's home.
@@ -499,9 +502,10 @@ export async function writeLibraryScript(
   source: string,
 ): Promise<string[]> {
   const path = join(home, "script.ts");
-  const text = source.replaceAll(
-    '"@smithclay/ohcommodore"',
-    JSON.stringify(join(app.dir, "mod.ts")),
+  const text = source.replace(
+    /"@smithclay\/ohcommodore((?:\/\w+)?)"/g,
+    (whole, subpath: string) =>
+      EXPORTS[`.${subpath}`] ? JSON.stringify(join(app.dir, EXPORTS[`.${subpath}`])) : whole,
   )
     .replaceAll('"@lib/', `"${app.dir}/lib/`);
   await Deno.writeTextFile(path, text);

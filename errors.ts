@@ -1,0 +1,53 @@
+/**
+ * Every error ohcommodore throws, and errors as data: {@link errorToData} and
+ * {@link errorFromData} carry one across a process boundary (another member's `--json`, say) and
+ * give it back as its own class with its fields; {@link registerErrorClass} adds a class of
+ * your own.
+ *
+ * @example Read the error another ohcommodore printed with --json
+ * ```ts
+ * import { errorFromData, isErrorData, NotFoundError } from "@smithclay/ohcommodore/errors";
+ *
+ * const printed = '{"error":{"name":"NotFoundError","message":"No ship matches \\"web\\"",' +
+ *   '"exitCode":1,"fields":{"query":"web"}}}';
+ * const { error } = JSON.parse(printed);
+ * if (isErrorData(error)) {
+ *   const back = errorFromData(error);
+ *   console.log(back instanceof NotFoundError, back.message);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  AmbiguousNameError,
+  DatabaseError,
+  DeliveryRefusedError,
+  DiskFullError,
+  type ErrorClass,
+  type ErrorData,
+  errorFromData,
+  errorToData,
+  FlagshipError,
+  InterruptedError,
+  isErrorData,
+  NotFoundError,
+  OhcommodoreError,
+  type OhcommodoreErrorOptions,
+  ProviderError,
+  registerErrorClass,
+  RemoteCommandError,
+  ServerConnectionError,
+  SshError,
+  TimeoutError,
+  UsageError,
+} from "./lib/errors.ts";
+export { AgentStartError, ResumeRefusedError } from "./lib/fleet/agents.ts";
+export { FleetExecError } from "./lib/fleet/exec.ts";
+export { CreateShipsError } from "./lib/fleet/flagship.ts";
+export { CommandFailedError } from "./lib/fleet/member.ts";
+export { ProvisionError } from "./lib/fleet/provision.ts";
+export { NoSchedulerError } from "./lib/inbox/inbox.ts";
+export { SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
+export { DeliveryInterruptedError } from "./lib/inbox/send.ts";
