@@ -1,6 +1,6 @@
 /**
  * The ssh client every call goes through ({@link Ssh}: options as arrays, BatchMode,
- * ConnectTimeout, shared connections, a timeout on every call), and the {@link Channel} to one
+ * ConnectTimeout, shared connections, a timeout on every call), and the {@link Transport} to one
  * member that runs a program there or opens a session.
  *
  * @example Send a command with ssh settings of your own
@@ -16,7 +16,7 @@
  * @module
  */
 
-export { type Channel, channelFor, type InteractiveOptions } from "./lib/channel.ts";
+export { type InteractiveOptions, type Transport, transportFor } from "./lib/transport.ts";
 export {
   type RetryPolicy,
   type RunOptions,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Channel, SandboxChannel } from "../lib/channel.ts";
+import { SandboxTransport, type Transport } from "../lib/transport.ts";
 import { upload, uploadFiles } from "../lib/fleet/provision.ts";
 
 Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one session", async () => {
   const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
   try {
-    const sandbox = new SandboxChannel(home);
+    const sandbox = new SandboxTransport(home);
     let sessions = 0;
-    const channel: Channel = {
+    const transport: Transport = {
       destination: home,
       run: (remote, options) => (sessions++, sandbox.run(remote, options)),
       interactive: (remote) => sandbox.interactive(remote),
@@ -16,7 +16,7 @@ Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one s
     const binary = new Uint8Array(70_000).map((_, i) => (i * 7) % 256); // every byte value
     await Deno.mkdir(join(home, ".ohcommodore"));
     await Deno.writeTextFile(join(home, ".ohcommodore/.env"), "OLD=1\n");
-    await uploadFiles(channel, [
+    await uploadFiles(transport, [
       { path: "~/.ohcommodore/.env", data: "GH_TOKEN='x y'\n", mode: 0o600 },
       { path: "~/deep/er/dir with space/blob", data: binary, mode: 0o640 },
       { path: "~/.ssh/empty", data: "", mode: 0o644 },
@@ -45,14 +45,14 @@ Deno.test("uploadFiles writes every file, byte for byte, with its mode, in one s
 Deno.test("uploadFiles refuses a path that would break its framing; upload writes one file", async () => {
   const home = await Deno.makeTempDir({ prefix: "ohc-upload-" });
   try {
-    const channel = new SandboxChannel(home);
+    const transport = new SandboxTransport(home);
     for (const path of ["~/a\tb", "~/a\nb", "-rf"]) {
       await assert.rejects(
-        uploadFiles(channel, [{ path, data: "x", mode: 0o600 }]),
+        uploadFiles(transport, [{ path, data: "x", mode: 0o600 }]),
         /Bad remote path/,
       );
     }
-    await upload(channel, { path: "~/single", data: "one", mode: 0o600 });
+    await upload(transport, { path: "~/single", data: "one", mode: 0o600 });
     assert.equal(await Deno.readTextFile(join(home, "single")), "one");
   } finally {
     await Deno.remove(home, { recursive: true });
@@ -71,14 +71,14 @@ Deno.test("uploadFiles decodes with -D where base64 knows no -d (older Macs)", a
         `  -d) echo "base64: invalid option -- d" >&2; exit 64 ;;\nesac\nexec '${real}' "$@"\n`,
       { mode: 0o755 },
     );
-    const sandbox = new SandboxChannel(home);
-    const channel: Channel = {
+    const sandbox = new SandboxTransport(home);
+    const transport: Transport = {
       destination: home,
       run: (remote, options) =>
         sandbox.run(["env", `PATH=${bin}:${Deno.env.get("PATH")}`, ...remote], options),
       interactive: (remote) => sandbox.interactive(remote),
     };
-    await uploadFiles(channel, [{ path: "~/a/b", data: "on a Mac\n", mode: 0o600 }]);
+    await uploadFiles(transport, [{ path: "~/a/b", data: "on a Mac\n", mode: 0o600 }]);
     assert.equal(await Deno.readTextFile(join(home, "a/b")), "on a Mac\n");
   } finally {
     await Deno.remove(home, { recursive: true });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Channel } from "../channel.ts";
+import type { Transport } from "../transport.ts";
 import type { MemberReport } from "../inbox/report.ts";
 import type { TaskState } from "./task_state.ts";
 
@@ -34,12 +34,12 @@ const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true'
 /**
  * Reads a member's last task state.
  *
- * @param channel The member.
+ * @param transport The member.
  * @returns The state, or null when it ran no task (or the file is unreadable).
  */
-export async function fetchLastTask(channel: Channel): Promise<TaskState | null> {
+export async function fetchLastTask(transport: Transport): Promise<TaskState | null> {
   // A task's state is a few kilobytes (its answer is kept in the inbox); more is not believed.
-  const result = await channel.run(["sh", "-c", READ_LAST], {
+  const result = await transport.run(["sh", "-c", READ_LAST], {
     timeoutMs: 30_000,
     maxOutput: 4 * 1024 * 1024,
   });

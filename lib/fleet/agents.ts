@@ -10,7 +10,7 @@ import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
 import { NotFoundError, OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
 import { parseMessageId } from "../inbox/message.ts";
-import { channelFor } from "../channel.ts";
+import { transportFor } from "../transport.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";
 import { AgentTask } from "./agent_task.ts";
 
@@ -348,7 +348,7 @@ export class FleetAgents {
   }
 
   #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
-    return fetchShipTasks(channelFor(ship.destination, this.#context.ssh), ship.name);
+    return fetchShipTasks(transportFor(ship.destination, this.#context.ssh), ship.name);
   }
 }
 

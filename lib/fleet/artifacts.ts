@@ -7,7 +7,7 @@
 
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Channel, SandboxChannel } from "../channel.ts";
+import { SandboxTransport, type Transport } from "../transport.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { lastLine, runProcess } from "../process.ts";
@@ -49,12 +49,12 @@ export function installedProgram(home: string): Promise<Uint8Array> {
  * (see {@link shipBinOf}): on a sandbox, a launcher for this very program; else this compiled
  * binary when the platforms match; else `deno compile --target` of this version.
  *
- * @param channel The member (its platform is asked for when needed).
+ * @param transport The member (its platform is asked for when needed).
  * @returns The executable's bytes.
  */
-export async function programFor(channel: Channel): Promise<Uint8Array> {
-  if (channel instanceof SandboxChannel) return new TextEncoder().encode(launcher());
-  const target = await remoteTarget(channel);
+export async function programFor(transport: Transport): Promise<Uint8Array> {
+  if (transport instanceof SandboxTransport) return new TextEncoder().encode(launcher());
+  const target = await remoteTarget(transport);
   const self = Deno.execPath();
   if (!/^deno(\.exe)?$/.test(basename(self)) && target === Deno.build.target) {
     return await Deno.readFile(self);
@@ -75,12 +75,12 @@ async function readProgram(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-async function remoteTarget(channel: Channel): Promise<string> {
-  const result = await channel.run(["uname", "-sm"], { timeoutMs: 60_000 });
+async function remoteTarget(transport: Transport): Promise<string> {
+  const result = await transport.run(["uname", "-sm"], { timeoutMs: 60_000 });
   const target = TARGETS[result.stdout.trim()];
   if (!target) {
     throw new OhcommodoreError(
-      `${channel.destination} runs "${result.stdout.trim()}", which ohcommodore has no build ` +
+      `${transport.destination} runs "${result.stdout.trim()}", which ohcommodore has no build ` +
         `for: set OHCOMMODORE_SHIP_BIN to an ohcommodore executable that runs there`,
     );
   }

@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { pLimit } from "../deps.ts";
-import { type Channel, channelFor } from "../channel.ts";
+import { type Transport, transportFor } from "../transport.ts";
 import { OhcommodoreError, registerErrorClass } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { providerFor } from "../providers/factory.ts";
@@ -243,7 +243,7 @@ export class Flagship implements FleetBackend {
     // A ship never made ready ran no task (and may have no program to ask).
     if (ship.status !== "ready") return { tasksKept: 0 };
     try {
-      const tasks = await fetchShipTasks(this.#channel(ship.destination), ship.name);
+      const tasks = await fetchShipTasks(this.#transport(ship.destination), ship.name);
       await registry.keepTasks(ship.name, tasks);
       return { tasksKept: tasks.length };
     } catch (error) {
@@ -334,10 +334,10 @@ export class Flagship implements FleetBackend {
           };
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {
-            const channel = this.#channel(ship.destination);
+            const transport = this.#transport(ship.destination);
             const [report, task] = await Promise.all([
-              fetchReport(channel, { vm: ship.name, timeoutMs: 30_000 }),
-              fetchLastTask(channel),
+              fetchReport(transport, { vm: ship.name, timeoutMs: 30_000 }),
+              fetchLastTask(transport),
             ]);
             return { ...base, report, task: summarize(task, report) };
           } catch (error) {
@@ -384,8 +384,8 @@ export class Flagship implements FleetBackend {
     return vms.filter((vm) => isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name));
   }
 
-  #channel(destination: string): Channel {
-    return channelFor(destination, this.#ssh);
+  #transport(destination: string): Transport {
+    return transportFor(destination, this.#ssh);
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { channelFor } from "../channel.ts";
+import { transportFor } from "../transport.ts";
 import { errorFromData, FlagshipError, InterruptedError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
@@ -90,7 +90,7 @@ export class FlagshipClient implements FleetBackend {
     const count = checkShipCount(options.count ?? 1);
     const settings = { ...await loadSettings(), ...options.settings };
     const forwarded = pickSettings(settings, "forwardedToFlagship");
-    const flagship = channelFor(this.#facts.flagship, this.#ssh);
+    const flagship = transportFor(this.#facts.flagship, this.#ssh);
     if (settings.INIT_PATH || settings.INIT_URL) {
       const data = await initScriptText(settings);
       const file = { path: INIT_SCRIPT_ON_FLAGSHIP, data, mode: 0o600 };
@@ -162,7 +162,7 @@ export class FlagshipClient implements FleetBackend {
         // the caller's callback failing must not stop us reading the answer
       }
     });
-    const result = await channelFor(this.#facts.flagship, ssh).run(
+    const result = await transportFor(this.#facts.flagship, ssh).run(
       [REMOTE_PROGRAM, "fleet", "_call"],
       {
         stdin: JSON.stringify({ version: FLEET_CALL_VERSION, call }),

@@ -6,7 +6,7 @@
  */
 
 import { formatAddress, type Role } from "../address.ts";
-import { channelFor, type InteractiveOptions } from "../channel.ts";
+import { type InteractiveOptions, transportFor } from "../transport.ts";
 import { oneLine } from "../clip.ts";
 import { OhcommodoreError, registerErrorClass } from "../errors.ts";
 import { type Cancellation, Inbox } from "../inbox/inbox.ts";
@@ -144,7 +144,7 @@ export class Member {
    * @returns The session's exit code.
    */
   ssh(options: InteractiveOptions = {}): Promise<number> {
-    return channelFor(this.destination, this.#context.ssh).interactive([], options);
+    return transportFor(this.destination, this.#context.ssh).interactive([], options);
   }
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { relative } from "node:path";
-import type { Channel } from "../channel.ts";
+import type { Transport } from "../transport.ts";
 import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
@@ -57,18 +57,18 @@ const REPORT_ARGS = [
  * Asks a member for its report: the running scheduler's copy when there is one, else the
  * program (`ohcommodore _status`), which also answers when the scheduler is down.
  *
- * @param channel The member.
+ * @param transport The member.
  * @param options `vm`, its name, to check the copy is this member's; `timeoutMs`, per request.
  * @returns The report.
  */
 export async function fetchReport(
-  channel: Channel,
+  transport: Transport,
   options: { vm?: string; timeoutMs?: number } = {},
 ): Promise<MemberReport> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   // A report is a few hundred bytes; a member that answers with more is not believed.
   const maxOutput = MAX_REPORT_CHARS;
-  const kept = await channel.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], {
+  const kept = await transport.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], {
     timeoutMs,
     maxOutput,
   });
@@ -76,15 +76,15 @@ export async function fetchReport(
     const report = parseReport(kept.stdout);
     if (report && (!options.vm || report.address.endsWith(`@${options.vm}`))) return report;
   }
-  const result = await channel.run([REMOTE_PROGRAM, "_status"], { timeoutMs, maxOutput });
+  const result = await transport.run([REMOTE_PROGRAM, "_status"], { timeoutMs, maxOutput });
   const report = parseReport(result.stdout);
   if (report) return report;
   const tail = lastLine(result.stderr);
   throw new RemoteCommandError(
-    channel.destination,
+    transport.destination,
     result.code,
     tail,
-    `${channel.destination} gave no status (exit ${result.code}): ${tail}`,
-    { next: `look at it with "ohcommodore ship ssh ${options.vm ?? channel.destination}"` },
+    `${transport.destination} gave no status (exit ${result.code}): ${tail}`,
+    { next: `look at it with "ohcommodore ship ssh ${options.vm ?? transport.destination}"` },
   );
 }

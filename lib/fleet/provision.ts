@@ -7,7 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { Channel } from "../channel.ts";
+import type { Transport } from "../transport.ts";
 import {
   InterruptedError,
   OhcommodoreError,
@@ -77,17 +77,17 @@ const UPLOAD_SCRIPT = 'set -e; umask 077; mkdir -p "$(dirname "$1")"; cat >"$1.p
 /**
  * Writes a file on a member from our stdin (never argv).
  *
- * @param channel The member.
+ * @param transport The member.
  * @param file What to write where.
  * @param signal Stops the transfer (the file is then left as it was).
  */
 export async function upload(
-  channel: Channel,
+  transport: Transport,
   file: RemoteFile,
   signal?: AbortSignal,
 ): Promise<void> {
   const mode = file.mode.toString(8);
-  const result = await channel.run(["sh", "-c", UPLOAD_SCRIPT, "sh", file.path, mode], {
+  const result = await transport.run(["sh", "-c", UPLOAD_SCRIPT, "sh", file.path, mode], {
     signal,
     stdin: file.data,
     timeoutMs: 300_000,
@@ -95,10 +95,10 @@ export async function upload(
   });
   if (result.code !== 0) {
     throw new RemoteCommandError(
-      channel.destination,
+      transport.destination,
       result.code,
       result.stderr.trim(),
-      `Cannot write ${file.path} on ${channel.destination}: ${result.stderr.trim()}`,
+      `Cannot write ${file.path} on ${transport.destination}: ${result.stderr.trim()}`,
     );
   }
 }
@@ -116,12 +116,12 @@ const UPLOAD_FILES_SCRIPT = 'set -e; umask 077; cd "$HOME"; tab=$(printf "\\t");
  * Writes several small files on a member in one session (one round trip, not one each), from
  * our stdin (never argv). For the program, which may be large, use {@link upload}.
  *
- * @param channel The member.
+ * @param transport The member.
  * @param files What to write where; paths start with `~/` or are absolute.
  * @param signal Stops the transfer (files not yet renamed are left as they were).
  */
 export async function uploadFiles(
-  channel: Channel,
+  transport: Transport,
   files: readonly RemoteFile[],
   signal?: AbortSignal,
 ): Promise<void> {
@@ -134,7 +134,7 @@ export async function uploadFiles(
     const data = Buffer.from(file.data).toString("base64");
     return `${path}\t${file.mode.toString(8)}\t${data}\n`;
   });
-  const result = await channel.run(["sh", "-c", UPLOAD_FILES_SCRIPT], {
+  const result = await transport.run(["sh", "-c", UPLOAD_FILES_SCRIPT], {
     signal,
     stdin: lines.join(""),
     timeoutMs: 300_000,
@@ -143,10 +143,10 @@ export async function uploadFiles(
   if (result.code !== 0) {
     const names = files.map((file) => file.path).join(", ");
     throw new RemoteCommandError(
-      channel.destination,
+      transport.destination,
       result.code,
       result.stderr.trim(),
-      `Cannot write ${names} on ${channel.destination}: ${result.stderr.trim()}`,
+      `Cannot write ${names} on ${transport.destination}: ${result.stderr.trim()}`,
     );
   }
 }
@@ -180,11 +180,11 @@ export const INIT_TIMEOUT_MS = 30 * 60_000;
  * Installs the program and files and runs init.sh, whose output is kept in
  * `~/.ohcommodore/init.log` on the member.
  *
- * @param channel The member.
+ * @param transport The member.
  * @param plan What to install.
  * @throws {ProvisionError} Naming the failed step (for init.sh, the script's own step).
  */
-export async function provision(channel: Channel, plan: ProvisionPlan): Promise<void> {
+export async function provision(transport: Transport, plan: ProvisionPlan): Promise<void> {
   const signal = plan.signal;
   const step = async (name: ProvisionStep, work: () => Promise<void>) => {
     plan.onStep?.(name);
@@ -198,11 +198,11 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
   // init.sh's essential "program" step checks that it runs.
   await step(
     "program",
-    () => upload(channel, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 }, signal),
+    () => upload(transport, { path: REMOTE_PROGRAM, data: plan.program, mode: 0o755 }, signal),
   );
   await step("files", async () => {
     const script = { path: INIT_SCRIPT_PATH, data: plan.initScript, mode: 0o700 };
-    await uploadFiles(channel, [...plan.files, script], signal);
+    await uploadFiles(transport, [...plan.files, script], signal);
   });
   await step("init.sh", async () => {
     // When the work alongside fails, the member fails: init.sh is stopped rather than waited for.
@@ -216,7 +216,7 @@ export async function provision(channel: Channel, plan: ProvisionPlan): Promise<
       ? AbortSignal.any([signal, alongsideFailed.signal])
       : alongsideFailed.signal;
     // The work alongside is waited for however init.sh ends: nothing outlives provisioning.
-    const result = await channel.run(["bash", "-c", RUN_INIT_SCRIPT], {
+    const result = await transport.run(["bash", "-c", RUN_INIT_SCRIPT], {
       timeoutMs: INIT_TIMEOUT_MS,
       signal: stop,
     }).finally(() => alongside);

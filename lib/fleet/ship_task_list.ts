@@ -1,11 +1,11 @@
 /**
- * A ship's task list as the fleet reads it (`agent _tasks` over the ship's channel): a ship may
+ * A ship's task list as the fleet reads it (`agent _tasks` over the ship's transport): a ship may
  * run anything, so its answer is believed up to a cap, and each outcome field by field.
  *
  * @module
  */
 
-import type { Channel } from "../channel.ts";
+import type { Transport } from "../transport.ts";
 import { oneLine } from "../clip.ts";
 import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
@@ -19,20 +19,20 @@ import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts
  * @example What a ship's tasks cost, asked from the flagship
  * ```ts
  * import { fetchShipTasks } from "@smithclay/ohcommodore/agent";
- * import { channelFor } from "@smithclay/ohcommodore/ssh";
- * const tasks = await fetchShipTasks(channelFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
+ * import { transportFor } from "@smithclay/ohcommodore/ssh";
+ * const tasks = await fetchShipTasks(transportFor("ship-web-k3f9a1b2.exe.xyz"), "ship-web-k3f9a1b2");
  * console.log(tasks.reduce((sum, task) => sum + (task.costUsd ?? 0), 0));
  * ```
  *
- * @param channel The ship.
+ * @param transport The ship.
  * @param ship Its name.
  * @returns Its tasks' outcomes.
  * @throws {SshError} When it cannot be reached.
  * @throws {RemoteCommandError} When its `agent _tasks` fails.
  * @throws {OhcommodoreError} When it answers with no list, or past 16 MiB.
  */
-export async function fetchShipTasks(channel: Channel, ship: string): Promise<TaskOutcome[]> {
-  const result = await channel.run(
+export async function fetchShipTasks(transport: Transport, ship: string): Promise<TaskOutcome[]> {
+  const result = await transport.run(
     [REMOTE_PROGRAM, "agent", "_tasks"],
     { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
   );
@@ -46,7 +46,7 @@ export async function fetchShipTasks(channel: Channel, ship: string): Promise<Ta
   if (result.code !== 0) {
     const tail = lastLine(result.stderr);
     throw new RemoteCommandError(
-      channel.destination,
+      transport.destination,
       result.code,
       tail,
       `"agent _tasks" on ${ship} exited ${result.code}: ${JSON.stringify(oneLine(tail, 200))}`,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { channelFor } from "../channel.ts";
+import { transportFor } from "../transport.ts";
 import { WAIT_MARGIN_MS } from "../duration.ts";
 import {
   DeliveryRefusedError,
@@ -92,7 +92,7 @@ async function deliverOverExec(
   // after any ssh failure is safe.
   let result;
   try {
-    result = await channelFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
+    result = await transportFor(destination, ssh).run([REMOTE_PROGRAM, "inbox", "_deliver"], {
       stdin: JSON.stringify(request),
       timeoutMs: (request.waitMs ?? 0) + WAIT_MARGIN_MS,
       retry: "idempotent",

@@ -1,5 +1,5 @@
 /**
- * Another member's inbox, read and handled over its channel: the member's own program answers
+ * Another member's inbox, read and handled over its transport: the member's own program answers
  * (`ohcommodore inbox list|show|wait|cancel|next --json`), so its database is opened by its own
  * user, and errors come back as data, as their own classes.
  *
@@ -8,7 +8,7 @@
 
 import { lineSplitter } from "../lines.ts";
 import { parseAddress } from "../address.ts";
-import { type Channel, channelFor } from "../channel.ts";
+import { type Transport, transportFor } from "../transport.ts";
 import { checkDurationMs } from "../duration.ts";
 import {
   errorFromData,
@@ -73,7 +73,7 @@ const QUICK_MS = 60_000;
 export class RemoteInbox implements InboxView {
   /** The member's address. */
   readonly address: string;
-  readonly #channel: Channel;
+  readonly #transport: Transport;
   readonly #ssh: Ssh;
 
   /**
@@ -86,7 +86,7 @@ export class RemoteInbox implements InboxView {
   constructor(address: string, destination: string, ssh: Ssh = new Ssh()) {
     parseAddress(address);
     this.address = address;
-    this.#channel = channelFor(destination, ssh);
+    this.#transport = transportFor(destination, ssh);
     this.#ssh = ssh;
   }
 
@@ -183,7 +183,7 @@ export class RemoteInbox implements InboxView {
       else if (typeof item?.text === "string") onOutput(item);
     };
     const lines = lineSplitter(take);
-    const result = await this.#channel.run(
+    const result = await this.#transport.run(
       [REMOTE_PROGRAM, "inbox", "follow", "--json", "--", exact],
       {
         timeoutMs: 8 * 24 * 3_600_000,
@@ -195,7 +195,7 @@ export class RemoteInbox implements InboxView {
     if (finished) return finished;
     if (isErrorData(failure)) throw errorFromData(failure);
     throw new RemoteCommandError(
-      this.#channel.destination,
+      this.#transport.destination,
       result.code,
       lastLine(result.stderr),
       `The inbox of ${this.address} did not answer "inbox follow" (exit ${result.code})`,
@@ -203,7 +203,7 @@ export class RemoteInbox implements InboxView {
   }
 
   async #server(): Promise<ServerConnection | undefined> {
-    return await connectToMember(this.#channel.destination, this.#ssh, this.address)
+    return await connectToMember(this.#transport.destination, this.#ssh, this.address)
       .catch(unlessUnreachable);
   }
 
@@ -232,7 +232,7 @@ export class RemoteInbox implements InboxView {
     // Options before the arguments: ids go after "--", where nothing reads as an option.
     const [command, ...rest] = args;
     const remote = [REMOTE_PROGRAM, "inbox", command, "--json", ...rest];
-    const result = await this.#channel.run(remote, {
+    const result = await this.#transport.run(remote, {
       timeoutMs,
       retry: idempotent ? "idempotent" : "connect",
     });
@@ -242,7 +242,7 @@ export class RemoteInbox implements InboxView {
     } catch {
       const tail = lastLine(result.stderr);
       throw new RemoteCommandError(
-        this.#channel.destination,
+        this.#transport.destination,
         result.code,
         tail,
         `The inbox of ${this.address} did not answer "inbox ${args[0]}" (exit ${result.code}` +

@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
-import { channelFor } from "../channel.ts";
+import { transportFor } from "../transport.ts";
 import { RemoteCommandError, SshError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "./server_protocol.ts";
@@ -173,7 +173,7 @@ export function unlessUnreachable(error: unknown): undefined {
  * @returns Where it listens.
  */
 async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
-  const result = await channelFor(destination, ssh).run(
+  const result = await transportFor(destination, ssh).run(
     [REMOTE_PROGRAM, "inbox", "_endpoint"],
     { timeoutMs: STEP_TIMEOUT_MS, retry: "idempotent" },
   );

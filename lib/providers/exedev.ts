@@ -7,7 +7,7 @@
  */
 
 import { pLimit, pRetry } from "../deps.ts";
-import { type Channel, SshChannel } from "../channel.ts";
+import { SshTransport, type Transport } from "../transport.ts";
 import { ProviderError, SshError, TimeoutError } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
@@ -114,8 +114,8 @@ export class ExeDevProvider implements VmProvider {
   }
 
   /** Polls the VM with `true` until it answers (DNS and sshd come up after `new`). */
-  async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel> {
-    const channel = new SshChannel(vm.destination, this.#ssh.with({ attempts: 1 }));
+  async waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Transport> {
+    const transport = new SshTransport(vm.destination, this.#ssh.with({ attempts: 1 }));
     const deadline = Date.now() + options.timeoutMs;
     const unanswered = (error: unknown) =>
       error instanceof SshError || error instanceof TimeoutError;
@@ -124,7 +124,10 @@ export class ExeDevProvider implements VmProvider {
       // so asking about once a second costs little and finds it ready soon after its boot.
       await pRetry(async () => {
         const left = Math.max(1000, deadline - Date.now());
-        await channel.run(["true"], { timeoutMs: Math.min(30_000, left), signal: options.signal });
+        await transport.run(["true"], {
+          timeoutMs: Math.min(30_000, left),
+          signal: options.signal,
+        });
       }, {
         retries: Infinity,
         minTimeout: 250,
@@ -141,7 +144,7 @@ export class ExeDevProvider implements VmProvider {
           `${Math.round(options.timeoutMs / 1000)}s: ${(error as Error).message}`,
       );
     }
-    return new SshChannel(vm.destination, this.#ssh);
+    return new SshTransport(vm.destination, this.#ssh);
   }
 
   /** `ssh exe.dev ssh-key add "<key>"`. */
@@ -184,14 +187,16 @@ export class ExeDevProvider implements VmProvider {
   }
 
   /** Runs `ssh exe.dev whoami` from the member, which completes its key's registration. */
-  async activateKey(channel: Channel, signal?: AbortSignal): Promise<void> {
+  async activateKey(transport: Transport, signal?: AbortSignal): Promise<void> {
     const argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
     const result = await this.#lobbyLimit(() =>
-      channel.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000, signal })
+      transport.run([...argv, this.#lobby, "whoami"], { timeoutMs: 60_000, signal })
     );
     if (result.code !== 0) {
       throw new ProviderError(
-        `${channel.destination} cannot reach exe.dev with its new key: ${lastLine(result.stderr)}`,
+        `${transport.destination} cannot reach exe.dev with its new key: ${
+          lastLine(result.stderr)
+        }`,
       );
     }
   }

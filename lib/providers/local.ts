@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { type Channel, SandboxChannel } from "../channel.ts";
+import { SandboxTransport, type Transport } from "../transport.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { schedulerState, stopSchedulerService } from "../inbox/scheduler_service.ts";
@@ -101,8 +101,8 @@ export class LocalProvider implements VmProvider {
   }
 
   /** A sandbox is reachable as soon as it exists. */
-  waitUntilReachable(vm: VmInfo): Promise<Channel> {
-    return Promise.resolve(new SandboxChannel(vm.destination));
+  waitUntilReachable(vm: VmInfo): Promise<Transport> {
+    return Promise.resolve(new SandboxTransport(vm.destination));
   }
 
   /** Sandboxes need no keys. */

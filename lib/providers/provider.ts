@@ -1,12 +1,12 @@
 /**
  * Where VMs come from. A provider creates, lists and removes machines and manages the SSH keys
- * allowed into them; everything else (provisioning, the inbox) goes through a {@link Channel}.
+ * allowed into them; everything else (provisioning, the inbox) goes through a {@link Transport}.
  * New providers (plain SSH hosts, other clouds) implement this interface.
  *
  * @module
  */
 
-import type { Channel } from "../channel.ts";
+import type { Transport } from "../transport.ts";
 
 /**
  * The provider kinds this version knows.
@@ -62,8 +62,8 @@ export interface VmProvider {
   list(): Promise<VmInfo[]>;
   /** Removes VMs; names that do not exist are ignored. */
   remove(names: readonly string[]): Promise<void>;
-  /** Waits until the VM answers a command, and returns the channel to it. */
-  waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Channel>;
+  /** Waits until the VM answers a command, and returns the transport to it. */
+  waitUntilReachable(vm: VmInfo, options: WaitOptions): Promise<Transport>;
   /** Allows a public key into the account's VMs (and its API). */
   addKey(publicKey: string): Promise<void>;
   /** Revokes a public key; an unknown key is ignored. */
@@ -71,7 +71,7 @@ export interface VmProvider {
   /** The registered public keys, or null when the provider has no keys. */
   listKeys(): Promise<RegisteredKey[] | null>;
   /** Finishes registering a member's own key, from that member (exe.dev needs one `whoami`). */
-  activateKey(channel: Channel, signal?: AbortSignal): Promise<void>;
+  activateKey(transport: Transport, signal?: AbortSignal): Promise<void>;
 }
 
 /**

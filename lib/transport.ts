@@ -16,7 +16,7 @@ import { runProcess } from "./process.ts";
 import { type RunOptions, Ssh, type SshResult } from "./ssh.ts";
 
 /** A way to run programs on one member. Remote paths may start with `~/` (its home). */
-export interface Channel {
+export interface Transport {
   /** The member's destination: an SSH destination or a sandbox home. */
   readonly destination: string;
   /** Runs a program there and collects its output (see {@link Ssh.run}). */
@@ -25,7 +25,7 @@ export interface Channel {
   interactive(remote: readonly string[], options?: InteractiveOptions): Promise<number>;
 }
 
-/** Options for {@link Channel.interactive}. */
+/** Options for {@link Transport.interactive}. */
 export interface InteractiveOptions {
   /**
    * Forward this user's SSH agent: while the session is open, code on the member can use every
@@ -37,34 +37,34 @@ export interface InteractiveOptions {
 }
 
 /**
- * The channel for a destination.
+ * The transport for a destination.
  *
  * @example Run a program on a member
  * ```ts
- * import { channelFor } from "@smithclay/ohcommodore/ssh";
- * const channel = channelFor("ship-web-k3f9a1b2.exe.xyz");
- * const { code, stdout } = await channel.run(["uname", "-a"], { timeoutMs: 30_000 });
+ * import { transportFor } from "@smithclay/ohcommodore/ssh";
+ * const transport = transportFor("ship-web-k3f9a1b2.exe.xyz");
+ * const { code, stdout } = await transport.run(["uname", "-a"], { timeoutMs: 30_000 });
  * console.log(code, stdout);
  * ```
  *
  * @param destination An SSH destination, or the absolute home of a local sandbox.
  * @param ssh The ssh client for SSH destinations.
- * @returns The channel.
+ * @returns The transport.
  */
-export function channelFor(destination: string, ssh: Ssh = new Ssh()): Channel {
+export function transportFor(destination: string, ssh: Ssh = new Ssh()): Transport {
   return destination.startsWith("/")
-    ? new SandboxChannel(destination)
-    : new SshChannel(destination, ssh);
+    ? new SandboxTransport(destination)
+    : new SshTransport(destination, ssh);
 }
 
 /** A member reached over ssh. */
-export class SshChannel implements Channel {
+export class SshTransport implements Transport {
   /** The SSH destination. */
   readonly destination: string;
   readonly #ssh: Ssh;
 
   /**
-   * A channel to an SSH destination.
+   * A transport to an SSH destination.
    *
    * @param destination The SSH destination.
    * @param ssh The client.
@@ -100,12 +100,12 @@ const LOGIN_SHELL = [
 const SANDBOX_ENV = ["PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "DENO_DIR"];
 
 /** A sandbox on this machine: programs run as this user with HOME set to the sandbox. */
-export class SandboxChannel implements Channel {
+export class SandboxTransport implements Transport {
   /** The sandbox's home directory. */
   readonly destination: string;
 
   /**
-   * A channel into a sandbox.
+   * A transport into a sandbox.
    *
    * @param home The sandbox's home directory (absolute).
    */
