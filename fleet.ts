@@ -33,7 +33,7 @@ export {
   type CreateShipsOptions,
   type DestroyedShip,
   type FleetStatus,
-  type Resolved,
+  type MemberLocation,
   type ShipStatus,
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
@@ -57,7 +57,7 @@ export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
 export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export type { KeptTask, ShipRecord } from "./lib/fleet/registry.ts";
-export { fleetResolver } from "./lib/fleet/resolver.ts";
+export { fleetRouter } from "./lib/fleet/router.ts";
 export { type InboxView, RemoteInbox } from "./lib/inbox/remote_inbox.ts";
 export type { MemberReport } from "./lib/inbox/report.ts";
 export {

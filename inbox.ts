@@ -51,11 +51,11 @@ export type { MemberReport } from "./lib/inbox/report.ts";
 export { Scheduler, type SchedulerEvent, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export { ensureScheduler, SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export {
-  type AddressResolver,
   DeliveryInterruptedError,
-  directResolver,
+  directRouter,
   type RelayDelivery,
   type Route,
+  type Router,
   send,
   type SendOptions,
 } from "./lib/inbox/send.ts";

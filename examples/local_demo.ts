@@ -8,7 +8,7 @@
  */
 
 import { Fleet, type FleetProgress, send } from "../mod.ts";
-import { describeProgress, fleetResolver } from "../fleet.ts";
+import { describeProgress, fleetRouter } from "../fleet.ts";
 
 const home = await Deno.makeTempDir({ prefix: "ohcommodore-demo-" });
 const step = (text: string) => console.error(`\n⚓ ${text}`);
@@ -48,7 +48,7 @@ try {
     'echo "$OHCOMMODORE_SENDER asked $(pwd) to run this"; ls',
     {
       home: a.destination,
-      resolve: await fleetResolver(a.destination),
+      route: await fleetRouter(a.destination),
       wait: true,
     },
   );
@@ -60,7 +60,7 @@ try {
     "echo received by $OHCOMMODORE_ADDRESS",
     {
       home: b.destination,
-      resolve: await fleetResolver(b.destination),
+      route: await fleetRouter(b.destination),
       wait: true,
     },
   );

@@ -44,7 +44,7 @@ real "$@"
       wait,
       id,
       home: sender.home,
-      resolve: () => Promise.resolve({ destination: recipient.home, viaDestination: false }),
+      route: () => Promise.resolve({ destination: recipient.home, viaDestination: false }),
     });
   return {
     recipient,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fleetResolver } from "../fleet/resolver.ts";
+import { fleetRouter } from "../fleet/router.ts";
 import { Argument, Command, type CommandUnknownOpts, Option } from "./deps.ts";
 import { errorToData } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
@@ -128,7 +128,7 @@ function sendCommand(): CommandUnknownOpts {
         timeoutMs: options.timeout,
         wait: options.wait || options.follow,
         note: options.note === true,
-        resolve: await fleetResolver(),
+        route: await fleetRouter(),
         ...(options.follow ? { onOutput: writeChunk } : {}),
         onQueued: (reason) => note(paint("yellow", reason)),
       });

@@ -28,7 +28,7 @@ export interface FleetBackend {
   /** The agent tasks of destroyed ships, as the flagship kept them. */
   keptTasks(): Promise<KeptTask[]>;
   /** Where a member lives; with `prefix`, a unique prefix of a ship's name will do. */
-  resolve(name: string, prefix?: boolean): Promise<Resolved | null>;
+  locate(name: string, prefix?: boolean): Promise<MemberLocation | null>;
 }
 
 /** Options for {@link Flagship.createShips}. */
@@ -118,7 +118,7 @@ export interface SinkReport {
 }
 
 /** Where a member name leads. */
-export interface Resolved {
+export interface MemberLocation {
   /** The VM name. */
   name: string;
   /** Its destination. */

@@ -266,7 +266,7 @@ async function runOn(
       home: context.home,
       ssh: context.ssh,
       signal: options.signal,
-      resolve: () => Promise.resolve({ destination: ship.destination, viaDestination: false }),
+      route: () => Promise.resolve({ destination: ship.destination, viaDestination: false }),
     });
     result = fromMessage(ship.name, message, began);
   } catch (error) {

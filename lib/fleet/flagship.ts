@@ -23,7 +23,7 @@ import type {
   DestroyedShip,
   FleetBackend,
   FleetStatus,
-  Resolved,
+  MemberLocation,
   ShipStatus,
   SinkReport,
 } from "./backend.ts";
@@ -37,7 +37,14 @@ import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
 import { ShipKeys } from "./ship_keys.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";
 
-export type { CreateShipsOptions, DestroyedShip, FleetStatus, Resolved, ShipStatus, SinkReport };
+export type {
+  CreateShipsOptions,
+  DestroyedShip,
+  FleetStatus,
+  MemberLocation,
+  ShipStatus,
+  SinkReport,
+};
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -365,7 +372,7 @@ export class Flagship implements FleetBackend {
    * @param prefix Whether a unique prefix will do.
    * @returns The member, or null when the fleet has none by that name.
    */
-  async resolve(name: string, prefix = false): Promise<Resolved | null> {
+  async locate(name: string, prefix = false): Promise<MemberLocation | null> {
     if (name === this.facts.flagshipVm) {
       return { name, destination: this.facts.flagship };
     }

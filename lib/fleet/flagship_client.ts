@@ -20,7 +20,7 @@ import {
   type CreateShipsOptions,
   type DestroyedShip,
   type FleetStatus,
-  type Resolved,
+  type MemberLocation,
   type SinkReport,
 } from "./flagship.ts";
 import {
@@ -141,9 +141,9 @@ export class FlagshipClient implements FleetBackend {
   }
 
   /** Asks the flagship where a member lives (the flagship itself is known here). */
-  async resolve(name: string, prefix = false): Promise<Resolved | null> {
+  async locate(name: string, prefix = false): Promise<MemberLocation | null> {
     if (name === this.#facts.flagshipVm) return { name, destination: this.#facts.flagship };
-    return await this.#call<Resolved | null>({ method: "resolve", name, prefix }, {
+    return await this.#call<MemberLocation | null>({ method: "locate", name, prefix }, {
       readOnly: true,
     });
   }

@@ -31,7 +31,7 @@ import {
   type DestroyedShip,
   Flagship,
   type FleetStatus,
-  type Resolved,
+  type MemberLocation,
   type SinkReport,
 } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
@@ -447,8 +447,8 @@ export class Fleet implements AsyncDisposable {
    * @throws {NotFoundError} With `prefix`, when no ship matches.
    * @throws {AmbiguousNameError} With `prefix`, when several do.
    */
-  resolve(name: string, prefix = false): Promise<Resolved | null> {
-    return this.#backend.resolve(name, prefix);
+  locate(name: string, prefix = false): Promise<MemberLocation | null> {
+    return this.#backend.locate(name, prefix);
   }
 
   /**
@@ -460,7 +460,7 @@ export class Fleet implements AsyncDisposable {
    * @throws {AmbiguousNameError} When several do.
    */
   async ship(prefix: string): Promise<Ship> {
-    const found = await this.resolve(prefix, true);
+    const found = await this.locate(prefix, true);
     if (!found) {
       throw new NotFoundError(`No ship matches ${quote(prefix)}`, {
         query: prefix,
@@ -479,7 +479,7 @@ export class Fleet implements AsyncDisposable {
     await this.#throwaway?.stop();
   }
 
-  #shipOf(where: Resolved & { repo?: string | null }): Ship {
+  #shipOf(where: MemberLocation & { repo?: string | null }): Ship {
     return new Ship(where, this.#memberContext(false));
   }
 

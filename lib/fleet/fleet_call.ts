@@ -25,7 +25,7 @@ export type FleetCall =
   | { method: "destroyShip"; prefix: string }
   | { method: "sink" }
   | { method: "keptTasks" }
-  | { method: "resolve"; name: string; prefix: boolean };
+  | { method: "locate"; name: string; prefix: boolean };
 
 /** The request on stdin. */
 export interface FleetCallRequest {
@@ -98,8 +98,8 @@ function dispatch(
       return backend.sink(onProgress);
     case "keptTasks":
       return backend.keptTasks();
-    case "resolve":
-      return backend.resolve(call.name, call.prefix);
+    case "locate":
+      return backend.locate(call.name, call.prefix);
   }
 }
 
@@ -110,7 +110,7 @@ const METHODS = new Set([
   "destroyShip",
   "sink",
   "keptTasks",
-  "resolve",
+  "locate",
 ]);
 
 function parseRequest(input: string): FleetCallRequest {
@@ -130,7 +130,7 @@ function parseRequest(input: string): FleetCallRequest {
   if (!METHODS.has(String(call?.method))) {
     throw new UsageError(`Unknown fleet call "${String(call?.method)}"`);
   }
-  const strings = { createShips: ["spec"], destroyShip: ["prefix"], resolve: ["name"] };
+  const strings = { createShips: ["spec"], destroyShip: ["prefix"], locate: ["name"] };
   for (const key of strings[call.method as keyof typeof strings] ?? []) {
     if (typeof call[key] !== "string") {
       throw new UsageError(`The fleet call "${call.method}" needs a "${key}" string`);

@@ -16,7 +16,7 @@ import { send, type SendOptions } from "../inbox/send.ts";
 import type { OutputChunk } from "../inbox/server_protocol.ts";
 import { SentMessage } from "../inbox/sent_message.ts";
 import { shellQuote, Ssh } from "../ssh.ts";
-import type { Resolved } from "./backend.ts";
+import type { MemberLocation } from "./backend.ts";
 
 /** How a member handle reaches its member. */
 export interface MemberContext {
@@ -60,7 +60,7 @@ export class Member {
    * @param where Its name and destination.
    * @param context The ssh client and the sender's home.
    */
-  constructor(role: Role, where: Resolved, context: MemberContext = { ssh: new Ssh() }) {
+  constructor(role: Role, where: MemberLocation, context: MemberContext = { ssh: new Ssh() }) {
     this.role = role;
     this.name = where.name;
     this.destination = where.destination;
@@ -95,7 +95,7 @@ export class Member {
       ...options,
       home: this.#context.home,
       ssh: this.#context.ssh,
-      resolve: () =>
+      route: () =>
         Promise.resolve({
           destination: this.#context.self ? null : this.destination,
           viaDestination: false,
@@ -171,7 +171,7 @@ export class Ship extends Member {
    * @param context The ssh client and the sender's home.
    */
   constructor(
-    where: Resolved & { repo?: string | null },
+    where: MemberLocation & { repo?: string | null },
     context: MemberContext = { ssh: new Ssh() },
   ) {
     super("captain", { name: where.name, destination: where.destination }, context);

@@ -35,7 +35,7 @@ export interface Route {
   viaDestination: boolean;
   /**
    * On a keyless ship: how the message goes to the flagship, which relays it (the destination
-   * is then unused). The fleet's resolver supplies it; the inbox knows nothing of the relay.
+   * is then unused). The fleet's router supplies it; the inbox knows nothing of the relay.
    */
   relay?: RelayDelivery;
   /** The member's whole name, when the address gave a unique prefix of it. */
@@ -49,7 +49,7 @@ export type RelayDelivery = (
 ) => Promise<SendResult>;
 
 /** Turns an address into a route; the fleet supplies one that knows every member's name. */
-export type AddressResolver = (address: Address) => Promise<Route>;
+export type Router = (address: Address) => Promise<Route>;
 
 /** Options for {@link send}. */
 export interface SendOptions {
@@ -78,11 +78,11 @@ export interface SendOptions {
    */
   home?: string;
   /**
-   * Resolves addresses.
+   * Finds how a message to an address travels (its route).
    *
-   * @default {directResolver: the host part is itself the SSH destination}
+   * @default {directRouter: the host part is itself the SSH destination}
    */
-  resolve?: AddressResolver;
+  route?: Router;
   /**
    * The ssh client.
    *
@@ -113,21 +113,21 @@ export interface SendOptions {
 }
 
 /**
- * The default resolver: this member's own name is local (where a wrong role is refused); any
+ * The default router: this member's own name is local (where a wrong role is refused); any
  * other host part is used as an SSH destination or `ssh_config` alias, as the original tool did.
  *
  * @example Treat every host part as an ssh destination
  * ```ts
  * import { send } from "@smithclay/ohcommodore";
- * import { directResolver } from "@smithclay/ohcommodore/inbox";
- * const resolve = directResolver({ role: "local", host: "laptop" });
- * await send("captain@my-ssh-alias", "uptime", { resolve });
+ * import { directRouter } from "@smithclay/ohcommodore/inbox";
+ * const route = directRouter({ role: "local", host: "laptop" });
+ * await send("captain@my-ssh-alias", "uptime", { route });
  * ```
  *
  * @param self This member's address.
- * @returns The resolver.
+ * @returns The router.
  */
-export function directResolver(self: Address): AddressResolver {
+export function directRouter(self: Address): Router {
   return (address) =>
     Promise.resolve(
       address.host === self.host
@@ -195,7 +195,7 @@ export async function send(
   }
   const identity = await readIdentity(options.home);
   const self: Address = { role: identity.role, host: identity.name };
-  const route = await (options.resolve ?? directResolver(self))(address);
+  const route = await (options.route ?? directRouter(self))(address);
   const local = route.destination === null && !route.relay;
   const running = local && options.wait ? runningMessage(self) : undefined;
   if (running) {

@@ -9,34 +9,34 @@
 
 import { NotFoundError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
-import { type AddressResolver, directResolver } from "../inbox/send.ts";
+import { directRouter, type Router } from "../inbox/send.ts";
 import { memberPaths } from "../paths.ts";
 import { relaySend } from "../relay/ship_sender.ts";
 import { Ssh } from "../ssh.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
 import { isShipOfFleet, tagOfFlagship } from "./names.ts";
-import { Flagship, type Resolved } from "./flagship.ts";
+import { Flagship, type MemberLocation } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
 
 /**
- * The resolver for this member.
+ * The router for this member: how a message to an address travels from here.
  *
  * @example Send to a ship by name from any member
  * ```ts
  * import { send } from "@smithclay/ohcommodore";
- * import { fleetResolver } from "@smithclay/ohcommodore/fleet";
- * const resolve = await fleetResolver();
- * const message = await send("captain@ship-web-k3f9a1b2", "uptime", { resolve, wait: true });
+ * import { fleetRouter } from "@smithclay/ohcommodore/fleet";
+ * const route = await fleetRouter();
+ * const message = await send("captain@ship-web-k3f9a1b2", "uptime", { route, wait: true });
  * console.log(message.result);
  * ```
  *
  * @param home The member's home; defaults to `$HOME`.
  * @param ssh The ssh client.
- * @returns A resolver that knows the fleet's names.
+ * @returns A router that knows the fleet's names.
  */
-export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promise<AddressResolver> {
+export async function fleetRouter(home?: string, ssh: Ssh = new Ssh()): Promise<Router> {
   const identity = await readIdentity(home);
-  const direct = directResolver({ role: identity.role, host: identity.name });
+  const direct = directRouter({ role: identity.role, host: identity.name });
   if (identity.keyless) {
     // A keyless ship can open no other member: its flagship relays everything but its own mail.
     return (address) =>
@@ -45,13 +45,13 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
         : Promise.resolve({ destination: null, viaDestination: false, relay: relaySend });
   }
   // By exact name, and by a unique prefix of a ship's name.
-  let lookup: (name: string, prefix: boolean) => Promise<Resolved | null>;
+  let lookup: (name: string, prefix: boolean) => Promise<MemberLocation | null>;
   if (identity.role === "commodore") {
     // The identity is read already: the facts are all the flagship needs besides.
     const facts = await readFleetFacts(home);
     if (!facts) return direct;
     const flagship = new Flagship(facts, memberPaths(home).home, ssh);
-    lookup = (name, prefix) => flagship.resolve(name, prefix);
+    lookup = (name, prefix) => flagship.locate(name, prefix);
   } else {
     const config = identity.role === "local" ? await readLocalConfig(home) : null;
     const flagship = identity.flagship ??
@@ -68,7 +68,7 @@ export async function fleetResolver(home?: string, ssh: Ssh = new Ssh()): Promis
       name === flagship.name
         ? Promise.resolve({ name, destination: flagship.destination })
         : prefix || isShipOfFleet(name, tag)
-        ? client.resolve(name, prefix)
+        ? client.locate(name, prefix)
         : Promise.resolve(null);
   }
   return async (address) => {
