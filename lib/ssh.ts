@@ -274,7 +274,8 @@ export class Ssh {
    * @throws {SshError} When it cannot connect, or does not share connections.
    */
   async ensureMaster(destination: string, timeoutMs: number): Promise<void> {
-    if (await this.#control(destination, ["-O", "check"], 5_000).then(() => true, () => false)) {
+    const check = this.#control(destination, ["-O", "check"], { timeoutMs: 5_000 });
+    if (await check.then(() => true, () => false)) {
       return;
     }
     // The first call opens the master (ControlMaster=auto), which then stays; retried as any
@@ -312,9 +313,57 @@ export class Ssh {
     await Deno.remove(localSocket).catch(() => {});
   }
 
-  // Asks the shared connection's master to do something (-O …).
-  async #control(destination: string, flags: string[], timeoutMs = 10_000): Promise<void> {
-    if (!this.controlDirectory()) {
+  /**
+   * Opens a connection of its own to a destination (`ssh -M -N`), with its control socket at a
+   * path its owner chose: for a link that must live as long as its owner says (the flagship's
+   * channel to a ship), not as long as shared connections idle. Its owner ends it (SIGTERM, or
+   * {@link Ssh.control} with `-O exit`).
+   *
+   * @param destination The SSH destination.
+   * @param controlPath Where its control socket goes.
+   * @returns The ssh process; its stderr is piped (say why it ended, or cancel it).
+   */
+  openMaster(destination: string, controlPath: string): Deno.ChildProcess {
+    const flags = ["-M", "-N", "-S", controlPath, "-o", "ControlPersist=no"];
+    const [program, ...args] = this.argv(destination, [], flags);
+    return new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  }
+
+  /**
+   * Asks a connection's master to do something (`-O check`, `-O forward -R …`, `-O exit`).
+   *
+   * @param destination The SSH destination.
+   * @param flags The `-O …` flags.
+   * @param options `controlPath` of a connection {@link Ssh.openMaster} opened (else the shared
+   *   one); how long it may take.
+   * @throws {SshError} When the master refuses, or does not answer in time.
+   */
+  async control(
+    destination: string,
+    flags: readonly string[],
+    options: { controlPath?: string; timeoutMs?: number } = {},
+  ): Promise<void> {
+    if (options.controlPath) {
+      return await this.#control(destination, ["-S", options.controlPath, ...flags], {
+        timeoutMs: options.timeoutMs,
+        shared: false,
+      });
+    }
+    await this.#control(destination, [...flags], { timeoutMs: options.timeoutMs });
+  }
+
+  // Asks a master to do something (-O …): the shared connection's unless told otherwise.
+  async #control(
+    destination: string,
+    flags: string[],
+    { timeoutMs = 10_000, shared = true }: { timeoutMs?: number; shared?: boolean } = {},
+  ): Promise<void> {
+    if (shared && !this.controlDirectory()) {
       throw new SshError(destination, "ssh does not share connections here", true);
     }
     const [program, ...args] = this.argv(destination, [], flags);

@@ -15,7 +15,7 @@ import { DeliveryRefusedError, OhcommodoreError, RemoteCommandError, SshError } 
 import { InboxServer, type OperationHandlers, type ServerLimits } from "../inbox/server.ts";
 import { serverHello } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
-import { lastLine, runProcess } from "../process.ts";
+import { lastLine } from "../process.ts";
 import type { Ssh } from "../ssh.ts";
 import { sleep } from "../timer.ts";
 import { flagshipChannelPaths } from "./channel_paths.ts";
@@ -222,21 +222,7 @@ export class ShipChannel {
   }
 
   #startMaster(): Deno.ChildProcess {
-    const ssh = this.#channelSsh();
-    const [program, ...args] = ssh.argv(this.#ship.destination, [], [
-      "-M",
-      "-N",
-      "-S",
-      this.#paths.control,
-      "-o",
-      "ControlPersist=no",
-    ]);
-    const master = new Deno.Command(program, {
-      args,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const master = this.#channelSsh().openMaster(this.#ship.destination, this.#paths.control);
     this.#master = master;
     return master;
   }
@@ -301,20 +287,10 @@ export class ShipChannel {
     return result;
   }
 
-  async #control(flags: string[]): Promise<void> {
-    const [program, ...args] = this.#channelSsh().argv(this.#ship.destination, [], [
-      "-S",
-      this.#paths.control,
-      ...flags,
-    ]);
-    const result = await runProcess(program, args, { timeoutMs: 10_000 });
-    if (result.code !== 0 || result.timedOut) {
-      throw new SshError(
-        this.#ship.destination,
-        lastLine(result.stderr) || `ssh ${flags.join(" ")} exited ${result.code}`,
-        true,
-      );
-    }
+  #control(flags: string[]): Promise<void> {
+    return this.#channelSsh().control(this.#ship.destination, flags, {
+      controlPath: this.#paths.control,
+    });
   }
 }
 
