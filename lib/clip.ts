@@ -58,3 +58,21 @@ export function oneLine(text: string, max: number): string {
 export function quote(value: unknown, max: number = QUOTE_MAX): string {
   return `"${oneLine(String(value), max)}"`;
 }
+
+/**
+ * The first line of a text, trimmed: DuckDB's error without its caret diagram, a description's
+ * summary.
+ *
+ * @example The first line of an error
+ * ```ts
+ * import { firstLine } from "./clip.ts";
+ *
+ * console.log(firstLine("Parser Error: syntax error\nLINE 1: SELEC")); // "Parser Error: syntax error"
+ * ```
+ *
+ * @param text The text.
+ * @returns Its first line.
+ */
+export function firstLine(text: string): string {
+  return text.split("\n", 1)[0].trim();
+}

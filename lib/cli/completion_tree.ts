@@ -6,6 +6,7 @@
  * @module
  */
 
+import { firstLine } from "../clip.ts";
 import type { Argument, CommandUnknownOpts, Option } from "./deps.ts";
 import { VM_NAME } from "../fleet/names.ts";
 
@@ -84,11 +85,6 @@ export function valuesOf(target: Argument | Option): Values | undefined {
   if (hint) return hint;
   const choices = target.argChoices;
   return choices ? { kind: "words", words: [...choices] } : undefined;
-}
-
-/** The first line of a description, trimmed. */
-export function firstLine(text: string): string {
-  return text.split("\n")[0].trim();
 }
 
 /** Quotes a word for bash and zsh: single quotes, with each `'` closed, escaped and reopened. */

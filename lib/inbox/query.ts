@@ -5,6 +5,7 @@
  * @module
  */
 
+import { firstLine } from "../clip.ts";
 import type { DuckDBConnection } from "../duckdb.ts";
 import { UsageError } from "../errors.ts";
 
@@ -63,8 +64,4 @@ export async function runQuery(db: DuckDBConnection, sql: string): Promise<Query
     rows,
     truncated: reader.currentRowCount > MAX_QUERY_ROWS,
   };
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0];
 }
