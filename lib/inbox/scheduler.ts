@@ -5,13 +5,11 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
 import { parseAddress } from "../address.ts";
 import { checkDurationMs, formatDuration, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
 import { NotFoundError, OhcommodoreError, TimeoutError, UsageError } from "../errors.ts";
-import { commandCredentials } from "../member_env.ts";
-import { setLongTimeout } from "../timer.ts";
 import { whenDiskFull } from "./database.ts";
+import { CommandRunner } from "./command_runner.ts";
 import { HeldDatabase } from "./held_database.ts";
 import type { Cancellation, Delivery, Inbox } from "./inbox.ts";
 import {
@@ -22,9 +20,7 @@ import {
   replayOutput,
 } from "./message.ts";
 import { acceptDelivery, cancelStep, storeDeliveries } from "./operations.ts";
-import { OutputLog } from "./output_log.ts";
 import { ReportWriter } from "./report.ts";
-import { notStarted, OUTPUT_CAP_BYTES, runCommand, signalGroup } from "./run_command.ts";
 import {
   recordCannotStart,
   schedulerFailurePathOf,
@@ -34,57 +30,15 @@ import {
 import { schedulerHandlers, type ServedInbox } from "./scheduler_requests.ts";
 import { InboxServer } from "./server.ts";
 import type { OutputChunk } from "./server_protocol.ts";
-import type { AcceptedDelivery, InboxStore, Outcome } from "./store.ts";
+import type { AcceptedDelivery, InboxStore } from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { Waiters } from "./waiters.ts";
+import type { SchedulerEvent, SchedulerOptions } from "./scheduler_options.ts";
 
-/** What the scheduler reports as it works. */
-export type SchedulerEvent =
-  | { type: "started"; address: string; database: string }
-  | { type: "recovered"; message: Message }
-  | { type: "running"; message: Message }
-  | { type: "finished"; message: Message }
-  | { type: "retrying"; error: Error }
-  | { type: "reportFailed"; error: Error }
-  | { type: "stopping" };
+export type { SchedulerEvent, SchedulerOptions } from "./scheduler_options.ts";
 
 // The key of next() waits for a message from anyone (no address has a space).
 const ANY_SENDER = "any sender";
-
-/** Options for {@link Scheduler.start}. */
-export interface SchedulerOptions {
-  /**
-   * Called for every event; the library never prints. What it throws is ignored: a log that
-   * cannot be written (on a full disk) does not stop the scheduler.
-   */
-  onEvent?: (event: SchedulerEvent) => void;
-  /**
-   * Overrides how many commands may run at once.
-   *
-   * @default {the inbox's MAX_RUNNING, itself 1 unless set}
-   */
-  maxRunning?: number;
-  /**
-   * Overrides the output cap per stream, in bytes.
-   *
-   * @default {OUTPUT_CAP_BYTES}
-   */
-  outputCapBytes?: number;
-  /**
-   * Time between SIGTERM and SIGKILL when a command times out.
-   *
-   * @default {5_000}
-   */
-  killGraceMs?: number;
-}
-
-/** A message the scheduler runs now. */
-interface Running {
-  message: Message;
-  pgid?: number;
-  cancelled: boolean;
-  output: OutputLog;
-}
 
 /**
  * Runs the commands delivered to one inbox, and serves that inbox: it holds the database open
@@ -109,26 +63,16 @@ export class Scheduler {
   readonly #emit: (event: SchedulerEvent) => void;
   readonly #database: HeldDatabase;
   readonly #reports: ReportWriter;
-  #maxRunning: number;
+  readonly #runner: CommandRunner;
   #stopping = false;
-  readonly #running = new Map<string, Running>();
-  // Unread messages in the order they run: the database is the truth (a claim checks the row
-  // is still unread), this saves looking for the oldest each time.
-  readonly #unread: Message[] = [];
   #deliveries: {
     accepted: AcceptedDelivery;
     resolve: (message: Message) => void;
     reject: (error: unknown) => void;
   }[] = [];
-  #pumping = false;
-  #pumpAgain = false;
-  #idle: () => void = () => {};
-  readonly #idled: Promise<void>;
   // Waits for a message to finish, by its id; for one to arrive, by its sender.
   readonly #finishes = new Waiters<Message>();
   readonly #arrivals = new Waiters<Message>();
-  // Followers of messages that have not started yet, handed to their log when they do.
-  readonly #earlyFollowers = new Map<string, Set<(chunk: OutputChunk) => void>>();
 
   private constructor(
     inbox: Inbox,
@@ -143,8 +87,14 @@ export class Scheduler {
     this.#emit = guarded(options.onEvent);
     this.#database = database;
     this.#reports = reports;
-    this.#maxRunning = options.maxRunning ?? maxRunning;
-    this.#idled = new Promise((resolve) => this.#idle = resolve);
+    this.#runner = new CommandRunner({
+      inbox,
+      options,
+      database,
+      emit: this.#emit,
+      changed: () => this.#changed(),
+      finished: (message) => this.#finishes.tell(message.id, message),
+    }, options.maxRunning ?? maxRunning);
     this.finished = this.#serve(lock);
   }
 
@@ -190,7 +140,7 @@ export class Scheduler {
 
   /** How many commands it runs at once, at most. */
   get maxRunning(): number {
-    return this.#maxRunning;
+    return this.#runner.maxRunning;
   }
 
   /** Stops starting messages; the running commands finish or time out first. */
@@ -198,8 +148,7 @@ export class Scheduler {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#emit({ type: "stopping" });
-    // A claim under way ends the pump first, which then says it is idle.
-    if (this.#running.size === 0 && !this.#pumping) this.#idle();
+    this.#runner.stop();
   }
 
   async #serve(lock: Deno.FsFile): Promise<void> {
@@ -209,9 +158,8 @@ export class Scheduler {
       const socket = socketPathOf(this.#inbox.database);
       using _server = InboxServer.listen(socket, schedulerHandlers(this.#served()));
       this.#emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
-      this.#unread.push(...await this.#database.stepUntilDone((store) => store.unread()));
-      this.#pump();
-      await this.#idled;
+      this.#runner.enqueue(await this.#database.stepUntilDone((store) => store.unread()));
+      await this.#runner.idle;
       // Steps queued by requests that came in meanwhile end before the database closes.
       await this.#database.settled();
     } finally {
@@ -224,7 +172,7 @@ export class Scheduler {
   #served(): ServedInbox {
     return {
       address: this.#inbox.address,
-      maxRunning: () => this.#maxRunning,
+      maxRunning: () => this.#runner.maxRunning,
       step: (work) => this.#database.step(work),
       changed: () => this.#changed(),
       deliver: (delivery) => this.#deliver(delivery),
@@ -246,17 +194,15 @@ export class Scheduler {
   // Sets how many commands run at once, at most (kept in the inbox).
   async #setMaxRunning(count: number): Promise<number> {
     await this.#database.step((store) => store.setMaxRunning(count));
-    this.#maxRunning = count;
-    this.#pump();
+    this.#runner.maxRunning = count;
     return count;
   }
 
   // Lets a held message run: it becomes unread, and runs in its turn.
   async #approve(id: string): Promise<Message> {
     const approved = await this.#database.step((store) => store.approve(id));
-    this.#unread.push(approved);
     this.#changed();
-    this.#pump();
+    this.#runner.enqueue([approved]);
     return approved;
   }
 
@@ -286,19 +232,20 @@ export class Scheduler {
       throw error; // the step closes a database DuckDB invalidated
     }
     let created = false;
+    const unread: Message[] = [];
     results.forEach((result, i) => {
       const { resolve, reject } = batch[i];
       if (result instanceof Error) return reject(result);
       resolve(result.message);
       if (!result.created) return;
       created = true;
-      if (result.message.status === "unread") this.#unread.push(result.message);
+      if (result.message.status === "unread") unread.push(result.message);
       this.#arrivals.tell(ANY_SENDER, result.message);
       if (result.message.sender) this.#arrivals.tell(result.message.sender, result.message);
     });
     if (created) {
       this.#changed();
-      queueMicrotask(() => this.#pump());
+      this.#runner.enqueue(unread, true); // the replies go first
     }
   }
 
@@ -366,8 +313,7 @@ export class Scheduler {
       if (step.outcome === "removed") this.#changed();
       return step satisfies Cancellation;
     }
-    const running = this.#running.get(step.message.id);
-    if (running) this.#stopGroup(running);
+    this.#runner.cancel(step.message.id);
     const message = await this.#untilFinished(step.message, timeoutMs ?? 20_000, signal);
     return { outcome: "stopped", message } satisfies Cancellation;
   }
@@ -407,18 +353,7 @@ export class Scheduler {
       replayOutput(message, emit);
       return message;
     }
-    let stop = () => {};
-    const running = this.#running.get(message.id);
-    if (running) stop = running.output.follow(emit);
-    else {
-      const early = this.#earlyFollowers.get(message.id) ?? new Set();
-      this.#earlyFollowers.set(message.id, early);
-      early.add(emit);
-      stop = () => {
-        early.delete(emit);
-        if (early.size === 0) this.#earlyFollowers.delete(message.id);
-      };
-    }
+    const stop = this.#runner.follow(message.id, emit);
     try {
       return await this.#untilFinished(
         message,
@@ -429,129 +364,7 @@ export class Scheduler {
       stop();
     }
   }
-
-  // Starts unread messages while there is room. One pump at a time; a call during one makes
-  // it look again, so that no delivery waits for the next.
-  async #pump(): Promise<void> {
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#pumpAgain = false;
-        while (!this.#stopping && this.#running.size < this.#maxRunning) {
-          // Registered as running in the claim's own step: a cancel queued behind the claim
-          // finds it there.
-          const next = this.#unread.shift();
-          if (next === undefined) break;
-          const running = await this.#database.stepUntilDone(async (store) => {
-            // Stopped while this step waited: the message stays unread for the next one.
-            if (this.#stopping) return undefined;
-            const message = await store.claim(next);
-            return message ? this.#register(message) : undefined;
-          });
-          if (running) this.#run(running); // else cancelled, deleted or taken by hand meanwhile
-        }
-      } while (this.#pumpAgain && !this.#stopping);
-    } finally {
-      this.#pumping = false;
-      if (this.#stopping && this.#running.size === 0) this.#idle();
-    }
-  }
-
-  #register(message: Message): Running {
-    const capBytes = this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES;
-    const running: Running = { message, cancelled: false, output: new OutputLog(capBytes) };
-    this.#running.set(message.id, running);
-    for (const follower of this.#earlyFollowers.get(message.id) ?? []) {
-      running.output.follow(follower);
-    }
-    this.#earlyFollowers.delete(message.id);
-    return running;
-  }
-
-  async #run(running: Running): Promise<void> {
-    const message = running.message;
-    this.#changed();
-    this.#emit({ type: "running", message });
-    // Cancelled between its claim and now: it never starts. One that cannot start (its script
-    // cannot be written on a full disk, say) fails alone, with why; the scheduler goes on.
-    const outcome = running.cancelled
-      ? NOT_STARTED
-      : await this.#start(running).catch((error) => notStarted(error));
-    // Cancelled is what it was when a cancel stopped it, not a timeout, its own exit, or a
-    // start that failed.
-    const cancelled = running.cancelled && outcome.status === "error" &&
-      outcome.exitCode !== 124 && outcome.exitCode !== null;
-    const finished = await this.#database.stepUntilDone((store) =>
-      store.finish(message, { ...outcome, cancelled })
-    );
-    this.#running.delete(message.id);
-    this.#finishes.tell(message.id, finished);
-    this.#changed();
-    this.#emit({ type: "finished", message: finished });
-    if (this.#stopping && this.#running.size === 0) this.#idle();
-    else this.#pump();
-  }
-
-  async #start(running: Running): Promise<Outcome> {
-    const message = running.message;
-    return await runCommand(message.command, {
-      cwd: await this.#workdir(),
-      scratchDir: join(dirname(this.#inbox.database), "run"),
-      timeoutMs: message.timeoutSec * 1000,
-      capBytes: this.#options.outputCapBytes ?? OUTPUT_CAP_BYTES,
-      killGraceMs: this.#options.killGraceMs,
-      onSpawn: (pgid) => {
-        running.pgid = pgid;
-        if (running.cancelled) this.#stopGroup(running, true); // cancelled before it started
-        // Not waited for: steps run in order, so it is written before the outcome is.
-        this.#database.stepUntilDone((store) => store.recordProcessGroup(message.id, pgid));
-      },
-      onOutput: (stream, bytes) => running.output.write(stream, bytes),
-      env: {
-        ...await commandCredentials(this.#inbox.home),
-        OHCOMMODORE_MESSAGE_ID: message.id,
-        OHCOMMODORE_SENDER: message.sender ?? "",
-        OHCOMMODORE_ADDRESS: this.#inbox.address,
-        // So a command can tell its timeout from a cancel when SIGTERM comes.
-        OHCOMMODORE_TIMEOUT_SEC: String(message.timeoutSec),
-      },
-    });
-  }
-
-  // Stops a running message's process group: TERM, then KILL after the grace.
-  #stopGroup(running: Running, again = false): void {
-    if (running.cancelled && !again) return;
-    running.cancelled = true;
-    const signal = (name: Deno.Signal) => {
-      if (!this.#running.has(running.message.id) || running.pgid === undefined) return;
-      signalGroup(running.pgid, name);
-    };
-    signal("SIGTERM");
-    setLongTimeout(() => signal("SIGKILL"), this.#options.killGraceMs ?? 5000);
-  }
-
-  async #workdir(): Promise<string> {
-    const candidate = this.#inbox.identity.workdir;
-    if (candidate) {
-      const info = await Deno.stat(candidate).catch(() => undefined);
-      if (info?.isDirectory) return candidate;
-    }
-    return this.#inbox.home;
-  }
 }
-
-// The outcome of a message cancelled before its command started.
-const NOT_STARTED: Outcome = {
-  status: "error",
-  exitCode: 130,
-  stdout: "",
-  stderr: "",
-  error: "cancelled before it started",
-};
 
 // A listener that fails (its log is on the full disk, say) must not stop the scheduler.
 function guarded(onEvent?: (event: SchedulerEvent) => void): (event: SchedulerEvent) => void {
