@@ -50,10 +50,10 @@ function parseErrorData(error: CommanderError): ErrorData {
 
 function printCauses(error: unknown): void {
   if (!(error instanceof OhcommodoreError) && error instanceof Error && error.stack) {
-    note(error.stack);
+    note(escapeControls(error.stack));
   }
   for (let cause = (error as Error)?.cause; cause; cause = (cause as Error).cause) {
-    note(`  caused by: ${errorText(cause)}`);
+    note(`  caused by: ${escapeControls(errorText(cause))}`);
   }
 }
 

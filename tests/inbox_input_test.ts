@@ -173,3 +173,25 @@ Deno.test("a remote sender's JSON with bad numbers gets a typed refusal, never D
     assert.doesNotMatch(reply.error.message, /Conversion Error|INT64|INT32/);
   }
 });
+
+Deno.test("a delivery over exec keeps its quota: the relay's limit holds on that path too", async () => {
+  await using inbox = await tempInbox();
+  const note = (n: number) =>
+    JSON.stringify({
+      version: 1,
+      id: `quota${n}`,
+      sender: "captain@ship-a",
+      recipient: inbox.address,
+      viaDestination: false,
+      command: "progress",
+      kind: "note",
+      timeoutMs: 60_000,
+      quota: { messages: 2, bytes: 1024 },
+    });
+  const replies = [];
+  for (const n of [1, 2, 3]) replies.push(await receiveDelivery(note(n), { home: inbox.home }));
+  assert.deepEqual(replies.map((reply) => reply.ok), [true, true, false]);
+  const refused = replies[2];
+  assert.ok(!refused.ok && /captain@ship-a has 2 message\(s\)/.test(refused.error.message));
+  assert.equal((await inbox.list()).length, 2);
+});

@@ -317,3 +317,24 @@ Deno.test("a server holds so many clients and unfinished bytes, and frees them a
     }
   }
 });
+
+Deno.test("a server lets go of a client that leaves more replies unread than its limit", async () => {
+  await using dir = await tempDir("ohc-limits-");
+  const path = join(dir.path, "s.sock");
+  const big = "x".repeat(512 * 1024);
+  using server = InboxServer.listen(
+    path,
+    { hello: () => Promise.resolve({ ...serverHello("test@limits", 0), address: big }) },
+    { maxQueuedBytes: 1024 * 1024 },
+  );
+  const client = await Deno.connect({ transport: "unix", path });
+  // Ten answers of half a MiB, never read: past what the socket holds, they queue at the server.
+  const asks = Array.from({ length: 10 }, (_, id) => `{"v":1,"id":${id},"op":"hello"}\n`);
+  await writeAll(client, new TextEncoder().encode(asks.join("")));
+  const deadline = Date.now() + 10_000;
+  while (server.clients > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(server.clients, 0, "the client that reads nothing was let go");
+  client.close();
+});

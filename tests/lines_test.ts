@@ -26,15 +26,30 @@ Deno.test("readLines cuts bytes into lines across chunks, a character split in t
 Deno.test("readLines refuses a line past its limit, and a budget past its room, and gives it back", async () => {
   await assert.rejects(collect(readLines(streamOf("12345", "678"), 6)), /longer than 6 bytes/);
   await assert.rejects(collect(readLines(streamOf("123456789\n"), 6)), /longer than 6 bytes/);
-  const budget = new ByteBudget(10);
-  assert.ok(budget.take(6));
+  const budget = new ByteBudget(6);
+  // Takes 4 bytes, then finds no room for 3 more: what it took comes back.
   await assert.rejects(
-    collect(readLines(streamOf("12345"), 100, { budget })),
-    /no room for more unfinished lines \(10 bytes held\)/,
+    collect(readLines(streamOf("1234", "567"), 100, { budget })),
+    /no room for more unfinished lines \(6 bytes held\)/,
   );
-  budget.give(6);
-  assert.equal(budget.held, 0, "what the failed reader held came back");
-  await collect(readLines(streamOf("1234567", "89\n"), 100, { budget }));
+  assert.equal(budget.held, 0, "a reader that failed gave back what it took");
+  // A line past its limit after a take.
+  await assert.rejects(collect(readLines(streamOf("1234", "5678"), 6, { budget })), /longer/);
+  assert.equal(budget.held, 0);
+  // A consumer that stops early, and a stream that breaks.
+  const early = readLines(streamOf("a\nbcd", "ef"), 100, { budget });
+  assert.equal((await early.next()).value, "a");
+  await early.return(undefined);
+  assert.equal(budget.held, 0, "a reader left early gave its bytes back");
+  const broken = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("half a line"));
+      controller.error(new Error("connection reset"));
+    },
+  });
+  await assert.rejects(collect(readLines(broken, 100, { budget })), /connection reset/);
+  assert.equal(budget.held, 0, "a stream that broke gave its bytes back");
+  await collect(readLines(streamOf("12345", "6\n"), 100, { budget }));
   assert.equal(budget.held, 0, "a finished line gives its bytes back");
 });
 

@@ -8,6 +8,11 @@ import { withStore } from "../lib/inbox/inbox.ts";
 import { DEFAULT_POLICY } from "../lib/relay/policy.ts";
 import { Relay, SHIP_QUOTA } from "../lib/relay/relay.ts";
 import { Ssh } from "../lib/ssh.ts";
+import { channelHandlers } from "../lib/relay/ship_channel.ts";
+import { InboxServer } from "../lib/inbox/server.ts";
+import { ServerConnection } from "../lib/inbox/server_protocol.ts";
+import { join } from "node:path";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { tempInbox } from "./helpers/temp_inbox.ts";
 
 const FLAGSHIP = "flagship-q1a2";
@@ -37,7 +42,7 @@ Deno.test("a ship may have so many messages and bytes waiting at a member, and n
   for (let n = 1; n <= SHIP_QUOTA.messages; n++) await note("ship-a", n);
   const over = await note("ship-a", 1000).catch((error) => error);
   assert.ok(over instanceof DeliveryRefusedError, String(over));
-  assert.match(over.message, /captain@ship-a has 100 message\(s\) of 1 KiB waiting there/);
+  assert.match(over.message, /captain@ship-a has 100 message\(s\) of 800 bytes waiting there/);
   assert.match(over.message, /at most 100 or 16\.0 MiB/);
   // Its repeat of a stored message is still that message, not a refusal.
   assert.equal((await note("ship-a", 1)).id, hexId(1));
@@ -56,4 +61,33 @@ Deno.test("a ship may have so many messages and bytes waiting at a member, and n
   const stored = await withStore(inbox, (store) => store.counts());
   assert.equal(stored.held, 16);
   assert.ok(logged.some((line) => /refused 0+c1c from captain@ship-c/.test(line)), logged.join());
+});
+
+Deno.test("a ship's channel answers hello, relay and relayWait, and nothing of the flagship's inbox", async () => {
+  await using dir = await tempDir("ohc-channel-");
+  const relay = new Relay({
+    home: dir.path,
+    flagship: FLAGSHIP,
+    ssh: new Ssh(),
+    shipOf: () => Promise.resolve(undefined),
+    policy: () => Promise.resolve(DEFAULT_POLICY),
+    log: () => {},
+  });
+  const handlers = channelHandlers("ship-a", relay, `commodore@${FLAGSHIP}`);
+  assert.deepEqual(Object.keys(handlers).sort(), ["hello", "relay", "relayWait"]);
+  const path = join(dir.path, "channel.sock");
+  using _server = InboxServer.listen(path, handlers);
+  const connection = await ServerConnection.connect(path, "the channel");
+  assert.ok(connection);
+  try {
+    assert.equal((await connection.call("hello", {})).address, `commodore@${FLAGSHIP}`);
+    for (const op of ["list", "get", "deliver", "query", "delete", "maxRunning"] as const) {
+      await assert.rejects(
+        connection.call(op, { id: "x", sql: "SELECT 1" } as never),
+        new RegExp(`Unknown inbox operation "${op}"`),
+      );
+    }
+  } finally {
+    connection.close();
+  }
 });

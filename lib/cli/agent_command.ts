@@ -254,7 +254,10 @@ function listCommand(): CommandUnknownOpts {
     .action(async (options) => {
       await using fleet = await Fleet.open();
       const { tasks, unreachable } = await fleet.agents.list();
-      for (const ship of unreachable) note(paint("yellow", `${ship.ship}: ${ship.error}`));
+      // What a ship said (an ssh error carries its stderr) is shown, not obeyed.
+      for (const ship of unreachable) {
+        note(paint("yellow", escapeControls(`${ship.ship}: ${ship.error}`, { inline: true })));
+      }
       if (options.json) return printJson(tasks);
       if (!tasks.length) return note(`No tasks yet: start one with "ohcommodore agent run"`);
       out(formatTable(

@@ -86,7 +86,9 @@ function printStatus(status: FleetStatus): void {
       rows,
     ));
     for (const ship of status.ships) {
-      if (ship.problem) note(paint("yellow", `${ship.name}: ${ship.problem}`));
+      if (ship.problem) {
+        note(paint("yellow", escapeControls(`${ship.name}: ${ship.problem}`, { inline: true })));
+      }
     }
   }
   for (const orphan of status.orphans) {
@@ -137,7 +139,8 @@ function costsCommand(): CommandUnknownOpts {
       await using fleet = await Fleet.open();
       const costs = await fleet.agents.costs();
       for (const ship of costs.unreachable) {
-        note(paint("yellow", `${ship.ship} could not be asked (not counted): ${ship.error}`));
+        const said = `${ship.ship} could not be asked (not counted): ${ship.error}`;
+        note(paint("yellow", escapeControls(said, { inline: true })));
       }
       if (options.json) return printJson(costs);
       out(formatTable(

@@ -113,7 +113,7 @@ export function foregroundSchedulerCommand(): Command {
         ? ShipChannels.start({
           home: homeDir(),
           flagship: facts.flagshipVm,
-          ships: async () => await (await Registry.open()).list(),
+          ships: async () => await (await Registry.open(homeDir())).list(),
           log: logLine,
         })
         : undefined;

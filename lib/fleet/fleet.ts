@@ -35,7 +35,7 @@ import {
   type SinkReport,
 } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
-import { launchFlagship } from "./make_flagship.ts";
+import { makeFlagship } from "./make_flagship.ts";
 import { Member, Ship } from "./member.ts";
 import { isShipOfFleet } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
@@ -181,7 +181,7 @@ export class Fleet implements AsyncDisposable {
     }
     const ssh = options.ssh ?? new Ssh();
     const provider = options.provider ?? "exedev";
-    const config = await launchFlagship({
+    const config = await makeFlagship({
       home,
       ssh,
       provider,

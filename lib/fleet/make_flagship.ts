@@ -25,8 +25,8 @@ import { flagshipVmName, newFleetTag } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 
-/** What {@link launchFlagship} needs. */
-export interface LaunchOptions {
+/** What {@link makeFlagship} needs. */
+export interface MakeFlagshipOptions {
   /** The laptop's home. */
   home: string;
   /** The ssh client. */
@@ -55,7 +55,7 @@ const KEYGEN_SCRIPT = 'set -e; umask 077; mkdir -p "$HOME/.ssh"; ' +
  * @returns The config written.
  * @throws {ProvisionError} Naming the step that failed; nothing is left behind.
  */
-export async function launchFlagship(options: LaunchOptions): Promise<LocalConfig> {
+export async function makeFlagship(options: MakeFlagshipOptions): Promise<LocalConfig> {
   const tag = newFleetTag();
   const name = flagshipVmName(tag);
   // Known before the VM exists but for its destination; written first (below), so a crash at
@@ -102,14 +102,14 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
     );
     facts = { ...facts, flagship: vm.destination };
     await writeLocalConfig(facts, options.home);
-    const channel = await steps.step(
+    const transport = await steps.step(
       "reach",
       () => provider.waitUntilReachable(vm, { timeoutMs: 5 * 60_000, signal }),
     );
     let publicKey: string | undefined;
     if (provider.managesKeys) {
       steps.begin("key");
-      const keygen = await channel.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
+      const keygen = await transport.run(["sh", "-c", KEYGEN_SCRIPT, "sh", name], {
         timeoutMs: 60_000,
         signal,
       });
@@ -118,11 +118,11 @@ export async function launchFlagship(options: LaunchOptions): Promise<LocalConfi
       steps.onUndo(() => provider.removeKey(key)); // before adding: an add may fail after it took
       await provider.addKey(key);
       publicKey = key;
-      await provider.activateKey(channel, signal);
+      await provider.activateKey(transport, signal);
     }
-    await provision(channel, {
+    await provision(transport, {
       vm: name,
-      program: shipBin ?? await programFor(channel),
+      program: shipBin ?? await programFor(transport),
       initScript,
       files: [
         { path: "~/.ohcommodore/.env", data: envFile, mode: 0o600 },

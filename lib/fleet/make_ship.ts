@@ -116,11 +116,11 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
       status: "provisioning",
     };
     await context.registry.add(record);
-    const channel = await steps.step(
+    const transport = await steps.step(
       "reach",
       () => context.provider.waitUntilReachable(vm, { timeoutMs: REACH_TIMEOUT_MS, signal }),
     );
-    await provision(channel, {
+    await provision(transport, {
       vm: name,
       program: context.program,
       initScript: context.initScript,
@@ -135,7 +135,7 @@ export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promis
       ],
       // The new key's registration needs the key file on the ship, not init.sh.
       alongsideInit: key
-        ? { step: "key", run: () => context.provider.activateKey(channel, signal) }
+        ? { step: "key", run: () => context.provider.activateKey(transport, signal) }
         : undefined,
       onStep: (step) => steps.begin(step),
       signal,

@@ -164,7 +164,7 @@ export class Registry {
           await db.run(
             `INSERT OR REPLACE INTO kept_tasks (ship, id, status, cost_usd, outcome)
              VALUES ($1, $2, $3, $4, $5)`,
-            [ship, task.id, task.status, task.costUsd, JSON.stringify({ ...task, ship })],
+            [ship, task.id, task.status, task.costUsd, JSON.stringify(keptOutcome(ship, task))],
           );
         }
         await db.run("COMMIT");
@@ -273,4 +273,21 @@ export function matchByPrefix<T extends { name: string }>(ships: readonly T[], p
     }): give more of the name`,
     { query: prefix, matches: matches.map((ship) => ship.name) },
   );
+}
+
+// What is kept of a destroyed ship's task: every number and name, and only the start of the
+// answer (a ship's answer may be megabytes, and every "fleet costs" reads what is kept).
+const KEPT_RESULT_CHARS = 4096;
+
+function keptOutcome(ship: string, task: TaskOutcome): TaskOutcome {
+  const clip = (text: string | null) =>
+    text !== null && text.length > KEPT_RESULT_CHARS
+      ? text.slice(0, KEPT_RESULT_CHARS) + "…"
+      : text;
+  return {
+    ...task,
+    ship,
+    result: clip(task.result),
+    ...(task.error ? { error: clip(task.error)! } : {}),
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * Making a fleet member is a sequence of steps, each with a way to undo it. {@link UndoableSteps}
  * runs them, tells of each as it begins, and on failure undoes what was made, newest first:
- * the flagship's launch and every ship's creation share it, so cleanup is written once.
+ * making the flagship and making each ship share it, so cleanup is written once.
  *
  * @module
  */
@@ -13,7 +13,7 @@ import { ProvisionError } from "./provision.ts";
 export type Undo = () => Promise<unknown>;
 
 /** How a {@link UndoableSteps} reports, stops and recovers. */
-export interface CreationOptions {
+export interface UndoableStepsOptions {
   /** The step a failure names until the first one begins (say, work done before any step). */
   startsAt: ProvisionStep;
   /**
@@ -68,7 +68,7 @@ export class UndoableSteps {
    * @param vm The VM being created.
    * @param options The first step's name, the recovery command, progress and interruption.
    */
-  constructor(vm: string, options: CreationOptions) {
+  constructor(vm: string, options: UndoableStepsOptions) {
     this.vm = vm;
     this.signal = options.signal;
     this.#recovery = options.recovery;

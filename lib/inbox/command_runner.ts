@@ -210,7 +210,8 @@ export class CommandRunner {
         running.pgid = pgid;
         if (running.cancelled) this.#stopGroup(running, true); // cancelled before it started
         // Not waited for: steps run in order, so it is written before the outcome is.
-        this.#context.database.stepUntilDone((store) => store.recordProcessGroup(message.id, pgid));
+        this.#context.database.stepUntilDone((store) => store.recordProcessGroup(message.id, pgid))
+          .catch(() => {}); // retried until stored; nothing for a caller to hear
       },
       onOutput: (stream, bytes) => running.output.write(stream, bytes),
       env: {

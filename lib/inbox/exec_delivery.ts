@@ -120,6 +120,9 @@ function parseRequest(input: string): DeliverRequest {
     // Passed on as they came: the inbox checks them.
     ...(data.kind === undefined ? {} : { kind: data.kind as MessageKind }),
     ...(data.hold === undefined ? {} : { hold: data.hold as boolean }),
+    // The relay's limit on what its ship may have waiting here: dropping it here would let a
+    // ship past it wherever delivery goes over exec.
+    ...(data.quota === undefined ? {} : { quota: data.quota as SenderQuota }),
     ...(waitMs === undefined ? {} : { waitMs }),
   };
 }

@@ -9,7 +9,7 @@
 
 import type { DuckDBConnection } from "../duckdb.ts";
 import { pRetry } from "../deps.ts";
-import { UsageError } from "../errors.ts";
+import { DatabaseError, UsageError } from "../errors.ts";
 import {
   isTransientDatabaseError,
   type OpenDatabase,
@@ -202,13 +202,8 @@ export class HeldDatabase implements Disposable {
   }
 }
 
-/**
- * Whether DuckDB invalidated the database (after a fatal error every statement says so).
- *
- * @param error The error.
- * @returns True when it did.
- */
-export function isInvalidated(error: unknown): boolean {
+// Whether DuckDB invalidated the database (after a fatal error every statement says so).
+function isInvalidated(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (/^FATAL Error|database has been invalidated/.test(e.message)) return true;
   }
@@ -221,7 +216,14 @@ function keepTrying<T>(
   onRetry: (error: Error) => void,
   retryIf: (error: unknown) => boolean = () => true,
 ): Promise<T> {
-  return pRetry(step, {
+  // p-retry gives up at once on a TypeError or a thrown non-Error: as data for it, those are
+  // retried as any failure is (what must be stored is never dropped).
+  const attempt = () =>
+    step().catch((error) => {
+      if (error instanceof Error && !(error instanceof TypeError)) throw error;
+      throw new DatabaseError(String((error as Error)?.message ?? error), { cause: error });
+    });
+  return pRetry(attempt, {
     retries: Infinity,
     minTimeout: 100,
     maxTimeout: 5000,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { firstLine } from "../clip.ts";
 import { transportFor } from "../transport.ts";
 import { WAIT_MARGIN_MS } from "../duration.ts";
 import {
@@ -60,15 +61,8 @@ export async function deliverOverSsh(
   return await deliverOverExec(destination, request, ssh, signal);
 }
 
-/**
- * Delivers through a connection to the recipient's inbox server, and waits there when asked.
- *
- * @param server The connection.
- * @param request The delivery.
- * @param signal Stops the wait.
- * @returns The message as stored, or as finished.
- */
-export async function deliverToServer(
+// Delivers through a connection to the recipient's inbox server, and waits there when asked.
+async function deliverToServer(
   server: ServerConnection,
   request: DeliverRequest,
   signal?: AbortSignal,
@@ -207,13 +201,13 @@ export class DeliveryInterruptedError extends OhcommodoreError {
     const id = request.id;
     const to = `${request.recipient} via "${destination}"`;
     const status = found?.status ?? (lookUpError ? "unknown" : "not delivered");
-    const why = reason.split("\n")[0];
+    const why = firstLine(reason);
     super(
       status === "unknown"
         ? `The answer to the delivery of message "${id}" to ${to} was lost (${why}), and looking ` +
           `it up failed too (${lookUpError?.message}): it may have been delivered`
         : status === "not delivered"
-        ? `${lost.message.split("\n")[0]}; message "${id}" is not in that inbox, so it was not ` +
+        ? `${firstLine(lost.message)}; message "${id}" is not in that inbox, so it was not ` +
           `delivered: sending it again is safe`
         : `The connection to ${to} broke before its answer arrived (${why}), but message "${id}" ` +
           `was delivered and is ${status}${status === "pending" ? " (taken by hand)" : ""}: do ` +

@@ -149,7 +149,7 @@ export function directRouter(self: Address): Router {
  *
  * @param to The recipient's address, e.g. `captain@ship-web`.
  * @param command The shell command (bash).
- * @param options Timeout, waiting, resolution and transport.
+ * @param options Timeout, waiting, route and ssh client.
  * @returns The message as stored, or as finished when waiting; on a keyless ship whose channel
  *   to the flagship is down, `queued` in its outbox (the flagship delivers it later).
  * @throws {UsageError} For a malformed address or an empty command, and for waiting on this
@@ -172,7 +172,7 @@ export function send(
  *
  * @param to The recipient's address.
  * @param command The shell command (bash).
- * @param options Timeout, resolution and transport.
+ * @param options Timeout, route and ssh client.
  * @returns The message as stored, or `queued` in a keyless ship's outbox.
  */
 export function send(to: string, command: string, options?: SendOptions): Promise<SendResult>;

@@ -50,6 +50,12 @@ export interface ServerLimits {
    * @default {Infinity}
    */
   maxBufferedBytes?: number;
+  /**
+   * Bytes of replies a client may leave unread before it is let go.
+   *
+   * @default {64 * 1024 * 1024}
+   */
+  maxQueuedBytes?: number;
 }
 
 /** A listening inbox server. */
@@ -75,6 +81,7 @@ export class InboxServer implements Disposable {
       maxClients: limits.maxClients ?? Infinity,
       maxLineBytes: limits.maxLineBytes ?? MAX_LINE_BYTES,
       maxBufferedBytes: limits.maxBufferedBytes ?? Infinity,
+      maxQueuedBytes: limits.maxQueuedBytes ?? MAX_QUEUED_BYTES,
     };
     this.#budget = new ByteBudget(this.#limits.maxBufferedBytes);
     this.#accept();
@@ -139,7 +146,7 @@ export class InboxServer implements Disposable {
       // A client that stops reading (a follower piped into a stalled pager) is let go rather
       // than have its replies pile up here.
       queued += line.length;
-      if (queued > MAX_QUEUED_BYTES) {
+      if (queued > this.#limits.maxQueuedBytes) {
         gone.abort();
         this.#drop(client);
         return;

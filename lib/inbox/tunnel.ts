@@ -19,6 +19,7 @@ import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { writePrivateFile } from "../private_files.ts";
 import { sleep } from "../timer.ts";
+import { lastLine } from "../process.ts";
 
 /** What a member says about its inbox server (`ohcommodore inbox _endpoint`). */
 export interface Endpoint {
@@ -183,7 +184,7 @@ async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
   } catch {
     // said below
   }
-  const tail = result.stderr.trim().split("\n").slice(-1)[0];
+  const tail = lastLine(result.stderr);
   throw new RemoteCommandError(
     destination,
     result.code,

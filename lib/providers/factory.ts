@@ -1,6 +1,6 @@
 /**
  * The one place that turns a fleet's choice of provider into a {@link VmProvider}: every part
- * of the fleet (the flagship, the launch, the laptop's scuttle) gets its provider here.
+ * of the fleet (the flagship, making it, the laptop's scuttle) gets its provider here.
  *
  * @module
  */

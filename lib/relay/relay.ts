@@ -8,6 +8,7 @@
  * @module
  */
 
+import { oneLine } from "../clip.ts";
 import { type Address, formatAddress, parseAddress } from "../address.ts";
 import { DeliveryRefusedError, NotFoundError, OhcommodoreError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
@@ -46,8 +47,7 @@ type Target = { address: string; destination: string | null; trusted: boolean };
 
 // What a ship sent, as it may go into the flagship's log: one line, and not much of it.
 function clip(text: string): string {
-  const line = JSON.stringify(text).slice(1, -1);
-  return line.length > 200 ? line.slice(0, 199) + "…" : line;
+  return oneLine(JSON.stringify(text).slice(1, -1), 200);
 }
 
 /** Relays messages from keyless ships. */

@@ -51,6 +51,9 @@ const CHANNEL_LIMITS: ServerLimits = {
   maxClients: 16,
   maxLineBytes: 8 * 1024 * 1024,
   maxBufferedBytes: 32 * 1024 * 1024,
+  // Replies a ship leaves unread (its finished messages, asked for and never read) are held
+  // for it: a few answers' worth, per connection.
+  maxQueuedBytes: 8 * 1024 * 1024,
 };
 
 /** What a ship's channel needs of the flagship. */
@@ -72,7 +75,6 @@ export class ShipChannel {
   readonly #running: Promise<void>;
   #server?: InboxServer;
   #master?: Deno.ChildProcess;
-  #requests = 0;
   status: ChannelStatus;
 
   constructor(ship: { name: string; destination: string }, context: ChannelContext) {
@@ -121,7 +123,11 @@ export class ShipChannel {
 
   async #openAndWatch(): Promise<void> {
     await Deno.mkdir(join(this.#paths.relay, ".."), { recursive: true, mode: 0o700 });
-    this.#server ??= InboxServer.listen(this.#paths.relay, this.#handlers(), CHANNEL_LIMITS);
+    this.#server ??= InboxServer.listen(
+      this.#paths.relay,
+      channelHandlers(this.#ship.name, this.#context.relay, this.#context.flagship),
+      CHANNEL_LIMITS,
+    );
     // A connection an earlier flagship process left would hold the ship's socket: end it.
     await this.#control(["-O", "exit"]).catch(() => {});
     this.#closed.signal.throwIfAborted(); // closed meanwhile: start nothing
@@ -191,34 +197,6 @@ export class ShipChannel {
     }
     if (settled.length === 0) return;
     await this.#exec([REMOTE_PROGRAM, "inbox", "_outbox", "--settle"], JSON.stringify(settled));
-  }
-
-  // What a ship's channel answers: nothing of the flagship's own inbox. A compromised ship
-  // must not make the flagship start ssh processes (or hold waits) without bound: a few
-  // requests at a time.
-  #handlers(): OperationHandlers {
-    return {
-      hello: this.#limited(() => Promise.resolve(serverHello(this.#context.flagship, 0))),
-      relay: this.#limited((args) => this.#context.relay.relay(this.#ship.name, args)),
-      relayWait: this.#limited((args) => this.#context.relay.wait(this.#ship.name, args)),
-    };
-  }
-
-  #limited<A, T>(answer: (args: A) => Promise<T>): (args: A) => Promise<T> {
-    return async (args) => {
-      if (this.#requests >= MAX_REQUESTS_PER_CHANNEL) {
-        throw new DeliveryRefusedError(
-          `The flagship refused a request from ${this.#ship.name}: ${MAX_REQUESTS_PER_CHANNEL} ` +
-            `of its requests are under way already; wait for one to end`,
-        );
-      }
-      this.#requests++;
-      try {
-        return await answer(args);
-      } finally {
-        this.#requests--;
-      }
-    };
   }
 
   #startMaster(): Deno.ChildProcess {
@@ -308,4 +286,37 @@ function parseSocket(stdout: string): string {
     );
   }
   return socket;
+}
+
+/**
+ * What a ship's channel answers: hello, relay and relayWait, as that ship, and nothing of the
+ * flagship's own inbox. A compromised ship must not make the flagship start ssh processes (or
+ * hold waits) without bound: a few requests at a time.
+ *
+ * @param ship The ship the channel belongs to: every message through it is this ship's.
+ * @param relay The flagship's relay.
+ * @param flagship The flagship's address, as the channel's hello says it.
+ * @returns The handlers.
+ */
+export function channelHandlers(ship: string, relay: Relay, flagship: string): OperationHandlers {
+  let requests = 0;
+  const limited = <A, T>(answer: (args: A) => Promise<T>) => async (args: A): Promise<T> => {
+    if (requests >= MAX_REQUESTS_PER_CHANNEL) {
+      throw new DeliveryRefusedError(
+        `The flagship refused a request from ${ship}: ${MAX_REQUESTS_PER_CHANNEL} of its ` +
+          `requests are under way already; wait for one to end`,
+      );
+    }
+    requests++;
+    try {
+      return await answer(args);
+    } finally {
+      requests--;
+    }
+  };
+  return {
+    hello: limited(() => Promise.resolve(serverHello(flagship, 0))),
+    relay: limited((args) => relay.relay(ship, args)),
+    relayWait: limited((args) => relay.wait(ship, args)),
+  };
 }

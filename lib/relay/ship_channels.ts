@@ -142,19 +142,24 @@ export class ShipChannels {
   }
 
   // A ship by name. One made a moment ago may not be in the last look at the registry (every
-  // two seconds): an unknown name reads the registry again, at most once a second.
+  // two seconds): an unknown name reads the registry again, at most once a second. Only the
+  // names are refreshed here; channels open and close in the sync loop alone, one look at a
+  // time, so a ship asking for names cannot race it (nor reopen channels after a stop).
   async #shipOf(name: string): Promise<{ destination: string; trusted: boolean } | undefined> {
-    if (this.#ships.has(name) || Date.now() - this.#lookedAt < 1000) return this.#ships.get(name);
+    const known = this.#ships.get(name);
+    if (known || Date.now() - this.#lookedAt < 1000 || this.#stopped.signal.aborted) return known;
     this.#lookedAt = Date.now();
-    await this.#follow(await this.#options.ships()).catch(() => {});
+    try {
+      this.#ships = shipMap(await this.#options.ships());
+    } catch {
+      // the sync loop reports a registry it cannot read
+    }
     return this.#ships.get(name);
   }
 
   // Opens channels to keyless ships that have none, closes those of ships that are gone.
   async #follow(ships: RegistryShip[]) {
-    this.#ships = new Map(
-      ships.map((ship) => [ship.name, { destination: ship.destination, trusted: ship.trusted }]),
-    );
+    this.#ships = shipMap(ships);
     const keyless = ships.filter((ship) => !ship.trusted && ship.status === "ready");
     const wanted = new Set(keyless.map((ship) => ship.name));
     for (const [name, channel] of this.#channels) {
@@ -189,13 +194,8 @@ export class ShipChannels {
   }
 }
 
-/**
- * Where the flagship records how its channels stand, for `fleet status`.
- *
- * @param home The flagship's home.
- * @returns The file's path.
- */
-export function channelStatusFile(home?: string): string {
+// Where the flagship records how its channels stand, for `fleet status`.
+function channelStatusFile(home?: string): string {
   return join(memberPaths(home).configDir, "channels", "status.json");
 }
 
@@ -222,4 +222,10 @@ async function fileStamp(path: string): Promise<string> {
     ),
   );
   return stamps.join("/");
+}
+
+function shipMap(ships: RegistryShip[]): Map<string, { destination: string; trusted: boolean }> {
+  return new Map(
+    ships.map((ship) => [ship.name, { destination: ship.destination, trusted: ship.trusted }]),
+  );
 }
