@@ -11,8 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, type RunResult, sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -54,17 +53,8 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await using world = await FleetWorld.start();
-    const cli = (args: string[]) => world.cli(args, { env });
-    const init = await cli(["init"]);
-    assert.equal(init.code, 0, init.stderr);
-    const origin = fileURLToPath(await world.bareRepo("web"));
-    // Both ships push to it, and each may add to what the other pushed.
-    await run(["chmod", "-R", "a+rwX", origin]);
-    await run(["git", "--git-dir", origin, "config", "core.sharedRepository", "0777"]);
-    const made = await cli(["ship", "create", `file://${origin}`, "--count", "2"]);
-    assert.equal(made.code, 0, made.stderr);
-    const [a, b] = made.stdout.trim().split("\n").sort();
-    await installAgentStandins(world, [a, b]);
+    // Both ships push to origin, and each may add to what the other pushed.
+    const { cli, origin, ships: [a, b] } = await agentFleet(world, env);
     const main = (await run(["git", "--git-dir", origin, "rev-parse", "main"])).stdout.trim();
 
     // Every task the flows start, with its cost once an outcome has shown it.

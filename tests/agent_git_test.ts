@@ -8,8 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -25,16 +24,8 @@ const NOT_STARTED = /Claude Code was not started$/;
 
 /** A world with ships of one repository, and what the tests do with them. */
 async function shipsOfOneRepository(world: FleetWorld, count: number) {
-  const cli = (args: string[]) => world.cli(args, { env });
-  assert.equal((await cli(["init"])).code, 0);
-  const origin = fileURLToPath(await world.bareRepo("web"));
-  // Every ship pushes to it: what one ship's push makes, the next may add to.
-  await run(["chmod", "-R", "a+rwX", origin]);
-  await run(["git", "--git-dir", origin, "config", "core.sharedRepository", "0777"]);
-  const made = await cli(["ship", "create", `file://${origin}`, "--count", String(count)]);
-  assert.equal(made.code, 0, made.stderr);
-  const ships = made.stdout.trim().split("\n").sort();
-  await installAgentStandins(world, ships);
+  // Every ship pushes to origin: what one ship's push makes, the next may add to.
+  const { cli, origin, ships } = await agentFleet(world, env, count);
   const checkout = (ship: string) => join(world.vmHome(ship), "web");
   const claudeRuns = async (ship: string) =>
     (await Deno.readTextFile(join(world.vmHome(ship), ".claude-standin/calls.jsonl"))

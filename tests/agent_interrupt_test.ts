@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -51,12 +51,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await using world = await FleetWorld.start();
-    const cli = (args: string[]) => world.cli(args, { env });
-    assert.equal((await cli(["init"])).code, 0);
-    const made = await cli(["ship", "create", await world.bareRepo("web")]);
-    assert.equal(made.code, 0, made.stderr);
-    const ship = made.stdout.trim();
-    await installAgentStandins(world, [ship]);
+    const { cli, ships: [ship] } = await agentFleet(world, env, 1);
     const statusOf = async (id: string) =>
       (JSON.parse((await cli(["agent", "show", id, "--json"])).stdout) as TaskOutcome).status;
     const started = new RegExp(`${ship}: started ([0-9a-f]+)\\n`);

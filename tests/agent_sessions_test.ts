@@ -7,8 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, type RunResult, sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -29,15 +28,7 @@ interface Call {
 
 /** A fleet with one ship whose repository's origin is a bare repository it may push to. */
 async function oneShip(world: FleetWorld, extraEnv: Record<string, string> = {}) {
-  const cli = (args: string[]) => world.cli(args, { env: { ...env, ...extraEnv } });
-  assert.equal((await cli(["init"])).code, 0);
-  const originUrl = await world.bareRepo("web");
-  const origin = fileURLToPath(originUrl);
-  await run(["chmod", "-R", "a+rwX", origin]); // the ship pushes to it
-  const made = await cli(["ship", "create", originUrl]);
-  assert.equal(made.code, 0, made.stderr);
-  const ship = made.stdout.trim();
-  await installAgentStandins(world, [ship]);
+  const { cli, origin, ships: [ship] } = await agentFleet(world, { ...env, ...extraEnv }, 1);
   const home = world.vmHome(ship);
   return {
     cli,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -36,14 +36,8 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await using world = await FleetWorld.start();
-    const cli = (args: string[]) => world.cli(args, { env });
-    assert.equal((await cli(["init"])).code, 0);
-    const origin = await world.bareRepo("web");
-    await run(["chmod", "-R", "a+rwX", fileURLToPath(origin)]); // ships push to it
-    const made = await cli(["ship", "create", origin, "--count", "2"]);
-    assert.equal(made.code, 0, made.stderr);
-    const [a, b] = made.stdout.trim().split("\n").sort();
-    await installAgentStandins(world, [a, b]);
+    const { cli, origin: originPath, ships: [a, b] } = await agentFleet(world, env);
+    const origin = `file://${originPath}`;
     const calls = async (ship: string): Promise<Call[]> =>
       (await Deno.readTextFile(join(world.vmHome(ship), ".claude-standin/calls.jsonl")))
         .trim().split("\n").map((line) => JSON.parse(line));

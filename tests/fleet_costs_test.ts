@@ -7,8 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { installAgentStandins } from "./helpers/agent_standins.ts";
+import { agentFleet } from "./helpers/agent_standins.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
@@ -31,14 +30,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await using world = await FleetWorld.start();
-    const cli = (args: string[]) => world.cli(args, { env });
-    assert.equal((await cli(["init"])).code, 0);
-    const origin = await world.bareRepo("web");
-    await run(["chmod", "-R", "a+rwX", fileURLToPath(origin)]);
-    const made = await cli(["ship", "create", origin, "--count", "2"]);
-    assert.equal(made.code, 0, made.stderr);
-    const [a, b] = made.stdout.trim().split("\n").sort();
-    await installAgentStandins(world, [a, b]);
+    const { cli, ships: [a, b] } = await agentFleet(world, env);
     const costs = async (): Promise<FleetCosts> => {
       const result = await cli(["fleet", "costs", "--json"]);
       assert.equal(result.code, 0, result.stderr);

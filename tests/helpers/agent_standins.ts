@@ -35,3 +35,40 @@ export async function installAgentStandins(world: FleetWorld, ships: readonly st
     await run(["chown", `${world.vmUser(ship)}:`, claude, gh]);
   }
 }
+
+/** A fleet ready for agent tasks: see {@link agentFleet}. */
+export interface AgentFleet {
+  /** Runs the laptop's CLI with the fleet's environment. */
+  cli: (args: string[]) => ReturnType<FleetWorld["cli"]>;
+  /** The bare repository the ships cloned, which they may push to. */
+  origin: string;
+  /** The ships' VM names, sorted. */
+  ships: string[];
+}
+
+/**
+ * A flagship and `count` ships of one repository that every ship may push to (and add to what
+ * another pushed), with the stand-ins installed: the start of every agent test.
+ *
+ * @param world The world.
+ * @param env The environment the CLI runs with (tokens, SKIP_STEPS).
+ * @param count How many ships.
+ * @returns The CLI, the origin's path and the ships.
+ */
+export async function agentFleet(
+  world: FleetWorld,
+  env: Record<string, string>,
+  count = 2,
+): Promise<AgentFleet> {
+  const cli = (args: string[]) => world.cli(args, { env });
+  const init = await cli(["init"]);
+  if (init.code !== 0) throw new Error(`the fixture's init failed: ${init.stderr}`);
+  const origin = fileURLToPath(await world.bareRepo("web"));
+  await run(["chmod", "-R", "a+rwX", origin]);
+  await run(["git", "--git-dir", origin, "config", "core.sharedRepository", "0777"]);
+  const made = await cli(["ship", "create", `file://${origin}`, "--count", String(count)]);
+  if (made.code !== 0) throw new Error(`the fixture's ship create failed: ${made.stderr}`);
+  const ships = made.stdout.trim().split("\n").sort();
+  await installAgentStandins(world, ships);
+  return { cli, origin, ships };
+}
