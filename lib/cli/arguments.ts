@@ -13,7 +13,7 @@ import { parseMessageId } from "../inbox/message.ts";
 import { parseWholeNumber, type WholeNumberRange } from "../whole_number.ts";
 
 /** Said in every `--timeout`'s help: longer durations are refused (exit 2). */
-export const AT_MOST: string = `at most ${formatDuration(MAX_DURATION_MS)}`;
+const AT_MOST: string = `at most ${formatDuration(MAX_DURATION_MS)}`;
 
 /**
  * The `<id>` argument of a command that acts on one message or task: its id or a unique prefix,

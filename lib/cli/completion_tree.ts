@@ -80,7 +80,7 @@ export function nodesOf(root: CommandUnknownOpts): Node[] {
 }
 
 /** What completes an argument's or option's value: its hint, else its choices. */
-export function valuesOf(target: Argument | Option): Values | undefined {
+function valuesOf(target: Argument | Option): Values | undefined {
   const hint = hints.get(target);
   if (hint) return hint;
   const choices = target.argChoices;
@@ -110,7 +110,7 @@ export function optionNames(node: Node, valued?: boolean): string[] {
 }
 
 /** The value cases of every node, keyed "<path>/<option or #n>". */
-export function valueCases(nodes: Node[], body: (values: Values) => string, quote = sh): string[] {
+function valueCases(nodes: Node[], body: (values: Values) => string, quote = sh): string[] {
   return nodes.flatMap((node) =>
     [...node.values].map(([key, values]) => `    ${quote(`${node.path}/${key}`)}) ${body(values)}`)
   );

@@ -166,7 +166,7 @@ function printMessage(m: Message): void {
 }
 
 /** Text indented by two spaces, controls escaped: a command or output shown to a person. */
-export function indent(text: string): string {
+function indent(text: string): string {
   return escapeControls(text).replace(/\n$/, "").split("\n").map((line) => `  ${line}`)
     .join("\n");
 }

@@ -48,7 +48,7 @@ export async function writeReportFile(database: string, report: MemberReport): P
  *
  * @param database The database the report is about.
  */
-export async function removeReportFile(database: string): Promise<void> {
+async function removeReportFile(database: string): Promise<void> {
   await Deno.remove(reportPathOf(database)).catch(() => {});
 }
 
