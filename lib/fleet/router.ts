@@ -73,15 +73,14 @@ export async function fleetRouter(home?: string, ssh: Ssh = new Ssh()): Promise<
   }
   return async (address) => {
     if (address.host === identity.name) return await direct(address);
-    const found = await lookup(address.host, false) ??
-      (address.role === "captain" && mayBePrefix(address.host)
-        ? await lookup(address.host, true).catch((error) => {
-          // No ship starts so: the name may be an SSH destination, as in the original tool.
-          // Two ships that start so are an error that names them.
-          if (error instanceof NotFoundError) return null;
-          throw error;
-        })
-        : null);
+    // One look: a prefix look-up finds an exact name first. No ship starts so: the name may be
+    // an SSH destination, as in the original tool; two ships that start so are an error that
+    // names them.
+    const prefix = address.role === "captain" && mayBePrefix(address.host);
+    const found = await lookup(address.host, prefix).catch((error) => {
+      if (prefix && error instanceof NotFoundError) return null;
+      throw error;
+    });
     return found
       ? { destination: found.destination, viaDestination: false, name: found.name }
       : await direct(address);
