@@ -66,6 +66,10 @@ export async function agentFleet(
   const origin = fileURLToPath(await world.bareRepo("web"));
   await run(["chmod", "-R", "a+rwX", origin]);
   await run(["git", "--git-dir", origin, "config", "core.sharedRepository", "0777"]);
+  // Two ships pushing at once may both need a new loose-object folder; one makes it (mode 0755
+  // until git widens it) while the other's link into it fails. Pushes kept as packs land in
+  // objects/pack, which exists already.
+  await run(["git", "--git-dir", origin, "config", "receive.unpackLimit", "1"]);
   const made = await cli(["ship", "create", `file://${origin}`, "--count", String(count)]);
   if (made.code !== 0) throw new Error(`the fixture's ship create failed: ${made.stderr}`);
   const ships = made.stdout.trim().split("\n").sort();
