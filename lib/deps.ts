@@ -11,3 +11,4 @@
 
 export { default as pLimit } from "npm:p-limit@7.3.3";
 export { default as pRetry } from "npm:p-retry@9.0.0";
+export { parseDocument } from "npm:yaml@2.9.1";
