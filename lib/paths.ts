@@ -22,6 +22,8 @@ export interface MemberPaths {
   database: string;
   /** `~/.local/ship/fleet.duckdb`: the flagship's record of its ships. */
   fleetDatabase: string;
+  /** `~/.local/ship/plans.duckdb`: the flagship's plans, held by its scheduler's plan driver. */
+  plansDatabase: string;
   /** `~/.local/bin/ohcommodore`: the program other members run over SSH. */
   program: string;
   /** `~/.ohcommodore/completion/ships`: ship names for shell completion, one a line. */
@@ -61,6 +63,7 @@ export function memberPaths(home: string = homeDir()): MemberPaths {
     shipDir,
     database: join(shipDir, "data.duckdb"),
     fleetDatabase: join(shipDir, "fleet.duckdb"),
+    plansDatabase: join(shipDir, "plans.duckdb"),
     program: join(home, ".local", "bin", "ohcommodore"),
     shipNamesCache: join(configDir, "completion", "ships"),
   };

@@ -13,6 +13,7 @@ import { inboxCommand } from "./inbox_command.ts";
 import { initCommand } from "./init_command.ts";
 import { setupCommand, statusCommand } from "./member_command.ts";
 import { shipCommand } from "./ship_command.ts";
+import { planCommand } from "./plan_command.ts";
 import { paint } from "./output.ts";
 import { foregroundSchedulerCommand, schedulerCommand } from "./scheduler_command.ts";
 import { VERSION } from "../version.ts";
@@ -34,6 +35,7 @@ export function program(): Command {
   root.addCommand(fleetCommand());
   root.addCommand(inboxCommand());
   root.addCommand(agentCommand());
+  root.addCommand(planCommand());
   root.addCommand(schedulerCommand());
   root.addCommand(completionsCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });

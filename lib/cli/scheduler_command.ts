@@ -23,6 +23,8 @@ import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
 import { ShipChannels } from "../relay/ship_channels.ts";
 import { Registry } from "../fleet/registry.ts";
+import { type FlagshipPlans, startFlagshipPlans } from "../fleet/flagship_plans.ts";
+import { OhcommodoreError } from "../errors.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -104,10 +106,24 @@ export function foregroundSchedulerCommand(): Command {
     .description("Run the scheduler in the foreground until SIGTERM or SIGINT")
     .action(async () => {
       const inbox = await Inbox.open();
-      const scheduler = await Scheduler.start(inbox, { onEvent: logEvent });
-      // The flagship's scheduler also keeps the channels of its keyless ships (a local fleet's
-      // sandboxes share one user: none of them is keyless).
       const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
+      // The flagship's scheduler also drives its plans. Plans that cannot start (a damaged
+      // plans database) are logged and refused; the inbox runs all the same.
+      const plans = facts
+        ? await startFlagshipPlans({ home: homeDir(), log: logLine }).catch((error) => {
+          logLine(`plans cannot run: ${error.message}`);
+          return plansRefused(error);
+        })
+        : undefined;
+      const scheduler = await Scheduler.start(inbox, {
+        onEvent: logEvent,
+        handlers: plans?.handlers,
+      }).catch((error) => {
+        plans?.stop();
+        throw error;
+      });
+      // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
+      // user: none of them is keyless).
       const keyless = facts?.provider === "exedev";
       const channels = facts && keyless
         ? ShipChannels.start({
@@ -126,8 +142,18 @@ export function foregroundSchedulerCommand(): Command {
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
         await channels?.stop();
+        plans?.stop();
       }
     });
+}
+
+// The flagship whose plans cannot run says why to whoever asks for them.
+function plansRefused(error: Error): FlagshipPlans {
+  const refusal = new OhcommodoreError(`Plans cannot run on this flagship: ${error.message}`, {
+    next: `see its scheduler's log (~/.local/ship/scheduler.log), then restart it with ` +
+      `"ohcommodore scheduler start"`,
+  });
+  return { handlers: { plan: () => Promise.reject(refusal) }, stop() {} };
 }
 
 function logEvent(event: SchedulerEvent): void {

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { Plans } from "../plan/plans.ts";
+import { planCaller } from "../plan/plan_caller.ts";
 import { FleetAgents } from "./agents.ts";
 import { join } from "node:path";
 import { quote } from "../clip.ts";
@@ -289,6 +291,16 @@ export class Fleet implements AsyncDisposable {
       ssh: this.#ssh,
       keptTasks: () => this.#backend.keptTasks(),
     });
+  }
+
+  /**
+   * The fleet's plans: bodies of work the flagship drives over its ships (see {@link Plans}).
+   */
+  get plans(): Plans {
+    const flagship = this.flagship;
+    // On the flagship its own socket answers; elsewhere the forwarded one (or exec).
+    const destination = this.onFlagship ? this.#home : flagship.destination;
+    return new Plans(planCaller({ destination, address: flagship.address }, this.#ssh));
   }
 
   /** The flagship as a member: its inbox, commands to it. */

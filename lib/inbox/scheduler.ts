@@ -156,7 +156,10 @@ export class Scheduler {
     using _database = this.#database;
     try {
       const socket = socketPathOf(this.#inbox.database);
-      using _server = InboxServer.listen(socket, schedulerHandlers(this.#served()));
+      using _server = InboxServer.listen(socket, {
+        ...this.#options.handlers,
+        ...schedulerHandlers(this.#served()),
+      });
       this.#emit({ type: "started", address: this.#inbox.address, database: this.#inbox.database });
       this.#runner.enqueue(await this.#database.stepUntilDone((store) => store.unread()));
       await this.#runner.idle;

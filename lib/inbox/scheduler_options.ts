@@ -6,6 +6,7 @@
  */
 
 import type { Message } from "./message.ts";
+import type { OperationHandlers } from "./server.ts";
 
 /** What the scheduler reports as it works. */
 export type SchedulerEvent =
@@ -36,6 +37,11 @@ export interface SchedulerOptions {
    * @default {OUTPUT_CAP_BYTES}
    */
   outputCapBytes?: number;
+  /**
+   * Operations the scheduler's server answers besides the inbox's own (the flagship's `plan`);
+   * they cannot replace an inbox operation.
+   */
+  handlers?: OperationHandlers;
   /**
    * Time between SIGTERM and SIGKILL when a command times out.
    *

@@ -121,6 +121,11 @@ export interface ServerOperations {
   approve: { args: { id: string }; value: Message; event: never };
   /** On a ship's channel to the flagship: deliver a message to a fleet member by name. */
   relay: { args: Delivery & { id: string }; value: Message; event: never };
+  /**
+   * On the flagship: a call about plans (`lib/plan/plan_calls.ts` says which), served by the
+   * plan driver that its scheduler runs; typed there, above this layer.
+   */
+  plan: { args: { call: unknown }; value: unknown; event: unknown };
   /** On a ship's channel: wait for a message that ship sent to finish. */
   relayWait: {
     args: { id: string; recipient: string; timeoutMs?: number };

@@ -1,0 +1,64 @@
+/**
+ * The calls about plans that the flagship's server answers (its `plan` operation): run, status,
+ * list, cancel and follow, as data, so that the laptop, a script or a process on the flagship
+ * asks the one driver that holds the plans.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { OperationHandler } from "../inbox/server.ts";
+import type { PlanFile } from "./plan_file.ts";
+import type { PlanDriver } from "./plan_driver.ts";
+import type { PlanRunOptions } from "./plan_options.ts";
+
+/** One call about plans. */
+export type PlanCall =
+  | { method: "run"; plan: PlanFile; options?: PlanRunOptions }
+  | { method: "status"; id: string }
+  | { method: "list" }
+  | { method: "cancel"; id: string }
+  | { method: "follow"; id: string; after?: number };
+
+/**
+ * The handler of the `plan` operation.
+ *
+ * @param driver The flagship's plan driver.
+ * @returns The handler; `follow` streams the plan's events, then answers its summary.
+ */
+export function planHandler(driver: PlanDriver): OperationHandler<"plan"> {
+  return (args, { emit, signal }) => {
+    const call = checkCall(args.call);
+    switch (call.method) {
+      case "run":
+        return driver.submit(call.plan, call.options ?? {});
+      case "status":
+        return driver.status(call.id);
+      case "list":
+        return driver.list();
+      case "cancel":
+        return driver.cancel(call.id);
+      case "follow":
+        return driver.follow(call.id, emit, { after: call.after, signal });
+    }
+  };
+}
+
+// A call as it came over the wire: its method known and its fields of the right kinds.
+function checkCall(value: unknown): PlanCall {
+  const call = (value ?? {}) as Record<string, unknown>;
+  const needsId = ["status", "cancel", "follow"];
+  if (!["run", "list", ...needsId].includes(String(call.method))) {
+    throw new UsageError(`Unknown plan call ${JSON.stringify(call.method)}`);
+  }
+  if (needsId.includes(String(call.method)) && typeof call.id !== "string") {
+    throw new UsageError(`The plan call "${call.method}" needs an "id" string`);
+  }
+  if (call.after !== undefined && !Number.isSafeInteger(call.after)) {
+    throw new UsageError(`"after" is the number of an event`);
+  }
+  if (call.options !== undefined && (typeof call.options !== "object" || call.options === null)) {
+    throw new UsageError(`The plan call's "options" is an object`);
+  }
+  return call as unknown as PlanCall;
+}
