@@ -86,10 +86,11 @@ Deno.test("no lib/ module imports itself back through others", async () => {
  * The folders of lib/ as layers, lowest first: a file imports from its own folder and from the
  * folders below it, never from one above. The small files at lib/ root (paths, ssh, errors,
  * lines, …) serve everyone; the inbox stands on them; the relay carries inbox messages for
- * keyless ships; providers make VMs; agent is what runs on a ship for a task; the fleet drives
- * members, providers, the relay and agents; the CLI presents the library.
+ * keyless ships; providers make VMs; agent is what runs on a ship for a task; plans are bodies
+ * of agent tasks that the flagship drives over ships it is given; the fleet drives members,
+ * providers, the relay, agents and plans; the CLI presents the library.
  */
-const LAYERS = ["", "inbox", "relay", "providers", "agent", "fleet", "cli"];
+const LAYERS = ["", "inbox", "relay", "providers", "agent", "plan", "fleet", "cli"];
 
 // The folder of a lib/ file: "" at lib/ root.
 function folderOf(file: string): string {
