@@ -1,7 +1,9 @@
 /**
  * The local demo: a whole fleet on this machine with the `local` provider (each VM a sandbox
  * directory with its own home, inbox and scheduler). It creates the flagship, two ships with a
- * repository cloned, sends commands between them, shows the fleet's status, and sinks it all.
+ * repository cloned, sends commands between them, shows the fleet's status, hands the flagship a
+ * plan of three tasks (one needing the other two) that its ships work, verify and bring onto one
+ * branch — with Claude Code when this machine has it, else with a stand-in — and sinks it all.
  * Run it with `deno task demo`.
  *
  * @module
@@ -86,6 +88,34 @@ try {
         `done ${r?.counts.done ?? "?"}  error ${r?.counts.error ?? "?"}  version ${r?.version}`,
     );
   }
+
+  step(`ohcommodore plan run demo.yaml --integrate demo --wait   (${await agentSetup(fleet)})`);
+  const plan = await fleet.plans.run({
+    // Every change committed: what a real project would check with its tests.
+    verify: 'test -z "$(git status --porcelain)"',
+    tasks: [
+      { id: "readme", prompt: "Describe the project in README.md, and commit it" },
+      { id: "license", prompt: "Add an MIT LICENSE file, and commit it" },
+      {
+        id: "changelog",
+        prompt: "Start a CHANGELOG.md that lists the README and LICENSE work, and commit it",
+        needs: ["readme", "license"],
+      },
+    ],
+  }, { integrate: "demo", ships: [a.name, b.name] });
+  for await (const event of plan.events()) {
+    const who = [event.task, event.ship].filter(Boolean).join(" on ");
+    console.error(`  ${event.type}${who ? ` ${who}` : ""}: ${event.text}`);
+  }
+  const planned = await plan.status();
+  console.log(
+    `plan ${planned.id}: ${planned.status}, ` +
+      planned.tasks.map((task) => `${task.id} ${task.status}`).join(", ") +
+      `, $${planned.costUsd.toFixed(4)}`,
+  );
+  console.log(
+    `origin's demo branch: ${await gitOut(["--git-dir", repo, "log", "--format=%s", "demo"])}`,
+  );
 } finally {
   if (fleet) {
     step("ohcommodore fleet sink --scuttle --force");
@@ -93,6 +123,31 @@ try {
     console.error(`  sank ${sunk.destroyed.length} ship(s) and the flagship`);
   }
   await Deno.remove(home, { recursive: true });
+}
+
+// Claude Code when this machine has it and a credential for it; else the tests' stand-in, which
+// speaks its headless protocol and commits a file per prompt, on each ship's PATH.
+async function agentSetup(fleet: Fleet): Promise<string> {
+  const credential = Deno.env.get("CLAUDE_CODE_OAUTH_TOKEN") || Deno.env.get("ANTHROPIC_API_KEY");
+  const claude = await new Deno.Command("sh", { args: ["-c", "command -v claude"] }).output();
+  if (credential && claude.success) return "with Claude Code";
+  const standin = new URL("../tests/helpers/claude_standin.ts", import.meta.url).pathname;
+  for (const ship of await fleet.ships()) {
+    const bin = `${ship.destination}/.local/bin`;
+    await Deno.mkdir(bin, { recursive: true });
+    await Deno.writeTextFile(
+      `${bin}/claude`,
+      `#!/bin/sh\nexport CLAUDE_CODE_OAUTH_TOKEN=stand-in\n` +
+        `exec "${Deno.execPath()}" run -A --quiet --no-config "${standin}" "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  return "Claude Code is not set up here: with a stand-in agent that commits a file per task";
+}
+
+async function gitOut(args: string[]): Promise<string> {
+  const { stdout } = await new Deno.Command("git", { args, stderr: "null" }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").join(" | ");
 }
 
 async function git(args: string[]): Promise<void> {

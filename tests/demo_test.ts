@@ -53,6 +53,18 @@ async function assertDemoWorked(demo: Awaited<ReturnType<typeof runDemo>>): Prom
     /^\S+ +scheduler running +done \d+ +error \d+ +version \S+$/gm,
   );
   assert.equal(statusLines?.length, 3, demo.stdout);
+  // A plan of three tasks, the last needing the other two, worked by the stand-in (this machine
+  // has no Claude Code), each verified and brought onto origin's demo branch, the last on top.
+  assert.match(demo.stderr, /with a stand-in agent/);
+  assert.match(
+    demo.stdout,
+    /^plan [0-9a-f]{8}: done, readme done, license done, changelog done, \$0\.0375$/m,
+  );
+  assert.match(
+    demo.stdout,
+    /^origin's demo branch: Stand-in: Start a CHANGELOG[^|]*\| Stand-in: (Add|Describe)[^|]*\| Stand-in: (Add|Describe)[^|]*\| first$/m,
+  );
+  assert.match(demo.stderr, /^ {2}dispatched changelog on ship-web-\w+: attempt 1 of 2$/m);
   // Progress in words, for the flagship as for the ships; the end says what was sunk.
   assert.match(demo.stderr, /^ {2}flagship-\w+: running cloudinit\/init\.sh$/m);
   assert.match(demo.stderr, /^ {2}ship-web-\w+: running cloudinit\/init\.sh$/m);

@@ -254,6 +254,14 @@ Deno.test({
         const status = JSON.parse((await cli(["plan", "status", id, "--json"])).stdout);
         return status.tasks[0].status === "running" ? true : undefined;
       });
+      const status = await cli(["fleet", "status", "--json"]);
+      assert.equal(status.code, 0, status.stderr);
+      const working = JSON.parse(status.stdout).ships.find((ship: { name: string }) =>
+        ship.name === ships[0]
+      );
+      assert.deepEqual(working.plan, { id, task: "long" }, "fleet status names the plan");
+      const table = await cli(["fleet", "status"]);
+      assert.match(table.stdout, new RegExp(`\\(plan ${id}/long\\)`));
       const cancelled = await cli(["plan", "cancel", id, "--json"]);
       assert.equal(cancelled.code, 0, cancelled.stderr);
       const summary = JSON.parse(cancelled.stdout) as PlanSummary;

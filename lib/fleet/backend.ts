@@ -73,6 +73,8 @@ export interface ShipStatus extends ShipRecord {
   channel: "forward" | "poll" | "down" | null;
   /** The ship's current or last agent task, when it ran one. */
   task?: TaskSummary | null;
+  /** The plan it works for now, and the task, when it does. */
+  plan?: { id: string; task: string } | null;
   /** What the ship says about itself, or null when it could not be asked. */
   report: MemberReport | null;
   /** Why it could not be asked. */

@@ -17,6 +17,8 @@ import { loadSettings, type Settings } from "../settings.ts";
 import { Ssh } from "../ssh.ts";
 import { parseWholeNumber } from "../whole_number.ts";
 import { fetchLastTask, summarize } from "../agent/last_task.ts";
+import { Plans } from "../plan/plans.ts";
+import { planCaller } from "../plan/plan_caller.ts";
 import { readChannelStatuses } from "../relay/ship_channels.ts";
 import type {
   CreateShipsOptions,
@@ -317,13 +319,16 @@ export class Flagship implements FleetBackend {
    */
   async status(): Promise<FleetStatus> {
     const registry = await this.registry();
-    const [ships, vms, keys, own, channels] = await Promise.all([
+    const [ships, vms, keys, own, channels, assignments] = await Promise.all([
       registry.list(),
       this.#provider.list(),
       this.#provider.managesKeys ? this.#provider.listKeys() : Promise.resolve(null),
       memberReport(this.#home),
       readChannelStatuses(this.#home),
+      // The plan driver lives in the scheduler: a status without it has no plans to show.
+      this.#plans().assignments().catch(() => []),
     ]);
+    const planOf = new Map(assignments.map((work) => [work.ship, work]));
     const channelOf = new Map(channels.map((channel) => [channel.ship, channel.state]));
     const vmByName = new Map(vms.map((vm) => [vm.name, vm]));
     const limit = pLimit(STATUS_CONCURRENCY);
@@ -338,6 +343,9 @@ export class Flagship implements FleetBackend {
               ? keys.some((entry) => entry.key === keyIdentity(ship.publicKey))
               : null,
             channel: ship.trusted ? null : channelOf.get(ship.name) ?? null,
+            plan: planOf.has(ship.name)
+              ? { id: planOf.get(ship.name)!.plan, task: planOf.get(ship.name)!.task }
+              : null,
           };
           if (!vm) return { ...base, report: null, problem: "the provider has no such VM" };
           try {
@@ -389,6 +397,12 @@ export class Flagship implements FleetBackend {
   #orphansAmong(vms: VmInfo[], ships: ShipRecord[]): VmInfo[] {
     const known = new Set(ships.map((ship) => ship.name));
     return vms.filter((vm) => isShipOfFleet(vm.name, this.facts.tag) && !known.has(vm.name));
+  }
+
+  // The plans its scheduler drives, asked on its own socket.
+  #plans(): Plans {
+    const address = `commodore@${this.facts.flagshipVm}`;
+    return new Plans(planCaller({ destination: this.#home, address }, this.#ssh));
   }
 
   #transport(destination: string): Transport {

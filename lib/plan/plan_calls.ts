@@ -17,6 +17,7 @@ export type PlanCall =
   | { method: "run"; plan: PlanFile; options?: PlanRunOptions }
   | { method: "status"; id: string }
   | { method: "list" }
+  | { method: "assignments" }
   | { method: "cancel"; id: string }
   | { method: "follow"; id: string; after?: number };
 
@@ -36,6 +37,8 @@ export function planHandler(driver: PlanDriver): OperationHandler<"plan"> {
         return driver.status(call.id);
       case "list":
         return driver.list();
+      case "assignments":
+        return Promise.resolve(driver.assignments());
       case "cancel":
         return driver.cancel(call.id);
       case "follow":
@@ -48,7 +51,7 @@ export function planHandler(driver: PlanDriver): OperationHandler<"plan"> {
 function checkCall(value: unknown): PlanCall {
   const call = (value ?? {}) as Record<string, unknown>;
   const needsId = ["status", "cancel", "follow"];
-  if (!["run", "list", ...needsId].includes(String(call.method))) {
+  if (!["run", "list", "assignments", ...needsId].includes(String(call.method))) {
     throw new UsageError(`Unknown plan call ${JSON.stringify(call.method)}`);
   }
   if (needsId.includes(String(call.method)) && typeof call.id !== "string") {

@@ -35,6 +35,7 @@ import {
   noTokens,
   type PlanEvent,
   type PlanEventType,
+  type PlanAssignment,
   type PlanListing,
   type PlanStatus,
   type PlanSummary,
@@ -244,6 +245,22 @@ export class PlanDriver {
         tasksDone: tasks.filter((task) => task.status === "done").length,
       };
     }));
+  }
+
+  /**
+   * Which ship works for which plan now.
+   *
+   * @returns One entry per busy ship.
+   */
+  assignments(): PlanAssignment[] {
+    return [...this.#plans.values()].flatMap((plan) =>
+      [...plan.open.values()].map((attempt) => ({
+        ship: attempt.ship,
+        plan: plan.record.id,
+        task: attempt.task,
+        kind: attempt.kind,
+      }))
+    );
   }
 
   /**

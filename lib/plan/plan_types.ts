@@ -130,6 +130,18 @@ export interface PlanEvent {
   text: string;
 }
 
+/** Which ship works for which plan: `fleet status` shows it. */
+export interface PlanAssignment {
+  /** The ship. */
+  ship: string;
+  /** The plan. */
+  plan: string;
+  /** The task (empty for the plan's own pull request). */
+  task: string;
+  /** What the ship does for it: the agent, an integration, a pull request. */
+  kind: "agent" | "integrate" | "pr";
+}
+
 /** A plan as `plan list` shows it. */
 export type PlanListing = Omit<PlanSummary, "tasks"> & { tasks: number; tasksDone: number };
 

@@ -9,7 +9,7 @@
 import { type PlanFile, readPlanFile } from "./plan_file.ts";
 import type { PlanCaller } from "./plan_caller.ts";
 import { checkPlanOptions, type PlanRunOptions } from "./plan_options.ts";
-import type { PlanEvent, PlanListing, PlanSummary } from "./plan_types.ts";
+import type { PlanAssignment, PlanEvent, PlanListing, PlanSummary } from "./plan_types.ts";
 
 /**
  * The fleet's plans: `fleet.plans`.
@@ -65,6 +65,15 @@ export class Plans {
    */
   async list(): Promise<PlanListing[]> {
     return await this.#call({ method: "list" }) as PlanListing[];
+  }
+
+  /**
+   * Which ship works for which plan now.
+   *
+   * @returns One entry per busy ship.
+   */
+  async assignments(): Promise<PlanAssignment[]> {
+    return await this.#call({ method: "assignments" }) as PlanAssignment[];
   }
 
   /**
