@@ -7,6 +7,8 @@
  * @module
  */
 
+import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+
 /** The most entries of a list git gives under an error (files that block a switch) kept. */
 const MAX_LISTED = 10;
 
@@ -87,4 +89,58 @@ export function describeGitFailure(stderr: string, fallback: string): string {
 // A URL's password (`https://user:token@host/…`) is never repeated: a token may be in it.
 function redactUrls(line: string): string {
   return line.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi, "$1***@");
+}
+
+/**
+ * A git command that failed: its message is {@link describeGitFailure}'s, and its error lines
+ * are kept, so a caller can tell a push that origin's moving branch rejected from other failures.
+ *
+ * @example Retry only a push that lost a race
+ * ```ts
+ * import { GitError, isRejectedAsBehind } from "./git_errors.ts";
+ * const error = new GitError("push", 1, "! [rejected] main -> main (fetch first)\n");
+ * console.log(error instanceof GitError, isRejectedAsBehind(error)); // true true
+ * ```
+ */
+export class GitError extends OhcommodoreError {
+  /** Git's subcommand, e.g. `push`. */
+  readonly subcommand: string;
+  /** Git's exit code; null when it was killed for taking too long. */
+  readonly gitExitCode: number | null;
+  /** Its error lines ({@link gitErrorLines}). */
+  readonly lines: string[];
+
+  /**
+   * Creates the error from what git said.
+   *
+   * @param subcommand Git's subcommand.
+   * @param gitExitCode Its exit code, or null when it was killed.
+   * @param stderr What it printed on stderr.
+   * @param message What to say instead of git's lines (a timeout, say).
+   */
+  constructor(subcommand: string, gitExitCode: number | null, stderr: string, message?: string) {
+    super(message ?? describeGitFailure(stderr, `git ${subcommand} exited ${gitExitCode}`));
+    this.subcommand = subcommand;
+    this.gitExitCode = gitExitCode;
+    this.lines = gitErrorLines(stderr);
+  }
+}
+registerErrorClass(GitError);
+
+/**
+ * Whether a push was rejected because the remote's branch has commits the pushed one lacks
+ * (someone pushed meanwhile): fetching and building on them again may succeed.
+ *
+ * @example
+ * ```ts
+ * import { GitError, isRejectedAsBehind } from "./git_errors.ts";
+ * console.log(isRejectedAsBehind(new GitError("push", 128, "fatal: unable to access\n"))); // false
+ * ```
+ *
+ * @param error What a push threw.
+ * @returns True for a `! [rejected] … (fetch first)` or `(non-fast-forward)`.
+ */
+export function isRejectedAsBehind(error: unknown): boolean {
+  return error instanceof GitError && error.subcommand === "push" &&
+    error.lines.some((line) => /^! \[rejected\] .*\((fetch first|non-fast-forward)\)/.test(line));
 }

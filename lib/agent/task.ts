@@ -56,6 +56,38 @@ export interface TaskSpec {
    * @default {10 * 60_000}
    */
   stallMs?: number;
+  /**
+   * A shell command run in the checkout after Claude Code ends well (`bash -c`, with the PATH
+   * claude has, for the task's remaining time or at most `verifyTimeoutMs`). The task is `done`
+   * only when it exits 0; otherwise the outcome is `error`, with `verify` saying why, and nothing
+   * is pushed or opened (the session and commits stay, for a resume that fixes it).
+   */
+  verify?: string;
+  /**
+   * How long `verify` may run.
+   *
+   * @default {10 * 60_000}
+   */
+  verifyTimeoutMs?: number;
+  /**
+   * A branch that neither origin nor the ship has is made from `origin/<startFrom>` when origin
+   * has that branch, else from the default branch as without it. Needs `branch`.
+   */
+  startFrom?: string;
+  /**
+   * Before Claude Code starts (once the branch is ready): fetch, and `git rebase
+   * origin/<rebaseOnto>` (origin's default branch when origin lacks it). Conflicts are left in
+   * the checkout for the agent to resolve, and its prompt says so. A rebase still in progress
+   * when Claude Code ends is aborted, and the task is `error`. Needs `branch`.
+   */
+  rebaseOnto?: string;
+  /**
+   * Push with `--force-with-lease`: the branch is the task's own, and rebases rewrite it. A copy
+   * on the ship that diverged from origin's is then worked on rather than refused.
+   *
+   * @default {false}
+   */
+  forcePush?: boolean;
 }
 
 /** How a task ended, or stands. */
@@ -141,6 +173,17 @@ export interface TaskOutcome {
   resetAt?: string | null;
   /** Why it did not succeed, in a sentence. */
   error?: string;
+  /**
+   * With `verify`: how verification went (`output` is the tail of its stdout and stderr
+   * together, at most 4 KiB); null when it did not run (the run failed first).
+   */
+  verify?: {
+    command: string;
+    passed: boolean;
+    exitCode: number | null;
+    output: string;
+    durationMs: number;
+  } | null;
 }
 
 /** The first line of every task's command: how a task is told from other messages. */
@@ -172,15 +215,28 @@ export function checkTaskSpec(spec: TaskSpec): TaskSpec {
   if (typeof spec.prompt !== "string" || spec.prompt.trim() === "") {
     throw new UsageError(`Give the prompt after "--", e.g. agent run --all -- "fix the tests"`);
   }
-  const wrong = spec.branch === undefined ? undefined : branchNameProblem(spec.branch);
-  if (wrong) {
-    throw new UsageError(
-      `${quote(spec.branch)} is not a branch name git takes: ${wrong}; give one like agent/fix`,
-    );
+  for (const key of ["branch", "startFrom", "rebaseOnto"] as const) {
+    const name = spec[key];
+    const wrong = name === undefined ? undefined : branchNameProblem(name);
+    if (wrong) {
+      throw new UsageError(
+        `${quote(name)} is not a branch name git takes${key === "branch" ? "" : ` (${key})`}: ` +
+          `${wrong}; give one like agent/fix`,
+      );
+    }
   }
   if ((spec.push || spec.pr) && !spec.branch) {
     throw new UsageError(`--push and --pr need --branch: name the branch the work goes on`);
   }
+  if ((spec.startFrom !== undefined || spec.rebaseOnto !== undefined) && !spec.branch) {
+    throw new UsageError(
+      `startFrom and rebaseOnto need a branch: name the branch the work goes on`,
+    );
+  }
+  if (spec.verify !== undefined && (typeof spec.verify !== "string" || spec.verify.trim() === "")) {
+    throw new UsageError(`--verify needs a command, e.g. --verify "deno task test"`);
+  }
+  checkMs(spec.verifyTimeoutMs, "The verify time");
   if (spec.maxTurns !== undefined) parseWholeNumber(spec.maxTurns, "maxTurns", { max: MAX_TURNS });
   if (spec.model !== undefined && !MODEL.test(spec.model)) {
     throw new UsageError(`${quote(spec.model)} is not a model name (e.g. sonnet, claude-opus-4-1)`);
@@ -195,20 +251,36 @@ export function checkTaskSpec(spec: TaskSpec): TaskSpec {
   if (spec.resume !== undefined && !/^[A-Za-z0-9-]{1,100}$/.test(spec.resume)) {
     throw new UsageError(`${quote(spec.resume)} is not a Claude Code session id`);
   }
-  const stall = spec.stallMs;
-  if (stall !== undefined && !(Number.isFinite(stall) && stall > 0 && stall <= MAX_DURATION_MS)) {
-    throw new UsageError(
-      `The stall time must be above 0 and at most ${formatDuration(MAX_DURATION_MS)}, not ` +
-        `${stall} ms`,
-    );
-  }
+  checkMs(spec.stallMs, "The stall time");
   return spec;
 }
 
-// What git refuses in a branch name (`git check-ref-format --branch`, as refs/heads/<name>), said
-// in words; undefined when git takes it. Checked here, so that a bad name is refused before the
-// task is queued rather than failing on the ship.
-function branchNameProblem(name: string): string | undefined {
+// A duration a task was given: above 0, at most the longest a timer takes.
+function checkMs(ms: number | undefined, what: string): void {
+  if (ms !== undefined && !(Number.isFinite(ms) && ms > 0 && ms <= MAX_DURATION_MS)) {
+    throw new UsageError(
+      `${what} must be above 0 and at most ${formatDuration(MAX_DURATION_MS)}, not ${ms} ms`,
+    );
+  }
+}
+
+/**
+ * What git refuses in a branch name (`git check-ref-format --branch`, as refs/heads/<name>),
+ * said in words. Checked before a task is queued, so that a bad name is refused then rather than
+ * failing on the ship.
+ *
+ * @example
+ * ```ts
+ * import { branchNameProblem } from "./task.ts";
+ * console.log(branchNameProblem("fix..it")); // it has ".."
+ * console.log(branchNameProblem("agent/fix")); // undefined
+ * ```
+ *
+ * @param name The name.
+ * @returns The problem, or undefined when git takes the name.
+ */
+export function branchNameProblem(name: string): string | undefined {
+  if (typeof name !== "string") return "it is not text";
   if (name === "") return "it is empty";
   if (name.length > MAX_BRANCH_LENGTH) {
     return `it has ${name.length} characters, at most ${MAX_BRANCH_LENGTH} are taken`;
@@ -243,12 +315,52 @@ function branchNameProblem(name: string): string | undefined {
  * @returns The command.
  */
 export function taskCommand(spec: TaskSpec): string {
-  const json = JSON.stringify(checkTaskSpec(spec));
+  return stdinCommand(TASK_MARK, "_task", checkTaskSpec(spec));
+}
+
+/**
+ * An inbox command that runs `ohcommodore agent <subcommand>` with its input as JSON in a
+ * here-document: the input reaches the program on stdin, never on a command line. The mark, its
+ * first line, tells which kind of command it is; {@link commandInput} reads the input back.
+ *
+ * @example The shape of every agent command
+ * ```ts
+ * import { stdinCommand } from "./task.ts";
+ * console.log(stdinCommand("# ohcommodore pr", "_pr", { head: "fix", title: "Fix", body: "" }));
+ * // # ohcommodore pr
+ * // exec "$HOME/.local/bin/ohcommodore" agent _pr <<'OHC_TASK_…'
+ * // {"head":"fix","title":"Fix","body":""}
+ * // OHC_TASK_…
+ * ```
+ *
+ * @param mark The first line, a shell comment.
+ * @param subcommand The hidden `agent` subcommand.
+ * @param input What it reads on stdin.
+ * @returns The command.
+ */
+export function stdinCommand(mark: string, subcommand: string, input: unknown): string {
+  const json = JSON.stringify(input);
   // A delimiter the text cannot hold: JSON puts no raw newline inside, so it is on no line.
   let delimiter: string;
   do delimiter = `OHC_TASK_${newMessageId()}`; while (json.includes(delimiter));
-  return `${TASK_MARK}\nexec "$HOME/.local/bin/ohcommodore" agent _task <<'${delimiter}'\n` +
+  return `${mark}\nexec "$HOME/.local/bin/ohcommodore" agent ${subcommand} <<'${delimiter}'\n` +
     `${json}\n${delimiter}\n`;
+}
+
+/**
+ * The input of a command {@link stdinCommand} made with this mark.
+ *
+ * @param command An inbox message's command.
+ * @param mark The mark it should start with.
+ * @returns The input, parsed; undefined for other commands.
+ */
+export function commandInput(command: string, mark: string): unknown {
+  if (!command.startsWith(`${mark}\n`)) return undefined;
+  try {
+    return JSON.parse(command.split("\n")[2]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -258,14 +370,8 @@ export function taskCommand(spec: TaskSpec): string {
  * @returns The task, or undefined for other commands.
  */
 export function taskOf(command: string): TaskSpec | undefined {
-  if (!command.startsWith(`${TASK_MARK}\n`)) return undefined;
-  const line = command.split("\n")[2];
-  try {
-    const spec = JSON.parse(line);
-    return typeof spec?.prompt === "string" ? spec : undefined;
-  } catch {
-    return undefined;
-  }
+  const spec = commandInput(command, TASK_MARK) as TaskSpec | undefined;
+  return typeof spec?.prompt === "string" ? spec : undefined;
 }
 
 /**
@@ -342,11 +448,30 @@ export function addAttempts(
  * @returns The outcome line, parsed.
  */
 export function printedOutcome(output: string | null): Partial<TaskOutcome> | undefined {
+  return printedLine(output, OUTCOME_TYPE) as Partial<TaskOutcome> | undefined;
+}
+
+/**
+ * The `outcome` of a `{"type": type, "outcome": …}` line among the last lines a command
+ * printed: how every agent command says how it ended.
+ *
+ * @example
+ * ```ts
+ * import { printedLine } from "./task.ts";
+ * const output = 'working\n{"type":"ohcommodore_pr","outcome":{"url":null}}\n';
+ * console.log(printedLine(output, "ohcommodore_pr")); // { url: null }
+ * ```
+ *
+ * @param output The command's stdout (its tail).
+ * @param type The line's type.
+ * @returns The outcome, parsed; undefined when no such line ends the output.
+ */
+export function printedLine(output: string | null, type: string): unknown {
   const lines = (output ?? "").trimEnd().split("\n");
   for (let i = lines.length - 1; i >= 0 && i >= lines.length - 3; i--) {
     try {
       const value = JSON.parse(lines[i]);
-      if (value?.type === OUTCOME_TYPE) return value.outcome;
+      if (value?.type === type) return value.outcome;
     } catch {
       // not ours
     }

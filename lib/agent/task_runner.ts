@@ -1,9 +1,10 @@
 /**
  * A task on the ship (`ohcommodore agent _task`, run by the inbox's scheduler): readies the
- * branch, runs headless Claude Code with the prompt on stdin, passes its stream-json through as
- * it comes (so `agent follow` sees it live), flags the task `stalled` while it is silent, resumes
- * it after a usage limit when asked, pushes and opens the pull request, and prints the outcome
- * as its last line. The notify hook hears each end, stall and limit.
+ * branch (rebasing it when asked, with any conflicts left for the agent), runs headless Claude
+ * Code with the prompt on stdin, passes its stream-json through as it comes (so `agent follow`
+ * sees it live), flags the task `stalled` while it is silent, resumes it after a usage limit when
+ * asked, runs the task's verify command, pushes and opens the pull request only when it passed,
+ * and prints the outcome as its last line. The notify hook hears each end, stall and limit.
  *
  * @module
  */
@@ -16,7 +17,16 @@ import { lastLine, runProcess } from "../process.ts";
 import { loadSettings } from "../settings.ts";
 import { readLines, writeAll } from "../lines.ts";
 import { limitOf } from "./limits.ts";
-import { deliver, git, readyCheckout, shipPath, type TaskCheckout } from "./task_git.ts";
+import {
+  conflictedFiles,
+  deliver,
+  git,
+  readyCheckout,
+  rebaseInProgress,
+  type RebaseResult,
+  shipPath,
+  type TaskCheckout,
+} from "./task_git.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
 import {
   addAttempts,
@@ -29,6 +39,7 @@ import {
   type TaskStatus,
 } from "./task.ts";
 import { type TaskState, writeTaskState } from "./task_state.ts";
+import { runVerify, verifyFailure, verifyTimeout } from "./verify.ts";
 import { sleep } from "../timer.ts";
 
 // What Claude Code's stream says that the outcome needs.
@@ -77,6 +88,8 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   const results: (Record<string, unknown> | null)[] = [];
   let attempts = 0;
   let base: string | null = null;
+  // Whether this task's rebase stopped on conflicts: what it leaves unfinished, it aborts.
+  let rebasing = false;
   const notify = (event: string, outcome: TaskOutcome) =>
     runNotify(settings.OHCOMMODORE_NOTIFY, event, outcome);
   const partial = (): TaskOutcome => ({
@@ -95,6 +108,8 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   const stop = async (): Promise<number> => {
     const status: TaskStatus = Date.now() >= deadline - STOP_GRACE_MS ? "timeout" : "cancelled";
     const commits = base ? await within(commitsSince(workdir, base), 1000, []) : [];
+    // A rebase the agent did not finish would keep the next task from the checkout.
+    if (rebasing) await within(abortRebase(workdir), 1000, undefined);
     const outcome: TaskOutcome = {
       ...partial(),
       status,
@@ -133,10 +148,16 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
         state.status = "running";
         await writeTaskState(state, options.home);
       }
-      await readyCheckout(spec, checkout);
-      base = await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+      const { rebase } = await readyCheckout(spec, checkout);
+      rebasing = rebase?.stopped ?? false;
+      // Stopped on conflicts, the branch's commits are being replayed onto the base: the
+      // outcome's commits are the branch's since that base.
+      base = rebase?.stopped
+        ? rebase.baseSha
+        : await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
       attempts++;
-      let run = await runClaude(spec, workdir, spec.prompt, state, options.home, async () => {
+      const prompt = spec.prompt + (rebase?.stopped ? rebaseNote(spec, rebase) : "");
+      let run = await runClaude(spec, workdir, prompt, state, options.home, async () => {
         state.status = "stalled";
         await writeTaskState(state, options.home);
         await notify("stalled", { ...partial(), status: "stalled" });
@@ -180,14 +201,16 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       }
       // Nothing is pushed for a task being stopped.
       stopRequest.signal.throwIfAborted();
+      const unfinished = rebase?.stopped ? await unfinishedRebase(workdir, rebase) : undefined;
       outcome = await finish(
         spec,
         run,
         { ...partial(), durationMs: Date.now() - began },
         checkout,
-        base,
+        { base, unfinished, deadline, signal: stopRequest.signal },
       );
     } catch (error) {
+      if (rebasing && !stopping) await abortRebase(workdir);
       outcome = { ...partial(), status: "error", error: (error as Error).message };
     }
     // Stopped meanwhile: the stop has the last word (its exit code is already given).
@@ -235,13 +258,23 @@ async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<
   }
 }
 
-// From the run's result to the outcome: its fields, the commits, the push and the PR.
+// What finish needs besides the run: where its commits start, a rebase the agent left
+// unfinished (said in a sentence), when the task's time is up, and the stop.
+interface FinishContext {
+  base: string | null;
+  unfinished: string | undefined;
+  deadline: number;
+  signal: AbortSignal;
+}
+
+// From the run's result to the outcome: its fields, the commits, the verification, the push and
+// the PR.
 async function finish(
   spec: TaskSpec,
   run: RunRecord,
   outcome: TaskOutcome,
   checkout: TaskCheckout,
-  base: string | null,
+  { base, unfinished, deadline, signal }: FinishContext,
 ): Promise<TaskOutcome> {
   const result = run.result ?? {};
   const text = typeof result.result === "string" ? result.result : null;
@@ -249,6 +282,8 @@ async function finish(
   const limit = limitOf(run);
   outcome = {
     ...outcome,
+    // With a verify command: null until it runs (a failed run never gets that far).
+    ...(spec.verify !== undefined ? { verify: null } : {}),
     exitCode: run.exitCode,
     result: text,
     isError,
@@ -270,8 +305,51 @@ async function finish(
         : `Claude Code exited ${run.exitCode} without a result${why ? `: ${why}` : ""}`,
     };
   }
+  if (unfinished) return { ...outcome, status: "error", error: unfinished };
+  if (spec.verify !== undefined) {
+    const verify = await runVerify(spec.verify, {
+      workdir: checkout.workdir,
+      path: checkout.path,
+      timeoutMs: verifyTimeout(spec.verifyTimeoutMs, deadline, STOP_GRACE_MS),
+      signal,
+    });
+    // Its commits are counted again: a verify command may commit (a formatter, say).
+    outcome = {
+      ...outcome,
+      verify,
+      commits: base ? await commitsSince(checkout.workdir, base) : [],
+    };
+    if (!verify.passed) return { ...outcome, status: "error", error: verifyFailure(verify) };
+  }
   // A pull request needs the branch on origin: --pr pushes too.
   return await deliver(spec, outcome, checkout);
+}
+
+// What the agent is told, after its prompt, when the rebase it was given stopped on conflicts.
+function rebaseNote(spec: TaskSpec, rebase: RebaseResult): string {
+  const files = rebase.conflicts.length ? rebase.conflicts.join(", ") : "(git names none)";
+  return `\n\n---\nNote from ohcommodore: this checkout is in the middle of a rebase of the ` +
+    `branch ${JSON.stringify(spec.branch)} onto ${rebase.base} ("git rebase ${rebase.base}"), ` +
+    `stopped on conflicts in: ${files}. Resolve them first: edit each file, "git add" it, and ` +
+    `run "GIT_EDITOR=true git rebase --continue" until the rebase ends. A rebase still in ` +
+    `progress when you finish is aborted, and the task fails.\n`;
+}
+
+// When the agent left the rebase unfinished: aborts it, and says which files still conflicted.
+async function unfinishedRebase(
+  workdir: string,
+  rebase: RebaseResult,
+): Promise<string | undefined> {
+  if (!await rebaseInProgress(workdir)) return undefined;
+  const left = await conflictedFiles(workdir);
+  const files = left.length ? left : rebase.conflicts;
+  await abortRebase(workdir);
+  return `The rebase onto ${rebase.base} was not finished; conflicts in: ` +
+    `${files.join(", ") || "(git names none)"}. It was aborted: the branch is as it was before`;
+}
+
+async function abortRebase(workdir: string): Promise<void> {
+  if (await rebaseInProgress(workdir)) await git(workdir, ["rebase", "--abort"]).catch(() => {});
 }
 
 /**

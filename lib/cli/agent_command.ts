@@ -1,6 +1,6 @@
 /**
  * `ohcommodore agent …`: give prompts to Claude Code on ships, follow them, read and total what
- * they did; and the hidden `_task` and `_tasks` that run on the ship.
+ * they did; and the hidden `_task`, `_tasks`, `_integrate` and `_pr` that run on the ship.
  *
  * @module
  */
@@ -20,6 +20,8 @@ import {
   type TaskUsage,
 } from "../agent/task.ts";
 import { runTask } from "../agent/task_runner.ts";
+import { type IntegrateSpec, runIntegration } from "../agent/integrate.ts";
+import { type PrSpec, runOpenPr } from "../agent/open_pr.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
 import { idArgument, timeoutOption, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
@@ -42,6 +44,8 @@ export function agentCommand(): Command {
   agent.addCommand(cancelCommand());
   agent.addCommand(hiddenTaskCommand(), { hidden: true });
   agent.addCommand(hiddenTasksCommand(), { hidden: true });
+  agent.addCommand(hiddenIntegrateCommand(), { hidden: true });
+  agent.addCommand(hiddenPrCommand(), { hidden: true });
 
   return agent;
 }
@@ -57,6 +61,7 @@ function taskSettings(options: Record<string, unknown>): Omit<TaskSpec, "prompt"
     ...(options.permissionMode ? { permissionMode: String(options.permissionMode) } : {}),
     ...(options.retryOnLimit ? { retryOnLimit: true } : {}),
     ...(options.stall ? { stallMs: parseDuration(String(options.stall)) } : {}),
+    ...(options.verify !== undefined ? { verify: String(options.verify) } : {}),
   };
 }
 
@@ -154,13 +159,19 @@ function runCommand(): CommandUnknownOpts {
     .addOption(timeoutOption("how long each task may run", "30m"))
     .option("--stall <duration>", "flag a task stalled after this long without output", "10m")
     .option("--retry-on-limit", "after a usage limit with a stated reset, resume then")
+    .option(
+      "--verify <command>",
+      "run this in the checkout after the agent; only a passing run is done, pushed or opened " +
+        "as a PR",
+    )
     .option("-w, --wait", "wait for every task and print a summary; exit 1 unless all are done")
     .option("--json", "print the task ids, or with --wait one outcome per ship, as JSON")
     .argument("<prompt...>", 'the prompt, after "--"')
     .addHelpText(
       "after",
       `\nExamples:\n  ohcommodore agent run --all --wait -- "make the tests pass"\n` +
-        `  ohcommodore agent run --ships web,api --branch deps --push --pr -- "update deps"`,
+        `  ohcommodore agent run --ships web,api --branch deps --push --pr -- "update deps"\n` +
+        `  ohcommodore agent run --all --branch fix --push --verify "deno task test" -- "fix it"`,
     )
     .action(async (words: string[], options) => {
       const prompt = words.join(" ");
@@ -319,6 +330,30 @@ function hiddenTaskCommand(): CommandUnknownOpts {
     .action(async () => {
       const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as TaskSpec;
       Deno.exitCode = await runTask(checkTaskSpec(spec));
+    });
+}
+
+// `agent _integrate`.
+function hiddenIntegrateCommand(): CommandUnknownOpts {
+  return new Command("_integrate")
+    .description(
+      "Bring a task's branch onto an integration branch here: its JSON on stdin (the inbox's " +
+        "scheduler runs this)",
+    )
+    .action(async () => {
+      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as IntegrateSpec;
+      // A bad spec is an outcome too: the flagship reads the last line.
+      Deno.exitCode = await runIntegration(spec);
+    });
+}
+
+// `agent _pr`.
+function hiddenPrCommand(): CommandUnknownOpts {
+  return new Command("_pr")
+    .description("Open a pull request here with gh: its JSON on stdin")
+    .action(async () => {
+      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as PrSpec;
+      Deno.exitCode = await runOpenPr(spec);
     });
 }
 

@@ -2,7 +2,8 @@
 # A stand-in for `gh` in tests: records its arguments and the body it read on stdin in
 # ~/.gh-standin/calls.log. It is signed in, as gh is, when GH_TOKEN (or GITHUB_TOKEN) is set or
 # ~/.config/gh/hosts.yml exists. `auth status` says so; `pr create` prints a pull request URL, as
-# gh does, unless its body holds "[gh-refuse]" (GitHub's answer when the branch has no commits).
+# gh does, unless its body holds "[gh-refuse]" (GitHub's answer when the branch has no commits)
+# or its --head is not a branch of the checkout's origin (GitHub's answer to a head it lacks).
 set -euo pipefail
 mkdir -p "$HOME/.gh-standin"
 body=$(cat)
@@ -28,8 +29,19 @@ case "${1:-} ${2:-}" in
     echo "Alternatively, populate the GH_TOKEN environment variable with a GitHub API authentication token." >&2
     exit 4
   fi
+  head="" base="main"
+  for ((i = 3; i < $#; i++)); do
+    case "${!i}" in
+    --head) j=$((i + 1)) && head=${!j} ;;
+    --base) j=$((i + 1)) && base=${!j} ;;
+    esac
+  done
   if [[ $body == *"[gh-refuse]"* ]]; then
-    echo "pull request create failed: GraphQL: No commits between main and ${4:-?} (createPullRequest)" >&2
+    echo "pull request create failed: GraphQL: No commits between $base and ${head:-?} (createPullRequest)" >&2
+    exit 1
+  fi
+  if [[ -n $head ]] && ! git ls-remote --exit-code --heads origin "refs/heads/$head" >/dev/null 2>&1; then
+    echo "pull request create failed: GraphQL: Head sha can't be blank, Base sha can't be blank, No commits between $base and $head, Head ref must be a branch (createPullRequest)" >&2
     exit 1
   fi
   count=$(grep -c '^args: pr create' "$HOME/.gh-standin/calls.log")
