@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { OhcommodoreError } from "../errors.ts";
 import { readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
-import { lastLine, runProcess } from "../process.ts";
+import { lastLine } from "../process.ts";
 import { loadSettings } from "../settings.ts";
 import { readLines, writeAll } from "../lines.ts";
 import { limitOf } from "./limits.ts";
@@ -39,7 +39,8 @@ import {
   type TaskStatus,
 } from "./task.ts";
 import { type TaskState, writeTaskState } from "./task_state.ts";
-import { runVerify, verifyFailure, verifyTimeout } from "./verify.ts";
+import { runVerify, verifyFailure, VERIFYING_TYPE, verifyTimeout } from "./verify.ts";
+import { runNotifyHook } from "../notify.ts";
 import { sleep } from "../timer.ts";
 
 // What Claude Code's stream says that the outcome needs.
@@ -91,7 +92,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
   // Whether this task's rebase stopped on conflicts: what it leaves unfinished, it aborts.
   let rebasing = false;
   const notify = (event: string, outcome: TaskOutcome) =>
-    runNotify(settings.OHCOMMODORE_NOTIFY, event, outcome);
+    runNotifyHook(settings.OHCOMMODORE_NOTIFY, event, outcome);
   const partial = (): TaskOutcome => ({
     ...blankOutcome(identity.name, id, "running", spec.branch),
     ...addAttempts(results),
@@ -119,7 +120,9 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
     state.status = status;
     await printOutcome(outcome).catch(() => {});
     await writeTaskState(state, options.home, outcome).catch(() => {});
-    await runNotify(settings.OHCOMMODORE_NOTIFY, "ended", outcome, STOP_GRACE_MS).catch(() => {});
+    await runNotifyHook(settings.OHCOMMODORE_NOTIFY, "ended", outcome, STOP_GRACE_MS).catch(
+      () => {},
+    );
     return STOPPED_EXIT_CODE;
   };
   const stopRequest = new AbortController();
@@ -307,6 +310,8 @@ async function finish(
   }
   if (unfinished) return { ...outcome, status: "error", error: unfinished };
   if (spec.verify !== undefined) {
+    // Said in the stream, so that whoever follows the task (a plan's driver) sees it verify.
+    await passThrough(JSON.stringify({ type: VERIFYING_TYPE, command: spec.verify }));
     const verify = await runVerify(spec.verify, {
       workdir: checkout.workdir,
       path: checkout.path,
@@ -454,19 +459,4 @@ async function commitsSince(workdir: string, base: string): Promise<TaskCommit[]
     const [sha, ...subject] = line.split("\t");
     return { sha, subject: subject.join("\t") };
   });
-}
-
-// The person's hook: a shell command of their own, with the outcome as JSON on stdin.
-async function runNotify(
-  hook: string | undefined,
-  event: string,
-  outcome: TaskOutcome,
-  timeoutMs = 60_000,
-) {
-  if (!hook) return;
-  await runProcess("bash", ["-c", hook], {
-    stdin: JSON.stringify({ event, ...outcome }) + "\n",
-    env: { ...Deno.env.toObject(), OHCOMMODORE_EVENT: event },
-    timeoutMs,
-  }).catch(() => {});
 }

@@ -18,6 +18,9 @@
  * @module
  */
 
+/** The type of the stream line a task prints as its verification starts. */
+export const VERIFYING_TYPE = "ohcommodore_verifying";
+
 /** How long a verify command may run, by default. */
 export const DEFAULT_VERIFY_TIMEOUT_MS = 10 * 60_000;
 

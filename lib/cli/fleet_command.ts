@@ -103,7 +103,9 @@ function taskOf(ship: ShipStatus): string {
   if (!task) return "-";
   const cost = task.costUsd === null ? "" : ` $${task.costUsd.toFixed(4)}`;
   const reset = task.resetAt ? `, ${resetText(task.resetAt)}` : "";
-  const plan = ship.plan ? ` (plan ${ship.plan.id}${ship.plan.task ? `/${ship.plan.task}` : ""})` : "";
+  const plan = ship.plan
+    ? ` (plan ${ship.plan.id}${ship.plan.task ? `/${ship.plan.task}` : ""})`
+    : "";
   return `${task.status} ${formatDuration(Math.max(task.runningMs, 0))}${cost}${reset}${plan}`;
 }
 

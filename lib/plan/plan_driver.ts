@@ -19,6 +19,7 @@ import { oneLine } from "../clip.ts";
 import { outcomeOf, taskCommand, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
 import { integrateCommand, integrationOutcomeOf } from "../agent/integrate.ts";
 import { prCommand, prOutcomeOf } from "../agent/open_pr.ts";
+import { VERIFYING_TYPE } from "../agent/verify.ts";
 import { checkPlan, type PlanFile, type PlanTask } from "./plan_file.ts";
 import { conflictPrompt, taskPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
 import type {
@@ -33,9 +34,9 @@ import {
   addTokens,
   FINAL_TASK_STATUSES,
   noTokens,
+  type PlanAssignment,
   type PlanEvent,
   type PlanEventType,
-  type PlanAssignment,
   type PlanListing,
   type PlanStatus,
   type PlanSummary,
@@ -81,7 +82,7 @@ const MAX_INTEGRATION_ERRORS = 3;
 // What an attempt's kept outcome may hold.
 const KEPT_OUTCOME_CHARS = 16 * 1024;
 // The ship's task says it verifies with this line (agent/task_runner.ts).
-const VERIFYING_MARK = '"ohcommodore_verifying"';
+const VERIFYING_MARK = `"${VERIFYING_TYPE}"`;
 
 // A plan the driver works on, in memory; the store has the same.
 interface LivePlan {
