@@ -60,6 +60,12 @@ export {
   type SendOptions,
 } from "./lib/inbox/send.ts";
 export { SentMessage } from "./lib/inbox/sent_message.ts";
-export type { OutputChunk } from "./lib/inbox/server_protocol.ts";
+export type { OperationHandler, OperationHandlers } from "./lib/inbox/server.ts";
+export type {
+  OperationName,
+  OutputChunk,
+  ServerHello,
+  ServerOperations,
+} from "./lib/inbox/server_protocol.ts";
 export type { ListFilter } from "./lib/inbox/store.ts";
 export { type MemberPaths, memberPaths } from "./lib/paths.ts";

@@ -9,7 +9,8 @@
  * The root holds what a script needs: the fleet and its handles, inboxes, agent tasks as
  * `fleet.agents` gives them, and every error a call may throw. The rest is at subpaths:
  * `/fleet` (status, records, progress, settings), `/inbox` (messages, addresses, identities,
- * member files, schedulers), `/agent` (tasks, costs), `/relay` (the keyless ships' policy),
+ * member files, schedulers), `/agent` (tasks, costs), `/plan` (plan files, plans from issues,
+ * what plans report), `/relay` (the keyless ships' policy),
  * `/ssh` (the ssh client and channels), `/providers` (where VMs come from) and `/errors` (errors
  * as data across processes).
  *
@@ -133,6 +134,10 @@ export type { FleetProgress, ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export type { ShipRecord } from "./lib/fleet/registry.ts";
 export { Inbox, type InboxOptions, NoSchedulerError } from "./lib/inbox/inbox.ts";
+export { type PlanFile, PlanFileError } from "./lib/plan/plan_file.ts";
+export type { PlanRunOptions } from "./lib/plan/plan_options.ts";
+export { Plan, Plans } from "./lib/plan/plans.ts";
+export type { PlanEvent, PlanSummary } from "./lib/plan/plan_types.ts";
 export type { FinishedMessage, Message, MessageStatus } from "./lib/inbox/message.ts";
 export { Scheduler, type SchedulerOptions } from "./lib/inbox/scheduler.ts";
 export { SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";

@@ -92,7 +92,8 @@ export const SETTINGS: { readonly [Name in SettingName]: SettingInfo } = {
   },
   OHCOMMODORE_NOTIFY: {
     description: "A shell command ships run when an agent task ends, stalls or hits a limit, " +
-      "with the outcome as JSON on stdin",
+      "and the flagship when a plan's task fails or a plan ends, with what happened as JSON " +
+      "on stdin",
     forwardedToFlagship: true,
     inVmEnv: true,
   },

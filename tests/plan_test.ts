@@ -19,6 +19,8 @@ const env = {
   SKIP_STEPS: "zsh,gh,zellij,rustup,ohmyzsh,chezmoi,duckdb,shell",
   GH_TOKEN: "ghp_planTestToken000",
   CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-standinPlanToken",
+  // Every member keeps what its hook hears.
+  OHCOMMODORE_NOTIFY: 'cat >> "$HOME/notified.jsonl"',
 };
 const RUN_COST = 0.0125;
 
@@ -70,10 +72,10 @@ Deno.test({
     const isAncestor = async (older: string, newer: string) =>
       (await run(["git", "--git-dir", origin, "merge-base", "--is-ancestor", older, newer], true))
         .code === 0;
+    const flagshipName = () => world.lobbyVms().find((vm) => vm.name.startsWith("flagship"))!.name;
     /** The flagship scheduler's log, where its plan driver says what went wrong. */
     const flagshipLog = async () => {
-      const flagship = world.lobbyVms().find((vm) => vm.name.startsWith("flagship"))!;
-      const log = join(world.vmHome(flagship.name), ".local/ship/scheduler.log");
+      const log = join(world.vmHome(flagshipName()), ".local/ship/scheduler.log");
       return `\nflagship log:\n${await Deno.readTextFile(log).catch((e) => e.message)}`;
     };
     const calls = async (ship: string): Promise<Call[]> => {
@@ -176,6 +178,14 @@ Deno.test({
         assert.match(summary!.note!, /not done: base \(failed\), top \(blocked\)/);
         const prompts = [...await calls(ships[0]), ...await calls(ships[1])].map((c) => c.prompt);
         assert.ok(!prompts.some((prompt) => prompt.includes("[x-top]")), "top never ran");
+        const heard =
+          (await Deno.readTextFile(join(world.vmHome(flagshipName()), "notified.jsonl")))
+            .trim().split("\n").map((line) => JSON.parse(line))
+            .filter((said) => said.plan === summary!.id || said.id === summary!.id);
+        assert.deepEqual(heard.map((said) => [said.event, said.task?.id ?? said.status]), [
+          ["plan_task_failed", "base"],
+          ["plan_ended", "failed"],
+        ]);
         const table = await cli(["plan", "status", summary!.id]);
         assert.match(table.stdout, /^top\s+blocked\s+-\s+0\s/m);
       },
@@ -304,7 +314,7 @@ Deno.test({
           30_000,
           "both ships at work",
         );
-        const flagship = world.lobbyVms().find((vm) => vm.name.startsWith("flagship"))!.name;
+        const flagship = flagshipName();
         const pidFile = join(world.vmHome(flagship), ".local/ship/data.duckdb.scheduler.lock.pid");
         Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
         const restarted = await world.execAs(world.vmUser(flagship), [

@@ -202,7 +202,7 @@ export async function runIntegration(
 ): Promise<number> {
   const began = Date.now();
   const stop = new AbortController();
-  const onStop = () => stop.abort(new Error("stopped"));
+  const onStop = () => stop.abort(new OhcommodoreError("the integration was stopped"));
   Deno.addSignalListener("SIGTERM", onStop);
   let outcome: IntegrationOutcome;
   try {

@@ -269,13 +269,6 @@ function checkMs(ms: number | undefined, what: string): void {
  * said in words. Checked before a task is queued, so that a bad name is refused then rather than
  * failing on the ship.
  *
- * @example
- * ```ts
- * import { branchNameProblem } from "./task.ts";
- * console.log(branchNameProblem("fix..it")); // it has ".."
- * console.log(branchNameProblem("agent/fix")); // undefined
- * ```
- *
  * @param name The name.
  * @returns The problem, or undefined when git takes the name.
  */
@@ -322,16 +315,6 @@ export function taskCommand(spec: TaskSpec): string {
  * An inbox command that runs `ohcommodore agent <subcommand>` with its input as JSON in a
  * here-document: the input reaches the program on stdin, never on a command line. The mark, its
  * first line, tells which kind of command it is; {@link commandInput} reads the input back.
- *
- * @example The shape of every agent command
- * ```ts
- * import { stdinCommand } from "./task.ts";
- * console.log(stdinCommand("# ohcommodore pr", "_pr", { head: "fix", title: "Fix", body: "" }));
- * // # ohcommodore pr
- * // exec "$HOME/.local/bin/ohcommodore" agent _pr <<'OHC_TASK_…'
- * // {"head":"fix","title":"Fix","body":""}
- * // OHC_TASK_…
- * ```
  *
  * @param mark The first line, a shell comment.
  * @param subcommand The hidden `agent` subcommand.
@@ -454,13 +437,6 @@ export function printedOutcome(output: string | null): Partial<TaskOutcome> | un
 /**
  * The `outcome` of a `{"type": type, "outcome": …}` line among the last lines a command
  * printed: how every agent command says how it ended.
- *
- * @example
- * ```ts
- * import { printedLine } from "./task.ts";
- * const output = 'working\n{"type":"ohcommodore_pr","outcome":{"url":null}}\n';
- * console.log(printedLine(output, "ohcommodore_pr")); // { url: null }
- * ```
  *
  * @param output The command's stdout (its tail).
  * @param type The line's type.

@@ -5,7 +5,7 @@
  *
  * @example Plan the issues labelled for a release
  * ```ts
- * import { planFromIssues } from "./from_issues.ts";
+ * import { planFromIssues } from "@smithclay/ohcommodore/plan";
  *
  * const plan = await planFromIssues("acme/web", { label: "release-2" });
  * console.log(plan.tasks.map((task) => `${task.id}: ${task.prompt.split("\n")[0]}`));
@@ -63,7 +63,7 @@ const PLAN_FILE = `write a plan file and run "ohcommodore plan run <file>"`;
  *
  * @example Plan every open issue of a repository
  * ```ts
- * import { planFromIssues } from "./from_issues.ts";
+ * import { planFromIssues } from "@smithclay/ohcommodore/plan";
  *
  * const plan = await planFromIssues("acme/web", { limit: 10 });
  * console.log(plan.tasks[0].issue); // e.g. 12

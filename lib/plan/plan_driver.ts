@@ -662,7 +662,8 @@ export class PlanDriver {
     }
     await this.#save(plan, changes);
     for (const failed of changes.tasks!.filter((task) => task.status === "failed")) {
-      this.#notify("plan_task_failed", { plan: plan.record.id, task: failed });
+      const [task] = summaryOf(plan.record, [failed]).tasks;
+      this.#notify("plan_task_failed", { plan: plan.record.id, task });
     }
     await this.#tick(plan);
     // A finished plan's ships may be wanted by another.

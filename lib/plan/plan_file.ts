@@ -9,7 +9,7 @@
  *
  * @example Read a plan and list its tasks in an order they can run
  * ```ts
- * import { dependencyOrder, parsePlan } from "./plan_file.ts";
+ * import { dependencyOrder, parsePlan } from "@smithclay/ohcommodore/plan";
  *
  * const plan = parsePlan(
  *   `
@@ -118,7 +118,7 @@ const VALUE_KEYS = [...SETTINGS, "timeoutMs", "stallMs", "integrate", "pr", "tas
  *
  * @example Say what is wrong with a plan file
  * ```ts
- * import { PlanFileError, readPlanFile } from "./plan_file.ts";
+ * import { PlanFileError, readPlanFile } from "@smithclay/ohcommodore/plan";
  *
  * try {
  *   await readPlanFile("plan.yaml");
@@ -157,7 +157,7 @@ registerErrorClass(PlanFileError);
  *
  * @example Parse a plan given as JSON
  * ```ts
- * import { parsePlan } from "./plan_file.ts";
+ * import { parsePlan } from "@smithclay/ohcommodore/plan";
  *
  * const plan = parsePlan('{"tasks": [{"id": "docs", "prompt": "Fix the typos"}]}', "plan.json");
  * console.log(plan.tasks[0].id); // "docs"
@@ -178,7 +178,7 @@ export function parsePlan(text: string, source: string): PlanFile {
  *
  * @example Check a plan built in code
  * ```ts
- * import { checkPlan } from "./plan_file.ts";
+ * import { checkPlan } from "@smithclay/ohcommodore/plan";
  *
  * const plan = checkPlan({ timeoutMs: 60_000, tasks: [{ id: "docs", prompt: "Fix the typos" }] });
  * ```
@@ -197,7 +197,7 @@ export function checkPlan(value: unknown, source: string = "plan"): PlanFile {
  *
  * @example Read a plan file
  * ```ts
- * import { readPlanFile } from "./plan_file.ts";
+ * import { readPlanFile } from "@smithclay/ohcommodore/plan";
  *
  * const plan = await readPlanFile("plan.yaml");
  * console.log(`${plan.tasks.length} tasks`);
@@ -243,7 +243,7 @@ export async function readPlanFile(path: string): Promise<PlanFile> {
  *
  * @example Order tasks by what they need
  * ```ts
- * import { dependencyOrder } from "./plan_file.ts";
+ * import { dependencyOrder } from "@smithclay/ohcommodore/plan";
  *
  * const order = dependencyOrder([
  *   { id: "cli", prompt: "Use the parser", needs: ["parser"] },
