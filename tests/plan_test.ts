@@ -178,10 +178,18 @@ Deno.test({
         assert.match(summary!.note!, /not done: base \(failed\), top \(blocked\)/);
         const prompts = [...await calls(ships[0]), ...await calls(ships[1])].map((c) => c.prompt);
         assert.ok(!prompts.some((prompt) => prompt.includes("[x-top]")), "top never ran");
-        const heard =
-          (await Deno.readTextFile(join(world.vmHome(flagshipName()), "notified.jsonl")))
-            .trim().split("\n").map((line) => JSON.parse(line))
-            .filter((said) => said.plan === summary!.id || said.id === summary!.id);
+        // The hook runs after the plan's end is told: it is waited for.
+        const notified = join(world.vmHome(flagshipName()), "notified.jsonl");
+        const heard = await eventually(
+          async () => {
+            const lines = (await Deno.readTextFile(notified).catch(() => "")).trim().split("\n");
+            const ours = lines.filter(Boolean).map((line) => JSON.parse(line))
+              .filter((said) => said.plan === summary!.id || said.id === summary!.id);
+            return ours.length >= 2 ? ours : undefined;
+          },
+          15_000,
+          "the notify hook",
+        );
         assert.deepEqual(heard.map((said) => [said.event, said.task?.id ?? said.status]), [
           ["plan_task_failed", "base"],
           ["plan_ended", "failed"],

@@ -62,7 +62,7 @@ export interface PlanDriverOptions {
   /** The fleet's ships, as the registry has them now. */
   ships: () => Promise<PlanShip[]>;
   /** Told a task's failure and a plan's end (the notify hook). */
-  notify?: (event: "plan_task_failed" | "plan_ended", data: unknown) => void;
+  notify?: (event: "plan_task_failed" | "plan_ended", data: unknown) => void | Promise<void>;
   /** Told what goes wrong that nobody waits for. */
   log?: (line: string) => void;
   /**
@@ -102,6 +102,7 @@ export class PlanDriver {
   readonly #listeners = new Map<string, Set<(event: PlanEvent) => void>>();
   #ships = new Map<string, PlanShip>();
   #serial: Promise<unknown> = Promise.resolve();
+  #notifying: Promise<unknown> = Promise.resolve();
   #stopped = false;
   readonly #stop = new AbortController();
 
@@ -660,8 +661,9 @@ export class PlanDriver {
       changes.events!.push(this.#event(plan, "pr", task?.id ?? null, attempt.ship, text));
       changes.plan = plan.record;
     }
+    const failures = changes.tasks!.filter((task) => task.status === "failed");
     await this.#save(plan, changes);
-    for (const failed of changes.tasks!.filter((task) => task.status === "failed")) {
+    for (const failed of failures) {
       const [task] = summaryOf(plan.record, [failed]).tasks;
       this.#notify("plan_task_failed", { plan: plan.record.id, task });
     }
@@ -988,12 +990,13 @@ export class PlanDriver {
     return next;
   }
 
+  // The hook hears events one at a time, in the order they happened.
   #notify(event: "plan_task_failed" | "plan_ended", data: unknown): void {
-    try {
-      this.#options.notify?.(event, data);
-    } catch (error) {
-      this.#log(`notify: ${(error as Error).message}`);
-    }
+    const notify = this.#options.notify;
+    if (!notify) return;
+    this.#notifying = this.#notifying.then(() => notify(event, data)).catch((error) =>
+      this.#log(`notify: ${(error as Error).message}`)
+    );
   }
 
   #log(line: string): void {
