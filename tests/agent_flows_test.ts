@@ -142,7 +142,7 @@ Deno.test({
       const files = [...await filesInOrigin(sha)];
       assert.equal(files.length, 1);
       const [[file, text]] = files;
-      assert.match(file, /^standin-\d+\.txt$/);
+      assert.match(file, /^standin-\d+-[0-9a-f]{8}\.txt$/);
       assert.equal(text, prompt);
       assert.equal(await shipGit(outcome.ship, "rev-parse", `refs/heads/${branch}`), sha);
       assert.equal(await shipGit(outcome.ship, "symbolic-ref", "--short", "HEAD"), branch);

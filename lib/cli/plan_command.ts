@@ -14,9 +14,9 @@ import { identityAddress, readIdentity } from "../identity.ts";
 import { homeDir } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { errorToData } from "../errors.ts";
-import { readPlanFile } from "../plan/plan_file.ts";
+import { MAX_ATTEMPTS, readPlanFile } from "../plan/plan_file.ts";
 import { planFromIssues } from "../plan/from_issues.ts";
-import { checkBudget, MAX_PLAN_ATTEMPTS, type PlanRunOptions } from "../plan/plan_options.ts";
+import { checkBudget, type PlanRunOptions } from "../plan/plan_options.ts";
 import type { PlanEvent, PlanSummary } from "../plan/plan_types.ts";
 import type { Plan } from "../plan/plans.ts";
 import { wholeNumber } from "./arguments.ts";
@@ -57,8 +57,8 @@ function runCommand(): CommandUnknownOpts {
     .option("--budget <usd>", "stop starting work once the plan has cost this many US dollars")
     .option(
       "--max-attempts <n>",
-      `agent runs per task, verification retries included (1-${MAX_PLAN_ATTEMPTS}; default 2)`,
-      wholeNumber("--max-attempts", { max: MAX_PLAN_ATTEMPTS }),
+      `agent runs per task, verification retries included (1-${MAX_ATTEMPTS}; default 2)`,
+      wholeNumber("--max-attempts", { max: MAX_ATTEMPTS }),
     )
     .option(
       "--integrate <branch>",

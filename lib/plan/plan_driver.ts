@@ -11,17 +11,16 @@
  */
 
 import { NotFoundError, UsageError } from "../errors.ts";
-import { newMessageId } from "../inbox/message.ts";
-import type { FinishedMessage } from "../inbox/message.ts";
+import { type FinishedMessage, newMessageId } from "../inbox/message.ts";
 import type { InboxView } from "../inbox/remote_inbox.ts";
 import { sleep } from "../timer.ts";
-import { oneLine } from "../clip.ts";
-import { outcomeOf, taskCommand, type TaskOutcome, type TaskSpec } from "../agent/task.ts";
-import { integrateCommand, integrationOutcomeOf } from "../agent/integrate.ts";
-import { prCommand, prOutcomeOf } from "../agent/open_pr.ts";
+import { outcomeOf } from "../agent/task.ts";
 import { VERIFYING_TYPE } from "../agent/verify.ts";
-import { checkPlan, type PlanFile, type PlanTask } from "./plan_file.ts";
-import { conflictPrompt, taskPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
+import { attemptCommand } from "./attempt_commands.ts";
+import { takeAgentOutcome, takeIntegrationOutcome, takePrOutcome } from "./attempt_outcomes.ts";
+import { type LivePlan, now, planEvent, taskSpecOf } from "./live_plan.ts";
+import { checkPlan, type PlanFile } from "./plan_file.ts";
+import { checkPlanOptions, type PlanRunOptions, resolvePlanShips } from "./plan_options.ts";
 import type {
   AttemptKind,
   AttemptRecord,
@@ -30,18 +29,19 @@ import type {
   PlanStore,
   TaskRecord,
 } from "./plan_store.ts";
+import { summaryOf } from "./plan_summary.ts";
 import {
-  addTokens,
   FINAL_TASK_STATUSES,
   noTokens,
   type PlanAssignment,
   type PlanEvent,
-  type PlanEventType,
   type PlanListing,
   type PlanStatus,
   type PlanSummary,
 } from "./plan_types.ts";
-import { checkPlanOptions, type PlanRunOptions, resolvePlanShips } from "./plan_options.ts";
+
+// A ship unreachable this long loses its attempt, unless the plan says otherwise.
+const DEFAULT_LOST_AFTER_MS = 120_000;
 
 /** A ship as the driver uses it: `Ship` handles are these. */
 export interface PlanShip {
@@ -73,24 +73,8 @@ export interface PlanDriverOptions {
   lostAfterMs?: number;
 }
 
-// A task's agent run may last this long unless the plan says otherwise.
-const DEFAULT_ATTEMPT_TIMEOUT_MS = 30 * 60_000;
-// Integrations and pull requests are git and gh on the ship: minutes at most.
-const STEP_TIMEOUT_MS = 15 * 60_000;
-// An integration that fails for a reason of its own (not a conflict) is tried again so often.
-const MAX_INTEGRATION_ERRORS = 3;
-// What an attempt's kept outcome may hold.
-const KEPT_OUTCOME_CHARS = 16 * 1024;
 // The ship's task says it verifies with this line (agent/task_runner.ts).
 const VERIFYING_MARK = `"${VERIFYING_TYPE}"`;
-
-// A plan the driver works on, in memory; the store has the same.
-interface LivePlan {
-  record: PlanRecord;
-  tasks: Map<string, TaskRecord>;
-  seq: number;
-  open: Map<string, AttemptRecord>;
-}
 
 /** The flagship's plan driver. */
 export class PlanDriver {
@@ -101,6 +85,9 @@ export class PlanDriver {
   readonly #busy = new Map<string, string>();
   readonly #listeners = new Map<string, Set<(event: PlanEvent) => void>>();
   #ships = new Map<string, PlanShip>();
+  // Ships that did not answer, given no work for now.
+  readonly #resting = new Set<string>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #serial: Promise<unknown> = Promise.resolve();
   #notifying: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -200,7 +187,7 @@ export class PlanDriver {
       open: new Map(),
     };
     await this.#inTurn(async () => {
-      const started = this.#event(
+      const started = planEvent(
         live,
         "started",
         null,
@@ -283,7 +270,7 @@ export class PlanDriver {
         Object.assign(task, { status: "cancelled", finishedAt: now(), error: "cancelled" });
         changes.tasks!.push(task);
       }
-      changes.events!.push(this.#event(plan, "cancelled", null, null, "the plan was cancelled"));
+      changes.events!.push(planEvent(plan, "cancelled", null, null, "the plan was cancelled"));
       await this.#end(plan, "cancelled", "cancelled", changes);
       return this.#summary(plan);
     });
@@ -345,6 +332,7 @@ export class PlanDriver {
   stop(): void {
     this.#stopped = true;
     this.#stop.abort();
+    for (const timer of this.#timers) clearTimeout(timer);
   }
 
   // ---- the work ----
@@ -392,7 +380,7 @@ export class PlanDriver {
       moved = false;
       for (const task of plan.tasks.values()) {
         if (task.status !== "waiting" && task.status !== "ready") continue;
-        const needs = this.#taskSpec(plan, task).needs ?? [];
+        const needs = taskSpecOf(plan, task).needs ?? [];
         const states = needs.map((id) => plan.tasks.get(id)?.status);
         const stuck = needs.filter((_, i) =>
           ["failed", "blocked", "cancelled"].includes(states[i]!)
@@ -404,7 +392,7 @@ export class PlanDriver {
             error: `needs ${stuck.map((id) => `"${id}"`).join(", ")}, which did not get done`,
           });
           changes.tasks!.push(task);
-          changes.events!.push(this.#event(plan, "blocked", task.id, null, task.error!));
+          changes.events!.push(planEvent(plan, "blocked", task.id, null, task.error!));
           moved = true;
         } else if (task.status === "waiting" && states.every((state) => state === "done")) {
           task.status = "ready";
@@ -455,7 +443,7 @@ export class PlanDriver {
     changes.tasks!.push(task);
     changes.attempts = [...changes.attempts ?? [], attempt];
     changes.events!.push(
-      this.#event(
+      planEvent(
         plan,
         kind === "integrate" ? "integrating" : "dispatched",
         task.id,
@@ -485,7 +473,7 @@ export class PlanDriver {
       outcome: null,
     };
     plan.record.spec.prAsked = true;
-    const event = this.#event(
+    const event = planEvent(
       plan,
       "dispatched",
       null,
@@ -498,91 +486,11 @@ export class PlanDriver {
     this.#watch(plan, attempt, { sent: false });
   }
 
-  // The command an attempt runs on its ship: built again from the records after a crash.
-  #command(plan: LivePlan, attempt: AttemptRecord): { command: string; timeoutMs: number } {
-    const file = plan.record.spec.file;
-    if (attempt.kind === "pr") {
-      return { command: prCommand(this.#prSpec(plan, attempt.task)), timeoutMs: STEP_TIMEOUT_MS };
-    }
-    const task = plan.tasks.get(attempt.task)!;
-    const taskSpec = this.#taskSpec(plan, task);
-    const verify = taskSpec.verify ?? file.verify;
-    if (attempt.kind === "integrate") {
-      return {
-        command: integrateCommand({ branch: task.branch, onto: plan.record.integrate, verify }),
-        timeoutMs: STEP_TIMEOUT_MS,
-      };
-    }
-    const memory = task.memory;
-    const resume = memory.feedback && memory.sessionShip === attempt.ship
-      ? memory.sessionId ?? undefined
-      : undefined;
-    const spec: TaskSpec = {
-      prompt: memory.feedback ?? taskPrompt(taskSpec, {
-        plan: plan.record.id,
-        branch: task.branch,
-        integrate: plan.record.integrate,
-        verify,
-      }),
-      branch: task.branch,
-      push: true,
-      forcePush: true,
-      startFrom: plan.record.integrate,
-      verify,
-      model: file.model,
-      maxTurns: file.maxTurns,
-      permissionMode: file.permissionMode,
-      stallMs: file.stallMs,
-      resume,
-      rebaseOnto: memory.rebase ? plan.record.integrate : undefined,
-    };
-    return {
-      command: taskCommand(spec),
-      timeoutMs: file.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
-    };
-  }
-
-  #prSpec(plan: LivePlan, taskId: string) {
-    const file = plan.record.spec.file;
-    if (taskId) {
-      const task = plan.tasks.get(taskId)!;
-      const spec = this.#taskSpec(plan, task);
-      return {
-        head: task.branch,
-        title: oneLine(spec.prompt, 100),
-        body: [
-          spec.prompt,
-          "",
-          `Task "${task.id}" of plan ${plan.record.id}, verified and brought onto ` +
-          `${plan.record.integrate}.`,
-          ...(spec.issue ? ["", `Fixes #${spec.issue}`] : []),
-        ].join("\n"),
-      };
-    }
-    const done = [...plan.tasks.values()].filter((task) => task.status === "done");
-    const notDone = [...plan.tasks.values()].filter((task) => task.status !== "done");
-    const issues = file.tasks.flatMap((task) =>
-      task.issue && plan.tasks.get(task.id)?.status === "done" ? [`Fixes #${task.issue}`] : []
-    );
-    return {
-      head: plan.record.integrate,
-      title: `Plan ${plan.record.id}: ${done.length} task(s)`,
-      body: [
-        `The work of plan ${plan.record.id}, each task verified and brought onto this branch:`,
-        "",
-        ...done.map((task) => `- ${task.id}: ${oneLine(this.#taskSpec(plan, task).prompt, 100)}`),
-        ...(notDone.length
-          ? ["", `Not done: ${notDone.map((task) => `${task.id} (${task.status})`).join(", ")}`]
-          : []),
-        ...(issues.length ? ["", ...issues] : []),
-      ].join("\n"),
-    };
-  }
-
   // Delivers an attempt (unless it was) and follows it to its end, through dropped connections;
   // a ship gone from the fleet, or unreachable past lostAfterMs, loses it.
   #watch(plan: LivePlan, attempt: AttemptRecord, state: { sent: boolean }): void {
-    const lostAfter = this.#options.lostAfterMs ?? 120_000;
+    const lostAfter = plan.record.spec.file.reassignAfterMs ?? this.#options.lostAfterMs ??
+      DEFAULT_LOST_AFTER_MS;
     const signal = this.#stop.signal;
     (async () => {
       let failingSince: number | null = null;
@@ -590,13 +498,20 @@ export class PlanDriver {
       while (!signal.aborted) {
         let ship = this.#ships.get(attempt.ship);
         if (!ship) {
-          await this.#refreshShips().catch(() => {});
+          // Only a registry that was read says the ship is gone; one that could not be is asked
+          // again.
+          const read = await this.#refreshShips().then(() => true, () => false);
           ship = this.#ships.get(attempt.ship);
-          if (!ship) return await this.#lose(plan, attempt, "it is no longer in the fleet");
+          if (!ship && read) return await this.#lose(plan, attempt, "it is no longer in the fleet");
+          if (!ship) {
+            await sleep(delay, signal).catch(() => {});
+            delay = Math.min(delay * 2, 10_000);
+            continue;
+          }
         }
         try {
           if (!state.sent) {
-            const { command, timeoutMs } = this.#command(plan, attempt);
+            const { command, timeoutMs } = attemptCommand(plan, attempt);
             await ship.send(command, { id: attempt.messageId, timeoutMs });
             state.sent = true;
           }
@@ -615,9 +530,10 @@ export class PlanDriver {
           }
           failingSince ??= Date.now();
           this.#log(`${attempt.messageId} on ${attempt.ship}: ${(error as Error).message}`);
-          await this.#refreshShips().catch(() => {});
-          if (!this.#ships.has(attempt.ship)) continue; // lost at the top of the loop
+          const read = await this.#refreshShips().then(() => true, () => false);
+          if (read && !this.#ships.has(attempt.ship)) continue; // lost at the top of the loop
           if (Date.now() - failingSince > lostAfter) {
+            this.#restShip(attempt.ship, lostAfter);
             return await this.#lose(plan, attempt, `it did not answer for ${lostAfter / 1000} s`);
           }
           await sleep(delay, signal).catch(() => {});
@@ -633,7 +549,7 @@ export class PlanDriver {
     task.status = "verifying";
     await this.#save(plan, {
       tasks: [task],
-      events: [this.#event(plan, "verifying", task.id, attempt.ship, "the agent ended: verifying")],
+      events: [planEvent(plan, "verifying", task.id, attempt.ship, "the agent ended: verifying")],
     });
   }
 
@@ -647,19 +563,11 @@ export class PlanDriver {
     const changes: PlanChanges = { tasks: [], attempts: [attempt], events: [] };
     const task = plan.tasks.get(attempt.task);
     if (attempt.kind === "agent" && task) {
-      this.#agentEnded(plan, task, attempt, outcomeOf(attempt.ship, message), changes);
+      takeAgentOutcome(plan, task, attempt, outcomeOf(attempt.ship, message), changes);
     } else if (attempt.kind === "integrate" && task) {
-      this.#integrationEnded(plan, task, attempt, message, changes);
+      takeIntegrationOutcome(plan, task, attempt, message, changes);
     } else {
-      const outcome = prOutcomeOf(message);
-      attempt.outcome = keep(outcome);
-      const text = outcome.url ?? `no pull request: ${outcome.error ?? "gh said nothing"}`;
-      if (task) {
-        task.pr = outcome.url;
-        changes.tasks!.push(task);
-      } else plan.record.pr = outcome.url;
-      changes.events!.push(this.#event(plan, "pr", task?.id ?? null, attempt.ship, text));
-      changes.plan = plan.record;
+      takePrOutcome(plan, task, attempt, message, changes);
     }
     const failures = changes.tasks!.filter((task) => task.status === "failed");
     await this.#save(plan, changes);
@@ -670,125 +578,6 @@ export class PlanDriver {
     await this.#tick(plan);
     // A finished plan's ships may be wanted by another.
     for (const other of this.#plans.values()) if (other !== plan) await this.#tick(other);
-  }
-
-  #agentEnded(
-    plan: LivePlan,
-    task: TaskRecord,
-    attempt: AttemptRecord,
-    outcome: TaskOutcome,
-    changes: PlanChanges,
-  ): void {
-    attempt.costUsd = outcome.costUsd;
-    attempt.outcome = keep(outcome);
-    const cost = outcome.costUsd ?? 0;
-    task.costUsd = round(task.costUsd + cost);
-    task.tokens = addTokens(task.tokens, outcome.usage);
-    plan.record.costUsd = round(plan.record.costUsd + cost);
-    plan.record.tokens = addTokens(plan.record.tokens, outcome.usage);
-    changes.plan = plan.record;
-    changes.tasks!.push(task);
-    if (outcome.sessionId) {
-      task.memory.sessionId = outcome.sessionId;
-      task.memory.sessionShip = attempt.ship;
-    }
-    if (task.status === "cancelled" || plan.record.status !== "running") return;
-    const verify = outcome.verify;
-    if (outcome.status === "done") {
-      Object.assign(task.memory, { feedback: null, rebase: false, verifiedAt: now() });
-      task.status = "integrating";
-      changes.events!.push(this.#event(
-        plan,
-        "verify_passed",
-        task.id,
-        attempt.ship,
-        verify ? `verified: ${verify.command} passed` : "done (the plan verifies nothing)",
-      ));
-    } else if (verify && !verify.passed) {
-      changes.events!.push(
-        this.#event(plan, "verify_failed", task.id, attempt.ship, verifyText(verify)),
-      );
-      this.#retryOrFail(plan, task, changes, verifyFailedPrompt(verify), task.memory.rebase);
-    } else {
-      const why = oneLine(outcome.error ?? outcome.status, 300);
-      changes.events!.push(this.#event(plan, "attempt_failed", task.id, attempt.ship, why));
-      // Not the agent's work that failed: a fresh attempt, resolving conflicts again if it was.
-      const rebase = task.memory.rebase;
-      const feedback = rebase ? task.memory.feedback ?? null : null;
-      this.#retryOrFail(plan, task, changes, feedback, rebase, why);
-    }
-  }
-
-  #integrationEnded(
-    plan: LivePlan,
-    task: TaskRecord,
-    attempt: AttemptRecord,
-    message: FinishedMessage,
-    changes: PlanChanges,
-  ): void {
-    const outcome = integrationOutcomeOf(message);
-    attempt.outcome = keep(outcome);
-    changes.tasks!.push(task);
-    if (task.status === "cancelled" || plan.record.status !== "running") return;
-    const ship = attempt.ship;
-    if (outcome.status === "integrated") {
-      Object.assign(task, { status: "done", finishedAt: now(), error: null });
-      const at = outcome.sha ? ` at ${outcome.sha.slice(0, 12)}` : "";
-      changes.events!.push(
-        this.#event(plan, "integrated", task.id, ship, `on ${plan.record.integrate}${at}`),
-        this.#event(plan, "done", task.id, ship, `done after ${task.attempts} attempt(s)`),
-      );
-    } else if (outcome.status === "conflict") {
-      const files = outcome.files ?? [];
-      changes.events!.push(this.#event(
-        plan,
-        "conflict",
-        task.id,
-        ship,
-        `conflicts with ${plan.record.integrate} in ${
-          files.join(", ") || "files git did not name"
-        }`,
-      ));
-      this.#retryOrFail(plan, task, changes, conflictPrompt(plan.record.integrate, files), true);
-    } else if (outcome.status === "verify_failed" && outcome.verify) {
-      changes.events!.push(this.#event(
-        plan,
-        "verify_failed",
-        task.id,
-        ship,
-        `after the rebase onto ${plan.record.integrate}: ${verifyText(outcome.verify)}`,
-      ));
-      this.#retryOrFail(plan, task, changes, verifyFailedPrompt(outcome.verify), true);
-    } else {
-      const why = oneLine(outcome.error ?? "the integration failed", 300);
-      const errors = (task.memory.integrationErrors ?? 0) + 1;
-      task.memory.integrationErrors = errors;
-      changes.events!.push(this.#event(plan, "attempt_failed", task.id, ship, why));
-      if (errors >= MAX_INTEGRATION_ERRORS) this.#fail(plan, task, changes, why);
-    }
-  }
-
-  // Back to the agent with what failed while attempts remain; else the task failed.
-  #retryOrFail(
-    plan: LivePlan,
-    task: TaskRecord,
-    changes: PlanChanges,
-    feedback: string | null,
-    rebase = false,
-    why?: string,
-  ): void {
-    if (task.attempts < plan.record.spec.maxAttempts) {
-      Object.assign(task.memory, { feedback, rebase });
-      task.status = "ready";
-      return;
-    }
-    const last = why ?? (feedback ? oneLine(feedback, 300) : "its last attempt failed");
-    this.#fail(plan, task, changes, `no attempts left (${task.attempts}): ${last}`);
-  }
-
-  #fail(plan: LivePlan, task: TaskRecord, changes: PlanChanges, why: string): void {
-    Object.assign(task, { status: "failed", finishedAt: now(), error: why });
-    changes.events!.push(this.#event(plan, "failed", task.id, task.ship, why));
   }
 
   // A ship gone or silent: its attempt is given up on and the task goes to another ship.
@@ -813,7 +602,7 @@ export class PlanDriver {
         if (plan.record.status === "running") task.status = "ready";
       }
       if (task) changes.tasks!.push(task);
-      changes.events!.push(this.#event(
+      changes.events!.push(planEvent(
         plan,
         "reassigned",
         task?.id ?? null,
@@ -833,6 +622,8 @@ export class PlanDriver {
     const changes: PlanChanges = { tasks: [], events: [] };
     if (unfinished.length === 0) {
       const done = tasks.filter((task) => task.status === "done");
+      // Each task's pull request is asked for before the plan ends (its ships may be busy).
+      if (plan.record.spec.pr === "each" && done.some((task) => !task.memory.prAsked)) return;
       if (plan.record.spec.pr === "one" && done.length && !plan.record.spec.prAsked) {
         const ship = this.#shipFor(plan, done.at(-1)!.ship);
         if (ship) return await this.#dispatchPlanPr(plan, ship);
@@ -857,7 +648,7 @@ export class PlanDriver {
     }
     const note = `not done: ${unfinished.map((task) => task.id).join(", ")}; ${reason}`;
     if (!budgetLeft) {
-      changes.events!.push(this.#event(plan, "budget_exhausted", null, null, note));
+      changes.events!.push(planEvent(plan, "budget_exhausted", null, null, note));
     }
     await this.#end(plan, budgetLeft ? "failed" : "budget_exhausted", note, changes);
   }
@@ -872,7 +663,7 @@ export class PlanDriver {
     changes.plan = plan.record;
     changes.events = [
       ...changes.events ?? [],
-      this.#event(plan, "ended", null, null, `${status}: ${note}`),
+      planEvent(plan, "ended", null, null, `${status}: ${note}`),
     ];
     await this.#save(plan, changes);
     this.#notify("plan_ended", this.#summary(plan));
@@ -887,12 +678,27 @@ export class PlanDriver {
     wanted: string | null,
     options: { wait?: boolean } = {},
   ): PlanShip | undefined {
+    const usable = (name: string) => this.#ships.has(name) && !this.#resting.has(name);
     const idle = (name: string) =>
-      plan.record.spec.ships.includes(name) && this.#ships.has(name) && !this.#busy.has(name);
+      plan.record.spec.ships.includes(name) && usable(name) && !this.#busy.has(name);
     if (wanted && idle(wanted)) return this.#ships.get(wanted);
-    if (wanted && options.wait && this.#ships.has(wanted)) return undefined;
+    if (wanted && options.wait && usable(wanted)) return undefined;
     const name = plan.record.spec.ships.find(idle);
     return name ? this.#ships.get(name) : undefined;
+  }
+
+  // A ship that did not answer gets no work for a while; then every plan looks again.
+  #restShip(name: string, ms: number): void {
+    this.#resting.add(name);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#resting.delete(name);
+      if (this.#stopped) return;
+      this.#inTurn(async () => {
+        for (const plan of this.#plans.values()) await this.#tick(plan);
+      }).catch((error) => this.#log(`after ${name} rested: ${error.message}`));
+    }, ms);
+    this.#timers.add(timer);
   }
 
   #hasOpen(plan: LivePlan, task: string): boolean {
@@ -902,20 +708,6 @@ export class PlanDriver {
 
   #budgetLeft(plan: LivePlan): boolean {
     return plan.record.budgetUsd === null || plan.record.costUsd < plan.record.budgetUsd;
-  }
-
-  #taskSpec(plan: LivePlan, task: TaskRecord): PlanTask {
-    return plan.record.spec.file.tasks.find((spec) => spec.id === task.id)!;
-  }
-
-  #event(
-    plan: LivePlan,
-    type: PlanEventType,
-    task: string | null,
-    ship: string | null,
-    text: string,
-  ): PlanEvent {
-    return { plan: plan.record.id, seq: ++plan.seq, at: now(), type, task, ship, text };
   }
 
   async #save(plan: LivePlan, changes: PlanChanges): Promise<void> {
@@ -1002,64 +794,4 @@ export class PlanDriver {
   #log(line: string): void {
     this.#options.log?.(`plans: ${line}`);
   }
-}
-
-/**
- * A plan's record and tasks as `plan status --json` prints them.
- *
- * @param record The plan.
- * @param tasks Its tasks.
- * @returns The summary.
- */
-export function summaryOf(record: PlanRecord, tasks: readonly TaskRecord[]): PlanSummary {
-  const specs = new Map(record.spec.file.tasks.map((task) => [task.id, task]));
-  return {
-    id: record.id,
-    status: record.status,
-    costUsd: record.costUsd,
-    budgetUsd: record.budgetUsd,
-    tokens: record.tokens,
-    repo: record.repo,
-    integrate: record.integrate,
-    pr: record.pr,
-    ships: record.spec.ships,
-    createdAt: record.createdAt,
-    finishedAt: record.finishedAt,
-    note: record.note,
-    tasks: [...tasks].sort((a, b) => a.position - b.position).map((task) => ({
-      id: task.id,
-      status: task.status,
-      ship: task.ship,
-      attempts: task.attempts,
-      costUsd: task.costUsd,
-      tokens: task.tokens,
-      branch: task.branch,
-      pr: task.pr,
-      startedAt: task.startedAt,
-      finishedAt: task.finishedAt,
-      needs: specs.get(task.id)?.needs ?? [],
-      error: task.error,
-    })),
-  };
-}
-
-function verifyText(verify: { command: string; exitCode: number | null; output: string }): string {
-  const how = verify.exitCode === null ? "did not finish" : `exited ${verify.exitCode}`;
-  const last = verify.output.trimEnd().split("\n").at(-1) ?? "";
-  return `${verify.command} ${how}${last ? `: ${oneLine(last, 200)}` : ""}`;
-}
-
-function keep(outcome: unknown): string {
-  const text = JSON.stringify(outcome);
-  return text.length <= KEPT_OUTCOME_CHARS
-    ? text
-    : JSON.stringify({ clipped: text.slice(0, 4096) });
-}
-
-function round(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
-}
-
-function now(): string {
-  return new Date().toISOString();
 }

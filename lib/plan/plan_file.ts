@@ -3,9 +3,9 @@
  * YAML too), checked whole before anything starts. Every problem is a {@link PlanFileError} that
  * names the file, the key (`tasks[1].needs`) and what to do; nothing of a bad plan is run.
  *
- * The file's keys are those of {@link PlanFile}, except that it gives durations as `timeout` and
- * `stall` (`30m`, `90s`, or a number of seconds) where the checked plan has `timeoutMs` and
- * `stallMs`. Settings left out stay undefined: the driver applies the defaults.
+ * The file's keys are those of {@link PlanFile}, except that it gives durations as `timeout`,
+ * `stall` and `reassignAfter` (`30m`, `90s`, or a number of seconds) where the checked plan has
+ * `timeoutMs`, `stallMs` and `reassignAfterMs`. Settings left out stay undefined: the driver applies the defaults.
  *
  * @example Read a plan and list its tasks in an order they can run
  * ```ts
@@ -63,6 +63,11 @@ export interface PlanFile {
   timeoutMs?: number;
   /** How long an attempt may be silent before it is stalled (the file's `stall`). */
   stallMs?: number;
+  /**
+   * How long a ship may be unreachable before its attempt goes to another ship (the file's
+   * `reassignAfter`; the driver's default is 2 minutes).
+   */
+  reassignAfterMs?: number;
   /** The integration branch: a branch name git takes, as `agent run --branch`. */
   integrate?: string;
   /** Pull requests: one per task, one for the plan, or none (push only). */
@@ -108,8 +113,16 @@ const PR_MODES = ["each", "one", "none"] as const;
 const TASK_KEYS = ["id", "prompt", "needs", "verify", "issue"];
 // The plan's keys before `tasks`; the file gives durations, a value milliseconds.
 const SETTINGS = ["verify", "maxAttempts", "budgetUsd", "model", "maxTurns", "permissionMode"];
-const FILE_KEYS = [...SETTINGS, "timeout", "stall", "integrate", "pr", "tasks"];
-const VALUE_KEYS = [...SETTINGS, "timeoutMs", "stallMs", "integrate", "pr", "tasks"];
+const FILE_KEYS = [...SETTINGS, "timeout", "stall", "reassignAfter", "integrate", "pr", "tasks"];
+const VALUE_KEYS = [
+  ...SETTINGS,
+  "timeoutMs",
+  "stallMs",
+  "reassignAfterMs",
+  "integrate",
+  "pr",
+  "tasks",
+];
 
 /**
  * A plan that cannot be run as given: its message names the file, the key and what to do, e.g.
@@ -323,6 +336,11 @@ function checkWhole(value: unknown, source: string, form: "file" | "value"): Pla
   const durations = form === "file";
   setting("timeoutMs", durations ? duration : milliseconds, durations ? "timeout" : "timeoutMs");
   setting("stallMs", durations ? duration : milliseconds, durations ? "stall" : "stallMs");
+  setting(
+    "reassignAfterMs",
+    durations ? duration : milliseconds,
+    durations ? "reassignAfter" : "reassignAfterMs",
+  );
   setting("integrate", taskSetting("branch", "integrate: plan/release"));
   setting("pr", prMode);
   return { ...settings, tasks: checkTasks(top.tasks, fail) };

@@ -9,9 +9,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { quote } from "../clip.ts";
 import { checkTaskSpec } from "../agent/task.ts";
 import { parseWholeNumber } from "../whole_number.ts";
-
-/** The most agent runs a task may be given. */
-export const MAX_PLAN_ATTEMPTS = 20;
+import { MAX_ATTEMPTS, MAX_BUDGET_USD } from "./plan_file.ts";
 
 /** How a plan runs, beside its file (which these override). */
 export interface PlanRunOptions {
@@ -56,7 +54,7 @@ export function checkPlanOptions(options: PlanRunOptions): PlanRunOptions {
   const { budgetUsd, maxAttempts, integrate, pr, ships } = options;
   if (budgetUsd !== undefined) checkBudget(budgetUsd);
   if (maxAttempts !== undefined) {
-    parseWholeNumber(maxAttempts, "maxAttempts", { max: MAX_PLAN_ATTEMPTS });
+    parseWholeNumber(maxAttempts, "maxAttempts", { max: MAX_ATTEMPTS });
   }
   if (integrate !== undefined) checkTaskSpec({ prompt: "-", branch: integrate });
   if (pr !== undefined && !PR_MODES.includes(pr)) {
@@ -73,11 +71,14 @@ export function checkPlanOptions(options: PlanRunOptions): PlanRunOptions {
  *
  * @param usd The budget, in US dollars.
  * @returns It.
- * @throws {UsageError} Unless it is a number above 0.
+ * @throws {UsageError} Unless it is a number above 0 and at most {@link MAX_BUDGET_USD}.
  */
 export function checkBudget(usd: number): number {
-  if (typeof usd !== "number" || !Number.isFinite(usd) || usd <= 0 || usd > 1_000_000) {
-    throw new UsageError(`The budget is a number of US dollars above 0, not ${quote(String(usd))}`);
+  if (typeof usd !== "number" || !Number.isFinite(usd) || usd <= 0 || usd > MAX_BUDGET_USD) {
+    throw new UsageError(
+      `The budget is a number of US dollars above 0 and at most ${MAX_BUDGET_USD}, not ` +
+        quote(String(usd)),
+    );
   }
   return usd;
 }

@@ -21,7 +21,7 @@
  *   verification once and passes after the fix: a run with `[verify-once]` and without
  *   "Verification failed" removes `.verified` when the checkout has it, so the first verification
  *   fails whatever the branch started from.
- * - None of these: `standin-<ms>.txt`, holding the whole prompt.
+ * - None of these: `standin-<ms>-<session>.txt` (its own on every ship), holding the whole prompt.
  *
  * A rebase in progress in the checkout (git's rebase-merge or rebase-apply) when the prompt
  * mentions "rebase" is finished first, as an agent would when told of it: every conflicted file
@@ -116,7 +116,10 @@ const files = [...prompt.matchAll(/\[(?:file|conflict) ([^\]\s]+)\]/g)].map((mat
 if (prompt.includes("Verification failed")) files.push(".verified");
 const removeVerified = prompt.includes("[verify-once]") &&
   !prompt.includes("Verification failed") && await exists(".verified");
-if (!files.length && !removeVerified) files.push(`standin-${Date.now()}.txt`);
+// Its own name on each ship and run: two ships committing at once make two commits.
+if (!files.length && !removeVerified) {
+  files.push(`standin-${Date.now()}-${sessionId.slice(0, 8)}.txt`);
+}
 say({
   type: "assistant",
   message: {
