@@ -145,9 +145,13 @@ Deno.test("a ship that stops answering loses its attempt past the plan's deadlin
     reassignAfterMs: 300,
     tasks: [{ id: "only", prompt: "the one task" }],
   }, { ships: ["ship-a", "ship-b"] });
-  await eventually(async () => a.tasks().length === 1 ? true : undefined);
+  await eventually(() => Promise.resolve(a.tasks().length === 1 ? true : undefined));
   a.goAway();
-  await eventually(async () => b.tasks().length === 1 ? true : undefined, 10_000, "b's task");
+  await eventually(
+    () => Promise.resolve(b.tasks().length === 1 ? true : undefined),
+    10_000,
+    "b's task",
+  );
   b.finishAll();
   await until(driver, plan.id, (p) => p.tasks[0].status === "integrating");
   b.finishAll();
@@ -177,7 +181,11 @@ Deno.test("a flagship that died between recording an attempt and sending it send
   }
   a.sendsHang = false;
   using second = await driverOn(dir.path, [a]);
-  await eventually(async () => a.sends.length === 1 ? true : undefined, 10_000, "the send");
+  await eventually(
+    () => Promise.resolve(a.sends.length === 1 ? true : undefined),
+    10_000,
+    "the send",
+  );
   a.finishAll();
   await until(second.driver, id, (p) => p.tasks[0].status === "integrating");
   a.finishAll();
@@ -200,7 +208,9 @@ Deno.test("a flagship that died while its attempts ran finds them on their ships
         { id: "three", prompt: "three", needs: ["one"] },
       ],
     })).id;
-    await eventually(async () => a.sends.length + b.sends.length === 2 ? true : undefined);
+    await eventually(() =>
+      Promise.resolve(a.sends.length + b.sends.length === 2 ? true : undefined)
+    );
   }
   using second = await driverOn(dir.path, [a, b]);
   // Both finish while no driver watched: the new one takes their outcomes in.
