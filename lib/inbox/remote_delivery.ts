@@ -1,8 +1,9 @@
 /**
  * Delivering to another member: through its inbox server where a socket forward on the shared
- * connection reaches it, else by running its program over exec. Either way the sender chose the
- * message's id, so a lost answer is settled by looking the message up by that id, never by
- * sending it again.
+ * connection reaches it (on the one connection this process keeps to that member), else by
+ * running its program over exec. Either way the sender chose the message's id: a delivery whose
+ * connection broke is sent again with that id (the recipient stores it once), and an answer
+ * still lost is settled by looking the message up by that id.
  *
  * @module
  */
@@ -25,13 +26,13 @@ import type { Ssh } from "../ssh.ts";
 import { type DeliverReply, type DeliverRequest, unwrapReply } from "./exec_delivery.ts";
 import { isFinished, type Message, type MessageStatus } from "./message.ts";
 import { RemoteInbox } from "./remote_inbox.ts";
-import type { ServerConnection } from "./server_protocol.ts";
-import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+import { type MemberServer, reachMember } from "./member_connections.ts";
+import { unlessUnreachable } from "./tunnel.ts";
 
 /**
  * Delivers a request to the member at a destination: through its inbox server where a forward
- * reaches it, else by running its program over exec. A lost answer is settled by looking the
- * message up by its id, never by sending it again.
+ * reaches it, else by running its program over exec. A delivery whose connection broke is sent
+ * again with its id (stored once); an answer still lost is settled by looking the message up.
  *
  * @param destination The SSH destination (or a sandbox's home).
  * @param request The delivery, its sender already set.
@@ -45,34 +46,34 @@ export async function deliverOverSsh(
   ssh: Ssh,
   signal?: AbortSignal,
 ): Promise<Message> {
-  const server = await connectToMember(destination, ssh, request.recipient)
+  const server = await reachMember(destination, ssh, request.recipient)
     .catch(unlessUnreachable);
   if (server) {
     try {
       return await deliverToServer(server, request, signal);
     } catch (error) {
       if (!(error instanceof ServerConnectionError)) throw error;
-      // The forward broke part way: the id says what happened, as for a lost exec answer.
+      // The forward broke part way, again: the id says what happened, as for a lost exec answer.
       return await lookUp(destination, request, ssh, error, error.message);
-    } finally {
-      server.close();
     }
   }
   return await deliverOverExec(destination, request, ssh, signal);
 }
 
-// Delivers through a connection to the recipient's inbox server, and waits there when asked.
+// Delivers through the recipient's inbox server, and waits there when asked. Both are safe to
+// ask again when the connection breaks: the delivery carries its id, and waiting only reads.
 async function deliverToServer(
-  server: ServerConnection,
+  server: MemberServer,
   request: DeliverRequest,
   signal?: AbortSignal,
 ): Promise<Message> {
   const { waitMs, version: _, ...delivery } = request;
-  const message = await server.call("deliver", delivery, { signal });
+  const message = await server.call("deliver", delivery, { signal, retry: "idempotent" });
   if (waitMs === undefined) return message;
   return await server.call("wait", { id: message.id, timeoutMs: waitMs }, {
     timeoutMs: waitMs + WAIT_MARGIN_MS,
     signal,
+    retry: "idempotent",
   });
 }
 

@@ -27,13 +27,9 @@ import {
   parseMessageId,
 } from "./message.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
-import type {
-  OperationName,
-  OutputChunk,
-  ServerConnection,
-  ServerOperations,
-} from "./server_protocol.ts";
-import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+import type { OperationName, OutputChunk, ServerOperations } from "./server_protocol.ts";
+import { type MemberServer, reachMember } from "./member_connections.ts";
+import { unlessUnreachable } from "./tunnel.ts";
 
 /** What a script can do with any member's inbox, this one's or another's. */
 export interface InboxView {
@@ -157,15 +153,12 @@ export class RemoteInbox implements InboxView {
     const exact = parseMessageId(id);
     const server = await this.#server();
     if (server) {
-      try {
-        return await server.call("follow", { id: exact }, {
-          onEvent: onOutput,
-          signal: options.signal,
-          timeoutMs: 8 * 24 * 3_600_000,
-        });
-      } finally {
-        server.close();
-      }
+      // Not asked again after a break: the output would be told twice.
+      return await server.call("follow", { id: exact }, {
+        onEvent: onOutput,
+        signal: options.signal,
+        timeoutMs: 8 * 24 * 3_600_000,
+      });
     }
     // Over exec: the member's "inbox follow --json" prints a line per piece, then the message.
     let finished: FinishedMessage | undefined;
@@ -202,8 +195,8 @@ export class RemoteInbox implements InboxView {
     );
   }
 
-  async #server(): Promise<ServerConnection | undefined> {
-    return await connectToMember(this.#transport.destination, this.#ssh, this.address)
+  async #server(): Promise<MemberServer | undefined> {
+    return await reachMember(this.#transport.destination, this.#ssh, this.address)
       .catch(unlessUnreachable);
   }
 
@@ -217,12 +210,13 @@ export class RemoteInbox implements InboxView {
     const server = await this.#server();
     if (server) {
       try {
-        return await server.call(op, request, { timeoutMs });
+        return await server.call(op, request, {
+          timeoutMs,
+          retry: idempotent ? "idempotent" : "connect",
+        });
       } catch (error) {
         if (!(error instanceof ServerConnectionError) || !idempotent) throw error;
         // A read is asked again below, over exec.
-      } finally {
-        server.close();
       }
     }
     return await this.#exec<ServerOperations[K]["value"]>(args, timeoutMs, idempotent);
