@@ -36,6 +36,7 @@ export {
   type MemberLocation,
   type ShipStatus,
   type SinkReport,
+  type TemplateOptions,
 } from "./lib/fleet/flagship.ts";
 export {
   Fleet,
@@ -53,7 +54,7 @@ export {
   type MemberSendOptions,
   Ship,
 } from "./lib/fleet/member.ts";
-export { parseShipSpec, type ShipSpec } from "./lib/fleet/names.ts";
+export { parseShipSpec, sameRepository, type ShipSpec } from "./lib/fleet/names.ts";
 export { describeProgress, type FleetProgress, type ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export type { KeptTask, ShipRecord } from "./lib/fleet/registry.ts";

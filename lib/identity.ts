@@ -26,6 +26,17 @@ export interface Identity {
    * everything through its flagship's channel.
    */
   keyless?: boolean;
+  /**
+   * The home directory this identity was written for. A copy of the member (a copied VM or
+   * sandbox, whose home is elsewhere) is not that member: reading it there fails until the copy
+   * is made its own (see {@link readIdentity}).
+   */
+  home?: string;
+  /**
+   * The machine's host name when it was written, where the machine is named after its VM (as
+   * exe.dev names them): a copy of the VM, named after its own, is not that member either.
+   */
+  host?: string;
 }
 
 /**
@@ -69,6 +80,7 @@ export async function readIdentity(home?: string): Promise<Identity> {
     );
   }
   const name = typeof data.name === "string" && data.name ? data.name : hostname();
+  checkOwnIdentity(file, name, data, home ?? memberPaths().home);
   const workdir = typeof data.workdir === "string" ? data.workdir : undefined;
   const flagship = data.flagship as Identity["flagship"] | undefined;
   const hasFlagship = typeof flagship?.name === "string" &&
@@ -81,7 +93,42 @@ export async function readIdentity(home?: string): Promise<Identity> {
       ? { flagship: { name: flagship!.name, destination: flagship!.destination } }
       : {}),
     ...(data.keyless === true ? { keyless: true } : {}),
+    ...(typeof data.home === "string" ? { home: data.home } : {}),
+    ...(typeof data.host === "string" ? { host: data.host } : {}),
   };
+}
+
+// A copied VM or sandbox carries its source's identity until it is made its own: it must not
+// answer as its source (its scheduler would run the source's messages under the source's name).
+function checkOwnIdentity(
+  file: string,
+  name: string,
+  data: Record<string, unknown>,
+  home: string,
+): void {
+  const elsewhere = typeof data.home === "string" && !sameDirectory(data.home, home)
+    ? `it was written for the home ${data.home}, and this one is ${home}`
+    : typeof data.host === "string" && data.host !== hostname()
+    ? `it was written on the machine ${data.host}, and this one is ${hostname()}`
+    : undefined;
+  if (!elsewhere) return;
+  throw new OhcommodoreError(
+    `Cannot read identity "${file}": ${elsewhere}, so this member is a copy of ${name}, not ` +
+      `${name} itself`,
+    {
+      next: `destroy the copy; "ohcommodore ship create --from <ship>" makes copies that are ` +
+        `members of their own`,
+    },
+  );
+}
+
+function sameDirectory(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return Deno.realPathSync(a) === Deno.realPathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -103,6 +150,27 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
   const file = memberPaths(home).identityFile;
   await Deno.mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(file, JSON.stringify(identity, null, 2) + "\n", { mode: 0o600 });
+}
+
+/**
+ * Binds an identity to where it is written: this home, and this machine when the machine is
+ * named after the member's VM (as exe.dev names them). A copy of the member elsewhere then reads
+ * as a copy until it is made its own, instead of answering as the member it was copied from.
+ *
+ * @example A VM member's identity, as `_setup` writes it
+ * ```ts
+ * import { bindIdentity, writeIdentity } from "./identity.ts";
+ * const home = await Deno.makeTempDir();
+ * await writeIdentity(bindIdentity({ role: "captain", name: "ship-web-k3f9a1b2" }, home), home);
+ * ```
+ *
+ * @param identity The identity.
+ * @param home The home it is written in.
+ * @returns The identity with `home` (and `host` where the host is named after it).
+ */
+export function bindIdentity(identity: Identity, home: string): Identity {
+  const host = hostname();
+  return { ...identity, home, ...(host === identity.name ? { host } : {}) };
 }
 
 /**

@@ -68,7 +68,12 @@ Deno.test({
       const identity = JSON.parse(
         await Deno.readTextFile(join(world.vmHome(flagship), ".ohcommodore/identity.json")),
       );
-      assert.deepEqual(identity, { role: "commodore", name: flagship });
+      // Bound to its home, so a copy of the VM elsewhere does not pass for the flagship.
+      assert.deepEqual(identity, {
+        role: "commodore",
+        name: flagship,
+        home: world.vmHome(flagship),
+      });
     });
 
     await t.step("a second init refuses", async () => {

@@ -60,7 +60,7 @@ function printStatus(status: FleetStatus): void {
   } else {
     const rows = status.ships.map((ship) => [
       ship.name,
-      ship.repo ?? "-",
+      ship.template ? `${ship.repo} (template)` : ship.repo ?? "-",
       ship.destination,
       ship.status === "ready" ? ship.vmStatus : `${ship.status}/${ship.vmStatus}`,
       accessOf(ship),

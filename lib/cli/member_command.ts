@@ -1,6 +1,6 @@
 /**
  * Hidden commands other members (and init.sh) run on this one: `_setup` makes it a fleet member,
- * `_status` reports on it.
+ * `_setup-copy` makes a copy of a ship a ship of its own, `_status` reports on it.
  *
  * @module
  */
@@ -9,11 +9,14 @@ import { Command, Option } from "./deps.ts";
 import { ROLES } from "../address.ts";
 import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
-import { type Identity, writeIdentity } from "../identity.ts";
+import { bindIdentity, type Identity, writeIdentity } from "../identity.ts";
+import { homeDir } from "../paths.ts";
+import { selfCommand } from "../self_command.ts";
+import { type CopySetup, setUpCopy } from "../fleet/copy_setup.ts";
 import { memberReport } from "../fleet/member_status.ts";
 import { VM_NAME } from "../fleet/names.ts";
 import { Registry } from "../fleet/registry.ts";
-import { printJson } from "./output.ts";
+import { out, printJson } from "./output.ts";
 
 /** Builds `_setup`: identity, and on a flagship its inbox tables and registry. */
 export function setupCommand(): Command {
@@ -51,12 +54,41 @@ export function setupCommand(): Command {
           : {}),
         ...(options.keyless ? { keyless: true } : {}),
       };
-      await writeIdentity(identity);
+      // Bound to this home (and a VM's host), so a copy of this VM does not pass for it.
+      await writeIdentity(bindIdentity(identity, homeDir()));
       // A ship's inbox tables are made by its scheduler before it serves anything, which
       // spares every new ship a DuckDB start here; the flagship needs its registry now (its
       // first session also makes the inbox tables beside it).
       if (identity.role === "commodore") await (await Registry.open()).ensure();
       printJson(identity);
+    });
+}
+
+/**
+ * Builds `_setup-copy`: the flagship runs it on a new copy of a ship, with what the copy is to
+ * be as JSON on stdin (secrets included, so never on argv); it answers with one JSON line.
+ */
+export function setupCopyCommand(): Command {
+  return new Command("_setup-copy")
+    .description(
+      "Make this copy of a ship a ship of its own: forget its source's inbox, tasks, channel, " +
+        "key and settings, write its own, check out origin's default branch, start its " +
+        "scheduler (run by the flagship, with what it is to be as JSON on stdin)",
+    )
+    .action(async () => {
+      let setup: CopySetup;
+      try {
+        setup = JSON.parse(await new Response(Deno.stdin.readable).text());
+      } catch {
+        throw new UsageError(`_setup-copy wants what the copy is to be as JSON on stdin`);
+      }
+      if (typeof setup?.name !== "string" || !VM_NAME.test(setup.name)) {
+        throw new UsageError(`_setup-copy was given no VM name to take`);
+      }
+      if (typeof setup.env !== "string" || typeof setup.flagship?.destination !== "string") {
+        throw new UsageError(`_setup-copy was given no settings or no flagship`);
+      }
+      out(JSON.stringify(await setUpCopy(setup, homeDir(), selfCommand())));
     });
 }
 

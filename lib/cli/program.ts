@@ -11,7 +11,7 @@ import { completionsCommand } from "./completions_command.ts";
 import { fleetCommand } from "./fleet_command.ts";
 import { inboxCommand } from "./inbox_command.ts";
 import { initCommand } from "./init_command.ts";
-import { setupCommand, statusCommand } from "./member_command.ts";
+import { setupCommand, setupCopyCommand, statusCommand } from "./member_command.ts";
 import { shipCommand } from "./ship_command.ts";
 import { planCommand } from "./plan_command.ts";
 import { paint } from "./output.ts";
@@ -40,6 +40,7 @@ export function program(): Command {
   root.addCommand(completionsCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });
   root.addCommand(setupCommand(), { hidden: true });
+  root.addCommand(setupCopyCommand(), { hidden: true });
   root.addCommand(statusCommand(), { hidden: true });
   // Usage errors anywhere in the tree throw instead of exiting, so main() picks the exit code.
   const subcommands = root.commands.flatMap((group) => group.commands);

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { Argument, Command, type CommandUnknownOpts } from "./deps.ts";
+import { Argument, Command, type CommandUnknownOpts, Option } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { checkCopyOptions, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
 import { parseShipSpec } from "../fleet/names.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
 import { wholeNumber } from "./arguments.ts";
@@ -22,6 +22,7 @@ export function shipCommand(): Command {
   const ship = new Command("ship").description("Create, enter or destroy ships");
 
   ship.addCommand(createCommand());
+  ship.addCommand(templateCommand());
   ship.addCommand(sshCommand());
   ship.addCommand(destroyCommand());
 
@@ -36,7 +37,11 @@ function shipName(): Argument<"<name>"> {
 function createCommand(): CommandUnknownOpts {
   return new Command("create")
     .description(
-      "Create ship VMs named ship-<name>-<suffix>, each with the repository cloned and a scheduler",
+      "Create ship VMs named ship-<name>-<suffix>, each with the repository cloned and a " +
+        "scheduler: set up from nothing by init.sh, or copied from a ready ship of the same " +
+        'repository (--from, or the repository\'s template; see "ship template") and made its ' +
+        "own: a new name and identity, an empty inbox and task history, its own channel or key, " +
+        "settings written afresh, origin fetched and its default branch checked out clean",
     )
     .argument("<repo>", "owner/repo (GitHub), a git URL, or a plain name for a ship without a repo")
     .option(
@@ -50,13 +55,34 @@ function createCommand(): CommandUnknownOpts {
       "give each ship its own key, registered with the provider, so ships reach each other " +
         "directly (by default ships hold no key and reach the fleet only through the flagship)",
     )
+    .addOption(
+      completeWith(
+        new Option(
+          "--from <ship>",
+          "copy this ready ship (name or unique prefix) of the same repository: its " +
+            "toolchains, caches and clone, without init.sh",
+        ),
+        "ship",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--fresh",
+        "set each ship up from nothing (init.sh) even when the repository " +
+          "has a template",
+      ).conflicts("from"),
+    )
     .option("--json", "print the ships as JSON (on failure: the error, with the ships made)")
     .action(async (repo, options) => {
       // Refused before the fleet is opened or a word of progress is printed.
       parseShipSpec(repo);
+      checkCopyOptions(options);
       const count = options.count;
       const fleet = await Fleet.open();
-      if (!fleet.onFlagship) note(`Creating ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
+      if (!fleet.onFlagship) {
+        const how = options.from ? `Copying ${options.from} into` : `Creating`;
+        note(`${how} ${count} ship(s) through ${fleet.facts.flagshipVm}…`);
+      }
       using interruption = listenForInterruption(`run "ohcommodore fleet sink"`);
       let ships: ShipRecord[];
       try {
@@ -64,6 +90,8 @@ function createCommand(): CommandUnknownOpts {
           fleet.createShips(repo, {
             count,
             trusted: options.trusted === true,
+            from: options.from,
+            fresh: options.fresh === true,
             onProgress: progressOn(board),
             signal: interruption.signal,
           })
@@ -81,6 +109,30 @@ function createCommand(): CommandUnknownOpts {
       note(
         paint("green", `${ships.length} ship(s) ready`) +
           `; send work with: ohcommodore inbox send captain@${ships[0].name} '<command>'`,
+      );
+    });
+}
+
+// `ship template`.
+function templateCommand(): CommandUnknownOpts {
+  return new Command("template")
+    .description(
+      'Make a ready ship its repository\'s template: "ship create <repo>" then copies it ' +
+        "(made its own) instead of setting a VM up from nothing, unless --fresh. A repository " +
+        "has one template; marking another replaces it, destroying it leaves none",
+    )
+    .addArgument(shipName())
+    .option("--unset", "make the ship no longer its repository's template")
+    .option("--json", "print the ship's record as JSON")
+    .action(async (name, options) => {
+      const fleet = await Fleet.open();
+      const ship = await fleet.templateShip(name, { unset: options.unset === true });
+      if (options.json) return printJson(ship);
+      note(
+        options.unset
+          ? `${ship.name} is no longer the template of ${ship.repo ?? "its repository"}`
+          : `${ship.name} is the template of ${ship.repo}: "ohcommodore ship create ` +
+            `${ship.repo}" copies it (--fresh sets a ship up from nothing)`,
       );
     });
 }

@@ -21,6 +21,11 @@ export interface FleetBackend {
   ships(): Promise<ShipRecord[]>;
   /** Creates ships; throws `CreateShipsError` naming the ones made when some failed. */
   createShips(spec: string, options: CreateShipsOptions): Promise<ShipRecord[]>;
+  /**
+   * Makes a ready ship (name or unique prefix) its repository's template, which `createShips`
+   * then copies for that repository (or, with `unset`, no longer); returns its record.
+   */
+  templateShip(prefix: string, options?: TemplateOptions): Promise<ShipRecord>;
   /** Destroys a ship by name or unique prefix, keeping its agent tasks first. */
   destroyShip(prefix: string): Promise<DestroyedShip>;
   /** Destroys every ship and lost VM of the fleet, never the flagship. */
@@ -50,10 +55,33 @@ export interface CreateShipsOptions {
    * @default {false}
    */
   trusted?: boolean;
+  /**
+   * A ready ship (name or unique prefix) of the same repository to copy: each new ship is a copy
+   * of its VM, made its own (identity, empty inbox, settings, key, checkout of origin's default
+   * branch, scheduler) instead of running init.sh. Without it, a repository's template (see
+   * {@link FleetBackend.templateShip}) is copied when it has one.
+   */
+  from?: string;
+  /**
+   * Set each ship up from nothing (init.sh), even when its repository has a template.
+   *
+   * @default {false}
+   */
+  fresh?: boolean;
   /** Called as each ship moves through its steps. */
   onProgress?: (progress: FleetProgress) => void;
   /** Stops every ship being made and removes what it made (Ctrl-C); made ones stay. */
   signal?: AbortSignal;
+}
+
+/** Options for {@link FleetBackend.templateShip}. */
+export interface TemplateOptions {
+  /**
+   * Make the ship no longer its repository's template.
+   *
+   * @default {false}
+   */
+  unset?: boolean;
 }
 
 /** One ship in a fleet report. */

@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { pLimit } from "../deps.ts";
 import { type Transport, transportFor } from "../transport.ts";
-import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+import { NotFoundError, OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
+import { quote } from "../clip.ts";
 import { memberPaths } from "../paths.ts";
 import { providerFor } from "../providers/factory.ts";
 import { keyIdentity, type VmInfo, type VmProvider } from "../providers/provider.ts";
@@ -28,14 +29,15 @@ import type {
   MemberLocation,
   ShipStatus,
   SinkReport,
+  TemplateOptions,
 } from "./backend.ts";
 import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import type { FleetFacts } from "./config.ts";
 import { makeShip } from "./make_ship.ts";
 import { fetchReport, memberReport } from "./member_status.ts";
-import { isShipOfFleet, parseShipSpec } from "./names.ts";
+import { isShipOfFleet, parseShipSpec, sameRepository, type ShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
-import { type KeptTask, Registry, type ShipRecord } from "./registry.ts";
+import { type KeptTask, matchByPrefix, Registry, type ShipRecord } from "./registry.ts";
 import { ShipKeys } from "./ship_keys.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";
 
@@ -46,6 +48,7 @@ export type {
   MemberLocation,
   ShipStatus,
   SinkReport,
+  TemplateOptions,
 };
 
 /** The most ships one `ship create` makes. */
@@ -61,6 +64,26 @@ export const MAX_SHIPS_PER_CREATE = 20;
 export function checkShipCount(asked: number | string): number {
   return parseWholeNumber(asked, "count", { max: MAX_SHIPS_PER_CREATE });
 }
+/**
+ * Checks that a `ship create` asks for a copy or for a fresh ship, not both.
+ *
+ * @param options The options of `createShips`.
+ * @throws {UsageError} When both `from` and `fresh` are given.
+ */
+export function checkCopyOptions(options: Pick<CreateShipsOptions, "from" | "fresh">): void {
+  if (options.from !== undefined && options.fresh) {
+    throw new UsageError(
+      `Give --from or --fresh, not both: --from copies a ship, --fresh sets new ships up from ` +
+        `nothing`,
+    );
+  }
+  if (options.from !== undefined && options.from.trim() === "") {
+    throw new UsageError(`--from wants the name of a ready ship to copy`, {
+      next: `"ohcommodore fleet status" lists them`,
+    });
+  }
+}
+
 // Status calls go to the ships themselves, not the lobby.
 const STATUS_CONCURRENCY = 32;
 
@@ -184,6 +207,9 @@ export class Flagship implements FleetBackend {
   async createShips(specText: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
     const spec = parseShipSpec(specText);
     const count = checkShipCount(options.count ?? 1);
+    checkCopyOptions(options);
+    const registry = await this.registry();
+    const from = copySource(spec, options, await registry.list());
     const paths = memberPaths(this.#home);
     const settings = expandHome({
       ...await loadSettings([join(paths.configDir, ".env")]),
@@ -194,7 +220,6 @@ export class Flagship implements FleetBackend {
       ? await initScriptText(settings)
       : await Deno.readTextFile(join(paths.configDir, "init.sh"))
         .catch(() => initScriptText(settings));
-    const registry = await this.registry();
     // Side by side: the provider bounds its own API calls (exe.dev drops bursts). The merged
     // settings come last: the caller's alone would drop the flagship's own credentials.
     const outcomes = await Promise.allSettled(
@@ -210,6 +235,7 @@ export class Flagship implements FleetBackend {
             settings,
             program,
             initScript,
+            from: from ?? undefined,
           }),
       ),
     );
@@ -217,6 +243,34 @@ export class Flagship implements FleetBackend {
     const failures = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason as Error] : []);
     if (failures.length) throw new CreateShipsError(created, failures);
     return created;
+  }
+
+  /**
+   * Makes a ready ship with a repository that repository's template (the one before, if any,
+   * is no longer), or with `unset` no longer a template. `createShips` for the repository then
+   * copies it, unless told `fresh`.
+   *
+   * @param prefix The ship's name or a unique prefix of it.
+   * @param options `unset` to take the mark away.
+   * @returns The ship's record, as it is now.
+   * @throws {UsageError} For a ship without a repository.
+   * @throws {NotFoundError} When no ship matches.
+   */
+  async templateShip(prefix: string, options: TemplateOptions = {}): Promise<ShipRecord> {
+    const registry = await this.registry();
+    const ship = await registry.find(prefix);
+    if (!options.unset) {
+      if (ship.repo === null) {
+        throw new UsageError(
+          `${ship.name} has no repository, so it cannot be a template: a template is copied ` +
+            `for the new ships of its repository`,
+          { next: `make a ship with "ohcommodore ship create owner/repo" and mark that one` },
+        );
+      }
+      checkReady(ship, "make a template of");
+    }
+    await registry.setTemplate(ship.name, !options.unset);
+    return (await registry.list()).find((record) => record.name === ship.name) ?? ship;
   }
 
   /**
@@ -408,6 +462,59 @@ export class Flagship implements FleetBackend {
   #transport(destination: string): Transport {
     return transportFor(destination, this.#ssh);
   }
+}
+
+// The ship new ships are copied from: the one asked for, checked; else the repository's template
+// (unless a fresh ship is asked for); else none.
+function copySource(
+  spec: ShipSpec,
+  options: CreateShipsOptions,
+  ships: ShipRecord[],
+): ShipRecord | null {
+  if (options.fresh) return null;
+  if (options.from === undefined) {
+    const repo = spec.repo;
+    if (repo === null) return null;
+    return ships.find((ship) =>
+      ship.template && ship.status === "ready" && ship.repo !== null &&
+      sameRepository(ship.repo, repo)
+    ) ?? null;
+  }
+  let source: ShipRecord;
+  try {
+    source = matchByPrefix(ships, options.from);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new NotFoundError(`Cannot copy ${quote(options.from)} (--from): ${error.message}`, {
+      query: options.from,
+      next: error.next,
+    });
+  }
+  checkReady(source, "copy");
+  const same = source.repo === null || spec.repo === null
+    ? source.repo === spec.repo
+    : sameRepository(source.repo, spec.repo);
+  if (!same) {
+    throw new UsageError(
+      `Cannot make ships of ${quote(spec.repo ?? spec.name)} from ${source.name}: it holds ` +
+        `${source.repo === null ? "no repository" : quote(source.repo)}`,
+      {
+        next: source.repo === null
+          ? `give a plain name (e.g. "ohcommodore ship create scratch --from ${source.name}")`
+          : `give its repository ("ohcommodore ship create ${source.repo} --from ` +
+            `${source.name}"), or leave --from out`,
+      },
+    );
+  }
+  return source;
+}
+
+function checkReady(ship: ShipRecord, doing: string): void {
+  if (ship.status === "ready") return;
+  throw new OhcommodoreError(
+    `Cannot ${doing} ${ship.name}: it is ${ship.status}, not ready`,
+    { next: `wait until "ohcommodore fleet status" shows it ready, or pick a ready ship` },
+  );
 }
 
 // Paths the laptop placed on the flagship arrive as "~/…".

@@ -16,12 +16,14 @@ import { pickSettings } from "../settings.ts";
 import type { FleetFacts } from "./config.ts";
 import { loadSettings } from "../settings.ts";
 import {
+  checkCopyOptions,
   checkShipCount,
   type CreateShipsOptions,
   type DestroyedShip,
   type FleetStatus,
   type MemberLocation,
   type SinkReport,
+  type TemplateOptions,
 } from "./flagship.ts";
 import {
   answerReader,
@@ -88,6 +90,7 @@ export class FlagshipClient implements FleetBackend {
     // Bad input fails here, before any round trip to the flagship.
     parseShipSpec(spec);
     const count = checkShipCount(options.count ?? 1);
+    checkCopyOptions(options);
     const settings = { ...await loadSettings(), ...options.settings };
     const forwarded = pickSettings(settings, "forwardedToFlagship");
     const flagship = transportFor(this.#facts.flagship, this.#ssh);
@@ -110,6 +113,8 @@ export class FlagshipClient implements FleetBackend {
         count,
         settings: forwarded,
         trusted: options.trusted === true,
+        ...(options.from !== undefined ? { from: options.from } : {}),
+        ...(options.fresh ? { fresh: true } : {}),
       },
       {
         long: true,
@@ -123,6 +128,15 @@ export class FlagshipClient implements FleetBackend {
         },
       },
     );
+  }
+
+  /** Makes a ship its repository's template (or, with `unset`, not), on the flagship. */
+  templateShip(prefix: string, options: TemplateOptions = {}): Promise<ShipRecord> {
+    return this.#call<ShipRecord>({
+      method: "templateShip",
+      prefix,
+      unset: options.unset === true,
+    });
   }
 
   /** Destroys a ship through the flagship (which keeps its agent tasks first). */

@@ -35,6 +35,7 @@ import {
   type FleetStatus,
   type MemberLocation,
   type SinkReport,
+  type TemplateOptions,
 } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
 import { makeFlagship } from "./make_flagship.ts";
@@ -329,15 +330,44 @@ export class Fleet implements AsyncDisposable {
 
   /**
    * Creates ships (see {@link Flagship.createShips}). From the laptop, the settings it has
-   * (tokens, dotfiles, SKIP_STEPS, INIT_PATH/INIT_URL, OHCOMMODORE_SHIP_BIN) go along.
+   * (tokens, dotfiles, SKIP_STEPS, INIT_PATH/INIT_URL, OHCOMMODORE_SHIP_BIN) go along. With
+   * `from`, each ship is a copy of that ready ship of the same repository, made its own instead
+   * of set up by init.sh; without it, a repository's template (see {@link templateShip}) is
+   * copied, unless `fresh`.
    *
    * @param spec `owner/repo`, a git URL or a plain name.
-   * @param options Count, settings and progress.
+   * @param options Count, settings, the ship to copy (or `fresh`), progress.
    * @returns The ships.
    * @throws {CreateShipsError} When some failed: `.created` lists the ships that were made.
    */
   createShips(spec: string, options: CreateShipsOptions = {}): Promise<ShipRecord[]> {
     return this.#backend.createShips(spec, options);
+  }
+
+  /**
+   * Makes a ready ship its repository's template: `createShips` for that repository then copies
+   * it (its toolchains, caches and clone, made its own) instead of setting a VM up from nothing,
+   * unless told `fresh`. A repository has one template; marking another replaces it, and
+   * destroying the template leaves the repository with none.
+   *
+   * @example Make new ships of a repository by copying a warm one
+   * ```ts
+   * import { Fleet } from "@smithclay/ohcommodore";
+   * await using fleet = await Fleet.open();
+   * const [warm] = await fleet.createShips("denoland/std");
+   * await fleet.templateShip(warm.name);
+   * const copies = await fleet.createShips("denoland/std", { count: 5 }); // copies of warm
+   * console.log(copies.map((ship) => `${ship.name} (from ${ship.copiedFrom})`));
+   * ```
+   *
+   * @param prefix Its name or a unique prefix.
+   * @param options `unset`: make it no longer the template.
+   * @returns Its record.
+   * @throws {UsageError} For a ship without a repository.
+   * @throws {NotFoundError} When no ship matches.
+   */
+  templateShip(prefix: string, options: TemplateOptions = {}): Promise<ShipRecord> {
+    return this.#backend.templateShip(prefix, options);
   }
 
   /**

@@ -21,7 +21,16 @@ export const FLEET_CALL_VERSION = 1;
 export type FleetCall =
   | { method: "status" }
   | { method: "ships" }
-  | { method: "createShips"; spec: string; count: number; settings: Settings; trusted?: boolean }
+  | {
+    method: "createShips";
+    spec: string;
+    count: number;
+    settings: Settings;
+    trusted?: boolean;
+    from?: string;
+    fresh?: boolean;
+  }
+  | { method: "templateShip"; prefix: string; unset?: boolean }
   | { method: "destroyShip"; prefix: string }
   | { method: "sink" }
   | { method: "keptTasks" }
@@ -90,8 +99,12 @@ function dispatch(
         count: call.count,
         settings: call.settings,
         trusted: call.trusted === true,
+        from: call.from,
+        fresh: call.fresh === true,
         onProgress,
       });
+    case "templateShip":
+      return backend.templateShip(call.prefix, { unset: call.unset === true });
     case "destroyShip":
       return backend.destroyShip(call.prefix);
     case "sink":
@@ -107,6 +120,7 @@ const METHODS = new Set([
   "status",
   "ships",
   "createShips",
+  "templateShip",
   "destroyShip",
   "sink",
   "keptTasks",
@@ -130,7 +144,12 @@ function parseRequest(input: string): FleetCallRequest {
   if (!METHODS.has(String(call?.method))) {
     throw new UsageError(`Unknown fleet call "${String(call?.method)}"`);
   }
-  const strings = { createShips: ["spec"], destroyShip: ["prefix"], locate: ["name"] };
+  const strings = {
+    createShips: ["spec"],
+    templateShip: ["prefix"],
+    destroyShip: ["prefix"],
+    locate: ["name"],
+  };
   for (const key of strings[call.method as keyof typeof strings] ?? []) {
     if (typeof call[key] !== "string") {
       throw new UsageError(`The fleet call "${call.method}" needs a "${key}" string`);
@@ -138,6 +157,9 @@ function parseRequest(input: string): FleetCallRequest {
   }
   if (call.method === "createShips" && (typeof call.settings !== "object" || !call.settings)) {
     call.settings = {};
+  }
+  if (call.method === "createShips" && call.from !== undefined && typeof call.from !== "string") {
+    throw new UsageError(`The fleet call "createShips" wants "from" as a string`);
   }
   return request;
 }

@@ -161,3 +161,34 @@ export function parseShipSpec(spec: string): ShipSpec {
   }
   return { name, repo };
 }
+
+/**
+ * Tells whether two repository specs of `ship create` name one repository, however spelled:
+ * `owner/repo` is GitHub's, and GitHub's HTTPS and SSH URLs, with or without `.git`, in any
+ * case, are the same repository; other URLs match without a trailing `/` or `.git`.
+ *
+ * @example
+ * ```ts
+ * import { sameRepository } from "@smithclay/ohcommodore/fleet";
+ * sameRepository("denoland/std", "git@github.com:denoland/std.git"); // true
+ * sameRepository("denoland/std", "denoland/fresh"); // false
+ * ```
+ *
+ * @param a One spec.
+ * @param b The other.
+ * @returns True when both name the same repository.
+ */
+export function sameRepository(a: string, b: string): boolean {
+  return repositoryKey(a) === repositoryKey(b);
+}
+
+const GITHUB_URL =
+  /^(?:https?:\/\/(?:[^@/]+@)?github\.com\/|ssh:\/\/git@github\.com\/|git@github\.com:)/i;
+
+// One spelling per repository: GitHub's as `github.com/<owner>/<repo>`, lowercase.
+function repositoryKey(spec: string): string {
+  const text = spec.trim().replace(/\/+$/, "").replace(/\.git$/, "");
+  if (OWNER_REPO.test(text) && !GIT_URL.test(text)) return `github.com/${text}`.toLowerCase();
+  if (GITHUB_URL.test(text)) return `github.com/${text.replace(GITHUB_URL, "")}`.toLowerCase();
+  return text;
+}

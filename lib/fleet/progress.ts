@@ -14,7 +14,9 @@ export type ProvisionStep =
   | "program"
   | "files"
   | "init.sh"
-  | "record";
+  | "record"
+  | "copy"
+  | "own";
 
 /** Progress of a long fleet operation, for the CLI to show. */
 export interface FleetProgress {
@@ -22,7 +24,10 @@ export interface FleetProgress {
   vm: string;
   /** What is happening to it; `warning` says something is amiss, in `message`. */
   step: ProvisionStep | "destroy" | "ready" | "warning";
-  /** For `warning`: what is amiss and how to set it right. */
+  /**
+   * For `warning`: what is amiss and how to set it right. For another step: what it does, in
+   * more words than the step's own (a copy names the ship it copies).
+   */
   message?: string;
 }
 
@@ -34,6 +39,8 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
   files: "sending settings and keys",
   "init.sh": "running cloudinit/init.sh",
   record: "recording it",
+  copy: "copying a ship",
+  own: "making the copy its own (identity, empty inbox, settings, checkout, scheduler)",
   ready: "ready",
   destroy: "destroying",
   warning: "warning",
@@ -54,5 +61,5 @@ const STEP_TEXT: Record<FleetProgress["step"], string> = {
  */
 export function describeProgress(progress: FleetProgress): string {
   if (progress.step === "warning") return `${progress.vm}: warning: ${progress.message ?? ""}`;
-  return `${progress.vm}: ${STEP_TEXT[progress.step] ?? progress.step}`;
+  return `${progress.vm}: ${progress.message ?? STEP_TEXT[progress.step] ?? progress.step}`;
 }

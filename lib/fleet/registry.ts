@@ -16,6 +16,7 @@ import { identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { withDatabase } from "../inbox/database.ts";
 import { Inbox } from "../inbox/inbox.ts";
+import { sameRepository } from "./names.ts";
 
 /** A ship as the flagship knows it. */
 export interface ShipRecord {
@@ -38,6 +39,13 @@ export interface ShipRecord {
   status: string;
   /** When it was recorded (ISO). */
   createdAt: string;
+  /** The ship it was copied from (`ship create --from`, or its repository's template), or null. */
+  copiedFrom?: string | null;
+  /**
+   * Whether it is its repository's template: `ship create <repo>` copies it (see
+   * `ship template`). At most one ship of a repository is.
+   */
+  template?: boolean;
 }
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
@@ -50,6 +58,11 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS fleet (
 )`;
 // Ships recorded before keyless ships existed all had a key of their own: they are trusted.
 const TRUSTED_COLUMN = `ALTER TABLE fleet ADD COLUMN IF NOT EXISTS trusted BOOLEAN`;
+// A copy names its source; a repository's template is the ship its new ships are copied from.
+const COPY_COLUMNS = [
+  `ALTER TABLE fleet ADD COLUMN IF NOT EXISTS copied_from TEXT`,
+  `ALTER TABLE fleet ADD COLUMN IF NOT EXISTS template BOOLEAN`,
+];
 // A destroyed ship's tasks: the status and cost in columns (for SQL), the whole outcome as JSON.
 const KEPT_TASKS = `CREATE TABLE IF NOT EXISTS kept_tasks (
   ship TEXT NOT NULL,
@@ -99,12 +112,12 @@ export class Registry {
     await this.#use(() => Promise.resolve());
   }
 
-  /** Records a new ship. */
-  async add(record: Omit<ShipRecord, "createdAt">): Promise<void> {
+  /** Records a new ship (never as a template: {@link setTemplate} makes one). */
+  async add(record: Omit<ShipRecord, "createdAt" | "template">): Promise<void> {
     await this.#use((db) =>
       db.run(
-        `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status, trusted)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
+        `INSERT INTO fleet (name, repo, ssh_dest, pubkey, status, trusted, copied_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [
           record.name,
           record.repo,
@@ -112,9 +125,42 @@ export class Registry {
           record.publicKey,
           record.status,
           record.trusted,
+          record.copiedFrom ?? null,
         ],
       )
     );
+  }
+
+  /**
+   * Makes a ship its repository's template, in place of the one before (a repository has at
+   * most one, however its URL is spelled), or makes it no template.
+   *
+   * @param name The ship's exact name.
+   * @param template False to unmark it.
+   */
+  async setTemplate(name: string, template: boolean): Promise<void> {
+    const ships = await this.list();
+    const ship = ships.find((candidate) => candidate.name === name);
+    if (!ship) throw new NotFoundError(`No ship named ${quote(name)}`, { query: name });
+    const others = template && ship.repo !== null
+      ? ships.filter((other) =>
+        other.name !== name && other.template && other.repo !== null &&
+        sameRepository(other.repo, ship.repo!)
+      )
+      : [];
+    await this.#use(async (db) => {
+      await db.run("BEGIN TRANSACTION");
+      try {
+        for (const other of others) {
+          await db.run(`UPDATE fleet SET template = false WHERE name = $1`, [other.name]);
+        }
+        await db.run(`UPDATE fleet SET template = $2 WHERE name = $1`, [name, template]);
+        await db.run("COMMIT");
+      } catch (error) {
+        await db.run("ROLLBACK").catch(() => {});
+        throw error;
+      }
+    });
   }
 
   /** Changes a ship's status. */
@@ -132,11 +178,11 @@ export class Registry {
     return await this.#use(async (db) => {
       const reader = await db.runAndReadAll(
         `SELECT name, repo, ssh_dest, pubkey, status, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'),
-           coalesce(trusted, true)
+           coalesce(trusted, true), copied_from, coalesce(template, false)
          FROM fleet ORDER BY created_at, name`,
       );
       return reader.getRows().map((
-        [name, repo, destination, publicKey, status, createdAt, trusted],
+        [name, repo, destination, publicKey, status, createdAt, trusted, copiedFrom, template],
       ) => ({
         name: String(name),
         repo: repo === null ? null : String(repo),
@@ -145,6 +191,8 @@ export class Registry {
         trusted: trusted === true,
         status: String(status),
         createdAt: String(createdAt),
+        copiedFrom: copiedFrom === null ? null : String(copiedFrom),
+        template: template === true,
       }));
     });
   }
@@ -213,7 +261,7 @@ export class Registry {
     const access = {
       path: this.#database,
       identity: this.#identity,
-      schema: [SCHEMA, TRUSTED_COLUMN, KEPT_TASKS],
+      schema: [SCHEMA, TRUSTED_COLUMN, ...COPY_COLUMNS, KEPT_TASKS],
     };
     return await withDatabase(access, async (db) => {
       for (const row of older) {

@@ -86,13 +86,19 @@ export class UndoableSteps {
    * of it unless `report` is false.
    *
    * @param step The step.
-   * @param options `report: false` for a step the person is not told of.
+   * @param options `report: false` for a step the person is not told of; `message`, what it
+   *   does in more words than the step's own (a copy names its source).
    * @throws The signal's reason when the creation was interrupted.
    */
-  begin(step: ProvisionStep, options: { report?: boolean } = {}): void {
+  begin(step: ProvisionStep, options: { report?: boolean; message?: string } = {}): void {
     this.#current = step;
     this.signal?.throwIfAborted();
-    if (options.report !== false) this.#onProgress?.({ vm: this.vm, step });
+    if (options.report === false) return;
+    this.#onProgress?.({
+      vm: this.vm,
+      step,
+      ...(options.message ? { message: options.message } : {}),
+    });
   }
 
   /**

@@ -84,6 +84,37 @@ export class ExeDevProvider implements VmProvider {
     }
   }
 
+  /**
+   * `ssh exe.dev cp <source> <name> --json`: the lobby copies the VM's disk (not its
+   * processes) into a new VM, which boots like a new one.
+   */
+  async copy(source: string, name: string): Promise<VmInfo> {
+    try {
+      // Never sent twice, as `new`: ssh cannot always tell whether the lobby started it.
+      const result = await this.#call(["cp", source, name, "--json"], { attempts: 1 });
+      const data = parseJson(result.stdout, "cp");
+      if (typeof data.error === "string" || result.code !== 0) {
+        throw new ProviderError(
+          `exe.dev refused to copy VM "${source}" to "${name}": ` +
+            `${data.error ?? lastLine(result.stderr)}`,
+        );
+      }
+      // The reference documents the copy's JSON less than new's: without the fields, ls has them.
+      if (typeof data.vm_name === "string" && typeof data.ssh_dest === "string") {
+        return toVmInfo(data, "cp");
+      }
+      throw new ProviderError(`exe.dev "cp" answered without vm_name and ssh_dest`);
+    } catch (error) {
+      // As after `new`: the copy may exist whatever we heard, so look before giving up.
+      const made = await this.list().then(
+        (vms) => vms.find((vm) => vm.name === name),
+        () => undefined,
+      );
+      if (made) return made;
+      throw error;
+    }
+  }
+
   /** `ssh exe.dev ls --json`. */
   async list(): Promise<VmInfo[]> {
     const result = await this.#call(["ls", "--json"], { idempotent: true });

@@ -74,12 +74,41 @@ export class LocalProvider implements VmProvider {
     return { name, destination: home, status: "running" };
   }
 
+  /**
+   * Copies a sandbox: every file, directory and link of its home, with their modes and times;
+   * sockets and pipes are left out (their processes are not copied), and files that vanish
+   * while it copies (a running scheduler's) are skipped. The copy is made aside and renamed, so
+   * a half copy is never a sandbox.
+   */
+  async copy(source: string, name: string): Promise<VmInfo> {
+    const from = join(this.root, source);
+    if (!(await exists(join(from, MARKER)))) {
+      throw new OhcommodoreError(`No sandbox named "${source}" in ${this.root} to copy`);
+    }
+    const home = join(this.root, name);
+    if (await exists(home)) {
+      throw new OhcommodoreError(`A sandbox named "${name}" already exists in ${this.root}`);
+    }
+    // Hidden: list() passes over it, and a failed copy leaves nothing that looks like a sandbox.
+    const partial = join(this.root, `.${name}.copying-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      await copyTree(from, partial);
+      await Deno.writeTextFile(join(partial, MARKER), `${new Date().toISOString()}\n`);
+      await Deno.rename(partial, home);
+    } catch (error) {
+      await Deno.remove(partial, { recursive: true }).catch(() => {});
+      throw error;
+    }
+    return { name, destination: home, status: "running" };
+  }
+
   /** The sandboxes under the root. */
   async list(): Promise<VmInfo[]> {
     const vms: VmInfo[] = [];
     try {
       for await (const entry of Deno.readDir(this.root)) {
         const home = join(this.root, entry.name);
+        if (entry.name.startsWith(".")) continue; // a copy under way
         if (entry.isDirectory && await exists(join(home, MARKER))) {
           vms.push({ name: entry.name, destination: home, status: "running" });
         }
@@ -136,6 +165,33 @@ async function stopScheduler(home: string): Promise<void> {
     const { pid } = await schedulerState(inbox);
     if (pid !== null) Deno.kill(pid, "SIGKILL");
   }
+}
+
+// A directory tree, as `cp -a` copies it but for sockets and pipes, and for what vanishes
+// meanwhile. Written here rather than run as cp: GNU and BSD cp differ on both.
+async function copyTree(from: string, to: string): Promise<void> {
+  const info = await Deno.lstat(from);
+  await Deno.mkdir(to, { mode: 0o700 });
+  for await (const entry of Deno.readDir(from)) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    try {
+      if (entry.isSymlink) {
+        await Deno.symlink(await Deno.readLink(source), target);
+      } else if (entry.isDirectory) {
+        await copyTree(source, target);
+      } else if (entry.isFile) {
+        const file = await Deno.lstat(source);
+        await Deno.copyFile(source, target);
+        await Deno.chmod(target, (file.mode ?? 0o600) & 0o7777);
+        if (file.atime && file.mtime) await Deno.utime(target, file.atime, file.mtime);
+      } // sockets, pipes, devices: nothing to copy
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  await Deno.chmod(to, (info.mode ?? 0o700) & 0o7777);
+  if (info.atime && info.mtime) await Deno.utime(to, info.atime, info.mtime);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -58,6 +58,12 @@ export interface VmProvider {
   readonly skippedSteps: readonly string[];
   /** Creates a VM. Throws when the name is taken or refused. */
   create(name: string): Promise<VmInfo>;
+  /**
+   * Copies a VM: its disk (a sandbox: its directory), not its processes. The copy is named
+   * `name`; what makes it a member of its own is done on it afterwards. Throws when the source
+   * does not exist or the name is taken or refused.
+   */
+  copy(source: string, name: string): Promise<VmInfo>;
   /** Every VM of the account (of every fleet). */
   list(): Promise<VmInfo[]>;
   /** Removes VMs; names that do not exist are ignored. */

@@ -1,5 +1,6 @@
 /**
- * A stand-in for the exe.dev lobby (`ssh exe.dev <command>`, design.md §4). It runs inside the
+ * A stand-in for the exe.dev lobby (`ssh exe.dev <command>`, design.md §4 and §11: `new`, `cp`,
+ * `ls`, `rm`, `ssh-key`, `whoami`, `help`). It runs inside the
  * test process: the lobby Unix user's forced command (exedev_lobby_client.ts) forwards
  * `$SSH_ORIGINAL_COMMAND` over a unix socket, and this daemon answers with what to print and the
  * exit code. Machines (Unix users, homes, authorized_keys) are made by a {@link LobbyMachine}.
@@ -52,6 +53,11 @@ export interface LobbyReply {
 export interface LobbyMachine {
   /** Creates the Unix user and home of a new VM (no keys yet). */
   createVm(name: string): Promise<{ user: string; home: string }>;
+  /**
+   * Creates a VM as a copy of another: a new Unix user whose home is a copy of the source's,
+   * files and all (its processes are not copied). Keys are set as for a new VM.
+   */
+  copyVm(source: LobbyVm, name: string): Promise<{ user: string; home: string }>;
   /** Replaces the VM's authorized_keys with these public keys. */
   authorizeVm(vm: LobbyVm, keys: string[]): Promise<void>;
   /** Kills the VM's processes and removes its user and home. */
@@ -245,6 +251,10 @@ export class ExeDevLobby {
     switch (verb) {
       case "new":
         return this.#new(args);
+      case "cp":
+        return this.#cp(args);
+      case "help":
+        return this.#help(args);
       case "ls":
         return this.#ls(args);
       case "rm":
@@ -287,19 +297,78 @@ export class ExeDevLobby {
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
     if (name === undefined || name === "") return error("--name is required");
-    if (/-\d+$/.test(name)) {
-      return error(`invalid VM name "${name}": it may not end in a hyphen followed by digits`);
-    }
-    if (!VM_NAME.test(name)) {
-      return error(
-        `invalid VM name "${name}": use 1-63 lowercase letters, digits and hyphens, ` +
-          "starting with a letter",
-      );
-    }
-    if (this.#vms.has(name)) return error(`a VM named "${name}" already exists`);
+    const refused = this.#refusedName(name);
+    if (refused) return error(refused);
     const { user, home } = await this.#machine.createVm(name);
     const vm: LobbyVm = { name, user, home, env, booted: false };
     this.#vms.set(name, vm);
+    await this.#startBoot(vm);
+    const info = this.#info(vm);
+    if (json) return ok(JSON.stringify(info) + "\n");
+    return ok(`Created ${name}\nssh ${info.ssh_dest}\n`);
+  }
+
+  // `cp <source-vm> [new-name] [--cpu N] [--memory M] [--disk D] [--copy-tags=false] [--json]`,
+  // as exe.dev's CLI reference documents it: a copy of the disk, not of the processes, booting
+  // like a new VM.
+  async #cp(args: string[]): Promise<LobbyReply> {
+    const json = args.includes("--json");
+    const error = (message: string) =>
+      json ? { stdout: JSON.stringify({ error: message }) + "\n", stderr: "", code: 1 } : fail(
+        message,
+      );
+    const names: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (arg === "--json" || /^--copy-tags(=(true|false))?$/.test(arg)) continue;
+      if (/^--(cpu|memory|disk)=/.test(arg)) continue;
+      if (/^--(cpu|memory|disk)$/.test(arg)) {
+        i++;
+        continue;
+      }
+      if (arg.startsWith("-")) return error(`unknown argument "${arg}"`);
+      names.push(arg);
+    }
+    if (names.length < 1 || names.length > 2) return error("usage: cp <source-vm> [new-name]");
+    const source = this.#vms.get(names[0]);
+    if (!source) return error(`VM "${names[0]}" not found`);
+    const name = names[1] ?? `${source.name.slice(0, 50)}-copy-${randomLetters(6)}`;
+    const refused = this.#refusedName(name);
+    if (refused) return error(refused);
+    const { user, home } = await this.#machine.copyVm(source, name);
+    const vm: LobbyVm = { name, user, home, env: { ...source.env }, booted: false };
+    this.#vms.set(name, vm);
+    await this.#startBoot(vm);
+    const info = this.#info(vm);
+    if (json) return ok(JSON.stringify(info) + "\n");
+    return ok(`Copied ${source.name} to ${name}\nssh ${info.ssh_dest}\n`);
+  }
+
+  #help(args: string[]): LobbyReply {
+    const topics: Record<string, string> = {
+      cp: "Usage: cp <source-vm> [new-name] [--cpu N] [--memory M] [--disk D] " +
+        "[--copy-tags=false] [--json]\n\nCopy a VM: its disk, not its processes.\n",
+      new: "Usage: new [--name NAME] [--json] [--no-email] [--env KEY=VALUE]...\n",
+    };
+    if (args.length === 0) return ok(`Commands: ${Object.keys(topics).join(", ")}, ls, rm\n`);
+    return topics[args[0]] ? ok(topics[args[0]]) : fail(`no help for "${args[0]}"`);
+  }
+
+  #refusedName(name: string): string | undefined {
+    if (/-\d+$/.test(name)) {
+      return `invalid VM name "${name}": it may not end in a hyphen followed by digits`;
+    }
+    if (!VM_NAME.test(name)) {
+      return `invalid VM name "${name}": use 1-63 lowercase letters, digits and hyphens, ` +
+        "starting with a letter";
+    }
+    if (this.#vms.has(name)) return `a VM named "${name}" already exists`;
+    return undefined;
+  }
+
+  // Keys appear at once, or after the boot delay (the VM refuses ssh until then).
+  async #startBoot(vm: LobbyVm): Promise<void> {
+    const name = vm.name;
     if (this.#options.bootDelayMs > 0) {
       await this.#machine.authorizeVm(vm, []);
       this.#timers.set(
@@ -312,9 +381,6 @@ export class ExeDevLobby {
     } else {
       await this.#boot(vm);
     }
-    const info = this.#info(vm);
-    if (json) return ok(JSON.stringify(info) + "\n");
-    return ok(`Created ${name}\nssh ${info.ssh_dest}\n`);
   }
 
   async #boot(vm: LobbyVm): Promise<void> {
@@ -497,6 +563,11 @@ function authKey(auth: string): string | undefined {
     if (method === "publickey" && type && blob) return `${type} ${blob}`;
   }
   return undefined;
+}
+
+function randomLetters(length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((byte) => "abcdefghijklmnopqrstuvwxyz"[byte % 26]).join("");
 }
 
 function quote(text: string): string {

@@ -307,6 +307,7 @@ export class FleetWorld implements AsyncDisposable {
 
     const daemon = new ExeDevLobby({
       createVm: (name) => this.#createVm(name),
+      copyVm: (source, name) => this.#copyVm(source, name),
       authorizeVm: async (vm, keys) => {
         await this.#authorize(vm.user, vm.home, keys);
         if (vm.booted) await this.#answer(`${vm.name}.exe.xyz`, true);
@@ -414,6 +415,25 @@ export class FleetWorld implements AsyncDisposable {
       await Deno.writeTextFile(join(ssh, "known_hosts"), this.#knownHost);
       await Deno.writeTextFile(join(ssh, "authorized_keys"), "");
     });
+    return { user, home };
+  }
+
+  // A copy of a VM: a new user whose home is the source's, copied whole by root (its sockets and
+  // locks included, as a disk copy has them); its processes are not copied.
+  async #copyVm(source: LobbyVm, name: string): Promise<{ user: string; home: string }> {
+    const user = `ohc${this.tag}-${++this.#vmCount}`;
+    const home = join(this.dir, "vms", name);
+    const copied = await run(["cp", "-a", "--", source.home, home], true);
+    // A file that a running scheduler or command removed while cp read the directory is not
+    // copied, as a disk snapshot taken a moment later would not have it.
+    const failures = copied.stderr.split("\n").filter((line) =>
+      line && !/No such file or directory/.test(line)
+    );
+    if (copied.code !== 0 && failures.length) {
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+      throw new Error(`Copying ${source.home} failed: ${failures.join("; ")}`);
+    }
+    await this.#addUser(user, home);
     return { user, home };
   }
 
