@@ -61,8 +61,11 @@ await Deno.writeTextFile(
 
 console.error(`running ${TASKS} tasks of ${SECONDS} s over ${SHIPS} ships…`);
 const ran = await cli(["plan", "run", file, "--integrate", "bench", "--wait", "--json"]);
-if (ran.code !== 0) throw new Error(`the plan failed: ${ran.stderr}`);
-const summary = JSON.parse(ran.stdout) as PlanSummary;
+const summary = JSON.parse(ran.stdout || "null") as PlanSummary | null;
+if (!summary) throw new Error(`the plan did not run: ${ran.stderr}`);
+for (const task of summary.tasks.filter((task) => task.status !== "done")) {
+  console.log(`not done: ${task.id} ${task.status} on ${task.ship}: ${task.error}`);
+}
 const followed = await cli(["plan", "follow", summary.id, "--json"]);
 const events = followed.stdout.trim().split("\n").map((line) => JSON.parse(line) as PlanEvent);
 const at = (event: PlanEvent) => Date.parse(event.at);

@@ -23,8 +23,7 @@ import { readFleetFacts } from "../fleet/config.ts";
 import { homeDir } from "../paths.ts";
 import { ShipChannels } from "../relay/ship_channels.ts";
 import { Registry } from "../fleet/registry.ts";
-import { type FlagshipPlans, startFlagshipPlans } from "../fleet/flagship_plans.ts";
-import { OhcommodoreError } from "../errors.ts";
+import { startFlagshipService } from "../fleet/flagship_service.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -107,19 +106,15 @@ export function foregroundSchedulerCommand(): Command {
     .action(async () => {
       const inbox = await Inbox.open();
       const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
-      // The flagship's scheduler also drives its plans. Plans that cannot start (a damaged
-      // plans database) are logged and refused; the inbox runs all the same.
-      const plans = facts
-        ? await startFlagshipPlans({ home: homeDir(), log: logLine }).catch((error) => {
-          logLine(`plans cannot run: ${error.message}`);
-          return plansRefused(error);
-        })
+      // The flagship's scheduler also answers fleet calls that read, and drives its plans.
+      const service = facts
+        ? await startFlagshipService({ facts, home: homeDir(), log: logLine })
         : undefined;
       const scheduler = await Scheduler.start(inbox, {
         onEvent: logEvent,
-        handlers: plans?.handlers,
+        handlers: service?.handlers,
       }).catch((error) => {
-        plans?.stop();
+        service?.stop();
         throw error;
       });
       // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
@@ -142,18 +137,9 @@ export function foregroundSchedulerCommand(): Command {
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
         await channels?.stop();
-        plans?.stop();
+        service?.stop();
       }
     });
-}
-
-// The flagship whose plans cannot run says why to whoever asks for them.
-function plansRefused(error: Error): FlagshipPlans {
-  const refusal = new OhcommodoreError(`Plans cannot run on this flagship: ${error.message}`, {
-    next: `see its scheduler's log (~/.local/ship/scheduler.log), then restart it with ` +
-      `"ohcommodore scheduler start"`,
-  });
-  return { handlers: { plan: () => Promise.reject(refusal) }, stop() {} };
 }
 
 function logEvent(event: SchedulerEvent): void {

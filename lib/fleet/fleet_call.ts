@@ -84,6 +84,38 @@ export async function serveFleetCall(
   }
 }
 
+/** The calls the flagship's server answers on its socket: those that only read. */
+export const SOCKET_METHODS: readonly FleetCall["method"][] = [
+  "status",
+  "ships",
+  "keptTasks",
+  "locate",
+];
+
+/**
+ * Answers a fleet call that came to the flagship's server (its `fleet` operation): the same
+ * checks and the same answer as over exec, for the calls that only read. Calls that change the
+ * fleet go over exec, where the person's SSH agent reaches the provider's lobby.
+ *
+ * @param request The request: `{ version, call }`.
+ * @param backend The flagship.
+ * @returns The call's answer.
+ * @throws {UsageError} For a bad request, or a call the socket does not answer.
+ */
+export async function answerFleetCall(
+  request: unknown,
+  backend: FleetBackend,
+): Promise<unknown> {
+  const { call } = parseRequest(JSON.stringify(request ?? null));
+  if (!SOCKET_METHODS.includes(call.method)) {
+    throw new UsageError(
+      `The flagship's socket answers only ${SOCKET_METHODS.join(", ")}; "${call.method}" goes ` +
+        `over exec, with your SSH agent`,
+    );
+  }
+  return (await dispatch(backend, call, () => {})) ?? null;
+}
+
 function dispatch(
   backend: FleetBackend,
   call: FleetCall,

@@ -94,6 +94,8 @@ export class ReportWriter {
   readonly #onFailure: (error: Error) => void;
   #writing: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  // A write asked for at once that has not started: later asks share it.
+  #queued: Promise<void> | undefined;
   #closed = false;
 
   /**
@@ -137,15 +139,38 @@ export class ReportWriter {
 
   /** Rewrites the report soon. */
   soon(): void {
-    if (this.#timer !== undefined || this.#closed) return;
+    if (this.#timer !== undefined || this.#queued || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#writing = this.#writing.then(async () => {
-        const counts = await this.#counts().catch(() => undefined);
-        if (counts) await this.write(counts);
-        else this.#onFailure(new DatabaseError("cannot count the messages"));
-      });
+      this.#writing = this.#writing.then(() => this.#rewrite());
     }, REPORT_DELAY_MS);
+  }
+
+  /**
+   * Rewrites the report at once (after a write under way; calls meanwhile share one write), so
+   * that whoever hears a message finish and then reads the report sees it counted.
+   *
+   * @returns Once the report is written.
+   */
+  now(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#queued) {
+      const queued: Promise<void> = this.#writing.then(() => {
+        if (this.#queued === queued) this.#queued = undefined;
+        return this.#rewrite();
+      });
+      this.#queued = queued;
+      this.#writing = queued;
+    }
+    return this.#queued;
+  }
+
+  async #rewrite(): Promise<void> {
+    const counts = await this.#counts().catch(() => undefined);
+    if (counts) await this.write(counts);
+    else this.#onFailure(new DatabaseError("cannot count the messages"));
   }
 
   /** Stops rewriting and removes the report: the scheduler no longer answers. */

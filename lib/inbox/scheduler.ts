@@ -93,7 +93,9 @@ export class Scheduler {
       database,
       emit: this.#emit,
       changed: () => this.#changed(),
-      finished: (message) => this.#finishes.tell(message.id, message),
+      // Counted in the report before anyone hears it finish: a status read next sees it.
+      finished: (message) =>
+        void this.#reports.now().finally(() => this.#finishes.tell(message.id, message)),
     }, options.maxRunning ?? maxRunning);
     this.finished = this.#serve(lock);
   }

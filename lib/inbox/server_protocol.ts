@@ -126,6 +126,11 @@ export interface ServerOperations {
    * plan driver that its scheduler runs; typed there, above this layer.
    */
   plan: { args: { call: unknown }; value: unknown; event: unknown };
+  /**
+   * On the flagship: a fleet call that only reads (`lib/fleet/fleet_call.ts`), answered by its
+   * scheduler in place of a program start; typed there, above this layer.
+   */
+  fleet: { args: { version: number; call: unknown }; value: unknown; event: unknown };
   /** On a ship's channel: wait for a message that ship sent to finish. */
   relayWait: {
     args: { id: string; recipient: string; timeoutMs?: number };
