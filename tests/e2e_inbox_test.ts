@@ -268,6 +268,53 @@ e2e("deliveries and follows ride a socket forward on the shared connection, not 
 });
 
 e2e(
+  "a script's sends at once ride one connection through the forward; it exits by itself",
+  async () => {
+    await using world = await fleetOfTwo();
+    world.spawnCli("vm-b", ["_scheduler"]);
+    // Counted at the forward: the connections its ssh master accepted on the local socket that
+    // are open (state 03 in /proc/net/unix), the most at any time while fifty sends go at once.
+    const source = `
+    import { send } from "@smithclay/ohcommodore";
+    import { Ssh } from "@smithclay/ohcommodore/ssh";
+    const first = await send("captain@vm-b", "echo first"); // the forward is set up here
+    const dir = new Ssh().controlDirectory();
+    const forward = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".inbox.sock"));
+    const path = dir + "/" + forward.name;
+    const open = () => Deno.readTextFileSync("/proc/net/unix").split("\\n")
+      .map((line) => line.trim().split(/\\s+/))
+      .filter((fields) => fields[7] === path && fields[5] === "03").length;
+    let most = open();
+    const sampling = setInterval(() => most = Math.max(most, open()), 1);
+    const sent = await Promise.all(
+      Array.from({ length: 49 }, (_, i) => send("captain@vm-b", "echo " + i)),
+    );
+    clearInterval(sampling);
+    most = Math.max(most, open());
+    const ids = new Set([first, ...sent].map((m) => m.id)).size;
+    console.log(JSON.stringify({ ids, most, after: open(), at: Date.now() }));
+  `;
+    let printed: { ids: number; most: number; after: number; at: number } | undefined;
+    const run = await world.script("vm-a", source, [], {
+      onLine: (line) => void (printed = JSON.parse(line)),
+      timeoutMs: 120_000,
+    });
+    const exited = Date.now();
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(printed, run.stdout);
+    assert.equal(printed.ids, 50);
+    assert.equal(printed.most, 1, "one connection through the forward for fifty sends");
+    assert.equal(printed.after, 1, "kept for the next send");
+    // It ends without closing anything: its kept connection (closed after 30 s idle) holds nothing.
+    assert.ok(exited - printed.at < 10_000, `exited ${exited - printed.at} ms after its sends`);
+    const listed: Message[] = JSON.parse(
+      (await world.cli("vm-b", ["inbox", "list", "--json", "--limit", "100"])).stdout,
+    );
+    assert.equal(listed.length, 50);
+  },
+);
+
+e2e(
   "where sshd refuses socket forwarding, deliveries fall back to exec and remember it",
   async () => {
     await using world = await SshWorld.start({

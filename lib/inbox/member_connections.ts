@@ -11,7 +11,7 @@
  *   does what asking once does (`retry: "idempotent"`: a delivery by its id, a read); any other
  *   (a cancel, a `next`) fails as before, and its caller settles it;
  * - a kept connection never keeps the process alive by itself: it holds it only while a call
- *   waits, and closes after {@link IDLE_CLOSE_MS} without one;
+ *   waits, and closes after 30 s without one;
  * - each call keeps its own timeout, and a reply is believed up to the same size as before
  *   (`MAX_REMOTE_REPLY_BYTES`).
  *
@@ -29,7 +29,7 @@ import type {
 import { connectToMember } from "./tunnel.ts";
 
 /** How long a kept connection stays open without a call: its server and forward are freed. */
-export const IDLE_CLOSE_MS = 30_000;
+const IDLE_CLOSE_MS = 30_000;
 
 // Sends of one request, at most, when its connection keeps breaking before the answer.
 const ATTEMPTS = 3;
