@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UsageError } from "../lib/errors.ts";
 import { formatEnvFile, loadSettings } from "../lib/settings.ts";
-import { isShipOfFleet, newFleetTag, newShipVmName, parseShipSpec } from "../lib/fleet/names.ts";
+import {
+  isShipOfFleet,
+  newFleetTag,
+  newShipVmName,
+  parseShipSpec,
+  sameRepository,
+} from "../lib/fleet/names.ts";
 import { matchByPrefix } from "../lib/fleet/registry.ts";
 
 Deno.test("ship specs: owner/repo, git URLs and plain names", () => {
@@ -78,4 +84,20 @@ Deno.test(".env files: written quoted, refused with quotes, read under the envir
     Deno.env.delete("SKIP_STEPS");
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("one repository however spelled: owner/repo, GitHub's URLs, .git, a trailing slash", () => {
+  const std = [
+    "denoland/std",
+    "Denoland/STD",
+    "https://github.com/denoland/std",
+    "https://github.com/denoland/std.git",
+    "git@github.com:denoland/std.git",
+    "ssh://git@github.com/denoland/std/",
+  ];
+  for (const spelling of std) assert.ok(sameRepository("denoland/std", spelling), spelling);
+  assert.ok(!sameRepository("denoland/std", "denoland/fresh"));
+  assert.ok(!sameRepository("denoland/std", "https://gitlab.com/denoland/std"));
+  assert.ok(sameRepository("file:///srv/git/web.git", "file:///srv/git/web"));
+  assert.ok(!sameRepository("file:///srv/git/web.git", "file:///srv/git/api.git"));
 });

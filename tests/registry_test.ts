@@ -57,3 +57,39 @@ Deno.test("a new flagship's registry starts empty, in fleet.duckdb beside the in
     join(home.path, ".local/ship/fleet.duckdb"),
   );
 });
+
+Deno.test("a repository has one template, however its URL is spelled; copies name their source", async () => {
+  await using home = await tempDir("ohc-registry-");
+  await writeIdentity({ role: "commodore", name: "flagship-e5f6" }, home.path);
+  const registry = await Registry.open(home.path);
+  const ship = (name: string, repo: string | null, copiedFrom: string | null = null) =>
+    registry.add({
+      name,
+      repo,
+      destination: `${name}.exe.xyz`,
+      publicKey: "",
+      trusted: false,
+      status: "ready",
+      copiedFrom,
+    });
+  await ship("ship-std-e5f6aaaa", "denoland/std");
+  await ship("ship-std-e5f6bbbb", "https://github.com/denoland/std.git", "ship-std-e5f6aaaa");
+  await ship("ship-web-e5f6cccc", "acme/web");
+  const templates = async () =>
+    (await registry.list()).filter((ship) => ship.template).map((ship) => ship.name);
+  assert.deepEqual(await templates(), []);
+  await registry.setTemplate("ship-std-e5f6aaaa", true);
+  await registry.setTemplate("ship-web-e5f6cccc", true);
+  assert.deepEqual(await templates(), ["ship-std-e5f6aaaa", "ship-web-e5f6cccc"]);
+  // The same repository spelled as a URL: it takes the place of the first.
+  await registry.setTemplate("ship-std-e5f6bbbb", true);
+  assert.deepEqual(await templates(), ["ship-std-e5f6bbbb", "ship-web-e5f6cccc"]);
+  await registry.setTemplate("ship-web-e5f6cccc", false);
+  assert.deepEqual(await templates(), ["ship-std-e5f6bbbb"]);
+  const copy = (await registry.list()).find((ship) => ship.name === "ship-std-e5f6bbbb");
+  assert.equal(copy?.copiedFrom, "ship-std-e5f6aaaa");
+  // A destroyed template leaves its repository with none.
+  await registry.remove("ship-std-e5f6bbbb");
+  assert.deepEqual(await templates(), []);
+  await assert.rejects(registry.setTemplate("ship-gone-e5f6dddd", true), /No ship named/);
+});
