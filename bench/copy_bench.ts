@@ -1,0 +1,327 @@
+/**
+ * Ships made by copying, beside ships set up from nothing (issue 22 part 3); prints numbers,
+ * asserts nothing. Needs root and openssh-server: the real CLI runs as a "laptop" user against the
+ * fixture exe.dev lobby (tests/helpers/fleet_world.ts), whose `cp` copies a VM's home whole, and
+ * every VM shares this machine's cores. Run with `deno task bench:copy`.
+ *
+ * In one run, alternating so that both see the same machine:
+ * - `ship create <repo>` (a full create: init.sh, with its network steps skipped, as in the tests)
+ *   and `ship create <repo> --from <template>` (a copy, made its own by `_setup-copy`), one ship
+ *   each: the command's wall time, the ship's own part (from its first VM step to ready), and the
+ *   machine's CPU time;
+ * - `ship create <repo> --from <template> --count 10` beside one copy.
+ *
+ * Every ship is checked ready after its command: its scheduler answers (`inbox identity` through
+ * its own program) and its checkout is at origin's head (origin moves on after the template was
+ * made, so a copy must fetch). Counted per command, as the fleet bench counts: new authenticated
+ * ssh connections and sessions at sshd (its `LogLevel VERBOSE` log), by target; program starts
+ * through the launcher (laptop, flagship, ships; each ship's scheduler, started by the program
+ * itself, is one more in both ways and not in the log); lobby calls.
+ *
+ * Options: `--runs=N` pairs of single creates (default 5), `--count-runs=N` runs of --count 10
+ * (default 2), `--count=N` (default 10).
+ */
+
+import { join } from "node:path";
+import { FleetWorld } from "../tests/helpers/fleet_world.ts";
+import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
+
+const ENV = {
+  SKIP_STEPS: "zsh,gh,zellij,rustup,ohmyzsh,chezmoi,duckdb,shell",
+  GH_TOKEN: "ghp_benchDummyToken000",
+  CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-benchDummy",
+};
+const CLK_TCK = 100;
+
+function option(name: string, fallback: number): number {
+  const given = Deno.args.find((arg) => arg.startsWith(`--${name}=`));
+  const value = given ? Number(given.slice(name.length + 3)) : fallback;
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number`);
+  return value;
+}
+
+const RUNS = Math.max(1, option("runs", 5));
+const COUNT_RUNS = Math.max(1, option("count-runs", 2));
+const COUNT = Math.max(2, option("count", 10));
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function cpuBusy(): Promise<number> {
+  const first = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+  const [user, nice, system, , , irq, softirq, steal] = first.trim().split(/\s+/).slice(1)
+    .map(Number);
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
+}
+
+/** What one command cost, counted from the world's logs. */
+interface Counts {
+  connections: Record<string, number>;
+  sessions: Record<string, number>;
+  starts: Record<string, number>;
+  lobby: Record<string, number>;
+}
+
+interface Measured {
+  label: string;
+  wallMs: number;
+  cpuS: number;
+  /** Per ship: from its first VM step (creating, copying) to ready, and ready since the start. */
+  ships: { name: string; ownMs: number; readyAtMs: number }[];
+  counts: Counts;
+}
+
+class CopyBench {
+  readonly world: FleetWorld;
+  #sshdOffset = 0;
+  #launchOffset = 0;
+  #lobbyOffset = 0;
+
+  constructor(world: FleetWorld) {
+    this.world = world;
+  }
+
+  #roleOf(user: string): string {
+    if (user === this.world.laptop.user) return "laptop";
+    if (user === this.world.lobby.user) return "lobby";
+    const vm = this.world.lobbyVms().find((vm) => vm.user === user);
+    if (!vm) return "?";
+    return vm.name.startsWith("flagship-") ? "flagship" : "ship";
+  }
+
+  async #mark(): Promise<void> {
+    this.#sshdOffset = (await Deno.stat(this.world.sshdLog)).size;
+    this.#launchOffset = (await Deno.stat(this.world.launchLog)).size;
+    this.#lobbyOffset = this.world.lobbyCalls().length;
+  }
+
+  async #collect(): Promise<Counts> {
+    await new Promise((resolve) => setTimeout(resolve, 150)); // sshd writes a moment later
+    const tail = async (path: string, offset: number) =>
+      new TextDecoder().decode((await Deno.readFile(path)).subarray(offset));
+    const counts: Counts = { connections: {}, sessions: {}, starts: {}, lobby: {} };
+    const add = (into: Record<string, number>, key: string) => into[key] = (into[key] ?? 0) + 1;
+    for (const line of (await tail(this.world.sshdLog, this.#sshdOffset)).split("\n")) {
+      const accepted = line.match(/^Accepted publickey for (\S+) /);
+      if (accepted) add(counts.connections, this.#roleOf(accepted[1]));
+      const session = line.match(/^Starting session: .* for (\S+) from /);
+      if (session) add(counts.sessions, this.#roleOf(session[1]));
+    }
+    for (const line of (await tail(this.world.launchLog, this.#launchOffset)).split("\n")) {
+      if (line) add(counts.starts, this.#roleOf(line.split(" ")[0]));
+    }
+    for (const call of this.world.lobbyCalls().slice(this.#lobbyOffset)) {
+      add(counts.lobby, call.argv[0] ?? "?");
+    }
+    return counts;
+  }
+
+  /** Runs `ohcommodore ship create …` on the laptop, timing each ship's progress lines. */
+  async create(label: string, args: string[]): Promise<Measured> {
+    await this.#mark();
+    const { user, home } = this.world.laptop;
+    const program = join(home, ".local", "bin", "ohcommodore");
+    const env = { OHCOMMODORE_SHIP_BIN: this.world.shipBin, ...ENV };
+    const cpuBefore = await cpuBusy();
+    const start = performance.now();
+    const child = new Deno.Command("runuser", {
+      args: runuserArgs(user, home, [program, "ship", "create", ...args, "--json"], env),
+      cwd: home,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const firstStep = new Map<string, number>();
+    const readyAt = new Map<string, number>();
+    const [stdout, stderr, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      (async () => {
+        let text = "";
+        let pending = "";
+        for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+          const at = performance.now() - start;
+          text += chunk;
+          const lines = (pending + chunk).split("\n");
+          pending = lines.pop()!;
+          for (const line of lines) {
+            const step = line.match(/^\s*(ship-\S+): (creating the VM|copying|ready)/);
+            if (!step) continue;
+            if (step[2] === "ready") readyAt.set(step[1], at);
+            else if (!firstStep.has(step[1])) firstStep.set(step[1], at);
+          }
+        }
+        return text;
+      })(),
+      child.status,
+    ]);
+    const wallMs = performance.now() - start;
+    const cpuS = await cpuBusy() - cpuBefore;
+    if (status.code !== 0) throw new Error(`ship create ${args.join(" ")} failed:\n${stderr}`);
+    const counts = await this.#collect();
+    const names: string[] = JSON.parse(stdout).map((ship: { name: string }) => ship.name);
+    const ships = names.map((name) => ({
+      name,
+      ownMs: (readyAt.get(name) ?? wallMs) - (firstStep.get(name) ?? 0),
+      readyAtMs: readyAt.get(name) ?? wallMs,
+    }));
+    console.log(
+      `  ${label}: ${s(wallMs)} (ships ready at ${
+        ships.map((ship) => s(ship.readyAtMs)).join(", ")
+      }` +
+        `; their own part ${ships.map((ship) => s(ship.ownMs)).join(", ")}), CPU ${
+          cpuS.toFixed(2)
+        } s`,
+    );
+    return { label, wallMs, cpuS, ships, counts };
+  }
+
+  /** Checks a ship is ready: its scheduler answers as itself, its checkout is at `head`. */
+  async checkReady(name: string, head: string): Promise<void> {
+    const vmUser = this.world.vmUser(name);
+    const home = this.world.vmHome(name);
+    const identity = await this.world.execAs(vmUser, [
+      join(home, ".local/bin/ohcommodore"),
+      "scheduler",
+      "status",
+      "--json",
+    ]);
+    const state = JSON.parse(identity.stdout || "{}");
+    if (identity.code !== 0 || state.running !== true) {
+      throw new Error(
+        `${name}: its scheduler does not answer: ${identity.stdout}${identity.stderr}`,
+      );
+    }
+    const at = await this.world.execAs(vmUser, [
+      "git",
+      "-C",
+      join(home, "web"),
+      "rev-parse",
+      "HEAD",
+    ]);
+    if (at.stdout.trim() !== head) {
+      throw new Error(`${name} is at ${at.stdout.trim()}, not ${head}`);
+    }
+  }
+
+  async destroy(names: string[]): Promise<void> {
+    const program = join(this.world.laptop.home, ".local", "bin", "ohcommodore");
+    for (const name of names) {
+      const result = await this.world.execAs(this.world.laptop.user, [
+        program,
+        "ship",
+        "destroy",
+        name,
+        "--force",
+      ], { env: { ...ENV } });
+      if (result.code !== 0) throw new Error(`ship destroy ${name}: ${result.stderr}`);
+    }
+  }
+}
+
+function countsText(counts: Counts): string {
+  const text = (record: Record<string, number>) =>
+    Object.entries(record).sort().map(([key, value]) => `${key} ${value}`).join(", ") || "none";
+  return `new ssh connections: ${text(counts.connections)}; sessions: ${
+    text(counts.sessions)
+  }; program starts: ${text(counts.starts)}; lobby: ${text(counts.lobby)}`;
+}
+
+async function main(): Promise<void> {
+  const unavailable = sshWorldUnavailable();
+  if (unavailable) {
+    console.log(`copy bench skipped: ${unavailable}`);
+    return;
+  }
+  const load = async () => (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3);
+  console.log(
+    `copy bench: ${navigator.hardwareConcurrency} cores, load ${(await load()).join(" ")}, ` +
+      `${RUNS} pairs of single creates, ${COUNT_RUNS} runs of --count ${COUNT}`,
+  );
+  await using world = await FleetWorld.start({ logs: true });
+  const bench = new CopyBench(world);
+  const init = await world.cli(["init"], { env: ENV });
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const origin = new URL(await world.bareRepo("web")).pathname;
+  const spec = `file://${origin}`;
+  console.log("\nThe template (a full create, not counted):");
+  const template = (await bench.create("template", [spec])).ships[0].name;
+  // Origin moves on after the template was made: a copy must fetch to be at its head.
+  const work = await Deno.makeTempDir({ dir: world.dir });
+  const git = ["git", "-C", work, "-c", "user.name=B", "-c", "user.email=b@example.test"];
+  await run(["git", "clone", "-q", origin, work]);
+  await Deno.writeTextFile(join(work, "NEWS.md"), "after the template\n");
+  await run([...git, "add", "NEWS.md"]);
+  await run([...git, "commit", "-q", "-m", "After the template"]);
+  await run(["git", "-C", work, "push", "-q", "origin", "HEAD:main"]);
+  await Deno.remove(work, { recursive: true });
+  const head = (await run(["git", "--git-dir", origin, "rev-parse", "main"])).stdout.trim();
+
+  console.log(`\nOne ship, alternating (${RUNS} pairs):`);
+  const full: Measured[] = [];
+  const copies: Measured[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (
+      const [into, label, args] of [
+        [full, "full create", [spec]],
+        [copies, "copy", [spec, "--from", template]],
+      ] as const
+    ) {
+      const measured = await bench.create(label, [...args]);
+      for (const ship of measured.ships) await bench.checkReady(ship.name, head);
+      await bench.destroy(measured.ships.map((ship) => ship.name));
+      into.push(measured);
+    }
+  }
+
+  console.log(`\n--count ${COUNT} --from (${COUNT_RUNS} runs):`);
+  const many: Measured[] = [];
+  for (let i = 0; i < COUNT_RUNS; i++) {
+    const measured = await bench.create(`--count ${COUNT} --from`, [
+      spec,
+      "--from",
+      template,
+      "--count",
+      String(COUNT),
+    ]);
+    for (const ship of measured.ships) await bench.checkReady(ship.name, head);
+    await bench.destroy(measured.ships.map((ship) => ship.name));
+    many.push(measured);
+  }
+
+  const wall = (runs: Measured[]) => median(runs.map((run) => run.wallMs));
+  const own = (runs: Measured[]) => median(runs.flatMap((run) => run.ships.map((s) => s.ownMs)));
+  const cpu = (runs: Measured[]) => median(runs.map((run) => run.cpuS));
+  const lastReady = (runs: Measured[]) =>
+    median(runs.map((run) => Math.max(...run.ships.map((ship) => ship.readyAtMs))));
+  console.log(`\nResults (medians; load now ${(await load()).join(" ")}):`);
+  console.log(
+    `  full create, 1 ship: ${s(wall(full))} for the command, ${s(own(full))} the ship's own ` +
+      `part (create, reach, program, files, init.sh), CPU ${cpu(full).toFixed(2)} s`,
+  );
+  console.log(
+    `  copy, 1 ship:        ${s(wall(copies))} for the command, ${s(own(copies))} the ship's own ` +
+      `part (cp, reach, _setup-copy), CPU ${cpu(copies).toFixed(2)} s`,
+  );
+  console.log(
+    `  copy / full create: ${
+      (wall(copies) / wall(full)).toFixed(2)
+    }x the command (goal <= 0.5x), ` +
+      `${(own(copies) / own(full)).toFixed(2)}x the ship's own part`,
+  );
+  console.log(
+    `  --count ${COUNT} --from: ${s(wall(many))} for the command, the last ship ready at ` +
+      `${s(lastReady(many))}, CPU ${cpu(many).toFixed(2)} s; ${
+        (wall(many) / wall(copies)).toFixed(2)
+      }x one copy (goal <= 2x)`,
+  );
+  console.log(`\nCounted, one command each (the last run):`);
+  console.log(`  full create:  ${countsText(full.at(-1)!.counts)}`);
+  console.log(`  copy:         ${countsText(copies.at(-1)!.counts)}`);
+  console.log(`  --count ${COUNT}:   ${countsText(many.at(-1)!.counts)}`);
+}
+
+if (import.meta.main) await main();
