@@ -1,12 +1,14 @@
 /**
  * A ship's current or last agent task for `fleet status`: the state its task runner keeps in
- * `~/.ohcommodore/tasks/last.json`, read with `cat` over the shared connection (no program
- * start), and told in a few fields.
+ * `~/.ohcommodore/tasks/last.json`, asked of its scheduler on the forward (else read with `cat`
+ * over the shared connection: no program start either way), and told in a few fields.
  *
  * @module
  */
 
 import type { Transport } from "../transport.ts";
+import type { Ssh } from "../ssh.ts";
+import { askMember } from "../inbox/ask_member.ts";
 import type { MemberReport } from "../inbox/report.ts";
 import type { TaskState } from "./task_state.ts";
 
@@ -37,18 +39,38 @@ const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true'
  * @param transport The member.
  * @returns The state, or null when it ran no task (or the file is unreadable).
  */
-export async function fetchLastTask(transport: Transport): Promise<TaskState | null> {
+export async function fetchLastTask(
+  transport: Transport,
+  server?: { ssh: Ssh; address: string },
+): Promise<TaskState | null> {
+  // Its scheduler answers on the forward when there is one; else a `cat`.
+  const asked = server &&
+    await askMember(
+      { destination: transport.destination, address: server.address },
+      server.ssh,
+      "lastTask",
+      {},
+      30_000,
+    );
+  if (asked) return checkedState(asked.value);
   // A task's state is a few kilobytes (its answer is kept in the inbox); more is not believed.
   const result = await transport.run(["sh", "-c", READ_LAST], {
     timeoutMs: 30_000,
     maxOutput: 4 * 1024 * 1024,
   });
   try {
-    const state = JSON.parse(result.stdout);
-    return typeof state?.id === "string" && typeof state?.startedAt === "string" ? state : null;
+    return checkedState(JSON.parse(result.stdout));
   } catch {
     return null;
   }
+}
+
+// A state as a member told it, when it has a state's shape.
+function checkedState(value: unknown): TaskState | null {
+  const state = value as Partial<TaskState> | null;
+  return typeof state?.id === "string" && typeof state?.startedAt === "string"
+    ? state as TaskState
+    : null;
 }
 
 /**

@@ -10,7 +10,11 @@ import { errorToData } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { isFinished, type Message } from "../inbox/message.ts";
 import { receiveDelivery } from "../inbox/exec_delivery.ts";
-import { ensureScheduler, startSchedulerService } from "../inbox/scheduler_service.ts";
+import {
+  ensureScheduler,
+  schedulerState,
+  startSchedulerService,
+} from "../inbox/scheduler_service.ts";
 import type { OutputChunk } from "../inbox/server_protocol.ts";
 import { socketPathOf } from "../inbox/socket_path.ts";
 import { selfCommand } from "../self_command.ts";
@@ -252,9 +256,12 @@ function followCommand(): CommandUnknownOpts {
 function hiddenEndpointCommand(): CommandUnknownOpts {
   return new Command("_endpoint")
     .description("Start this member's inbox server when none runs; print where it listens")
-    .action(async () => {
+    .option("--no-start", "say where it listens without starting it (for readers of status)")
+    .action(async (options) => {
       const inbox = await Inbox.open();
-      const state = await startSchedulerService(inbox, selfCommand());
+      const state = options.start
+        ? await startSchedulerService(inbox, selfCommand())
+        : await schedulerState(inbox);
       printJson({
         socket: socketPathOf(inbox.database),
         address: inbox.address,

@@ -24,6 +24,7 @@ import { homeDir } from "../paths.ts";
 import { ShipChannels } from "../relay/ship_channels.ts";
 import { Registry } from "../fleet/registry.ts";
 import { startFlagshipService } from "../fleet/flagship_service.ts";
+import { agentHandlers } from "../agent/ship_service.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -112,7 +113,7 @@ export function foregroundSchedulerCommand(): Command {
         : undefined;
       const scheduler = await Scheduler.start(inbox, {
         onEvent: logEvent,
-        handlers: service?.handlers,
+        handlers: { ...agentHandlers(), ...service?.handlers },
       }).catch((error) => {
         service?.stop();
         throw error;

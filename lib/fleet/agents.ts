@@ -348,7 +348,8 @@ export class FleetAgents {
   }
 
   #tasksOf(ship: Ship): Promise<TaskOutcome[]> {
-    return fetchShipTasks(transportFor(ship.destination, this.#context.ssh), ship.name);
+    const ssh = this.#context.ssh;
+    return fetchShipTasks(transportFor(ship.destination, ssh), ship.name, ssh);
   }
 }
 

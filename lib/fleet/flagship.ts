@@ -306,7 +306,7 @@ export class Flagship implements FleetBackend {
     // A ship never made ready ran no task (and may have no program to ask).
     if (ship.status !== "ready") return { tasksKept: 0 };
     try {
-      const tasks = await fetchShipTasks(this.#transport(ship.destination), ship.name);
+      const tasks = await fetchShipTasks(this.#transport(ship.destination), ship.name, this.#ssh);
       await registry.keepTasks(ship.name, tasks);
       return { tasksKept: tasks.length };
     } catch (error) {
@@ -405,8 +405,8 @@ export class Flagship implements FleetBackend {
           try {
             const transport = this.#transport(ship.destination);
             const [report, task] = await Promise.all([
-              fetchReport(transport, { vm: ship.name, timeoutMs: 30_000 }),
-              fetchLastTask(transport),
+              fetchReport(transport, { vm: ship.name, timeoutMs: 30_000, ssh: this.#ssh }),
+              fetchLastTask(transport, { ssh: this.#ssh, address: `captain@${ship.name}` }),
             ]);
             return { ...base, report, task: summarize(task, report) };
           } catch (error) {

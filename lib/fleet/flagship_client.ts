@@ -7,13 +7,8 @@
  */
 
 import { transportFor } from "../transport.ts";
-import {
-  errorFromData,
-  FlagshipError,
-  InterruptedError,
-  ServerConnectionError,
-} from "../errors.ts";
-import { connectToMember, unlessUnreachable } from "../inbox/tunnel.ts";
+import { errorFromData, FlagshipError, InterruptedError } from "../errors.ts";
+import { askMember } from "../inbox/ask_member.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
@@ -173,7 +168,12 @@ export class FlagshipClient implements FleetBackend {
     // A read is a request to the flagship's server on the shared connection's forward; a
     // change, or a flagship whose forwards are refused, runs its program over exec.
     if (options.readOnly && SOCKET_METHODS.includes(call.method)) {
-      const answered = await this.#callServer(call, options);
+      const flagship = {
+        destination: this.#facts.flagship,
+        address: `commodore@${this.#facts.flagshipVm}`,
+      };
+      const request = { version: FLEET_CALL_VERSION, call };
+      const answered = await askMember(flagship, this.#ssh, "fleet", request, SHORT_CALL_MS);
       if (answered) return answered.value as T;
     }
     // Calls that change the fleet forward the agent (as the original's `ssh -A`) on an
@@ -212,34 +212,4 @@ export class FlagshipClient implements FleetBackend {
     if (answer && "result" in answer) return answer.result as T;
     throw new FlagshipError(this.#facts.flagshipVm, call.method, result.code, result.stderr);
   }
-
-  // The flagship's server, when a forward reaches it: the answer, or undefined to go over exec
-  // (no forward, an older flagship without the operation, or a connection that broke: reads
-  // are safe to ask again).
-  async #callServer(
-    call: FleetCall,
-    options: CallOptions,
-  ): Promise<{ value: unknown } | undefined> {
-    const address = `commodore@${this.#facts.flagshipVm}`;
-    const server = await connectToMember(this.#facts.flagship, this.#ssh, address)
-      .catch(unlessUnreachable);
-    if (!server) return undefined;
-    try {
-      const value = await server.call("fleet", { version: FLEET_CALL_VERSION, call }, {
-        timeoutMs: SHORT_CALL_MS,
-        signal: options.signal,
-      });
-      return { value };
-    } catch (error) {
-      if (error instanceof ServerConnectionError || isUnknownOperation(error)) return undefined;
-      throw error;
-    } finally {
-      server.close();
-    }
-  }
-}
-
-// An older flagship's server, which has no fleet operation.
-function isUnknownOperation(error: unknown): boolean {
-  return error instanceof Error && /Unknown inbox operation/.test(error.message);
 }

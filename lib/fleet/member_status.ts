@@ -8,6 +8,8 @@
 
 import { relative } from "node:path";
 import type { Transport } from "../transport.ts";
+import type { Ssh } from "../ssh.ts";
+import { askMember } from "../inbox/ask_member.ts";
 import { RemoteCommandError } from "../errors.ts";
 import { identityAddress } from "../identity.ts";
 import { Inbox } from "../inbox/inbox.ts";
@@ -58,14 +60,23 @@ const REPORT_ARGS = [
  * program (`ohcommodore _status`), which also answers when the scheduler is down.
  *
  * @param transport The member.
- * @param options `vm`, its name, to check the copy is this member's; `timeoutMs`, per request.
+ * @param options `vm`, its name, to check the copy is this member's; `timeoutMs`, per request;
+ *   `ssh`, to ask its running scheduler on the shared connection's forward first.
  * @returns The report.
  */
 export async function fetchReport(
   transport: Transport,
-  options: { vm?: string; timeoutMs?: number } = {},
+  options: { vm?: string; timeoutMs?: number; ssh?: Ssh } = {},
 ): Promise<MemberReport> {
   const timeoutMs = options.timeoutMs ?? 60_000;
+  // Its running scheduler answers on the forward with counts of this moment.
+  if (options.ssh && options.vm) {
+    const member = { destination: transport.destination, address: `captain@${options.vm}` };
+    const asked = await askMember(member, options.ssh, "report", {}, timeoutMs)
+      .catch(() => undefined);
+    const report = asked && parseReport(JSON.stringify(asked.value));
+    if (report && report.address.endsWith(`@${options.vm}`)) return report;
+  }
   // A report is a few hundred bytes; a member that answers with more is not believed.
   const maxOutput = MAX_REPORT_CHARS;
   const kept = await transport.run(["sh", "-c", REPORT_SCRIPT, "sh", ...REPORT_ARGS], {

@@ -6,6 +6,8 @@
  */
 
 import type { Transport } from "../transport.ts";
+import type { Ssh } from "../ssh.ts";
+import { askMember } from "../inbox/ask_member.ts";
 import { oneLine } from "../clip.ts";
 import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
@@ -26,12 +28,21 @@ import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts
  *
  * @param transport The ship.
  * @param ship Its name.
+ * @param ssh The ssh client, to ask its scheduler on the shared connection's forward first.
  * @returns Its tasks' outcomes.
  * @throws {SshError} When it cannot be reached.
  * @throws {RemoteCommandError} When its `agent _tasks` fails.
  * @throws {OhcommodoreError} When it answers with no list, or past 16 MiB.
  */
-export async function fetchShipTasks(transport: Transport, ship: string): Promise<TaskOutcome[]> {
+export async function fetchShipTasks(
+  transport: Transport,
+  ship: string,
+  ssh?: Ssh,
+): Promise<TaskOutcome[]> {
+  // Its scheduler answers on the forward when there is one; else the program over exec.
+  const member = { destination: transport.destination, address: `captain@${ship}` };
+  const asked = ssh && await askMember(member, ssh, "tasks", {}, 60_000);
+  if (asked) return checkedList(ship, asked.value);
   const result = await transport.run(
     [REMOTE_PROGRAM, "agent", "_tasks"],
     { timeoutMs: 60_000, retry: "idempotent", maxOutput: MAX_TASKS_ANSWER_CHARS },
@@ -58,10 +69,14 @@ export async function fetchShipTasks(transport: Transport, ship: string): Promis
   } catch {
     throw new OhcommodoreError(`${ship} answered "agent _tasks" with something other than JSON`);
   }
+  return checkedList(ship, tasks);
+}
+
+// A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
+function checkedList(ship: string, tasks: unknown): TaskOutcome[] {
   if (!Array.isArray(tasks)) {
     throw new OhcommodoreError(`${ship} answered "agent _tasks" with no list`);
   }
-  // A ship tells of its own tasks only, in the shape outcomes have: it may run anything.
   return tasks.flatMap((task) => checkedOutcome(ship, task));
 }
 
@@ -95,7 +110,23 @@ function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
     ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
     ...(text(task.error) ? { error: task.error } : {}),
     ...(text(task.prError) ? { prError: task.prError } : {}),
+    ...(task.verify !== undefined ? { verify: checkedVerify(task.verify) } : {}),
   }];
+}
+
+// How a verification went, as a ship told it, or null.
+function checkedVerify(value: unknown): TaskOutcome["verify"] {
+  const verify = value as Record<string, unknown> | null;
+  if (typeof verify !== "object" || verify === null) return null;
+  if (typeof verify.command !== "string" || typeof verify.output !== "string") return null;
+  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
+  return {
+    command: verify.command,
+    passed: verify.passed === true,
+    exitCode: number(verify.exitCode),
+    output: verify.output,
+    durationMs: number(verify.durationMs) ?? 0,
+  };
 }
 
 // Token counts as a ship told them, or null.

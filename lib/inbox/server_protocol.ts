@@ -131,6 +131,13 @@ export interface ServerOperations {
    * scheduler in place of a program start; typed there, above this layer.
    */
   fleet: { args: { version: number; call: unknown }; value: unknown; event: unknown };
+  /**
+   * A member's own agent tasks, each with its outcome (`lib/agent/ship_service.ts`, typed there):
+   * what `agent list` and `fleet costs` read without a program start.
+   */
+  tasks: { args: Record<string, never>; value: unknown; event: never };
+  /** A member's current or last agent task's state, for `fleet status` (typed in lib/agent). */
+  lastTask: { args: Record<string, never>; value: unknown; event: never };
   /** On a ship's channel: wait for a message that ship sent to finish. */
   relayWait: {
     args: { id: string; recipient: string; timeoutMs?: number };

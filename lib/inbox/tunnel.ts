@@ -49,6 +49,8 @@ const STEP_TIMEOUT_MS = 30_000;
  * @param destination An SSH destination, or a sandbox's home.
  * @param ssh The ssh client (its shared connections carry the forward).
  * @param address The member's address, for messages.
+ * @param options `start: false` for a reader that must not start a stopped server (a status):
+ *   then a member whose server does not run gives undefined.
  * @returns A connection that has answered, or undefined when only exec reaches the member
  *   (forwards refused or not shared, or, for a sandbox, no server running yet).
  */
@@ -56,7 +58,9 @@ export async function connectToMember(
   destination: string,
   ssh: Ssh,
   address: string,
+  options: { start?: boolean } = {},
 ): Promise<ServerConnection | undefined> {
+  const start = options.start ?? true;
   if (destination.startsWith("/")) {
     return await answering(socketPathOf(memberPaths(destination).database), address);
   }
@@ -84,7 +88,7 @@ export async function connectToMember(
         already.close();
         return true; // another process set it up while this one waited
       }
-      return await setUpForward(destination, ssh, local, memoPath, address);
+      return await setUpForward(destination, ssh, local, memoPath, address, start);
     }).finally(() => settingUp.delete(local));
     settingUp.set(local, setup);
   }
@@ -108,16 +112,17 @@ async function setUpForward(
   local: string,
   memoPath: string,
   address: string,
+  start: boolean,
 ): Promise<boolean> {
   // Learning the socket runs the member's program (which also starts its server when none
-  // runs); it is done once and remembered.
+  // runs, unless told not to); it is done once and remembered.
   const memo = await readMemo(memoPath);
   let socket = memo.socket;
   let learnt = false;
   let tries = 0;
   for (;;) {
     if (!socket) {
-      const endpoint = await learnEndpoint(destination, ssh).catch(async (error) => {
+      const endpoint = await learnEndpoint(destination, ssh, start).catch(async (error) => {
         if (error instanceof SshError) throw error;
         // A member whose program does not say (an older one): exec it is, for a while.
         await writeMemo(memoPath, { refusedAt: Date.now() });
@@ -136,6 +141,11 @@ async function setUpForward(
       return true;
     }
     await ssh.cancelForward(destination, local, socket);
+    // A reader that must not start a server: none answers, and that is its answer.
+    if (!start) {
+      if (learnt && socket !== memo.socket) await writeMemo(memoPath, { socket });
+      return false;
+    }
     // The remembered socket may be stale, or its server stopped: ask the member.
     if (!learnt) {
       socket = undefined;
@@ -167,15 +177,16 @@ export function unlessUnreachable(error: unknown): undefined {
 
 /**
  * Asks the member at a destination where its inbox server listens, starting the server when
- * none runs, over exec.
+ * none runs (unless `start` is false), over exec.
  *
  * @param destination The SSH destination.
  * @param ssh The ssh client.
+ * @param start Whether to start the server when none runs.
  * @returns Where it listens.
  */
-async function learnEndpoint(destination: string, ssh: Ssh): Promise<Endpoint> {
+async function learnEndpoint(destination: string, ssh: Ssh, start: boolean): Promise<Endpoint> {
   const result = await transportFor(destination, ssh).run(
-    [REMOTE_PROGRAM, "inbox", "_endpoint"],
+    [REMOTE_PROGRAM, "inbox", "_endpoint", ...(start ? [] : ["--no-start"])],
     { timeoutMs: STEP_TIMEOUT_MS, retry: "idempotent" },
   );
   try {

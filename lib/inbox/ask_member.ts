@@ -1,0 +1,50 @@
+/**
+ * One question to a member's inbox server where a forward reaches it, for callers that have an
+ * exec path besides (a `cat`, a program start): the answer, or undefined to take that path.
+ *
+ * @module
+ */
+
+import { ServerConnectionError } from "../errors.ts";
+import type { Ssh } from "../ssh.ts";
+import type { OperationName, ServerOperations } from "./server_protocol.ts";
+import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+
+/**
+ * Asks a member's server one thing.
+ *
+ * @param member Its SSH destination (or a sandbox's home) and its address.
+ * @param ssh The ssh client whose shared connection carries the forward.
+ * @param op The operation.
+ * @param args Its arguments.
+ * @param timeoutMs How long the answer may take.
+ * @returns `{ value }`, or undefined when no forward reaches the server, it does not run (it is
+ *   not started for this), its version has no such operation, or the connection broke (a read:
+ *   the caller asks over exec instead).
+ * @throws {OhcommodoreError} What the server answered as an error.
+ */
+export async function askMember<K extends OperationName>(
+  member: { destination: string; address: string },
+  ssh: Ssh,
+  op: K,
+  args: ServerOperations[K]["args"],
+  timeoutMs: number,
+): Promise<{ value: ServerOperations[K]["value"] } | undefined> {
+  // A reader: a server that was stopped stays stopped.
+  const server = await connectToMember(member.destination, ssh, member.address, { start: false })
+    .catch(unlessUnreachable);
+  if (!server) return undefined;
+  try {
+    return { value: await server.call(op, args, { timeoutMs }) };
+  } catch (error) {
+    if (error instanceof ServerConnectionError || isUnknownOperation(error)) return undefined;
+    throw error;
+  } finally {
+    server.close();
+  }
+}
+
+// A server of an older version, which lacks the operation.
+function isUnknownOperation(error: unknown): boolean {
+  return error instanceof Error && /^Unknown inbox operation/.test(error.message);
+}
