@@ -175,6 +175,18 @@ export class Registry {
 
   /** Every recorded ship, oldest first. */
   async list(): Promise<ShipRecord[]> {
+    // A long-lived reader (the flagship's scheduler, answering fleet calls) opens the file again
+    // only when it changed since its last read; its signature is taken before the read, so a
+    // write during the read is seen the next time.
+    const signature = await fileSignature(this.#database);
+    const kept = listed.get(this.#database);
+    if (signature && kept?.signature === signature) return structuredClone(kept.ships);
+    const ships = await this.#list();
+    if (signature) listed.set(this.#database, { signature, ships: structuredClone(ships) });
+    return ships;
+  }
+
+  async #list(): Promise<ShipRecord[]> {
     return await this.#use(async (db) => {
       const reader = await db.runAndReadAll(
         `SELECT name, repo, ssh_dest, pubkey, status, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'),
@@ -194,7 +206,7 @@ export class Registry {
         copiedFrom: copiedFrom === null ? null : String(copiedFrom),
         template: template === true,
       }));
-    });
+    }, true);
   }
 
   /**
@@ -254,7 +266,9 @@ export class Registry {
     return matchByPrefix(await this.list(), prefix);
   }
 
-  async #use<T>(work: (db: DuckDBConnection) => Promise<T>): Promise<T> {
+  async #use<T>(work: (db: DuckDBConnection) => Promise<T>, reads = false): Promise<T> {
+    // A change made here: the list kept is read again.
+    if (!reads) listed.delete(this.#database);
     const fresh = !(await Deno.stat(this.#database).then(() => true, () => false));
     // Rows an older version kept in the inbox's file come along when this file is first made.
     const older = fresh ? await this.#olderRows() : [];
@@ -286,6 +300,20 @@ export class Registry {
     );
     return result.rows;
   }
+}
+
+// The last list read from each registry file, with the file's signature then.
+const listed = new Map<string, { signature: string; ships: ShipRecord[] }>();
+
+// What changes when DuckDB writes the file or its WAL: their times and sizes; undefined when the
+// file is missing (made at the next read).
+async function fileSignature(path: string): Promise<string | undefined> {
+  const of = (info: Deno.FileInfo | null) => info ? `${info.mtime?.getTime()}:${info.size}` : "-";
+  const [file, wal] = await Promise.all([
+    Deno.stat(path).catch(() => null),
+    Deno.stat(`${path}.wal`).catch(() => null),
+  ]);
+  return file ? `${of(file)}|${of(wal)}` : undefined;
 }
 
 /**
