@@ -4,9 +4,9 @@
  * @module
  */
 
-import { CommanderError } from "./lib/cli/deps.ts";
+import type { CommanderError } from "./lib/cli/deps.ts";
 import { errorText, escapeControls, note, paint } from "./lib/cli/output.ts";
-import { program } from "./lib/cli/program.ts";
+import { shipSideCommand } from "./lib/cli/ship_side_commands.ts";
 import { type ErrorData, errorToData, OhcommodoreError, UsageError } from "./lib/errors.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -22,11 +22,20 @@ export async function main(args: string[]): Promise<number> {
   // Our own options stand before "--"; what follows is a remote command's (fleet exec).
   const ours = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
   const verbose = ours.includes("-v") || ours.includes("--verbose");
+  // What a scheduler runs for agent work starts without the command tree (its modules are most
+  // of a program start), as soon as the JSON on stdin is read.
+  const shipSide = shipSideCommand(args);
+  // Loaded here, not above: a ship-side command never loads them.
+  const { CommanderError } = shipSide
+    ? { CommanderError: undefined }
+    : await import("./lib/cli/deps.ts");
   try {
+    if (shipSide) return await shipSide();
+    const { program } = await import("./lib/cli/program.ts");
     await program().parseAsync(args, { from: "user" });
     return typeof Deno.exitCode === "number" ? Deno.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
+    if (CommanderError && error instanceof CommanderError) {
       // Help and version "errors" are successes; the rest are usage errors, already printed,
       // and with --json on the command line also given as data, as every other failure is.
       if (error.exitCode === 0) return 0;

@@ -19,13 +19,11 @@ import {
   type TaskSpec,
   type TaskUsage,
 } from "../agent/task.ts";
-import { runTask } from "../agent/task_runner.ts";
-import { type IntegrateSpec, runIntegration } from "../agent/integrate.ts";
-import { type PrSpec, runOpenPr } from "../agent/open_pr.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
 import { idArgument, timeoutOption, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";
 import { listenForInterruption } from "./interrupt.ts";
+import { SHIP_SIDE_COMMANDS } from "./ship_side_commands.ts";
 import { costText, readableResult, statusText } from "./limit_text.ts";
 import { age, escapeControls, formatTable, note, out, paint, printJson } from "./output.ts";
 
@@ -328,8 +326,7 @@ function hiddenTaskCommand(): CommandUnknownOpts {
   return new Command("_task")
     .description("Run one task here: its JSON on stdin (the inbox's scheduler runs this)")
     .action(async () => {
-      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as TaskSpec;
-      Deno.exitCode = await runTask(checkTaskSpec(spec));
+      Deno.exitCode = await SHIP_SIDE_COMMANDS._task();
     });
 }
 
@@ -341,9 +338,7 @@ function hiddenIntegrateCommand(): CommandUnknownOpts {
         "scheduler runs this)",
     )
     .action(async () => {
-      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as IntegrateSpec;
-      // A bad spec is an outcome too: the flagship reads the last line.
-      Deno.exitCode = await runIntegration(spec);
+      Deno.exitCode = await SHIP_SIDE_COMMANDS._integrate();
     });
 }
 
@@ -352,8 +347,7 @@ function hiddenPrCommand(): CommandUnknownOpts {
   return new Command("_pr")
     .description("Open a pull request here with gh: its JSON on stdin")
     .action(async () => {
-      const spec = JSON.parse(await new Response(Deno.stdin.readable).text()) as PrSpec;
-      Deno.exitCode = await runOpenPr(spec);
+      Deno.exitCode = await SHIP_SIDE_COMMANDS._pr();
     });
 }
 
