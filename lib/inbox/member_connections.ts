@@ -56,7 +56,6 @@ export class MemberServer {
   /** The member's address, for messages. */
   readonly address: string;
   readonly #ssh: Ssh;
-  readonly #key: string;
   #connection: ServerConnection | undefined;
   #connecting: Promise<ServerConnection | undefined> | undefined;
 
@@ -66,13 +65,11 @@ export class MemberServer {
    * @param destination The SSH destination (or a sandbox's home).
    * @param ssh The ssh client whose shared connection carries the forward.
    * @param address The member's address.
-   * @param key Its place among the kept ones.
    */
-  constructor(destination: string, ssh: Ssh, address: string, key: string) {
+  constructor(destination: string, ssh: Ssh, address: string) {
     this.destination = destination;
     this.address = address;
     this.#ssh = ssh;
-    this.#key = key;
   }
 
   /**
@@ -135,11 +132,15 @@ export class MemberServer {
     return this.#connecting;
   }
 
+  /** Whether it holds a connection that takes calls, or is making one. */
+  get holding(): boolean {
+    return this.#connecting !== undefined || this.#connection?.reusable === true;
+  }
+
   /** Lets the connection go: it takes no new calls and closes once those waiting are answered. */
   retire(): void {
     this.#connection?.retire();
     this.#connection = undefined;
-    if (KEPT.get(this.#key) === this) KEPT.delete(this.#key);
   }
 }
 
@@ -167,7 +168,10 @@ export async function reachMember(
     : `${destination}\0${JSON.stringify(ssh.settings)}`;
   let member = KEPT.get(key);
   if (!member) {
-    member = new MemberServer(destination, ssh, address, key);
+    // Members whose connection ended are forgotten now, so a long-lived process (a flagship
+    // whose ships come and go) keeps only those it still talks to.
+    for (const [kept, other] of KEPT) if (!other.holding) KEPT.delete(kept);
+    member = new MemberServer(destination, ssh, address);
     KEPT.set(key, member);
   }
   return await member.connection() ? member : undefined;
