@@ -281,3 +281,40 @@ e2e("two worlds run side by side; a booting VM refuses connections until it boot
   const still = await ssh(b, b.laptop.user, ["exe.dev", "whoami"]);
   assert.deepEqual(still, { code: 0, stdout: `${b.email}\n`, stderr: "" });
 });
+
+e2e("the lobby copies a VM whole but for its processes, side by side, and says how", async () => {
+  await using world = await FleetWorld.start();
+  const laptop = world.laptop.user;
+  const help = await ssh(world, laptop, ["exe.dev", "help", "cp"]);
+  assert.match(help.stdout, /^Usage: cp <source-vm> \[new-name\] .*\[--json\]/);
+  await lobbyJson(world, ["new", "--json", "--name=vm-src", "--no-email", "--env", "A=1"]);
+  const home = world.vmHome("vm-src");
+  await world.execAs(world.vmUser("vm-src"), [
+    "sh",
+    "-c",
+    "echo kept > kept.txt; sleep 60 >/dev/null 2>&1 &",
+  ]);
+  const copies = await Promise.all(
+    ["vm-copy-a", "vm-copy-b", "vm-copy-c"].map((name) =>
+      lobbyJson(world, ["cp", "vm-src", name, "--json"])
+    ),
+  );
+  for (const copy of copies) {
+    const user = world.vmUser(copy.vm_name);
+    assert.notEqual(user, world.vmUser("vm-src"), "a copy is a user of its own");
+    assert.equal(copy.ssh_dest, `${user}@${copy.vm_name}.exe.xyz`);
+    const kept = await ssh(world, laptop, [copy.ssh_dest, "cat", "kept.txt"]);
+    assert.equal(kept.stdout, "kept\n", "its home is the source's, copied");
+    const processes = await ssh(world, laptop, [copy.ssh_dest, "pgrep", "-u", user, "sleep"]);
+    assert.equal(processes.stdout, "", "its processes are not copied");
+  }
+  assert.deepEqual(world.lobbyVms().find((vm) => vm.name === "vm-copy-a")?.env, { A: "1" });
+  assert.equal(await Deno.readTextFile(join(home, "kept.txt")), "kept\n");
+  const named = await lobbyJson(world, ["cp", "vm-src", "--json"]);
+  assert.match(named.vm_name, /^vm-src-copy-[a-z]{6}$/);
+  const taken = await ssh(world, laptop, ["exe.dev", "cp", "vm-src", "vm-copy-a", "--json"]);
+  assert.equal(taken.code, 1);
+  assert.match(JSON.parse(taken.stdout).error, /already exists/);
+  const missing = await ssh(world, laptop, ["exe.dev", "cp", "vm-none", "vm-x", "--json"]);
+  assert.match(JSON.parse(missing.stdout).error, /VM "vm-none" not found/);
+});

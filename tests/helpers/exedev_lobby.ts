@@ -76,6 +76,9 @@ export interface LobbyOptions {
   region?: string;
 }
 
+/** Work a command still has to do after its turn in the queue (a `cp`'s copy). */
+type Pending = () => Promise<LobbyReply>;
+
 /** A request from the client: one JSON line. */
 interface Request {
   command: string;
@@ -106,6 +109,8 @@ export class ExeDevLobby {
   #refusals = new Map<string, string>();
   #holds = new Map<string, { ms: number; arrived: () => void }>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Names of copies being made, outside the queue. */
+  #copying = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #listener?: Deno.Listener;
   #accepting?: Promise<void>;
@@ -174,9 +179,10 @@ export class ExeDevLobby {
    */
   handle(command: string, auth = "", record = true): Promise<LobbyReply> {
     const key = authKey(auth);
-    return this.#serial(async () => {
-      let argv: string[] = [];
-      let reply: LobbyReply;
+    let argv: string[] = [];
+    // One command at a time, but for the long part of a `cp`, which runs after its turn (as
+    // exe.dev copies VMs side by side): its answer is then work still to do.
+    const answered = this.#serial(async (): Promise<LobbyReply | Pending> => {
       try {
         argv = splitCommand(command);
         const hold = takeFirstMatch(this.#holds, argv);
@@ -185,7 +191,15 @@ export class ExeDevLobby {
           await new Promise((resolve) => setTimeout(resolve, hold.ms));
         }
         const refusal = takeFirstMatch(this.#refusals, argv);
-        reply = refusal === undefined ? await this.#dispatch(argv, key) : fail(refusal);
+        return refusal === undefined ? await this.#dispatch(argv, key) : fail(refusal);
+      } catch (error) {
+        return fail(`${error instanceof Error ? error.message : error}`);
+      }
+    });
+    return answered.then(async (answer) => {
+      let reply: LobbyReply;
+      try {
+        reply = typeof answer === "function" ? await answer() : answer;
       } catch (error) {
         reply = fail(`${error instanceof Error ? error.message : error}`);
       }
@@ -246,7 +260,10 @@ export class ExeDevLobby {
     return next;
   }
 
-  #dispatch(argv: string[], key: string | undefined): Promise<LobbyReply> | LobbyReply {
+  #dispatch(
+    argv: string[],
+    key: string | undefined,
+  ): Promise<LobbyReply | Pending> | LobbyReply | Pending {
     const [verb, ...args] = argv;
     switch (verb) {
       case "new":
@@ -311,7 +328,7 @@ export class ExeDevLobby {
   // `cp <source-vm> [new-name] [--cpu N] [--memory M] [--disk D] [--copy-tags=false] [--json]`,
   // as exe.dev's CLI reference documents it: a copy of the disk, not of the processes, booting
   // like a new VM.
-  async #cp(args: string[]): Promise<LobbyReply> {
+  #cp(args: string[]): LobbyReply | Pending {
     const json = args.includes("--json");
     const error = (message: string) =>
       json ? { stdout: JSON.stringify({ error: message }) + "\n", stderr: "", code: 1 } : fail(
@@ -335,13 +352,26 @@ export class ExeDevLobby {
     const name = names[1] ?? `${source.name.slice(0, 50)}-copy-${randomLetters(6)}`;
     const refused = this.#refusedName(name);
     if (refused) return error(refused);
-    const { user, home } = await this.#machine.copyVm(source, name);
-    const vm: LobbyVm = { name, user, home, env: { ...source.env }, booted: false };
-    this.#vms.set(name, vm);
-    await this.#startBoot(vm);
-    const info = this.#info(vm);
-    if (json) return ok(JSON.stringify(info) + "\n");
-    return ok(`Copied ${source.name} to ${name}\nssh ${info.ssh_dest}\n`);
+    // The name is taken now; the copy is made outside the lobby's turn, then joins the account.
+    this.#copying.add(name);
+    return async () => {
+      let made: { user: string; home: string };
+      try {
+        made = await this.#machine.copyVm(source, name);
+      } catch (reason) {
+        this.#copying.delete(name);
+        return error(`copying "${source.name}" failed: ${(reason as Error).message}`);
+      }
+      return await this.#serial(async () => {
+        this.#copying.delete(name);
+        const vm: LobbyVm = { name, ...made, env: { ...source.env }, booted: false };
+        this.#vms.set(name, vm);
+        await this.#startBoot(vm);
+        const info = this.#info(vm);
+        if (json) return ok(JSON.stringify(info) + "\n");
+        return ok(`Copied ${source.name} to ${name}\nssh ${info.ssh_dest}\n`);
+      });
+    };
   }
 
   #help(args: string[]): LobbyReply {
@@ -362,7 +392,9 @@ export class ExeDevLobby {
       return `invalid VM name "${name}": use 1-63 lowercase letters, digits and hyphens, ` +
         "starting with a letter";
     }
-    if (this.#vms.has(name)) return `a VM named "${name}" already exists`;
+    if (this.#vms.has(name) || this.#copying.has(name)) {
+      return `a VM named "${name}" already exists`;
+    }
     return undefined;
   }
 
