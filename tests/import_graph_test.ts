@@ -88,9 +88,10 @@ Deno.test("no lib/ module imports itself back through others", async () => {
  * lines, …) serve everyone; the inbox stands on them; the relay carries inbox messages for
  * keyless ships; providers make VMs; agent is what runs on a ship for a task; plans are bodies
  * of agent tasks that the flagship drives over ships it is given; the fleet drives members,
- * providers, the relay, agents and plans; the CLI presents the library.
+ * providers, the relay, agents and plans; views (the dashboard, the terminal's watch) read the
+ * fleet as one live model; the CLI presents the library.
  */
-const LAYERS = ["", "inbox", "relay", "providers", "agent", "plan", "fleet", "cli"];
+const LAYERS = ["", "inbox", "relay", "providers", "agent", "plan", "fleet", "view", "cli"];
 
 // The folder of a lib/ file: "" at lib/ root.
 function folderOf(file: string): string {
