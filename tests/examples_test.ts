@@ -121,3 +121,21 @@ Deno.test("Fleet.local sinks on SIGTERM and leaves the ending to a script that l
   assert.equal(status.code, 7, "the script's own listener decided");
   assert.equal(after, "sunk\n");
 });
+
+Deno.test("examples: warm ships, copies of a repository's template", async () => {
+  await using tmp = await tempDir("ohc-example-");
+  const run = await example("warm_ships", [], tmp.path);
+  assert.equal(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split("\n");
+  assert.equal(lines.length, 4, run.stdout);
+  const [first, ...copies] = lines.map((line) =>
+    line.match(/^(ship-web-\w+): (.*); answers as (\S+); at (\w+)$/)!
+  );
+  assert.equal(first[2], "set up from nothing");
+  for (const copy of copies) {
+    assert.equal(copy[2], `a copy of ${first[1]}`);
+    assert.equal(copy[3], `captain@${copy[1]}`, "each copy answers as itself");
+    assert.equal(copy[4], first[4], "at the same commit");
+  }
+  assert.deepEqual(leftovers(tmp.path), []);
+});
