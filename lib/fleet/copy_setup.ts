@@ -20,7 +20,8 @@ import { writePrivateFile } from "../private_files.ts";
 import { lastLine, runProcess } from "../process.ts";
 import type { Transport } from "../transport.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { startSchedulerService, stopSchedulerService } from "../inbox/scheduler_service.ts";
+import { startSchedulerService } from "../inbox/scheduler_service.ts";
+import { SCHEDULER_UNIT, schedulerUnitEnabled } from "../inbox/scheduler_unit.ts";
 import { tasksDir } from "../agent/task_state.ts";
 import { Outbox } from "../relay/outbox.ts";
 import { shipChannelStateFile } from "../relay/channel_paths.ts";
@@ -106,7 +107,7 @@ export const COPY_FORGETS: readonly { path: (home: string) => string; what: stri
 ];
 
 /**
- * Makes the copy at `home` a ship of its own (run there by `ohcommodore _setup-copy`): stops a
+ * Makes the copy at `home` a ship of its own (run there by `ohcommodore _setup-copy`): kills a
  * scheduler its boot may have started, forgets {@link COPY_FORGETS}, writes its `.env`, key and
  * identity, fetches origin and checks out its default branch clean (its other branches, stashes
  * and files go; ignored files, such as build caches, stay), and starts its scheduler.
@@ -138,8 +139,7 @@ export async function setUpCopy(
   }
   const source = await readCopiedIdentity(paths.identityFile);
   const identity = { role: "captain" as const, name: setup.name };
-  // A copied VM boots with its source's unit enabled: stop what it started before forgetting.
-  await stopSchedulerService(await Inbox.open({ home, identity }), 60_000).catch(() => false);
+  await stopBootScheduler(home);
   for (const forgotten of COPY_FORGETS) {
     await Deno.remove(forgotten.path(home), { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -182,6 +182,20 @@ export async function setUpCopy(
     scheduler: { pid: scheduler.pid, systemd: scheduler.systemd },
     warnings,
   };
+}
+
+// A copied VM boots with its source's unit enabled. Its scheduler refuses to start as a copy,
+// but a program from before that check would run the source's messages as the source: whatever
+// the unit started is killed (commands and all, not let finish) and the unit stopped. Nothing
+// else can run here: processes are not copied, and nobody sends a copy anything before it is
+// ready.
+async function stopBootScheduler(home: string): Promise<void> {
+  if (!(await schedulerUnitEnabled(home))) return;
+  const systemctl = (args: string[]) =>
+    runProcess("systemctl", ["--user", ...args, SCHEDULER_UNIT], { timeoutMs: 60_000 })
+      .catch(() => undefined);
+  await systemctl(["kill", "--signal=SIGKILL"]);
+  await systemctl(["stop"]);
 }
 
 // The source's identity as copied (it reads as a copy, so readIdentity refuses it): where its
