@@ -22,12 +22,14 @@ import { VERSION } from "../version.ts";
 import { withBoard, writeAll } from "./live_board.ts";
 import { escapeControls, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";
 import { refreshShipNames, updateShipNames, writeShipNames } from "./ship_names_cache.ts";
+import { watchCommand } from "./watch_command.ts";
 
 /** Builds the `fleet` command group. */
 export function fleetCommand(): Command {
   const fleet = new Command("fleet").description("See or sink the whole fleet");
 
   fleet.addCommand(statusCommand());
+  fleet.addCommand(watchCommand());
   fleet.addCommand(costsCommand());
   fleet.addCommand(sinkCommand());
   fleet.addCommand(execCommand());
