@@ -410,18 +410,7 @@ export class PlanDriver {
     kind: AttemptKind,
     changes: PlanChanges,
   ): Promise<void> {
-    const attempt: AttemptRecord = {
-      messageId: newMessageId(),
-      plan: plan.record.id,
-      task: task.id,
-      kind,
-      ship: ship.name,
-      status: "sent",
-      costUsd: null,
-      sentAt: now(),
-      endedAt: null,
-      outcome: null,
-    };
+    const attempt = newAttempt(plan, task.id, kind, ship);
     const { maxAttempts } = plan.record.spec;
     let text: string;
     if (kind === "agent") {
@@ -460,18 +449,7 @@ export class PlanDriver {
 
   // The plan's own pull request (`--pr one`), sent like an attempt with no task.
   async #dispatchPlanPr(plan: LivePlan, ship: PlanShip): Promise<void> {
-    const attempt: AttemptRecord = {
-      messageId: newMessageId(),
-      plan: plan.record.id,
-      task: "",
-      kind: "pr",
-      ship: ship.name,
-      status: "sent",
-      costUsd: null,
-      sentAt: now(),
-      endedAt: null,
-      outcome: null,
-    };
+    const attempt = newAttempt(plan, "", "pr", ship);
     plan.record.spec.prAsked = true;
     const event = planEvent(
       plan,
@@ -556,11 +534,7 @@ export class PlanDriver {
   // An attempt's outcome taken in. In turn.
   async #ended(plan: LivePlan, attempt: AttemptRecord, message: FinishedMessage): Promise<void> {
     if (attempt.status !== "sent") return;
-    attempt.status = "ended";
-    attempt.endedAt = now();
-    plan.open.delete(attempt.messageId);
-    if (this.#busy.get(attempt.ship) === attempt.messageId) this.#busy.delete(attempt.ship);
-    const changes: PlanChanges = { tasks: [], attempts: [attempt], events: [] };
+    const changes = this.#close(plan, attempt, "ended");
     const task = plan.tasks.get(attempt.task);
     if (attempt.kind === "agent" && task) {
       takeAgentOutcome(plan, task, attempt, outcomeOf(attempt.ship, message), changes);
@@ -580,15 +554,20 @@ export class PlanDriver {
     for (const other of this.#plans.values()) if (other !== plan) await this.#tick(other);
   }
 
+  // An attempt no longer out: its ship is free; the changes to save start with it.
+  #close(plan: LivePlan, attempt: AttemptRecord, status: "ended" | "lost"): PlanChanges {
+    attempt.status = status;
+    attempt.endedAt = now();
+    plan.open.delete(attempt.messageId);
+    if (this.#busy.get(attempt.ship) === attempt.messageId) this.#busy.delete(attempt.ship);
+    return { tasks: [], attempts: [attempt], events: [] };
+  }
+
   // A ship gone or silent: its attempt is given up on and the task goes to another ship.
   async #lose(plan: LivePlan, attempt: AttemptRecord, why: string): Promise<void> {
     await this.#inTurn(async () => {
       if (attempt.status !== "sent") return;
-      attempt.status = "lost";
-      attempt.endedAt = now();
-      plan.open.delete(attempt.messageId);
-      if (this.#busy.get(attempt.ship) === attempt.messageId) this.#busy.delete(attempt.ship);
-      const changes: PlanChanges = { tasks: [], attempts: [attempt], events: [] };
+      const changes = this.#close(plan, attempt, "lost");
       const task = plan.tasks.get(attempt.task);
       if (attempt.kind === "pr") {
         if (task) task.memory.prAsked = false;
@@ -794,4 +773,25 @@ export class PlanDriver {
   #log(line: string): void {
     this.#options.log?.(`plans: ${line}`);
   }
+}
+
+// An attempt about to go out, its message id chosen now (it is stored before it is sent).
+function newAttempt(
+  plan: LivePlan,
+  task: string,
+  kind: AttemptKind,
+  ship: PlanShip,
+): AttemptRecord {
+  return {
+    messageId: newMessageId(),
+    plan: plan.record.id,
+    task,
+    kind,
+    ship: ship.name,
+    status: "sent",
+    costUsd: null,
+    sentAt: now(),
+    endedAt: null,
+    outcome: null,
+  };
 }
