@@ -111,19 +111,19 @@ export function renderWatch(
     : (colour, text) => COLOURS[colour][0] + text + COLOURS[colour][1];
   const rows = Math.max(3, size.rows);
   const pane = state.panes.at(-1);
-  const page = !state.snapshot
-    ? connecting()
-    : pane?.kind === "follow"
-    ? followPage(state, pane, rows, now, paint)
-    : pane?.kind === "plan"
-    ? planPage(state, pane, now, paint)
-    : overviewPage(state, now, paint);
   const message = state.notice !== null
     ? safe(state.notice)
     : state.error !== null
     ? paint("yellow", `! ${safe(state.error)}`)
     : null;
   const bodyRows = rows - 2 - (message === null ? 0 : 1);
+  const page = !state.snapshot
+    ? connecting()
+    : pane?.kind === "follow"
+    ? followPage(state, pane, bodyRows, now, paint)
+    : pane?.kind === "plan"
+    ? planPage(state, pane, bodyRows, now, paint)
+    : overviewPage(state, now, paint);
   const body = window(page.body, page.anchor, bodyRows);
   const lines = [
     // Reversed to the edge: the padding takes the style in force (see fitLine).
@@ -234,7 +234,7 @@ function shipTable(snapshot: FleetSnapshot, now: number, paint: Painter): Table 
       key: `ship:${ship.name}`,
       cells: [
         safe(ship.name),
-        clipText(safe(ship.repo ?? "-"), 32),
+        clipText(safe(ship.repo ?? "-"), 24),
         ship.keyless ? "keyless" : "trusted",
         safe(ship.channel ?? "-"),
         ship.schedulerRunning === null ? "?" : ship.schedulerRunning ? "running" : "STOPPED",
@@ -260,11 +260,7 @@ function shipTask(ship: ShipView, elapsed: number, paint: Painter): string {
     const time = formatDuration(Math.max(0, task.runningMs + (running ? elapsed : 0)));
     const cost = task.costUsd === null ? "" : `  $${task.costUsd.toFixed(4)}`;
     const plan = task.plan ? `  plan ${safe(task.plan.id)}/${safe(task.plan.task)}` : "";
-    parts.push(
-      `${paintStatus(safe(task.status), paint)} ${time}${cost}${plan}  ${
-        paint("dim", safe(task.id))
-      }`,
-    );
+    parts.push(`${paintStatus(safe(task.status), paint)} ${time}${cost}${plan}`);
   }
   if (ship.problem) parts.push(paint("yellow", `! ${safe(ship.problem)}`));
   return parts.join("  ") || "-";
@@ -329,7 +325,13 @@ function drawTable(
   return { lines, chosen: at };
 }
 
-function planPage(state: WatchState, pane: PlanPane, now: number, paint: Painter): Page {
+function planPage(
+  state: WatchState,
+  pane: PlanPane,
+  rows: number,
+  now: number,
+  paint: Painter,
+): Page {
   const snapshot = state.snapshot!;
   const plan = snapshot.plans.find((plan) => plan.id === pane.planId);
   const tasks = planTasks(snapshot, pane.planId);
@@ -358,9 +360,15 @@ function planPage(state: WatchState, pane: PlanPane, now: number, paint: Painter
     const why = tasks.find((task) => task.id === chosen)?.error;
     if (why) body.push("", `  ${safe(chosen)}: ${paint("yellow", safe(why))}`);
   }
+  // The newest events that fit below the tasks (at least a few: the tasks scroll then).
   const events = snapshot.planEvents.filter((event) => event.plan === pane.planId);
+  const room = Math.max(3, rows - body.length - 2);
   if (events.length) {
-    body.push("", BOLD("EVENTS"), ...events.map((event) => eventLine(event, paint, false)));
+    body.push(
+      "",
+      BOLD(`EVENTS${events.length > room ? ` (the last ${room})` : ""}`),
+      ...events.slice(-room).map((event) => eventLine(event, paint, false)),
+    );
   }
   const title = plan
     ? `Plan ${safe(plan.id)}   ${safe(plan.status)}   ${plan.tasksDone}/${plan.tasks} done   $${
@@ -399,7 +407,7 @@ function followPage(
   if (pane.outcome) body.push("", `  ${outcomeLine(pane.outcome, paint)}`);
   if (pane.error) body.push("", `  ${paint("red", `! ${safe(pane.error)}`)}`);
   if (body.length === 0) body.push("  Waiting for the agent's first words…");
-  const below = Math.min(pane.scroll, Math.max(0, body.length - (rows - 2)));
+  const below = Math.min(pane.scroll, Math.max(0, body.length - rows));
   return {
     title,
     body,

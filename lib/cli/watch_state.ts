@@ -6,11 +6,11 @@
  *
  * @example Choose the second ship and follow its task
  * ```ts
- * import { applyKey, initialState } from "./watch_state.ts";
+ * import { applyKey, initialState, type WatchState } from "./watch_state.ts";
  * import type { FleetSnapshot } from "../view/fleet_view.ts";
  *
  * declare const snapshot: FleetSnapshot;
- * let state = { ...initialState(), snapshot };
+ * let state: WatchState = { ...initialState(), snapshot };
  * state = applyKey(state, "down", 20).state;
  * const { state: following } = applyKey(state, "enter", 20);
  * following.panes.at(-1); // { kind: "follow", taskId: …, … }
