@@ -358,6 +358,9 @@ Deno.test("fleet watch keeps the chosen row in sight on a short screen", () => {
   assert.equal(screen.length, 12);
   assert.match(screen.at(-3)!, /^> ship-30 /, "the chosen row, with one below it");
   assert.match(screen.at(-2)!, /^ {2}ship-31 /);
+  const end = shown(draw(keys(many, "end"), 100, 12)).split("\n");
+  assert.match(end.at(-2)!, /p1 dispatched parser on ship-a/, "on the last row, the page's end");
+  assert.ok(end.some((line) => line.startsWith("> task-a ")));
 });
 
 Deno.test("fleet watch scrolls a transcript and keeps the newest line in sight until scrolled", () => {

@@ -29,6 +29,7 @@ import { costText, statusText } from "./limit_text.ts";
 import { clipText, fitLine, padText, textWidth } from "./watch_text.ts";
 import {
   type FollowPane,
+  overviewItems,
   type PlanPane,
   planTasks,
   selectedItem,
@@ -178,16 +179,7 @@ function overviewPage(state: WatchState, now: number, paint: Painter): Page {
     if (drawn.chosen !== null) anchor = body.length + drawn.chosen;
     body.push(...drawn.lines);
   };
-  add(
-    `SHIPS (${snapshot.ships.length})`,
-    snapshot.ships.length
-      ? shipTable(snapshot, now, paint)
-      : ['  No ships: create one with "ohcommodore ship create <owner/repo>"'],
-  );
-  const plans = shownPlans(snapshot);
-  if (plans.length) add(`PLANS (${snapshot.plans.length})`, planTable(plans, paint));
-  const tasks = shownTasks(snapshot);
-  if (tasks.length) add("AGENT TASKS", taskTable(tasks, now, paint));
+  // What waits for a person first.
   if (snapshot.held.length) {
     add(
       `HELD (${snapshot.held.length}): approve with "ohcommodore inbox approve <id>"`,
@@ -198,6 +190,16 @@ function overviewPage(state: WatchState, now: number, paint: Painter): Page {
       ),
     );
   }
+  add(
+    `SHIPS (${snapshot.ships.length})`,
+    snapshot.ships.length
+      ? shipTable(snapshot, now, paint)
+      : ['  No ships: create one with "ohcommodore ship create <owner/repo>"'],
+  );
+  const plans = shownPlans(snapshot);
+  if (plans.length) add(`PLANS (${snapshot.plans.length})`, planTable(plans, paint));
+  const tasks = shownTasks(snapshot);
+  if (tasks.length) add("AGENT TASKS", taskTable(tasks, now, paint));
   if (snapshot.notes.length) {
     add(
       "NOTES",
@@ -210,10 +212,13 @@ function overviewPage(state: WatchState, now: number, paint: Painter): Page {
   }
   const events = snapshot.planEvents.slice(-EVENTS_SHOWN);
   if (events.length) add("PLAN EVENTS", events.map((event) => eventLine(event, paint, true)));
+  // On the last row to choose, the rest of the page comes into sight too.
+  const items = overviewItems(snapshot);
+  const last = items.length > 0 && chosen === items.at(-1);
   return {
     title: flagshipTitle(snapshot),
     body,
-    anchor,
+    anchor: last ? body.length - 1 : anchor,
     keys: " ↑↓ choose   Enter open   Esc back   q quit",
   };
 }
@@ -257,7 +262,9 @@ function shipTask(ship: ShipView, elapsed: number, paint: Painter): string {
   const parts: string[] = [];
   if (task) {
     const running = task.status === "running";
-    const time = formatDuration(Math.max(0, task.runningMs + (running ? elapsed : 0)));
+    // Whole seconds: tenths that change at every read would only flicker.
+    const ms = Math.max(0, task.runningMs + (running ? elapsed : 0));
+    const time = formatDuration(ms < 1000 ? ms : Math.floor(ms / 1000) * 1000);
     const cost = task.costUsd === null ? "" : `  $${task.costUsd.toFixed(4)}`;
     const plan = task.plan ? `  plan ${safe(task.plan.id)}/${safe(task.plan.task)}` : "";
     parts.push(`${paintStatus(safe(task.status), paint)} ${time}${cost}${plan}`);
