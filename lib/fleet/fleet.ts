@@ -8,6 +8,7 @@
  */
 
 import { Plans } from "../plan/plans.ts";
+import { closeMemberConnections } from "../inbox/member_connections.ts";
 import { planCaller } from "../plan/plan_caller.ts";
 import { FleetAgents } from "./agents.ts";
 import { join } from "node:path";
@@ -513,12 +514,17 @@ export class Fleet implements AsyncDisposable {
   }
 
   /**
-   * Sinks a throwaway fleet ({@link Fleet.local}) and removes its home. For other fleets there
-   * is nothing to release: shared ssh connections close by themselves when idle, and other
-   * processes may be using them.
+   * Sinks a throwaway fleet ({@link Fleet.local}) and removes its home, and lets this process's
+   * kept connections to members' inbox servers go (each once its calls are answered). Shared ssh
+   * connections close by themselves when idle: other processes may be using them.
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.#throwaway?.stop();
+    try {
+      await this.#throwaway?.stop();
+    } finally {
+      // Each closes once the calls waiting on it are answered: other users are not cut off.
+      closeMemberConnections();
+    }
   }
 
   #shipOf(where: MemberLocation & { repo?: string | null }): Ship {

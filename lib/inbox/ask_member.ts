@@ -8,7 +8,8 @@
 import { ServerConnectionError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import type { OperationName, ServerOperations } from "./server_protocol.ts";
-import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+import { reachMember } from "./member_connections.ts";
+import { unlessUnreachable } from "./tunnel.ts";
 
 /**
  * Asks a member's server one thing.
@@ -30,17 +31,15 @@ export async function askMember<K extends OperationName>(
   args: ServerOperations[K]["args"],
   timeoutMs: number,
 ): Promise<{ value: ServerOperations[K]["value"] } | undefined> {
-  // A reader: a server that was stopped stays stopped.
-  const server = await connectToMember(member.destination, ssh, member.address, { start: false })
+  // A reader: a server that was stopped stays stopped. The process's kept connection carries it.
+  const server = await reachMember(member.destination, ssh, member.address, { start: false })
     .catch(unlessUnreachable);
   if (!server) return undefined;
   try {
-    return { value: await server.call(op, args, { timeoutMs }) };
+    return { value: await server.call(op, args, { timeoutMs, retry: "idempotent" }) };
   } catch (error) {
     if (error instanceof ServerConnectionError || isUnknownOperation(error)) return undefined;
     throw error;
-  } finally {
-    server.close();
   }
 }
 

@@ -12,7 +12,8 @@ import { lineSplitter } from "../lines.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { transportFor } from "../transport.ts";
-import { connectToMember, unlessUnreachable } from "../inbox/tunnel.ts";
+import { reachMember } from "../inbox/member_connections.ts";
+import { unlessUnreachable } from "../inbox/tunnel.ts";
 import type { PlanCall } from "./plan_calls.ts";
 import type { PlanEvent } from "./plan_types.ts";
 
@@ -48,18 +49,17 @@ export function planCaller(
   return async (call, options = {}) => {
     const timeoutMs = options.timeoutMs ??
       (call.method === "follow" ? FOLLOW_TIMEOUT_MS : CALL_TIMEOUT_MS);
-    const server = await connectToMember(flagship.destination, ssh, flagship.address)
+    const server = await reachMember(flagship.destination, ssh, flagship.address)
       .catch(unlessUnreachable);
     if (server) {
-      try {
-        return await server.call("plan", { call }, {
-          onEvent: options.onEvent as (event: unknown) => void,
-          signal: options.signal,
-          timeoutMs,
-        });
-      } finally {
-        server.close();
-      }
+      return await server.call("plan", { call }, {
+        onEvent: options.onEvent as (event: unknown) => void,
+        signal: options.signal,
+        timeoutMs,
+        // Reads (a follow too: events carry their place) may be asked again; a run or a cancel
+        // only when it was surely not sent.
+        retry: call.method === "run" || call.method === "cancel" ? "connect" : "idempotent",
+      });
     }
     return await overExec(flagship.destination, ssh, call, { ...options, timeoutMs });
   };
