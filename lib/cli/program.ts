@@ -8,6 +8,7 @@
 import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { agentCommand } from "./agent_command.ts";
 import { completionsCommand } from "./completions_command.ts";
+import { dashboardCommand } from "./dashboard_command.ts";
 import { fleetCommand } from "./fleet_command.ts";
 import { inboxCommand } from "./inbox_command.ts";
 import { initCommand } from "./init_command.ts";
@@ -38,6 +39,7 @@ export function program(): Command {
   root.addCommand(planCommand());
   root.addCommand(schedulerCommand());
   root.addCommand(completionsCommand());
+  root.addCommand(dashboardCommand());
   root.addCommand(foregroundSchedulerCommand(), { hidden: true });
   root.addCommand(setupCommand(), { hidden: true });
   root.addCommand(setupCopyCommand(), { hidden: true });

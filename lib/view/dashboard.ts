@@ -1,0 +1,391 @@
+/**
+ * The dashboard's server: the page, its API and its live events, from one {@link FleetView}
+ * however many pages are open.
+ *
+ * Safe by default:
+ * - it listens on 127.0.0.1 unless told another address, and then answers only requests whose
+ *   `Host` names where it listens (a page of another site that rebinds its name to this
+ *   machine is refused);
+ * - every request, the page and its files included, needs the token: in the URL once (the
+ *   answer sets it as an HttpOnly, SameSite=Strict cookie and sends the browser on to the same
+ *   page without it), then the cookie, or `Authorization: Bearer <token>` from a script;
+ *   anything else gets 401;
+ * - actions are JSON POSTs whose `Origin` and `Sec-Fetch-Site`, when the browser sends them,
+ *   say this page: another site's page cannot act through a person's browser;
+ * - the page's Content-Security-Policy allows its own scripts and styles only (no inline script,
+ *   no eval, no other origin), and everything a ship produced reaches the page as JSON that the
+ *   page renders as text;
+ * - nothing secret is in what it serves: the fleet's state, messages and transcripts only.
+ *
+ * @module
+ */
+
+import { timingSafeEqual } from "node:crypto";
+import { AgentStartError } from "../fleet/agents.ts";
+import { errorToData, NotFoundError, UsageError } from "../errors.ts";
+import type { Fleet } from "../fleet/fleet.ts";
+import { parseMessageId } from "../inbox/message.ts";
+import { FleetView, type FleetViewOptions } from "./fleet_view.ts";
+import { approveHeld, deleteHeld } from "./held_messages.ts";
+import { PAGE_ASSETS } from "./page/assets.ts";
+import { EventStreams } from "./event_streams.ts";
+
+/** Options for {@link Dashboard.start}. */
+export interface DashboardOptions extends FleetViewOptions {
+  /**
+   * The address to listen on. Anything but loopback lets other machines reach the page (the
+   * token still guards it).
+   *
+   * @default {"127.0.0.1"}
+   */
+  host?: string;
+  /**
+   * The port; 0 takes a free one.
+   *
+   * @default {0}
+   */
+  port?: number;
+}
+
+const COOKIE_PREFIX = "ohcommodore-dashboard-";
+const JSON_TYPE = "application/json; charset=utf-8";
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+const SECURITY_HEADERS: Record<string, string> = {
+  "content-security-policy": CONTENT_SECURITY_POLICY,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+  "cache-control": "no-store",
+};
+// A prompt as large as an agent task takes, and no larger body for the other actions.
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The dashboard's server; see the module doc.
+ *
+ * @example Serve the fleet's dashboard until the process ends
+ * ```ts
+ * import { Fleet } from "@smithclay/ohcommodore";
+ * import { Dashboard } from "./dashboard.ts";
+ *
+ * await using fleet = await Fleet.open();
+ * await using dashboard = await Dashboard.start(fleet, { port: 8420 });
+ * console.log(dashboard.url); // http://127.0.0.1:8420/?token=…
+ * await dashboard.finished;
+ * ```
+ */
+export class Dashboard implements AsyncDisposable {
+  /** The page's address with its token: what a person opens. */
+  readonly url: string;
+  /** The origin the page is served from, e.g. `http://127.0.0.1:8420`. */
+  readonly origin: string;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  readonly #fleet: Fleet;
+  readonly #view: FleetView;
+  readonly #token: string;
+  readonly #cookie: string;
+  readonly #hosts: Set<string> | null;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #streams: EventStreams;
+  readonly #stopUpdates: () => void;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(
+    fleet: Fleet,
+    view: FleetView,
+    options: { host: string; port: number; token: string },
+  ) {
+    this.#fleet = fleet;
+    this.#view = view;
+    this.#token = options.token;
+    this.#streams = new EventStreams();
+    this.#server = Deno.serve({
+      hostname: options.host,
+      port: options.port,
+      onListen: () => {},
+      onError: (error) => json(500, { error: errorToData(error) }),
+    }, (request) => this.#handle(request));
+    const port = this.#server.addr.port;
+    const shownHost = urlHost(options.host);
+    this.origin = `http://${shownHost}:${port}`;
+    this.url = `${this.origin}/?token=${this.#token}`;
+    this.#cookie = `${COOKIE_PREFIX}${port}`;
+    // On loopback, only the names of loopback: a rebinding site's name is not one of them.
+    this.#hosts = LOOPBACK.has(options.host)
+      ? new Set(["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${port}`))
+      : null;
+    this.finished = this.#server.finished;
+    // One serialisation per event, whatever the number of pages.
+    let last = "";
+    this.#stopUpdates = view.subscribe((event) => {
+      if (event.type === "snapshot") {
+        const { at: _, ...rest } = event.snapshot;
+        const same = JSON.stringify(rest);
+        if (same === last) return;
+        last = same;
+      }
+      this.#streams.broadcast(JSON.stringify(event));
+    });
+  }
+
+  /**
+   * Opens a view of the fleet and serves the dashboard.
+   *
+   * @param fleet The fleet.
+   * @param options Where to listen, and how often to read the fleet.
+   * @returns The running dashboard; dispose it to stop.
+   */
+  static async start(fleet: Fleet, options: DashboardOptions = {}): Promise<Dashboard> {
+    const view = await FleetView.open(fleet, options);
+    try {
+      return new Dashboard(fleet, view, {
+        host: options.host ?? "127.0.0.1",
+        port: options.port ?? 0,
+        token: newToken(),
+      });
+    } catch (error) {
+      await view[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** True when it listens on loopback only. */
+  get loopback(): boolean {
+    return this.#hosts !== null;
+  }
+
+  /** Stops serving: open pages are told the stream ended, the view stops reading the fleet. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopUpdates();
+      this.#streams.closeAll();
+      await this.#server.shutdown();
+      await this.#view[Symbol.asyncDispose]();
+    })();
+    await this.#stopped;
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const response = await this.#answer(request).catch((error) => failure(error));
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      response.headers.set(name, value);
+    }
+    return response;
+  }
+
+  async #answer(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const host = request.headers.get("host") ?? "";
+    if (this.#hosts && !this.#hosts.has(host.toLowerCase())) {
+      return plain(403, `This dashboard answers at ${this.origin} only`);
+    }
+    const given = url.searchParams.get("token");
+    if (given !== null) {
+      if (!this.#isToken(given)) return unauthorized();
+      // The first load: the token becomes a cookie, and leaves the address bar and history.
+      if (request.method === "GET" && url.pathname === "/") {
+        return new Response(null, {
+          status: 303,
+          headers: {
+            location: "/",
+            "set-cookie": `${this.#cookie}=${this.#token}; HttpOnly; SameSite=Strict; Path=/`,
+          },
+        });
+      }
+    } else if (!this.#isToken(this.#presented(request))) {
+      return unauthorized();
+    }
+    if (request.method === "POST") return await this.#act(request, url);
+    if (request.method !== "GET") return plain(405, "Use GET, or POST for an action");
+    return await this.#read(request, url);
+  }
+
+  // The token a request carries: its cookie, or a script's Authorization header.
+  #presented(request: Request): string {
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.get("authorization") ?? "");
+    if (bearer) return bearer[1];
+    for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+      const [name, ...value] = part.trim().split("=");
+      if (name === this.#cookie) return value.join("=");
+    }
+    return "";
+  }
+
+  #isToken(given: string): boolean {
+    const a = new TextEncoder().encode(given);
+    const b = new TextEncoder().encode(this.#token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  async #read(request: Request, url: URL): Promise<Response> {
+    const asset = PAGE_ASSETS.get(url.pathname);
+    if (asset) return new Response(asset.body, { headers: { "content-type": asset.type } });
+    const path = url.pathname;
+    if (path === "/api/snapshot") return json(200, this.#view.snapshot());
+    if (path === "/api/events") {
+      return this.#streams.open(
+        request.signal,
+        (send) => {
+          send(JSON.stringify({ type: "snapshot", snapshot: this.#view.snapshot() }));
+        },
+        undefined,
+        { broadcast: true },
+      );
+    }
+    const follow = /^\/api\/tasks\/([^/]+)\/follow$/.exec(path);
+    if (follow) return this.#follow(request, decodeURIComponent(follow[1]));
+    const messages = /^\/api\/members\/([^/]+)\/messages$/.exec(path);
+    if (messages) {
+      const ship = await this.#fleet.ship(decodeURIComponent(messages[1]));
+      return json(200, await ship.inbox.list({ limit: 20 }));
+    }
+    return plain(404, `Nothing at ${path}`);
+  }
+
+  // A task's transcript as events: a "line" each, then its "outcome" (or a "failure").
+  #follow(request: Request, id: string): Response {
+    parseMessageId(id, "task");
+    const stop = new AbortController();
+    return this.#streams.open(request.signal, (send, end) => {
+      this.#view.follow(
+        id,
+        (line) => send(JSON.stringify({ text: line, at: Date.now() }), "line"),
+        AbortSignal.any([stop.signal, request.signal]),
+      ).then(
+        (outcome) => send(JSON.stringify(outcome), "outcome"),
+        (error) => send(JSON.stringify(errorToData(error)), "failure"),
+      ).finally(end);
+    }, () => stop.abort());
+  }
+
+  async #act(request: Request, url: URL): Promise<Response> {
+    const refused = crossSite(request, `http://${request.headers.get("host") ?? ""}`);
+    if (refused) return plain(403, refused);
+    if (!/^application\/json\b/.test(request.headers.get("content-type") ?? "")) {
+      return plain(415, "An action is a JSON POST");
+    }
+    const body = await readBody(request);
+    const path = url.pathname;
+    const id = (pattern: RegExp) => {
+      const match = pattern.exec(path);
+      return match ? decodeURIComponent(match[1]) : null;
+    };
+    let result: unknown;
+    let taskId: string | null, planId: string | null, heldId: string | null;
+    if (path === "/api/tasks") {
+      result = await this.#startTask(body);
+    } else if ((taskId = id(/^\/api\/tasks\/([^/]+)\/cancel$/))) {
+      const task = await this.#view.task(taskId);
+      result = { id: task.id, ship: task.ship.name, outcome: await task.cancel() };
+    } else if ((planId = id(/^\/api\/plans\/([^/]+)\/cancel$/))) {
+      result = await this.#fleet.plans.get(planId).cancel();
+    } else if ((heldId = id(/^\/api\/held\/([^/]+)\/approve$/))) {
+      result = { ...await approveHeld(this.#fleet, heldId), outcome: "approved, runs in its turn" };
+    } else if ((heldId = id(/^\/api\/held\/([^/]+)\/delete$/))) {
+      result = { ...await deleteHeld(this.#fleet, heldId), outcome: "deleted" };
+    } else {
+      return plain(404, `No action at ${path}`);
+    }
+    this.#view.refresh();
+    return json(200, result);
+  }
+
+  async #startTask(body: unknown): Promise<unknown> {
+    const { prompt, ships } = (body ?? {}) as { prompt?: unknown; ships?: unknown };
+    if (typeof prompt !== "string" || !prompt.trim()) {
+      throw new UsageError(`Give the agents a prompt`);
+    }
+    if (!Array.isArray(ships) || !ships.length || !ships.every((s) => typeof s === "string")) {
+      throw new UsageError(`Choose the ships to give the task to`);
+    }
+    try {
+      const tasks = await this.#fleet.agents.start(prompt, { ships });
+      return { tasks: tasks.map((task) => ({ id: task.id, ship: task.ship.name })) };
+    } catch (error) {
+      if (!(error instanceof AgentStartError)) throw error;
+      // Some started: the page hears of those too.
+      throw Object.assign(error, {
+        tasks: error.started.map((task) => ({ id: task.id, ship: task.ship.name })),
+      });
+    }
+  }
+}
+
+// Why a POST is refused as coming from another site, or null when it comes from the page it
+// was sent to (`origin`, from its Host), or from a script, which sends neither header.
+function crossSite(request: Request, origin: string): string | null {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin") {
+    return `Refused: an action from another site (${site})`;
+  }
+  const from = request.headers.get("origin");
+  if (from !== null && from !== origin) {
+    return `Refused: an action from another origin (${from})`;
+  }
+  return null;
+}
+
+async function readBody(request: Request): Promise<unknown> {
+  const text = await new Response(request.body).text();
+  if (text.length > MAX_BODY_BYTES) throw new UsageError(`The request is too large`);
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`The request is not JSON`);
+  }
+}
+
+function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function urlHost(host: string): string {
+  // Every address of this machine: its name is what another machine would open.
+  if (host === "0.0.0.0" || host === "::") return Deno.hostname();
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), { status, headers: { "content-type": JSON_TYPE } });
+}
+
+function plain(status: number, text: string): Response {
+  return new Response(`${text}\n`, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function unauthorized(): Response {
+  return plain(
+    401,
+    `Unauthorized: open the address "ohcommodore dashboard" printed, with its token`,
+  );
+}
+
+// An action's error as data, with the status a person's mistake or a missing thing earns.
+function failure(error: unknown): Response {
+  const status = error instanceof NotFoundError
+    ? 404
+    : error instanceof UsageError
+    ? 400
+    : error instanceof AgentStartError
+    ? 502
+    : 500;
+  return json(status, { error: errorToData(error) });
+}
