@@ -13,8 +13,6 @@ import { wholeNumber } from "./arguments.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { note, out, paint } from "./output.ts";
 
-const LOOPBACK = ["127.0.0.1", "localhost", "::1"];
-
 /**
  * Builds `dashboard`.
  *
@@ -46,12 +44,12 @@ export function dashboardCommand(): CommandUnknownOpts {
     .option("--no-open", "print the address without opening a browser")
     .option("--json", 'print {"url": "…"} as the first line')
     .action(async (options) => {
-      const { Dashboard } = await import("../view/dashboard.ts");
+      const { Dashboard, isLoopback } = await import("../view/dashboard.ts");
       const host = options.host ?? "127.0.0.1";
       await using fleet = await Fleet.open();
       using interruption = listenForInterruption(`nothing to clean up`, { announce: false });
       await using dashboard = await Dashboard.start(fleet, { host, port: options.port ?? 0 });
-      if (!LOOPBACK.includes(host)) {
+      if (!isLoopback(host)) {
         note(paint(
           "yellow",
           `warning: the dashboard listens on ${host}: other machines can reach it, and it speaks ` +

@@ -49,7 +49,6 @@ export interface DashboardOptions extends FleetViewOptions {
 
 const COOKIE_PREFIX = "ohcommodore-dashboard-";
 const JSON_TYPE = "application/json; charset=utf-8";
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
@@ -124,8 +123,8 @@ export class Dashboard implements AsyncDisposable {
     this.url = `${this.origin}/?token=${this.#token}`;
     this.#cookie = `${COOKIE_PREFIX}${port}`;
     // On loopback, only the names of loopback: a rebinding site's name is not one of them.
-    this.#hosts = LOOPBACK.has(options.host)
-      ? new Set(["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${port}`))
+    this.#hosts = isLoopback(options.host)
+      ? new Set([shownHost, "127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${port}`))
       : null;
     this.finished = this.#server.finished;
     // One serialisation per event, whatever the number of pages.
@@ -149,15 +148,21 @@ export class Dashboard implements AsyncDisposable {
    * @returns The running dashboard; dispose it to stop.
    */
   static async start(fleet: Fleet, options: DashboardOptions = {}): Promise<Dashboard> {
+    const host = options.host ?? "127.0.0.1";
+    const port = options.port ?? 0;
     const view = await FleetView.open(fleet, options);
     try {
-      return new Dashboard(fleet, view, {
-        host: options.host ?? "127.0.0.1",
-        port: options.port ?? 0,
-        token: newToken(),
-      });
+      return new Dashboard(fleet, view, { host, port, token: newToken() });
     } catch (error) {
       await view[Symbol.asyncDispose]();
+      if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+        throw new UsageError(`Cannot listen on ${urlHost(host)}:${port}: ${error.message}`, {
+          cause: error,
+          next: error instanceof Deno.errors.AddrInUse
+            ? `choose another --port, or leave it out for a free one`
+            : `give --host an address of this machine`,
+        });
+      }
       throw error;
     }
   }
@@ -347,6 +352,16 @@ async function readBody(request: Request): Promise<unknown> {
   } catch {
     throw new UsageError(`The request is not JSON`);
   }
+}
+
+/**
+ * Whether an address to listen on is this machine's loopback (127.0.0.0/8, ::1, localhost).
+ *
+ * @param host The address.
+ * @returns True for loopback.
+ */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || ["localhost", "::1", "[::1]"].includes(host);
 }
 
 function newToken(): string {

@@ -47,7 +47,9 @@ class App extends Component {
   componentDidMount() {
     this.events = new EventSource("/api/events");
     this.events.onopen = () => this.setState({ live: true });
-    this.events.onerror = () => this.setState({ live: false });
+    // A stream the server refuses (it restarted: a new token) is not asked for again.
+    this.events.onerror = () =>
+      this.setState({ live: false, gone: this.events.readyState === EventSource.CLOSED });
     this.events.onmessage = (message) => this.heard(JSON.parse(message.data));
     this.clock = setInterval(() => this.setState({ now: Date.now() }), 1000);
   }
@@ -132,6 +134,8 @@ class App extends Component {
         <span class="flagship">${text(snapshot?.flagship.name)}</span>
         <span class=${state.live ? "live on" : "live off"}>${state.live
           ? "live"
+          : state.gone
+          ? "stopped: open the address ohcommodore dashboard prints"
           : "reconnecting…"}</span>
         <span class="updated">${snapshot
           ? `read ${agoShort(snapshot.at, now)}`
