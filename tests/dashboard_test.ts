@@ -391,6 +391,13 @@ Deno.test("the dashboard shows the fleet live in a browser, acts through the lib
         await crossSite.body?.cancel();
         assert.equal((await flagship.get(before.id)).status, "held");
         await flagship.delete(before.id);
+        // From the page's own origin, an action that cannot be done says why, as data.
+        const gone = await page.request.post(`${origin}/api/held/${before.id}/approve`, {
+          headers: { "content-type": "application/json", origin },
+          data: "{}",
+        });
+        assert.equal(gone.status(), 404);
+        assert.equal((await gone.json()).error.name, "NotFoundError");
       },
     );
 
