@@ -71,7 +71,15 @@ export interface AgentsContext {
   ssh: Ssh;
   /** The tasks of destroyed ships, as the flagship kept them (for costs). */
   keptTasks?: () => Promise<KeptTask[]>;
+  /**
+   * Every ship's tasks, asked by the flagship (whose connections to the ships are warm) instead
+   * of by this process, ship by ship.
+   */
+  shipTasks?: () => Promise<{ ships: Ship[]; tasks: TaskOutcome[]; unreachable: Unreachable[] }>;
 }
+
+/** A ship that could not be asked, and why. */
+type Unreachable = { ship: string; error: string };
 
 const LIST_CONCURRENCY = 32;
 const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
@@ -282,6 +290,7 @@ export class FleetAgents {
   // The fleet's ships (one call to the flagship), or the ones asked for, and what each says of
   // its tasks.
   async #survey(which?: readonly (string | Ship)[]) {
+    if (!which && this.#context.shipTasks) return await this.#context.shipTasks();
     const ships = which ? await this.#choose(which) : await this.#context.ships();
     const limit = pLimit(LIST_CONCURRENCY);
     const unreachable: { ship: string; error: string }[] = [];

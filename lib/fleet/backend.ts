@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { TaskOutcome } from "../agent/task.ts";
 import type { TaskSummary } from "../agent/last_task.ts";
 import type { MemberReport } from "../inbox/report.ts";
 import type { VmInfo } from "../providers/provider.ts";
@@ -32,8 +33,20 @@ export interface FleetBackend {
   sink(onProgress?: (progress: FleetProgress) => void): Promise<SinkReport>;
   /** The agent tasks of destroyed ships, as the flagship kept them. */
   keptTasks(): Promise<KeptTask[]>;
+  /** Every ship's agent tasks, each ship asked by the flagship (those it could not ask named). */
+  shipTasks(): Promise<ShipTasks>;
   /** Where a member lives; with `prefix`, a unique prefix of a ship's name will do. */
   locate(name: string, prefix?: boolean): Promise<MemberLocation | null>;
+}
+
+/** The fleet's ships and what each said of its agent tasks. */
+export interface ShipTasks {
+  /** The ships asked. */
+  ships: ShipRecord[];
+  /** Their tasks' outcomes, newest first per ship. */
+  tasks: TaskOutcome[];
+  /** Ships that could not be asked, and why. */
+  unreachable: { ship: string; error: string }[];
 }
 
 /** Options for {@link Flagship.createShips}. */

@@ -28,6 +28,7 @@ import type {
   FleetStatus,
   MemberLocation,
   ShipStatus,
+  ShipTasks,
   SinkReport,
   TemplateOptions,
 } from "./backend.ts";
@@ -47,6 +48,7 @@ export type {
   FleetStatus,
   MemberLocation,
   ShipStatus,
+  ShipTasks,
   SinkReport,
   TemplateOptions,
 };
@@ -286,6 +288,30 @@ export class Flagship implements FleetBackend {
     const kept = await this.#keepTasks(ship, registry);
     await this.#destroy(ship.name, ship.publicKey, registry);
     return { ...ship, ...kept };
+  }
+
+  /**
+   * Every ship's agent tasks, asked in parallel over the flagship's connections to its ships
+   * (kept warm in its scheduler, which answers this for the laptop). A ship that cannot be asked
+   * is named in `unreachable`, never a throw that hides the others.
+   *
+   * @returns The ships, their tasks, and those that did not answer.
+   */
+  async shipTasks(): Promise<ShipTasks> {
+    const ships = (await (await this.registry()).list()).filter((ship) => ship.status === "ready");
+    const limit = pLimit(STATUS_CONCURRENCY);
+    const unreachable: ShipTasks["unreachable"] = [];
+    const perShip = await Promise.all(
+      ships.map((ship) =>
+        limit(() =>
+          fetchShipTasks(this.#transport(ship.destination), ship.name, this.#ssh).catch((error) => {
+            unreachable.push({ ship: ship.name, error: (error as Error).message });
+            return [];
+          })
+        )
+      ),
+    );
+    return { ships, tasks: perShip.flat(), unreachable };
   }
 
   /**

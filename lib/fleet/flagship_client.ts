@@ -12,7 +12,7 @@ import { askMember } from "../inbox/ask_member.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
-import type { FleetBackend } from "./backend.ts";
+import type { FleetBackend, ShipTasks } from "./backend.ts";
 import { pickSettings } from "../settings.ts";
 import type { FleetFacts } from "./config.ts";
 import { loadSettings } from "../settings.ts";
@@ -149,6 +149,11 @@ export class FlagshipClient implements FleetBackend {
   /** The agent tasks of destroyed ships, as the flagship kept them. */
   keptTasks(): Promise<KeptTask[]> {
     return this.#call<KeptTask[]>({ method: "keptTasks" }, { readOnly: true });
+  }
+
+  /** Every ship's agent tasks, asked by the flagship (its connections to ships are warm). */
+  shipTasks(): Promise<ShipTasks> {
+    return this.#call<ShipTasks>({ method: "shipTasks" }, { readOnly: true, long: true });
   }
 
   /** Sinks every ship through the flagship. */

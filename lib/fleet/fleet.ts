@@ -292,6 +292,10 @@ export class Fleet implements AsyncDisposable {
       ships: () => this.ships(),
       ssh: this.#ssh,
       keptTasks: () => this.#backend.keptTasks(),
+      shipTasks: async () => {
+        const { ships, tasks, unreachable } = await this.#backend.shipTasks();
+        return { ships: ships.map((ship) => this.#shipOf(ship)), tasks, unreachable };
+      },
     });
   }
 

@@ -34,6 +34,7 @@ export type FleetCall =
   | { method: "destroyShip"; prefix: string }
   | { method: "sink" }
   | { method: "keptTasks" }
+  | { method: "shipTasks" }
   | { method: "locate"; name: string; prefix: boolean };
 
 /** The request on stdin. */
@@ -89,6 +90,7 @@ export const SOCKET_METHODS: readonly FleetCall["method"][] = [
   "status",
   "ships",
   "keptTasks",
+  "shipTasks",
   "locate",
 ];
 
@@ -143,6 +145,8 @@ function dispatch(
       return backend.sink(onProgress);
     case "keptTasks":
       return backend.keptTasks();
+    case "shipTasks":
+      return backend.shipTasks();
     case "locate":
       return backend.locate(call.name, call.prefix);
   }
@@ -157,6 +161,7 @@ const METHODS = new Set([
   "sink",
   "keptTasks",
   "locate",
+  "shipTasks",
 ]);
 
 function parseRequest(input: string): FleetCallRequest {
