@@ -75,11 +75,12 @@ export interface AgentsContext {
    * Every ship's tasks, asked by the flagship (whose connections to the ships are warm) instead
    * of by this process, ship by ship.
    */
-  shipTasks?: () => Promise<{ ships: Ship[]; tasks: TaskOutcome[]; unreachable: Unreachable[] }>;
+  shipTasks?: () => Promise<{
+    ships: Ship[];
+    tasks: TaskOutcome[];
+    unreachable: { ship: string; error: string }[];
+  }>;
 }
-
-/** A ship that could not be asked, and why. */
-type Unreachable = { ship: string; error: string };
 
 const LIST_CONCURRENCY = 32;
 const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
