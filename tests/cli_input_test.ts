@@ -187,3 +187,29 @@ Deno.test("typed input is quoted back clipped: a 10,000-character address, id or
     /^Invalid duration "a{59}…": use forms like 30s/,
   );
 });
+
+Deno.test("plan run refuses bad options and a missing plan before asking the flagship", async () => {
+  await using laptop = await laptopWithFleet();
+  const plan = join(laptop.home, "plan.json");
+  await Deno.writeTextFile(plan, JSON.stringify({ tasks: [{ id: "a", prompt: "x" }] }));
+  const cases: [string[], RegExp][] = [
+    [["plan", "run"], /^Give a plan file, or --from-issues <owner\/repo>/],
+    [
+      ["plan", "run", plan, "--from-issues", "acme/web"],
+      /^Give a plan file or --from-issues, not both/,
+    ],
+    [["plan", "run", plan, "--label", "ready"], /^The --label option goes with --from-issues/],
+    [
+      ["plan", "run", plan, "--budget", "lots"],
+      /^The budget \(--budget\) is in US dollars, e\.g\. 25 or 2\.50, not "lots"/,
+    ],
+    [["plan", "run", plan, "--budget", "0"], /^The budget is a number of US dollars above 0/],
+    [["plan", "run", plan, "--integrate", "a..b"], /^"a\.\.b" is not a branch name git takes/],
+    [["plan", "run", plan, "--max-attempts", "21"], /--max-attempts/],
+    [["plan", "status", "not-hex!"], /^Invalid plan id/],
+  ];
+  for (const [args, said] of cases) {
+    const line = await refused(laptop, args);
+    assert.match(line, said, args.join(" "));
+  }
+});

@@ -83,12 +83,15 @@ function runCommand(): CommandUnknownOpts {
     )
     .action(async (file: string | undefined, options) => {
       if (!file === !options.fromIssues) {
-        throw new UsageError(`Give a plan file, or --from-issues <owner/repo>, not both`, {
-          next: `see "ohcommodore plan run --help" for the file's shape`,
-        });
+        throw new UsageError(
+          file
+            ? `Give a plan file or --from-issues, not both`
+            : `Give a plan file, or --from-issues <owner/repo> to make one from GitHub issues`,
+          { next: `see "ohcommodore plan run --help" for the file's shape` },
+        );
       }
       if (options.label !== undefined && !options.fromIssues) {
-        throw new UsageError(`--label goes with --from-issues`);
+        throw new UsageError(`The --label option goes with --from-issues <owner/repo>`);
       }
       const ships = options.ships?.split(",").map((name: string) => name.trim()).filter(Boolean);
       if (ships?.length === 0) {
@@ -276,7 +279,9 @@ function usd(cost: number, budget: number | null): string {
 function parseBudget(text: string): number {
   const value = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
   if (Number.isNaN(value)) {
-    throw new UsageError(`--budget takes US dollars, e.g. 25 or 2.50, not ${quote(text)}`);
+    throw new UsageError(
+      `The budget (--budget) is in US dollars, e.g. 25 or 2.50, not ${quote(text)}`,
+    );
   }
   return checkBudget(value);
 }

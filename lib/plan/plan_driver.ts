@@ -10,7 +10,7 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import { type FinishedMessage, newMessageId } from "../inbox/message.ts";
 import type { InboxView } from "../inbox/remote_inbox.ts";
 import { sleep } from "../timer.ts";
@@ -20,7 +20,12 @@ import { attemptCommand } from "./attempt_commands.ts";
 import { takeAgentOutcome, takeIntegrationOutcome, takePrOutcome } from "./attempt_outcomes.ts";
 import { type LivePlan, now, planEvent, taskSpecOf } from "./live_plan.ts";
 import { checkPlan, type PlanFile } from "./plan_file.ts";
-import { checkPlanOptions, type PlanRunOptions, resolvePlanShips } from "./plan_options.ts";
+import {
+  checkPlanId,
+  checkPlanOptions,
+  type PlanRunOptions,
+  resolvePlanShips,
+} from "./plan_options.ts";
 import type {
   AttemptKind,
   AttemptRecord,
@@ -715,12 +720,7 @@ export class PlanDriver {
   }
 
   async #find(id: string): Promise<LivePlan> {
-    const wanted = String(id).trim().toLowerCase();
-    if (!/^[0-9a-f]{1,16}$/.test(wanted)) {
-      throw new UsageError(
-        `Invalid plan id ${JSON.stringify(id)}: plan ids are hex, e.g. 3f9a07c2`,
-      );
-    }
+    const wanted = checkPlanId(id);
     const live = [...this.#plans.values()].filter((plan) => plan.record.id.startsWith(wanted));
     const stored = (await this.#store.plans()).filter((plan) => plan.id.startsWith(wanted));
     const ids = [...new Set([...live.map((plan) => plan.record.id), ...stored.map((p) => p.id)])];

@@ -139,3 +139,21 @@ function shipNamed<S extends { name: string }>(fleet: readonly S[], name: string
     { query: name, next: `"ohcommodore fleet status" lists the ships` },
   );
 }
+
+/**
+ * Checks a plan's id (or a prefix of it) as a person typed it.
+ *
+ * @param id The id.
+ * @returns It, trimmed and lowercased.
+ * @throws {UsageError} Unless it is 1 to 16 hex digits.
+ */
+export function checkPlanId(id: string): string {
+  const wanted = String(id).trim().toLowerCase();
+  if (!/^[0-9a-f]{1,16}$/.test(wanted)) {
+    throw new UsageError(
+      `Invalid plan id ${quote(String(id))}: plan ids are hex, e.g. 3f9a07c2`,
+      { next: `"ohcommodore plan list" shows them` },
+    );
+  }
+  return wanted;
+}

@@ -8,7 +8,7 @@
 
 import { type PlanFile, readPlanFile } from "./plan_file.ts";
 import type { PlanCaller } from "./plan_caller.ts";
-import { checkPlanOptions, type PlanRunOptions } from "./plan_options.ts";
+import { checkPlanId, checkPlanOptions, type PlanRunOptions } from "./plan_options.ts";
 import type { PlanAssignment, PlanEvent, PlanListing, PlanSummary } from "./plan_types.ts";
 
 /**
@@ -81,9 +81,10 @@ export class Plans {
    *
    * @param id Its id or a unique prefix.
    * @returns The handle (the plan is looked for when it is used).
+   * @throws {UsageError} For an id that is not one (hex).
    */
   get(id: string): Plan {
-    return new Plan(id, this.#call);
+    return new Plan(checkPlanId(id), this.#call);
   }
 }
 
