@@ -157,13 +157,6 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
  * named after the member's VM (as exe.dev names them). A copy of the member elsewhere then reads
  * as a copy until it is made its own, instead of answering as the member it was copied from.
  *
- * @example A VM member's identity, as `_setup` writes it
- * ```ts
- * import { bindIdentity, writeIdentity } from "./identity.ts";
- * const home = await Deno.makeTempDir();
- * await writeIdentity(bindIdentity({ role: "captain", name: "ship-web-k3f9a1b2" }, home), home);
- * ```
- *
  * @param identity The identity.
  * @param home The home it is written in.
  * @returns The identity with `home` (and `host` where the host is named after it).

@@ -246,7 +246,7 @@ Deno.test("an unknown key is named, with the nearest known key or the list of ke
     "labels",
     '"labels" is not a key of a plan: remove it',
     "verify, maxAttempts, budgetUsd, model, maxTurns, permissionMode, timeout, stall, " +
-      "integrate, pr, tasks",
+      "reassignAfter, integrate, pr, tasks",
   );
   assertBadPlan(`__proto__: {verify: x}\n${ONE_TASK}`, "__proto__", "is not a key of a plan");
 });

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { OhcommodoreError } from "../../errors.ts";
 // Full specifiers, as everywhere here (see ../../deps.ts): an import map would not reach those
 // who import this package.
 // deno-lint-ignore no-import-prefix
@@ -50,7 +51,10 @@ function forBrowser(source: string): string {
   for (const [specifier, path] of Object.entries(LIBRARIES)) {
     const quoted = JSON.stringify(specifier);
     if (!text.includes(quoted)) {
-      throw new Error(`The page's ui.js no longer imports ${quoted}: update page/assets.ts`);
+      // A mistake of ours in the page's code, found at the first request: said as such.
+      throw new OhcommodoreError(
+        `The page's ui.js no longer imports ${quoted}: update page/assets.ts`,
+      );
     }
     text = text.replaceAll(quoted, JSON.stringify(path));
   }
