@@ -426,6 +426,20 @@ Deno.test({
         assert.equal(nobody.code, 2);
         const after = JSON.parse((await cli(["plan", "list", "--json"])).stdout).length;
         assert.equal(after, before, "no plan was started");
+        // Where forwards are refused, the flagship's own program answers a plan call over exec.
+        const flagship = flagshipName();
+        const planCall = (call: unknown) =>
+          world.execAs(world.vmUser(flagship), [
+            join(world.vmHome(flagship), ".local/bin/ohcommodore"),
+            "plan",
+            "_call",
+          ], { stdin: JSON.stringify({ call }) });
+        const listed = await planCall({ method: "list" });
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.equal(JSON.parse(listed.stdout.trim().split("\n").at(-1)!).result.length, after);
+        const unknown = await planCall({ method: "drop" });
+        assert.equal(unknown.code, 2);
+        assert.match(JSON.parse(unknown.stdout).error.message, /Unknown plan call "drop"/);
       },
     );
 
