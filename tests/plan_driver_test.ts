@@ -76,14 +76,17 @@ class FakeShip implements PlanShip {
     });
   }
 
-  /** Ends every message it holds that has not ended: agent tasks done, integrations in. */
-  finishAll(): number {
+  /**
+   * Ends every message it holds that has not ended: agent tasks done (or as `agent` says, for a
+   * ship that lies), integrations in.
+   */
+  finishAll(agent: unknown = { status: "done", costUsd: 0.5, sessionId: "s1" }): number {
     let finished = 0;
     for (const { id, command } of this.sends) {
       const message = this.#messages.get(id)!;
       const line = command.startsWith(INTEGRATE_MARK)
         ? { type: INTEGRATION_TYPE, outcome: { status: "integrated", sha: "f".repeat(40) } }
-        : { type: OUTCOME_TYPE, outcome: { status: "done", costUsd: 0.5, sessionId: "s1" } };
+        : { type: OUTCOME_TYPE, outcome: agent };
       message.resolve(finished_(id, command, JSON.stringify(line)));
       finished++;
     }
@@ -229,4 +232,32 @@ Deno.test("a flagship that died while its attempts ran finds them on their ships
   await second.driver.follow(id, (event) => events.push(event));
   assert.deepEqual(events.map((event) => event.seq), events.map((_, i) => i + 1));
   assert.equal(events.filter((event) => event.type === "done").length, 3);
+});
+
+Deno.test("a ship's lying outcome neither lowers the plan's cost nor stops the plan", async () => {
+  await using dir = await tempDir("ohc-plan-driver-");
+  const a = new FakeShip("ship-a");
+  using running = await driverOn(dir.path, [a]);
+  const { driver } = running;
+  const plan = await driver.submit({
+    verify: "deno task test",
+    maxAttempts: 1,
+    tasks: [{ id: "t", prompt: "do it" }],
+  }, { budgetUsd: 1 });
+  await eventually(() => Promise.resolve(a.sends.length === 1 ? true : undefined));
+  a.finishAll({
+    status: "error",
+    costUsd: -50,
+    usage: { inputTokens: "9", outputTokens: -3 },
+    verify: { command: "x".repeat(100_000), passed: false, exitCode: 1, output: 5 },
+    error: "y".repeat(100_000),
+  });
+  const ended = await until(driver, plan.id, (p) => p.status !== "running");
+  assert.equal(ended.status, "failed");
+  assert.equal(ended.costUsd, 0, "a negative cost counts nothing");
+  assert.deepEqual([ended.tokens.inputTokens, ended.tokens.outputTokens], [0, 0]);
+  const events: PlanEvent[] = [];
+  await driver.follow(plan.id, (event) => events.push(event));
+  assert.ok(events.every((event) => event.text.length < 2000), "what a ship said is clipped");
+  assert.ok(!events.some((event) => event.text.includes("xxxx")), "the plan's own command is told");
 });

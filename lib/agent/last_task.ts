@@ -32,6 +32,8 @@ export interface TaskSummary {
 }
 
 const READ_LAST = 'cat "$HOME/.ohcommodore/tasks/last.json" 2>/dev/null || true';
+// A task's state is a few kilobytes (its answer is kept in the inbox); more is not believed.
+const MAX_STATE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads a member's last task state.
@@ -50,13 +52,12 @@ export async function fetchLastTask(
       server.ssh,
       "lastTask",
       {},
-      30_000,
+      { timeoutMs: 30_000, maxReplyBytes: MAX_STATE_BYTES },
     );
   if (asked) return checkedState(asked.value);
-  // A task's state is a few kilobytes (its answer is kept in the inbox); more is not believed.
   const result = await transport.run(["sh", "-c", READ_LAST], {
     timeoutMs: 30_000,
-    maxOutput: 4 * 1024 * 1024,
+    maxOutput: MAX_STATE_BYTES,
   });
   try {
     return checkedState(JSON.parse(result.stdout));

@@ -9,6 +9,7 @@
 import { transportFor } from "../transport.ts";
 import { errorFromData, FlagshipError, InterruptedError } from "../errors.ts";
 import { askMember } from "../inbox/ask_member.ts";
+import { MAX_REMOTE_REPLY_BYTES } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
@@ -178,7 +179,10 @@ export class FlagshipClient implements FleetBackend {
         address: `commodore@${this.#facts.flagshipVm}`,
       };
       const request = { version: FLEET_CALL_VERSION, call };
-      const answered = await askMember(flagship, this.#ssh, "fleet", request, SHORT_CALL_MS);
+      const answered = await askMember(flagship, this.#ssh, "fleet", request, {
+        timeoutMs: SHORT_CALL_MS,
+        maxReplyBytes: MAX_REMOTE_REPLY_BYTES,
+      });
       if (answered) return answered.value as T;
     }
     // Calls that change the fleet forward the agent (as the original's `ssh -A`) on an

@@ -72,7 +72,8 @@ export async function fetchReport(
   // Its running scheduler answers on the forward with counts of this moment.
   if (options.ssh && options.vm) {
     const member = { destination: transport.destination, address: `captain@${options.vm}` };
-    const asked = await askMember(member, options.ssh, "report", {}, timeoutMs)
+    const limits = { timeoutMs, maxReplyBytes: MAX_REPORT_CHARS };
+    const asked = await askMember(member, options.ssh, "report", {}, limits)
       .catch(() => undefined);
     const report = asked && parseReport(JSON.stringify(asked.value));
     if (report && report.address.endsWith(`@${options.vm}`)) return report;

@@ -12,7 +12,8 @@ import { oneLine } from "../clip.ts";
 import { OhcommodoreError, RemoteCommandError } from "../errors.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import { lastLine } from "../process.ts";
-import { blankOutcome, type TaskOutcome, type TaskUsage } from "../agent/task.ts";
+import type { TaskOutcome } from "../agent/task.ts";
+import { checkedOutcome } from "../agent/checked_outcome.ts";
 
 /**
  * A ship's agent tasks, as it tells them (`ohcommodore agent _tasks` on the ship), newest first,
@@ -41,7 +42,8 @@ export async function fetchShipTasks(
 ): Promise<TaskOutcome[]> {
   // Its scheduler answers on the forward when there is one; else the program over exec.
   const member = { destination: transport.destination, address: `captain@${ship}` };
-  const asked = ssh && await askMember(member, ssh, "tasks", {}, 60_000);
+  const limits = { timeoutMs: 60_000, maxReplyBytes: MAX_TASKS_ANSWER_CHARS };
+  const asked = ssh && await askMember(member, ssh, "tasks", {}, limits);
   if (asked) return checkedList(ship, asked.value);
   const result = await transport.run(
     [REMOTE_PROGRAM, "agent", "_tasks"],
@@ -77,67 +79,9 @@ function checkedList(ship: string, tasks: unknown): TaskOutcome[] {
   if (!Array.isArray(tasks)) {
     throw new OhcommodoreError(`${ship} answered "agent _tasks" with no list`);
   }
-  return tasks.flatMap((task) => checkedOutcome(ship, task));
+  return tasks.flatMap((task) => checkedOutcome(ship, task) ?? []);
 }
 
 // The most of a ship's task list that is read: an outcome is its numbers, states and final
 // answer, so even a ship with hundreds of tasks says far less.
 const MAX_TASKS_ANSWER_CHARS = 16 * 1024 * 1024;
-
-// An outcome as a ship told it, or nothing when it is not one; the ship is the one asked.
-function checkedOutcome(ship: string, value: unknown): TaskOutcome[] {
-  const task = value as Partial<TaskOutcome> | null;
-  if (typeof task?.id !== "string" || typeof task.status !== "string") return [];
-  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
-  const text = (x: unknown) => typeof x === "string" ? x : null;
-  return [{
-    ...blankOutcome(ship, task.id, task.status as TaskOutcome["status"], text(task.branch)),
-    exitCode: number(task.exitCode),
-    result: text(task.result),
-    isError: task.isError === true,
-    costUsd: number(task.costUsd),
-    ...(number(task.attempts) !== null ? { attempts: number(task.attempts)! } : {}),
-    ...(task.usage !== undefined ? { usage: checkedUsage(task.usage) } : {}),
-    sessionId: text(task.sessionId),
-    numTurns: number(task.numTurns),
-    durationMs: number(task.durationMs),
-    commits: Array.isArray(task.commits)
-      ? task.commits.filter((c) => typeof c?.sha === "string" && typeof c?.subject === "string")
-      : [],
-    pr: text(task.pr),
-    startedAt: text(task.startedAt),
-    prompt: text(task.prompt) ?? "",
-    ...(text(task.resetAt) ? { resetAt: task.resetAt } : {}),
-    ...(text(task.error) ? { error: task.error } : {}),
-    ...(text(task.prError) ? { prError: task.prError } : {}),
-    ...(task.verify !== undefined ? { verify: checkedVerify(task.verify) } : {}),
-  }];
-}
-
-// How a verification went, as a ship told it, or null.
-function checkedVerify(value: unknown): TaskOutcome["verify"] {
-  const verify = value as Record<string, unknown> | null;
-  if (typeof verify !== "object" || verify === null) return null;
-  if (typeof verify.command !== "string" || typeof verify.output !== "string") return null;
-  const number = (x: unknown) => typeof x === "number" && Number.isFinite(x) ? x : null;
-  return {
-    command: verify.command,
-    passed: verify.passed === true,
-    exitCode: number(verify.exitCode),
-    output: verify.output,
-    durationMs: number(verify.durationMs) ?? 0,
-  };
-}
-
-// Token counts as a ship told them, or null.
-function checkedUsage(value: unknown): TaskUsage | null {
-  const usage = value as Partial<TaskUsage> | null;
-  if (typeof usage !== "object" || usage === null) return null;
-  const count = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0 ? x : 0;
-  return {
-    inputTokens: count(usage.inputTokens),
-    outputTokens: count(usage.outputTokens),
-    cacheCreationInputTokens: count(usage.cacheCreationInputTokens),
-    cacheReadInputTokens: count(usage.cacheReadInputTokens),
-  };
-}

@@ -8,8 +8,7 @@
 import { ServerConnectionError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import type { OperationName, ServerOperations } from "./server_protocol.ts";
-import { reachMember } from "./member_connections.ts";
-import { unlessUnreachable } from "./tunnel.ts";
+import { connectToMember, unlessUnreachable } from "./tunnel.ts";
 
 /**
  * Asks a member's server one thing.
@@ -18,7 +17,7 @@ import { unlessUnreachable } from "./tunnel.ts";
  * @param ssh The ssh client whose shared connection carries the forward.
  * @param op The operation.
  * @param args Its arguments.
- * @param timeoutMs How long the answer may take.
+ * @param limits How long the answer may take, and the longest answer believed.
  * @returns `{ value }`, or undefined when no forward reaches the server, it does not run (it is
  *   not started for this), its version has no such operation, or the connection broke (a read:
  *   the caller asks over exec instead).
@@ -29,17 +28,22 @@ export async function askMember<K extends OperationName>(
   ssh: Ssh,
   op: K,
   args: ServerOperations[K]["args"],
-  timeoutMs: number,
+  limits: { timeoutMs: number; maxReplyBytes: number },
 ): Promise<{ value: ServerOperations[K]["value"] } | undefined> {
-  // A reader: a server that was stopped stays stopped. The process's kept connection carries it.
-  const server = await reachMember(member.destination, ssh, member.address, { start: false })
-    .catch(unlessUnreachable);
+  // A reader: a server that was stopped stays stopped. A connection of its own, since what a
+  // member may answer here is held to this question's own size, not a kept connection's.
+  const server = await connectToMember(member.destination, ssh, member.address, {
+    start: false,
+    maxReplyBytes: limits.maxReplyBytes,
+  }).catch(unlessUnreachable);
   if (!server) return undefined;
   try {
-    return { value: await server.call(op, args, { timeoutMs, retry: "idempotent" }) };
+    return { value: await server.call(op, args, { timeoutMs: limits.timeoutMs }) };
   } catch (error) {
     if (error instanceof ServerConnectionError || isUnknownOperation(error)) return undefined;
     throw error;
+  } finally {
+    server.close();
   }
 }
 

@@ -116,14 +116,13 @@ export class MemberServer {
   /**
    * The kept connection when it still takes calls, else a new one (one at a time).
    *
-   * @param options `start: false` for a reader that must not start a stopped server.
    * @returns The connection, or undefined when only exec reaches the member now.
    * @throws {SshError} When the member cannot be reached at all.
    */
-  connection(options: { start?: boolean } = {}): Promise<ServerConnection | undefined> {
+  connection(): Promise<ServerConnection | undefined> {
     if (this.#connection?.reusable) return Promise.resolve(this.#connection);
     this.#connection = undefined;
-    this.#connecting ??= connectToMember(this.destination, this.#ssh, this.address, options)
+    this.#connecting ??= connectToMember(this.destination, this.#ssh, this.address)
       .then((connection) => {
         connection?.keepForReuse(IDLE_CLOSE_MS);
         this.#connection = connection;
@@ -155,8 +154,6 @@ const KEPT = new Map<string, MemberServer>();
  * @param destination An SSH destination, or a sandbox's home.
  * @param ssh The ssh client; its settings choose the shared connection (and so the forward).
  * @param address The member's address, for messages.
- * @param options `start: false` for a reader that must not start a stopped server (a status):
- *   then a member whose server does not run gives undefined.
  * @returns The member's server, or undefined when only exec reaches it (forwards refused or
  *   not shared, or, for a sandbox, no server running).
  * @throws {SshError} When the member cannot be reached at all.
@@ -165,7 +162,6 @@ export async function reachMember(
   destination: string,
   ssh: Ssh,
   address: string,
-  options: { start?: boolean } = {},
 ): Promise<MemberServer | undefined> {
   const key = destination.startsWith("/")
     ? destination
@@ -178,7 +174,7 @@ export async function reachMember(
     member = new MemberServer(destination, ssh, address);
     KEPT.set(key, member);
   }
-  return await member.connection(options) ? member : undefined;
+  return await member.connection() ? member : undefined;
 }
 
 /**

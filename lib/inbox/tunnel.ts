@@ -50,7 +50,8 @@ const STEP_TIMEOUT_MS = 30_000;
  * @param ssh The ssh client (its shared connections carry the forward).
  * @param address The member's address, for messages.
  * @param options `start: false` for a reader that must not start a stopped server (a status):
- *   then a member whose server does not run gives undefined.
+ *   then a member whose server does not run gives undefined; `maxReplyBytes`, the longest reply
+ *   believed (a member may answer anything).
  * @returns A connection that has answered, or undefined when only exec reaches the member
  *   (forwards refused or not shared, or, for a sandbox, no server running yet).
  */
@@ -58,11 +59,12 @@ export async function connectToMember(
   destination: string,
   ssh: Ssh,
   address: string,
-  options: { start?: boolean } = {},
+  options: { start?: boolean; maxReplyBytes?: number } = {},
 ): Promise<ServerConnection | undefined> {
   const start = options.start ?? true;
+  const max = options.maxReplyBytes ?? MAX_REMOTE_REPLY_BYTES;
   if (destination.startsWith("/")) {
-    return await answering(socketPathOf(memberPaths(destination).database), address);
+    return await answering(socketPathOf(memberPaths(destination).database), address, max);
   }
   const dir = ssh.controlDirectory();
   if (!dir) return undefined;
@@ -75,7 +77,7 @@ export async function connectToMember(
     return refusedAt !== undefined && Date.now() - refusedAt < REFUSAL_MEMORY_MS;
   };
   if (await refused()) return undefined;
-  const ready = await answering(local, address);
+  const ready = await answering(local, address, max);
   if (ready) return ready;
   // One setup at a time per destination, in this process and across processes: two at once
   // would cancel each other's forward, and the loser would take that for a refusal.
@@ -92,7 +94,7 @@ export async function connectToMember(
     }).finally(() => settingUp.delete(local));
     settingUp.set(local, setup);
   }
-  return await setup ? await answering(local, address) : undefined;
+  return await setup ? await answering(local, address, max) : undefined;
 }
 
 // Setups under way in this process, by local socket.
@@ -205,8 +207,12 @@ async function learnEndpoint(destination: string, ssh: Ssh, start: boolean): Pro
 }
 
 // Connected and answering hello (a forward whose far end refuses closes at once).
-async function answering(path: string, address: string): Promise<ServerConnection | undefined> {
-  const connection = await ServerConnection.connect(path, address, MAX_REMOTE_REPLY_BYTES);
+async function answering(
+  path: string,
+  address: string,
+  maxReplyBytes = MAX_REMOTE_REPLY_BYTES,
+): Promise<ServerConnection | undefined> {
+  const connection = await ServerConnection.connect(path, address, maxReplyBytes);
   if (!connection) return undefined;
   try {
     await connection.call("hello", {}, { timeoutMs: 10_000 });

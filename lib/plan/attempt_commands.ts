@@ -47,13 +47,21 @@ export function attemptCommand(
   const resume = memory.feedback && memory.sessionShip === attempt.ship
     ? memory.sessionId ?? undefined
     : undefined;
+  const first = taskPrompt(taskSpec, {
+    plan: plan.record.id,
+    branch: task.branch,
+    integrate: plan.record.integrate,
+    verify,
+  });
+  // What failed goes back to the session that did it; a ship without that session gets the
+  // task itself first.
+  const prompt = !memory.feedback
+    ? first
+    : resume
+    ? memory.feedback
+    : `${first}\n\n${memory.feedback}`;
   const spec: TaskSpec = {
-    prompt: memory.feedback ?? taskPrompt(taskSpec, {
-      plan: plan.record.id,
-      branch: task.branch,
-      integrate: plan.record.integrate,
-      verify,
-    }),
+    prompt,
     branch: task.branch,
     push: true,
     forcePush: true,

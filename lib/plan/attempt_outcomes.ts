@@ -7,11 +7,12 @@
  */
 
 import { oneLine } from "../clip.ts";
-import type { TaskOutcome } from "../agent/task.ts";
-import { integrationOutcomeOf } from "../agent/integrate.ts";
+import { blankOutcome, outcomeOf } from "../agent/task.ts";
+import { checkedOutcome, checkedVerify } from "../agent/checked_outcome.ts";
+import { type IntegrationOutcome, integrationOutcomeOf } from "../agent/integrate.ts";
 import { prOutcomeOf } from "../agent/open_pr.ts";
 import type { FinishedMessage } from "../inbox/message.ts";
-import { type LivePlan, now, planEvent, round } from "./live_plan.ts";
+import { type LivePlan, now, planEvent, round, taskSpecOf } from "./live_plan.ts";
 import { conflictPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
 import type { AttemptRecord, PlanChanges, TaskRecord } from "./plan_store.ts";
 import { addTokens } from "./plan_types.ts";
@@ -20,13 +21,27 @@ import { addTokens } from "./plan_types.ts";
 const MAX_INTEGRATION_ERRORS = 3;
 // What an attempt's kept outcome may hold.
 const KEPT_OUTCOME_CHARS = 16 * 1024;
+/**
+ * An agent attempt's outcome taken in: its cost and tokens added up (as checked: a ship's
+ * negative cost counts nothing), its session kept; a verified task goes on to integration, a
+ * failed verification back to its agent, any other failure to a fresh attempt, while attempts
+ * remain.
+ *
+ * @param plan The plan.
+ * @param task The task.
+ * @param attempt The attempt.
+ * @param message The finished inbox message.
+ * @param changes Where the changes and events go.
+ */
 export function takeAgentOutcome(
   plan: LivePlan,
   task: TaskRecord,
   attempt: AttemptRecord,
-  outcome: TaskOutcome,
+  message: FinishedMessage,
   changes: PlanChanges,
 ): void {
+  const outcome = checkedOutcome(attempt.ship, outcomeOf(attempt.ship, message)) ??
+    { ...blankOutcome(attempt.ship, attempt.messageId, "error"), error: "no outcome" };
   attempt.costUsd = outcome.costUsd;
   attempt.outcome = keep(outcome);
   const cost = outcome.costUsd ?? 0;
@@ -41,7 +56,9 @@ export function takeAgentOutcome(
     task.memory.sessionShip = attempt.ship;
   }
   if (task.status === "cancelled" || plan.record.status !== "running") return;
-  const verify = outcome.verify;
+  // Told with the plan's own command: the ship's copy of it is only its word.
+  const command = taskSpecOf(plan, task).verify ?? plan.record.spec.file.verify;
+  const verify = outcome.verify && { ...outcome.verify, command: command ?? "verify" };
   if (outcome.status === "done") {
     Object.assign(task.memory, { feedback: null, rebase: false, verifiedAt: now() });
     task.status = "integrating";
@@ -85,20 +102,20 @@ export function takeIntegrationOutcome(
   message: FinishedMessage,
   changes: PlanChanges,
 ): void {
-  const outcome = integrationOutcomeOf(message);
+  const outcome = checkedIntegration(integrationOutcomeOf(message));
   attempt.outcome = keep(outcome);
   changes.tasks!.push(task);
   if (task.status === "cancelled" || plan.record.status !== "running") return;
   const ship = attempt.ship;
   if (outcome.status === "integrated") {
     Object.assign(task, { status: "done", finishedAt: now(), error: null });
-    const at = outcome.sha ? ` at ${String(outcome.sha).slice(0, 12)}` : "";
+    const at = outcome.sha ? ` at ${outcome.sha.slice(0, 12)}` : "";
     changes.events!.push(
       planEvent(plan, "integrated", task.id, ship, `on ${plan.record.integrate}${at}`),
       planEvent(plan, "done", task.id, ship, `done after ${task.attempts} attempt(s)`),
     );
   } else if (outcome.status === "conflict") {
-    const files = (outcome.files ?? []).slice(0, 50).map((file) => oneLine(String(file), 200));
+    const files = outcome.files ?? [];
     changes.events!.push(planEvent(
       plan,
       "conflict",
@@ -108,20 +125,22 @@ export function takeIntegrationOutcome(
     ));
     retryOrFail(plan, task, changes, conflictPrompt(plan.record.integrate, files), true);
   } else if (outcome.status === "verify_failed" && outcome.verify) {
+    const command = taskSpecOf(plan, task).verify ?? plan.record.spec.file.verify ?? "verify";
+    const verify = { ...outcome.verify, command };
     changes.events!.push(planEvent(
       plan,
       "verify_failed",
       task.id,
       ship,
-      `after the rebase onto ${plan.record.integrate}: ${verifyText(outcome.verify)}`,
+      `after the rebase onto ${plan.record.integrate}: ${verifyText(verify)}`,
     ));
-    retryOrFail(plan, task, changes, verifyFailedPrompt(outcome.verify), true);
+    retryOrFail(plan, task, changes, verifyFailedPrompt(verify), true);
   } else {
     const why = oneLine(outcome.error ?? "the integration failed", 300);
     const errors = (task.memory.integrationErrors ?? 0) + 1;
     task.memory.integrationErrors = errors;
     changes.events!.push(planEvent(plan, "attempt_failed", task.id, ship, why));
-    if (errors >= MAX_INTEGRATION_ERRORS) fail(plan, task, changes, why);
+    if (errors >= MAX_INTEGRATION_ERRORS) failTask(plan, task, changes, why);
   }
 }
 
@@ -155,6 +174,29 @@ export function takePrOutcome(
   changes.plan = plan.record;
 }
 
+// An integration's outcome as a ship told it, believed field by field.
+function checkedIntegration(outcome: IntegrationOutcome): IntegrationOutcome {
+  const statuses = ["integrated", "conflict", "verify_failed", "error"];
+  const status = statuses.includes(outcome.status) ? outcome.status : "error";
+  const text = (x: unknown, max: number) => typeof x === "string" ? x.slice(0, max) : undefined;
+  return {
+    status,
+    branch: text(outcome.branch, 300) ?? "",
+    onto: text(outcome.onto, 300) ?? "",
+    sha: text(outcome.sha, 64),
+    files: Array.isArray(outcome.files)
+      ? outcome.files.slice(0, 50).flatMap((file) =>
+        typeof file === "string" ? [file.slice(0, 200)] : []
+      )
+      : undefined,
+    verify: outcome.verify === undefined ? undefined : checkedVerify(outcome.verify),
+    error: status === outcome.status
+      ? text(outcome.error, 4096)
+      : `the ship answered "${oneLine(String(outcome.status), 40)}", not an integration`,
+    durationMs: typeof outcome.durationMs === "number" ? outcome.durationMs : 0,
+  };
+}
+
 // Back to the agent with what failed while attempts remain; else the task failed.
 function retryOrFail(
   plan: LivePlan,
@@ -170,10 +212,23 @@ function retryOrFail(
     return;
   }
   const last = why ?? (feedback ? oneLine(feedback, 300) : "its last attempt failed");
-  fail(plan, task, changes, `no attempts left (${task.attempts}): ${last}`);
+  failTask(plan, task, changes, `no attempts left (${task.attempts}): ${last}`);
 }
 
-function fail(plan: LivePlan, task: TaskRecord, changes: PlanChanges, why: string): void {
+/**
+ * A task failed, for good: told in its events.
+ *
+ * @param plan The plan.
+ * @param task The task.
+ * @param changes Where the changes and events go.
+ * @param why Why, in a sentence.
+ */
+export function failTask(
+  plan: LivePlan,
+  task: TaskRecord,
+  changes: PlanChanges,
+  why: string,
+): void {
   Object.assign(task, { status: "failed", finishedAt: now(), error: why });
   changes.events!.push(planEvent(plan, "failed", task.id, task.ship, why));
 }

@@ -14,10 +14,14 @@ import { NotFoundError } from "../errors.ts";
 import { type FinishedMessage, newMessageId } from "../inbox/message.ts";
 import type { InboxView } from "../inbox/remote_inbox.ts";
 import { sleep } from "../timer.ts";
-import { outcomeOf } from "../agent/task.ts";
 import { VERIFYING_TYPE } from "../agent/verify.ts";
 import { attemptCommand } from "./attempt_commands.ts";
-import { takeAgentOutcome, takeIntegrationOutcome, takePrOutcome } from "./attempt_outcomes.ts";
+import {
+  failTask,
+  takeAgentOutcome,
+  takeIntegrationOutcome,
+  takePrOutcome,
+} from "./attempt_outcomes.ts";
 import { type LivePlan, now, planEvent, taskSpecOf } from "./live_plan.ts";
 import { checkPlan, type PlanFile } from "./plan_file.ts";
 import {
@@ -499,6 +503,9 @@ export class PlanDriver {
             state.sent = true;
           }
           const message = await ship.inbox.follow(attempt.messageId, (chunk) => {
+            // The ship answers again: a later silence is counted from its own start.
+            failingSince = null;
+            delay = 250;
             if (chunk.stream === "stdout" && chunk.text.includes(VERIFYING_MARK)) {
               this.#inTurn(() => this.#verifying(plan, attempt)).catch(() => {});
             }
@@ -541,12 +548,21 @@ export class PlanDriver {
     if (attempt.status !== "sent") return;
     const changes = this.#close(plan, attempt, "ended");
     const task = plan.tasks.get(attempt.task);
-    if (attempt.kind === "agent" && task) {
-      takeAgentOutcome(plan, task, attempt, outcomeOf(attempt.ship, message), changes);
-    } else if (attempt.kind === "integrate" && task) {
-      takeIntegrationOutcome(plan, task, attempt, message, changes);
-    } else {
-      takePrOutcome(plan, task, attempt, message, changes);
+    try {
+      if (attempt.kind === "agent" && task) {
+        takeAgentOutcome(plan, task, attempt, message, changes);
+      } else if (attempt.kind === "integrate" && task) {
+        takeIntegrationOutcome(plan, task, attempt, message, changes);
+      } else {
+        takePrOutcome(plan, task, attempt, message, changes);
+      }
+    } catch (error) {
+      // An answer that could not be taken in ends its task, never the plan's progress.
+      this.#log(`${attempt.messageId} on ${attempt.ship}: ${(error as Error).message}`);
+      if (task && !FINAL_TASK_STATUSES.includes(task.status)) {
+        changes.tasks!.push(task);
+        failTask(plan, task, changes, `the ship's answer could not be read`);
+      }
     }
     const failures = changes.tasks!.filter((task) => task.status === "failed");
     await this.#save(plan, changes);
@@ -573,6 +589,8 @@ export class PlanDriver {
     await this.#inTurn(async () => {
       if (attempt.status !== "sent") return;
       const changes = this.#close(plan, attempt, "lost");
+      // Should the ship come back, its agent stops rather than push over the task's new attempt.
+      this.#ships.get(attempt.ship)?.inbox.cancel(attempt.messageId).catch(() => {});
       const task = plan.tasks.get(attempt.task);
       if (attempt.kind === "pr") {
         if (task) task.memory.prAsked = false;
