@@ -344,8 +344,15 @@ function crossSite(request: Request, origin: string): string | null {
 }
 
 async function readBody(request: Request): Promise<unknown> {
-  const text = await new Response(request.body).text();
-  if (text.length > MAX_BODY_BYTES) throw new UsageError(`The request is too large`);
+  // Counted in bytes as they arrive: a large body is refused before it is all read.
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of request.body ?? []) {
+    bytes += chunk.byteLength;
+    if (bytes > MAX_BODY_BYTES) throw new UsageError(`The request is too large`);
+    chunks.push(chunk);
+  }
+  const text = new TextDecoder().decode(concat(chunks));
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);
@@ -403,4 +410,14 @@ function failure(error: unknown): Response {
     ? 502
     : 500;
   return json(status, { error: errorToData(error) });
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return all;
 }

@@ -6,6 +6,10 @@
  * @module
  */
 
+// What a stream holds for its page before it stops taking more in (the queue's high-water mark),
+// and at most before the page is let go.
+const QUEUE_BYTES = 1024 * 1024;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const encoder = new TextEncoder();
 const KEEP_ALIVE_MS = 15_000;
 
@@ -76,7 +80,7 @@ export class EventStreams {
         }, close);
       },
       cancel: close,
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }));
     return new Response(body, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" },
     });
@@ -93,6 +97,7 @@ export class EventStreams {
       if (!stream.broadcast) continue;
       try {
         stream.controller.enqueue(bytes);
+        if (lagging(stream.controller)) stream.close();
       } catch {
         stream.close();
       }
@@ -117,7 +122,14 @@ function write(
 ): void {
   try {
     controller.enqueue(encoder.encode(text));
+    if (lagging(controller)) close();
   } catch {
     close();
   }
+}
+
+// A page that stops reading is let go once this much waits for it (it asks again, and a new
+// stream starts from a fresh snapshot), so it never makes the server hold more.
+function lagging(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
+  return (controller.desiredSize ?? 0) < QUEUE_BYTES - MAX_QUEUED_BYTES;
 }
