@@ -85,15 +85,6 @@ export async function serveFleetCall(
   }
 }
 
-/** The calls the flagship's server answers on its socket: those that only read. */
-export const SOCKET_METHODS: readonly FleetCall["method"][] = [
-  "status",
-  "ships",
-  "keptTasks",
-  "shipTasks",
-  "locate",
-];
-
 /**
  * Answers a fleet call that came to the flagship's server (its `fleet` operation): the same
  * checks and the same answer as over exec, for the calls that only read. Calls that change the
@@ -118,51 +109,68 @@ export async function answerFleetCall(
   return (await dispatch(backend, call, () => {})) ?? null;
 }
 
-function dispatch(
-  backend: FleetBackend,
-  call: FleetCall,
-  onProgress: (progress: FleetProgress) => void,
-): Promise<unknown> {
-  switch (call.method) {
-    case "status":
-      return backend.status();
-    case "ships":
-      return backend.ships();
-    case "createShips":
-      return backend.createShips(call.spec, {
+// Every call: what it needs as strings, whether it only reads (those the flagship's socket
+// answers; a change goes over exec, where the person's SSH agent reaches the lobby), and how the
+// backend carries it out. One entry per method: the checks, the socket and the dispatch read it.
+const CALLS: {
+  [M in FleetCall["method"]]: {
+    strings?: readonly string[];
+    reads?: true;
+    run: (
+      backend: FleetBackend,
+      call: Extract<FleetCall, { method: M }>,
+      onProgress: (progress: FleetProgress) => void,
+    ) => Promise<unknown>;
+  };
+} = {
+  status: { reads: true, run: (backend) => backend.status() },
+  ships: { reads: true, run: (backend) => backend.ships() },
+  createShips: {
+    strings: ["spec"],
+    run: (backend, call, onProgress) =>
+      backend.createShips(call.spec, {
         count: call.count,
         settings: call.settings,
         trusted: call.trusted === true,
         from: call.from,
         fresh: call.fresh === true,
         onProgress,
-      });
-    case "templateShip":
-      return backend.templateShip(call.prefix, { unset: call.unset === true });
-    case "destroyShip":
-      return backend.destroyShip(call.prefix);
-    case "sink":
-      return backend.sink(onProgress);
-    case "keptTasks":
-      return backend.keptTasks();
-    case "shipTasks":
-      return backend.shipTasks();
-    case "locate":
-      return backend.locate(call.name, call.prefix);
-  }
-}
+      }),
+  },
+  templateShip: {
+    strings: ["prefix"],
+    run: (backend, call) => backend.templateShip(call.prefix, { unset: call.unset === true }),
+  },
+  destroyShip: { strings: ["prefix"], run: (backend, call) => backend.destroyShip(call.prefix) },
+  sink: { run: (backend, _, onProgress) => backend.sink(onProgress) },
+  keptTasks: { reads: true, run: (backend) => backend.keptTasks() },
+  shipTasks: { reads: true, run: (backend) => backend.shipTasks() },
+  locate: {
+    strings: ["name"],
+    reads: true,
+    run: (backend, call) => backend.locate(call.name, call.prefix),
+  },
+};
 
-const METHODS = new Set([
-  "status",
-  "ships",
-  "createShips",
-  "templateShip",
-  "destroyShip",
-  "sink",
-  "keptTasks",
-  "locate",
-  "shipTasks",
-]);
+/** The calls the flagship's server answers on its socket: those that only read. */
+export const SOCKET_METHODS: readonly FleetCall["method"][] = (
+  Object.keys(CALLS) as FleetCall["method"][]
+).filter((method) => CALLS[method].reads);
+
+function dispatch(
+  backend: FleetBackend,
+  call: FleetCall,
+  onProgress: (progress: FleetProgress) => void,
+): Promise<unknown> {
+  const entry = CALLS[call.method] as {
+    run: (
+      backend: FleetBackend,
+      call: FleetCall,
+      onProgress: (p: FleetProgress) => void,
+    ) => Promise<unknown>;
+  };
+  return entry.run(backend, call, onProgress);
+}
 
 function parseRequest(input: string): FleetCallRequest {
   let request: FleetCallRequest;
@@ -178,16 +186,10 @@ function parseRequest(input: string): FleetCallRequest {
     );
   }
   const call = request.call as Record<string, unknown>;
-  if (!METHODS.has(String(call?.method))) {
+  if (!Object.hasOwn(CALLS, String(call?.method))) {
     throw new UsageError(`Unknown fleet call "${String(call?.method)}"`);
   }
-  const strings = {
-    createShips: ["spec"],
-    templateShip: ["prefix"],
-    destroyShip: ["prefix"],
-    locate: ["name"],
-  };
-  for (const key of strings[call.method as keyof typeof strings] ?? []) {
+  for (const key of CALLS[call.method as FleetCall["method"]].strings ?? []) {
     if (typeof call[key] !== "string") {
       throw new UsageError(`The fleet call "${call.method}" needs a "${key}" string`);
     }

@@ -30,32 +30,46 @@ export type PlanCall =
 export function planHandler(driver: PlanDriver): OperationHandler<"plan"> {
   return (args, { emit, signal }) => {
     const call = checkCall(args.call);
-    switch (call.method) {
-      case "run":
-        return driver.submit(call.plan, call.options ?? {});
-      case "status":
-        return driver.status(call.id);
-      case "list":
-        return driver.list();
-      case "assignments":
-        return Promise.resolve(driver.assignments());
-      case "cancel":
-        return driver.cancel(call.id);
-      case "follow":
-        return driver.follow(call.id, emit, { after: call.after, signal });
-    }
+    return (PLAN_CALLS[call.method].run as (
+      driver: PlanDriver,
+      call: PlanCall,
+      context: { emit: (event: unknown) => void; signal: AbortSignal },
+    ) => Promise<unknown>)(driver, call, { emit, signal });
   };
 }
+
+// Every call, once: whether it names a plan, and what the driver does for it.
+const PLAN_CALLS: {
+  [M in PlanCall["method"]]: {
+    id?: true;
+    run: (
+      driver: PlanDriver,
+      call: Extract<PlanCall, { method: M }>,
+      context: { emit: (event: unknown) => void; signal: AbortSignal },
+    ) => Promise<unknown>;
+  };
+} = {
+  run: { run: (driver, call) => driver.submit(call.plan, call.options ?? {}) },
+  status: { id: true, run: (driver, call) => driver.status(call.id) },
+  list: { run: (driver) => driver.list() },
+  assignments: { run: (driver) => Promise.resolve(driver.assignments()) },
+  cancel: { id: true, run: (driver, call) => driver.cancel(call.id) },
+  follow: {
+    id: true,
+    run: (driver, call, { emit, signal }) =>
+      driver.follow(call.id, emit, { after: call.after, signal }),
+  },
+};
 
 // A call as it came over the wire: its method known and its fields of the right kinds.
 function checkCall(value: unknown): PlanCall {
   const call = (value ?? {}) as Record<string, unknown>;
-  const needsId = ["status", "cancel", "follow"];
-  if (!["run", "list", "assignments", ...needsId].includes(String(call.method))) {
+  const method = String(call.method);
+  if (!Object.hasOwn(PLAN_CALLS, method)) {
     throw new UsageError(`Unknown plan call ${JSON.stringify(call.method)}`);
   }
-  if (needsId.includes(String(call.method)) && typeof call.id !== "string") {
-    throw new UsageError(`The plan call "${call.method}" needs an "id" string`);
+  if (PLAN_CALLS[method as PlanCall["method"]].id && typeof call.id !== "string") {
+    throw new UsageError(`The plan call "${method}" needs an "id" string`);
   }
   if (call.after !== undefined && !Number.isSafeInteger(call.after)) {
     throw new UsageError(`"after" is the number of an event`);
