@@ -622,14 +622,19 @@ export class PlanDriver {
     const tasks = [...plan.tasks.values()];
     const unfinished = tasks.filter((task) => !FINAL_TASK_STATUSES.includes(task.status));
     const changes: PlanChanges = { tasks: [], events: [] };
+    const shipsLeft = plan.record.spec.ships.some((name) => this.#ships.has(name));
     if (unfinished.length === 0) {
       const done = tasks.filter((task) => task.status === "done");
-      // Each task's pull request is asked for before the plan ends (its ships may be busy).
-      if (plan.record.spec.pr === "each" && done.some((task) => !task.memory.prAsked)) return;
-      if (plan.record.spec.pr === "one" && done.length && !plan.record.spec.prAsked) {
+      // Pull requests are asked for before the plan ends, once a ship of it is idle (it may
+      // work for another plan meanwhile); with no ship left, the plan ends without them.
+      const prsWanted = plan.record.spec.pr === "each"
+        ? done.some((task) => !task.memory.prAsked)
+        : plan.record.spec.pr === "one" && done.length > 0 && !plan.record.spec.prAsked;
+      if (prsWanted && plan.record.spec.pr === "one") {
         const ship = this.#shipFor(plan, done.at(-1)!.ship);
         if (ship) return await this.#dispatchPlanPr(plan, ship);
       }
+      if (prsWanted && shipsLeft) return;
       const status: PlanStatus = done.length === tasks.length ? "done" : "failed";
       const notDone = tasks.filter((task) => task.status !== "done");
       const note = notDone.length
@@ -639,7 +644,6 @@ export class PlanDriver {
     }
     // Waiting on work that cannot start: the budget is used up, or no ship of the plan is left.
     const integrating = unfinished.some((task) => task.status === "integrating");
-    const shipsLeft = plan.record.spec.ships.some((name) => this.#ships.has(name));
     if ((budgetLeft && shipsLeft) || (integrating && shipsLeft)) return;
     const reason = budgetLeft
       ? `no ship of the plan is left (${plan.record.spec.ships.join(", ")})`
