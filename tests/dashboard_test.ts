@@ -14,9 +14,10 @@ import { type Browser, chromium, type Page } from "npm:playwright-core@1.65.2";
 import { Inbox } from "../lib/inbox/inbox.ts";
 import type { FinishedMessage } from "../lib/inbox/message.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
+import { localBareRepo } from "./helpers/local_repo.ts";
+import { installLocalStandin } from "./helpers/agent_standins.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const STANDIN = fileURLToPath(new URL("./helpers/claude_standin.ts", import.meta.url));
 const OUTPUT = fileURLToPath(new URL("./output/", import.meta.url));
 // design.md §10: without the background-networking flags the closed network refuses Chromium.
 const CHROMIUM_FLAGS = [
@@ -34,35 +35,6 @@ const PAYLOAD = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2<
 interface Ship {
   name: string;
   destination: string;
-}
-
-// A bare repository with one commit, for the ships to clone and a plan to push to.
-async function bareRepo(dir: string): Promise<string> {
-  const git = async (...args: string[]) => {
-    const { code, stderr } = await new Deno.Command("git", { args, stdout: "null" }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-  };
-  const repo = join(dir, "web.git");
-  const work = join(dir, "web");
-  await git("init", "--quiet", "--bare", repo);
-  await git("clone", "--quiet", repo, work);
-  await Deno.writeTextFile(join(work, "README.md"), "web\n");
-  await git("-C", work, "add", ".");
-  await git("-C", work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first");
-  await git("-C", work, "push", "--quiet", "origin", "HEAD");
-  return `file://${repo}`;
-}
-
-// The stand-in claude on a ship's PATH, with a credential it only checks is there.
-async function installStandin(ship: Ship): Promise<void> {
-  const bin = join(ship.destination, ".local", "bin");
-  await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(
-    join(bin, "claude"),
-    `#!/bin/sh\nexport CLAUDE_CODE_OAUTH_TOKEN=stand-in\n` +
-      `exec "${Deno.execPath()}" run -A --quiet --no-config "${STANDIN}" "$@"\n`,
-    { mode: 0o755 },
-  );
 }
 
 // The dashboard as a person runs it: the real CLI, in the laptop's home, until SIGINT.
@@ -150,7 +122,7 @@ async function startTaskFromPage(page: Page, ship: string, prompt: string): Prom
 
 Deno.test("the dashboard shows the fleet live in a browser, acts through the library, and keeps what ships say as text", async (t) => {
   await using laptop = await LocalMember.create({ role: "local", name: "laptop" });
-  const repo = await bareRepo(laptop.home);
+  const repo = await localBareRepo(laptop.home);
   const init = await laptop.cli(["init", "--provider", "local", "--json"]);
   assert.equal(init.code, 0, init.stderr);
   const flagshipHome = JSON.parse(init.stdout).flagship as string;
@@ -162,7 +134,7 @@ Deno.test("the dashboard shows the fleet live in a browser, acts through the lib
     const ships = (JSON.parse(created.stdout) as Ship[]).sort((a, b) =>
       a.name.localeCompare(b.name)
     );
-    for (const ship of ships) await installStandin(ship);
+    for (const ship of ships) await installLocalStandin(ship.destination);
     dashboard = await startDashboard(laptop.home);
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });

@@ -7,31 +7,7 @@ import { join } from "node:path";
 import { schedulerPidPathOf } from "../lib/inbox/scheduler_files.ts";
 import { memberPaths } from "../lib/paths.ts";
 import { LocalMember } from "./helpers/local_member.ts";
-
-async function bareRepo(dir: string): Promise<string> {
-  const git = async (...args: string[]) => {
-    const { code, stderr } = await new Deno.Command("git", { args, stdout: "null" }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-  };
-  const repo = join(dir, "tools.git");
-  await git("init", "--quiet", "--bare", repo);
-  await git("clone", "--quiet", repo, join(dir, "work"));
-  await Deno.writeTextFile(join(dir, "work", "README.md"), "tools\n");
-  await git("-C", join(dir, "work"), "add", ".");
-  await git(
-    "-C",
-    join(dir, "work"),
-    "-c",
-    "user.name=t",
-    "-c",
-    "user.email=t@t",
-    "commit",
-    "-qm",
-    "1",
-  );
-  await git("-C", join(dir, "work"), "push", "--quiet", "origin", "HEAD");
-  return `file://${repo}`;
-}
+import { localBareRepo } from "./helpers/local_repo.ts";
 
 // A zombie is dead too: this machine's PID 1 reaps orphans slowly.
 function alive(pid: number): boolean {
@@ -46,7 +22,7 @@ function alive(pid: number): boolean {
 Deno.test("local fleet: init, ships, sends, status, destroy, failure cleanup, scuttle", async (t) => {
   await using laptop = await LocalMember.create({ role: "local", name: "laptop" });
   const sandboxes = join(laptop.home, ".ohcommodore", "sandboxes");
-  const repo = await bareRepo(laptop.home);
+  const repo = await localBareRepo(laptop.home, "tools");
   const schedulerPids: number[] = [];
   let ships: string[] = [];
 

@@ -20,10 +20,11 @@ import { applyKey, initialState, type WatchState } from "../lib/cli/watch_state.
 import { ENTER_SCREEN, FullScreen, LEAVE_SCREEN } from "../lib/cli/watch_terminal.ts";
 import { fitLine, plainText, textWidth } from "../lib/cli/watch_text.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";
+import { localBareRepo } from "./helpers/local_repo.ts";
+import { installLocalStandin } from "./helpers/agent_standins.ts";
 import { Terminal } from "./helpers/terminal.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
-const STANDIN = fileURLToPath(new URL("./helpers/claude_standin.ts", import.meta.url));
 
 const ESC = "\x1b";
 // Clears the screen, retitles the window, turns text red, rings, then reorders what follows.
@@ -695,44 +696,6 @@ Deno.test("off a terminal, fleet watch prints a line per change, not per read", 
 // ---------------------------------------------------------------------------------------------
 // The real CLI on a local fleet.
 
-async function git(...args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command("git", { args, stdout: "null" }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-}
-
-async function bareRepo(dir: string): Promise<string> {
-  const repo = join(dir, "web.git");
-  await git("init", "--quiet", "--bare", repo);
-  await git("clone", "--quiet", repo, join(dir, "work"));
-  await Deno.writeTextFile(join(dir, "work", "README.md"), "web\n");
-  await git("-C", join(dir, "work"), "add", ".");
-  await git(
-    "-C",
-    join(dir, "work"),
-    "-c",
-    "user.name=t",
-    "-c",
-    "user.email=t@t",
-    "commit",
-    "-qm",
-    "1",
-  );
-  await git("-C", join(dir, "work"), "push", "--quiet", "origin", "HEAD");
-  return `file://${repo}`;
-}
-
-// The stand-in claude on a sandbox's PATH, as examples/local_demo.ts puts it.
-async function installStandin(sandbox: string): Promise<void> {
-  const bin = join(sandbox, ".local/bin");
-  await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(
-    join(bin, "claude"),
-    `#!/bin/sh\nexport CLAUDE_CODE_OAUTH_TOKEN=stand-in\n` +
-      `exec "${Deno.execPath()}" run -A --quiet --no-config "${STANDIN}" "$@"\n`,
-    { mode: 0o755 },
-  );
-}
-
 // Runs `fleet watch` off a terminal until `done` says its output is enough, then sends SIGINT.
 async function watchOffTerminal(
   laptop: LocalMember,
@@ -780,7 +743,7 @@ Deno.test("fleet watch on a local fleet: plain and JSON lines off a terminal; un
   const made = await laptop.cli([
     "ship",
     "create",
-    await bareRepo(laptop.home),
+    await localBareRepo(laptop.home),
     "--count",
     "2",
     "--json",
@@ -788,7 +751,7 @@ Deno.test("fleet watch on a local fleet: plain and JSON lines off a terminal; un
   assert.equal(made.code, 0, made.stderr);
   const ships: string[] = JSON.parse(made.stdout).map((ship: { name: string }) => ship.name).sort();
   const sandboxes = join(laptop.home, ".ohcommodore", "sandboxes");
-  for (const name of ships) await installStandin(join(sandboxes, name));
+  for (const name of ships) await installLocalStandin(join(sandboxes, name));
   const environment = {
     HOME: laptop.home,
     NO_COLOR: "1",

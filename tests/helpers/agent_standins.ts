@@ -36,6 +36,23 @@ export async function installAgentStandins(world: FleetWorld, ships: readonly st
   }
 }
 
+/**
+ * Puts the stand-in claude on a local sandbox's PATH (a ship of the local provider: the same
+ * user), with a credential it only checks is there.
+ *
+ * @param home The sandbox's home.
+ */
+export async function installLocalStandin(home: string): Promise<void> {
+  const bin = join(home, ".local", "bin");
+  await Deno.mkdir(bin, { recursive: true });
+  await Deno.writeTextFile(
+    join(bin, "claude"),
+    `#!/bin/sh\nexport CLAUDE_CODE_OAUTH_TOKEN=stand-in\n` +
+      `exec "${Deno.execPath()}" run -A --quiet --no-config "${STANDIN}" "$@"\n`,
+    { mode: 0o755 },
+  );
+}
+
 /** A fleet ready for agent tasks: see {@link agentFleet}. */
 export interface AgentFleet {
   /** Runs the laptop's CLI with the fleet's environment. */
