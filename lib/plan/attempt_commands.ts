@@ -10,7 +10,7 @@ import { oneLine } from "../clip.ts";
 import { taskCommand, type TaskSpec } from "../agent/task.ts";
 import { integrateCommand } from "../agent/integrate.ts";
 import { prCommand, type PrSpec } from "../agent/open_pr.ts";
-import { type LivePlan, taskSpecOf } from "./live_plan.ts";
+import { type LivePlan, taskSpecOf, verifyCommandOf } from "./live_plan.ts";
 import { taskPrompt } from "./plan_prompts.ts";
 import type { AttemptRecord } from "./plan_store.ts";
 
@@ -36,7 +36,7 @@ export function attemptCommand(
   }
   const task = plan.tasks.get(attempt.task)!;
   const taskSpec = taskSpecOf(plan, task);
-  const verify = taskSpec.verify ?? file.verify;
+  const verify = verifyCommandOf(plan, task);
   if (attempt.kind === "integrate") {
     return {
       command: integrateCommand({ branch: task.branch, onto: plan.record.integrate, verify }),

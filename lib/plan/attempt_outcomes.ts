@@ -12,7 +12,7 @@ import { checkedOutcome, checkedVerify } from "../agent/checked_outcome.ts";
 import { type IntegrationOutcome, integrationOutcomeOf } from "../agent/integrate.ts";
 import { prOutcomeOf } from "../agent/open_pr.ts";
 import type { FinishedMessage } from "../inbox/message.ts";
-import { type LivePlan, now, planEvent, round, taskSpecOf } from "./live_plan.ts";
+import { type LivePlan, now, planEvent, round, verifyCommandOf } from "./live_plan.ts";
 import { conflictPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
 import type { AttemptRecord, PlanChanges, TaskRecord } from "./plan_store.ts";
 import { addTokens } from "./plan_types.ts";
@@ -57,7 +57,7 @@ export function takeAgentOutcome(
   }
   if (task.status === "cancelled" || plan.record.status !== "running") return;
   // Told with the plan's own command: the ship's copy of it is only its word.
-  const command = taskSpecOf(plan, task).verify ?? plan.record.spec.file.verify;
+  const command = verifyCommandOf(plan, task);
   const verify = outcome.verify && { ...outcome.verify, command: command ?? "verify" };
   if (outcome.status === "done") {
     Object.assign(task.memory, { feedback: null, rebase: false, verifiedAt: now() });
@@ -125,7 +125,7 @@ export function takeIntegrationOutcome(
     ));
     retryOrFail(plan, task, changes, conflictPrompt(plan.record.integrate, files), true);
   } else if (outcome.status === "verify_failed" && outcome.verify) {
-    const command = taskSpecOf(plan, task).verify ?? plan.record.spec.file.verify ?? "verify";
+    const command = verifyCommandOf(plan, task) ?? "verify";
     const verify = { ...outcome.verify, command };
     changes.events!.push(planEvent(
       plan,

@@ -54,6 +54,17 @@ export function taskSpecOf(plan: LivePlan, task: TaskRecord): PlanTask {
 }
 
 /**
+ * The command that verifies a task: its own, else the plan's.
+ *
+ * @param plan The plan.
+ * @param task The task's record.
+ * @returns The command, or undefined when the plan verifies nothing.
+ */
+export function verifyCommandOf(plan: LivePlan, task: TaskRecord): string | undefined {
+  return taskSpecOf(plan, task).verify ?? plan.record.spec.file.verify;
+}
+
+/**
  * Dollars as they add up: to a millionth.
  *
  * @param usd An amount.
