@@ -67,5 +67,5 @@ export type {
   ServerHello,
   ServerOperations,
 } from "./lib/inbox/server_protocol.ts";
-export type { ListFilter } from "./lib/inbox/store.ts";
+export type { ListFilter } from "./lib/inbox/message_listing.ts";
 export { type MemberPaths, memberPaths } from "./lib/paths.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { claimOldest, tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { DeliveryRefusedError, NotFoundError } from "../lib/errors.ts";
 import { type Inbox, withStore } from "../lib/inbox/inbox.ts";
-import { LIST_CLIP_CHARS } from "../lib/inbox/store.ts";
+import { LIST_CLIP_CHARS } from "../lib/inbox/message_listing.ts";
 
 /** An inbox in a home of its own; disposing it removes the home. */
 function tempInbox(): Promise<Inbox & AsyncDisposable> {

@@ -6,7 +6,7 @@
 
 import { Command } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
-import { MAX_RUNNING_LIMIT } from "../inbox/store.ts";
+import { MAX_RUNNING_LIMIT } from "../inbox/scheduler_state.ts";
 import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
   schedulerState,

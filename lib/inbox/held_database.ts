@@ -18,7 +18,8 @@ import {
 } from "./database.ts";
 import { databaseAccessOf, type Inbox } from "./inbox.ts";
 import { type QueryResult, runQuery } from "./query.ts";
-import { InboxStore, type SchedulingStart } from "./store.ts";
+import type { SchedulingStart } from "./scheduler_state.ts";
+import { InboxStore } from "./store.ts";
 
 // How long a person's query may run.
 const QUERY_TIMEOUT_MS = 30_000;

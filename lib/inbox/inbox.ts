@@ -38,7 +38,10 @@ import { acceptDelivery, cancelStep, storeDeliveries } from "./operations.ts";
 import type { CallOptions, OutputChunk, ServerOperations } from "./server_protocol.ts";
 import { InboxAccess } from "./inbox_access.ts";
 import type { QueryResult } from "./query.ts";
-import { checkMaxRunning, InboxStore, type ListFilter, nowMicros } from "./store.ts";
+import type { ListFilter } from "./message_listing.ts";
+import { nowMicros } from "./message_rows.ts";
+import { checkMaxRunning } from "./scheduler_state.ts";
+import { InboxStore } from "./store.ts";
 import { sleep } from "../timer.ts";
 
 export { MAX_COMMAND_BYTES } from "./operations.ts";

@@ -18,7 +18,8 @@ import {
   parseMessageId,
 } from "./message.ts";
 import type { OperationName, ServerOperations } from "./server_protocol.ts";
-import type { AcceptedDelivery, InboxStore } from "./store.ts";
+import type { AcceptedDelivery } from "./insert_deliveries.ts";
+import type { InboxStore } from "./store.ts";
 
 /** The largest command an inbox accepts. */
 export const MAX_COMMAND_BYTES = 1024 * 1024;

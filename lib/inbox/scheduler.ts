@@ -30,7 +30,8 @@ import {
 import { schedulerHandlers, type ServedInbox } from "./scheduler_requests.ts";
 import { InboxServer } from "./server.ts";
 import type { OutputChunk } from "./server_protocol.ts";
-import type { AcceptedDelivery, InboxStore } from "./store.ts";
+import type { AcceptedDelivery } from "./insert_deliveries.ts";
+import type { InboxStore } from "./store.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { Waiters } from "./waiters.ts";
 import type { SchedulerEvent, SchedulerOptions } from "./scheduler_options.ts";

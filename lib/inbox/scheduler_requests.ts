@@ -14,7 +14,8 @@ import { STORE_OPERATIONS } from "./operations.ts";
 import type { OperationHandler, OperationHandlers } from "./server.ts";
 import { type OutputChunk, serverHello } from "./server_protocol.ts";
 import type { QueryResult } from "./query.ts";
-import { checkMaxRunning, type InboxStore } from "./store.ts";
+import { checkMaxRunning } from "./scheduler_state.ts";
+import type { InboxStore } from "./store.ts";
 
 /** What a running scheduler does for the requests it serves. */
 export interface ServedInbox {

@@ -22,7 +22,7 @@ import { type ErrorData, errorFromData, ServerConnectionError } from "../errors.
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
 import type { QueryResult } from "./query.ts";
-import type { ListFilter } from "./store.ts";
+import type { ListFilter } from "./message_listing.ts";
 
 /** The protocol version; a server answers requests of other versions with an error. */
 export const SERVER_PROTOCOL_VERSION = 1;
