@@ -19,7 +19,8 @@ import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration } from "../duration.ts";
 import { lastLine, type ProcessResult, runProcess } from "../process.ts";
 import { parseWholeNumber } from "../whole_number.ts";
-import { checkPlan, MAX_PLAN_TASKS, type PlanFile } from "./plan_file.ts";
+import { checkPlan } from "./plan_file.ts";
+import { MAX_PLAN_TASKS, type PlanFile } from "./plan_schema.ts";
 
 /** Options for {@link planFromIssues}. */
 export interface PlanFromIssuesOptions {

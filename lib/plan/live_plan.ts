@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { PlanTask } from "./plan_file.ts";
+import type { PlanTask } from "./plan_schema.ts";
 import type { AttemptRecord, PlanRecord, TaskRecord } from "./plan_store.ts";
 import type { PlanEvent, PlanEventType } from "./plan_types.ts";
 

@@ -8,7 +8,7 @@
 
 import { UsageError } from "../errors.ts";
 import type { OperationHandler } from "../inbox/server.ts";
-import type { PlanFile } from "./plan_file.ts";
+import type { PlanFile } from "./plan_schema.ts";
 import type { PlanDriver } from "./plan_driver.ts";
 import type { PlanRunOptions } from "./plan_options.ts";
 

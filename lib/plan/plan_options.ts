@@ -9,7 +9,7 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import { quote } from "../clip.ts";
 import { checkTaskSpec } from "../agent/task.ts";
 import { parseWholeNumber } from "../whole_number.ts";
-import { MAX_ATTEMPTS, MAX_BUDGET_USD } from "./plan_file.ts";
+import { MAX_ATTEMPTS, MAX_BUDGET_USD, PR_MODES } from "./plan_schema.ts";
 
 /** How a plan runs, beside its file (which these override). */
 export interface PlanRunOptions {
@@ -40,8 +40,6 @@ export interface PlanRunOptions {
    */
   pr?: "each" | "one" | "none";
 }
-
-const PR_MODES = ["each", "one", "none"];
 
 /**
  * Checks the options as a person or a script gave them.

@@ -7,7 +7,7 @@
  */
 
 import type { VerifyResult } from "../agent/verify.ts";
-import type { PlanTask } from "./plan_file.ts";
+import type { PlanTask } from "./plan_schema.ts";
 
 /**
  * A task's first prompt.

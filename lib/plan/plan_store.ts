@@ -11,7 +11,7 @@
 import type { DuckDBConnection } from "../duckdb.ts";
 import { type OpenDatabase, openDatabase } from "../inbox/database.ts";
 import type { TaskUsage } from "../agent/task.ts";
-import type { PlanFile } from "./plan_file.ts";
+import type { PlanFile } from "./plan_schema.ts";
 import type { PlanEvent, PlanStatus, PlanTaskStatus } from "./plan_types.ts";
 
 const SCHEMA = [
