@@ -114,14 +114,14 @@ export {
   type ShipStatus,
   type SinkReport,
 } from "./lib/fleet/flagship.ts";
-export {
-  Fleet,
-  type FleetOptions,
-  type InitOptions,
-  type LocalFleetOptions,
-  type SinkOptions,
-  type SinkResult,
-} from "./lib/fleet/fleet.ts";
+export { Fleet } from "./lib/fleet/fleet.ts";
+export type {
+  FleetOptions,
+  InitOptions,
+  LocalFleetOptions,
+  SinkOptions,
+  SinkResult,
+} from "./lib/fleet/fleet_options.ts";
 export {
   CommandFailedError,
   type CommandOutcome,

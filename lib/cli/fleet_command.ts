@@ -7,7 +7,8 @@
 import { Command, type CommandUnknownOpts } from "./deps.ts";
 import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration } from "../duration.ts";
-import { Fleet, openFlagship } from "../fleet/fleet.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import { openFlagship } from "../fleet/open_fleet.ts";
 import { quote } from "../clip.ts";
 import { DEFAULT_EXEC_CONCURRENCY, MAX_EXEC_CONCURRENCY } from "../fleet/exec.ts";
 import { timeoutOption, wholeNumber } from "./arguments.ts";

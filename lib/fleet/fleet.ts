@@ -2,7 +2,9 @@
  * The fleet as its commander sees it: create it (`init`), then create, list, reach, command and
  * destroy ships, and sink it all. The same API works on the laptop, where each call travels to
  * the flagship and comes back as the same values, progress and errors, and on the flagship
- * itself, where it runs in process: one {@link FleetBackend} of two, chosen when the fleet opens.
+ * itself, where it runs in process: one {@link FleetBackend} of two, chosen when the fleet opens
+ * (`open_fleet.ts`). Its options are in `fleet_options.ts`, scuttling in `scuttle.ts`, and the
+ * signals that sink throwaway fleets in `throwaway_fleets.ts`.
  *
  * @module
  */
@@ -11,115 +13,33 @@ import { Plans } from "../plan/plans.ts";
 import { closeMemberConnections } from "../inbox/member_connections.ts";
 import { planCaller } from "../plan/plan_caller.ts";
 import { FleetAgents } from "./agents.ts";
-import { join } from "node:path";
 import { quote } from "../clip.ts";
-import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
-import { readIdentity, writeIdentity } from "../identity.ts";
-import { memberPaths } from "../paths.ts";
-import { providerFor } from "../providers/factory.ts";
-import { keyIdentity, type ProviderKind, type VmProvider } from "../providers/provider.ts";
-import { loadSettings, type Settings } from "../settings.ts";
-import { Ssh } from "../ssh.ts";
-import type { FleetBackend } from "./backend.ts";
-import {
-  type FleetFacts,
-  type LocalConfig,
-  readFleetFacts,
-  readLocalConfig,
-  removeLocalConfig,
-} from "./config.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { writeIdentity } from "../identity.ts";
+import type { Ssh } from "../ssh.ts";
+import type {
+  CreateShipsOptions,
+  DestroyedShip,
+  FleetBackend,
+  FleetStatus,
+  MemberLocation,
+  TemplateOptions,
+} from "./backend.ts";
+import type { FleetFacts, LocalConfig } from "./config.ts";
 import { execOnShips, type ExecOptions, type ExecResults } from "./exec.ts";
-import {
-  type CreateShipsOptions,
-  type DestroyedShip,
-  Flagship,
-  type FleetStatus,
-  type MemberLocation,
-  type SinkReport,
-  type TemplateOptions,
-} from "./flagship.ts";
-import { FlagshipClient } from "./flagship_client.ts";
-import { makeFlagship } from "./make_flagship.ts";
+import { Flagship } from "./flagship.ts";
+import type {
+  FleetOptions,
+  InitOptions,
+  LocalFleetOptions,
+  SinkOptions,
+  SinkResult,
+} from "./fleet_options.ts";
 import { Member, Ship } from "./member.ts";
-import { isShipOfFleet } from "./names.ts";
-import type { FleetProgress } from "./progress.ts";
+import { initFleet, type OpenedFleet, openFleet } from "./open_fleet.ts";
 import type { ShipRecord } from "./registry.ts";
-
-/** Options shared by fleet calls. */
-export interface FleetOptions {
-  /**
-   * The home directory of this member.
-   *
-   * @default {Deno.env.get("HOME")}
-   */
-  home?: string;
-  /**
-   * The ssh client.
-   *
-   * @default {new Ssh()}
-   */
-  ssh?: Ssh;
-}
-
-/** Options for {@link Fleet.init}. */
-export interface InitOptions extends FleetOptions {
-  /**
-   * Where VMs come from.
-   *
-   * @default {"exedev"}
-   */
-  provider?: ProviderKind;
-  /**
-   * For `local`: where sandboxes live.
-   *
-   * @default {"~/.ohcommodore/sandboxes"}
-   */
-  localRoot?: string;
-  /**
-   * Settings.
-   *
-   * @default {read from the environment and ./.env}
-   */
-  settings?: Settings;
-  /** Progress of the flagship's creation. */
-  onProgress?: (progress: FleetProgress) => void;
-  /** Stops the creation and removes what it made (Ctrl-C). */
-  signal?: AbortSignal;
-}
-
-/** Options for {@link Fleet.local}. */
-export interface LocalFleetOptions {
-  /**
-   * Settings for its members (nothing is read from the environment).
-   *
-   * @default {{}}
-   */
-  settings?: Settings;
-  /** Progress of the flagship's creation. */
-  onProgress?: (progress: FleetProgress) => void;
-  /** Stops the creation and removes what it made. */
-  signal?: AbortSignal;
-}
-
-/** Options for {@link Fleet.sink}. */
-export interface SinkOptions {
-  /**
-   * Also destroy the flagship and forget the fleet (laptop only).
-   *
-   * @default {false}
-   */
-  scuttle?: boolean;
-  /** Progress per VM. */
-  onProgress?: (progress: FleetProgress) => void;
-}
-
-/** What a sink did, and whether the flagship went too. */
-export interface SinkResult extends SinkReport {
-  /** True when the flagship was destroyed and the local config removed. */
-  scuttled: boolean;
-  /** Why the flagship could not sink its ships itself (the provider removed them instead). */
-  flagshipUnreachable?: string;
-}
+import { scuttleFleet } from "./scuttle.ts";
+import { keepThrowaway } from "./throwaway_fleets.ts";
 
 /**
  * A fleet: a flagship and its ships.
@@ -145,18 +65,12 @@ export class Fleet implements AsyncDisposable {
   // For a throwaway fleet: what its dispose undoes besides closing connections.
   #throwaway: { stop: () => Promise<void> } | null = null;
 
-  private constructor(
-    facts: FleetFacts,
-    home: string,
-    ssh: Ssh,
-    backend: FleetBackend,
-    config: LocalConfig | null,
-  ) {
-    this.facts = facts;
-    this.#home = home;
-    this.#ssh = ssh;
-    this.#backend = backend;
-    this.#config = config;
+  private constructor(opened: OpenedFleet) {
+    this.facts = opened.facts;
+    this.#home = opened.home;
+    this.#ssh = opened.ssh;
+    this.#backend = opened.backend;
+    this.#config = opened.config;
   }
 
   /**
@@ -168,35 +82,7 @@ export class Fleet implements AsyncDisposable {
    * @throws {UsageError} On a VM, or when a fleet already exists.
    */
   static async init(options: InitOptions = {}): Promise<Fleet> {
-    const home = options.home ?? memberPaths().home;
-    const identity = await readIdentity(home);
-    if (identity.role !== "local") {
-      throw new UsageError(
-        `"init" runs on your laptop; this machine is the fleet's ${identity.role} ` +
-          `(${identity.name})`,
-      );
-    }
-    const existing = await readLocalConfig(home);
-    if (existing) {
-      throw new UsageError(`A fleet already exists (flagship ${existing.flagshipVm})`, {
-        next: `sink it with "ohcommodore fleet sink --scuttle" first, or delete ` +
-          `${join(home, ".ohcommodore")}/config.json if that fleet is gone`,
-      });
-    }
-    const ssh = options.ssh ?? new Ssh();
-    const provider = options.provider ?? "exedev";
-    const config = await makeFlagship({
-      home,
-      ssh,
-      provider,
-      localRoot: provider === "local"
-        ? options.localRoot ?? join(memberPaths(home).configDir, "sandboxes")
-        : undefined,
-      settings: options.settings ?? await loadSettings(),
-      onProgress: options.onProgress,
-      signal: options.signal,
-    });
-    return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
+    return new Fleet(await initFleet(options));
   }
 
   /**
@@ -208,24 +94,7 @@ export class Fleet implements AsyncDisposable {
    * @throws {UsageError} On a ship, or on a laptop without a fleet.
    */
   static async open(options: FleetOptions = {}): Promise<Fleet> {
-    const home = options.home ?? memberPaths().home;
-    const ssh = options.ssh ?? new Ssh();
-    const identity = await readIdentity(home);
-    if (identity.role === "commodore") {
-      const flagship = await openFlagship(home, ssh);
-      return new Fleet(flagship.facts, home, ssh, flagship, null);
-    }
-    if (identity.role === "captain") {
-      throw new UsageError(
-        `This is a ship (${identity.name}); fleet commands run on your laptop or the flagship` +
-          (identity.flagship ? ` (${identity.flagship.name})` : ""),
-      );
-    }
-    const config = await readLocalConfig(home);
-    if (!config) {
-      throw new UsageError(`No fleet yet`, { next: `create one with "ohcommodore init"` });
-    }
-    return new Fleet(config, home, ssh, new FlagshipClient(config, ssh), config);
+    return new Fleet(await openFleet(options));
   }
 
   /**
@@ -261,18 +130,7 @@ export class Fleet implements AsyncDisposable {
       await Deno.remove(home, { recursive: true }).catch(() => {});
       throw error;
     }
-    let stopping: Promise<void> | undefined;
-    const stop = () =>
-      stopping ??= (async () => {
-        try {
-          await fleet.sink({ scuttle: true });
-        } finally {
-          await Deno.remove(home, { recursive: true }).catch(() => {});
-          forgetThrowaway(stop);
-        }
-      })();
-    fleet.#throwaway = { stop };
-    throwAwayOnSignal(stop);
+    fleet.#throwaway = { stop: keepThrowaway(home, () => fleet.sink({ scuttle: true })) };
     return fleet;
   }
 
@@ -405,7 +263,13 @@ export class Fleet implements AsyncDisposable {
     if (!options.scuttle) {
       return { ...await this.#backend.sink(options.onProgress), scuttled: false };
     }
-    return await this.#scuttle(options);
+    return await scuttleFleet({
+      facts: this.facts,
+      home: this.#home,
+      ssh: this.#ssh,
+      backend: this.#backend,
+      config: this.#config,
+    }, options);
   }
 
   /**
@@ -434,55 +298,6 @@ export class Fleet implements AsyncDisposable {
       ssh: this.#ssh,
       home: this.#home,
     });
-  }
-
-  async #scuttle(options: SinkOptions): Promise<SinkResult> {
-    let report: SinkReport = { destroyed: [], orphans: [], failed: [], tasksNotKept: [] };
-    let flagshipUnreachable: string | undefined;
-    try {
-      report = await this.#backend.sink(options.onProgress);
-    } catch (error) {
-      // An unreachable flagship must not keep paid VMs alive: the provider lists them below.
-      flagshipUnreachable = (error as Error).message;
-    }
-    const provider = providerFor(this.facts, this.#ssh);
-    const leftovers = (await provider.list())
-      .filter((vm) => isShipOfFleet(vm.name, this.facts.tag))
-      .map((vm) => vm.name);
-    const flagship = this.facts.flagshipVm;
-    for (const vm of [...leftovers, flagship]) options.onProgress?.({ vm, step: "destroy" });
-    // One request for the ships the flagship left and the flagship itself.
-    await provider.remove([...leftovers, flagship]);
-    report.orphans.push(...leftovers);
-    report.failed = report.failed.filter((failure) => !leftovers.includes(failure.name));
-    if (provider.managesKeys) report.failed.push(...await this.#revokeFleetKeys(provider));
-    await removeLocalConfig(this.#home);
-    return { ...report, scuttled: true, ...(flagshipUnreachable ? { flagshipUnreachable } : {}) };
-  }
-
-  // The flagship's key, and any ship key it could not revoke itself (say it was unreachable):
-  // the keys ohcommodore makes carry their VM's name as comment. Best effort, key by key: the
-  // VMs are gone already, and what could not be revoked is reported.
-  async #revokeFleetKeys(provider: VmProvider): Promise<SinkReport["failed"]> {
-    const failed: SinkReport["failed"] = [];
-    const keys = new Map<string, string>(); // key → the VM it belongs to
-    const flagshipKey = this.#config?.flagshipPublicKey;
-    if (flagshipKey) keys.set(keyIdentity(flagshipKey), this.facts.flagshipVm);
-    try {
-      for (const { key, comment } of await provider.listKeys() ?? []) {
-        if (comment === this.facts.flagshipVm || isShipOfFleet(comment, this.facts.tag)) {
-          keys.set(key, comment);
-        }
-      }
-    } catch (error) {
-      failed.push({ name: "ssh keys", error: `cannot list them: ${(error as Error).message}` });
-    }
-    for (const [key, name] of keys) {
-      await provider.removeKey(key).catch((error) =>
-        failed.push({ name, error: `key not revoked: ${(error as Error).message}` })
-      );
-    }
-    return failed;
   }
 
   /**
@@ -538,71 +353,4 @@ export class Fleet implements AsyncDisposable {
   #memberContext(self: boolean) {
     return { ssh: this.#ssh, home: this.#home, self };
   }
-}
-
-// Every throwaway fleet still afloat; a signal sinks them all, then goes on as it would have.
-const THROWAWAY_FLEETS = new Set<() => Promise<void>>();
-const SINK_ON: Record<"SIGINT" | "SIGTERM", () => void> = {
-  SIGINT: () => sinkAllThenResignal("SIGINT"),
-  SIGTERM: () => sinkAllThenResignal("SIGTERM"),
-};
-let sinking: Promise<unknown> | undefined;
-
-// Listening stays on while fleets sink: a second Ctrl-C waits for the same cleanup. Then the
-// signal is raised again without our listeners: it ends the process as it would have without
-// a fleet, or reaches the script's own listener, which decides. The library never exits.
-function sinkAllThenResignal(signal: Deno.Signal): void {
-  sinking ??= Promise.allSettled([...THROWAWAY_FLEETS].map((sink) => sink())).finally(() => {
-    sinking = undefined;
-    stopListening();
-    Deno.kill(Deno.pid, signal);
-  });
-}
-
-function throwAwayOnSignal(stop: () => Promise<void>): void {
-  if (THROWAWAY_FLEETS.size === 0) {
-    for (const [signal, listener] of Object.entries(SINK_ON)) {
-      Deno.addSignalListener(signal as Deno.Signal, listener);
-    }
-  }
-  THROWAWAY_FLEETS.add(stop);
-}
-
-// The last one gone, the listeners go too, so the process can end by itself.
-function forgetThrowaway(stop: () => Promise<void>): void {
-  if (!THROWAWAY_FLEETS.delete(stop) || THROWAWAY_FLEETS.size > 0 || sinking) return;
-  stopListening();
-}
-
-function stopListening(): void {
-  for (const [signal, listener] of Object.entries(SINK_ON)) {
-    Deno.removeSignalListener(signal as Deno.Signal, listener);
-  }
-}
-
-/**
- * The flagship's own side of its fleet, for a process running on the flagship.
- *
- * @param home The flagship's home; defaults to `$HOME`.
- * @param ssh The ssh client.
- * @returns The flagship.
- * @throws {UsageError} When this member is not a flagship.
- */
-export async function openFlagship(
-  home: string = memberPaths().home,
-  ssh: Ssh = new Ssh(),
-): Promise<Flagship> {
-  const identity = await readIdentity(home);
-  if (identity.role !== "commodore") {
-    throw new UsageError(
-      `This member is the fleet's ${identity.role} (${identity.name}), not its flagship`,
-    );
-  }
-  const facts = await readFleetFacts(home);
-  if (!facts) {
-    throw new OhcommodoreError(
-      `This flagship has no ${join(home, ".ohcommodore", "fleet.json")}; recreate the fleet`,
-    );
-  }
-  return new Flagship(facts, home, ssh);
 }
