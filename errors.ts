@@ -45,7 +45,7 @@ export {
 } from "./lib/errors.ts";
 export { AgentStartError, ResumeRefusedError } from "./lib/fleet/agents.ts";
 export { FleetExecError } from "./lib/fleet/exec.ts";
-export { CreateShipsError } from "./lib/fleet/flagship.ts";
+export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
 export { CommandFailedError } from "./lib/fleet/member.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export { NoSchedulerError } from "./lib/inbox/inbox.ts";

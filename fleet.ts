@@ -28,16 +28,16 @@ export {
   type ExecStatus,
   FleetExecError,
 } from "./lib/fleet/exec.ts";
-export {
-  CreateShipsError,
-  type CreateShipsOptions,
-  type DestroyedShip,
-  type FleetStatus,
-  type MemberLocation,
-  type ShipStatus,
-  type SinkReport,
-  type TemplateOptions,
-} from "./lib/fleet/flagship.ts";
+export type {
+  CreateShipsOptions,
+  DestroyedShip,
+  FleetStatus,
+  MemberLocation,
+  ShipStatus,
+  SinkReport,
+  TemplateOptions,
+} from "./lib/fleet/backend.ts";
+export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
 export { Fleet } from "./lib/fleet/fleet.ts";
 export type {
   FleetOptions,

@@ -106,14 +106,14 @@ export {
   type ExecStatus,
   FleetExecError,
 } from "./lib/fleet/exec.ts";
-export {
-  CreateShipsError,
-  type CreateShipsOptions,
-  type DestroyedShip,
-  type FleetStatus,
-  type ShipStatus,
-  type SinkReport,
-} from "./lib/fleet/flagship.ts";
+export type {
+  CreateShipsOptions,
+  DestroyedShip,
+  FleetStatus,
+  ShipStatus,
+  SinkReport,
+} from "./lib/fleet/backend.ts";
+export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
 export { Fleet } from "./lib/fleet/fleet.ts";
 export type {
   FleetOptions,

@@ -18,7 +18,7 @@ import { describeOutcome, formatExecSummary } from "./exec_report.ts";
 import { listenForInterruption } from "./interrupt.ts";
 import { confirmTyped, notKept, warnOfUnendedTasks } from "./destroy_check.ts";
 import { serveFleetCall } from "../fleet/fleet_call.ts";
-import type { FleetStatus, ShipStatus } from "../fleet/flagship.ts";
+import type { FleetStatus, ShipStatus } from "../fleet/backend.ts";
 import { VERSION } from "../version.ts";
 import { withBoard, writeAll } from "./live_board.ts";
 import { escapeControls, formatTable, note, out, paint, printJson, progressOn } from "./output.ts";

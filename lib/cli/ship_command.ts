@@ -6,7 +6,8 @@
 
 import { Argument, Command, type CommandUnknownOpts, Option } from "./deps.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { checkCopyOptions, CreateShipsError, MAX_SHIPS_PER_CREATE } from "../fleet/flagship.ts";
+import { checkCopyOptions, MAX_SHIPS_PER_CREATE } from "../fleet/create_ships.ts";
+import { CreateShipsError } from "../fleet/create_ships_error.ts";
 import { parseShipSpec } from "../fleet/names.ts";
 import type { ShipRecord } from "../fleet/registry.ts";
 import { wholeNumber } from "./arguments.ts";

@@ -13,20 +13,20 @@ import { MAX_REMOTE_REPLY_BYTES } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { initScriptText, shipBinOf } from "./artifacts.ts";
-import type { FleetBackend, ShipTasks } from "./backend.ts";
+import type {
+  CreateShipsOptions,
+  DestroyedShip,
+  FleetBackend,
+  FleetStatus,
+  MemberLocation,
+  ShipTasks,
+  SinkReport,
+  TemplateOptions,
+} from "./backend.ts";
 import { pickSettings } from "../settings.ts";
 import type { FleetFacts } from "./config.ts";
 import { loadSettings } from "../settings.ts";
-import {
-  checkCopyOptions,
-  checkShipCount,
-  type CreateShipsOptions,
-  type DestroyedShip,
-  type FleetStatus,
-  type MemberLocation,
-  type SinkReport,
-  type TemplateOptions,
-} from "./flagship.ts";
+import { checkCopyOptions, checkShipCount } from "./create_ships.ts";
 import {
   answerReader,
   FLEET_CALL_VERSION,

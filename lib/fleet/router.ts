@@ -15,7 +15,8 @@ import { relaySend } from "../relay/ship_sender.ts";
 import { Ssh } from "../ssh.ts";
 import { readFleetFacts, readLocalConfig } from "./config.ts";
 import { isShipOfFleet, tagOfFlagship } from "./names.ts";
-import { Flagship, type MemberLocation } from "./flagship.ts";
+import type { MemberLocation } from "./backend.ts";
+import { Flagship } from "./flagship.ts";
 import { FlagshipClient } from "./flagship_client.ts";
 
 /**
