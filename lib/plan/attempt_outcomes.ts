@@ -1,7 +1,9 @@
 /**
- * What a plan makes of its attempts' outcomes: costs and tokens added up, a task verified,
- * integrated, sent back to its agent with what failed, or failed once its attempts are used.
- * What a ship says is untrusted: it is clipped before it is kept or told.
+ * What a plan makes of how its attempts end: an outcome taken in ({@link takeOutcome}: costs and
+ * tokens added up, a task verified, integrated, sent back to its agent with what failed, or
+ * failed once its attempts are used), or a ship lost ({@link takeLostAttempt}: the attempt does
+ * not count, and its task goes to another ship). What a ship says is untrusted: it is clipped
+ * before it is kept or told.
  *
  * @module
  */
@@ -15,12 +17,94 @@ import type { FinishedMessage } from "../inbox/message.ts";
 import { type LivePlan, now, planEvent, round, verifyCommandOf } from "./live_plan.ts";
 import { conflictPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
 import type { AttemptRecord, PlanChanges, TaskRecord } from "./plan_store.ts";
-import { addTokens } from "./plan_types.ts";
+import { addTokens, FINAL_TASK_STATUSES } from "./plan_types.ts";
 
 // An integration that fails for a reason of its own (not a conflict) is tried again so often.
 const MAX_INTEGRATION_ERRORS = 3;
 // What an attempt's kept outcome may hold.
 const KEPT_OUTCOME_CHARS = 16 * 1024;
+/**
+ * An attempt's outcome taken in, by its kind: the attempt is closed, and its task and the plan
+ * changed. An answer that cannot be taken in fails its task, never the plan's progress.
+ *
+ * @param plan The plan.
+ * @param attempt The attempt, still open.
+ * @param message The finished inbox message.
+ * @param log Told why an answer could not be taken in.
+ * @returns The changes and events to save.
+ */
+export function takeOutcome(
+  plan: LivePlan,
+  attempt: AttemptRecord,
+  message: FinishedMessage,
+  log: (line: string) => void,
+): PlanChanges {
+  const changes = closeAttempt(plan, attempt, "ended");
+  const task = plan.tasks.get(attempt.task);
+  try {
+    if (attempt.kind === "agent" && task) {
+      takeAgentOutcome(plan, task, attempt, message, changes);
+    } else if (attempt.kind === "integrate" && task) {
+      takeIntegrationOutcome(plan, task, attempt, message, changes);
+    } else {
+      takePrOutcome(plan, task, attempt, message, changes);
+    }
+  } catch (error) {
+    log(`${attempt.messageId} on ${attempt.ship}: ${(error as Error).message}`);
+    if (task && !FINAL_TASK_STATUSES.includes(task.status)) {
+      changes.tasks!.push(task);
+      failTask(plan, task, changes, `the ship's answer could not be read`);
+    }
+  }
+  return changes;
+}
+
+/**
+ * An attempt given up on, its ship gone or silent: the task goes to another ship. An agent
+ * attempt does not count (the agent did not fail), and its session stays behind; a pull request
+ * is asked for again.
+ *
+ * @param plan The plan.
+ * @param attempt The attempt, still open.
+ * @param why Why the ship lost it, in a sentence.
+ * @returns The changes and events to save.
+ */
+export function takeLostAttempt(plan: LivePlan, attempt: AttemptRecord, why: string): PlanChanges {
+  const changes = closeAttempt(plan, attempt, "lost");
+  const task = plan.tasks.get(attempt.task);
+  if (attempt.kind === "pr") {
+    if (task) task.memory.prAsked = false;
+    else plan.record.spec.prAsked = false;
+    changes.plan = plan.record;
+  }
+  if (task && attempt.kind === "agent" && task.status !== "cancelled") {
+    task.attempts = Math.max(0, task.attempts - 1);
+    Object.assign(task.memory, { feedback: null, sessionShip: null, sessionId: null });
+    if (plan.record.status === "running") task.status = "ready";
+  }
+  if (task) changes.tasks!.push(task);
+  changes.events!.push(planEvent(
+    plan,
+    "reassigned",
+    task?.id ?? null,
+    attempt.ship,
+    `${attempt.ship} lost its ${attempt.kind} attempt: ${why}; it goes to another ship`,
+  ));
+  return changes;
+}
+
+// An attempt no longer out; the changes to save start with it.
+function closeAttempt(
+  plan: LivePlan,
+  attempt: AttemptRecord,
+  status: "ended" | "lost",
+): PlanChanges {
+  attempt.status = status;
+  attempt.endedAt = now();
+  plan.open.delete(attempt.messageId);
+  return { tasks: [], attempts: [attempt], events: [] };
+}
+
 /**
  * An agent attempt's outcome taken in: its cost and tokens added up (as checked: a ship's
  * negative cost counts nothing), its session kept; a verified task goes on to integration, a
@@ -33,7 +117,7 @@ const KEPT_OUTCOME_CHARS = 16 * 1024;
  * @param message The finished inbox message.
  * @param changes Where the changes and events go.
  */
-export function takeAgentOutcome(
+function takeAgentOutcome(
   plan: LivePlan,
   task: TaskRecord,
   attempt: AttemptRecord,
@@ -95,7 +179,7 @@ export function takeAgentOutcome(
  * @param message The finished inbox message.
  * @param changes Where the changes and events go.
  */
-export function takeIntegrationOutcome(
+function takeIntegrationOutcome(
   plan: LivePlan,
   task: TaskRecord,
   attempt: AttemptRecord,
@@ -154,7 +238,7 @@ export function takeIntegrationOutcome(
  * @param message The finished inbox message.
  * @param changes Where the changes and events go.
  */
-export function takePrOutcome(
+function takePrOutcome(
   plan: LivePlan,
   task: TaskRecord | undefined,
   attempt: AttemptRecord,
@@ -223,7 +307,7 @@ function retryOrFail(
  * @param changes Where the changes and events go.
  * @param why Why, in a sentence.
  */
-export function failTask(
+function failTask(
   plan: LivePlan,
   task: TaskRecord,
   changes: PlanChanges,

@@ -1,11 +1,11 @@
 /**
- * A plan as `plan status --json` prints it, from the driver's records.
+ * A plan as `plan status --json` and `plan list` print it, from the driver's records.
  *
  * @module
  */
 
 import type { PlanRecord, TaskRecord } from "./plan_store.ts";
-import type { PlanSummary } from "./plan_types.ts";
+import type { PlanListing, PlanSummary } from "./plan_types.ts";
 
 /**
  * A plan's record and tasks as `plan status --json` prints them.
@@ -43,5 +43,21 @@ export function summaryOf(record: PlanRecord, tasks: readonly TaskRecord[]): Pla
       needs: specs.get(task.id)?.needs ?? [],
       error: task.error,
     })),
+  };
+}
+
+/**
+ * A plan's record and tasks as `plan list` shows them: without the tasks' details.
+ *
+ * @param record The plan.
+ * @param tasks Its tasks.
+ * @returns The listing.
+ */
+export function listingOf(record: PlanRecord, tasks: readonly TaskRecord[]): PlanListing {
+  const { tasks: _, ...summary } = summaryOf(record, tasks);
+  return {
+    ...summary,
+    tasks: tasks.length,
+    tasksDone: tasks.filter((task) => task.status === "done").length,
   };
 }
