@@ -12,7 +12,7 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { type OpenDatabase, openDatabase } from "../inbox/database.ts";
 import type { TaskUsage } from "../agent/task.ts";
 import type { PlanFile } from "./plan_schema.ts";
-import type { PlanEvent, PlanStatus, PlanTaskStatus } from "./plan_types.ts";
+import type { PlanEvent, PlanStatus, PlanTaskStatus, PlanTaskSummary } from "./plan_types.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS plans (
@@ -117,21 +117,18 @@ export interface TaskMemory {
   prAsked?: boolean;
 }
 
-/** A task of a plan as the driver keeps it. */
-export interface TaskRecord {
+/**
+ * A task of a plan as the driver keeps it: the fields `plan status` shows of it (but its needs,
+ * which the plan's file holds), and its plan, its place in the file and what the driver remembers.
+ */
+export interface TaskRecord extends Omit<PlanTaskSummary, "needs" | "error"> {
+  /** Its plan. */
   plan: string;
-  id: string;
+  /** Its place in the plan's file, from 0. */
   position: number;
-  status: PlanTaskStatus;
-  ship: string | null;
-  attempts: number;
-  costUsd: number;
-  tokens: TaskUsage;
-  branch: string;
-  pr: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
+  /** Why it did not end `done`, in a sentence. */
   error: string | null;
+  /** What the driver remembers of it between attempts. */
   memory: TaskMemory;
 }
 
