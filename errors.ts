@@ -48,6 +48,6 @@ export { FleetExecError } from "./lib/fleet/exec.ts";
 export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
 export { CommandFailedError } from "./lib/fleet/member.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
-export { NoSchedulerError } from "./lib/inbox/inbox.ts";
+export { NoSchedulerError } from "./lib/inbox/no_scheduler_error.ts";
 export { SchedulerNotStartedError } from "./lib/inbox/scheduler_service.ts";
 export { DeliveryInterruptedError } from "./lib/inbox/send.ts";

@@ -22,13 +22,8 @@ export { type Address, formatAddress, parseAddress, type Role, ROLES } from "./l
 export { formatDuration, MAX_DURATION_MS, parseDuration } from "./lib/duration.ts";
 export { type Identity, identityAddress, readIdentity, writeIdentity } from "./lib/identity.ts";
 export type { DeliverRequest } from "./lib/inbox/exec_delivery.ts";
-export {
-  type Cancellation,
-  type Delivery,
-  Inbox,
-  type InboxOptions,
-  NoSchedulerError,
-} from "./lib/inbox/inbox.ts";
+export { type Cancellation, type Delivery, Inbox, type InboxOptions } from "./lib/inbox/inbox.ts";
+export { NoSchedulerError } from "./lib/inbox/no_scheduler_error.ts";
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   type FinishedMessage,

@@ -133,7 +133,8 @@ export {
 export type { FleetProgress, ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export type { ShipRecord } from "./lib/fleet/registry.ts";
-export { Inbox, type InboxOptions, NoSchedulerError } from "./lib/inbox/inbox.ts";
+export { Inbox, type InboxOptions } from "./lib/inbox/inbox.ts";
+export { NoSchedulerError } from "./lib/inbox/no_scheduler_error.ts";
 export { type PlanFile, PlanFileError } from "./lib/plan/plan_file.ts";
 export type { PlanRunOptions } from "./lib/plan/plan_options.ts";
 export { Plan, Plans } from "./lib/plan/plans.ts";

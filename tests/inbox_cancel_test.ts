@@ -11,7 +11,8 @@ import {
   NotFoundError,
   OhcommodoreError,
 } from "../lib/errors.ts";
-import { Inbox, NoSchedulerError } from "../lib/inbox/inbox.ts";
+import { Inbox } from "../lib/inbox/inbox.ts";
+import { NoSchedulerError } from "../lib/inbox/no_scheduler_error.ts";
 import { claimOldest } from "./helpers/temp_inbox.ts";
 import { Scheduler } from "../lib/inbox/scheduler.ts";
 import { eventually } from "./helpers/local_member.ts";

@@ -2,21 +2,14 @@
  * The inbox of one fleet member: a DuckDB table that any member delivers commands into and the
  * member's scheduler runs them from. The scheduler holds the database and serves it on its
  * socket; this class asks it, and opens the file itself (behind the database lock) only when no
- * scheduler runs.
+ * scheduler runs. Waiting on it (`waitFor`, `follow`, `next`) is in `inbox_waits.ts`.
  *
  * @module
  */
 
 import { dirname, resolve as resolvePath } from "node:path";
-import { parseAddress } from "../address.ts";
 import { checkDurationMs, MAX_DURATION_MS, WAIT_MARGIN_MS } from "../duration.ts";
-import {
-  DeliveryRefusedError,
-  registerErrorClass,
-  ServerConnectionError,
-  TimeoutError,
-  UsageError,
-} from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { type Identity, identityAddress, readIdentity } from "../identity.ts";
 import { memberPaths } from "../paths.ts";
 import { type DatabaseAccess, withDatabase } from "./database.ts";
@@ -25,24 +18,22 @@ import {
   checkLimit,
   type Delivery,
   type FinishedMessage,
-  isFinished,
   type Message,
   type MessageStatus,
   newMessageId,
-  noteNeverFinishes,
   parseMessageId,
   parseStatus,
   replayOutput,
 } from "./message.ts";
 import { acceptDelivery, cancelStep, storeDeliveries } from "./operations.ts";
-import type { CallOptions, OutputChunk, ServerOperations } from "./server_protocol.ts";
+import type { OutputChunk } from "./server_protocol.ts";
 import { InboxAccess } from "./inbox_access.ts";
+import { nextArrival, untilFinished } from "./inbox_waits.ts";
 import type { QueryResult } from "./query.ts";
 import type { ListFilter } from "./message_listing.ts";
-import { nowMicros } from "./message_rows.ts";
+import { NoSchedulerError } from "./no_scheduler_error.ts";
 import { checkMaxRunning } from "./scheduler_state.ts";
 import { InboxStore } from "./store.ts";
-import { sleep } from "../timer.ts";
 
 export { MAX_COMMAND_BYTES } from "./operations.ts";
 export type { Cancellation, Delivery } from "./message.ts";
@@ -50,12 +41,6 @@ export type { Outcome } from "./store.ts";
 
 // Set in Inbox's static block: how the scheduler opens the database an inbox names.
 let accessOf: (inbox: Inbox) => DatabaseAccess;
-
-/** How long {@link Inbox.next} waits unless told: 10 minutes. */
-export const DEFAULT_NEXT_WAIT_MS = 10 * 60_000;
-
-// Without a scheduler, next() looks this often.
-const NEXT_POLL_MS = 500;
 
 /** Options for {@link Inbox.open}. */
 export interface InboxOptions {
@@ -329,7 +314,8 @@ export class Inbox {
     if (options.timeoutMs !== undefined) {
       checkDurationMs(options.timeoutMs, "timeoutMs", MAX_DURATION_MS + WAIT_MARGIN_MS);
     }
-    return await this.#untilFinished(
+    return await untilFinished(
+      this.#reach,
       "wait",
       { id: parseMessageId(id), timeoutMs: options.timeoutMs },
       options.timeoutMs,
@@ -361,39 +347,10 @@ export class Inbox {
     onOutput: (chunk: OutputChunk) => void,
     options: { signal?: AbortSignal } = {},
   ): Promise<FinishedMessage> {
-    return await this.#untilFinished("follow", { id: parseMessageId(id) }, undefined, {
+    return await untilFinished(this.#reach, "follow", { id: parseMessageId(id) }, undefined, {
       onEvent: onOutput,
       signal: options.signal,
     }, (message) => replayOutput(message, onOutput));
-  }
-
-  // wait and follow: the scheduler answers when the message finishes; without one, a finished
-  // message is its own answer and an open one has nothing to finish it.
-  async #untilFinished<K extends "wait" | "follow">(
-    op: K,
-    args: ServerOperations[K]["args"],
-    timeoutMs: number | undefined,
-    options: CallOptions<ServerOperations[K]["event"]> = {},
-    onStored: (message: FinishedMessage) => void = () => {},
-  ): Promise<FinishedMessage> {
-    const server = await this.#reach.connect();
-    if (server) {
-      try {
-        // The scheduler applies the message's own timeout when none is given; a day of margin.
-        const limit = (timeoutMs ?? 24 * 3_600_000) + WAIT_MARGIN_MS;
-        return await server.call(op, args, { ...options, timeoutMs: limit });
-      } catch (error) {
-        if (!(error instanceof ServerConnectionError)) throw error;
-        // The scheduler went away mid-wait: say what the message is now.
-      } finally {
-        server.close();
-      }
-    }
-    const message = await this.get(args.id);
-    if (message.status === "note") throw noteNeverFinishes(message.id);
-    if (!isFinished(message)) throw new NoSchedulerError(this.address, message);
-    onStored(message);
-    return message;
   }
 
   /**
@@ -435,50 +392,7 @@ export class Inbox {
    * @throws {TimeoutError} When none arrives in time.
    */
   async next(options: { from?: string; timeoutMs?: number } = {}): Promise<Message> {
-    const since = nowMicros();
-    if (options.from !== undefined) parseAddress(options.from);
-    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, "timeoutMs");
-    const timeoutMs = options.timeoutMs ?? DEFAULT_NEXT_WAIT_MS;
-    const deadline = Date.now() + timeoutMs;
-    // Without a scheduler nothing else writes, so looking now and again later sees every
-    // arrival; what was there in the call's first millisecond does not count.
-    let before: Set<string> | undefined;
-    let askedServer = false;
-    for (;;) {
-      const server = await this.#reach.connect();
-      if (server) {
-        askedServer = true;
-        try {
-          const left = Math.max(1, deadline - Date.now());
-          return await server.call("next", { from: options.from, timeoutMs: left }, {
-            timeoutMs: left + WAIT_MARGIN_MS,
-          });
-        } catch (error) {
-          if (!(error instanceof ServerConnectionError)) throw error;
-        } finally {
-          server.close();
-        }
-      }
-      const arrived = await this.#reach.direct((store) => store.arrivedSince(since, options.from));
-      if (arrived === undefined) continue; // a scheduler started: ask it
-      // Only a first look at the call's start knows what was there before it; after a
-      // scheduler went away mid-wait, everything since the call is new.
-      before ??= new Set(askedServer ? [] : arrived.map((message) => message.id));
-      const fresh = arrived.find((message) => !before!.has(message.id));
-      if (fresh) return fresh;
-      if (Date.now() >= deadline) {
-        throw new TimeoutError(
-          `No message arrived in the inbox of ${this.address}` +
-            (options.from ? ` from ${options.from}` : "") +
-            ` within ${Math.round(timeoutMs / 1000)}s`,
-          {
-            next: `wait longer with a larger timeout, or see what came with ` +
-              `"ohcommodore inbox list"`,
-          },
-        );
-      }
-      await sleep(Math.min(NEXT_POLL_MS, deadline - Date.now()));
-    }
+    return await nextArrival(this.#reach, options);
   }
 }
 
@@ -493,41 +407,3 @@ export class Inbox {
 export function withStore<T>(inbox: Inbox, work: (store: InboxStore) => Promise<T>): Promise<T> {
   return withDatabase(accessOf(inbox), (db) => work(new InboxStore(db, inbox.address)));
 }
-
-/**
- * A message waits in an inbox whose scheduler is not running.
- *
- * @example Start the scheduler a message waits for
- * ```ts
- * import { NoSchedulerError, send } from "@smithclay/ohcommodore";
- * await send("captain@ship-web-k3f9a1b2", "make", { wait: true }).catch((error) => {
- *   if (error instanceof NoSchedulerError) console.error(`${error.waiting.id} waits`);
- *   else throw error;
- * });
- * ```
- */
-export class NoSchedulerError extends DeliveryRefusedError {
-  /** The message as it is now. */
-  readonly waiting: Message;
-
-  /**
-   * Creates the error.
-   *
-   * @param address The inbox's address.
-   * @param message The waiting message.
-   */
-  constructor(address: string, message: Message) {
-    super(
-      `Message "${message.id}" is ${message.status} on ${address}, but no scheduler is running ` +
-        `there`,
-      {
-        next: `start one with "ohcommodore scheduler start", then check ` +
-          `"ohcommodore inbox show ${message.id}"`,
-      },
-    );
-    this.waiting = message;
-  }
-}
-
-// It crosses from the flagship to the laptop as data and comes back as itself.
-registerErrorClass(NoSchedulerError);

@@ -18,7 +18,8 @@ import {
 } from "../errors.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
-import { type Cancellation, DEFAULT_NEXT_WAIT_MS } from "./inbox.ts";
+import type { Cancellation } from "./inbox.ts";
+import { DEFAULT_NEXT_WAIT_MS } from "./inbox_waits.ts";
 import {
   checkLimit,
   type FinishedMessage,

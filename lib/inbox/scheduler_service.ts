@@ -11,7 +11,8 @@ import { OhcommodoreError, registerErrorClass, TimeoutError } from "../errors.ts
 import { ensurePrivateFile } from "../private_files.ts";
 import { selfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";
-import { type Inbox, NoSchedulerError } from "./inbox.ts";
+import type { Inbox } from "./inbox.ts";
+import { NoSchedulerError } from "./no_scheduler_error.ts";
 import type { Message } from "./message.ts";
 import {
   readSchedulerFailure,
