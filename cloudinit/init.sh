@@ -587,6 +587,7 @@ readonly UNIT_FILE="$HOME/.config/systemd/user/$UNIT_NAME"
 # TimeoutStopSec=infinity: systemd's 90 s default would SIGKILL that command (each has a timeout).
 # Restart=always: it comes back after any exit (a crash, a kill, even exit 0); only a stop by
 # systemctl, which "ohcommodore scheduler stop" uses, keeps it down. RestartSec=1: deliveries wait.
+# NO_COLOR: its log is the journal, and Deno colours what it prints itself (an uncaught error).
 unit_text() {
   cat <<'EOF'
 [Unit]
@@ -595,6 +596,7 @@ Description=ohcommodore scheduler: runs commands delivered to this member's inbo
 [Service]
 Type=simple
 Environment=PATH=%h/.local/bin:%h/.cargo/bin:/usr/local/bin:/usr/bin:/bin
+Environment=NO_COLOR=1
 ExecStart=%h/.local/bin/ohcommodore _scheduler
 Restart=always
 RestartSec=1

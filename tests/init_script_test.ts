@@ -404,6 +404,7 @@ Deno.test("init.sh installs the scheduler as a systemd user unit when user sessi
   const unit = await vm.read(".config/systemd/user/ohcommodore-scheduler.service");
   assert.match(unit, /^ExecStart=%h\/\.local\/bin\/ohcommodore _scheduler$/m);
   assert.match(unit, /^Environment=PATH=%h\/\.local\/bin:.*\/usr\/bin:\/bin$/m);
+  assert.match(unit, /^Environment=NO_COLOR=1$/m, "its journal holds no colour codes");
   assert.match(unit, /^Restart=always$/m, "back after any exit but a stop");
   assert.match(unit, /^TimeoutStopSec=infinity$/m, "a stop lets the running command finish");
   assert.match(unit, /^WantedBy=default\.target$/m);

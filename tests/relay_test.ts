@@ -91,3 +91,36 @@ Deno.test("a ship's channel answers hello, relay and relayWait, and nothing of t
     connection.close();
   }
 });
+
+Deno.test("a ship's channel carries 8 of its requests at once; a ninth is refused, another ship's is not", async () => {
+  await using dir = await tempDir("ohc-channel-");
+  // Every look-up of a ship waits until the test lets it go: the requests stay under way.
+  let release = () => {};
+  const gate = new Promise<undefined>((resolve) => release = () => resolve(undefined));
+  const relay = new Relay({
+    home: dir.path,
+    flagship: FLAGSHIP,
+    ssh: new Ssh(),
+    shipOf: () => gate,
+    policy: () => Promise.resolve(DEFAULT_POLICY),
+    log: () => {},
+  });
+  const channelA = channelHandlers("ship-a", relay, `commodore@${FLAGSHIP}`);
+  const channelB = channelHandlers("ship-b", relay, `commodore@${FLAGSHIP}`);
+  const context = { emit: () => {}, signal: new AbortController().signal };
+  const send = (handlers: typeof channelA, n: number) =>
+    handlers.relay!({ id: hexId(n), recipient: "captain@ship-c", command: "true" }, context)
+      .catch((error: Error) => error);
+  const underWay = Array.from({ length: 8 }, (_, n) => send(channelA, n));
+  const ninth = await send(channelA, 8);
+  assert.ok(ninth instanceof DeliveryRefusedError, String(ninth));
+  assert.match(ninth.message, /from ship-a: 8 of its requests are under way already/);
+  const otherShip = send(channelB, 9);
+  release();
+  // Each ended as the relay judged it, not as the limit did.
+  for (const ended of [...await Promise.all(underWay), await otherShip]) {
+    assert.match(String(ended), /captain@ship-c is not a member of this fleet/);
+  }
+  // Room again once they ended.
+  assert.match(String(await send(channelA, 10)), /is not a member of this fleet/);
+});

@@ -410,6 +410,22 @@ fullDiskTest(
   },
 );
 
+Deno.test("a scheduler that cannot open an undamaged database says DuckDB's error and to fix it, not to move it aside", async () => {
+  await using inbox = await tempInbox();
+  // Neither damaged nor on a full disk: a directory where the database should be.
+  await Deno.mkdir(inbox.database, { recursive: true });
+  await assert.rejects(Scheduler.start(inbox), (error: Error) => {
+    assert.equal(error.name, "DatabaseError", error.message);
+    assert.match(error.message, /^The scheduler cannot start: .*Is a directory/);
+    assert.doesNotMatch(error.message, /damaged|aside|\bmv\b|disk is full/);
+    assert.equal(
+      (error as Error & { next?: string }).next,
+      'fix that and run "ohcommodore scheduler start" again',
+    );
+    return true;
+  });
+});
+
 Deno.test("the detached scheduler's log holds no colour codes, not even Deno's own", async () => {
   await using inbox = await tempInbox();
   // A scheduler that dies as Deno reports it: an uncaught error, which Deno colours even in a
