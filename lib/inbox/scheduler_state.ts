@@ -48,10 +48,13 @@ export async function startScheduling(sql: PreparedStatements): Promise<Scheduli
   try {
     const reader = await sql.read(
       // Its group is not killed: after a crash that number may be another process's now, so
-      // the row says what may still run, for a person to look at.
-      `UPDATE inbox SET status = 'error', error = 'scheduler stopped while running' ||
-           CASE WHEN pgid IS NULL THEN '' ELSE '; its commands may still run as process ' ||
-             'group ' || pgid || ' (kill -- -' || pgid || ' stops them)' END,
+      // the row says what may still run, for a person to look at. Without a group recorded the
+      // command was claimed and perhaps never started (the group is recorded as it starts).
+      `UPDATE inbox SET status = 'error', error = CASE WHEN pgid IS NULL
+             THEN 'scheduler stopped after claiming it, before its command was seen to start ' ||
+               '(it may not have run)'
+             ELSE 'scheduler stopped while running; its commands may still run as process ' ||
+               'group ' || pgid || ' (kill -- -' || pgid || ' stops them)' END,
          exit_code = coalesce(exit_code, 1),
          finished_at = make_timestamp($1::BIGINT)
        WHERE status = 'running' RETURNING ${MESSAGE_COLUMNS}`,
