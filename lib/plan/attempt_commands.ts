@@ -12,7 +12,7 @@ import { integrateCommand } from "../agent/integrate.ts";
 import { prCommand, type PrSpec } from "../agent/open_pr.ts";
 import { type LivePlan, taskSpecOf, verifyCommandOf } from "./live_plan.ts";
 import { taskPrompt } from "./plan_prompts.ts";
-import type { AttemptRecord } from "./plan_store.ts";
+import type { AttemptRecord } from "./plan_records.ts";
 
 // A task's agent run may last this long unless the plan says otherwise.
 const DEFAULT_ATTEMPT_TIMEOUT_MS = 30 * 60_000;

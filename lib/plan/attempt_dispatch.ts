@@ -11,7 +11,7 @@
 import { newMessageId } from "../inbox/message.ts";
 import { type LivePlan, now, planEvent, taskSpecOf } from "./live_plan.ts";
 import type { PlanShip, PlanShips } from "./plan_ships.ts";
-import type { AttemptKind, AttemptRecord, PlanChanges, TaskRecord } from "./plan_store.ts";
+import type { AttemptKind, AttemptRecord, PlanChanges, TaskRecord } from "./plan_records.ts";
 
 /**
  * Waiting tasks whose needs are done become ready; those whose needs cannot be, blocked.

@@ -16,7 +16,7 @@ import { prOutcomeOf } from "../agent/open_pr.ts";
 import type { FinishedMessage } from "../inbox/message.ts";
 import { type LivePlan, now, planEvent, round, verifyCommandOf } from "./live_plan.ts";
 import { conflictPrompt, verifyFailedPrompt } from "./plan_prompts.ts";
-import type { AttemptRecord, PlanChanges, TaskRecord } from "./plan_store.ts";
+import type { AttemptRecord, PlanChanges, TaskRecord } from "./plan_records.ts";
 import { addTokens, FINAL_TASK_STATUSES } from "./plan_types.ts";
 
 // An integration that fails for a reason of its own (not a conflict) is tried again so often.

@@ -13,7 +13,7 @@ import { VERIFYING_TYPE } from "../agent/verify.ts";
 import { attemptCommand } from "./attempt_commands.ts";
 import type { LivePlan } from "./live_plan.ts";
 import type { PlanShips } from "./plan_ships.ts";
-import type { AttemptRecord } from "./plan_store.ts";
+import type { AttemptRecord } from "./plan_records.ts";
 
 // The ship's task says it verifies with this line (agent/task_runner.ts).
 const VERIFYING_MARK = `"${VERIFYING_TYPE}"`;

@@ -10,7 +10,8 @@
 import { NotFoundError } from "../errors.ts";
 import { checkPlanId } from "./plan_options.ts";
 import type { PlanTask } from "./plan_schema.ts";
-import type { AttemptRecord, PlanRecord, PlanStore, TaskRecord } from "./plan_store.ts";
+import type { AttemptRecord, PlanRecord, TaskRecord } from "./plan_records.ts";
+import type { PlanStore } from "./plan_store.ts";
 import type { PlanEvent, PlanEventType } from "./plan_types.ts";
 
 /** A plan in memory. */

@@ -10,7 +10,7 @@ import { newMessageId } from "../inbox/message.ts";
 import { type LivePlan, now, planEvent } from "./live_plan.ts";
 import type { PlanRunOptions } from "./plan_options.ts";
 import type { PlanFile } from "./plan_schema.ts";
-import type { PlanRecord, TaskRecord } from "./plan_store.ts";
+import type { PlanRecord, TaskRecord } from "./plan_records.ts";
 import { noTokens, type PlanEvent } from "./plan_types.ts";
 
 /**

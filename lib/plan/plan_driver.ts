@@ -27,7 +27,8 @@ import { checkPlan, type PlanFile } from "./plan_file.ts";
 import { PlanFollowers } from "./plan_followers.ts";
 import { checkPlanOptions, type PlanRunOptions, resolvePlanShips } from "./plan_options.ts";
 import { type PlanShip, PlanShips } from "./plan_ships.ts";
-import type { AttemptRecord, PlanChanges, PlanStore } from "./plan_store.ts";
+import type { AttemptRecord, PlanChanges } from "./plan_records.ts";
+import type { PlanStore } from "./plan_store.ts";
 import { listingOf, summaryOf } from "./plan_summary.ts";
 import type {
   PlanAssignment,

@@ -8,7 +8,7 @@
 
 import { type LivePlan, now, planEvent } from "./live_plan.ts";
 import type { PlanShip, PlanShips } from "./plan_ships.ts";
-import type { PlanChanges } from "./plan_store.ts";
+import type { PlanChanges } from "./plan_records.ts";
 import { FINAL_TASK_STATUSES, type PlanStatus } from "./plan_types.ts";
 
 /** What a plan with nothing out does next: ask for its pull request, or end. */

@@ -3,16 +3,21 @@
  * driver in the flagship's scheduler. Four tables — plans, their tasks, the attempts sent to
  * ships (each recorded with its message id before it is sent) and the events of each plan's
  * history — and every change to them is one transaction, so a crash leaves a plan as it was
- * after its last event, never between.
+ * after its last event, never between. The records it reads and writes are `plan_records.ts`'s.
  *
  * @module
  */
 
 import type { DuckDBConnection } from "../duckdb.ts";
 import { type OpenDatabase, openDatabase } from "../inbox/database.ts";
-import type { TaskUsage } from "../agent/task.ts";
-import type { PlanFile } from "./plan_schema.ts";
-import type { PlanEvent, PlanStatus, PlanTaskStatus, PlanTaskSummary } from "./plan_types.ts";
+import type {
+  AttemptKind,
+  AttemptRecord,
+  PlanChanges,
+  PlanRecord,
+  TaskRecord,
+} from "./plan_records.ts";
+import type { PlanEvent, PlanStatus, PlanTaskStatus } from "./plan_types.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS plans (
@@ -69,97 +74,6 @@ const SCHEMA = [
     PRIMARY KEY (plan, seq)
   )`,
 ];
-
-/** How a plan runs: its file, with what `plan run` chose. */
-export interface PlanSpec {
-  /** The plan file, checked. */
-  file: PlanFile;
-  /** The ships it may use. */
-  ships: string[];
-  /** Agent runs per task. */
-  maxAttempts: number;
-  /** Pull requests. */
-  pr: "each" | "one" | "none";
-  /** The plan's own pull request was asked for (`pr: "one"`). */
-  prAsked?: boolean;
-}
-
-/** A plan as the driver keeps it. */
-export interface PlanRecord {
-  id: string;
-  status: PlanStatus;
-  repo: string;
-  integrate: string;
-  costUsd: number;
-  budgetUsd: number | null;
-  tokens: TaskUsage;
-  pr: string | null;
-  note: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  spec: PlanSpec;
-}
-
-/** What the driver remembers of a task between attempts. */
-export interface TaskMemory {
-  /** The Claude Code session of its last agent run, and the ship that has it. */
-  sessionId?: string | null;
-  sessionShip?: string | null;
-  /** The prompt of its next attempt, when it is a retry (what failed, to fix). */
-  feedback?: string | null;
-  /** The next attempt starts by rebasing onto the plan's branch (a conflict to resolve). */
-  rebase?: boolean;
-  /** When its work was verified: integrations go in this order. */
-  verifiedAt?: string | null;
-  /** Integrations that failed for a reason of their own (not a conflict or a verification). */
-  integrationErrors?: number;
-  /** Its pull request was asked for (`--pr each`). */
-  prAsked?: boolean;
-}
-
-/**
- * A task of a plan as the driver keeps it: the fields `plan status` shows of it (but its needs,
- * which the plan's file holds), and its plan, its place in the file and what the driver remembers.
- */
-export interface TaskRecord extends Omit<PlanTaskSummary, "needs" | "error"> {
-  /** Its plan. */
-  plan: string;
-  /** Its place in the plan's file, from 0. */
-  position: number;
-  /** Why it did not end `done`, in a sentence. */
-  error: string | null;
-  /** What the driver remembers of it between attempts. */
-  memory: TaskMemory;
-}
-
-/** What an attempt does on its ship. */
-export type AttemptKind = "agent" | "integrate" | "pr";
-
-/** One message sent to a ship for a plan. */
-export interface AttemptRecord {
-  /** The inbox message's id, chosen before it is sent. */
-  messageId: string;
-  plan: string;
-  /** The task; for the plan's own pull request, the empty string. */
-  task: string;
-  kind: AttemptKind;
-  ship: string;
-  /** `sent` until its outcome is taken in (`ended`), or its ship is given up on (`lost`). */
-  status: "sent" | "ended" | "lost";
-  costUsd: number | null;
-  sentAt: string;
-  endedAt: string | null;
-  /** Its outcome as the ship printed it, JSON. */
-  outcome: string | null;
-}
-
-/** Changes written together. */
-export interface PlanChanges {
-  plan?: PlanRecord;
-  tasks?: TaskRecord[];
-  attempts?: AttemptRecord[];
-  events?: PlanEvent[];
-}
 
 /** The flagship's plans database, held open. */
 export class PlanStore implements Disposable {

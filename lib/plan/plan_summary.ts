@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { PlanRecord, TaskRecord } from "./plan_store.ts";
+import type { PlanRecord, TaskRecord } from "./plan_records.ts";
 import type { PlanListing, PlanSummary } from "./plan_types.ts";
 
 /**
