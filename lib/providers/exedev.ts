@@ -60,52 +60,53 @@ export class ExeDevProvider implements VmProvider {
   }
 
   /** `ssh exe.dev new --json --name=<vm> --no-email`. */
-  async create(name: string): Promise<VmInfo> {
-    const argv = ["new", "--json", `--name=${name}`, "--no-email"];
-    try {
-      // Never sent twice: ssh cannot always tell whether the lobby started it.
-      const result = await this.#call(argv, { attempts: 1 });
-      const data = parseJson(result.stdout, "new");
-      if (typeof data.error === "string" || result.code !== 0) {
-        throw new ProviderError(
-          `exe.dev refused to create VM "${name}": ${data.error ?? lastLine(result.stderr)}`,
-        );
-      }
-      return toVmInfo(data, "new");
-    } catch (error) {
-      // Whatever went wrong, the VM may exist now: look, so it is used (and later removed)
-      // rather than left running unseen.
-      const made = await this.list().then(
-        (vms) => vms.find((vm) => vm.name === name),
-        () => undefined,
-      );
-      if (made) return made;
-      throw error;
-    }
+  create(name: string): Promise<VmInfo> {
+    return this.#make(
+      name,
+      ["new", "--json", `--name=${name}`, "--no-email"],
+      `create VM "${name}"`,
+    );
   }
 
   /**
    * `ssh exe.dev cp <source> <name> --json`: the lobby copies the VM's disk (not its
    * processes) into a new VM, which boots like a new one.
    */
-  async copy(source: string, name: string): Promise<VmInfo> {
+  copy(source: string, name: string): Promise<VmInfo> {
+    return this.#make(
+      name,
+      ["cp", source, name, "--json"],
+      `copy VM "${source}" to "${name}"`,
+      (data) => {
+        // The reference documents the copy's JSON less than new's: without the fields, ls has
+        // them.
+        if (typeof data.vm_name === "string" && typeof data.ssh_dest === "string") {
+          return toVmInfo(data, "cp");
+        }
+        throw new ProviderError(`exe.dev "cp" answered without vm_name and ssh_dest`);
+      },
+    );
+  }
+
+  // `new` or `cp`: sent once, never twice (ssh cannot always tell whether the lobby started
+  // it). Whatever went wrong, the VM may exist now: look, so it is used (and later removed)
+  // rather than left running unseen.
+  async #make(
+    name: string,
+    argv: string[],
+    doing: string,
+    read: (data: Record<string, unknown>) => VmInfo = (data) => toVmInfo(data, argv[0]),
+  ): Promise<VmInfo> {
     try {
-      // Never sent twice, as `new`: ssh cannot always tell whether the lobby started it.
-      const result = await this.#call(["cp", source, name, "--json"], { attempts: 1 });
-      const data = parseJson(result.stdout, "cp");
+      const result = await this.#call(argv, { attempts: 1 });
+      const data = parseJson(result.stdout, argv[0]);
       if (typeof data.error === "string" || result.code !== 0) {
         throw new ProviderError(
-          `exe.dev refused to copy VM "${source}" to "${name}": ` +
-            `${data.error ?? lastLine(result.stderr)}`,
+          `exe.dev refused to ${doing}: ${data.error ?? lastLine(result.stderr)}`,
         );
       }
-      // The reference documents the copy's JSON less than new's: without the fields, ls has them.
-      if (typeof data.vm_name === "string" && typeof data.ssh_dest === "string") {
-        return toVmInfo(data, "cp");
-      }
-      throw new ProviderError(`exe.dev "cp" answered without vm_name and ssh_dest`);
+      return read(data);
     } catch (error) {
-      // As after `new`: the copy may exist whatever we heard, so look before giving up.
       const made = await this.list().then(
         (vms) => vms.find((vm) => vm.name === name),
         () => undefined,
