@@ -1,5 +1,5 @@
 /**
- * Ctrl-C of `agent run --wait` (and `agent resume --wait`) stops the waiting, not the task: each
+ * Ctrl-C of `agent run --wait` and `agent resume --wait` stops the waiting, not the task: each
  * task's id is said as it starts, and the interruption says that the tasks carry on and how to
  * follow them (exit 130; with --json the error, with the tasks, on stdout). Over a real ship with
  * the stand-in claude.
@@ -46,7 +46,8 @@ async function interruptAt(world: FleetWorld, args: string[], when: RegExp) {
 }
 
 Deno.test({
-  name: "Ctrl-C of agent run --wait says the task carries on and how to follow it",
+  name: "Ctrl-C of agent run --wait or agent resume --wait says the task carries on and how to " +
+    "follow it",
   ignore,
   sanitizeResources: false,
   async fn(t) {
@@ -97,6 +98,35 @@ Deno.test({
       assert.equal(error.exitCode, 130);
       assert.deepEqual(error.fields.tasks, [{ ship, id }]);
       assert.equal(await statusOf(id), "running");
+      assert.equal((await cli(["agent", "cancel", id])).code, 0);
+    });
+
+    await t.step("agent resume --wait says its id too, and Ctrl-C leaves it running", async () => {
+      // The last task, cancelled, kept its session: resume continues it.
+      await eventually(
+        async () => {
+          const tasks = JSON.parse((await cli(["agent", "list", "--json"])).stdout);
+          return tasks.every((task: TaskOutcome) => task.status !== "running") || undefined;
+        },
+        20_000,
+        "the cancelled task to end",
+      );
+      const result = await interruptAt(
+        world,
+        ["agent", "resume", ship, "--wait", "--", "[stall 30] more"],
+        started,
+      );
+      assert.equal(result.code, 130, result.stderr);
+      const id = result.stderr.match(started)![1];
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `error: Stopped waiting \\(interrupted by SIGINT\\); the task\\(s\\) carry on: ` +
+            `${id} on ${ship}; follow one with "ohcommodore agent follow ${id}"`,
+        ),
+      );
+      assert.equal(result.stdout, "");
+      assert.equal(await statusOf(id), "running", "the resumed task runs on");
       assert.equal((await cli(["agent", "cancel", id])).code, 0);
     });
   },

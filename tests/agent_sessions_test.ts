@@ -211,15 +211,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a usage limit's reset shows in local time in agent show, agent list and fleet status; " +
-    "--retry-on-limit adds up every attempt's cost and tokens",
+  name: "a usage limit's reset shows in local time in agent show, agent list and fleet status, " +
+    "ended or waited out; --retry-on-limit adds up every attempt's cost and tokens",
   ignore,
   sanitizeResources: false,
   async fn() {
     await using world = await FleetWorld.start();
     // The laptop's time zone, half an hour off whole hours, so no other zone's clock matches.
     const zone = "Asia/Kolkata";
-    const { cli, ship, runWait } = await oneShip(world, { TZ: zone });
+    const { cli, ship, runWait, start, show } = await oneShip(world, { TZ: zone });
     const limited = await runWait(["--", "[limit] heavy"]);
     assert.equal(limited.code, 1);
     const [outcome] = limited.outcomes;
@@ -268,5 +268,36 @@ Deno.test({
     assert.match(shownDone.stdout, /Tokens: 200 input, 40 output/);
     const costs = JSON.parse((await cli(["fleet", "costs", "--json"])).stdout);
     assert.equal(costs.totalUsd, 0.0145, "the limited task's $0.001, and both attempts' $0.0135");
+
+    // A task that waits out a limit to resume says until when, where people look.
+    const waiter = await start(["--retry-on-limit", "--", "[limit 120] patient"]);
+    const waiting = await eventually(
+      async () => {
+        const tasks = JSON.parse((await cli(["agent", "list", "--json"])).stdout) as TaskOutcome[];
+        return tasks.find((task) => task.id === waiter && task.status === "waiting");
+      },
+      30_000,
+      "the task to wait for the limit's reset",
+    );
+    assert.match(waiting.resetAt ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const waitLocal = new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone,
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    }).format(new Date(waiting.resetAt!));
+    const resets = new RegExp(`waiting, resets ${waitLocal} \\(in [0-9hms]+\\)`);
+    assert.match((await cli(["agent", "list"])).stdout, resets);
+    assert.match((await cli(["agent", "show", waiter])).stdout, resets);
+    const statusWaiting = await cli(["fleet", "status"]);
+    assert.match(statusWaiting.stdout, new RegExp(`waiting .*resets ${waitLocal}\\b`));
+    // Cancelled while it waits: the limited attempt was paid for, and is counted.
+    assert.equal((await cli(["agent", "cancel", waiter])).code, 0);
+    const stopped = await eventually(async () => {
+      const outcome = await show(waiter);
+      return outcome.status === "cancelled" ? outcome : undefined;
+    }, 20_000);
+    assert.equal(stopped.attempts, 1);
+    assert.equal(stopped.costUsd, 0.001);
   },
 });

@@ -2,7 +2,8 @@
  * Ships made after `init` get the fleet's credentials: the flagship's own `.env` (where init put
  * GH_TOKEN and the Claude token), unless the caller gives its own; a ship that would still be
  * made without one is made with a warning that names what is missing and where to set it. On
- * exe.dev through the real CLI, and on the local provider through the library.
+ * exe.dev (the fixture lobby) and on the local provider, each through the real CLI and through
+ * the library (`Fleet.init({ settings })`, `Fleet.local({ settings })`).
  */
 
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import { parseEnv } from "node:util";
 import { runProcess } from "../lib/process.ts";
 import { CLI_PERMISSIONS } from "../lib/self_command.ts";
 import { FleetWorld } from "./helpers/fleet_world.ts";
+import { LocalMember } from "./helpers/local_member.ts";
 import { sshWorldUnavailable } from "./helpers/sshd_world.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
@@ -115,6 +117,66 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test({
+  name: "Fleet.init({ settings }) gives its settings to the ships it makes later",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    await using world = await FleetWorld.start();
+    // The tokens are the script's settings alone: the laptop's environment has none.
+    const settings = {
+      GH_TOKEN,
+      CLAUDE_CODE_OAUTH_TOKEN: CLAUDE,
+      SKIP_STEPS,
+      OHCOMMODORE_SHIP_BIN: world.shipBin,
+    };
+    const made = await world.laptopScript(
+      `import { Fleet } from "@smithclay/ohcommodore";\n` +
+        `const warnings = [];\n` +
+        `const onProgress = (p) => { if (p.step === "warning") warnings.push(p.message); };\n` +
+        `await using fleet = await Fleet.init({ settings: ${JSON.stringify(settings)} });\n` +
+        `const [ship] = await fleet.createShips("later", { onProgress });\n` +
+        `console.log(JSON.stringify({ name: ship.name, warnings }));\n`,
+      { timeoutMs: 180_000 },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const { name, warnings } = JSON.parse(made.stdout);
+    assert.deepEqual(warnings, []);
+    const { values, mode } = await envOf(world.vmHome(name));
+    assert.equal(values.GH_TOKEN, GH_TOKEN);
+    assert.equal(values.CLAUDE_CODE_OAUTH_TOKEN, CLAUDE);
+    assert.equal(mode, 0o600);
+    for (const call of world.lobbyCalls()) {
+      const argv = call.argv.join(" ");
+      assert.ok(!argv.includes(GH_TOKEN) && !argv.includes(CLAUDE), argv);
+    }
+  },
+});
+
+Deno.test("a local fleet made with tokens gives them to a ship created later without them", async () => {
+  await using laptop = await LocalMember.create({ role: "local", name: "laptop" });
+  // The test's own environment must not give the ship what the flagship should.
+  const none = { GH_TOKEN: "", CLAUDE_CODE_OAUTH_TOKEN: "", ANTHROPIC_API_KEY: "" };
+  const init = await laptop.cli(["init", "--provider", "local", "--json"], {
+    env: { ...none, GH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN: CLAUDE },
+  });
+  assert.equal(init.code, 0, init.stderr);
+  try {
+    const made = await laptop.cli(["ship", "create", "plain", "--json"], { env: none });
+    assert.equal(made.code, 0, made.stderr);
+    assert.doesNotMatch(made.stderr, /warning/);
+    const [ship] = JSON.parse(made.stdout);
+    const sandbox = join(laptop.home, ".ohcommodore", "sandboxes", ship.name);
+    const { values, mode } = await envOf(sandbox);
+    assert.equal(values.GH_TOKEN, GH_TOKEN);
+    assert.equal(values.CLAUDE_CODE_OAUTH_TOKEN, CLAUDE);
+    assert.equal(mode, 0o600);
+  } finally {
+    const sunk = await laptop.cli(["fleet", "sink", "--scuttle", "--force"], { env: none });
+    assert.equal(sunk.code, 0, sunk.stderr);
+  }
 });
 
 // A library script on the local provider, in a shell where no token is set.

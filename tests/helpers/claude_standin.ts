@@ -6,7 +6,8 @@
  * in its environment — never their values) in `~/.claude-standin/calls.jsonl`.
  *
  * Words in the prompt choose a run: `[fail]` (is_error), `[crash]` (exit 3 without a result),
- * `[limit]` (a usage limit that resets in 2 s; a `--resume` after it succeeds), `[stall N]`
+ * `[limit]` (a usage limit that resets in 2 s, or in N s with `[limit N]`; a `--resume` after it
+ * succeeds), `[stall N]`
  * (silent N seconds after the init line), `[slow]` (a line every 400 ms for 2 s), `[sleep N]`
  * (N seconds, decimals allowed, between its commit and its result: a task of N seconds, for
  * benches). Without CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY it fails as Claude Code does
@@ -75,9 +76,10 @@ if (!hasToken) {
 }
 if (prompt.includes("[crash]")) Deno.exit(3);
 const limitMark = `${dir}/limited`;
-if (prompt.includes("[limit]") && !(resumed && await exists(limitMark))) {
+const limit = prompt.match(/\[limit(?: (\d+))?\]/);
+if (limit && !(resumed && await exists(limitMark))) {
   await Deno.writeTextFile(limitMark, sessionId);
-  const reset = Math.ceil(Date.now() / 1000) + 2;
+  const reset = Math.ceil(Date.now() / 1000) + Number(limit[1] ?? 2);
   result({
     is_error: true,
     result: `Claude AI usage limit reached|${reset}`,
