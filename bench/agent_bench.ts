@@ -40,7 +40,7 @@ for (let i = 0; i < ${runs}; i++) {
   const [task] = await fleet.agents.start("agent run " + i, { ships: [ship] });
   let first = 0, end = 0;
   const outcome = await task.follow((line) => { first ||= Date.now(); end ||= endOf(line); });
-  const agent = { prompt: "agent run " + i, t0, first, end, done: Date.now(), status: outcome.status, commits: outcome.commits.length };
+  const agent = { prompt: "agent run " + i, id: task.id, t0, first, end, done: Date.now(), status: outcome.status, commits: outcome.commits.length };
   const p0 = Date.now();
   const sent = await ship.send("echo 'plain run " + i + "' | ~/.local/bin/claude -p --output-format stream-json --verbose");
   let pfirst = 0, pend = 0, text = "";
@@ -51,13 +51,18 @@ for (let i = 0; i < ${runs}; i++) {
     for (const line of text.split("\\n")) pend ||= endOf(line);
   }
   const message = await sent.wait();
-  const plain = { prompt: "plain run " + i, t0: p0, first: pfirst, end: pend, done: Date.now(), status: message.status };
+  const plain = { prompt: "plain run " + i, id: sent.id, t0: p0, first: pfirst, end: pend, done: Date.now(), status: message.status, scheduled: Date.parse(message.startedAt ?? "") };
   console.log(JSON.stringify({ agent, plain }));
 }
 `;
 
 interface Timing {
   prompt: string;
+  id: string;
+  /** When the ship's scheduler started the message's process. */
+  scheduled?: number;
+  /** For an agent task: when the task runner, its modules loaded, began the task. */
+  runner?: number;
   t0: number;
   first: number;
   end: number;
@@ -87,11 +92,28 @@ if (import.meta.main) {
   }[];
   const calls = (await Deno.readTextFile(join(world.vmHome(ship), ".claude-standin/calls.jsonl")))
     .trim().split("\n").map((line) => JSON.parse(line) as { prompt: string; at: number });
+  // When the scheduler started each task's process (its message) and when the runner began it.
+  const shipCli = join(world.vmHome(ship), ".local/bin/ohcommodore");
+  for (const { agent } of rows) {
+    const got = await world.execAs(world.vmUser(ship), [
+      shipCli,
+      "inbox",
+      "show",
+      agent.id,
+      "--json",
+    ]);
+    if (got.code !== 0) throw new Error(`inbox show failed: ${got.stderr}`);
+    agent.scheduled = Date.parse(JSON.parse(got.stdout).startedAt ?? "");
+    const state = join(world.vmHome(ship), ".ohcommodore/tasks", `${agent.id}.json`);
+    agent.runner = Date.parse(JSON.parse(await Deno.readTextFile(state)).startedAt);
+  }
   const startOf = (timing: Timing) =>
     calls.find((call) => call.prompt.trim() === timing.prompt)?.at ?? NaN;
   const measure = (pick: (row: { agent: Timing; plain: Timing }) => Timing) => ({
     firstLine: median(rows.map((row) => pick(row).first - pick(row).t0)),
     started: median(rows.map((row) => startOf(pick(row)) - pick(row).t0)),
+    scheduled: median(rows.map((row) => (pick(row).scheduled ?? NaN) - pick(row).t0)),
+    runner: median(rows.map((row) => (pick(row).runner ?? NaN) - (pick(row).scheduled ?? NaN))),
     standin: median(rows.map((row) => pick(row).end - startOf(pick(row)))),
     outcome: median(rows.map((row) => pick(row).done - pick(row).end)),
   });
@@ -108,6 +130,8 @@ if (import.meta.main) {
   console.log(`  ${"".padEnd(42)} ${"agent".padStart(9)}   ${"plain".padStart(9)}   added`);
   line("dispatch -> first output line at the laptop", agent.firstLine, plain.firstLine);
   line("  of which dispatch -> claude started", agent.started, plain.started);
+  line("    of which dispatch -> process started", agent.scheduled, plain.scheduled);
+  console.log(`      the task runner's start (process -> its task begun): ${ms(agent.runner)}`);
   line("the stand-in's own run (start -> result)", agent.standin, plain.standin);
   line("end of run -> outcome at the laptop", agent.outcome, plain.outcome);
 }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { type Address, formatAddress, isRole, type Role } from "./address.ts";
 import { OhcommodoreError } from "./errors.ts";
@@ -59,7 +58,7 @@ export async function readIdentity(home?: string): Promise<Identity> {
   try {
     text = await Deno.readTextFile(file);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { role: "local", name: hostname() };
+    if (error instanceof Deno.errors.NotFound) return { role: "local", name: Deno.hostname() };
     throw error;
   }
   let data: Record<string, unknown>;
@@ -79,7 +78,7 @@ export async function readIdentity(home?: string): Promise<Identity> {
         `fix its "role" field`,
     );
   }
-  const name = typeof data.name === "string" && data.name ? data.name : hostname();
+  const name = typeof data.name === "string" && data.name ? data.name : Deno.hostname();
   checkOwnIdentity(file, name, data, home ?? memberPaths().home);
   const workdir = typeof data.workdir === "string" ? data.workdir : undefined;
   const flagship = data.flagship as Identity["flagship"] | undefined;
@@ -108,8 +107,8 @@ function checkOwnIdentity(
 ): void {
   const elsewhere = typeof data.home === "string" && !sameDirectory(data.home, home)
     ? `it was written for the home ${data.home}, and this one is ${home}`
-    : typeof data.host === "string" && data.host !== hostname()
-    ? `it was written on the machine ${data.host}, and this one is ${hostname()}`
+    : typeof data.host === "string" && data.host !== Deno.hostname()
+    ? `it was written on the machine ${data.host}, and this one is ${Deno.hostname()}`
     : undefined;
   if (!elsewhere) return;
   throw new OhcommodoreError(
@@ -162,7 +161,7 @@ export async function writeIdentity(identity: Identity, home?: string): Promise<
  * @returns The identity with `home` (and `host` where the host is named after it).
  */
 export function bindIdentity(identity: Identity, home: string): Identity {
-  const host = hostname();
+  const host = Deno.hostname();
   return { ...identity, home, ...(host === identity.name ? { host } : {}) };
 }
 

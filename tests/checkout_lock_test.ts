@@ -30,7 +30,7 @@ Deno.test("a second task waits for the checkout, names the task that has it, and
   assert.equal(taken, false, "not while the first has it");
   first[Symbol.dispose]();
   using _lock = await second;
-  assert.equal(await Deno.readTextFile(checkoutLockPath(workdir, home.path)), "task2");
+  assert.equal(await Deno.readTextFile(await checkoutLockPath(workdir, home.path)), "task2");
   // Another checkout of the same member is its own.
   using _other = await lockCheckout(join(home.path, "api"), "task3", {
     home: home.path,

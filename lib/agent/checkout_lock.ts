@@ -7,8 +7,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { sha256Hex } from "../digest.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../private_files.ts";
 import { tasksDir } from "./task_state.ts";
@@ -26,8 +26,8 @@ const NOTICE_AFTER_MS = 200;
  * @param home The member's home.
  * @returns Its path.
  */
-export function checkoutLockPath(workdir: string, home?: string): string {
-  const key = createHash("sha256").update(workdir).digest("hex").slice(0, 16);
+export async function checkoutLockPath(workdir: string, home?: string): Promise<string> {
+  const key = (await sha256Hex(workdir)).slice(0, 16);
   return join(tasksDir(home), `checkout-${key}.lock`);
 }
 
@@ -46,7 +46,7 @@ export async function lockCheckout(
   taskId: string,
   options: { home?: string; onWait?: (holder: string | null) => Promise<void> } = {},
 ): Promise<Disposable> {
-  const path = checkoutLockPath(workdir, options.home);
+  const path = await checkoutLockPath(workdir, options.home);
   let file: Deno.FsFile;
   try {
     await Deno.mkdir(tasksDir(options.home), { recursive: true, mode: PRIVATE_DIR_MODE });

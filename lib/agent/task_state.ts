@@ -56,9 +56,12 @@ export async function writeTaskState(
 ): Promise<void> {
   const text = JSON.stringify(outcome ? { ...state, outcome } : state) + "\n";
   // The stall timer and the output may write at the same moment: each write has its own part.
-  for (const name of [`${state.id}.json`, "last.json"]) {
-    await writePrivateFile(join(tasksDir(home), name), text);
-  }
+  // Both files at once: the first write comes before Claude Code starts.
+  await Promise.all(
+    [`${state.id}.json`, "last.json"].map((name) =>
+      writePrivateFile(join(tasksDir(home), name), text)
+    ),
+  );
 }
 
 /**

@@ -14,7 +14,7 @@ import { identityAddress, readIdentity } from "../identity.ts";
 import { homeDir } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
 import { errorToData } from "../errors.ts";
-import { MAX_ATTEMPTS, readPlanFile } from "../plan/plan_file.ts";
+import { MAX_ATTEMPTS } from "../plan/plan_schema.ts";
 import { planFromIssues } from "../plan/from_issues.ts";
 import { checkBudget, type PlanRunOptions } from "../plan/plan_options.ts";
 import type { PlanEvent, PlanSummary } from "../plan/plan_types.ts";
@@ -105,7 +105,7 @@ function runCommand(): CommandUnknownOpts {
         ...(options.pr !== undefined ? { pr: options.pr as PlanRunOptions["pr"] } : {}),
       };
       const planFile = file
-        ? await readPlanFile(file)
+        ? await (await import("../plan/plan_file.ts")).readPlanFile(file)
         : await planFromIssues(options.fromIssues!, { label: options.label });
       await using fleet = await Fleet.open();
       const plan = await fleet.plans.run(planFile, settings);

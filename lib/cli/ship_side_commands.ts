@@ -7,17 +7,21 @@
  * @module
  */
 
+import type { TaskSpec } from "../agent/task.ts";
+
 /** A hidden command's work: its input on stdin, its exit code back. */
 export type ShipSideCommand = () => Promise<number>;
 
 /** The hidden `agent` commands, by name; each loads only what it runs. */
 export const SHIP_SIDE_COMMANDS: Readonly<Record<string, ShipSideCommand>> = {
   async _task() {
-    const [{ runTask }, { checkTaskSpec }] = await Promise.all([
+    // The task is read while its modules load: Claude Code starts the sooner.
+    const [{ runTask }, { checkTaskSpec }, spec] = await Promise.all([
       import("../agent/task_runner.ts"),
       import("../agent/task.ts"),
+      stdinJson<TaskSpec>(),
     ]);
-    return await runTask(checkTaskSpec(await stdinJson()));
+    return await runTask(checkTaskSpec(spec));
   },
   async _integrate() {
     const { runIntegration } = await import("../agent/integrate.ts");

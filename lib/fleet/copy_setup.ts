@@ -13,6 +13,7 @@
 
 import { basename, dirname, join, relative } from "node:path";
 import { parseEnv } from "node:util";
+import { sha256Hex } from "../digest.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { bindIdentity, identityAddress, writeIdentity } from "../identity.ts";
 import { memberPaths, REMOTE_PROGRAM } from "../paths.ts";
@@ -314,11 +315,6 @@ async function refreshGhLogin(
 async function fileSha256(path: string): Promise<string> {
   const bytes = await Deno.readFile(path).catch(() => new Uint8Array());
   return await sha256Hex(bytes);
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** What the flagship needs to make a copy its own. */

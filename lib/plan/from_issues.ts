@@ -19,7 +19,7 @@ import { OhcommodoreError, UsageError } from "../errors.ts";
 import { formatDuration } from "../duration.ts";
 import { lastLine, type ProcessResult, runProcess } from "../process.ts";
 import { parseWholeNumber } from "../whole_number.ts";
-import { checkPlan } from "./plan_file.ts";
+import { checkPlan } from "./plan_check.ts";
 import { MAX_PLAN_TASKS, type PlanFile } from "./plan_schema.ts";
 
 /** Options for {@link planFromIssues}. */

@@ -37,6 +37,26 @@ import { shown } from "./plan_wording.ts";
 type Settings = Omit<PlanFile, "tasks">;
 
 /**
+ * Checks a plan given as a value, by the rules of the file, with durations in milliseconds
+ * (`timeoutMs`, `stallMs`): what the library takes.
+ *
+ * @example Check a plan built in code
+ * ```ts
+ * import { checkPlan } from "@smithclay/ohcommodore/plan";
+ *
+ * const plan = checkPlan({ timeoutMs: 60_000, tasks: [{ id: "docs", prompt: "Fix the typos" }] });
+ * ```
+ *
+ * @param value The plan.
+ * @param source What it came from, as errors name it.
+ * @returns A checked copy of it.
+ * @throws {PlanFileError} When it breaks a rule.
+ */
+export function checkPlan(value: unknown, source: string = "plan"): PlanFile {
+  return checkWholePlan(value, source, "value");
+}
+
+/**
  * Checks a plan whole. The file gives durations (`timeout: 30m`), a value milliseconds
  * (`timeoutMs: 1800000`).
  *

@@ -36,12 +36,13 @@
  * @module
  */
 
-import { parseDocument } from "../deps.ts";
+import { parseDocument } from "../yaml.ts";
 import { checkWholePlan } from "./plan_check.ts";
 import { PlanFileError } from "./plan_file_error.ts";
 import type { PlanFile } from "./plan_schema.ts";
 import { uncapitalised } from "./plan_wording.ts";
 
+export { checkPlan } from "./plan_check.ts";
 export { PlanFileError } from "./plan_file_error.ts";
 export {
   MAX_ATTEMPTS,
@@ -74,26 +75,6 @@ const NOT_YAML = "not YAML or JSON";
  */
 export function parsePlan(text: string, source: string): PlanFile {
   return checkWholePlan(parseYaml(text, source), source, "file");
-}
-
-/**
- * Checks a plan given as a value, by the rules of the file, with durations in milliseconds
- * (`timeoutMs`, `stallMs`): what the library takes.
- *
- * @example Check a plan built in code
- * ```ts
- * import { checkPlan } from "@smithclay/ohcommodore/plan";
- *
- * const plan = checkPlan({ timeoutMs: 60_000, tasks: [{ id: "docs", prompt: "Fix the typos" }] });
- * ```
- *
- * @param value The plan.
- * @param source What it came from, as errors name it.
- * @returns A checked copy of it.
- * @throws {PlanFileError} When it breaks a rule.
- */
-export function checkPlan(value: unknown, source: string = "plan"): PlanFile {
-  return checkWholePlan(value, source, "value");
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type PlanFile, readPlanFile } from "./plan_file.ts";
+import type { PlanFile } from "./plan_schema.ts";
 import type { PlanCaller } from "./plan_caller.ts";
 import { checkPlanId, checkPlanOptions, type PlanRunOptions } from "./plan_options.ts";
 import type { PlanAssignment, PlanEvent, PlanListing, PlanSummary } from "./plan_types.ts";
@@ -52,7 +52,10 @@ export class Plans {
    * @throws {UsageError} For bad options, or ships of more than one repository.
    */
   async run(plan: PlanFile | string, options: PlanRunOptions = {}): Promise<Plan> {
-    const file = typeof plan === "string" ? await readPlanFile(plan) : plan;
+    // The parser is loaded only for a file: it costs every program start otherwise.
+    const file = typeof plan === "string"
+      ? await (await import("./plan_file.ts")).readPlanFile(plan)
+      : plan;
     checkPlanOptions(options);
     const summary = await this.#call({ method: "run", plan: file, options }) as PlanSummary;
     return new Plan(summary.id, this.#call);
