@@ -7,7 +7,8 @@
 import type { CommanderError } from "./lib/cli/deps.ts";
 import { errorText, escapeControls, note, paint } from "./lib/cli/output.ts";
 import { shipSideCommand } from "./lib/cli/ship_side_commands.ts";
-import { type ErrorData, errorToData, OhcommodoreError, UsageError } from "./lib/errors.ts";
+import { OhcommodoreError, UsageError } from "./lib/errors.ts";
+import { type ErrorData, errorToData } from "./lib/error_data.ts";
 import { VERSION } from "./lib/version.ts";
 
 export { VERSION };

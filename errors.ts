@@ -25,24 +25,26 @@ export {
   DatabaseError,
   DeliveryRefusedError,
   DiskFullError,
-  type ErrorClass,
-  type ErrorData,
-  errorFromData,
-  errorToData,
   FlagshipError,
   InterruptedError,
-  isErrorData,
   NotFoundError,
   OhcommodoreError,
   type OhcommodoreErrorOptions,
   ProviderError,
-  registerErrorClass,
   RemoteCommandError,
   ServerConnectionError,
   SshError,
   TimeoutError,
   UsageError,
 } from "./lib/errors.ts";
+export {
+  type ErrorClass,
+  type ErrorData,
+  errorFromData,
+  errorToData,
+  isErrorData,
+  registerErrorClass,
+} from "./lib/error_data.ts";
 export { AgentStartError, ResumeRefusedError } from "./lib/fleet/agents.ts";
 export { FleetExecError } from "./lib/fleet/exec.ts";
 export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";

@@ -4,13 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  AmbiguousNameError,
-  errorFromData,
-  errorToData,
-  NotFoundError,
-  OhcommodoreError,
-} from "../lib/errors.ts";
+import { AmbiguousNameError, NotFoundError, OhcommodoreError } from "../lib/errors.ts";
+import { errorFromData, errorToData } from "../lib/error_data.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
 import { NoSchedulerError } from "../lib/inbox/no_scheduler_error.ts";
 import { claimOldest } from "./helpers/temp_inbox.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { errorFromData, errorToData, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
+import { errorFromData, errorToData } from "../lib/error_data.ts";
 import {
   checkPlan,
   dependencyOrder,

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+import { OhcommodoreError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 
 /** The most entries of a list git gives under an error (files that block a switch) kept. */
 const MAX_LISTED = 10;

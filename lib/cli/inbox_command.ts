@@ -6,7 +6,7 @@
 
 import { fleetRouter } from "../fleet/router.ts";
 import { Argument, Command, type CommandUnknownOpts, Option } from "./deps.ts";
-import { errorToData } from "../errors.ts";
+import { errorToData } from "../error_data.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { isFinished, type Message } from "../inbox/message.ts";
 import { receiveDelivery } from "../inbox/exec_delivery.ts";

@@ -13,7 +13,7 @@ import { connectToMember } from "../inbox/tunnel.ts";
 import { identityAddress, readIdentity } from "../identity.ts";
 import { homeDir } from "../paths.ts";
 import { Ssh } from "../ssh.ts";
-import { errorToData } from "../errors.ts";
+import { errorToData } from "../error_data.ts";
 import { MAX_ATTEMPTS } from "../plan/plan_schema.ts";
 import { planFromIssues } from "../plan/from_issues.ts";
 import { checkBudget, type PlanRunOptions } from "../plan/plan_options.ts";

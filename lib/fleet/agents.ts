@@ -8,7 +8,8 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { NotFoundError, OhcommodoreError, registerErrorClass, UsageError } from "../errors.ts";
+import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { transportFor } from "../transport.ts";
 import { fetchShipTasks } from "./ship_task_list.ts";

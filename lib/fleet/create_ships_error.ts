@@ -5,7 +5,8 @@
  * @module
  */
 
-import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+import { OhcommodoreError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import type { ShipRecord } from "./registry.ts";
 
 /**

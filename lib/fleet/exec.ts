@@ -8,7 +8,8 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { OhcommodoreError, registerErrorClass, SshError, TimeoutError } from "../errors.ts";
+import { OhcommodoreError, SshError, TimeoutError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, type Message, newMessageId } from "../inbox/message.ts";
 import { send } from "../inbox/send.ts";
 import type { Ssh } from "../ssh.ts";

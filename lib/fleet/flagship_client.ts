@@ -7,7 +7,8 @@
  */
 
 import { transportFor } from "../transport.ts";
-import { errorFromData, FlagshipError, InterruptedError } from "../errors.ts";
+import { FlagshipError, InterruptedError } from "../errors.ts";
+import { errorFromData } from "../error_data.ts";
 import { askMember } from "../inbox/ask_member.ts";
 import { MAX_REMOTE_REPLY_BYTES } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";

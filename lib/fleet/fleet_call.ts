@@ -9,7 +9,8 @@
  */
 
 import { lineSplitter } from "../lines.ts";
-import { type ErrorData, errorToData, isErrorData, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { type ErrorData, errorToData, isErrorData } from "../error_data.ts";
 import type { FleetBackend } from "./backend.ts";
 import type { Settings } from "../settings.ts";
 import type { FleetProgress } from "./progress.ts";

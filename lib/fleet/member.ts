@@ -8,7 +8,8 @@
 import { formatAddress, type Role } from "../address.ts";
 import { type InteractiveOptions, transportFor } from "../transport.ts";
 import { oneLine } from "../clip.ts";
-import { OhcommodoreError, registerErrorClass } from "../errors.ts";
+import { OhcommodoreError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { type Cancellation, Inbox } from "../inbox/inbox.ts";
 import type { FinishedMessage, Message, MessageStatus } from "../inbox/message.ts";
 import { type InboxView, RemoteInbox } from "../inbox/remote_inbox.ts";

@@ -8,12 +8,8 @@
 
 import { Buffer } from "node:buffer";
 import type { Transport } from "../transport.ts";
-import {
-  InterruptedError,
-  OhcommodoreError,
-  registerErrorClass,
-  RemoteCommandError,
-} from "../errors.ts";
+import { InterruptedError, OhcommodoreError, RemoteCommandError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { ProvisionStep } from "./progress.ts";
 

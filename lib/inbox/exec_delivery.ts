@@ -8,7 +8,8 @@
  * @module
  */
 
-import { DeliveryRefusedError, type ErrorData, errorFromData, errorToData } from "../errors.ts";
+import { DeliveryRefusedError } from "../errors.ts";
+import { type ErrorData, errorFromData, errorToData } from "../error_data.ts";
 // Also registers NoSchedulerError, so it comes back from a reply as itself.
 import { Inbox, type InboxOptions } from "./inbox.ts";
 import type { Message, MessageKind, SenderQuota } from "./message.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { DeliveryRefusedError, registerErrorClass } from "../errors.ts";
+import { DeliveryRefusedError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import type { Message } from "./message.ts";
 
 /**

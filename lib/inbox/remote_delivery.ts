@@ -15,12 +15,12 @@ import {
   DeliveryRefusedError,
   NotFoundError,
   OhcommodoreError,
-  registerErrorClass,
   RemoteCommandError,
   ServerConnectionError,
   SshError,
   TimeoutError,
 } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
 import { type DeliverReply, type DeliverRequest, unwrapReply } from "./exec_delivery.ts";

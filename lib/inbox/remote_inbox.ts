@@ -10,12 +10,8 @@ import { lineSplitter } from "../lines.ts";
 import { parseAddress } from "../address.ts";
 import { type Transport, transportFor } from "../transport.ts";
 import { checkDurationMs } from "../duration.ts";
-import {
-  errorFromData,
-  isErrorData,
-  RemoteCommandError,
-  ServerConnectionError,
-} from "../errors.ts";
+import { RemoteCommandError, ServerConnectionError } from "../errors.ts";
+import { errorFromData, isErrorData } from "../error_data.ts";
 import { lastLine } from "../process.ts";
 import { Ssh } from "../ssh.ts";
 import type { Cancellation } from "./inbox.ts";

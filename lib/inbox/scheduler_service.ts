@@ -7,7 +7,8 @@
  */
 
 import { dirname, join } from "node:path";
-import { OhcommodoreError, registerErrorClass, TimeoutError } from "../errors.ts";
+import { OhcommodoreError, TimeoutError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 import { ensurePrivateFile } from "../private_files.ts";
 import { selfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { errorToData, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { errorToData } from "../error_data.ts";
 import { ByteBudget, readLines, writeAll } from "../lines.ts";
 import {
   MAX_LINE_BYTES,

@@ -18,7 +18,8 @@
 
 import { readLines, writeAll } from "../lines.ts";
 import { VERSION } from "../version.ts";
-import { type ErrorData, errorFromData, ServerConnectionError } from "../errors.ts";
+import { ServerConnectionError } from "../errors.ts";
+import { type ErrorData, errorFromData } from "../error_data.ts";
 import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import type { MemberReport } from "./report.ts";
 import type { QueryResult } from "./query.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { errorFromData, FlagshipError, isErrorData } from "../errors.ts";
+import { FlagshipError } from "../errors.ts";
+import { errorFromData, isErrorData } from "../error_data.ts";
 import { lineSplitter } from "../lines.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type OhcommodoreErrorOptions, registerErrorClass, UsageError } from "../errors.ts";
+import { type OhcommodoreErrorOptions, UsageError } from "../errors.ts";
+import { registerErrorClass } from "../error_data.ts";
 
 /**
  * A plan that cannot be run as given: its message names the file, the key and what to do, e.g.

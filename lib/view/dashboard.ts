@@ -22,7 +22,8 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { AgentStartError } from "../fleet/agents.ts";
-import { errorToData, NotFoundError, UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { errorToData } from "../error_data.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import { parseMessageId } from "../inbox/message.ts";
 import { FleetView, type FleetViewOptions } from "./fleet_view.ts";

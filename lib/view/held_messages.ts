@@ -7,7 +7,8 @@
  * @module
  */
 
-import { errorFromData, isErrorData, RemoteCommandError, UsageError } from "../errors.ts";
+import { RemoteCommandError, UsageError } from "../errors.ts";
+import { errorFromData, isErrorData } from "../error_data.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { reachMember } from "../inbox/member_connections.ts";
