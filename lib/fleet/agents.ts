@@ -21,7 +21,8 @@ import type { Ssh } from "../ssh.ts";
 import { chooseShips } from "./exec.ts";
 import type { Ship } from "./member.ts";
 import type { KeptTask } from "./registry.ts";
-import { branchesFor, type ShipRepository } from "../agent/ship_branches.ts";
+import { branchesFor } from "../agent/ship_branches.ts";
+import { type BranchDispatch, branchInUse, otherShipsOfRepositories } from "./branch_in_use.ts";
 import {
   blankOutcome,
   checkTaskSpec,
@@ -122,14 +123,17 @@ export class FleetAgents {
    *   own, `<branch>-<ship>`, named in their outcomes' `branch`.
    * @returns A handle per ship, in the order of the ships.
    * @throws {UsageError} For a bad setting, before anything is sent.
+   * @throws {BranchInUseError} When a branch to push is another ship's of the same repository
+   *   (an unfinished task of its works on it, or it could not be asked), before anything is sent.
    * @throws {NotFoundError} When a name matches no ship.
    */
   async start(prompt: string, options: AgentRunOptions = {}): Promise<AgentTask[]> {
     const { ships: which, timeoutMs, onOutcome: _, onStart: _start, ...rest } = options;
     const spec = checkTaskSpec({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
-    const chosen = await this.#choose(which);
-    const commands = await this.#commands(spec, chosen);
+    const fleet = once(() => this.#context.ships());
+    const chosen = await this.#choose(which, fleet);
+    const commands = await this.#commands(spec, chosen, fleet);
     const sent = await Promise.allSettled(chosen.map(async (ship, i) => {
       const message = await ship.send(commands[i], {
         timeoutMs: timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
@@ -156,8 +160,9 @@ export class FleetAgents {
     const { ships: which, timeoutMs, onOutcome, onStart, ...rest } = options;
     const spec = checkTaskSpec({ prompt, ...rest });
     if (timeoutMs !== undefined) checkDurationMs(timeoutMs, "timeoutMs");
-    const chosen = await this.#choose(which);
-    const commands = await this.#commands(spec, chosen);
+    const fleet = once(() => this.#context.ships());
+    const chosen = await this.#choose(which, fleet);
+    const commands = await this.#commands(spec, chosen, fleet);
     return await Promise.all(chosen.map(async (ship, i) => {
       let outcome: TaskOutcome;
       let id = "";
@@ -328,28 +333,47 @@ export class FleetAgents {
   }
 
   // The command each ship is sent: ships of one repository given one branch to push each get
-  // their own (see branchesFor), so none has its push rejected after a paid run.
-  async #commands(spec: TaskSpec, chosen: Ship[]): Promise<string[]> {
-    let ships: ShipRepository[] = chosen;
-    const pushes = spec.branch !== undefined && (spec.push || spec.pr);
-    if (pushes && chosen.length > 1 && chosen.some((ship) => ship.repo === null)) {
-      // Handles made by name alone do not know their repository: the registry does.
-      const known = new Map((await this.#context.ships()).map((ship) => [ship.name, ship.repo]));
-      ships = chosen.map((ship) => ({
-        name: ship.name,
-        repo: ship.repo ?? known.get(ship.name) ?? null,
-      }));
-    }
-    return branchesFor(ships, spec).map((branch) =>
-      taskCommand(branch === undefined ? spec : { ...spec, branch })
+  // their own (see branchesFor), and a branch another ship's task holds is refused, so none has
+  // its push rejected after a paid run.
+  async #commands(spec: TaskSpec, chosen: Ship[], fleet: () => Promise<Ship[]>): Promise<string[]> {
+    const branch = spec.branch;
+    if (branch === undefined || !(spec.push || spec.pr)) return chosen.map(() => taskCommand(spec));
+    // Handles made by name alone do not know their repository: the registry does.
+    const ships = await fleet();
+    const known = new Map(ships.map((ship) => [ship.name, ship.repo]));
+    const branches = branchesFor(
+      chosen.map((ship) => ({ name: ship.name, repo: ship.repo ?? known.get(ship.name) ?? null })),
+      spec,
     );
+    const dispatch = chosen.map((ship, i): BranchDispatch => ({
+      name: ship.name,
+      repo: ship.repo ?? known.get(ship.name) ?? null,
+      branch: branches[i] ?? branch,
+    }));
+    await this.#checkBranchesFree(dispatch, ships);
+    return dispatch.map((ship) => taskCommand({ ...spec, branch: ship.branch }));
   }
 
-  async #choose(which: readonly (string | Ship)[] | undefined): Promise<Ship[]> {
+  // Other ships of the repositories, asked for their tasks in one read (through the flagship,
+  // whose connections to them are warm): a branch one of them works on is refused.
+  async #checkBranchesFree(dispatch: BranchDispatch[], fleet: Ship[]): Promise<void> {
+    const others = otherShipsOfRepositories(dispatch, fleet);
+    if (others.length === 0) return;
+    const { tasks, unreachable } = this.#context.shipTasks
+      ? await this.#context.shipTasks()
+      : await this.#survey(others);
+    const clash = branchInUse(dispatch, others, tasks, unreachable);
+    if (clash) throw clash;
+  }
+
+  async #choose(
+    which: readonly (string | Ship)[] | undefined,
+    fleet: () => Promise<Ship[]> = () => this.#context.ships(),
+  ): Promise<Ship[]> {
     const handles = which?.filter((ship): ship is Ship => typeof ship !== "string") ?? [];
     const names = which?.filter((ship): ship is string => typeof ship === "string");
     if (which && names?.length === 0) return handles;
-    const chosen = [...chooseShips(await this.#context.ships(), names), ...handles];
+    const chosen = [...chooseShips(await fleet(), names), ...handles];
     if (chosen.length === 0) {
       throw new UsageError(`The fleet has no ships`, {
         next: `make one with "ohcommodore ship create"`,
@@ -460,6 +484,12 @@ registerErrorClass(ResumeRefusedError);
 
 // A task that has not ended: its session is in use, or not yet known.
 const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
+
+// The fleet's ships, asked of the flagship once for a dispatch however many steps need them.
+function once(ships: () => Promise<Ship[]>): () => Promise<Ship[]> {
+  let asked: Promise<Ship[]> | undefined;
+  return () => asked ??= ships();
+}
 
 // Costs add up in floating point: cents and below to a millionth of a dollar.
 function round(usd: number): number {
