@@ -19,7 +19,8 @@
  */
 
 import { oneLine } from "../clip.ts";
-import type { FleetSnapshot, ShipView, ViewEvent } from "../view/fleet_view.ts";
+import type { FleetSnapshot, ShipView } from "../view/fleet_snapshot.ts";
+import type { ViewEvent } from "../view/fleet_view.ts";
 import { escapeControls } from "./output.ts";
 import { shownPlans } from "./watch_state.ts";
 

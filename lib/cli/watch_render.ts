@@ -23,7 +23,7 @@
 import { oneLine } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
 import type { PlanEvent, PlanListing } from "../plan/plan_types.ts";
-import type { FleetSnapshot, ShipView, TaskRow } from "../view/fleet_view.ts";
+import type { FleetSnapshot, ShipView, TaskRow } from "../view/fleet_snapshot.ts";
 import { age, escapeControls } from "./output.ts";
 import { costText, statusText } from "./limit_text.ts";
 import { clipText, fitLine, padText, textWidth } from "./watch_text.ts";

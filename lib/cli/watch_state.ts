@@ -7,7 +7,7 @@
  * @example Choose the second ship and follow its task
  * ```ts
  * import { applyKey, initialState, type WatchState } from "./watch_state.ts";
- * import type { FleetSnapshot } from "../view/fleet_view.ts";
+ * import type { FleetSnapshot } from "../view/fleet_snapshot.ts";
  *
  * declare const snapshot: FleetSnapshot;
  * let state: WatchState = { ...initialState(), snapshot };
@@ -21,7 +21,7 @@
 
 import type { TaskOutcome } from "../agent/task.ts";
 import type { PlanListing, PlanTaskSummary } from "../plan/plan_types.ts";
-import type { FleetSnapshot, ShipView, TaskRow } from "../view/fleet_view.ts";
+import type { FleetSnapshot, ShipView, TaskRow } from "../view/fleet_snapshot.ts";
 
 /** A task's transcript, followed as it is written. */
 export interface FollowPane {

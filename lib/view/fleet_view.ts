@@ -27,91 +27,17 @@
 
 import { describeEvent } from "../agent/stream.ts";
 import type { TaskOutcome } from "../agent/task.ts";
-import type { Message } from "../inbox/message.ts";
-import { AgentTask, type FleetCosts } from "../fleet/agents.ts";
-import type { ShipStatus } from "../fleet/backend.ts";
+import { AgentTask } from "../fleet/agents.ts";
 import type { Fleet } from "../fleet/fleet.ts";
-import type { PlanEvent, PlanListing, PlanSummary, PlanTaskSummary } from "../plan/plan_types.ts";
-
-/** One ship as a view shows it. */
-export interface ShipView {
-  /** Its VM name. */
-  name: string;
-  /** Its repository, or null. */
-  repo: string | null;
-  /** True for a ship without a key of its own (it reaches the fleet through its channel). */
-  keyless: boolean;
-  /** A keyless ship's channel to the flagship: `forward`, `poll` or `down`; else null. */
-  channel: string | null;
-  /** Whether its scheduler answers; null when the ship could not be asked. */
-  schedulerRunning: boolean | null;
-  /** Messages waiting in its inbox; null when unknown. */
-  unread: number | null;
-  /** Messages running there; null when unknown. */
-  running: number | null;
-  /** Its current or last agent task, with the plan it works for. */
-  task: {
-    id: string;
-    status: string;
-    runningMs: number;
-    costUsd: number | null;
-    plan: { id: string; task: string } | null;
-  } | null;
-  /** Why it could not be asked, or what is wrong with its VM; null when all is well. */
-  problem: string | null;
-}
-
-/** An agent task as the views list it (newest first); what the cost chart is drawn from. */
-export interface TaskRow {
-  /** Its id. */
-  id: string;
-  /** The ship it ran on. */
-  ship: string;
-  /** Its status (`running`, `done`, `error`, …). */
-  status: string;
-  /** When it started (ISO 8601), when known. */
-  startedAt: string | null;
-  /** When it ended (ISO 8601), once it has. */
-  endedAt: string | null;
-  /** What it cost, once it ended. */
-  costUsd: number | null;
-  /** Its prompt, as given. */
-  prompt: string;
-}
-
-/** The whole fleet at one moment. */
-export interface FleetSnapshot {
-  /** When it was read (ISO 8601). */
-  at: string;
-  /** The flagship: its scheduler and inbox counts. */
-  flagship: {
-    name: string;
-    schedulerRunning: boolean;
-    unread: number;
-    running: number;
-    held: number;
-  };
-  /** Every ship. */
-  ships: ShipView[];
-  /** Every plan, newest first. */
-  plans: PlanListing[];
-  /** Recorded agent costs (read less often than the rest); null until read. */
-  costs: FleetCosts | null;
-  /** Commands from ships held on the flagship until a person approves them. */
-  held: Message[];
-  /** The flagship's recent messages, newest first. */
-  recent: Message[];
-  /** Notes sent to the flagship, newest first. */
-  notes: Message[];
-  /** The tasks of each plan that runs or ran lately, by plan id. */
-  planTasks: Record<string, PlanTaskSummary[]>;
-  /** The latest plan events, oldest first (at most {@link KEPT_PLAN_EVENTS}). */
-  planEvents: PlanEvent[];
-  /** Agent tasks of the fleet, newest first (read with the costs); empty until read. */
-  tasks: TaskRow[];
-  /** What the last poll could not read, a sentence each. */
-  problems: string[];
-}
+import type { PlanEvent } from "../plan/plan_types.ts";
+import { FollowedPlans } from "./followed_plans.ts";
+import {
+  emptySnapshot,
+  type FleetSnapshot,
+  KEPT_PLAN_EVENTS,
+  shipView,
+  taskRows,
+} from "./fleet_snapshot.ts";
 
 /** What a view's subscribers are told. */
 export type ViewEvent =
@@ -135,12 +61,7 @@ export interface FleetViewOptions {
   costsIntervalMs?: number;
 }
 
-/** How many plan events a snapshot keeps. */
-export const KEPT_PLAN_EVENTS = 200;
 const RECENT_MESSAGES = 20;
-const KEPT_TASKS = 200;
-// A finished plan's tasks stay on the board for this many plans.
-const FINISHED_PLANS_SHOWN = 5;
 
 /**
  * The fleet, read once per interval and told to every subscriber; see the module doc.
@@ -162,11 +83,7 @@ export class FleetView implements AsyncDisposable {
   readonly #costsIntervalMs: number;
   readonly #listeners = new Set<(event: ViewEvent) => void>();
   readonly #stop = new AbortController();
-  // Plans followed now, by id, each with how far its events were heard.
-  readonly #following = new Map<string, Promise<void>>();
-  readonly #planSeen = new Map<string, number>();
-  readonly #planSummaries = new Map<string, PlanSummary>();
-  readonly #staleSummaries = new Set<string>();
+  readonly #plans: FollowedPlans;
   #snapshot: FleetSnapshot;
   #costsReadAt = 0;
   #loop: Promise<void> | undefined;
@@ -177,6 +94,15 @@ export class FleetView implements AsyncDisposable {
     this.#intervalMs = options.intervalMs ?? 2000;
     this.#costsIntervalMs = options.costsIntervalMs ?? 10_000;
     this.#snapshot = emptySnapshot(fleet.facts.flagshipVm);
+    this.#plans = new FollowedPlans(fleet, this.#stop.signal, {
+      onEvent: (event) => {
+        const events = [...this.#snapshot.planEvents, event].slice(-KEPT_PLAN_EVENTS);
+        this.#snapshot = { ...this.#snapshot, planEvents: events };
+        this.#tell({ type: "plan", event });
+      },
+      onError: (message) => this.#tell({ type: "error", message }),
+      onEnded: () => this.#wake?.(),
+    });
   }
 
   /**
@@ -268,7 +194,7 @@ export class FleetView implements AsyncDisposable {
     this.#wake?.();
     this.#listeners.clear();
     await this.#loop;
-    await Promise.allSettled(this.#following.values());
+    await this.#plans.settled();
   }
 
   async #run(): Promise<void> {
@@ -331,79 +257,12 @@ export class FleetView implements AsyncDisposable {
     next.costs = value(costs, "the agents' costs", previous.costs);
     const taskList = value(tasks, "the agents' tasks", null);
     if (taskList) next.tasks = taskRows(taskList.tasks);
-    await this.#watchPlans(next.plans);
-    next.planTasks = this.#planTasks(next.plans);
+    await this.#plans.update(next.plans);
+    next.planTasks = this.#plans.tasks(next.plans);
     next.planEvents = this.#snapshot.planEvents; // events heard while this poll ran
     this.#snapshot = next;
     for (const problem of problems) this.#tell({ type: "error", message: problem });
     this.#tell({ type: "snapshot", snapshot: next });
-  }
-
-  // Follows each running plan (its history first), and reads the summary of each plan whose
-  // tasks changed: once per event burst, not once per viewer.
-  async #watchPlans(plans: PlanListing[]): Promise<void> {
-    const shown = new Set(this.#shownPlans(plans).map((plan) => plan.id));
-    for (const plan of plans) {
-      if (!shown.has(plan.id)) continue;
-      const known = this.#planSummaries.get(plan.id);
-      if (!known || known.status !== plan.status || known.costUsd !== plan.costUsd) {
-        this.#staleSummaries.add(plan.id);
-      }
-      if (plan.status === "running" && !this.#following.has(plan.id)) this.#followPlan(plan.id);
-    }
-    for (const id of this.#planSummaries.keys()) if (!shown.has(id)) this.#planSummaries.delete(id);
-    const stale = [...this.#staleSummaries].filter((id) => shown.has(id));
-    this.#staleSummaries.clear();
-    await Promise.all(stale.map(async (id) => {
-      try {
-        this.#planSummaries.set(id, await this.#fleet.plans.get(id).status());
-      } catch {
-        this.#staleSummaries.add(id); // asked again next time
-      }
-    }));
-  }
-
-  #followPlan(id: string): void {
-    const signal = this.#stop.signal;
-    const following = this.#fleet.plans.get(id).follow((event) => {
-      this.#planSeen.set(id, event.seq);
-      this.#staleSummaries.add(id);
-      const events = [...this.#snapshot.planEvents, event].slice(-KEPT_PLAN_EVENTS);
-      this.#snapshot = { ...this.#snapshot, planEvents: events };
-      this.#tell({ type: "plan", event });
-    }, { after: this.#planSeen.get(id), signal }).then(
-      () => {},
-      (error) => {
-        if (!signal.aborted) {
-          this.#tell({
-            type: "error",
-            message: `Stopped following plan ${id}: ${(error as Error).message}`,
-          });
-        }
-      },
-    ).finally(() => {
-      this.#following.delete(id);
-      this.#staleSummaries.add(id);
-      // Its end is read at once, not at the next interval.
-      if (!signal.aborted) this.#wake?.();
-    });
-    this.#following.set(id, following);
-  }
-
-  // The running plans and the latest few that ended.
-  #shownPlans(plans: PlanListing[]): PlanListing[] {
-    const running = plans.filter((plan) => plan.status === "running");
-    const ended = plans.filter((plan) => plan.status !== "running").slice(0, FINISHED_PLANS_SHOWN);
-    return [...running, ...ended];
-  }
-
-  #planTasks(plans: PlanListing[]): Record<string, PlanTaskSummary[]> {
-    const tasks: Record<string, PlanTaskSummary[]> = {};
-    for (const plan of this.#shownPlans(plans)) {
-      const summary = this.#planSummaries.get(plan.id);
-      if (summary) tasks[plan.id] = summary.tasks;
-    }
-    return tasks;
   }
 
   #tell(event: ViewEvent): void {
@@ -415,77 +274,4 @@ export class FleetView implements AsyncDisposable {
       }
     }
   }
-}
-
-/**
- * A ship's status as a view shows it.
- *
- * @param status The ship's status, as `fleet.status()` gives it.
- * @returns The view of it.
- */
-export function shipView(status: ShipStatus): ShipView {
-  const task = status.task;
-  const vmProblem = status.vmStatus === "missing"
-    ? "its VM is missing"
-    : status.status !== "ready"
-    ? `it is ${status.status}`
-    : null;
-  return {
-    name: status.name,
-    repo: status.repo,
-    keyless: !status.trusted,
-    channel: status.channel,
-    schedulerRunning: status.report?.schedulerRunning ?? null,
-    unread: status.report?.counts.unread ?? null,
-    running: status.report?.counts.running ?? null,
-    task: task
-      ? {
-        id: task.id,
-        status: task.status,
-        runningMs: task.runningMs,
-        costUsd: task.costUsd,
-        plan: status.plan ?? null,
-      }
-      : null,
-    problem: status.problem ?? vmProblem,
-  };
-}
-
-function taskRows(tasks: TaskOutcome[]): TaskRow[] {
-  const rows = tasks.map((task): TaskRow => {
-    const startedAt = task.startedAt ?? null;
-    const endedAt = startedAt && task.durationMs !== null && !OPEN.includes(task.status)
-      ? new Date(Date.parse(startedAt) + task.durationMs).toISOString()
-      : null;
-    return {
-      id: task.id,
-      ship: task.ship,
-      status: task.status,
-      startedAt,
-      endedAt,
-      costUsd: task.costUsd,
-      prompt: task.prompt ?? "",
-    };
-  });
-  const time = (row: TaskRow) => Date.parse(row.startedAt ?? "") || 0;
-  return rows.sort((a, b) => time(b) - time(a)).slice(0, KEPT_TASKS);
-}
-
-const OPEN: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
-
-function emptySnapshot(flagship: string): FleetSnapshot {
-  return {
-    at: new Date().toISOString(),
-    flagship: { name: flagship, schedulerRunning: false, unread: 0, running: 0, held: 0 },
-    ships: [],
-    plans: [],
-    costs: null,
-    held: [],
-    recent: [],
-    notes: [],
-    planTasks: {},
-    planEvents: [],
-    tasks: [],
-    problems: [],
-  };
 }
