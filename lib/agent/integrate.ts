@@ -34,14 +34,8 @@ import { memberPaths } from "../paths.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
 import { isRejectedAsBehind } from "./git_errors.ts";
 import { branchNameProblem, commandInput, printedLine, stdinCommand } from "./task.ts";
-import {
-  git,
-  hasRef,
-  rebaseBranch,
-  rebaseInProgress,
-  shipPath,
-  type TaskCheckout,
-} from "./task_git.ts";
+import { rebaseBranch, rebaseInProgress } from "./rebase.ts";
+import { git, hasRef, shipPath, type TaskCheckout } from "./task_git.ts";
 import { runVerify, type VerifyResult, verifyTimeout } from "./verify.ts";
 import { checkDurationMs } from "../duration.ts";
 

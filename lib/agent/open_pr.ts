@@ -29,7 +29,8 @@ import type { Message } from "../inbox/message.ts";
 import { writeAll } from "../lines.ts";
 import { memberPaths } from "../paths.ts";
 import { branchNameProblem, printedLine, stdinCommand } from "./task.ts";
-import { openPullRequest, type PullRequestSpec, shipPath } from "./task_git.ts";
+import { openPullRequest, type PullRequestSpec } from "./pull_request.ts";
+import { shipPath } from "./task_git.ts";
 
 /** A pull request to open on a ship: `head` must be on origin. */
 export type PrSpec = PullRequestSpec;

@@ -17,16 +17,10 @@ import { lastLine } from "../process.ts";
 import { loadSettings } from "../settings.ts";
 import { readLines, writeAll } from "../lines.ts";
 import { limitOf } from "./limits.ts";
-import {
-  conflictedFiles,
-  deliver,
-  git,
-  readyCheckout,
-  rebaseInProgress,
-  type RebaseResult,
-  shipPath,
-  type TaskCheckout,
-} from "./task_git.ts";
+import { git, shipPath, type TaskCheckout } from "./task_git.ts";
+import { readyCheckout } from "./ready_checkout.ts";
+import { conflictedFiles, rebaseInProgress, type RebaseResult } from "./rebase.ts";
+import { deliver } from "./task_finish.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
 import {
   addAttempts,
