@@ -21,13 +21,13 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { AgentStartError } from "../fleet/agents.ts";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { errorToData } from "../error_data.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import { parseMessageId } from "../inbox/message.ts";
+import { act } from "./dashboard_actions.ts";
+import { failure, json, plain, SECURITY_HEADERS, unauthorized } from "./dashboard_responses.ts";
 import { FleetView, type FleetViewOptions } from "./fleet_view.ts";
-import { approveHeld, deleteHeld } from "./held_messages.ts";
 import { PAGE_ASSETS } from "./page/assets.ts";
 import { EventStreams } from "./event_streams.ts";
 
@@ -49,28 +49,6 @@ export interface DashboardOptions extends FleetViewOptions {
 }
 
 const COOKIE_PREFIX = "ohcommodore-dashboard-";
-const JSON_TYPE = "application/json; charset=utf-8";
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
-const SECURITY_HEADERS: Record<string, string> = {
-  "content-security-policy": CONTENT_SECURITY_POLICY,
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-  "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin",
-  "cache-control": "no-store",
-};
-// A prompt as large as an agent task takes, and no larger body for the other actions.
-const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * The dashboard's server; see the module doc.
@@ -214,7 +192,7 @@ export class Dashboard implements AsyncDisposable {
     } else if (!this.#isToken(this.#presented(request))) {
       return unauthorized();
     }
-    if (request.method === "POST") return await this.#act(request, url);
+    if (request.method === "POST") return await act(request, url, this.#fleet, this.#view);
     if (request.method !== "GET") return plain(405, "Use GET, or POST for an action");
     return await this.#read(request, url);
   }
@@ -276,90 +254,6 @@ export class Dashboard implements AsyncDisposable {
       ).finally(end);
     }, () => stop.abort());
   }
-
-  async #act(request: Request, url: URL): Promise<Response> {
-    const refused = crossSite(request, `http://${request.headers.get("host") ?? ""}`);
-    if (refused) return plain(403, refused);
-    if (!/^application\/json\b/.test(request.headers.get("content-type") ?? "")) {
-      return plain(415, "An action is a JSON POST");
-    }
-    const body = await readBody(request);
-    const path = url.pathname;
-    const id = (pattern: RegExp) => {
-      const match = pattern.exec(path);
-      return match ? decodeURIComponent(match[1]) : null;
-    };
-    let result: unknown;
-    let taskId: string | null, planId: string | null, heldId: string | null;
-    if (path === "/api/tasks") {
-      result = await this.#startTask(body);
-    } else if ((taskId = id(/^\/api\/tasks\/([^/]+)\/cancel$/))) {
-      const task = await this.#view.task(taskId);
-      result = { id: task.id, ship: task.ship.name, outcome: await task.cancel() };
-    } else if ((planId = id(/^\/api\/plans\/([^/]+)\/cancel$/))) {
-      result = await this.#fleet.plans.get(planId).cancel();
-    } else if ((heldId = id(/^\/api\/held\/([^/]+)\/approve$/))) {
-      result = { ...await approveHeld(this.#fleet, heldId), outcome: "approved, runs in its turn" };
-    } else if ((heldId = id(/^\/api\/held\/([^/]+)\/delete$/))) {
-      result = { ...await deleteHeld(this.#fleet, heldId), outcome: "deleted" };
-    } else {
-      return plain(404, `No action at ${path}`);
-    }
-    this.#view.refresh();
-    return json(200, result);
-  }
-
-  async #startTask(body: unknown): Promise<unknown> {
-    const { prompt, ships } = (body ?? {}) as { prompt?: unknown; ships?: unknown };
-    if (typeof prompt !== "string" || !prompt.trim()) {
-      throw new UsageError(`Give the agents a prompt`);
-    }
-    if (!Array.isArray(ships) || !ships.length || !ships.every((s) => typeof s === "string")) {
-      throw new UsageError(`Choose the ships to give the task to`);
-    }
-    try {
-      const tasks = await this.#fleet.agents.start(prompt, { ships });
-      return { tasks: tasks.map((task) => ({ id: task.id, ship: task.ship.name })) };
-    } catch (error) {
-      if (!(error instanceof AgentStartError)) throw error;
-      // Some started: the page hears of those too.
-      throw Object.assign(error, {
-        tasks: error.started.map((task) => ({ id: task.id, ship: task.ship.name })),
-      });
-    }
-  }
-}
-
-// Why a POST is refused as coming from another site, or null when it comes from the page it
-// was sent to (`origin`, from its Host), or from a script, which sends neither header.
-function crossSite(request: Request, origin: string): string | null {
-  const site = request.headers.get("sec-fetch-site");
-  if (site !== null && site !== "same-origin") {
-    return `Refused: an action from another site (${site})`;
-  }
-  const from = request.headers.get("origin");
-  if (from !== null && from !== origin) {
-    return `Refused: an action from another origin (${from})`;
-  }
-  return null;
-}
-
-async function readBody(request: Request): Promise<unknown> {
-  // Counted in bytes as they arrive: a large body is refused before it is all read.
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of request.body ?? []) {
-    bytes += chunk.byteLength;
-    if (bytes > MAX_BODY_BYTES) throw new UsageError(`The request is too large`);
-    chunks.push(chunk);
-  }
-  const text = new TextDecoder().decode(concat(chunks));
-  if (!text.trim()) return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UsageError(`The request is not JSON`);
-  }
 }
 
 /**
@@ -381,44 +275,4 @@ function urlHost(host: string): string {
   // Every address of this machine: its name is what another machine would open.
   if (host === "0.0.0.0" || host === "::") return Deno.hostname();
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-}
-
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value), { status, headers: { "content-type": JSON_TYPE } });
-}
-
-function plain(status: number, text: string): Response {
-  return new Response(`${text}\n`, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-function unauthorized(): Response {
-  return plain(
-    401,
-    `Unauthorized: open the address "ohcommodore dashboard" printed, with its token`,
-  );
-}
-
-// An action's error as data, with the status a person's mistake or a missing thing earns.
-function failure(error: unknown): Response {
-  const status = error instanceof NotFoundError
-    ? 404
-    : error instanceof UsageError
-    ? 400
-    : error instanceof AgentStartError
-    ? 502
-    : 500;
-  return json(status, { error: errorToData(error) });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return all;
 }
