@@ -28,4 +28,5 @@ export {
   type FleetCosts,
   ResumeRefusedError,
 } from "./lib/fleet/agents.ts";
+export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
 export { fetchShipTasks } from "./lib/fleet/ship_task_list.ts";

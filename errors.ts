@@ -46,6 +46,7 @@ export {
   registerErrorClass,
 } from "./lib/error_data.ts";
 export { AgentStartError, ResumeRefusedError } from "./lib/fleet/agents.ts";
+export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
 export { FleetExecError } from "./lib/fleet/exec.ts";
 export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
 export { CommandFailedError } from "./lib/fleet/member.ts";

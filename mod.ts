@@ -98,6 +98,7 @@ export {
   AgentTask,
   ResumeRefusedError,
 } from "./lib/fleet/agents.ts";
+export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
 export {
   type ExecOptions,
   type ExecProgress,

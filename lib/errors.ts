@@ -13,9 +13,9 @@
  *   `NoSchedulerError`, `SchedulerNotStartedError` (the waiting message) and
  *   `DeliveryInterruptedError` (what the look-up found); for the fleet `CommandFailedError` (the
  *   finished message), `ProvisionError` (the step), `CreateShipsError` (the ships made),
- *   `FleetExecError` (every ship's result), `AgentStartError` and `ResumeRefusedError` (the
- *   tasks); for agents `GitError` (git's own error lines); for plans `PlanFileError` (the file and
- *   the key).
+ *   `FleetExecError` (every ship's result), `AgentStartError`, `ResumeRefusedError` and
+ *   `BranchInUseError` (the tasks); for agents `GitError` (git's own error lines); for plans
+ *   `PlanFileError` (the file and the key).
  * - Neither: limits on untrusted input are the built-in `RangeError` (a line past its size), and
  *   signals a module gives itself and catches are not errors a caller sees.
  *

@@ -198,6 +198,45 @@ Deno.test({
         assert.deepEqual(local.outcomes.map((outcome) => outcome.branch), ["mine", "mine"]);
       },
     );
+
+    await t.step(
+      "a branch another ship's unfinished task works on is refused at dispatch until it ends",
+      async () => {
+        const tasksOf = async (ship: string) => {
+          const listed = await fleet.cli(["agent", "list", "--json"]);
+          assert.equal(listed.code, 0, listed.stderr);
+          return (JSON.parse(listed.stdout) as TaskOutcome[]).filter((task) => task.ship === ship);
+        };
+        const push = ["--branch", "held", "--push", "--"];
+        const started = await fleet.cli(
+          ["agent", "run", "--json", "--ships", a, ...push, "[sleep 3] hold the branch"],
+        );
+        assert.equal(started.code, 0, started.stderr);
+        const [{ id }] = JSON.parse(started.stdout) as { id: string }[];
+        const queuedOnB = (await tasksOf(b)).length;
+        // A second command, apart from the first: one `agent run` would give each its own.
+        const refused = await fleet.cli(["agent", "run", "--ships", b, ...push, "meanwhile"]);
+        assert.equal(refused.code, 2, refused.stderr);
+        assert.match(
+          refused.stderr,
+          new RegExp(
+            `Branch "held" is in use: ${a}, of the same repository, has task "${id}" on it ` +
+              `\\((queued|waiting|running)\\)`,
+          ),
+        );
+        assert.match(
+          refused.stderr,
+          new RegExp(`agent follow ${id}.*agent cancel ${id}.*choose another --branch`),
+        );
+        assert.equal((await tasksOf(b)).length, queuedOnB, "nothing was queued on b");
+        const first = await fleet.cli(["agent", "follow", id]);
+        assert.equal(first.code, 0, first.stderr);
+        const after = await runJson(["--ships", b, ...push, "after it"]);
+        assert.equal(after.code, 0, after.outcomes[0]?.error ?? after.stderr);
+        assert.equal(after.outcomes[0].branch, "held");
+        assert.equal(await inOrigin("held"), after.outcomes[0].commits[0].sha);
+      },
+    );
   },
 });
 
