@@ -279,6 +279,7 @@ Deno.test({
     });
 
     await t.step("destroy needs a unique prefix, then removes VM, key and record", async () => {
+      const launched = (await Deno.readTextFile(world.launchLog)).split("\n").length;
       const ambiguous = await cli(["ship", "destroy", "web"]);
       assert.equal(ambiguous.code, 2);
       assert.match(ambiguous.stderr, /matches 2 ships/);
@@ -300,6 +301,10 @@ Deno.test({
       assert.ok(!world.lobbyKeys().map(keyIdentity).includes(shipKey), "its key is revoked");
       const status: StatusJson = JSON.parse((await cli(["fleet", "status", "--json"])).stdout);
       assert.deepEqual(status.ships.map((ship) => ship.name).sort(), [...ships].sort());
+      // Create and destroy were requests to the flagship's scheduler: no program started there.
+      const onFlagship = (await Deno.readTextFile(world.launchLog)).split("\n").slice(launched - 1)
+        .filter((line) => line.startsWith(`${world.vmUser(flagship)} `));
+      assert.deepEqual(onFlagship, [], "no program started on the flagship for the fleet calls");
     });
 
     await t.step("sink without --force asks on a terminal, and refuses without one", async () => {

@@ -1,7 +1,8 @@
 /**
- * The laptop's side of the fleet: every call goes to the flagship (`fleet _call`, see
- * fleet_call.ts) and comes back as the same value, the same progress events and the same
- * errors as on the flagship. Nothing is written to this process's stderr.
+ * The laptop's side of the fleet: every call goes to the flagship (see fleet_call.ts), a request
+ * to its scheduler on the shared connection's forward or, where forwards are refused,
+ * `fleet _call` over exec, and comes back as the same value, the same progress events and the
+ * same errors as on the flagship. Nothing is written to this process's stderr.
  *
  * @module
  */
@@ -10,6 +11,8 @@ import { transportFor } from "../transport.ts";
 import { FlagshipError, InterruptedError } from "../errors.ts";
 import { errorFromData } from "../error_data.ts";
 import { askMember } from "../inbox/ask_member.ts";
+import { reachMember } from "../inbox/member_connections.ts";
+import { unlessUnreachable } from "../inbox/tunnel.ts";
 import { MAX_REMOTE_REPLY_BYTES } from "../inbox/server_protocol.ts";
 import { REMOTE_PROGRAM } from "../paths.ts";
 import type { Ssh } from "../ssh.ts";
@@ -33,7 +36,7 @@ import {
   FLEET_CALL_VERSION,
   type FleetCall,
   type FleetCallLine,
-  SOCKET_METHODS,
+  READ_METHODS,
 } from "./fleet_call.ts";
 import { parseShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
@@ -49,10 +52,10 @@ const INIT_SCRIPT_ON_FLAGSHIP = "~/.local/share/ohcommodore/init.sh";
 // Creating ships runs init.sh (toolchains) on each; everything else is quick.
 const LONG_CALL_MS = 3 * 60 * 60_000;
 const SHORT_CALL_MS = 5 * 60_000;
+// How a flagship of an earlier version refuses a change on its socket.
+const OLDER_FLAGSHIP = /^The flagship's socket answers only /;
 
 interface CallOptions {
-  /** Reading twice is harmless: such calls retry on any ssh failure, on the shared connection. */
-  readOnly?: boolean;
   long?: boolean;
   onProgress?: (progress: FleetProgress) => void;
   signal?: AbortSignal;
@@ -78,12 +81,12 @@ export class FlagshipClient implements FleetBackend {
 
   /** The flagship's report on the fleet. */
   status(): Promise<FleetStatus> {
-    return this.#call<FleetStatus>({ method: "status" }, { readOnly: true });
+    return this.#call<FleetStatus>({ method: "status" });
   }
 
   /** The flagship's registry. */
   ships(): Promise<ShipRecord[]> {
-    return this.#call<ShipRecord[]>({ method: "ships" }, { readOnly: true });
+    return this.#call<ShipRecord[]>({ method: "ships" });
   }
 
   /**
@@ -150,12 +153,12 @@ export class FlagshipClient implements FleetBackend {
 
   /** The agent tasks of destroyed ships, as the flagship kept them. */
   keptTasks(): Promise<KeptTask[]> {
-    return this.#call<KeptTask[]>({ method: "keptTasks" }, { readOnly: true });
+    return this.#call<KeptTask[]>({ method: "keptTasks" });
   }
 
   /** Every ship's agent tasks, asked by the flagship (its connections to ships are warm). */
   shipTasks(): Promise<ShipTasks> {
-    return this.#call<ShipTasks>({ method: "shipTasks" }, { readOnly: true, long: true });
+    return this.#call<ShipTasks>({ method: "shipTasks" }, { long: true });
   }
 
   /** Sinks every ship through the flagship. */
@@ -166,54 +169,51 @@ export class FlagshipClient implements FleetBackend {
   /** Asks the flagship where a member lives (the flagship itself is known here). */
   async locate(name: string, prefix = false): Promise<MemberLocation | null> {
     if (name === this.#facts.flagshipVm) return { name, destination: this.#facts.flagship };
-    return await this.#call<MemberLocation | null>({ method: "locate", name, prefix }, {
-      readOnly: true,
-    });
+    return await this.#call<MemberLocation | null>({ method: "locate", name, prefix });
   }
 
   async #call<T>(call: FleetCall, options: CallOptions = {}): Promise<T> {
-    // A read is a request to the flagship's server on the shared connection's forward; a
-    // change, or a flagship whose forwards are refused, runs its program over exec.
-    if (options.readOnly && SOCKET_METHODS.includes(call.method)) {
-      const flagship = {
-        destination: this.#facts.flagship,
-        address: `commodore@${this.#facts.flagshipVm}`,
-      };
-      const request = { version: FLEET_CALL_VERSION, call };
-      const answered = await askMember(flagship, this.#ssh, "fleet", request, {
-        timeoutMs: SHORT_CALL_MS,
-        maxReplyBytes: MAX_REMOTE_REPLY_BYTES,
-      });
-      if (answered) return answered.value as T;
-    }
-    // Calls that change the fleet forward the agent (as the original's `ssh -A`) on an
-    // unshared session, where -A really applies; reads ride the shared connection.
-    const ssh = options.readOnly ? this.#ssh : this.#ssh.with({ multiplex: false });
-    // Progress is told as it streams in; the answer is read from the last attempt's output
-    // alone, so a retried read never mixes two attempts.
-    const read = answerReader((line) => {
-      if (!("progress" in line)) return;
+    const reads = READ_METHODS.includes(call.method);
+    const timeoutMs = options.long ? LONG_CALL_MS : SHORT_CALL_MS;
+    // Progress is told as it streams in; the caller's callback failing must not stop the call.
+    const tell = (progress: FleetProgress) => {
       try {
-        options.onProgress?.(line.progress);
+        options.onProgress?.(progress);
       } catch {
-        // the caller's callback failing must not stop us reading the answer
+        // ignored
       }
-    });
-    const result = await transportFor(this.#facts.flagship, ssh).run(
-      [REMOTE_PROGRAM, "fleet", "_call"],
-      {
-        stdin: JSON.stringify({ version: FLEET_CALL_VERSION, call }),
-        timeoutMs: options.long ? LONG_CALL_MS : SHORT_CALL_MS,
-        sshFlags: options.readOnly ? [] : ["-A"],
-        retry: options.readOnly ? "idempotent" : "connect",
-        signal: options.signal,
-        onStdout: read,
-      },
-    ).catch((error) => {
+    };
+    const interrupted = (error: unknown) => {
       if (!(error instanceof InterruptedError) || !options.interrupted) throw error;
       const { also, next } = options.interrupted;
       throw new InterruptedError(`${error.message}; ${also}`, { next });
+    };
+    // A request to the flagship's scheduler on the shared connection's forward: no program
+    // starts for it. The flagship reaches the provider's lobby with its own registered key, so
+    // no agent is lent to it.
+    const answered = await this.#overSocket(call, {
+      reads,
+      timeoutMs,
+      tell,
+      signal: options.signal,
+    })
+      .catch(interrupted);
+    if (answered) return answered.value as T;
+    // Where forwards are refused: the flagship's program over exec. The answer is read from the
+    // last attempt's output alone, so a retried read never mixes two attempts.
+    const read = answerReader((line) => {
+      if ("progress" in line) tell(line.progress);
     });
+    const result = await transportFor(this.#facts.flagship, this.#ssh).run(
+      [REMOTE_PROGRAM, "fleet", "_call"],
+      {
+        stdin: JSON.stringify({ version: FLEET_CALL_VERSION, call }),
+        timeoutMs,
+        retry: reads ? "idempotent" : "connect",
+        signal: options.signal,
+        onStdout: read,
+      },
+    ).catch(interrupted);
     let answer: FleetCallLine | undefined;
     answerReader((line) => {
       if (!("progress" in line)) answer = line;
@@ -221,5 +221,56 @@ export class FlagshipClient implements FleetBackend {
     if (answer && "error" in answer) throw errorFromData(answer.error);
     if (answer && "result" in answer) return answer.result as T;
     throw new FlagshipError(this.#facts.flagshipVm, call.method, result.code, result.stderr);
+  }
+
+  // The call on the flagship's server; undefined where no forward reaches it, or where an older
+  // flagship's server answers only reads (the exec path serves it then).
+  async #overSocket(
+    call: FleetCall,
+    options: {
+      reads: boolean;
+      timeoutMs: number;
+      tell: (progress: FleetProgress) => void;
+      signal?: AbortSignal;
+    },
+  ): Promise<{ value: unknown } | undefined> {
+    const flagship = {
+      destination: this.#facts.flagship,
+      address: `commodore@${this.#facts.flagshipVm}`,
+    };
+    const request = { version: FLEET_CALL_VERSION, call };
+    if (options.reads && !options.signal) {
+      // A read's answer is held to its size on a connection of its own, and never starts a
+      // stopped scheduler (the exec path answers then).
+      return await askMember(flagship, this.#ssh, "fleet", request, {
+        timeoutMs: options.timeoutMs,
+        maxReplyBytes: MAX_REMOTE_REPLY_BYTES,
+      });
+    }
+    const server = await reachMember(flagship.destination, this.#ssh, flagship.address)
+      .catch(unlessUnreachable);
+    if (!server) return undefined;
+    try {
+      const value = await server.call("fleet", request, {
+        onEvent: (event) => {
+          const progress = (event as { progress?: FleetProgress } | null)?.progress;
+          if (progress) options.tell(progress);
+        },
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+        // A change is sent again only when it surely was not sent.
+        retry: options.reads ? "idempotent" : "connect",
+      });
+      return { value };
+    } catch (error) {
+      const reason = options.signal?.aborted ? options.signal.reason : undefined;
+      if (reason !== undefined) {
+        throw reason instanceof InterruptedError
+          ? reason
+          : new InterruptedError("interrupted", { cause: error });
+      }
+      if (OLDER_FLAGSHIP.test((error as Error).message ?? "")) return undefined;
+      throw error;
+    }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * What the flagship's scheduler serves besides its inbox: the fleet calls that only read
- * (`fleet`, so that a look at the fleet costs a request on an open connection, not a program
- * start) and its plans (`plan`: the plans database held open, the driver over the registry's
+ * What the flagship's scheduler serves besides its inbox: fleet calls (`fleet`, so that a look
+ * at the fleet or a change to it costs a request on an open connection, not a program start;
+ * a change's progress streamed as it happens) and its plans (`plan`: the plans database held open, the driver over the registry's
  * ready ships).
  *
  * @module
@@ -54,7 +54,7 @@ export async function startFlagshipService(options: {
   });
   return {
     handlers: {
-      fleet: (args) => answerFleetCall(args, flagship),
+      fleet: (args, { emit }) => answerFleetCall(args, flagship, (progress) => emit({ progress })),
       plan: plans.handler,
     },
     stop: plans.stop,

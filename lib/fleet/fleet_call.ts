@@ -1,9 +1,10 @@
 /**
- * How the laptop asks the flagship: it runs the flagship's own program
- * (`ohcommodore fleet _call`) with one JSON request on stdin, and reads JSON lines back on
- * stdout as they come: progress events, then one result or one error as data. Arguments travel
- * as JSON, so a ship name never reaches an option parser, and errors come back as their own
- * class with their fields.
+ * How the laptop asks the flagship: one versioned JSON request, answered by progress events and
+ * then one result or one error as data. The flagship's scheduler answers it on its server's
+ * socket (the `fleet` operation, through the shared connection's forward); where forwards are
+ * refused, the flagship's own program (`ohcommodore fleet _call`) reads it on stdin and answers
+ * with JSON lines on stdout. Arguments travel as JSON, so a ship name never reaches an option
+ * parser, and errors come back as their own class with their fields.
  *
  * @module
  */
@@ -88,31 +89,34 @@ export async function serveFleetCall(
 
 /**
  * Answers a fleet call that came to the flagship's server (its `fleet` operation): the same
- * checks and the same answer as over exec, for the calls that only read. Calls that change the
- * fleet go over exec, where the person's SSH agent reaches the provider's lobby.
+ * checks and the same answer as over exec. A change goes on when its caller stops listening,
+ * as over exec: the flagship finishes what it started.
  *
  * @param request The request: `{ version, call }`.
  * @param backend The flagship.
+ * @param onProgress Told each progress event (the server streams them to the caller).
  * @returns The call's answer.
- * @throws {UsageError} For a bad request, or a call the socket does not answer.
+ * @throws {UsageError} For a bad request.
  */
 export async function answerFleetCall(
   request: unknown,
   backend: FleetBackend,
+  onProgress: (progress: FleetProgress) => void = () => {},
 ): Promise<unknown> {
   const { call } = parseRequest(JSON.stringify(request ?? null));
-  if (!SOCKET_METHODS.includes(call.method)) {
-    throw new UsageError(
-      `The flagship's socket answers only ${SOCKET_METHODS.join(", ")}; "${call.method}" goes ` +
-        `over exec, with your SSH agent`,
-    );
-  }
-  return (await dispatch(backend, call, () => {})) ?? null;
+  const tell = (progress: FleetProgress) => {
+    try {
+      onProgress(progress);
+    } catch {
+      // nobody listens any more: the change goes on
+    }
+  };
+  return (await dispatch(backend, call, tell)) ?? null;
 }
 
-// Every call: what it needs as strings, whether it only reads (those the flagship's socket
-// answers; a change goes over exec, where the person's SSH agent reaches the lobby), and how the
-// backend carries it out. One entry per method: the checks, the socket and the dispatch read it.
+// Every call: what it needs as strings, whether it only reads (a read may be asked twice; a
+// change is sent again only when it surely was not sent), and how the backend carries it out.
+// One entry per method: the checks, the retries and the dispatch read it.
 const CALLS: {
   [M in FleetCall["method"]]: {
     strings?: readonly string[];
@@ -153,8 +157,8 @@ const CALLS: {
   },
 };
 
-/** The calls the flagship's server answers on its socket: those that only read. */
-export const SOCKET_METHODS: readonly FleetCall["method"][] = (
+/** The calls that only read: asking them twice is harmless. */
+export const READ_METHODS: readonly FleetCall["method"][] = (
   Object.keys(CALLS) as FleetCall["method"][]
 ).filter((method) => CALLS[method].reads);
 

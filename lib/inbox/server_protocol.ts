@@ -128,8 +128,8 @@ export interface ServerOperations {
    */
   plan: { args: { call: unknown }; value: unknown; event: unknown };
   /**
-   * On the flagship: a fleet call that only reads (`lib/fleet/fleet_call.ts`), answered by its
-   * scheduler in place of a program start; typed there, above this layer.
+   * On the flagship: a fleet call (`lib/fleet/fleet_call.ts`), answered by its scheduler in
+   * place of a program start, a change's progress as events; typed there, above this layer.
    */
   fleet: { args: { version: number; call: unknown }; value: unknown; event: unknown };
   /**
