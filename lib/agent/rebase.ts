@@ -1,13 +1,15 @@
 /**
  * Rebasing a branch onto origin's, in a task's checkout or an integration's: the rebase itself
  * (with a committer when git knows none), whether one is in progress, and the files it left in
- * conflict. A task's rebase that stops on conflicts is left for its agent to resolve; an
- * integration's is aborted.
+ * conflict. A task's rebase that stops on conflicts is left for its agent to resolve (it is told
+ * so after its prompt), and aborted when the agent leaves it unfinished; an integration's is
+ * aborted at once.
  *
  * @module
  */
 
 import { join } from "node:path";
+import type { TaskSpec } from "./task.ts";
 import { git, hasRef, originDefaultBranch, type TaskCheckout } from "./task_git.ts";
 
 /** How {@link rebaseBranch} went. */
@@ -95,4 +97,48 @@ async function committerEnv(
     GIT_COMMITTER_NAME: `ohcommodore on ${where.ship}`,
     GIT_COMMITTER_EMAIL: "ohcommodore@localhost",
   };
+}
+
+/**
+ * What the agent is told, after its prompt, when the rebase it was given stopped on conflicts.
+ *
+ * @param spec The task.
+ * @param rebase How the rebase went.
+ * @returns The note, to append to the prompt.
+ */
+export function rebaseNote(spec: TaskSpec, rebase: RebaseResult): string {
+  const files = rebase.conflicts.length ? rebase.conflicts.join(", ") : "(git names none)";
+  return `\n\n---\nNote from ohcommodore: this checkout is in the middle of a rebase of the ` +
+    `branch ${JSON.stringify(spec.branch)} onto ${rebase.base} ("git rebase ${rebase.base}"), ` +
+    `stopped on conflicts in: ${files}. Resolve them first: edit each file, "git add" it, and ` +
+    `run "GIT_EDITOR=true git rebase --continue" until the rebase ends. A rebase still in ` +
+    `progress when you finish is aborted, and the task fails.\n`;
+}
+
+/**
+ * When the agent left the rebase unfinished: aborts it, and says which files still conflicted.
+ *
+ * @param workdir The checkout.
+ * @param rebase How the rebase went when it stopped.
+ * @returns What is wrong, in a sentence; undefined when the rebase was finished.
+ */
+export async function unfinishedRebase(
+  workdir: string,
+  rebase: RebaseResult,
+): Promise<string | undefined> {
+  if (!await rebaseInProgress(workdir)) return undefined;
+  const left = await conflictedFiles(workdir);
+  const files = left.length ? left : rebase.conflicts;
+  await abortRebase(workdir);
+  return `The rebase onto ${rebase.base} was not finished; conflicts in: ` +
+    `${files.join(", ") || "(git names none)"}. It was aborted: the branch is as it was before`;
+}
+
+/**
+ * Aborts the rebase in progress, if one is; a failure to abort is let be.
+ *
+ * @param workdir The checkout.
+ */
+export async function abortRebase(workdir: string): Promise<void> {
+  if (await rebaseInProgress(workdir)) await git(workdir, ["rebase", "--abort"]).catch(() => {});
 }

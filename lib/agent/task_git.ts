@@ -2,7 +2,7 @@
  * Git in a task's checkout on its ship: where a task works ({@link TaskCheckout}, on the PATH
  * {@link shipPath} gives), git run there within {@link GIT_TIMEOUT_MS} with its failures told whole
  * ({@link GitError}), and what the steps around a run ask of it: refs, ancestry, origin's default
- * branch, a program's message on one line. The steps live beside it: readying the checkout
+ * branch, the commits since a base, a program's message on one line. The steps live beside it: readying the checkout
  * before Claude Code starts (ready_checkout.ts), the rebase (rebase.ts), the pull request
  * (pull_request.ts), the push after a good run (task_finish.ts). Integration (integrate.ts) and
  * `agent _pr` use the same git, rebase and pull request.
@@ -15,6 +15,7 @@ import { OhcommodoreError } from "../errors.ts";
 import { memberPaths } from "../paths.ts";
 import { runProcess } from "../process.ts";
 import { GitError } from "./git_errors.ts";
+import type { TaskCommit } from "./task.ts";
 
 /** How long one git or gh command may take. */
 export const GIT_TIMEOUT_MS = 120_000;
@@ -84,6 +85,22 @@ export async function hasRef(workdir: string, ref: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The commits on HEAD since a base, oldest first.
+ *
+ * @param workdir The checkout.
+ * @param base Where the task's commits start.
+ * @returns Each commit's hash and subject; none when git cannot tell.
+ */
+export async function commitsSince(workdir: string, base: string): Promise<TaskCommit[]> {
+  const out = await git(workdir, ["log", "--reverse", "--format=%H%x09%s", `${base}..HEAD`])
+    .catch(() => "");
+  return out.split("\n").filter(Boolean).map((line) => {
+    const [sha, ...subject] = line.split("\t");
+    return { sha, subject: subject.join("\t") };
+  });
 }
 
 /**
