@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { addAttempts } from "../lib/agent/task.ts";
+import { addAttempts } from "../lib/agent/task_outcome.ts";
 import {
   costText,
   localTime,

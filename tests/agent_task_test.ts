@@ -8,14 +8,10 @@ import { describeGitFailure, gitErrorLines } from "../lib/agent/git_errors.ts";
 import { limitOf } from "../lib/agent/limits.ts";
 import { branchesFor, repositoryKey } from "../lib/agent/ship_branches.ts";
 import { describeEvent } from "../lib/agent/stream.ts";
-import {
-  checkTaskSpec,
-  OUTCOME_TYPE,
-  outcomeOf,
-  taskCommand,
-  taskOf,
-  type TaskSpec,
-} from "../lib/agent/task.ts";
+import type { TaskSpec } from "../lib/agent/task.ts";
+import { checkTaskSpec } from "../lib/agent/task_check.ts";
+import { taskCommand, taskOf } from "../lib/agent/task_command.ts";
+import { OUTCOME_TYPE, outcomeOf } from "../lib/agent/task_outcome.ts";
 import type { Message } from "../lib/inbox/message.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { blankOutcome, type TaskOutcome, type TaskUsage } from "./task.ts";
+import type { TaskOutcome, TaskUsage } from "./task.ts";
+import { blankOutcome } from "./task_outcome.ts";
 
 // The most of each text kept from a ship's outcome: an answer, an error or a verification's tail
 // says what it needs well within these.

@@ -28,7 +28,8 @@ import { readIdentity } from "../identity.ts";
 import type { Message } from "../inbox/message.ts";
 import { writeAll } from "../lines.ts";
 import { memberPaths } from "../paths.ts";
-import { branchNameProblem, printedLine, stdinCommand } from "./task.ts";
+import { branchNameProblem } from "./task_check.ts";
+import { printedLine, stdinCommand } from "./task_command.ts";
 import { openPullRequest, type PullRequestSpec } from "./pull_request.ts";
 import { shipPath } from "./task_git.ts";
 

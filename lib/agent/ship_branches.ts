@@ -9,7 +9,8 @@
 
 import { UsageError } from "../errors.ts";
 import { quote } from "../clip.ts";
-import { MAX_BRANCH_LENGTH, type TaskSpec } from "./task.ts";
+import type { TaskSpec } from "./task.ts";
+import { MAX_BRANCH_LENGTH } from "./task_check.ts";
 
 /** A ship as dispatch sees it: its name, and its repository when known. */
 export interface ShipRepository {

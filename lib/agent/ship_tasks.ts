@@ -7,7 +7,9 @@
  */
 
 import { Inbox } from "../inbox/inbox.ts";
-import { outcomeOf, TASK_MARK, taskOf, type TaskOutcome, type TaskStatus } from "./task.ts";
+import type { TaskOutcome, TaskStatus } from "./task.ts";
+import { TASK_MARK, taskOf } from "./task_command.ts";
+import { outcomeOf } from "./task_outcome.ts";
 import { readTaskState } from "./task_state.ts";
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import { oneLine } from "../clip.ts";
-import { OUTCOME_TYPE } from "./task.ts";
+import { OUTCOME_TYPE } from "./task_outcome.ts";
 import { WAITING_TYPE } from "./checkout_lock.ts";
 
 /**

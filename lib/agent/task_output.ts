@@ -7,7 +7,8 @@
  */
 
 import { writeAll } from "../lines.ts";
-import { OUTCOME_TYPE, type TaskOutcome } from "./task.ts";
+import type { TaskOutcome } from "./task.ts";
+import { OUTCOME_TYPE } from "./task_outcome.ts";
 
 // Lines go out one whole line at a time: the outcome a stop prints never lands inside another.
 let passing: Promise<void> = Promise.resolve();

@@ -24,13 +24,8 @@ import { runClaude } from "./claude_run.ts";
 import { finish } from "./task_finish.ts";
 import { passThrough, printOutcome, within } from "./task_output.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
-import {
-  addAttempts,
-  blankOutcome,
-  type TaskOutcome,
-  type TaskSpec,
-  type TaskStatus,
-} from "./task.ts";
+import type { TaskOutcome, TaskSpec, TaskStatus } from "./task.ts";
+import { addAttempts, blankOutcome } from "./task_outcome.ts";
 import { type TaskState, writeTaskState } from "./task_state.ts";
 import { runNotifyHook } from "../notify.ts";
 import { sleep } from "../timer.ts";

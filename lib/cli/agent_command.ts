@@ -12,13 +12,8 @@ import { InterruptedError, UsageError } from "../errors.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import type { AgentRunOptions, AgentTask } from "../fleet/agents.ts";
 import { describeEvent } from "../agent/stream.ts";
-import {
-  checkTaskSpec,
-  MAX_TURNS,
-  type TaskOutcome,
-  type TaskSpec,
-  type TaskUsage,
-} from "../agent/task.ts";
+import type { TaskOutcome, TaskSpec, TaskUsage } from "../agent/task.ts";
+import { checkTaskSpec, MAX_TURNS } from "../agent/task_check.ts";
 import { ownTasks } from "../agent/ship_tasks.ts";
 import { idArgument, timeoutOption, wholeNumber } from "./arguments.ts";
 import { shipsOption } from "./completions.ts";

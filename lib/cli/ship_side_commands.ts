@@ -18,7 +18,7 @@ export const SHIP_SIDE_COMMANDS: Readonly<Record<string, ShipSideCommand>> = {
     // The task is read while its modules load: Claude Code starts the sooner.
     const [{ runTask }, { checkTaskSpec }, spec] = await Promise.all([
       import("../agent/task_runner.ts"),
-      import("../agent/task.ts"),
+      import("../agent/task_check.ts"),
       stdinJson<TaskSpec>(),
     ]);
     return await runTask(checkTaskSpec(spec));

@@ -6,7 +6,8 @@
  */
 
 import { lineSplitter } from "../lines.ts";
-import { outcomeOf, type TaskOutcome } from "../agent/task.ts";
+import type { TaskOutcome } from "../agent/task.ts";
+import { outcomeOf } from "../agent/task_outcome.ts";
 import type { Ship } from "./member.ts";
 
 /**

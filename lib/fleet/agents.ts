@@ -23,13 +23,10 @@ import type { Ship } from "./member.ts";
 import type { KeptTask } from "./registry.ts";
 import { branchesFor } from "../agent/ship_branches.ts";
 import { type BranchDispatch, branchInUse, otherShipsOfRepositories } from "./branch_in_use.ts";
-import {
-  blankOutcome,
-  checkTaskSpec,
-  taskCommand,
-  type TaskOutcome,
-  type TaskSpec,
-} from "../agent/task.ts";
+import type { TaskOutcome, TaskSpec } from "../agent/task.ts";
+import { checkTaskSpec } from "../agent/task_check.ts";
+import { taskCommand } from "../agent/task_command.ts";
+import { blankOutcome } from "../agent/task_outcome.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {

@@ -7,7 +7,8 @@
  */
 
 import { oneLine } from "../clip.ts";
-import { taskCommand, type TaskSpec } from "../agent/task.ts";
+import type { TaskSpec } from "../agent/task.ts";
+import { taskCommand } from "../agent/task_command.ts";
 import { integrateCommand } from "../agent/integrate.ts";
 import { prCommand, type PrSpec } from "../agent/open_pr.ts";
 import { type LivePlan, taskSpecOf, verifyCommandOf } from "./live_plan.ts";

@@ -9,7 +9,7 @@
  */
 
 import { oneLine } from "../clip.ts";
-import { blankOutcome, outcomeOf } from "../agent/task.ts";
+import { blankOutcome, outcomeOf } from "../agent/task_outcome.ts";
 import { checkedOutcome, checkedVerify } from "../agent/checked_outcome.ts";
 import { type IntegrationOutcome, integrationOutcomeOf } from "../agent/integrate.ts";
 import { prOutcomeOf } from "../agent/open_pr.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAX_TURNS } from "../agent/task.ts";
+import { MAX_TURNS } from "../agent/task_check.ts";
 import { type Fail, failIn } from "./plan_file_error.ts";
 import {
   FILE_KEYS,

@@ -7,7 +7,7 @@
 
 import { NotFoundError, UsageError } from "../errors.ts";
 import { quote } from "../clip.ts";
-import { checkTaskSpec } from "../agent/task.ts";
+import { checkTaskSpec } from "../agent/task_check.ts";
 import { parseWholeNumber } from "../whole_number.ts";
 import { MAX_ATTEMPTS, MAX_BUDGET_USD, PR_MODES } from "./plan_schema.ts";
 

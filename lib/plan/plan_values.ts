@@ -8,7 +8,7 @@
  */
 
 import { oneLine, quote, QUOTE_MAX } from "../clip.ts";
-import { checkTaskSpec } from "../agent/task.ts";
+import { checkTaskSpec } from "../agent/task_check.ts";
 import { checkDurationMs, parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import type { Fail } from "./plan_file_error.ts";
