@@ -180,7 +180,7 @@ export class FlagshipClient implements FleetBackend {
       try {
         options.onProgress?.(progress);
       } catch {
-        // ignored
+        // the caller's own failure: the call goes on
       }
     };
     const interrupted = (error: unknown) => {
@@ -243,7 +243,7 @@ export class FlagshipClient implements FleetBackend {
       // A read's answer is held to its size on a connection of its own, and never starts a
       // stopped scheduler (the exec path answers then).
       return await askMember(flagship, this.#ssh, "fleet", request, {
-        timeoutMs: options.timeoutMs,
+        timeoutMs: Math.min(options.timeoutMs, SHORT_CALL_MS),
         maxReplyBytes: MAX_REMOTE_REPLY_BYTES,
       });
     }
