@@ -19,14 +19,14 @@
 
 export type { TaskSummary } from "./lib/agent/last_task.ts";
 export type { TaskCommit, TaskOutcome, TaskSpec, TaskStatus, TaskUsage } from "./lib/agent/task.ts";
+export { AgentStartError } from "./lib/fleet/agent_start_error.ts";
 export {
   type AgentRunOptions,
   type AgentsContext,
-  AgentStartError,
   AgentTask,
   FleetAgents,
-  type FleetCosts,
-  ResumeRefusedError,
 } from "./lib/fleet/agents.ts";
 export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
+export type { FleetCosts } from "./lib/fleet/fleet_costs.ts";
+export { ResumeRefusedError } from "./lib/fleet/resume_refused_error.ts";
 export { fetchShipTasks } from "./lib/fleet/ship_task_list.ts";

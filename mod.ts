@@ -92,12 +92,8 @@ export {
   TimeoutError,
   UsageError,
 } from "./lib/errors.ts";
-export {
-  type AgentRunOptions,
-  AgentStartError,
-  AgentTask,
-  ResumeRefusedError,
-} from "./lib/fleet/agents.ts";
+export { AgentStartError } from "./lib/fleet/agent_start_error.ts";
+export { type AgentRunOptions, AgentTask } from "./lib/fleet/agents.ts";
 export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
 export {
   type ExecOptions,
@@ -134,6 +130,7 @@ export {
 export type { FleetProgress, ProvisionStep } from "./lib/fleet/progress.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export type { ShipRecord } from "./lib/fleet/registry.ts";
+export { ResumeRefusedError } from "./lib/fleet/resume_refused_error.ts";
 export { Inbox, type InboxOptions } from "./lib/inbox/inbox.ts";
 export { NoSchedulerError } from "./lib/inbox/no_scheduler_error.ts";
 export { type PlanFile, PlanFileError } from "./lib/plan/plan_file.ts";

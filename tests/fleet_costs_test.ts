@@ -12,7 +12,7 @@ import { FleetWorld } from "./helpers/fleet_world.ts";
 import { eventually } from "./helpers/local_member.ts";
 import { run, sshWorldUnavailable } from "./helpers/sshd_world.ts";
 import { Terminal } from "./helpers/terminal.ts";
-import type { FleetCosts } from "../lib/fleet/agents.ts";
+import type { FleetCosts } from "../lib/fleet/fleet_costs.ts";
 import type { TaskOutcome } from "../lib/agent/task.ts";
 
 const ignore = sshWorldUnavailable() !== undefined;

@@ -8,25 +8,26 @@
 
 import { pLimit } from "../deps.ts";
 import { checkDurationMs } from "../duration.ts";
-import { NotFoundError, OhcommodoreError, UsageError } from "../errors.ts";
-import { registerErrorClass } from "../error_data.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { parseMessageId } from "../inbox/message.ts";
-import { transportFor } from "../transport.ts";
-import { fetchShipTasks } from "./ship_task_list.ts";
-import { AgentTask } from "./agent_task.ts";
-
-export { AgentTask } from "./agent_task.ts";
-import { oneLine } from "../clip.ts";
 import type { Ssh } from "../ssh.ts";
-import { chooseShips } from "./exec.ts";
-import type { Ship } from "./member.ts";
-import type { KeptTask } from "./registry.ts";
+import { transportFor } from "../transport.ts";
 import { branchesFor } from "../agent/ship_branches.ts";
-import { type BranchDispatch, branchInUse, otherShipsOfRepositories } from "./branch_in_use.ts";
 import type { TaskOutcome, TaskSpec } from "../agent/task.ts";
 import { checkTaskSpec } from "../agent/task_check.ts";
 import { taskCommand } from "../agent/task_command.ts";
 import { blankOutcome } from "../agent/task_outcome.ts";
+import { AgentStartError } from "./agent_start_error.ts";
+import { AgentTask } from "./agent_task.ts";
+import { type BranchDispatch, branchInUse, otherShipsOfRepositories } from "./branch_in_use.ts";
+import { chooseShips } from "./exec.ts";
+import { type FleetCosts, fleetCosts } from "./fleet_costs.ts";
+import type { Ship } from "./member.ts";
+import type { KeptTask } from "./registry.ts";
+import { canResume, ResumeRefusedError } from "./resume_refused_error.ts";
+import { fetchShipTasks } from "./ship_task_list.ts";
+
+export { AgentTask } from "./agent_task.ts";
 
 /** Options for {@link FleetAgents.start} and {@link FleetAgents.run}. */
 export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
@@ -47,19 +48,6 @@ export interface AgentRunOptions extends Omit<TaskSpec, "prompt"> {
   onOutcome?: (outcome: TaskOutcome) => void;
   /** Told each ship's task as it is sent, with its id (with `run`, before the wait). */
   onStart?: (task: AgentTask) => void;
-}
-
-/** The fleet's recorded costs. */
-export interface FleetCosts {
-  /**
-   * Per ship: its tasks and what they cost. `destroyed` marks a ship that is gone: its tasks are
-   * the ones the flagship kept when it was destroyed (a task that still ran then has no cost).
-   */
-  ships: { name: string; tasks: number; costUsd: number; destroyed: boolean }[];
-  /** The fleet's total. */
-  totalUsd: number;
-  /** Ships that could not be asked: their costs are not in the totals. */
-  unreachable: { ship: string; error: string }[];
 }
 
 /** What agents need of the fleet. */
@@ -205,7 +193,7 @@ export class FleetAgents {
         next: `start one with "ohcommodore agent run --ships ${ship.name} -- <prompt>"`,
       });
     }
-    if (OPEN_STATUSES.includes(last.status) || !last.sessionId) {
+    if (!canResume(last)) {
       throw new ResumeRefusedError(ship.name, last);
     }
     const branch = options.branch ?? last.branch ?? undefined;
@@ -267,28 +255,11 @@ export class FleetAgents {
    * @returns The costs.
    */
   async costs(): Promise<FleetCosts> {
-    const [{ ships: fleet, tasks, unreachable }, kept] = await Promise.all([
+    const [{ ships, tasks, unreachable }, kept] = await Promise.all([
       this.#survey(),
       this.#context.keptTasks?.() ?? [],
     ]);
-    const ships = new Map<string, FleetCosts["ships"][number]>();
-    const add = (task: TaskOutcome, destroyed: boolean) => {
-      const entry = ships.get(task.ship) ?? { name: task.ship, tasks: 0, costUsd: 0, destroyed };
-      entry.tasks++;
-      entry.costUsd += task.costUsd ?? 0;
-      ships.set(task.ship, entry);
-    };
-    for (const ship of fleet) {
-      ships.set(ship.name, { name: ship.name, tasks: 0, costUsd: 0, destroyed: false });
-    }
-    for (const task of tasks) add(task, false);
-    // A ship whose VM would not go is still in the fleet, and answers for itself.
-    for (const { outcome } of kept) {
-      if (!fleet.some((ship) => ship.name === outcome.ship)) add(outcome, true);
-    }
-    const list = [...ships.values()].map((ship) => ({ ...ship, costUsd: round(ship.costUsd) }));
-    const totalUsd = round(list.reduce((sum, ship) => sum + ship.costUsd, 0));
-    return { ships: list, totalUsd, unreachable };
+    return fleetCosts(ships.map((ship) => ship.name), tasks, kept, unreachable);
   }
 
   // The fleet's ships (one call to the flagship), or the ones asked for, and what each says of
@@ -385,112 +356,10 @@ export class FleetAgents {
   }
 }
 
-/**
- * Some ships could not be given the task; the others have it.
- *
- * @example Keep the handles of the tasks that did start
- * ```ts
- * import { AgentStartError, Fleet } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * const tasks = await fleet.agents.start("fix the build").catch((error) => {
- *   if (!(error instanceof AgentStartError)) throw error;
- *   console.error(error.failures.join("\n"));
- *   return error.started;
- * });
- * console.log(tasks.map((task) => task.id));
- * ```
- */
-export class AgentStartError extends OhcommodoreError {
-  /** The tasks that were sent. */
-  readonly started: AgentTask[];
-  /** Why the others were not, a line per ship. */
-  readonly failures: string[];
-
-  /**
-   * Creates the error.
-   *
-   * @param started The tasks sent.
-   * @param failures A line per ship that failed.
-   */
-  constructor(started: AgentTask[], failures: string[]) {
-    const made = started.length
-      ? ` (started: ${started.map((task) => `${task.id} on ${task.ship.name}`).join(", ")})`
-      : "";
-    super(
-      `The task could not be given to ${failures.length} ship(s)${made}:\n  ` +
-        failures.join("\n  "),
-    );
-    this.started = started;
-    this.failures = failures;
-  }
-}
-
-// Read back from data (another process's --json), it is itself again.
-registerErrorClass(AgentStartError);
-
-/**
- * A ship's last task cannot be continued with `resume`: it has not ended, or it has no Claude
- * Code session (it ended before Claude Code started). Its outcome says which.
- *
- * @example Wait for the last task when it still runs, then resume
- * ```ts
- * import { Fleet, ResumeRefusedError } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * const task = await fleet.agents.resume("web", "now the tests").catch(async (error) => {
- *   if (!(error instanceof ResumeRefusedError) || error.task.sessionId === null) throw error;
- *   await (await fleet.agents.task(error.task.id)).wait();
- *   return await fleet.agents.resume("web", "now the tests");
- * });
- * console.log(task.id);
- * ```
- */
-export class ResumeRefusedError extends OhcommodoreError {
-  /** The ship. */
-  readonly ship: string;
-  /** Its last task, which was not continued. */
-  readonly task: TaskOutcome;
-
-  /**
-   * Creates the error; the message says why, `next` what to do.
-   *
-   * @param ship The ship.
-   * @param task Its last task.
-   */
-  constructor(ship: string, task: TaskOutcome) {
-    const open = OPEN_STATUSES.includes(task.status);
-    super(
-      open
-        ? `The last task of ${ship}, "${task.id}", is ${task.status}`
-        : `The last task of ${ship}, "${task.id}" (${task.status}), has no Claude Code session ` +
-          `to continue: it ended before Claude Code started` +
-          `${task.error ? ` (${JSON.stringify(oneLine(task.error, 200))})` : ""}`,
-      {
-        next: open
-          ? `wait for it ("ohcommodore agent follow ${task.id}") or cancel it ` +
-            `("ohcommodore agent cancel ${task.id}"), then resume`
-          : `start a new task with "ohcommodore agent run --ships ${ship} -- <prompt>"`,
-      },
-    );
-    this.ship = ship;
-    this.task = task;
-  }
-}
-
-// Read back from data (another process's --json), it is itself again.
-registerErrorClass(ResumeRefusedError);
-
-// A task that has not ended: its session is in use, or not yet known.
-const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
-
 // The fleet's ships, asked of the flagship once for a dispatch however many steps need them.
 function once(ships: () => Promise<Ship[]>): () => Promise<Ship[]> {
   let asked: Promise<Ship[]> | undefined;
   return () => asked ??= ships();
-}
-
-// Costs add up in floating point: cents and below to a millionth of a dollar.
-function round(usd: number): number {
-  return Math.round(usd * 1e6) / 1e6;
 }
 
 // A ship that could not be given the task (no id), or whose task could not be waited for.

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { AgentStartError } from "../fleet/agents.ts";
+import { AgentStartError } from "../fleet/agent_start_error.ts";
 import { UsageError } from "../errors.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { FleetView } from "./fleet_view.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { AgentStartError } from "../fleet/agents.ts";
+import { AgentStartError } from "../fleet/agent_start_error.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { errorToData } from "../error_data.ts";
 

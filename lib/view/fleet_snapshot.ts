@@ -20,7 +20,7 @@
 
 import type { TaskOutcome } from "../agent/task.ts";
 import type { Message } from "../inbox/message.ts";
-import type { FleetCosts } from "../fleet/agents.ts";
+import type { FleetCosts } from "../fleet/fleet_costs.ts";
 import type { ShipStatus } from "../fleet/backend.ts";
 import type { PlanEvent, PlanListing, PlanTaskSummary } from "../plan/plan_types.ts";
 
