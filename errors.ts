@@ -49,7 +49,7 @@ export { AgentStartError } from "./lib/fleet/agent_start_error.ts";
 export { BranchInUseError } from "./lib/fleet/branch_in_use.ts";
 export { FleetExecError } from "./lib/fleet/exec.ts";
 export { CreateShipsError } from "./lib/fleet/create_ships_error.ts";
-export { CommandFailedError } from "./lib/fleet/member.ts";
+export { CommandFailedError } from "./lib/fleet/command_failed_error.ts";
 export { ProvisionError } from "./lib/fleet/provision.ts";
 export { ResumeRefusedError } from "./lib/fleet/resume_refused_error.ts";
 export { NoSchedulerError } from "./lib/inbox/no_scheduler_error.ts";

@@ -46,8 +46,8 @@ export type {
   SinkOptions,
   SinkResult,
 } from "./lib/fleet/fleet_options.ts";
+export { CommandFailedError } from "./lib/fleet/command_failed_error.ts";
 export {
-  CommandFailedError,
   type CommandOutcome,
   Member,
   MemberCommand,

@@ -7,17 +7,14 @@
 
 import { formatAddress, type Role } from "../address.ts";
 import { type InteractiveOptions, transportFor } from "../transport.ts";
-import { oneLine } from "../clip.ts";
-import { OhcommodoreError } from "../errors.ts";
-import { registerErrorClass } from "../error_data.ts";
-import { type Cancellation, Inbox } from "../inbox/inbox.ts";
-import type { FinishedMessage, Message, MessageStatus } from "../inbox/message.ts";
+import type { FinishedMessage, Message } from "../inbox/message.ts";
 import { type InboxView, RemoteInbox } from "../inbox/remote_inbox.ts";
 import { send, type SendOptions } from "../inbox/send.ts";
-import type { OutputChunk } from "../inbox/server_protocol.ts";
 import { SentMessage } from "../inbox/sent_message.ts";
 import { shellQuote, Ssh } from "../ssh.ts";
 import type { MemberLocation } from "./backend.ts";
+import { CommandFailedError } from "./command_failed_error.ts";
+import { OpenedInbox } from "./opened_inbox.ts";
 
 /** How a member handle reaches its member. */
 export interface MemberContext {
@@ -325,91 +322,5 @@ export class MemberCommand implements PromiseLike<CommandOutcome> {
       throw new CommandFailedError(this.#member.address, message);
     }
     return outcome;
-  }
-}
-
-/**
- * A command run through an inbox exited non-zero.
- *
- * @example Read why a command failed
- * ```ts
- * import { CommandFailedError, Fleet } from "@smithclay/ohcommodore";
- * await using fleet = await Fleet.open();
- * const ship = await fleet.ship("web");
- * try {
- *   await ship.$`cd ~/web && deno task test`;
- * } catch (error) {
- *   if (!(error instanceof CommandFailedError)) throw error;
- *   console.error(error.outcome.exitCode, error.outcome.stderr);
- * }
- * ```
- */
-export class CommandFailedError extends OhcommodoreError {
-  /** Where it ran. */
-  readonly address: string;
-  /** The finished message: exit code, output, error. */
-  readonly outcome: FinishedMessage;
-
-  /**
-   * Creates the error.
-   *
-   * @param address The member's address.
-   * @param outcome The finished message.
-   */
-  constructor(address: string, outcome: FinishedMessage) {
-    const tail = (outcome.stderr ?? "").trim().split("\n").slice(-3).join("\n");
-    super(
-      `"${oneLine(outcome.command, 80)}" failed on ${address} (${
-        outcome.error ?? "exit code " + outcome.exitCode
-      })` +
-        (tail ? `:\n${tail}` : ""),
-    );
-    this.address = address;
-    this.outcome = outcome;
-  }
-}
-
-registerErrorClass(CommandFailedError);
-
-// This member's own inbox, opened for each call (opening reads only the identity).
-class OpenedInbox implements InboxView {
-  readonly address: string;
-  readonly #home?: string;
-
-  constructor(address: string, home?: string) {
-    this.address = address;
-    this.#home = home;
-  }
-
-  #open(): Promise<Inbox> {
-    return Inbox.open({ home: this.#home });
-  }
-
-  async list(filter?: { status?: MessageStatus; limit?: number }): Promise<Message[]> {
-    return await (await this.#open()).list(filter);
-  }
-
-  async get(id: string): Promise<Message> {
-    return await (await this.#open()).get(id);
-  }
-
-  async waitFor(id: string, options?: { timeoutMs?: number }): Promise<FinishedMessage> {
-    return await (await this.#open()).waitFor(id, options);
-  }
-
-  async cancel(id: string): Promise<Cancellation> {
-    return await (await this.#open()).cancel(id);
-  }
-
-  async next(options?: { from?: string; timeoutMs?: number }): Promise<Message> {
-    return await (await this.#open()).next(options);
-  }
-
-  async follow(
-    id: string,
-    onOutput: (chunk: OutputChunk) => void,
-    options?: { signal?: AbortSignal },
-  ): Promise<FinishedMessage> {
-    return await (await this.#open()).follow(id, onOutput, options);
   }
 }
