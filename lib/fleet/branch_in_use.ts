@@ -25,18 +25,6 @@ export interface BranchDispatch extends ShipRepository {
  * The fleet's other ships of the dispatched ships' repositories: those whose tasks could hold
  * one of the dispatch's branches.
  *
- * @example The ship of the same repository that was not chosen
- * ```ts
- * import { otherShipsOfRepositories } from "./branch_in_use.ts";
- * const fleet = [
- *   { name: "ship-web-a", repo: "acme/web" },
- *   { name: "ship-web-b", repo: "https://github.com/acme/web.git" },
- *   { name: "ship-api-c", repo: "acme/api" },
- * ];
- * console.log(otherShipsOfRepositories([fleet[0]], fleet).map((ship) => ship.name));
- * // ["ship-web-b"]
- * ```
- *
  * @param chosen The dispatched ships.
  * @param fleet Every ship of the fleet.
  * @returns The ships of the fleet that were not chosen and share a repository with one that was.
@@ -58,18 +46,6 @@ export function otherShipsOfRepositories<T extends ShipRepository>(
  * The first clash between a dispatch and the other ships' unfinished tasks (queued, waiting,
  * running or stalled on the same branch of the same repository), else a ship of the repository
  * that could not be asked.
- *
- * @example A running task of another ship holds the branch
- * ```ts
- * import { branchInUse } from "./branch_in_use.ts";
- * const error = branchInUse(
- *   [{ name: "ship-web-a", repo: "acme/web", branch: "deps" }],
- *   [{ name: "ship-web-b", repo: "acme/web" }],
- *   [{ ship: "ship-web-b", id: "3f9a07c2b1d4e856", status: "running", branch: "deps" }],
- *   [],
- * );
- * console.log(error?.message);
- * ```
  *
  * @param dispatch The ships given the task, each with the branch it would push.
  * @param others The fleet's other ships (see {@link otherShipsOfRepositories}).

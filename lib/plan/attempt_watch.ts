@@ -15,7 +15,7 @@ import type { LivePlan } from "./live_plan.ts";
 import type { PlanShips } from "./plan_ships.ts";
 import type { AttemptRecord } from "./plan_records.ts";
 
-// The ship's task says it verifies with this line (agent/task_runner.ts).
+// The ship's task says it verifies with this line (agent/task_finish.ts).
 const VERIFYING_MARK = `"${VERIFYING_TYPE}"`;
 
 /** What a watch needs of the driver, and whom it tells. */
