@@ -96,6 +96,19 @@ export type TaskStatus =
   | "stalled"
   | "cancelled";
 
+/** The statuses of a task that has not ended: it holds its ship's checkout, or will. */
+export const UNENDED_STATUSES: readonly TaskStatus[] = ["queued", "waiting", "running", "stalled"];
+
+/**
+ * Whether a task with this status has not ended yet.
+ *
+ * @param status The task's status.
+ * @returns True while it is queued, waiting, running or stalled.
+ */
+export function hasNotEnded(status: TaskStatus): boolean {
+  return UNENDED_STATUSES.includes(status);
+}
+
 /** The tokens a task used, in all its attempts, as Claude Code counted them. */
 export interface TaskUsage {
   /** Input tokens. */

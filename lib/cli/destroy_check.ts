@@ -6,15 +6,12 @@
  * @module
  */
 
-import type { TaskOutcome } from "../agent/task.ts";
+import { hasNotEnded, type TaskOutcome } from "../agent/task.ts";
 import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { Ship } from "../fleet/member.ts";
 import { ask, errorText, escapeControls, note, paint } from "./output.ts";
-
-// A task in one of these has not ended: destroying its ship stops or loses it.
-const UNENDED = new Set(["queued", "waiting", "running", "stalled"]);
 
 /**
  * Asks ships for their agent tasks that have not ended, and warns of each ship that has some.
@@ -37,7 +34,7 @@ export async function warnOfUnendedTasks(
   for (const { ship, error } of listed.unreachable) {
     warn(`Could not ask ${ship} for running agent tasks: ${error}`);
   }
-  const unended = listed.tasks.filter((task) => UNENDED.has(task.status));
+  const unended = listed.tasks.filter((task) => hasNotEnded(task.status));
   const byShip = Map.groupBy(unended, (task) => task.ship);
   for (const [ship, tasks] of byShip) {
     const which = tasks.map((task) => `${task.id} (${task.status})`).join(", ");

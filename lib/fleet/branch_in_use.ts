@@ -13,7 +13,7 @@ import { UsageError } from "../errors.ts";
 import { registerErrorClass } from "../error_data.ts";
 import { oneLine, quote } from "../clip.ts";
 import { repositoryKey, type ShipRepository } from "../agent/ship_branches.ts";
-import type { TaskOutcome } from "../agent/task.ts";
+import { hasNotEnded, type TaskOutcome } from "../agent/task.ts";
 
 /** A ship a dispatch would give a task to, with the branch that task would push. */
 export interface BranchDispatch extends ShipRepository {
@@ -65,7 +65,7 @@ export function branchInUse(
   for (const ship of dispatch) {
     const names = new Set(rivals(ship).map((other) => other.name));
     const task = tasks.find((task) =>
-      names.has(task.ship) && task.branch === ship.branch && OPEN.includes(task.status)
+      names.has(task.ship) && task.branch === ship.branch && hasNotEnded(task.status)
     );
     if (task) return new BranchInUseError(ship.branch, task.ship, task);
   }
@@ -147,6 +147,3 @@ export class BranchInUseError extends UsageError {
 
 // Read back from data (another process's --json), it is itself again.
 registerErrorClass(BranchInUseError);
-
-// A task that has not ended may still push its branch.
-const OPEN: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];

@@ -8,10 +8,7 @@
 import { oneLine } from "../clip.ts";
 import { OhcommodoreError } from "../errors.ts";
 import { registerErrorClass } from "../error_data.ts";
-import type { TaskOutcome } from "../agent/task.ts";
-
-// A task that has not ended: its session is in use, or not yet known.
-const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
+import { hasNotEnded, type TaskOutcome } from "../agent/task.ts";
 
 /**
  * Whether a ship's last task can be continued: it has ended, and it has a Claude Code session.
@@ -20,7 +17,7 @@ const OPEN_STATUSES: TaskOutcome["status"][] = ["queued", "waiting", "running", 
  * @returns True when `resume` may continue it (its session is known then).
  */
 export function canResume(task: TaskOutcome): task is TaskOutcome & { sessionId: string } {
-  return !OPEN_STATUSES.includes(task.status) && Boolean(task.sessionId);
+  return !hasNotEnded(task.status) && Boolean(task.sessionId);
 }
 
 /**
@@ -52,7 +49,7 @@ export class ResumeRefusedError extends OhcommodoreError {
    * @param task Its last task.
    */
   constructor(ship: string, task: TaskOutcome) {
-    const open = OPEN_STATUSES.includes(task.status);
+    const open = hasNotEnded(task.status);
     super(
       open
         ? `The last task of ${ship}, "${task.id}", is ${task.status}`

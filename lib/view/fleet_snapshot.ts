@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { TaskOutcome } from "../agent/task.ts";
+import { hasNotEnded, type TaskOutcome } from "../agent/task.ts";
 import type { Message } from "../inbox/message.ts";
 import type { FleetCosts } from "../fleet/fleet_costs.ts";
 import type { ShipStatus } from "../fleet/backend.ts";
@@ -152,7 +152,7 @@ export function shipView(status: ShipStatus): ShipView {
 export function taskRows(tasks: TaskOutcome[]): TaskRow[] {
   const rows = tasks.map((task): TaskRow => {
     const startedAt = task.startedAt ?? null;
-    const endedAt = startedAt && task.durationMs !== null && !OPEN.includes(task.status)
+    const endedAt = startedAt && task.durationMs !== null && !hasNotEnded(task.status)
       ? new Date(Date.parse(startedAt) + task.durationMs).toISOString()
       : null;
     return {
@@ -168,8 +168,6 @@ export function taskRows(tasks: TaskOutcome[]): TaskRow[] {
   const time = (row: TaskRow) => Date.parse(row.startedAt ?? "") || 0;
   return rows.sort((a, b) => time(b) - time(a)).slice(0, KEPT_TASKS);
 }
-
-const OPEN: TaskOutcome["status"][] = ["queued", "waiting", "running", "stalled"];
 
 /**
  * A snapshot of a fleet not read yet: its flagship's name, nothing else.
