@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type OutputChunk, ServerConnection, serverHello } from "../lib/inbox/server_protocol.ts";
+import { ServerConnection } from "../lib/inbox/server_connection.ts";
+import { type OutputChunk, serverHello } from "../lib/inbox/server_protocol.ts";
 import { writeAll } from "../lib/lines.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { LocalMember } from "./helpers/local_member.ts";

@@ -10,7 +10,7 @@ import { Relay, SHIP_QUOTA } from "../lib/relay/relay.ts";
 import { Ssh } from "../lib/ssh.ts";
 import { channelHandlers } from "../lib/relay/ship_channel.ts";
 import { InboxServer } from "../lib/inbox/server.ts";
-import { ServerConnection } from "../lib/inbox/server_protocol.ts";
+import { ServerConnection } from "../lib/inbox/server_connection.ts";
 import { join } from "node:path";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { tempInbox } from "./helpers/temp_inbox.ts";

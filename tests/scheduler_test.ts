@@ -10,7 +10,7 @@ import { memberReport } from "../lib/fleet/member_status.ts";
 import { Scheduler, type SchedulerEvent } from "../lib/inbox/scheduler.ts";
 import { schedulerPidPathOf } from "../lib/inbox/scheduler_files.ts";
 import { schedulerLogOf, startSchedulerService } from "../lib/inbox/scheduler_service.ts";
-import { ServerConnection } from "../lib/inbox/server_protocol.ts";
+import { ServerConnection } from "../lib/inbox/server_connection.ts";
 import { socketPathOf } from "../lib/inbox/socket_path.ts";
 import { VERSION } from "../lib/version.ts";
 import { eventually, LocalMember } from "./helpers/local_member.ts";

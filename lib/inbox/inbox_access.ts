@@ -11,12 +11,8 @@ import type { DuckDBConnection } from "../duckdb.ts";
 import { type DatabaseAccess, GaveUpWaiting, withDatabase } from "./database.ts";
 import { STORE_OPERATIONS } from "./operations.ts";
 import { ServerConnectionError } from "../errors.ts";
-import {
-  type CallOptions,
-  type OperationName,
-  ServerConnection,
-  type ServerOperations,
-} from "./server_protocol.ts";
+import { type CallOptions, ServerConnection } from "./server_connection.ts";
+import type { OperationName, ServerOperations } from "./server_protocol.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { InboxStore } from "./store.ts";
 

@@ -20,7 +20,8 @@ import {
 } from "./message.ts";
 import { nowMicros } from "./message_rows.ts";
 import { NoSchedulerError } from "./no_scheduler_error.ts";
-import type { CallOptions, ServerOperations } from "./server_protocol.ts";
+import type { CallOptions } from "./server_connection.ts";
+import type { ServerOperations } from "./server_protocol.ts";
 
 /** How long {@link Inbox.next} waits unless told: 10 minutes. */
 export const DEFAULT_NEXT_WAIT_MS = 10 * 60_000;

@@ -20,12 +20,8 @@
 
 import { ServerConnectionError } from "../errors.ts";
 import type { RetryPolicy, Ssh } from "../ssh.ts";
-import type {
-  CallOptions,
-  OperationName,
-  ServerConnection,
-  ServerOperations,
-} from "./server_protocol.ts";
+import type { CallOptions, ServerConnection } from "./server_connection.ts";
+import type { OperationName, ServerOperations } from "./server_protocol.ts";
 import { connectToMember } from "./tunnel.ts";
 
 /** How long a kept connection stays open without a call: its server and forward are freed. */

@@ -27,7 +27,7 @@ import {
   startSchedulerUnit,
   stopSchedulerUnit,
 } from "./scheduler_unit.ts";
-import { ServerConnection } from "./server_protocol.ts";
+import { ServerConnection } from "./server_connection.ts";
 import { socketPathOf } from "./socket_path.ts";
 import { sleep } from "../timer.ts";
 

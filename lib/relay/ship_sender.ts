@@ -17,7 +17,8 @@ import {
 } from "../errors.ts";
 import type { Message, QueuedMessage } from "../inbox/message.ts";
 import type { DeliverRequest } from "../inbox/exec_delivery.ts";
-import { MAX_REMOTE_REPLY_BYTES, ServerConnection } from "../inbox/server_protocol.ts";
+import { ServerConnection } from "../inbox/server_connection.ts";
+import { MAX_REMOTE_REPLY_BYTES } from "../inbox/server_protocol.ts";
 import { type ChannelState, shipChannelSocket, shipChannelStateFile } from "./channel_paths.ts";
 import { Outbox } from "./outbox.ts";
 import { sleep } from "../timer.ts";
