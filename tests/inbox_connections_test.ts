@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ServerConnectionError } from "../lib/errors.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
+import { askMember } from "../lib/inbox/ask_member.ts";
 import { closeMemberConnections } from "../lib/inbox/member_connections.ts";
+import { schedulerState } from "../lib/inbox/scheduler_service.ts";
+import { Ssh } from "../lib/ssh.ts";
 import type { Message } from "../lib/inbox/message.ts";
 import { RemoteInbox } from "../lib/inbox/remote_inbox.ts";
 import { send, type SendOptions } from "../lib/inbox/send.ts";
@@ -44,6 +47,11 @@ async function memberBehindForward() {
     /** The member's messages, asked on its own socket (not through the forward). */
     async stored(): Promise<Message[]> {
       return await (await Inbox.open({ home: member.home })).list();
+    },
+    /** Kills the member's scheduler (and starts none). */
+    async stopScheduler(): Promise<void> {
+      scheduler.kill("SIGKILL");
+      await scheduler.status;
     },
     /** Kills the member's scheduler and starts another. */
     async restartScheduler(): Promise<void> {
@@ -212,4 +220,32 @@ Deno.test("a process whose kept connection is idle exits by itself", async () =>
     10_000,
     "the connection to end with the process",
   );
+});
+
+Deno.test("a reader's questions ride a kept connection per answer size, apart from sends, and never start a server", async () => {
+  await using world = await memberBehindForward();
+  const member = { destination: world.front, address: world.member.address };
+  const ssh = new Ssh();
+  const report = () =>
+    askMember(member, ssh, "report", {}, { timeoutMs: 10_000, maxReplyBytes: 1 << 20 });
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await report())?.value.address, world.member.address);
+  }
+  assert.equal(world.forward.connections, 1, "three reports, one connection");
+  const lastTask = await askMember(member, ssh, "lastTask", {}, {
+    timeoutMs: 10_000,
+    maxReplyBytes: 4 << 20,
+  });
+  assert.ok(lastTask, "a question of another size is answered");
+  assert.equal(world.forward.connections, 2, "on a connection of its own size");
+  await world.to("true");
+  assert.equal(world.forward.connections, 3, "a send does not ride a reader's connection");
+  assert.equal((await report())?.value.address, world.member.address);
+  assert.equal(world.forward.connections, 3, "the report's connection is still kept");
+  // The member's scheduler stops: the reader is told nothing (its caller reads the files) and
+  // no scheduler is started for it.
+  await world.stopScheduler();
+  assert.equal(await report(), undefined);
+  const state = await schedulerState(await Inbox.open({ home: world.member.home }));
+  assert.equal(state.running, false, "no scheduler was started");
 });

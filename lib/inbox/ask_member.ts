@@ -1,6 +1,8 @@
 /**
  * One question to a member's inbox server where a forward reaches it, for callers that have an
  * exec path besides (a `cat`, a program start): the answer, or undefined to take that path.
+ * Questions ride a kept connection per member and answer size (member_connections.ts), so a
+ * process that asks again (the flagship's scheduler, for every `fleet status`) opens nothing.
  *
  * @module
  */
@@ -8,7 +10,8 @@
 import { ServerConnectionError } from "../errors.ts";
 import type { Ssh } from "../ssh.ts";
 import type { OperationName, ServerOperations } from "./server_protocol.ts";
-import { connectToMember, unlessUnreachable } from "./tunnel.ts";
+import { reachMember } from "./member_connections.ts";
+import { unlessUnreachable } from "./tunnel.ts";
 
 /**
  * Asks a member's server one thing.
@@ -30,20 +33,20 @@ export async function askMember<K extends OperationName>(
   args: ServerOperations[K]["args"],
   limits: { timeoutMs: number; maxReplyBytes: number },
 ): Promise<{ value: ServerOperations[K]["value"] } | undefined> {
-  // A reader: a server that was stopped stays stopped. A connection of its own, since what a
-  // member may answer here is held to this question's own size, not a kept connection's.
-  const server = await connectToMember(member.destination, ssh, member.address, {
+  // A reader: a server that was stopped stays stopped. Its connection is kept apart from
+  // deliveries', one per answer size, so what a member may answer is held to this question's.
+  const server = await reachMember(member.destination, ssh, member.address, {
     start: false,
     maxReplyBytes: limits.maxReplyBytes,
   }).catch(unlessUnreachable);
   if (!server) return undefined;
   try {
-    return { value: await server.call(op, args, { timeoutMs: limits.timeoutMs }) };
+    return {
+      value: await server.call(op, args, { timeoutMs: limits.timeoutMs, retry: "idempotent" }),
+    };
   } catch (error) {
     if (error instanceof ServerConnectionError || isUnknownOperation(error)) return undefined;
     throw error;
-  } finally {
-    server.close();
   }
 }
 

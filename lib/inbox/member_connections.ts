@@ -13,7 +13,8 @@
  * - a kept connection never keeps the process alive by itself: it holds it only while a call
  *   waits, and closes after 30 s without one;
  * - each call keeps its own timeout, and a reply is believed up to the same size as before
- *   (`MAX_REMOTE_REPLY_BYTES`).
+ *   (`MAX_REMOTE_REPLY_BYTES`), or up to the size a reader asked for: a reader's connections
+ *   (`start: false`, a smaller size) are kept apart from deliveries', one per size.
  *
  * @module
  */
@@ -52,6 +53,7 @@ export class MemberServer {
   /** The member's address, for messages. */
   readonly address: string;
   readonly #ssh: Ssh;
+  readonly #options: ReachOptions;
   #connection: ServerConnection | undefined;
   #connecting: Promise<ServerConnection | undefined> | undefined;
 
@@ -61,11 +63,13 @@ export class MemberServer {
    * @param destination The SSH destination (or a sandbox's home).
    * @param ssh The ssh client whose shared connection carries the forward.
    * @param address The member's address.
+   * @param options Whether connecting may start a stopped server, and the longest reply.
    */
-  constructor(destination: string, ssh: Ssh, address: string) {
+  constructor(destination: string, ssh: Ssh, address: string, options: ReachOptions = {}) {
     this.destination = destination;
     this.address = address;
     this.#ssh = ssh;
+    this.#options = options;
   }
 
   /**
@@ -118,7 +122,7 @@ export class MemberServer {
   connection(): Promise<ServerConnection | undefined> {
     if (this.#connection?.reusable) return Promise.resolve(this.#connection);
     this.#connection = undefined;
-    this.#connecting ??= connectToMember(this.destination, this.#ssh, this.address)
+    this.#connecting ??= connectToMember(this.destination, this.#ssh, this.address, this.#options)
       .then((connection) => {
         connection?.keepForReuse(IDLE_CLOSE_MS);
         this.#connection = connection;
@@ -140,7 +144,23 @@ export class MemberServer {
   }
 }
 
-// This process's members, by destination and ssh settings.
+/** How a kept connection is made, for a reader. */
+export interface ReachOptions {
+  /**
+   * Start the member's server when none runs (a reader leaves a stopped one stopped).
+   *
+   * @default {true}
+   */
+  start?: boolean;
+  /**
+   * The longest reply believed on the connection.
+   *
+   * @default {MAX_REMOTE_REPLY_BYTES}
+   */
+  maxReplyBytes?: number;
+}
+
+// This process's members, by destination, ssh settings and how their connections are made.
 const KEPT = new Map<string, MemberServer>();
 
 /**
@@ -150,24 +170,30 @@ const KEPT = new Map<string, MemberServer>();
  * @param destination An SSH destination, or a sandbox's home.
  * @param ssh The ssh client; its settings choose the shared connection (and so the forward).
  * @param address The member's address, for messages.
+ * @param options For a reader: leave a stopped server stopped, believe replies up to a size.
  * @returns The member's server, or undefined when only exec reaches it (forwards refused or
- *   not shared, or, for a sandbox, no server running).
+ *   not shared, or, for a sandbox, no server running; for a reader, none running).
  * @throws {SshError} When the member cannot be reached at all.
  */
 export async function reachMember(
   destination: string,
   ssh: Ssh,
   address: string,
+  options: ReachOptions = {},
 ): Promise<MemberServer | undefined> {
-  const key = destination.startsWith("/")
-    ? destination
-    : `${destination}\0${JSON.stringify(ssh.settings)}`;
+  const how = options.start === false || options.maxReplyBytes !== undefined
+    ? `\0${options.start ?? true}\0${options.maxReplyBytes ?? ""}`
+    : "";
+  const key =
+    (destination.startsWith("/")
+      ? destination
+      : `${destination}\0${JSON.stringify(ssh.settings)}`) + how;
   let member = KEPT.get(key);
   if (!member) {
     // Members whose connection ended are forgotten now, so a long-lived process (a flagship
     // whose ships come and go) keeps only those it still talks to.
     for (const [kept, other] of KEPT) if (!other.holding) KEPT.delete(kept);
-    member = new MemberServer(destination, ssh, address);
+    member = new MemberServer(destination, ssh, address, options);
     KEPT.set(key, member);
   }
   return await member.connection() ? member : undefined;
