@@ -21,7 +21,6 @@ import { commitsSince, git, shipPath, type TaskCheckout } from "./task_git.ts";
 import { readyCheckout } from "./ready_checkout.ts";
 import { abortRebase, rebaseNote, unfinishedRebase } from "./rebase.ts";
 import { runClaude } from "./claude_run.ts";
-import { finish } from "./task_finish.ts";
 import { passThrough, printOutcome, within } from "./task_output.ts";
 import { lockCheckout, WAITING_TYPE } from "./checkout_lock.ts";
 import type { TaskOutcome, TaskSpec, TaskStatus } from "./task.ts";
@@ -49,8 +48,10 @@ const STOPPED_EXIT_CODE = 143;
  */
 export async function runTask(spec: TaskSpec, options: { home?: string } = {}): Promise<number> {
   const paths = memberPaths(options.home);
-  const identity = await readIdentity(options.home);
-  const settings = await loadSettings([join(paths.configDir, ".env")]);
+  const [identity, settings] = await Promise.all([
+    readIdentity(options.home),
+    loadSettings([join(paths.configDir, ".env")]),
+  ]);
   const id = Deno.env.get("OHCOMMODORE_MESSAGE_ID") ?? `t${Date.now()}`;
   const workdir = identity.workdir ?? paths.home;
   const checkout: TaskCheckout = { workdir, ship: identity.name, path: shipPath(options.home) };
@@ -137,11 +138,14 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
         : await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
       attempts++;
       const prompt = spec.prompt + (rebase?.stopped ? rebaseNote(spec, rebase) : "");
-      let run = await runClaude(spec, workdir, prompt, state, options.home, async () => {
+      const running = runClaude(spec, workdir, prompt, state, options.home, async () => {
         state.status = "stalled";
         await writeTaskState(state, options.home);
         await notify("stalled", { ...partial(), status: "stalled" });
       });
+      // What comes after the run loads while Claude Code starts (it was spawned just now).
+      const finishing = import("./task_finish.ts");
+      let run = await running;
       results.push(run.result);
       let limit = limitOf(run);
       for (
@@ -182,7 +186,7 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       // Nothing is pushed for a task being stopped.
       stopRequest.signal.throwIfAborted();
       const unfinished = rebase?.stopped ? await unfinishedRebase(workdir, rebase) : undefined;
-      outcome = await finish(
+      outcome = await (await finishing).finish(
         spec,
         run,
         { ...partial(), durationMs: Date.now() - began },
