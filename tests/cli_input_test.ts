@@ -213,3 +213,20 @@ Deno.test("plan run refuses bad options and a missing plan before asking the fla
     assert.match(line, said, args.join(" "));
   }
 });
+
+Deno.test("_setup-copy, started without the command tree, refuses JSON that is not a copy's setup", async () => {
+  await using ship = await LocalMember.create({ role: "captain", name: "ship-web-0a1b2c3d" });
+  const cases: [string, RegExp][] = [
+    ["{not json", /^error: _setup-copy wants what the copy is to be as JSON on stdin\n$/],
+    ['{"name": "Not A Name"}', /^error: _setup-copy was given no VM name to take\n$/],
+    ['{"name": "ship-web-1"}', /^error: _setup-copy was given no settings or no flagship\n$/],
+  ];
+  for (const [stdin, expected] of cases) {
+    const before = await filesOf(ship.home);
+    const run = await ship.cli(["_setup-copy"], { stdin });
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stdout, "");
+    assert.match(run.stderr, expected);
+    assert.deepEqual(await filesOf(ship.home), before, "nothing changed");
+  }
+});

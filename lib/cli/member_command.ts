@@ -11,12 +11,11 @@ import { quote } from "../clip.ts";
 import { UsageError } from "../errors.ts";
 import { bindIdentity, type Identity, writeIdentity } from "../identity.ts";
 import { homeDir } from "../paths.ts";
-import { selfCommand } from "../self_command.ts";
-import { type CopySetup, setUpCopy } from "../fleet/copy_setup.ts";
 import { memberReport } from "../fleet/member_status.ts";
 import { VM_NAME } from "../fleet/names.ts";
 import { Registry } from "../fleet/registry.ts";
-import { out, printJson } from "./output.ts";
+import { printJson } from "./output.ts";
+import { setupCopy } from "./ship_side_commands.ts";
 
 /** Builds `_setup`: identity, and on a flagship its inbox tables and registry. */
 export function setupCommand(): Command {
@@ -76,19 +75,7 @@ export function setupCopyCommand(): Command {
         "scheduler (run by the flagship, with what it is to be as JSON on stdin)",
     )
     .action(async () => {
-      let setup: CopySetup;
-      try {
-        setup = JSON.parse(await new Response(Deno.stdin.readable).text());
-      } catch {
-        throw new UsageError(`_setup-copy wants what the copy is to be as JSON on stdin`);
-      }
-      if (typeof setup?.name !== "string" || !VM_NAME.test(setup.name)) {
-        throw new UsageError(`_setup-copy was given no VM name to take`);
-      }
-      if (typeof setup.env !== "string" || typeof setup.flagship?.destination !== "string") {
-        throw new UsageError(`_setup-copy was given no settings or no flagship`);
-      }
-      out(JSON.stringify(await setUpCopy(setup, homeDir(), selfCommand())));
+      Deno.exitCode = await setupCopy();
     });
 }
 
