@@ -692,6 +692,39 @@ Deno.test({
         assert.match(ship, /^ship-late-/);
       },
     );
+
+    await t.step(
+      "a flagship scheduler stopped during a create from the laptop finishes the ship first",
+      async () => {
+        const child = world.spawnAs(world.laptop.user, [laptop, "ship", "create", "calm"], {
+          env: { ...env, OHCOMMODORE_SHIP_BIN: world.shipBin },
+        });
+        const stderr = watch(child.stderr);
+        const stdout = new Response(child.stdout).text();
+        await stderr.until(/ship-calm-\w+: waiting for it to answer/);
+        const program = join(world.vmHome(flagship), ".local/bin/ohcommodore");
+        const stop = await world.execAs(world.vmUser(flagship), [program, "scheduler", "stop"]);
+        assert.equal(stop.code, 0, stop.stderr);
+        const { code } = await child.status;
+        await stdout;
+        const said = await stderr.all();
+        assert.equal(code, 1, said);
+        assert.match(said, /stopped answering during "createShips".*it finishes what it started/);
+        assert.match(said, /see how it went with "ohcommodore fleet status"/);
+        // The stopped scheduler's process made the ship whole before it ended.
+        const calm = await eventually(
+          async () => {
+            const status = await world.cli(["fleet", "status", "--json"], { env });
+            const ships: { name: string; status: string }[] = JSON.parse(status.stdout).ships;
+            return ships.find((ship) => /^ship-calm-/.test(ship.name) && ship.status === "ready")
+              ?.name;
+          },
+          60_000,
+          "the ship the stopped scheduler was making to be ready",
+        );
+        assert.ok(world.lobbyVms().some((vm) => vm.name === calm));
+      },
+    );
   },
 });
 

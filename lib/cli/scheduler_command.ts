@@ -114,8 +114,8 @@ export function foregroundSchedulerCommand(): Command {
       const scheduler = await Scheduler.start(inbox, {
         onEvent: logEvent,
         handlers: { ...agentHandlers(), ...service?.handlers },
-      }).catch((error) => {
-        service?.stop();
+      }).catch(async (error) => {
+        await service?.stop();
         throw error;
       });
       // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
@@ -138,7 +138,9 @@ export function foregroundSchedulerCommand(): Command {
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
         await channels?.stop();
-        service?.stop();
+        // Fleet changes under way finish before the process ends (the lock is free already,
+        // so a new scheduler may start meanwhile).
+        await service?.stop();
       }
     });
 }

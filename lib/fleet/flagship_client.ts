@@ -8,7 +8,12 @@
  */
 
 import { transportFor } from "../transport.ts";
-import { FlagshipError, InterruptedError } from "../errors.ts";
+import {
+  FlagshipError,
+  InterruptedError,
+  OhcommodoreError,
+  ServerConnectionError,
+} from "../errors.ts";
 import { errorFromData } from "../error_data.ts";
 import { askMember } from "../inbox/ask_member.ts";
 import { reachMember } from "../inbox/member_connections.ts";
@@ -270,6 +275,15 @@ export class FlagshipClient implements FleetBackend {
           : new InterruptedError("interrupted", { cause: error });
       }
       if (OLDER_FLAGSHIP.test((error as Error).message ?? "")) return undefined;
+      // A change whose answer was lost (its scheduler stopped, the connection broke): the
+      // flagship finishes what it started, and says how it went in its status.
+      if (!options.reads && error instanceof ServerConnectionError) {
+        throw new OhcommodoreError(
+          `The flagship ${this.#facts.flagshipVm} stopped answering during "${call.method}" ` +
+            `(${error.message}); it finishes what it started`,
+          { next: `see how it went with "ohcommodore fleet status"`, cause: error },
+        );
+      }
       throw error;
     }
   }

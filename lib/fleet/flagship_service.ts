@@ -20,7 +20,7 @@ import { PlanDriver } from "../plan/plan_driver.ts";
 import { PlanStore } from "../plan/plan_store.ts";
 import type { FleetFacts } from "./config.ts";
 import { Flagship } from "./flagship.ts";
-import { answerFleetCall } from "./fleet_call.ts";
+import { answerFleetCall, READ_METHODS } from "./fleet_call.ts";
 import { Ship } from "./member.ts";
 import { Registry } from "./registry.ts";
 
@@ -28,8 +28,12 @@ import { Registry } from "./registry.ts";
 export interface FlagshipService {
   /** What its server answers besides the inbox: the `fleet` and `plan` operations. */
   handlers: OperationHandlers;
-  /** Stops the plan driver and closes its database (attempts go on on their ships). */
-  stop(): void;
+  /**
+   * Stops the plan driver and closes its database (attempts go on on their ships), then waits
+   * for the fleet's changes under way (a create, a destroy, a sink) to finish: a change cut
+   * short would leave a VM or a key without its undo.
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -52,12 +56,25 @@ export async function startFlagshipService(options: {
     log?.(`plans cannot run: ${error.message}`);
     return refusedPlans(error);
   });
+  // Changes under way: a stopping scheduler lets them finish before its process ends.
+  const changes = new Set<Promise<unknown>>();
   return {
     handlers: {
-      fleet: (args, { emit }) => answerFleetCall(args, flagship, (progress) => emit({ progress })),
+      fleet: (args, { emit }) => {
+        const answer = answerFleetCall(args, flagship, (progress) => emit({ progress }));
+        if (!isRead(args)) {
+          changes.add(answer);
+          answer.finally(() => changes.delete(answer)).catch(() => {});
+        }
+        return answer;
+      },
       plan: plans.handler,
     },
-    stop: plans.stop,
+    async stop() {
+      plans.stop();
+      if (changes.size) log?.(`waiting for ${changes.size} fleet change(s) to finish`);
+      await Promise.allSettled([...changes]);
+    },
   };
 }
 
@@ -111,4 +128,10 @@ function refusedPlans(error: Error): RunningPlans {
       `"ohcommodore scheduler start"`,
   });
   return { handler: () => Promise.reject(refusal), stop() {} };
+}
+
+// Whether a request is a fleet call that only reads (anything else is waited for on a stop).
+function isRead(args: unknown): boolean {
+  const method = (args as { call?: { method?: unknown } } | null)?.call?.method;
+  return (READ_METHODS as readonly unknown[]).includes(method);
 }
