@@ -23,6 +23,7 @@
  */
 
 import { join } from "node:path";
+import { lineSplitter } from "../lib/lines.ts";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
 import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
@@ -148,18 +149,17 @@ class CopyBench {
       new Response(child.stdout).text(),
       (async () => {
         let text = "";
-        let pending = "";
+        let at = 0;
+        const lines = lineSplitter((line) => {
+          const step = line.match(/^\s*(ship-\S+): (creating the VM|copying|ready)/);
+          if (!step) return;
+          if (step[2] === "ready") readyAt.set(step[1], at);
+          else if (!firstStep.has(step[1])) firstStep.set(step[1], at);
+        });
         for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-          const at = performance.now() - start;
+          at = performance.now() - start;
           text += chunk;
-          const lines = (pending + chunk).split("\n");
-          pending = lines.pop()!;
-          for (const line of lines) {
-            const step = line.match(/^\s*(ship-\S+): (creating the VM|copying|ready)/);
-            if (!step) continue;
-            if (step[2] === "ready") readyAt.set(step[1], at);
-            else if (!firstStep.has(step[1])) firstStep.set(step[1], at);
-          }
+          lines.push(chunk);
         }
         return text;
       })(),
