@@ -4,6 +4,7 @@
  * @module
  */
 
+import { hexOf } from "../digest.ts";
 import { UsageError } from "../errors.ts";
 import { quote } from "../clip.ts";
 import { parseWholeNumber } from "../whole_number.ts";
@@ -228,7 +229,7 @@ export function checkLimit(limit: unknown): number {
  */
 export function newMessageId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return hexOf(bytes);
 }
 
 const ID_PATTERN = /^[0-9a-z-]{1,64}$/;
