@@ -20,7 +20,7 @@ import { PlanDriver } from "../plan/plan_driver.ts";
 import { PlanStore } from "../plan/plan_store.ts";
 import type { FleetFacts } from "./config.ts";
 import { Flagship } from "./flagship.ts";
-import { answerFleetCall, READ_METHODS } from "./fleet_call.ts";
+import { answerFleetCall, isReadRequest } from "./fleet_call.ts";
 import { Ship } from "./member.ts";
 import { Registry } from "./registry.ts";
 
@@ -62,7 +62,7 @@ export async function startFlagshipService(options: {
     handlers: {
       fleet: (args, { emit }) => {
         const answer = answerFleetCall(args, flagship, (progress) => emit({ progress }));
-        if (!isRead(args)) {
+        if (!isReadRequest(args)) {
           changes.add(answer);
           answer.finally(() => changes.delete(answer)).catch(() => {});
         }
@@ -128,10 +128,4 @@ function refusedPlans(error: Error): RunningPlans {
       `"ohcommodore scheduler start"`,
   });
   return { handler: () => Promise.reject(refusal), stop() {} };
-}
-
-// Whether a request is a fleet call that only reads (anything else is waited for on a stop).
-function isRead(args: unknown): boolean {
-  const method = (args as { call?: { method?: unknown } } | null)?.call?.method;
-  return (READ_METHODS as readonly unknown[]).includes(method);
 }

@@ -162,6 +162,18 @@ export const READ_METHODS: readonly FleetCall["method"][] = (
   Object.keys(CALLS) as FleetCall["method"][]
 ).filter((method) => CALLS[method].reads);
 
+/**
+ * Whether a request (as it came, unchecked) is a call that only reads: anything else may change
+ * the fleet, and a stopping flagship waits for it.
+ *
+ * @param request The request: `{ version, call }`.
+ * @returns True for a read.
+ */
+export function isReadRequest(request: unknown): boolean {
+  const method = (request as { call?: { method?: unknown } } | null)?.call?.method;
+  return (READ_METHODS as readonly unknown[]).includes(method);
+}
+
 function dispatch(
   backend: FleetBackend,
   call: FleetCall,
