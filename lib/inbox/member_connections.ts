@@ -181,13 +181,12 @@ export async function reachMember(
   address: string,
   options: ReachOptions = {},
 ): Promise<MemberServer | undefined> {
-  const how = options.start === false || options.maxReplyBytes !== undefined
-    ? `\0${options.start ?? true}\0${options.maxReplyBytes ?? ""}`
-    : "";
-  const key =
-    (destination.startsWith("/")
-      ? destination
-      : `${destination}\0${JSON.stringify(ssh.settings)}`) + how;
+  // A sandbox is its home; an ssh member also its ssh settings (they choose the forward). How
+  // connections are made keeps a reader's apart from deliveries'.
+  const where = destination.startsWith("/")
+    ? destination
+    : `${destination}\0${JSON.stringify(ssh.settings)}`;
+  const key = `${where}\0${options.start ?? true}\0${options.maxReplyBytes ?? ""}`;
   let member = KEPT.get(key);
   if (!member) {
     // Members whose connection ended are forgotten now, so a long-lived process (a flagship
