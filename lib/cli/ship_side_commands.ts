@@ -10,6 +10,8 @@
  */
 
 import type { TaskSpec } from "../agent/task.ts";
+// Loaded with cli.ts anyway: every failure it reports is one of these.
+import { UsageError } from "../errors.ts";
 import type { CopySetup } from "../fleet/copy_setup.ts";
 
 /** A hidden command's work: its input on stdin, its exit code back. */
@@ -45,14 +47,12 @@ export const SHIP_SIDE_COMMANDS: Readonly<Record<string, ShipSideCommand>> = {
  * @throws {UsageError} When the JSON is not what the flagship sends.
  */
 export async function setupCopy(): Promise<number> {
-  const [{ setUpCopy }, { VM_NAME }, { homeDir }, { selfCommand }, { UsageError }] = await Promise
-    .all([
-      import("../fleet/copy_setup.ts"),
-      import("../fleet/names.ts"),
-      import("../paths.ts"),
-      import("../self_command.ts"),
-      import("../errors.ts"),
-    ]);
+  const [{ setUpCopy }, { VM_NAME }, { homeDir }, { selfCommand }] = await Promise.all([
+    import("../fleet/copy_setup.ts"),
+    import("../fleet/names.ts"),
+    import("../paths.ts"),
+    import("../self_command.ts"),
+  ]);
   const setup = await stdinJson<CopySetup>().catch(() => {
     throw new UsageError(`_setup-copy wants what the copy is to be as JSON on stdin`);
   });
