@@ -78,7 +78,7 @@ export async function rebaseInProgress(workdir: string): Promise<boolean> {
  * @param workdir The checkout.
  * @returns Their paths, relative to the checkout.
  */
-export async function conflictedFiles(workdir: string): Promise<string[]> {
+async function conflictedFiles(workdir: string): Promise<string[]> {
   const out = await git(workdir, ["diff", "--name-only", "--diff-filter=U"]).catch(() => "");
   return out.split("\n").filter(Boolean);
 }

@@ -90,7 +90,7 @@ export async function watchFleet(options: WatchOptions = {}): Promise<number> {
  * @param json Whether to print events as JSON.
  * @returns The exit code of the signal that ended it.
  */
-export async function watchLines(open: () => Promise<WatchedView>, json: boolean): Promise<number> {
+async function watchLines(open: () => Promise<WatchedView>, json: boolean): Promise<number> {
   const ended = Promise.withResolvers<number>();
   const stops = SIGNAL_EXITS.map(([signal, code]) => listen(signal, () => ended.resolve(code)));
   try {

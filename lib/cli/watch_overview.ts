@@ -38,7 +38,7 @@ import {
 /** How many plan events the overview shows, at most. */
 export const EVENTS_SHOWN = 8;
 /** How many notes the overview shows, at most. */
-export const NOTES_SHOWN = 3;
+const NOTES_SHOWN = 3;
 
 /**
  * The overview page of a state that has a snapshot.

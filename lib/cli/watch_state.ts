@@ -83,11 +83,11 @@ export interface KeyResult {
 }
 
 /** How many ended plans the overview shows below the running ones. */
-export const ENDED_PLANS_SHOWN = 5;
+const ENDED_PLANS_SHOWN = 5;
 /** How many agent tasks the overview lists. */
-export const TASKS_SHOWN = 8;
+const TASKS_SHOWN = 8;
 /** How many lines of a transcript are kept. */
-export const KEPT_LINES = 5000;
+const KEPT_LINES = 5000;
 
 /**
  * The state before the fleet is read.

@@ -58,7 +58,7 @@ const WIDE: readonly [number, number][] = [
  * @param char One code point.
  * @returns Its width.
  */
-export function charWidth(char: string): number {
+function charWidth(char: string): number {
   const code = char.codePointAt(0) ?? 0;
   if (code < 0x300) return 1;
   if (ZERO_WIDTH.test(char)) return 0;

@@ -30,7 +30,7 @@ import type { ProvisionStep } from "./progress.ts";
 import { upload } from "./provision.ts";
 
 /** The version of the request; a copy whose program speaks another is given this program. */
-export const COPY_SETUP_VERSION = 1;
+const COPY_SETUP_VERSION = 1;
 
 /** What the flagship tells a new copy it is, on the stdin of `ohcommodore _setup-copy`. */
 export interface CopySetup {
@@ -332,7 +332,7 @@ export interface CopySetupPlan {
 }
 
 /** How long a copy may take to make itself its own: a fetch, and a scheduler's start. */
-export const COPY_SETUP_TIMEOUT_MS = 10 * 60_000;
+const COPY_SETUP_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * From the flagship: makes a copy its own, in one session on it (two more, the first time, when
