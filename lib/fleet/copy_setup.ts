@@ -347,7 +347,7 @@ export async function setUpCopyOn(transport: Transport, plan: CopySetupPlan): Pr
   const request: CopySetup = {
     version: COPY_SETUP_VERSION,
     ...plan.setup,
-    programSha256: await sha256Hex(plan.program),
+    programSha256: await programDigest(plan.program),
   };
   const ask = async (): Promise<CopySetupAnswer> => {
     const result = await transport.run([REMOTE_PROGRAM, "_setup-copy"], {
@@ -382,6 +382,19 @@ export async function setUpCopyOn(transport: Transport, plan: CopySetupPlan): Pr
     }
   }
   return answer;
+}
+
+// The program's digest, made once for every copy of one create (`--count 10` sends the same
+// program ten times; on exe.dev it is a binary of about 100 MB).
+const programDigests = new WeakMap<Uint8Array, Promise<string>>();
+
+function programDigest(program: Uint8Array): Promise<string> {
+  let digest = programDigests.get(program);
+  if (!digest) {
+    digest = sha256Hex(program);
+    programDigests.set(program, digest);
+  }
+  return digest;
 }
 
 function lastJsonLine(text: string): unknown {
