@@ -244,7 +244,7 @@ export class FlagshipClient implements FleetBackend {
       address: `commodore@${this.#facts.flagshipVm}`,
     };
     const request = { version: FLEET_CALL_VERSION, call };
-    if (options.reads && !options.signal) {
+    if (options.reads) {
       // A read's answer is held to its size on a connection of its own, and never starts a
       // stopped scheduler (the exec path answers then).
       return await askMember(flagship, this.#ssh, "fleet", request, {
