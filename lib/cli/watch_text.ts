@@ -43,21 +43,7 @@ const WIDE: readonly [number, number][] = [
   [0x20000, 0x3fffd],
 ];
 
-/**
- * How many terminal cells one character takes: 0, 1 or 2.
- *
- * @example Measure three characters
- * ```ts
- * import { charWidth } from "./watch_text.ts";
- *
- * charWidth("a"); // 1
- * charWidth("日"); // 2
- * charWidth("\u0301"); // 0 (a combining accent)
- * ```
- *
- * @param char One code point.
- * @returns Its width.
- */
+// How many terminal cells one code point takes: 0 (a combining accent), 1, or 2 (日).
 function charWidth(char: string): number {
   const code = char.codePointAt(0) ?? 0;
   if (code < 0x300) return 1;
