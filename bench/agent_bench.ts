@@ -14,7 +14,14 @@
  * - end of run to outcome: from the stand-in printing its result to the laptop holding the
  *   outcome (for the task: the parsed outcome with commits; for the plain command: the message).
  *
- * Options: `--runs=N` (default 10).
+ * The stand-in starts sooner than Claude Code does, so its ratio is the harder one. With
+ * `--claude=<path>` (a Claude Code binary every user can run, such as npm's
+ * `@anthropic-ai/claude-code-linux-x64/claude`), the bench then measures the same first line with
+ * the real program: its first stream-json line (`system`/`init`) comes before any request, which
+ * goes to a closed port on this machine (`ANTHROPIC_BASE_URL`), so nothing leaves it and nothing is
+ * paid. Each run is cancelled at its first line.
+ *
+ * Options: `--runs=N` (default 10), `--claude=<path>`.
  */
 
 import { join } from "node:path";
@@ -28,6 +35,9 @@ const ENV = {
   CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-benchDummy",
 };
 const runs = Number(Deno.args.find((arg) => arg.startsWith("--runs="))?.slice(7) ?? 10);
+const realClaude = Deno.args.find((arg) => arg.startsWith("--claude="))?.slice(9);
+// Where the real Claude Code sends its requests: a port nothing listens on, refused at once.
+const CLOSED_PORT_URL = "http://127.0.0.1:9";
 
 // Runs on the laptop; prints one JSON line of timings per run.
 const SCRIPT = `
@@ -53,6 +63,30 @@ for (let i = 0; i < ${runs}; i++) {
   const message = await sent.wait();
   const plain = { prompt: "plain run " + i, id: sent.id, t0: p0, first: pfirst, end: pend, done: Date.now(), status: message.status, scheduled: Date.parse(message.startedAt ?? "") };
   console.log(JSON.stringify({ agent, plain }));
+}
+`;
+
+// Runs on the laptop with the real Claude Code: each run to its first line, then cancelled.
+const FIRST_LINE_SCRIPT = `
+import { Fleet } from "@smithclay/ohcommodore";
+await using fleet = await Fleet.open();
+const [ship] = await fleet.ships();
+for (let i = 0; i < ${runs}; i++) {
+  const t0 = Date.now();
+  const [task] = await fleet.agents.start("agent run " + i, { ships: [ship] });
+  let first = 0;
+  await task.follow(async (line) => { if (!first) { first = Date.now(); await task.cancel(); } });
+  const p0 = Date.now();
+  const sent = await ship.send("echo 'plain run " + i + "' | ~/.local/bin/claude -p --output-format stream-json --verbose");
+  let pfirst = 0;
+  for await (const chunk of sent.output()) {
+    if (chunk.stream !== "stdout") continue;
+    pfirst = Date.now();
+    await sent.cancel();
+    break;
+  }
+  await sent.wait();
+  console.log(JSON.stringify({ agent: first - t0, plain: pfirst - p0 }));
 }
 `;
 
@@ -134,6 +168,40 @@ if (import.meta.main) {
   console.log(`      the task runner's start (process -> its task begun): ${ms(agent.runner)}`);
   line("the stand-in's own run (start -> result)", agent.standin, plain.standin);
   line("end of run -> outcome at the laptop", agent.outcome, plain.outcome);
+  console.log(
+    `  first line: agent ${ratio(agent.firstLine, plain.firstLine)} of plain (target 1.2)`,
+  );
+  if (realClaude) await withRealClaude(world, ship, realClaude);
+}
+
+// The first line again, with the real Claude Code in the stand-in's place.
+async function withRealClaude(world: FleetWorld, ship: string, claude: string): Promise<void> {
+  const wrapper = join(world.vmHome(ship), ".local/bin/claude");
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\nANTHROPIC_BASE_URL=${CLOSED_PORT_URL} exec ${claude} "$@"\n`,
+  );
+  const result = await world.laptopScript(FIRST_LINE_SCRIPT, { env: ENV, timeoutMs: 600_000 });
+  if (result.code !== 0) throw new Error(`the laptop script failed: ${result.stderr}`);
+  const rows = result.stdout.trim().split("\n").map((line) => JSON.parse(line)) as {
+    agent: number;
+    plain: number;
+  }[];
+  const agent = median(rows.map((row) => row.agent));
+  const plain = median(rows.map((row) => row.plain));
+  const version = await new Deno.Command(claude, { args: ["--version"] }).output();
+  const name = new TextDecoder().decode(version.stdout).trim() || claude;
+  console.log(`\n=== with the real Claude Code (${name}), medians of ${rows.length} runs ===\n`);
+  console.log(`  ${"".padEnd(42)} ${"agent".padStart(9)}   ${"plain".padStart(9)}   added`);
+  console.log(
+    `  ${"dispatch -> first output line at the laptop".padEnd(42)} ${ms(agent).padStart(9)}   ` +
+      `${ms(plain).padStart(9)}   +${ms(agent - plain)}`,
+  );
+  console.log(`  first line: agent ${ratio(agent, plain)} of plain (target 1.2)`);
+}
+
+function ratio(value: number, base: number): string {
+  return `${(value / base).toFixed(2)}×`;
 }
 
 function median(values: number[]): number {

@@ -6,6 +6,7 @@
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runProcess } from "../../lib/process.ts";
+import { CLI_RUN_FLAGS } from "../../lib/self_command.ts";
 
 /** One VM of the world. */
 export interface Vm {
@@ -464,7 +465,8 @@ export interface WorldApp {
  * A compiled binary carries its transpiled code and builds its V8 code cache on each machine's
  * first run, so the launcher starts every user from the world's prepared cache (once, atomically:
  * its analysis databases copied, its transpiled modules shared) and lets the user's own runs add
- * the code cache.
+ * the code cache. Like the binary, and like the program's own `deno run` ({@link CLI_RUN_FLAGS}),
+ * it loads a dynamic import when it is reached.
  *
  * @param logFile When given, every start appends `<user> <first two arguments>` to this file
  *   (which must be writable by every user that runs the launcher).
@@ -478,7 +480,8 @@ export function launcherScript(app: WorldApp, logFile?: string): string {
     `  { cp ${app.denoDir}/*_cache_* "$seed" && ln -s ${app.denoDir}/gen "$seed/gen" &&`,
     '    mv -T "$seed" "$cache"; } 2>/dev/null || rm -rf "$seed"',
     "fi",
-    `DENO_DIR="$cache" exec ${Deno.execPath()} run -A --quiet --node-modules-dir=manual ` +
+    `DENO_DIR="$cache" exec ${Deno.execPath()} run -A ${CLI_RUN_FLAGS.join(" ")} --quiet ` +
+    "--node-modules-dir=manual " +
     `${app.dir}/cli.ts "$@"`,
     "",
   ].join("\n");
