@@ -189,7 +189,11 @@ async function withRealClaude(world: FleetWorld, ship: string, claude: string): 
   }[];
   const agent = median(rows.map((row) => row.agent));
   const plain = median(rows.map((row) => row.plain));
-  const version = await new Deno.Command(claude, { args: ["--version"] }).output();
+  // Claude Code makes directories in $TMPDIR: the world's, which goes with it.
+  const version = await new Deno.Command(claude, {
+    args: ["--version"],
+    env: { TMPDIR: world.dir },
+  }).output();
   const name = new TextDecoder().decode(version.stdout).trim() || claude;
   console.log(`\n=== with the real Claude Code (${name}), medians of ${rows.length} runs ===\n`);
   console.log(`  ${"".padEnd(42)} ${"agent".padStart(9)}   ${"plain".padStart(9)}   added`);

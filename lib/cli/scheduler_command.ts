@@ -7,7 +7,6 @@
 import { Command } from "./deps.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { MAX_RUNNING_LIMIT } from "../inbox/scheduler_state.ts";
-import { Scheduler, type SchedulerEvent } from "../inbox/scheduler.ts";
 import {
   schedulerState,
   startSchedulerService,
@@ -17,14 +16,9 @@ import { SCHEDULER_UNIT_LOG } from "../inbox/scheduler_unit.ts";
 import { VERSION } from "../version.ts";
 import { oneLine } from "../clip.ts";
 import { wholeNumber } from "./arguments.ts";
-import { escapeControls, note, out, printJson } from "./output.ts";
+import { note, out, printJson } from "./output.ts";
+import { runForegroundScheduler } from "./foreground_scheduler.ts";
 import { selfCommand } from "../self_command.ts";
-import { readFleetFacts } from "../fleet/config.ts";
-import { homeDir } from "../paths.ts";
-import { ShipChannels } from "../relay/ship_channels.ts";
-import { Registry } from "../fleet/registry.ts";
-import { startFlagshipService } from "../fleet/flagship_service.ts";
-import { agentHandlers } from "../agent/ship_service.ts";
 
 /** Builds the `scheduler` command group. */
 export function schedulerCommand(): Command {
@@ -100,77 +94,14 @@ export function schedulerCommand(): Command {
   return scheduler;
 }
 
-/** Builds the hidden `_scheduler` command: the scheduler in the foreground, logging to stderr. */
+/**
+ * Builds the hidden `_scheduler` command: the scheduler in the foreground, logging to stderr.
+ * `cli.ts` runs it without the tree; `--help` finds it here.
+ */
 export function foregroundSchedulerCommand(): Command {
   return new Command("_scheduler")
     .description("Run the scheduler in the foreground until SIGTERM or SIGINT")
     .action(async () => {
-      const inbox = await Inbox.open();
-      const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
-      // The flagship's scheduler also answers fleet calls that read, and drives its plans.
-      const service = facts
-        ? await startFlagshipService({ facts, home: homeDir(), log: logLine })
-        : undefined;
-      const scheduler = await Scheduler.start(inbox, {
-        onEvent: logEvent,
-        handlers: { ...agentHandlers(), ...service?.handlers },
-      }).catch(async (error) => {
-        await service?.stop();
-        throw error;
-      });
-      // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
-      // user: none of them is keyless).
-      const keyless = facts?.provider === "exedev";
-      const channels = facts && keyless
-        ? ShipChannels.start({
-          home: homeDir(),
-          flagship: facts.flagshipVm,
-          ships: async () => await (await Registry.open(homeDir())).list(),
-          log: logLine,
-        })
-        : undefined;
-      const stop = () => scheduler.stop();
-      Deno.addSignalListener("SIGTERM", stop);
-      Deno.addSignalListener("SIGINT", stop);
-      try {
-        await scheduler.finished;
-      } finally {
-        Deno.removeSignalListener("SIGTERM", stop);
-        Deno.removeSignalListener("SIGINT", stop);
-        await channels?.stop();
-        // Fleet changes under way finish before the process ends (the lock is free already,
-        // so a new scheduler may start meanwhile).
-        await service?.stop();
-      }
+      await runForegroundScheduler();
     });
-}
-
-function logEvent(event: SchedulerEvent): void {
-  const line = (() => {
-    switch (event.type) {
-      case "started":
-        return `scheduler for ${event.address} started (pid ${Deno.pid}, ${event.database})`;
-      case "recovered":
-        return `${event.message.id} was running when a scheduler stopped: marked error`;
-      case "running":
-        return `${event.message.id} running from ${event.message.sender ?? "?"}: ` +
-          oneLine(event.message.command, 80);
-      case "finished":
-        return `${event.message.id} ${event.message.status} (exit ${event.message.exitCode})`;
-      case "reportFailed":
-        return `could not update the status report (readers will ask the program): ` +
-          event.error.message;
-      case "retrying":
-        return `database busy or failing, retrying: ${event.error.message}`;
-      case "stopping":
-        return "stopping: no new messages will start";
-    }
-  })();
-  logLine(line);
-}
-
-// A command's first line goes into the log: its escape sequences must not reach whoever reads
-// the log on a terminal.
-function logLine(line: string): void {
-  console.error(`${new Date().toISOString()} ${escapeControls(line)}`);
 }

@@ -1,10 +1,10 @@
 /**
  * The hidden commands other members run here with JSON on stdin: the `agent` commands a
  * scheduler runs for agent work (`_task`, `_integrate`, `_pr`) and `_setup-copy`, which the
- * flagship runs on a new copy of a ship. Each reads its JSON and returns its exit code. `cli.ts`
- * starts them without building the command tree, whose modules take most of a program start
- * (measured: about 90 ms of 150 before Claude Code starts); the tree's hidden commands call the
- * same functions.
+ * flagship runs on a new copy of a ship; and `_scheduler`, which reads nothing. Each returns its
+ * exit code. `cli.ts` starts them without building the command tree, whose modules take most of a
+ * program start (measured: about 90 ms of 150 before Claude Code starts, 30 ms of a scheduler's);
+ * the tree's hidden commands call the same functions.
  *
  * @module
  */
@@ -66,6 +66,12 @@ export async function setupCopy(): Promise<number> {
   return 0;
 }
 
+// `_scheduler`: the scheduler in the foreground (every member's, started detached or by systemd).
+async function foregroundScheduler(): Promise<number> {
+  const { runForegroundScheduler } = await import("./foreground_scheduler.ts");
+  return await runForegroundScheduler();
+}
+
 /**
  * The hidden command `args` name, when they name one and nothing else.
  *
@@ -74,6 +80,7 @@ export async function setupCopy(): Promise<number> {
  */
 export function shipSideCommand(args: readonly string[]): ShipSideCommand | undefined {
   if (args.length === 1 && args[0] === "_setup-copy") return setupCopy;
+  if (args.length === 1 && args[0] === "_scheduler") return foregroundScheduler;
   if (args.length !== 2 || args[0] !== "agent" || !Object.hasOwn(SHIP_SIDE_COMMANDS, args[1])) {
     return undefined;
   }

@@ -148,6 +148,10 @@ export async function startSchedulerService(
   return { ...state, action, systemd: false };
 }
 
+// How often a starting scheduler is asked: a new ship is ready only once its scheduler answers,
+// and until it listens asking costs a refused connect and a small file read.
+const ANSWER_POLL_MS = 10;
+
 /**
  * Waits up to 15 s for a starting scheduler to answer, for its process to exit, or for it to
  * record that it cannot start (under systemd, whose process we do not see).
@@ -170,7 +174,7 @@ async function untilAnswering(
     // Ours gave up, but another may be starting (two deliveries started one each): it holds
     // the scheduler lock until it answers or fails.
     if (exited() && !(await schedulerLockHeld(inbox.database))) break;
-    await sleep(50);
+    await sleep(ANSWER_POLL_MS);
   }
   const status = exited();
   const recorded = failure ?? await readSchedulerFailure(inbox.database);
