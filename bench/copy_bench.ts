@@ -18,13 +18,26 @@
  * through the launcher (laptop, flagship, ships; each ship's scheduler, started by the program
  * itself, is one more in both ways and not in the log); lobby calls.
  *
+ * Where the time goes: each single ship's progress lines split it into what came before its first
+ * VM step, making the VM, reaching it and setting it up; a scheduler's start is timed apart (both
+ * ways end with one), so the bench prints what a copy shares with a full create, the least a copy
+ * can take here. Where the CPU goes: process accounting (process_accounting.ts) sums it by user,
+ * that is by simulated machine, so the share that VMs of their own would not share is apart from
+ * the flagship's.
+ *
  * Options: `--runs=N` pairs of single creates (default 5), `--count-runs=N` runs of --count 10
  * (default 2), `--count=N` (default 10).
  */
 
 import { join } from "node:path";
 import { lineSplitter } from "../lib/lines.ts";
+import { writeIdentity } from "../lib/identity.ts";
+import { Inbox } from "../lib/inbox/inbox.ts";
+import { startSchedulerService, stopSchedulerService } from "../lib/inbox/scheduler_service.ts";
+import { memberPaths } from "../lib/paths.ts";
+import { selfCommand } from "../lib/self_command.ts";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
+import { ProcessAccounting } from "./process_accounting.ts";
 import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
 const ENV = {
@@ -75,8 +88,46 @@ interface Measured {
   /** The same, less what the machine was spending just before (other people's work, here). */
   ownCpuS: number;
   /** Per ship: from its first VM step (creating, copying) to ready, and ready since the start. */
-  ships: { name: string; ownMs: number; readyAtMs: number }[];
+  ships: { name: string; ownMs: number; readyAtMs: number; phases: Phases }[];
+  /** CPU-seconds by where it ran (laptop, flagship, lobby, ship: the new ones; root: sshd before a login, the fixture's copies), from process accounting. */
+  cpuByRole: Record<string, number>;
+  /** The same by role and program. */
+  cpuByProgram: Record<string, Record<string, number>>;
   counts: Counts;
+}
+
+/**
+ * Where one ship's time went, from its progress lines: before its first VM step (the laptop's
+ * program, the flagship's call), making the VM (new or copied), reaching it, and setting it up
+ * (the program, settings and init.sh; or `_setup-copy`), until ready.
+ */
+interface Phases {
+  before: number;
+  make: number;
+  reach: number;
+  setUp: number;
+}
+
+const PHASE_NAMES: Record<keyof Phases, string> = {
+  before: "before its first VM step",
+  make: "making the VM",
+  reach: "reaching it",
+  setUp: "setting it up",
+};
+
+// A ship's progress lines (text, ms since the command started) as phases.
+function phasesOf(steps: [string, number][], end: number): Phases {
+  const at = (pattern: RegExp) => steps.find(([text]) => pattern.test(text))?.[1] ?? NaN;
+  const made = at(/^(creating the VM|copying)/);
+  const reaching = at(/^waiting for it to answer/);
+  const settingUp = steps.find(([, time]) => time > reaching)?.[1] ?? NaN;
+  const ready = at(/^ready/) || end;
+  return {
+    before: made,
+    make: reaching - made,
+    reach: settingUp - reaching,
+    setUp: ready - settingUp,
+  };
 }
 
 class CopyBench {
@@ -134,6 +185,7 @@ class CopyBench {
     const idleStart = await cpuBusy();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const background = await cpuBusy() - idleStart;
+    await using accounting = await ProcessAccounting.start(join(this.world.dir, "pacct"));
     const cpuBefore = await cpuBusy();
     const start = performance.now();
     const child = new Deno.Command("runuser", {
@@ -145,12 +197,17 @@ class CopyBench {
     }).spawn();
     const firstStep = new Map<string, number>();
     const readyAt = new Map<string, number>();
+    const steps = new Map<string, [string, number][]>();
     const [stdout, stderr, status] = await Promise.all([
       new Response(child.stdout).text(),
       (async () => {
         let text = "";
         let at = 0;
         const lines = lineSplitter((line) => {
+          const progress = line.match(/^\s*(ship-\S+): (.*)$/);
+          if (progress) {
+            steps.set(progress[1], [...steps.get(progress[1]) ?? [], [progress[2], at]]);
+          }
           const step = line.match(/^\s*(ship-\S+): (creating the VM|copying|ready)/);
           if (!step) return;
           if (step[2] === "ready") readyAt.set(step[1], at);
@@ -167,6 +224,18 @@ class CopyBench {
     ]);
     const wallMs = performance.now() - start;
     const cpuS = await cpuBusy() - cpuBefore;
+    const spent = await accounting.stop();
+    const cpuByRole: Record<string, number> = { unattributed: spent.unattributed };
+    const cpuByProgram: Record<string, Record<string, number>> = {};
+    const users = await usersByUid();
+    for (const [uid, programs] of spent.byProgram) {
+      const role = uid === 0 ? "root" : this.#roleOf(users.get(uid) ?? `uid ${uid}`);
+      for (const [name, seconds] of programs) {
+        cpuByRole[role] = (cpuByRole[role] ?? 0) + seconds;
+        cpuByProgram[role] ??= {};
+        cpuByProgram[role][name] = (cpuByProgram[role][name] ?? 0) + seconds;
+      }
+    }
     const ownCpuS = Math.max(0, cpuS - background * wallMs / 1000);
     if (status.code !== 0) throw new Error(`ship create ${args.join(" ")} failed:\n${stderr}`);
     const counts = await this.#collect();
@@ -175,6 +244,7 @@ class CopyBench {
       name,
       ownMs: (readyAt.get(name) ?? wallMs) - (firstStep.get(name) ?? 0),
       readyAtMs: readyAt.get(name) ?? wallMs,
+      phases: phasesOf(steps.get(name) ?? [], wallMs),
     }));
     console.log(
       `  ${label}: ${s(wallMs)} (ships ready at ${
@@ -184,7 +254,7 @@ class CopyBench {
           cpuS.toFixed(2)
         } s (${ownCpuS.toFixed(2)} s above the second before)`,
     );
-    return { label, wallMs, cpuS, ownCpuS, ships, counts };
+    return { label, wallMs, cpuS, ownCpuS, ships, counts, cpuByRole, cpuByProgram };
   }
 
   /** Checks a ship is ready: its scheduler answers as itself, its checkout is at `head`. */
@@ -228,6 +298,45 @@ class CopyBench {
       if (result.code !== 0) throw new Error(`ship destroy ${name}: ${result.stderr}`);
     }
   }
+}
+
+/**
+ * A scheduler's start, from the spawn of its program to its answer, on a fresh inbox: what a new
+ * ship's setup ends by waiting for, init.sh's as much as `_setup-copy`'s. Run here as root
+ * (`deno run` with the program's own flags, as a ship's launcher runs it).
+ */
+async function schedulerStarts(dir: string, times: number): Promise<number[]> {
+  const home = await Deno.makeTempDir({ dir, prefix: "scheduler-start-" });
+  await writeIdentity({ role: "captain", name: "timing" }, home);
+  const taken: number[] = [];
+  try {
+    for (let i = 0; i < times; i++) {
+      const inbox = await Inbox.open({ home });
+      const start = performance.now();
+      await startSchedulerService(inbox, selfCommand());
+      taken.push(performance.now() - start);
+      await stopSchedulerService(inbox);
+      await Deno.remove(memberPaths(home).shipDir, { recursive: true });
+    }
+  } finally {
+    await stopSchedulerService(await Inbox.open({ home })).catch(() => {});
+    await Deno.remove(home, { recursive: true });
+  }
+  return taken;
+}
+
+async function usersByUid(): Promise<Map<number, string>> {
+  const users = new Map<number, string>();
+  for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
+    const [name, , uid] = line.split(":");
+    if (name && uid) users.set(Number(uid), name);
+  }
+  return users;
+}
+
+function cpuText(byName: Record<string, number>, most = Infinity): string {
+  return Object.entries(byName).sort(([, a], [, b]) => b - a).slice(0, most)
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`).join(", ");
 }
 
 function countsText(counts: Counts): string {
@@ -300,6 +409,8 @@ async function main(): Promise<void> {
     many.push(measured);
   }
 
+  const schedulerStart = median(await schedulerStarts(world.dir, 7));
+
   const wall = (runs: Measured[]) => median(runs.map((run) => run.wallMs));
   const own = (runs: Measured[]) => median(runs.flatMap((run) => run.ships.map((s) => s.ownMs)));
   const cpu = (runs: Measured[]) => median(runs.map((run) => run.cpuS));
@@ -323,6 +434,33 @@ async function main(): Promise<void> {
     }x the command (goal <= 0.5x), ` +
       `${(own(copies) / own(full)).toFixed(2)}x the ship's own part`,
   );
+  // The parts both ways share (the laptop, the flagship's call, reaching the VM) and the ones
+  // each has its own, single ships.
+  const phase = (runs: Measured[], name: keyof Phases) =>
+    median(runs.flatMap((run) => run.ships.map((ship) => ship.phases[name])));
+  const names = Object.keys(PHASE_NAMES) as (keyof Phases)[];
+  console.log(
+    `  where a single ship's time goes (medians): ${
+      names.map((name) => PHASE_NAMES[name]).join(" | ")
+    }`,
+  );
+  for (const [label, runs] of [["full create", full], ["copy", copies]] as const) {
+    console.log(
+      `    ${label.padEnd(12)} ${names.map((name) => s(phase(runs, name))).join(" | ")}`,
+    );
+  }
+  const shared = phase(copies, "before") + phase(copies, "reach") + schedulerStart;
+  console.log(
+    `    a scheduler's start to its answer (fresh inbox, 7 times): ${s(schedulerStart)}; ` +
+      `both ways end their setup with one`,
+  );
+  console.log(
+    `    what a copy shares with a full create (before its first VM step, reaching it, a ` +
+      `scheduler's start): ${s(shared)}, ${(shared / wall(full)).toFixed(2)}x a full create; ` +
+      `with the copy's own VM step: ${s(shared + phase(copies, "make"))}, ${
+        ((shared + phase(copies, "make")) / wall(full)).toFixed(2)
+      }x, the least a copy takes here`,
+  );
   console.log(
     `  --count ${COUNT} --from: ${s(wall(many))} for the command, the last ship ready at ` +
       `${s(lastReady(many))}, CPU ${cpu(many).toFixed(2)} s (${
@@ -338,6 +476,25 @@ async function main(): Promise<void> {
       `${(floor / wall(copies)).toFixed(2)}x one copy here at best; on VMs each copy's share ` +
       `runs on its own CPU`,
   );
+  // On exe.dev every VM has CPUs of its own: only the flagship's, the laptop's and the lobby's
+  // work is shared between the copies of one command.
+  const sharedCpu = (run: Measured) =>
+    ["flagship", "laptop", "lobby"].reduce((sum, role) => sum + (run.cpuByRole[role] ?? 0), 0);
+  console.log(`\nCPU by where it ran (process accounting; the last run of each):`);
+  console.log(`  full create:  ${cpuText(full.at(-1)!.cpuByRole)}`);
+  console.log(`  copy:         ${cpuText(copies.at(-1)!.cpuByRole)}`);
+  console.log(`  --count ${COUNT}:   ${cpuText(many.at(-1)!.cpuByRole)}`);
+  console.log(
+    `  shared by the copies of one command on VMs (flagship, laptop, lobby): ` +
+      `${sharedCpu(copies.at(-1)!).toFixed(2)} s for one copy, ` +
+      `${sharedCpu(many.at(-1)!).toFixed(2)} s for --count ${COUNT}; the rest runs on each copy ` +
+      `(its user here) or is this machine's stand-in for exe.dev (root: sshd before a login, ` +
+      `the lobby's copy of each home)`,
+  );
+  const programs = many.at(-1)!.cpuByProgram;
+  for (const role of ["ship", "flagship", "root"]) {
+    console.log(`    --count ${COUNT}, ${role} by program: ${cpuText(programs[role] ?? {}, 6)}`);
+  }
   console.log(`\nCounted, one command each (the last run):`);
   console.log(`  full create:  ${countsText(full.at(-1)!.counts)}`);
   console.log(`  copy:         ${countsText(copies.at(-1)!.counts)}`);

@@ -1,0 +1,152 @@
+/**
+ * The CPU every process on this machine spent while something ran, by Unix user: what the
+ * benches need to tell one simulated VM's share from another's, since every "VM" here is a user
+ * of the same machine. Processes that ended meanwhile are read from the kernel's process
+ * accounting (BSD acct, version 3 records; needs root), those still running from /proc. Acct
+ * counts a process's CPU in hundredths of a second, rounded down, so short processes count for
+ * less than they spent; what /proc/stat says the machine spent beyond the sum is reported apart.
+ */
+
+const TICKS_PER_S = 100; // USER_HZ, /proc's unit, and acct's AHZ
+const RECORD_BYTES = 64; // struct acct_v3
+
+/** CPU-seconds by uid, and what the machine spent that no process's record holds. */
+export interface CpuByUser {
+  byUid: Map<number, number>;
+  /** The same by uid and program name (the kernel's 15 characters of it). */
+  byProgram: Map<number, Map<string, number>>;
+  unattributed: number;
+}
+
+type LibC = Deno.DynamicLibrary<{ acct: { parameters: ["buffer"]; result: "i32" } }>;
+
+/**
+ * Accounting switched on until {@link ProcessAccounting.stop}; disposing it switches it off too
+ * (a bench that fails midway must not leave the kernel writing records).
+ */
+export class ProcessAccounting implements AsyncDisposable {
+  readonly #file: string;
+  readonly #running: Map<number, Process>;
+  readonly #machineBefore: number;
+  readonly #libc: LibC;
+  #on = true;
+
+  private constructor(
+    file: string,
+    running: Map<number, Process>,
+    machineBefore: number,
+    libc: LibC,
+  ) {
+    this.#file = file;
+    this.#running = running;
+    this.#machineBefore = machineBefore;
+    this.#libc = libc;
+  }
+
+  /**
+   * Starts accounting into `file` (made anew).
+   *
+   * @throws {Error} When the kernel refuses (not root, or no BSD process accounting).
+   */
+  static async start(file: string): Promise<ProcessAccounting> {
+    await Deno.writeFile(file, new Uint8Array(), { mode: 0o600 });
+    const libc = Deno.dlopen("libc.so.6", { acct: { parameters: ["buffer"], result: "i32" } });
+    const running = await processTicks();
+    const machineBefore = await machineTicks();
+    if (libc.symbols.acct(cString(file)) !== 0) {
+      libc.close();
+      throw new Error("process accounting refused (acct(2) needs root and BSD process accounting)");
+    }
+    return new ProcessAccounting(file, running, machineBefore, libc);
+  }
+
+  /** Stops accounting and sums what was spent since the start, by uid. */
+  async stop(): Promise<CpuByUser> {
+    this.#off();
+    const byUid = new Map<number, number>();
+    const byProgram = new Map<number, Map<string, number>>();
+    const add = (uid: number, program: string, ticks: number) => {
+      byUid.set(uid, (byUid.get(uid) ?? 0) + ticks / TICKS_PER_S);
+      const programs = byProgram.get(uid) ?? new Map<string, number>();
+      programs.set(program, (programs.get(program) ?? 0) + ticks / TICKS_PER_S);
+      byProgram.set(uid, programs);
+    };
+    const records = await Deno.readFile(this.#file);
+    await Deno.remove(this.#file);
+    const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    for (let at = 0; at + RECORD_BYTES <= records.length; at += RECORD_BYTES) {
+      if ((view.getUint8(at + 1) & 0x0f) !== 3) continue; // not a version 3 record
+      const pid = view.getUint32(at + 16, true);
+      const ticks = compT(view.getUint16(at + 32, true)) + compT(view.getUint16(at + 34, true));
+      const program = new TextDecoder().decode(records.subarray(at + 48, at + 64))
+        .replace(/\0.*$/s, "");
+      // A process that ran before the start counts only what it spent since.
+      const since = Math.max(0, ticks - (this.#running.get(pid)?.ticks ?? 0));
+      add(view.getUint32(at + 8, true), program, since);
+    }
+    for (const [pid, now] of await processTicks()) {
+      add(now.uid, now.program, now.ticks - (this.#running.get(pid)?.ticks ?? 0));
+    }
+    const machine = (await machineTicks() - this.#machineBefore) / TICKS_PER_S;
+    const attributed = [...byUid.values()].reduce((sum, value) => sum + value, 0);
+    return { byUid, byProgram, unattributed: Math.max(0, machine - attributed) };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#on) return;
+    this.#off();
+    await Deno.remove(this.#file).catch(() => {});
+  }
+
+  #off(): void {
+    if (!this.#on) throw new Error("process accounting is off already");
+    this.#on = false;
+    this.#libc.symbols.acct(null);
+    this.#libc.close();
+  }
+}
+
+// acct's comp_t: a 13-bit mantissa and a 3-bit exponent of base 8.
+function compT(value: number): number {
+  return (value & 0x1fff) * 8 ** ((value >> 13) & 0x7);
+}
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`${text}\0`) as Uint8Array<ArrayBuffer>;
+}
+
+/** A running process: its user, program name and CPU so far (utime + stime, in ticks). */
+interface Process {
+  uid: number;
+  program: string;
+  ticks: number;
+}
+
+async function processTicks(): Promise<Map<number, Process>> {
+  const found = new Map<number, Process>();
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      // The fields after the command (which may hold spaces), in parentheses.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const { uid } = await Deno.stat(`/proc/${entry.name}`);
+      found.set(Number(entry.name), {
+        uid: uid ?? -1,
+        program: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        ticks: Number(fields[11]) + Number(fields[12]),
+      });
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  return found;
+}
+
+// What the machine has spent (user, nice, system, irq, softirq, steal), in ticks.
+async function machineTicks(): Promise<number> {
+  const first = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+  const [user, nice, system, , , irq, softirq, steal] = first.trim().split(/\s+/).slice(1)
+    .map(Number);
+  return user + nice + system + irq + softirq + (steal ?? 0);
+}
