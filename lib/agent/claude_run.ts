@@ -34,7 +34,8 @@ const MAX_LINE_CHARS = 64 * 1024 * 1024;
  *
  * @param spec The task (or its resumption).
  * @param workdir The checkout.
- * @param prompt What Claude Code reads on stdin.
+ * @param prompt What Claude Code reads on stdin; given as a promise, it is written once it
+ *   resolves (Claude Code starts meanwhile, and does nothing in the checkout before it has read it).
  * @param state The task's state, updated as the stream goes.
  * @param home The ship user's home, for tests.
  * @param onStall Called once when it has been silent for the task's stall time.
@@ -44,7 +45,7 @@ const MAX_LINE_CHARS = 64 * 1024 * 1024;
 export async function runClaude(
   spec: TaskSpec,
   workdir: string,
-  prompt: string,
+  prompt: string | Promise<string>,
   state: TaskState,
   home: string | undefined,
   onStall: () => Promise<void> = () => Promise.resolve(),
@@ -80,7 +81,8 @@ export async function runClaude(
     throw error;
   }
   const writer = child.stdin.getWriter();
-  writer.write(new TextEncoder().encode(prompt)).then(() => writer.close()).catch(() => {});
+  Promise.resolve(prompt).then((text) => writer.write(new TextEncoder().encode(text)))
+    .then(() => writer.close()).catch(() => writer.abort().catch(() => {}));
   const stderr = new Response(child.stderr).text();
   const stallMs = spec.stallMs ?? DEFAULT_STALL_MS;
   let stallTimer: ReturnType<typeof setTimeout> | undefined;

@@ -132,20 +132,24 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       const { rebase } = await readyCheckout(spec, checkout);
       rebasing = rebase?.stopped ?? false;
       // Stopped on conflicts, the branch's commits are being replayed onto the base: the
-      // outcome's commits are the branch's since that base.
-      base = rebase?.stopped
-        ? rebase.baseSha
-        : await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+      // outcome's commits are the branch's since that base. The base is read while Claude Code
+      // starts: it has its prompt, and can commit, only once the base is known.
+      const baseKnown = (rebase?.stopped
+        ? Promise.resolve(rebase.baseSha)
+        : git(workdir, ["rev-parse", "HEAD"]).then((out) =>
+          out.trim(), () => null))
+        .then((sha) => base = sha);
       attempts++;
       const prompt = spec.prompt + (rebase?.stopped ? rebaseNote(spec, rebase) : "");
-      const running = runClaude(spec, workdir, prompt, state, options.home, async () => {
+      const prompted = baseKnown.then(() => prompt);
+      const running = runClaude(spec, workdir, prompted, state, options.home, async () => {
         state.status = "stalled";
         await writeTaskState(state, options.home);
         await notify("stalled", { ...partial(), status: "stalled" });
       });
       // What comes after the run loads while Claude Code starts (it was spawned just now).
       const finishing = import("./task_finish.ts");
-      let run = await running;
+      let [run] = await Promise.all([running, baseKnown]);
       results.push(run.result);
       let limit = limitOf(run);
       for (
