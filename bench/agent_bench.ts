@@ -176,10 +176,11 @@ if (import.meta.main) {
 
 // The first line again, with the real Claude Code in the stand-in's place.
 async function withRealClaude(world: FleetWorld, ship: string, claude: string): Promise<void> {
+  if (claude.includes("'")) throw new Error(`--claude: a path without quotes, please`);
   const wrapper = join(world.vmHome(ship), ".local/bin/claude");
   await Deno.writeTextFile(
     wrapper,
-    `#!/bin/sh\nANTHROPIC_BASE_URL=${CLOSED_PORT_URL} exec ${claude} "$@"\n`,
+    `#!/bin/sh\nANTHROPIC_BASE_URL=${CLOSED_PORT_URL} exec '${claude}' "$@"\n`,
   );
   const result = await world.laptopScript(FIRST_LINE_SCRIPT, { env: ENV, timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`the laptop script failed: ${result.stderr}`);

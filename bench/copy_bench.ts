@@ -89,7 +89,10 @@ interface Measured {
   ownCpuS: number;
   /** Per ship: from its first VM step (creating, copying) to ready, and ready since the start. */
   ships: { name: string; ownMs: number; readyAtMs: number; phases: Phases }[];
-  /** CPU-seconds by where it ran (laptop, flagship, lobby, ship: the new ones; root: sshd before a login, the fixture's copies), from process accounting. */
+  /**
+   * CPU-seconds by where it ran, from process accounting: laptop, flagship, lobby, ship (the new
+   * ones), root (sshd before a login, the fixture's copies of homes).
+   */
   cpuByRole: Record<string, number>;
   /** The same by role and program. */
   cpuByProgram: Record<string, Record<string, number>>;

@@ -134,11 +134,11 @@ export async function runTask(spec: TaskSpec, options: { home?: string } = {}): 
       // Stopped on conflicts, the branch's commits are being replayed onto the base: the
       // outcome's commits are the branch's since that base. The base is read while Claude Code
       // starts: it has its prompt, and can commit, only once the base is known.
-      const baseKnown = (rebase?.stopped
-        ? Promise.resolve(rebase.baseSha)
-        : git(workdir, ["rev-parse", "HEAD"]).then((out) =>
-          out.trim(), () => null))
-        .then((sha) => base = sha);
+      const baseKnown = (async () => {
+        base = rebase?.stopped
+          ? rebase.baseSha
+          : await git(workdir, ["rev-parse", "HEAD"]).then((out) => out.trim(), () => null);
+      })();
       attempts++;
       const prompt = spec.prompt + (rebase?.stopped ? rebaseNote(spec, rebase) : "");
       const prompted = baseKnown.then(() => prompt);
