@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UsageError } from "../lib/errors.ts";
+import { OhcommodoreError, UsageError } from "../lib/errors.ts";
 import { formatEnvFile, loadSettings } from "../lib/settings.ts";
 import {
   isShipOfFleet,
   newFleetTag,
   newShipVmName,
+  newShipVmNames,
   parseShipSpec,
   sameRepository,
 } from "../lib/fleet/names.ts";
@@ -53,6 +54,33 @@ Deno.test("VM names carry the fleet tag and never end in digits only", () => {
     assert.ok(!isShipOfFleet(name, tag === "a000" ? "b000" : "a000"));
   }
   assert.ok(!isShipOfFleet("flagship-k3f9", "k3f9"));
+});
+
+Deno.test("a create's ship names differ from each other and from the fleet's", () => {
+  // Half of the fleet's 65,536 "web" names are taken: without the check, a draw of 20 would
+  // take about ten of them.
+  const all = Array.from(
+    { length: 65_536 },
+    (_, i) => `ship-web-k3f9${i.toString(16).padStart(4, "0")}`,
+  );
+  const taken = new Set(all.filter((_, i) => i % 2 === 0));
+  for (let run = 0; run < 20; run++) {
+    const names = newShipVmNames("web", "k3f9", 20, taken);
+    assert.equal(names.length, 20);
+    assert.equal(new Set(names).size, 20);
+    for (const name of names) {
+      assert.ok(!taken.has(name), `${name} is taken`);
+      assert.ok(isShipOfFleet(name, "k3f9"));
+    }
+  }
+  assert.throws(
+    () => newShipVmNames("web", "k3f9", 1, new Set(all)),
+    (error) =>
+      error instanceof OhcommodoreError &&
+      /No free name for 1 more "web" ship\(s\) in this fleet: give them another name/.test(
+        error.message,
+      ),
+  );
 });
 
 Deno.test("prefix matching: exact, unique prefix, short name, none, ambiguous", () => {

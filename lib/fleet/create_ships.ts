@@ -17,8 +17,12 @@ import { initScriptText, installedProgram, shipBinOf } from "./artifacts.ts";
 import { CreateShipsError } from "./create_ships_error.ts";
 import type { FlagshipParts } from "./flagship_parts.ts";
 import { makeShip } from "./make_ship.ts";
-import { parseShipSpec, sameRepository, type ShipSpec } from "./names.ts";
+import { newShipVmNames, parseShipSpec, sameRepository, type ShipSpec } from "./names.ts";
 import { matchByPrefix, Registry, type ShipRecord } from "./registry.ts";
+
+// The names of the ships this process is making: a create beside another draws none of them (the
+// registry holds a ship's name only once its VM is made).
+const BEING_MADE = new Set<string>();
 
 /** The most ships one `ship create` makes. */
 export const MAX_SHIPS_PER_CREATE = 20;
@@ -71,7 +75,8 @@ export async function createShips(
   const count = checkShipCount(options.count ?? 1);
   checkCopyOptions(options);
   const registry = await Registry.open(flagship.home);
-  const from = copySource(spec, options, await registry.list());
+  const ships = await registry.list();
+  const from = copySource(spec, options, ships);
   const paths = memberPaths(flagship.home);
   const settings = expandHome({
     ...await loadSettings([join(paths.configDir, ".env")]),
@@ -82,25 +87,26 @@ export async function createShips(
     ? await initScriptText(settings)
     : await Deno.readTextFile(join(paths.configDir, "init.sh"))
       .catch(() => initScriptText(settings));
+  const taken = new Set([...ships.map((ship) => ship.name), ...BEING_MADE]);
+  const names = newShipVmNames(spec.name, flagship.facts.tag, count, taken);
+  for (const name of names) BEING_MADE.add(name);
   // Side by side: the provider bounds its own API calls (exe.dev drops bursts). The merged
   // settings come last: the caller's alone would drop the flagship's own credentials.
   const outcomes = await Promise.allSettled(
-    Array.from(
-      { length: count },
-      () =>
-        makeShip(spec, {
-          ...options,
-          facts: flagship.facts,
-          provider: flagship.provider,
-          keys: flagship.keys,
-          registry,
-          settings,
-          program,
-          initScript,
-          from: from ?? undefined,
-        }),
+    names.map((name) =>
+      makeShip(spec, name, {
+        ...options,
+        facts: flagship.facts,
+        provider: flagship.provider,
+        keys: flagship.keys,
+        registry,
+        settings,
+        program,
+        initScript,
+        from: from ?? undefined,
+      })
     ),
-  );
+  ).finally(() => names.forEach((name) => BEING_MADE.delete(name)));
   const created = outcomes.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
   const failures = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason as Error] : []);
   if (failures.length) throw new CreateShipsError(created, failures);

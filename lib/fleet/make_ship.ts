@@ -19,7 +19,7 @@ import {
 import { type FleetFacts, vmSettings } from "./config.ts";
 import { setUpCopyOn } from "./copy_setup.ts";
 import { UndoableSteps } from "./undoable_steps.ts";
-import { newShipVmName, type ShipSpec } from "./names.ts";
+import type { ShipSpec } from "./names.ts";
 import type { FleetProgress } from "./progress.ts";
 import { provision } from "./provision.ts";
 import type { Registry, ShipRecord } from "./registry.ts";
@@ -59,14 +59,18 @@ export interface MakeShipContext {
  * Makes one ship, ready, or nothing.
  *
  * @param spec What it is made from (a repository, or a plain name).
+ * @param name Its VM name, which no other ship has (`newShipVmNames`).
  * @param context The flagship's side.
  * @returns The ship's record.
  * @throws {ProvisionError} Naming the step that failed, once what was made is removed.
  */
-export async function makeShip(spec: ShipSpec, context: MakeShipContext): Promise<ShipRecord> {
+export async function makeShip(
+  spec: ShipSpec,
+  name: string,
+  context: MakeShipContext,
+): Promise<ShipRecord> {
   // Where the provider hands out no keys (sandboxes of this user), every ship is trusted.
   const trusted = context.trusted === true || !context.provider.managesKeys;
-  const name = newShipVmName(spec.name, context.facts.tag);
   // On failure, leave nothing behind: no VM, no key, no record.
   const steps = new UndoableSteps(name, {
     startsAt: "key",

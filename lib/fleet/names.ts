@@ -6,7 +6,7 @@
  */
 
 import { quote } from "../clip.ts";
-import { UsageError } from "../errors.ts";
+import { OhcommodoreError, UsageError } from "../errors.ts";
 
 /** What `ship create` was asked for. */
 export interface ShipSpec {
@@ -74,6 +74,37 @@ export function tagOfFlagship(vmName: string): string {
  */
 export function newShipVmName(name: string, tag: string): string {
   return `ship-${name}-${tag}${randomFrom(HEX, 4)}`;
+}
+
+/**
+ * New ship VM names (see {@link newShipVmName}), each unlike the others and unlike every name in
+ * `taken`: four hex digits give 65,536 names a fleet, so a batch of 20 in a fleet of 40 would
+ * draw one twice about once in 100 creates.
+ *
+ * @param name The ships' short name.
+ * @param tag The fleet tag.
+ * @param count How many.
+ * @param taken Names in use (the fleet's ships, those being made).
+ * @returns The names.
+ * @throws {OhcommodoreError} When the fleet has almost no names of this kind left.
+ */
+export function newShipVmNames(
+  name: string,
+  tag: string,
+  count: number,
+  taken: ReadonlySet<string>,
+): string[] {
+  const names = new Set<string>();
+  for (let draws = 0; names.size < count; draws++) {
+    if (draws >= count * 1000) {
+      throw new OhcommodoreError(
+        `No free name for ${count} more "${name}" ship(s) in this fleet: give them another name`,
+      );
+    }
+    const candidate = newShipVmName(name, tag);
+    if (!taken.has(candidate)) names.add(candidate);
+  }
+  return [...names];
 }
 
 /**

@@ -89,24 +89,28 @@ export class ExeDevProvider implements VmProvider {
   }
 
   // `new` or `cp`: sent once, never twice (ssh cannot always tell whether the lobby started
-  // it). Whatever went wrong, the VM may exist now: look, so it is used (and later removed)
-  // rather than left running unseen.
+  // it). Without a clear answer the VM may exist now: look, so it is used (and later removed)
+  // rather than left running unseen. A refusal is a clear answer: a VM of that name is then
+  // someone else's (another ship's, say), never taken for this one, whose undo would remove it.
   async #make(
     name: string,
     argv: string[],
     doing: string,
     read: (data: Record<string, unknown>) => VmInfo = (data) => toVmInfo(data, argv[0]),
   ): Promise<VmInfo> {
+    let refusal: string | undefined;
     try {
       const result = await this.#call(argv, { attempts: 1 });
       const data = parseJson(result.stdout, argv[0]);
-      if (typeof data.error === "string" || result.code !== 0) {
+      if (typeof data.error === "string") refusal = data.error;
+      if (refusal !== undefined || result.code !== 0) {
         throw new ProviderError(
-          `exe.dev refused to ${doing}: ${data.error ?? lastLine(result.stderr)}`,
+          `exe.dev refused to ${doing}: ${refusal ?? lastLine(result.stderr)}`,
         );
       }
       return read(data);
     } catch (error) {
+      if (refusal !== undefined) throw error;
       const made = await this.list().then(
         (vms) => vms.find((vm) => vm.name === name),
         () => undefined,
