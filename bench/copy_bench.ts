@@ -37,7 +37,7 @@ import { startSchedulerService, stopSchedulerService } from "../lib/inbox/schedu
 import { memberPaths } from "../lib/paths.ts";
 import { selfCommand } from "../lib/self_command.ts";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
-import { ProcessAccounting } from "./process_accounting.ts";
+import { type CpuByRole, cpuByRole, cpuText, ProcessAccounting } from "./process_accounting.ts";
 import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
 const ENV = {
@@ -89,13 +89,8 @@ interface Measured {
   ownCpuS: number;
   /** Per ship: from its first VM step (creating, copying) to ready, and ready since the start. */
   ships: { name: string; ownMs: number; readyAtMs: number; phases: Phases }[];
-  /**
-   * CPU-seconds by where it ran, from process accounting: laptop, flagship, lobby, ship (the new
-   * ones), root (sshd before a login, the fixture's copies of homes).
-   */
-  cpuByRole: Record<string, number>;
-  /** The same by role and program. */
-  cpuByProgram: Record<string, Record<string, number>>;
+  /** CPU-seconds by where it ran (laptop, flagship, lobby, ship: the new ones, root), and program. */
+  cpu: CpuByRole;
   counts: Counts;
 }
 
@@ -227,18 +222,7 @@ class CopyBench {
     ]);
     const wallMs = performance.now() - start;
     const cpuS = await cpuBusy() - cpuBefore;
-    const spent = await accounting.stop();
-    const cpuByRole: Record<string, number> = { unattributed: spent.unattributed };
-    const cpuByProgram: Record<string, Record<string, number>> = {};
-    const users = await usersByUid();
-    for (const [uid, programs] of spent.byProgram) {
-      const role = uid === 0 ? "root" : this.#roleOf(users.get(uid) ?? `uid ${uid}`);
-      for (const [name, seconds] of programs) {
-        cpuByRole[role] = (cpuByRole[role] ?? 0) + seconds;
-        cpuByProgram[role] ??= {};
-        cpuByProgram[role][name] = (cpuByProgram[role][name] ?? 0) + seconds;
-      }
-    }
+    const cpu = await cpuByRole(await accounting.stop(), this.world);
     const ownCpuS = Math.max(0, cpuS - background * wallMs / 1000);
     if (status.code !== 0) throw new Error(`ship create ${args.join(" ")} failed:\n${stderr}`);
     const counts = await this.#collect();
@@ -257,7 +241,7 @@ class CopyBench {
           cpuS.toFixed(2)
         } s (${ownCpuS.toFixed(2)} s above the second before)`,
     );
-    return { label, wallMs, cpuS, ownCpuS, ships, counts, cpuByRole, cpuByProgram };
+    return { label, wallMs, cpuS, ownCpuS, ships, counts, cpu };
   }
 
   /** Checks a ship is ready: its scheduler answers as itself, its checkout is at `head`. */
@@ -326,20 +310,6 @@ async function schedulerStarts(dir: string, times: number): Promise<number[]> {
     await Deno.remove(home, { recursive: true });
   }
   return taken;
-}
-
-async function usersByUid(): Promise<Map<number, string>> {
-  const users = new Map<number, string>();
-  for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
-    const [name, , uid] = line.split(":");
-    if (name && uid) users.set(Number(uid), name);
-  }
-  return users;
-}
-
-function cpuText(byName: Record<string, number>, most = Infinity): string {
-  return Object.entries(byName).sort(([, a], [, b]) => b - a).slice(0, most)
-    .map(([name, seconds]) => `${name} ${seconds.toFixed(2)} s`).join(", ");
 }
 
 function countsText(counts: Counts): string {
@@ -482,11 +452,11 @@ async function main(): Promise<void> {
   // On exe.dev every VM has CPUs of its own: only the flagship's, the laptop's and the lobby's
   // work is shared between the copies of one command.
   const sharedCpu = (run: Measured) =>
-    ["flagship", "laptop", "lobby"].reduce((sum, role) => sum + (run.cpuByRole[role] ?? 0), 0);
+    ["flagship", "laptop", "lobby"].reduce((sum, role) => sum + (run.cpu.byRole[role] ?? 0), 0);
   console.log(`\nCPU by where it ran (process accounting; the last run of each):`);
-  console.log(`  full create:  ${cpuText(full.at(-1)!.cpuByRole)}`);
-  console.log(`  copy:         ${cpuText(copies.at(-1)!.cpuByRole)}`);
-  console.log(`  --count ${COUNT}:   ${cpuText(many.at(-1)!.cpuByRole)}`);
+  console.log(`  full create:  ${cpuText(full.at(-1)!.cpu.byRole)}`);
+  console.log(`  copy:         ${cpuText(copies.at(-1)!.cpu.byRole)}`);
+  console.log(`  --count ${COUNT}:   ${cpuText(many.at(-1)!.cpu.byRole)}`);
   console.log(
     `  shared by the copies of one command on VMs (flagship, laptop, lobby): ` +
       `${sharedCpu(copies.at(-1)!).toFixed(2)} s for one copy, ` +
@@ -494,7 +464,7 @@ async function main(): Promise<void> {
       `(its user here) or is this machine's stand-in for exe.dev (root: sshd before a login, ` +
       `the lobby's copy of each home)`,
   );
-  const programs = many.at(-1)!.cpuByProgram;
+  const programs = many.at(-1)!.cpu.byProgram;
   for (const role of ["ship", "flagship", "root"]) {
     console.log(`    --count ${COUNT}, ${role} by program: ${cpuText(programs[role] ?? {}, 6)}`);
   }

@@ -11,11 +11,16 @@
  * - `inbox send captain@<ship> true --wait` by name beside a fresh, unmultiplexed
  *   `ssh <ship> true`.
  *
+ * Beside each size, where a call's CPU went (process accounting, by simulated machine): every
+ * ship here answers on the same two cores, where on VMs each answers on its own.
+ *
  * Options: `--runs=N` timed runs per command (default 5), `--ships=N` the most ships (default
  * 40).
  */
 
+import { join } from "node:path";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
+import { type CpuByRole, cpuByRole, cpuText, ProcessAccounting } from "./process_accounting.ts";
 import { sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
 const ENV = {
@@ -40,15 +45,18 @@ const must = async (args: string[]) => {
   if (result.code !== 0) throw new Error(`${args.join(" ")} failed: ${result.stderr}`);
   return result;
 };
-const timed = async (args: string[]) => {
+const timed = async (args: string[]) => (await timedWithCpu(args)).ms;
+// The median time, and what the runs spent, by role, from process accounting.
+const timedWithCpu = async (args: string[]): Promise<{ ms: number; cpu: CpuByRole }> => {
   await must(args); // warm
   const times: number[] = [];
+  await using accounting = await ProcessAccounting.start(join(world.dir, "pacct"));
   for (let i = 0; i < RUNS; i++) {
     const start = performance.now();
     await must(args);
     times.push(performance.now() - start);
   }
-  return median(times);
+  return { ms: median(times), cpu: await cpuByRole(await accounting.stop(), world) };
 };
 
 console.error("making the flagship…");
@@ -70,10 +78,18 @@ const commands = [["fleet", "status", "--json"], ["agent", "list", "--json"], [
   "--json",
 ]];
 const bySize = new Map<number, number[]>();
+const cpuLines: string[] = [];
 for (const size of [1, 20, MOST].filter((size, i, all) => all.indexOf(size) === i)) {
   await grow(size);
   const times: number[] = [];
-  for (const command of commands) times.push(await timed(command));
+  for (const command of commands) {
+    const { ms, cpu } = await timedWithCpu(command);
+    times.push(ms);
+    cpuLines.push(
+      `${command.slice(0, 2).join(" ").padEnd(13)} ${String(size).padStart(2)} ship(s): ` +
+        cpuText(cpu.byRole, 5, 1 / RUNS),
+    );
+  }
   bySize.set(size, times);
 }
 
@@ -142,6 +158,8 @@ lines.push(
 );
 console.log(`\n=== fleet calls (${RUNS} runs each, medians) ===`);
 for (const line of lines) console.log(line);
+console.log(`\n=== CPU per call, by where it ran (process accounting) ===`);
+for (const line of cpuLines) console.log(line);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -7,6 +7,8 @@
  * less than they spent; what /proc/stat says the machine spent beyond the sum is reported apart.
  */
 
+import type { FleetWorld } from "../tests/helpers/fleet_world.ts";
+
 const TICKS_PER_S = 100; // USER_HZ, /proc's unit, and acct's AHZ
 const RECORD_BYTES = 64; // struct acct_v3
 
@@ -104,6 +106,60 @@ export class ProcessAccounting implements AsyncDisposable {
     this.#libc.symbols.acct(null);
     this.#libc.close();
   }
+}
+
+/** CPU-seconds by where they were spent, and by where and program. */
+export interface CpuByRole {
+  byRole: Record<string, number>;
+  byProgram: Record<string, Record<string, number>>;
+}
+
+/**
+ * What was spent, by role in a fleet world: laptop, flagship, ship, lobby (the fixture's lobby
+ * user), root (sshd before a login, the fixture's own work), unattributed.
+ *
+ * @param spent What {@link ProcessAccounting.stop} summed.
+ * @param world The world whose users play the roles.
+ */
+export async function cpuByRole(spent: CpuByUser, world: FleetWorld): Promise<CpuByRole> {
+  const users = new Map<number, string>();
+  for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
+    const [name, , uid] = line.split(":");
+    if (name && uid) users.set(Number(uid), name);
+  }
+  const vms = new Map(world.lobbyVms().map((vm) => [vm.user, vm.name]));
+  const roleOf = (uid: number) => {
+    const user = users.get(uid);
+    if (uid === 0) return "root";
+    if (user === world.laptop.user) return "laptop";
+    if (user === world.lobby.user) return "lobby";
+    const vm = user === undefined ? undefined : vms.get(user);
+    if (vm === undefined) return user ?? `uid ${uid}`;
+    return vm.startsWith("flagship-") ? "flagship" : "ship";
+  };
+  const byRole: Record<string, number> = { unattributed: spent.unattributed };
+  const byProgram: Record<string, Record<string, number>> = {};
+  for (const [uid, programs] of spent.byProgram) {
+    const role = roleOf(uid);
+    for (const [name, seconds] of programs) {
+      byRole[role] = (byRole[role] ?? 0) + seconds;
+      byProgram[role] ??= {};
+      byProgram[role][name] = (byProgram[role][name] ?? 0) + seconds;
+    }
+  }
+  return { byRole, byProgram };
+}
+
+/**
+ * CPU-seconds as text, most first: `ship 2.07 s, flagship 1.57 s`.
+ *
+ * @param byName Seconds by role or program.
+ * @param most How many to show.
+ * @param scale What to multiply each by first (1/runs, for a run's share).
+ */
+export function cpuText(byName: Record<string, number>, most = Infinity, scale = 1): string {
+  return Object.entries(byName).sort(([, a], [, b]) => b - a).slice(0, most)
+    .map(([name, seconds]) => `${name} ${(seconds * scale).toFixed(2)} s`).join(", ");
 }
 
 // acct's comp_t: a 13-bit mantissa and a 3-bit exponent of base 8.
