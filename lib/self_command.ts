@@ -3,8 +3,9 @@
  * the permissions it runs with: the one list that `deno run` here, `deno compile` (tasks, the
  * release workflow, a build for a VM) and therefore every end-to-end test use.
  *
- * Run as a script it prints the flags, for shells: `deno compile $(deno run lib/self_command.ts) …`
- * (a compiled binary loads dynamic imports lazily anyway; the flag changes nothing there).
+ * Run as a script it prints the permissions, for shells: `deno compile $(deno run
+ * lib/self_command.ts) …`; with `--run`, also the flags `deno run` and `deno install` add
+ * ({@link CLI_RUN_FLAGS}), which `deno compile` must not get.
  *
  * @module
  */
@@ -45,7 +46,8 @@ export const CLI_PERMISSIONS: readonly string[] = [
  * What `deno run` of the CLI adds to {@link CLI_PERMISSIONS}: a module behind a dynamic import
  * (the command tree, DuckDB, the YAML parser, each command's own code) loads when it is reached,
  * as it does in a compiled binary. Without it `deno run` walks all of them before the first line
- * runs: measured here, an agent task's runner started in 48 ms, and starts in 36 with it.
+ * runs: measured here, an agent task's runner started in 48 ms, and starts in 36 with it. Never
+ * for `deno compile`: there it would leave those modules out of the binary.
  */
 export const CLI_RUN_FLAGS: readonly string[] = ["--unstable-lazy-dynamic-imports"];
 
@@ -66,4 +68,7 @@ export function selfCommand(): string[] {
   return [...run, "--node-modules-dir=manual", fileURLToPath(cli)];
 }
 
-if (import.meta.main) console.log([...CLI_PERMISSIONS, ...CLI_RUN_FLAGS].join(" "));
+if (import.meta.main) {
+  const run = Deno.args.includes("--run") ? CLI_RUN_FLAGS : [];
+  console.log([...CLI_PERMISSIONS, ...run].join(" "));
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { smoke } from "../.ci/smoke.ts";
-import { CLI_PERMISSIONS, selfCommand } from "../lib/self_command.ts";
+import { CLI_PERMISSIONS, CLI_RUN_FLAGS, selfCommand } from "../lib/self_command.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { join } from "node:path";
 import { tempDir } from "./helpers/temp_dir.ts";
@@ -30,7 +30,19 @@ Deno.test("the compile tasks and the release workflow take their permissions fro
   for (const command of compiles) {
     assert.ok(command.includes(`deno compile ${flags}`), command);
     assert.doesNotMatch(command, /\s(-A|--allow-all)\s/);
+    // Lazy dynamic imports would leave every module behind an import() out of the binary.
+    assert.doesNotMatch(command, /lazy-dynamic-imports|self_command\.ts --run/);
   }
+  const printed = async (args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "lib/self_command.ts", ...args],
+      cwd: new URL("..", import.meta.url),
+    }).output();
+    assert.equal(output.code, 0);
+    return new TextDecoder().decode(output.stdout).trim().split(" ");
+  };
+  assert.deepEqual(await printed([]), CLI_PERMISSIONS);
+  assert.deepEqual(await printed(["--run"]), [...CLI_PERMISSIONS, ...CLI_RUN_FLAGS]);
   assert.match(workflow, /deno run -A \.ci\/smoke\.ts dist\/ohcommodore-/);
   assert.ok(!CLI_PERMISSIONS.includes("-A") && !CLI_PERMISSIONS.includes("--allow-all"));
 });
