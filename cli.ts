@@ -23,8 +23,8 @@ export async function main(args: string[]): Promise<number> {
   // Our own options stand before "--"; what follows is a remote command's (fleet exec).
   const ours = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
   const verbose = ours.includes("-v") || ours.includes("--verbose");
-  // What a scheduler runs for agent work starts without the command tree (its modules are most
-  // of a program start), as soon as the JSON on stdin is read.
+  // The hidden commands other members run here (agent work, a copy's setup, the scheduler) start
+  // without the command tree: its modules are most of a program start.
   const shipSide = shipSideCommand(args);
   // Loaded here, not above: a ship-side command never loads them.
   const { CommanderError } = shipSide

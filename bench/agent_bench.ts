@@ -38,6 +38,8 @@ const runs = Number(Deno.args.find((arg) => arg.startsWith("--runs="))?.slice(7)
 const realClaude = Deno.args.find((arg) => arg.startsWith("--claude="))?.slice(9);
 // Where the real Claude Code sends its requests: a port nothing listens on, refused at once.
 const CLOSED_PORT_URL = "http://127.0.0.1:9";
+// And what else it might reach for: telemetry, error reports, updates.
+const QUIET_CLAUDE = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1";
 
 // Runs on the laptop; prints one JSON line of timings per run.
 const SCRIPT = `
@@ -180,7 +182,7 @@ async function withRealClaude(world: FleetWorld, ship: string, claude: string): 
   const wrapper = join(world.vmHome(ship), ".local/bin/claude");
   await Deno.writeTextFile(
     wrapper,
-    `#!/bin/sh\nANTHROPIC_BASE_URL=${CLOSED_PORT_URL} exec '${claude}' "$@"\n`,
+    `#!/bin/sh\nexport ANTHROPIC_BASE_URL=${CLOSED_PORT_URL} ${QUIET_CLAUDE}\nexec '${claude}' "$@"\n`,
   );
   const result = await world.laptopScript(FIRST_LINE_SCRIPT, { env: ENV, timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`the laptop script failed: ${result.stderr}`);
@@ -190,10 +192,16 @@ async function withRealClaude(world: FleetWorld, ship: string, claude: string): 
   }[];
   const agent = median(rows.map((row) => row.agent));
   const plain = median(rows.map((row) => row.plain));
-  // Claude Code makes directories in $TMPDIR: the world's, which goes with it.
+  // Claude Code makes files in $TMPDIR and $HOME: the world's, which go with it.
   const version = await new Deno.Command(claude, {
     args: ["--version"],
-    env: { TMPDIR: world.dir },
+    env: {
+      TMPDIR: world.dir,
+      HOME: world.dir,
+      ...Object.fromEntries(
+        QUIET_CLAUDE.split(" ").map((pair) => pair.split("=")),
+      ),
+    },
   }).output();
   const name = new TextDecoder().decode(version.stdout).trim() || claude;
   console.log(`\n=== with the real Claude Code (${name}), medians of ${rows.length} runs ===\n`);

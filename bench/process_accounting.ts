@@ -5,6 +5,9 @@
  * accounting (BSD acct, version 3 records; needs root), those still running from /proc. Acct
  * counts a process's CPU in hundredths of a second, rounded down, so short processes count for
  * less than they spent; what /proc/stat says the machine spent beyond the sum is reported apart.
+ *
+ * Accounting is the machine's, not this process's: one bench at a time, and none beside a
+ * machine's own accounting (psacct), which this switches off.
  */
 
 import type { FleetWorld } from "../tests/helpers/fleet_world.ts";
@@ -23,14 +26,20 @@ export interface CpuByUser {
 type LibC = Deno.DynamicLibrary<{ acct: { parameters: ["buffer"]; result: "i32" } }>;
 
 /**
- * Accounting switched on until {@link ProcessAccounting.stop}; disposing it switches it off too
- * (a bench that fails midway must not leave the kernel writing records).
+ * Accounting switched on until {@link ProcessAccounting.stop}; disposing it switches it off too,
+ * and so does a SIGINT or SIGTERM, before the bench exits (the kernel must not go on writing
+ * records for the whole machine).
  */
 export class ProcessAccounting implements AsyncDisposable {
   readonly #file: string;
   readonly #running: Map<number, Process>;
+  readonly #startedS: number;
   readonly #machineBefore: number;
   readonly #libc: LibC;
+  readonly #onSignal = {
+    SIGINT: () => this.#exitOn(130),
+    SIGTERM: () => this.#exitOn(143),
+  };
   #on = true;
 
   private constructor(
@@ -41,8 +50,12 @@ export class ProcessAccounting implements AsyncDisposable {
   ) {
     this.#file = file;
     this.#running = running;
+    this.#startedS = Date.now() / 1000;
     this.#machineBefore = machineBefore;
     this.#libc = libc;
+    for (const [signal, listener] of Object.entries(this.#onSignal)) {
+      Deno.addSignalListener(signal as Deno.Signal, listener);
+    }
   }
 
   /**
@@ -76,18 +89,27 @@ export class ProcessAccounting implements AsyncDisposable {
     const records = await Deno.readFile(this.#file);
     await Deno.remove(this.#file);
     const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+    let read = 0;
     for (let at = 0; at + RECORD_BYTES <= records.length; at += RECORD_BYTES) {
       if ((view.getUint8(at + 1) & 0x0f) !== 3) continue; // not a version 3 record
+      read++;
       const pid = view.getUint32(at + 16, true);
       const ticks = compT(view.getUint16(at + 32, true)) + compT(view.getUint16(at + 34, true));
       const program = new TextDecoder().decode(records.subarray(at + 48, at + 64))
         .replace(/\0.*$/s, "");
-      // A process that ran before the start counts only what it spent since.
-      const since = Math.max(0, ticks - (this.#running.get(pid)?.ticks ?? 0));
-      add(view.getUint32(at + 8, true), program, since);
+      // A process that ran before the start counts only what it spent since (a pid used again
+      // by one that began later is another process).
+      const began = view.getUint32(at + 24, true);
+      const before = began <= this.#startedS ? this.#running.get(pid)?.ticks ?? 0 : 0;
+      add(view.getUint32(at + 8, true), program, Math.max(0, ticks - before));
+    }
+    if (records.length >= RECORD_BYTES && read === 0) {
+      throw new Error("process accounting wrote no version 3 records: this kernel's are not read");
     }
     for (const [pid, now] of await processTicks()) {
-      add(now.uid, now.program, now.ticks - (this.#running.get(pid)?.ticks ?? 0));
+      const before = this.#running.get(pid);
+      const since = before?.began === now.began ? before.ticks : 0;
+      add(now.uid, now.program, Math.max(0, now.ticks - since));
     }
     const machine = (await machineTicks() - this.#machineBefore) / TICKS_PER_S;
     const attributed = [...byUid.values()].reduce((sum, value) => sum + value, 0);
@@ -105,6 +127,14 @@ export class ProcessAccounting implements AsyncDisposable {
     this.#on = false;
     this.#libc.symbols.acct(null);
     this.#libc.close();
+    for (const [signal, listener] of Object.entries(this.#onSignal)) {
+      Deno.removeSignalListener(signal as Deno.Signal, listener);
+    }
+  }
+
+  #exitOn(code: number): void {
+    if (this.#on) this.#off();
+    Deno.exit(code);
   }
 }
 
@@ -171,11 +201,15 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`) as Uint8Array<ArrayBuffer>;
 }
 
-/** A running process: its user, program name and CPU so far (utime + stime, in ticks). */
+/**
+ * A running process: its real user (as acct records it), program name, CPU so far (utime +
+ * stime, in ticks) and start (in ticks since boot: a pid used again is another start).
+ */
 interface Process {
   uid: number;
   program: string;
   ticks: number;
+  began: number;
 }
 
 async function processTicks(): Promise<Map<number, Process>> {
@@ -186,11 +220,13 @@ async function processTicks(): Promise<Map<number, Process>> {
       const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
       // The fields after the command (which may hold spaces), in parentheses.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const { uid } = await Deno.stat(`/proc/${entry.name}`);
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+      const uid = Number(status.match(/^Uid:\s+(\d+)/m)?.[1] ?? -1);
       found.set(Number(entry.name), {
-        uid: uid ?? -1,
+        uid,
         program: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
         ticks: Number(fields[11]) + Number(fields[12]),
+        began: Number(fields[19]),
       });
     } catch {
       // it ended meanwhile

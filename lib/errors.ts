@@ -404,7 +404,24 @@ export class InterruptedError extends OhcommodoreError {
  * });
  * ```
  */
-export class ProviderError extends OhcommodoreError {}
+export class ProviderError extends OhcommodoreError {
+  /**
+   * The provider answered that it made nothing (a name taken, a quota reached): nothing is
+   * there to undo, and a VM of that name is someone else's.
+   */
+  readonly refused: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What failed.
+   * @param options `refused` when the provider said it made nothing; the cause, what to run next.
+   */
+  constructor(message: string, options: { refused?: boolean } & OhcommodoreErrorOptions = {}) {
+    super(message, options);
+    this.refused = options.refused ?? false;
+  }
+}
 
 /**
  * The connection to an inbox server broke (or the server did not answer in time) before a

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InterruptedError } from "../lib/errors.ts";
+import { InterruptedError, ProviderError } from "../lib/errors.ts";
 import { UndoableSteps } from "../lib/fleet/undoable_steps.ts";
 import type { FleetProgress } from "../lib/fleet/progress.ts";
 import { ProvisionError } from "../lib/fleet/provision.ts";
@@ -62,6 +62,22 @@ Deno.test("a step's undo runs even when its work failed: the work may have taken
   );
   assert.deepEqual(undone, ["vm"]);
   assert.equal(error.step, "create");
+});
+
+Deno.test("a step the provider refused undoes nothing of it: what it names is another's", async () => {
+  const { steps } = stepsFor();
+  const undone: string[] = [];
+  await steps.step("key", nothing, noting(undone, "key"));
+  const taken = new ProviderError('exe.dev refused to create VM "x": it already exists', {
+    refused: true,
+  });
+  const error = await failureOf(
+    steps,
+    steps.step("create", () => Promise.reject(taken), noting(undone, "vm")),
+  );
+  assert.deepEqual(undone, ["key"]);
+  assert.equal(error.step, "create");
+  assert.equal(error.cause, taken);
 });
 
 Deno.test("a failure before the first step names the step it starts at", async () => {

@@ -35,7 +35,7 @@ const MAX_LINE_CHARS = 64 * 1024 * 1024;
  * @param spec The task (or its resumption).
  * @param workdir The checkout.
  * @param prompt What Claude Code reads on stdin; given as a promise, it is written once it
- *   resolves (Claude Code starts meanwhile, and does nothing in the checkout before it has read it).
+ *   resolves (Claude Code starts meanwhile; its agent, which is what commits, works only from it).
  * @param state The task's state, updated as the stream goes.
  * @param home The ship user's home, for tests.
  * @param onStall Called once when it has been silent for the task's stall time.

@@ -24,6 +24,12 @@ import { escapeControls } from "./output.ts";
 export async function runForegroundScheduler(): Promise<number> {
   const inbox = await Inbox.open();
   const facts = inbox.identity.role === "commodore" ? await readFleetFacts() : null;
+  // Loaded before the scheduler starts: from its start on, a SIGTERM must find it listening.
+  // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
+  // user: none of them is keyless).
+  const keepChannels = facts?.provider === "exedev"
+    ? await shipChannelsKeeper(facts.flagshipVm)
+    : undefined;
   // The flagship's scheduler also answers fleet calls that read, and drives its plans.
   const service = facts
     ? await (await import("../fleet/flagship_service.ts")).startFlagshipService({
@@ -39,9 +45,7 @@ export async function runForegroundScheduler(): Promise<number> {
     await service?.stop();
     throw error;
   });
-  // It also keeps the channels of its keyless ships (a local fleet's sandboxes share one
-  // user: none of them is keyless).
-  const channels = facts?.provider === "exedev" ? await keepShipChannels(facts.flagshipVm) : null;
+  const channels = keepChannels?.();
   const stop = () => scheduler.stop();
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
@@ -58,17 +62,19 @@ export async function runForegroundScheduler(): Promise<number> {
   return 0;
 }
 
-async function keepShipChannels(flagship: string) {
+// What starts the flagship's channels to its keyless ships, its modules loaded.
+async function shipChannelsKeeper(flagship: string) {
   const [{ ShipChannels }, { Registry }] = await Promise.all([
     import("../relay/ship_channels.ts"),
     import("../fleet/registry.ts"),
   ]);
-  return ShipChannels.start({
-    home: homeDir(),
-    flagship,
-    ships: async () => await (await Registry.open(homeDir())).list(),
-    log: logLine,
-  });
+  return () =>
+    ShipChannels.start({
+      home: homeDir(),
+      flagship,
+      ships: async () => await (await Registry.open(homeDir())).list(),
+      log: logLine,
+    });
 }
 
 function logEvent(event: SchedulerEvent): void {

@@ -159,9 +159,9 @@ async function makeVm(name: string, steps: UndoableSteps, context: MakeShipConte
   };
   const from = context.from;
   if (!from) return await steps.step("create", () => context.provider.create(name), undo);
-  steps.begin("copy", { message: `copying ${from.name}` });
-  steps.onUndo(undo);
-  return await context.provider.copy(from.name, name);
+  return await steps.step("copy", () => context.provider.copy(from.name, name), undo, {
+    message: `copying ${from.name}`,
+  });
 }
 
 /** A ship's own key pair. */

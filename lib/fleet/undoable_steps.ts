@@ -8,6 +8,7 @@
 
 import type { FleetProgress, ProvisionStep } from "./progress.ts";
 import { ProvisionError } from "./provision.ts";
+import { ProviderError } from "../errors.ts";
 
 /** Undoes one piece of work. It must be harmless when that work never took effect. */
 export type Undo = () => Promise<unknown>;
@@ -113,17 +114,32 @@ export class UndoableSteps {
   /**
    * Runs a step: {@link begin}s it, registers its undo, then does the work. The undo is
    * registered before the work, because work may take effect and still fail (a VM made whose
-   * answer was lost, a key added before the connection broke).
+   * answer was lost, a key added before the connection broke). Only a provider's refusal
+   * ({@link ProviderError} `refused`) takes it back: nothing was made, and what the undo would
+   * remove by name is someone else's.
    *
    * @param step The step.
    * @param work What it does.
    * @param undo How to take it back, if it leaves something behind.
+   * @param options The progress line's words, when not the step's own.
    * @returns What the work returns.
    */
-  async step<T>(step: ProvisionStep, work: () => Promise<T>, undo?: Undo): Promise<T> {
-    this.begin(step);
+  async step<T>(
+    step: ProvisionStep,
+    work: () => Promise<T>,
+    undo?: Undo,
+    options: { message?: string } = {},
+  ): Promise<T> {
+    this.begin(step, options);
     if (undo) this.onUndo(undo);
-    return await work();
+    try {
+      return await work();
+    } catch (error) {
+      if (undo && error instanceof ProviderError && error.refused) {
+        this.#undo.splice(this.#undo.lastIndexOf(undo), 1);
+      }
+      throw error;
+    }
   }
 
   /**

@@ -106,6 +106,7 @@ export class ExeDevProvider implements VmProvider {
       if (refusal !== undefined || result.code !== 0) {
         throw new ProviderError(
           `exe.dev refused to ${doing}: ${refusal ?? lastLine(result.stderr)}`,
+          { refused: refusal !== undefined },
         );
       }
       return read(data);

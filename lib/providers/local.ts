@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { SandboxTransport, type Transport } from "../transport.ts";
-import { OhcommodoreError } from "../errors.ts";
+import { OhcommodoreError, ProviderError } from "../errors.ts";
 import { Inbox } from "../inbox/inbox.ts";
 import { schedulerState, stopSchedulerService } from "../inbox/scheduler_service.ts";
 import type { VmInfo, VmProvider } from "./provider.ts";
@@ -66,7 +66,9 @@ export class LocalProvider implements VmProvider {
       await Deno.mkdir(home, { mode: 0o700 });
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) {
-        throw new OhcommodoreError(`A sandbox named "${name}" already exists in ${this.root}`);
+        throw new ProviderError(`A sandbox named "${name}" already exists in ${this.root}`, {
+          refused: true,
+        });
       }
       throw error;
     }
@@ -87,7 +89,9 @@ export class LocalProvider implements VmProvider {
     }
     const home = join(this.root, name);
     if (await exists(home)) {
-      throw new OhcommodoreError(`A sandbox named "${name}" already exists in ${this.root}`);
+      throw new ProviderError(`A sandbox named "${name}" already exists in ${this.root}`, {
+        refused: true,
+      });
     }
     // Hidden: list() passes over it, and a failed copy leaves nothing that looks like a sandbox.
     const partial = join(this.root, `.${name}.copying-${crypto.randomUUID().slice(0, 8)}`);
