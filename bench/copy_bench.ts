@@ -37,7 +37,14 @@ import { startSchedulerService, stopSchedulerService } from "../lib/inbox/schedu
 import { memberPaths } from "../lib/paths.ts";
 import { selfCommand } from "../lib/self_command.ts";
 import { FleetWorld } from "../tests/helpers/fleet_world.ts";
-import { type CpuByRole, cpuByRole, cpuText, ProcessAccounting } from "./process_accounting.ts";
+import {
+  type CpuByRole,
+  cpuByRole,
+  cpuText,
+  machineCpuSeconds,
+  ProcessAccounting,
+  roleInWorld,
+} from "./process_accounting.ts";
 import { run, runuserArgs, sshWorldUnavailable } from "../tests/helpers/sshd_world.ts";
 
 const ENV = {
@@ -45,7 +52,6 @@ const ENV = {
   GH_TOKEN: "ghp_benchDummyToken000",
   CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-benchDummy",
 };
-const CLK_TCK = 100;
 
 function option(name: string, fallback: number): number {
   const given = Deno.args.find((arg) => arg.startsWith(`--${name}=`));
@@ -64,13 +70,6 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-async function cpuBusy(): Promise<number> {
-  const first = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
-  const [user, nice, system, , , irq, softirq, steal] = first.trim().split(/\s+/).slice(1)
-    .map(Number);
-  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
-}
 
 /** What one command cost, counted from the world's logs. */
 interface Counts {
@@ -138,14 +137,6 @@ class CopyBench {
     this.world = world;
   }
 
-  #roleOf(user: string): string {
-    if (user === this.world.laptop.user) return "laptop";
-    if (user === this.world.lobby.user) return "lobby";
-    const vm = this.world.lobbyVms().find((vm) => vm.user === user);
-    if (!vm) return "?";
-    return vm.name.startsWith("flagship-") ? "flagship" : "ship";
-  }
-
   async #mark(): Promise<void> {
     this.#sshdOffset = (await Deno.stat(this.world.sshdLog)).size;
     this.#launchOffset = (await Deno.stat(this.world.launchLog)).size;
@@ -160,12 +151,12 @@ class CopyBench {
     const add = (into: Record<string, number>, key: string) => into[key] = (into[key] ?? 0) + 1;
     for (const line of (await tail(this.world.sshdLog, this.#sshdOffset)).split("\n")) {
       const accepted = line.match(/^Accepted publickey for (\S+) /);
-      if (accepted) add(counts.connections, this.#roleOf(accepted[1]));
+      if (accepted) add(counts.connections, roleInWorld(this.world, accepted[1]));
       const session = line.match(/^Starting session: .* for (\S+) from /);
-      if (session) add(counts.sessions, this.#roleOf(session[1]));
+      if (session) add(counts.sessions, roleInWorld(this.world, session[1]));
     }
     for (const line of (await tail(this.world.launchLog, this.#launchOffset)).split("\n")) {
-      if (line) add(counts.starts, this.#roleOf(line.split(" ")[0]));
+      if (line) add(counts.starts, roleInWorld(this.world, line.split(" ")[0]));
     }
     for (const call of this.world.lobbyCalls().slice(this.#lobbyOffset)) {
       add(counts.lobby, call.argv[0] ?? "?");
@@ -180,11 +171,11 @@ class CopyBench {
     const program = join(home, ".local", "bin", "ohcommodore");
     const env = { OHCOMMODORE_SHIP_BIN: this.world.shipBin, ...ENV };
     // The machine is shared: what it spends in the second before is taken as its background.
-    const idleStart = await cpuBusy();
+    const idleStart = await machineCpuSeconds();
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const background = await cpuBusy() - idleStart;
+    const background = await machineCpuSeconds() - idleStart;
     await using accounting = await ProcessAccounting.start(join(this.world.dir, "pacct"));
-    const cpuBefore = await cpuBusy();
+    const cpuBefore = await machineCpuSeconds();
     const start = performance.now();
     const child = new Deno.Command("runuser", {
       args: runuserArgs(user, home, [program, "ship", "create", ...args, "--json"], env),
@@ -221,7 +212,7 @@ class CopyBench {
       child.status,
     ]);
     const wallMs = performance.now() - start;
-    const cpuS = await cpuBusy() - cpuBefore;
+    const cpuS = await machineCpuSeconds() - cpuBefore;
     const cpu = await cpuByRole(await accounting.stop(), this.world);
     const ownCpuS = Math.max(0, cpuS - background * wallMs / 1000);
     if (status.code !== 0) throw new Error(`ship create ${args.join(" ")} failed:\n${stderr}`);

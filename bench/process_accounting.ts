@@ -157,16 +157,8 @@ export async function cpuByRole(spent: CpuByUser, world: FleetWorld): Promise<Cp
     const [name, , uid] = line.split(":");
     if (name && uid) users.set(Number(uid), name);
   }
-  const vms = new Map(world.lobbyVms().map((vm) => [vm.user, vm.name]));
-  const roleOf = (uid: number) => {
-    const user = users.get(uid);
-    if (uid === 0) return "root";
-    if (user === world.laptop.user) return "laptop";
-    if (user === world.lobby.user) return "lobby";
-    const vm = user === undefined ? undefined : vms.get(user);
-    if (vm === undefined) return user ?? `uid ${uid}`;
-    return vm.startsWith("flagship-") ? "flagship" : "ship";
-  };
+  const roleOf = (uid: number) =>
+    uid === 0 ? "root" : roleInWorld(world, users.get(uid) ?? `uid ${uid}`);
   const byRole: Record<string, number> = { unattributed: spent.unattributed };
   const byProgram: Record<string, Record<string, number>> = {};
   for (const [uid, programs] of spent.byProgram) {
@@ -178,6 +170,21 @@ export async function cpuByRole(spent: CpuByUser, world: FleetWorld): Promise<Cp
     }
   }
   return { byRole, byProgram };
+}
+
+/**
+ * The part a Unix user plays in a fleet world: laptop, lobby, flagship or ship; any other user
+ * is named as it is.
+ *
+ * @param world The world.
+ * @param user The user's name.
+ */
+export function roleInWorld(world: FleetWorld, user: string): string {
+  if (user === world.laptop.user) return "laptop";
+  if (user === world.lobby.user) return "lobby";
+  const vm = world.lobbyVms().find((vm) => vm.user === user);
+  if (!vm) return user;
+  return vm.name.startsWith("flagship-") ? "flagship" : "ship";
 }
 
 /**
@@ -235,7 +242,14 @@ async function processTicks(): Promise<Map<number, Process>> {
   return found;
 }
 
-// What the machine has spent (user, nice, system, irq, softirq, steal), in ticks.
+/**
+ * What the whole machine has spent since it booted (user, nice, system, irq, softirq, steal),
+ * in CPU-seconds: a difference of two readings is what it spent between them.
+ */
+export async function machineCpuSeconds(): Promise<number> {
+  return await machineTicks() / TICKS_PER_S;
+}
+
 async function machineTicks(): Promise<number> {
   const first = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
   const [user, nice, system, , , irq, softirq, steal] = first.trim().split(/\s+/).slice(1)
