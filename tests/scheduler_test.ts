@@ -3,8 +3,8 @@ import { tempInbox as tempInboxIn } from "./helpers/temp_inbox.ts";
 import { dirname, join } from "node:path";
 import { DiskFullError } from "../lib/errors.ts";
 import { Inbox } from "../lib/inbox/inbox.ts";
-import { isFinished } from "../lib/inbox/message.ts";
-import { readReportFile, writeReportFile } from "../lib/inbox/report.ts";
+import { isFinished, MESSAGE_STATUSES, type MessageStatus } from "../lib/inbox/message.ts";
+import { readReportFile, ReportWriter, writeReportFile } from "../lib/inbox/report.ts";
 import { writeIdentity } from "../lib/identity.ts";
 import { memberReport } from "../lib/fleet/member_status.ts";
 import { Scheduler, type SchedulerEvent } from "../lib/inbox/scheduler.ts";
@@ -109,6 +109,82 @@ Deno.test("output beyond the cap keeps the tail and says how much was dropped", 
     assert.ok(text.endsWith("19999\n20000\n"));
     assert.ok(!text.includes("\n1\n2\n3\n"));
   }, { outputCapBytes: 1024 });
+});
+
+Deno.test("counts asked right after a change count it, though a scheduler keeps them between changes", async () => {
+  await using inbox = await tempInbox();
+  // What the database holds, asked as a person's query (which is never kept).
+  const held = async () => {
+    const sql = "SELECT status, count(*) FROM inbox GROUP BY status";
+    const counts = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0]));
+    for (const [status, count] of (await inbox.query(sql)).rows) {
+      counts[String(status)] = Number(count);
+    }
+    return counts;
+  };
+  const same = async (what: string) => {
+    const [told, again] = [await inbox.counts(), await inbox.counts()];
+    assert.deepEqual(told, await held(), what);
+    assert.deepEqual(again, told, what);
+  };
+  await withScheduler(inbox, async () => {
+    await same("at the start");
+    const marker = join(inbox.home, "go");
+    const blocker = await inbox.deliver({
+      recipient: inbox.address,
+      command: `while [ ! -e '${marker}' ]; do sleep 0.05; done`,
+    });
+    try {
+      await eventually(statusOf(inbox, blocker.id, "running"), 20_000, "the blocker to run");
+      await same("with the blocker running");
+      // One runs at a time: what comes now waits, and each change is asked about at once.
+      const queued = await inbox.deliver({ recipient: inbox.address, command: "true" });
+      await same("after a delivery");
+      await inbox.markRead(queued.id);
+      await same("after a mark");
+      await inbox.delete(queued.id);
+      await same("after a delete");
+    } finally {
+      await Deno.writeTextFile(marker, "");
+    }
+    await inbox.waitFor(blocker.id, { timeoutMs: 20_000 });
+    await same("after a finish");
+  });
+});
+
+Deno.test("a report writer counts once after each change, however often asked, and again after a failure", async () => {
+  await using dir = await tempDir("ohc-report-");
+  const none = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0])) as Record<
+    MessageStatus,
+    number
+  >;
+  let counted = 0;
+  let failing = false;
+  const writer = new ReportWriter(
+    { database: join(dir.path, "data.duckdb"), address: "captain@s" },
+    () => {
+      counted++;
+      return failing ? Promise.reject(new Error("busy")) : Promise.resolve(none);
+    },
+    () => {},
+  );
+  try {
+    await Promise.all([writer.counts(), writer.counts()]);
+    await writer.counts();
+    assert.equal(counted, 1);
+    writer.soon(); // a change
+    await writer.counts();
+    await writer.counts();
+    assert.equal(counted, 2);
+    writer.soon();
+    failing = true;
+    await assert.rejects(writer.counts(), /busy/);
+    failing = false;
+    assert.deepEqual(await writer.counts(), none);
+    assert.equal(counted, 4);
+  } finally {
+    await writer.close();
+  }
 });
 
 Deno.test("the running scheduler keeps its report up to date, and removes it when it stops", async () => {

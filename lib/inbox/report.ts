@@ -86,6 +86,8 @@ const REPORT_DELAY_MS = 200;
 /**
  * The running scheduler's report file, rewritten soon after each change (counts change with
  * every claim, finish and delivery); the short wait lets a burst of changes share one count.
+ * It also keeps the counts between changes: a fleet's status asks every ship for them, and a
+ * count is a query (measured: 0.5 ms of a scheduler's CPU, against 0.06 for a hello).
  */
 export class ReportWriter {
   readonly #database: string;
@@ -97,6 +99,9 @@ export class ReportWriter {
   // A write asked for at once that has not started: later asks share it.
   #queued: Promise<void> | undefined;
   #closed = false;
+  // Told with every change; the counts kept are those counted since the last one.
+  #changes = 0;
+  #kept: { changes: number; counts: Promise<Record<MessageStatus, number>> } | undefined;
 
   /**
    * A writer for one scheduler.
@@ -137,8 +142,24 @@ export class ReportWriter {
     }
   }
 
-  /** Rewrites the report soon. */
+  /**
+   * The counts now: counted once after each change, however often asked meanwhile.
+   *
+   * @returns The counts.
+   */
+  counts(): Promise<Record<MessageStatus, number>> {
+    if (this.#kept?.changes === this.#changes) return this.#kept.counts;
+    const kept = { changes: this.#changes, counts: this.#counts() };
+    this.#kept = kept;
+    kept.counts.catch(() => {
+      if (this.#kept === kept) this.#kept = undefined; // asked again, counted again
+    });
+    return kept.counts;
+  }
+
+  /** The messages changed: the counts are counted again, and the report rewritten soon. */
   soon(): void {
+    this.#changes++;
     if (this.#timer !== undefined || this.#queued || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -153,6 +174,7 @@ export class ReportWriter {
    * @returns Once the report is written.
    */
   now(): Promise<void> {
+    this.#changes++;
     if (this.#closed) return Promise.resolve();
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -168,7 +190,7 @@ export class ReportWriter {
   }
 
   async #rewrite(): Promise<void> {
-    const counts = await this.#counts().catch(() => undefined);
+    const counts = await this.counts().catch(() => undefined);
     if (counts) await this.write(counts);
     else this.#onFailure(new DatabaseError("cannot count the messages"));
   }

@@ -181,6 +181,7 @@ export class Scheduler {
       maxRunning: () => this.#runner.maxRunning,
       step: (work) => this.#database.step(work),
       changed: () => this.#changed(),
+      counts: () => this.#reports.counts(),
       deliver: (delivery) => this.#deliver(delivery),
       approve: (id) => this.#approve(id),
       setMaxRunning: (count) => this.#setMaxRunning(count),

@@ -9,7 +9,7 @@
 
 import { checkDurationMs } from "../duration.ts";
 import { VERSION } from "../version.ts";
-import type { Cancellation, Delivery, FinishedMessage, Message } from "./message.ts";
+import type { Cancellation, Delivery, FinishedMessage, Message, MessageStatus } from "./message.ts";
 import { STORE_OPERATIONS } from "./operations.ts";
 import type { OperationHandler, OperationHandlers } from "./server.ts";
 import { type OutputChunk, serverHello } from "./server_protocol.ts";
@@ -27,6 +27,8 @@ export interface ServedInbox {
   step<T>(work: (store: InboxStore) => Promise<T>): Promise<T>;
   /** Says the messages changed (the report is rewritten soon). */
   changed(): void;
+  /** The messages' counts by status, counted once after each change. */
+  counts(): Promise<Record<MessageStatus, number>>;
   /** Stores a delivery, with those that arrive together, and runs it in turn. */
   deliver(delivery: Delivery): Promise<Message>;
   /** Lets a held message run. */
@@ -77,12 +79,12 @@ export function schedulerHandlers(inbox: ServedInbox): OperationHandlers {
     markDone: step("markDone"),
     markError: step("markError"),
     delete: step("delete"),
-    counts: step("counts"),
+    counts: () => inbox.counts(),
     report: async () => ({
       address: inbox.address,
       version: VERSION,
       schedulerRunning: true,
-      counts: await inbox.step((store) => store.counts()),
+      counts: await inbox.counts(),
     }),
     query: (args, { signal }) => inbox.query(String(args.sql ?? ""), signal),
     maxRunning: (args) =>
