@@ -178,7 +178,9 @@ if (import.meta.main) {
 
 // The first line again, with the real Claude Code in the stand-in's place.
 async function withRealClaude(world: FleetWorld, ship: string, claude: string): Promise<void> {
-  if (claude.includes("'")) throw new Error(`--claude: a path without quotes, please`);
+  if (claude.includes("'")) {
+    throw new Error(`--claude=${JSON.stringify(claude)}: give a path without a single quote`);
+  }
   const wrapper = join(world.vmHome(ship), ".local/bin/claude");
   await Deno.writeTextFile(
     wrapper,

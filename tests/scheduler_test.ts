@@ -46,6 +46,25 @@ function statusOf(inbox: Inbox, id: string, wanted: string) {
   return async () => (await inbox.get(id)).status === wanted || undefined;
 }
 
+/**
+ * Does `work` while a command that waits for a file runs (one runs at a time: what is delivered
+ * meanwhile waits), then lets that command end and waits for it.
+ */
+async function whileBlocked(inbox: Inbox, work: () => Promise<void>): Promise<void> {
+  const marker = join(inbox.home, "go");
+  const blocker = await inbox.deliver({
+    recipient: inbox.address,
+    command: `while [ ! -e '${marker}' ]; do sleep 0.05; done`,
+  });
+  try {
+    await eventually(statusOf(inbox, blocker.id, "running"), 20_000, "the blocker to run");
+    await work();
+  } finally {
+    await Deno.writeTextFile(marker, ""); // lets the blocker end, even when a check failed
+  }
+  await inbox.waitFor(blocker.id, { timeoutMs: 20_000 });
+}
+
 Deno.test("the scheduler runs a delivered command in the workdir and stores its outcome", async () => {
   await using workdirTemp = await tempDir("ohc-sched-workdir-");
   const workdir = workdirTemp.path;
@@ -129,25 +148,16 @@ Deno.test("counts asked right after a change count it, though a scheduler keeps 
   };
   await withScheduler(inbox, async () => {
     await same("at the start");
-    const marker = join(inbox.home, "go");
-    const blocker = await inbox.deliver({
-      recipient: inbox.address,
-      command: `while [ ! -e '${marker}' ]; do sleep 0.05; done`,
-    });
-    try {
-      await eventually(statusOf(inbox, blocker.id, "running"), 20_000, "the blocker to run");
+    await whileBlocked(inbox, async () => {
       await same("with the blocker running");
-      // One runs at a time: what comes now waits, and each change is asked about at once.
+      // What comes now waits its turn, and each change is asked about at once.
       const queued = await inbox.deliver({ recipient: inbox.address, command: "true" });
       await same("after a delivery");
       await inbox.markRead(queued.id);
       await same("after a mark");
       await inbox.delete(queued.id);
       await same("after a delete");
-    } finally {
-      await Deno.writeTextFile(marker, "");
-    }
-    await inbox.waitFor(blocker.id, { timeoutMs: 20_000 });
+    });
     await same("after a finish");
   });
 });
@@ -196,13 +206,7 @@ Deno.test("the running scheduler keeps its report up to date, and removes it whe
     assert.equal(initial?.version, VERSION);
     assert.equal(initial?.schedulerRunning, true);
     assert.equal(initial?.counts.unread, 0);
-    const marker = join(inbox.home, "go");
-    const blocker = await inbox.deliver({
-      recipient: inbox.address,
-      command: `while [ ! -e '${marker}' ]; do sleep 0.05; done`,
-    });
-    try {
-      await eventually(statusOf(inbox, blocker.id, "running"), 20_000, "the blocker to run");
+    await whileBlocked(inbox, async () => {
       // Delivered while a command runs: the report counts it without waiting for that command.
       const queued = await inbox.deliver({ recipient: inbox.address, command: "true" });
       const reported = await eventually(
@@ -220,10 +224,7 @@ Deno.test("the running scheduler keeps its report up to date, and removes it whe
         10_000,
         "the report to see the message marked read",
       );
-    } finally {
-      await Deno.writeTextFile(marker, ""); // lets the blocker end, even when a check failed
-    }
-    await inbox.waitFor(blocker.id, { timeoutMs: 20_000 });
+    });
     await eventually(
       async () => (await countsOf())?.done === 1 || undefined,
       10_000,
