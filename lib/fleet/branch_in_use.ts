@@ -59,18 +59,19 @@ export function branchInUse(
   tasks: readonly Pick<TaskOutcome, "ship" | "id" | "status" | "branch">[],
   unreachable: readonly { ship: string; error: string }[],
 ): BranchInUseError | null {
-  const key = (repo: string | null) => repo === null ? null : repositoryKey(repo);
-  const rivals = (ship: BranchDispatch) =>
-    others.filter((other) => key(other.repo) === key(ship.repo) && ship.repo !== null);
-  for (const ship of dispatch) {
-    const names = new Set(rivals(ship).map((other) => other.name));
+  // Each dispatched ship with the names of the other ships of its repository.
+  const rivals = dispatch.map((ship) => {
+    const key = ship.repo === null ? null : repositoryKey(ship.repo);
+    const same = others.filter((other) => other.repo !== null && repositoryKey(other.repo) === key);
+    return { ship, names: new Set(same.map((other) => other.name)) };
+  });
+  for (const { ship, names } of rivals) {
     const task = tasks.find((task) =>
       names.has(task.ship) && task.branch === ship.branch && hasNotEnded(task.status)
     );
     if (task) return new BranchInUseError(ship.branch, task.ship, task);
   }
-  for (const ship of dispatch) {
-    const names = new Set(rivals(ship).map((other) => other.name));
+  for (const { ship, names } of rivals) {
     const silent = unreachable.find((entry) => names.has(entry.ship));
     if (silent) return new BranchInUseError(ship.branch, silent.ship, null, silent.error);
   }
