@@ -264,7 +264,7 @@ export class FlagshipClient implements FleetBackend {
         signal: options.signal,
         timeoutMs: options.timeoutMs,
         // A change is sent again only when it surely was not sent.
-        retry: options.reads ? "idempotent" : "connect",
+        retry: "connect",
       });
       return { value };
     } catch (error) {
@@ -277,7 +277,7 @@ export class FlagshipClient implements FleetBackend {
       if (OLDER_FLAGSHIP.test((error as Error).message ?? "")) return undefined;
       // A change whose answer was lost (its scheduler stopped, the connection broke): the
       // flagship finishes what it started, and says how it went in its status.
-      if (!options.reads && error instanceof ServerConnectionError) {
+      if (error instanceof ServerConnectionError) {
         throw new OhcommodoreError(
           `The flagship ${this.#facts.flagshipVm} stopped answering during "${call.method}" ` +
             `(${error.message}); it finishes what it started`,
